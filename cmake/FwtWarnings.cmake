@@ -1,0 +1,19 @@
+# Warnings are errors on gcc and clang; sanitizer lanes are whole-build switches.
+set(FWT_WARNINGS -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+    -Wno-unused-parameter)
+set(FWT_CXX_WARNINGS -Wall -Wextra -Werror)
+
+function(fwt_target_warnings tgt)
+  target_compile_options(${tgt} PRIVATE $<$<COMPILE_LANGUAGE:C>:${FWT_WARNINGS}>
+                                        $<$<COMPILE_LANGUAGE:CXX>:${FWT_CXX_WARNINGS}>)
+  target_compile_definitions(${tgt} PRIVATE _GNU_SOURCE)
+endfunction()
+
+if(FWT_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+if(FWT_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()

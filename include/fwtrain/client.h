@@ -1,0 +1,93 @@
+/*
+ * libfwtrain — fwt_client: connection settings, credentials, timeouts,
+ * retry policy, logging. One client owns one worker thread that drives all
+ * of its HTTP traffic, timers and completion callbacks.
+ */
+#ifndef FWTRAIN_CLIENT_H
+#define FWTRAIN_CLIENT_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fwt_client fwt_client;
+
+/** Log levels; a message is delivered when its level <= the configured level. */
+typedef enum fwt_log_level {
+    FWT_LOG_ERROR = 0,
+    FWT_LOG_WARN = 1,
+    FWT_LOG_INFO = 2,
+    FWT_LOG_DEBUG = 3
+} fwt_log_level;
+
+/**
+ * Log sink. Called from any library thread (often the worker); must not block
+ * for long and must not call back into the library. Messages never contain
+ * the API key or an Authorization header.
+ */
+typedef void (*fwt_log_fn)(int level, const char *message, void *payload);
+
+#define FWT_CLIENT_OPTIONS_VERSION 1
+
+/**
+ * Client options. Zero / NULL fields take the documented default.
+ * Durations are milliseconds.
+ */
+typedef struct fwt_client_options {
+    unsigned int version;          /**< FWT_CLIENT_OPTIONS_VERSION */
+    const char *base_url;          /**< control plane; NULL: $FIREWORKS_BASE_URL, else https://api.fireworks.ai */
+    const char *api_key;           /**< NULL: $FIREWORKS_API_KEY (required one way or the other) */
+    const char *account_id;        /**< NULL: resolved once via GET /v1/accounts?pageSize=2 (protocol §1) */
+    const char *hotload_base_url;  /**< NULL: base_url (protocol §1) */
+    const char *inference_base_url;/**< NULL: base_url (protocol §1) */
+    int32_t allow_insecure_http;   /**< nonzero: allow http:// to non-loopback hosts (default: refuse) */
+    int32_t log_level;             /**< fwt_log_level; default FWT_LOG_WARN */
+    fwt_log_fn log_fn;             /**< NULL: no logging */
+    void *log_payload;
+    int64_t connect_timeout_ms;    /**< default 10000 */
+    int64_t header_timeout_ms;     /**< time to response headers, per attempt; default 45000 (protocol §4.2) */
+    int64_t body_timeout_ms;       /**< time to read the body after headers; default 45000 (protocol §4.2) */
+    int64_t retry_base_ms;         /**< first backoff ceiling; default 1000 */
+    int64_t retry_cap_ms;          /**< backoff ceiling cap; default 30000 (protocol §2.3) */
+    int64_t retry_budget_ms;       /**< total time one logical request may spend retrying; default 300000 */
+    int64_t max_response_bytes;    /**< response size cap; default 64 MiB */
+    int64_t heartbeat_interval_ms; /**< session heartbeat; default 10000 (protocol §4.1) */
+    int64_t poll_floor_ms;         /**< minimum delay before re-polling after a fast try_again/408/5xx; default 100 */
+} fwt_client_options;
+
+/** Fill `opts` with defaults. Returns FWT_EINVAL if `version` is unknown. */
+FWT_API int fwt_client_options_init(fwt_client_options *opts, unsigned int version);
+
+/**
+ * Create a client and start its worker thread. `opts` may be NULL (all
+ * defaults, key from the environment). No network I/O happens here.
+ * Errors: FWT_EINVAL (no API key, malformed or non-http(s) URL, http:// to a
+ * non-loopback host without allow_insecure_http), FWT_ENOMEM.
+ */
+FWT_API int fwt_client_new(fwt_client **out, const fwt_client_options *opts);
+
+/**
+ * Cancel everything in flight (futures complete with FWT_ECANCELED and their
+ * callbacks run), stop the worker, wipe the API key from memory, free.
+ * Futures still held by the caller stay valid and must still be freed.
+ * Must not be called from a completion callback. NULL is allowed.
+ */
+FWT_API void fwt_client_free(fwt_client *client);
+
+/** The control-plane base URL in use (borrowed). */
+FWT_API const char *fwt_client_base_url(const fwt_client *client);
+
+/**
+ * The account id: the configured one, or resolved once with
+ * GET /v1/accounts?pageSize=2 and cached (protocol §1). Blocking; thread-safe.
+ * `*out` is borrowed from the client. Errors: FWT_ENOTFOUND (no account),
+ * FWT_EUNSUPPORTED (several accounts), transport/HTTP errors.
+ */
+FWT_API int fwt_client_account_id(const char **out, fwt_client *client);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FWTRAIN_CLIENT_H */

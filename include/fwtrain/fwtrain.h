@@ -1,0 +1,11 @@
+/* libfwtrain — umbrella header: includes every public module. */
+#ifndef FWTRAIN_FWTRAIN_H
+#define FWTRAIN_FWTRAIN_H
+
+#include "common.h"
+#include "client.h"
+#include "future.h"
+#include "training.h"
+/* Modules added by later work append their #include here. */
+
+#endif /* FWTRAIN_FWTRAIN_H */

@@ -1,0 +1,215 @@
+/*
+ * libfwtrain — fwt_training: one session and one model on a trainer's data
+ * plane (protocol §4). Training ops return futures; their submissions go out
+ * strictly in seq_id order while their results are retrieved concurrently
+ * (protocol §4.3).
+ */
+#ifndef FWTRAIN_TRAINING_H
+#define FWTRAIN_TRAINING_H
+
+#include "client.h"
+#include "future.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fwt_training fwt_training;
+
+#define FWT_TRAINING_OPTIONS_VERSION 1
+
+/** Where the trainer is and how to talk to it. */
+typedef struct fwt_training_options {
+    unsigned int version;        /**< FWT_TRAINING_OPTIONS_VERSION */
+    const char *job_id;          /**< trainer job; the data-plane base is derived from it (protocol §1) */
+    const char *trainer_url;     /**< explicit data-plane base URL; overrides job_id */
+    const char *base_model;      /**< "accounts/fireworks/models/..."; required for create_model */
+    int32_t lora_rank;           /**< 0 = full-parameter (enables the delta chain) */
+    int32_t reserved0;
+    int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = none (default) */
+    const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (protocol §4.6) */
+} fwt_training_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_training_options_init(fwt_training_options *opts, unsigned int version);
+
+/**
+ * Open a training session: POST /api/v1/create_session (blocking, retried),
+ * then a heartbeat every heartbeat_interval_ms on the worker thread.
+ * `opts` must name a job_id or a trainer_url.
+ */
+FWT_API int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_options *opts);
+
+/** Stop the heartbeat, cancel pending ops, free. Outstanding futures stay valid. NULL is allowed. */
+FWT_API void fwt_training_free(fwt_training *t);
+
+/** The session id from create_session (borrowed). */
+FWT_API const char *fwt_training_session_id(const fwt_training *t);
+
+/** The 8-hex suffix appended to snapshot names (borrowed). */
+FWT_API const char *fwt_training_session_suffix(const fwt_training *t);
+
+/** The model id once create_model completed, else NULL (borrowed). */
+FWT_API const char *fwt_training_model_id(const fwt_training *t);
+
+/** The data-plane base URL in use (borrowed). */
+FWT_API const char *fwt_training_url(const fwt_training *t);
+
+/* ---- create_model (protocol §4.1) ------------------------------------- */
+
+/**
+ * POST /api/v1/create_model. The future completes with the model id (take it
+ * with fwt_future_take_string, or read fwt_training_model_id afterwards).
+ * Only one model per fwt_training. Requires options.base_model.
+ */
+FWT_API int fwt_training_create_model(fwt_future **out, fwt_training *t);
+
+/* ---- training data (protocol §4.10) ----------------------------------- */
+
+/** A batch of datums for forward / forward_backward (opaque builder). */
+typedef struct fwt_batch fwt_batch;
+
+FWT_API int fwt_batch_new(fwt_batch **out);
+FWT_API void fwt_batch_free(fwt_batch *b);
+/**
+ * Append one datum: model input tokens, target tokens (int64) and per-token
+ * loss weights (float32). n_targets must equal n_weights. Arrays are copied.
+ */
+FWT_API int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens,
+                          const int64_t *target_tokens, size_t n_targets,
+                          const float *weights, size_t n_weights);
+FWT_API size_t fwt_batch_count(const fwt_batch *b);
+
+/** Named scalar metrics (e.g. "loss:sum"). */
+typedef struct fwt_metrics fwt_metrics;
+FWT_API size_t fwt_metrics_count(const fwt_metrics *m);
+FWT_API const char *fwt_metrics_name(const fwt_metrics *m, size_t i);
+FWT_API double fwt_metrics_value(const fwt_metrics *m, size_t i);
+/** Look up by name (case-sensitive). FWT_ENOTFOUND if absent. */
+FWT_API int fwt_metrics_get(const fwt_metrics *m, const char *name, double *out);
+FWT_API void fwt_metrics_free(fwt_metrics *m);
+
+/** Output of forward / forward_backward. */
+typedef struct fwt_forward_output fwt_forward_output;
+FWT_API const char *fwt_forward_output_type(const fwt_forward_output *o);
+FWT_API size_t fwt_forward_output_count(const fwt_forward_output *o);
+/** Per-datum logprobs (borrowed); *n receives the length. NULL if i is out of range. */
+FWT_API const float *fwt_forward_output_logprobs(const fwt_forward_output *o, size_t i, size_t *n);
+FWT_API const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *o);
+FWT_API void fwt_forward_output_free(fwt_forward_output *o);
+
+/** Supported losses (protocol §4.10). */
+typedef enum fwt_loss_fn { FWT_LOSS_CROSS_ENTROPY = 0 } fwt_loss_fn;
+
+/** POST /api/v1/forward_backward; completes with an fwt_forward_output. The batch is copied. */
+FWT_API int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
+/** POST /api/v1/forward (no gradient kept); completes with an fwt_forward_output. */
+FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
+
+#define FWT_ADAM_PARAMS_VERSION 1
+/** Adam hyper-parameters (protocol §4.9). */
+typedef struct fwt_adam_params {
+    unsigned int version;      /**< FWT_ADAM_PARAMS_VERSION */
+    double learning_rate;      /**< default 1e-4 */
+    double beta1;              /**< default 0.9 */
+    double beta2;              /**< default 0.95 */
+    double eps;                /**< default 1e-12 */
+    double weight_decay;       /**< default 0 */
+    double grad_clip_norm;     /**< default 0 (off) */
+} fwt_adam_params;
+FWT_API int fwt_adam_params_init(fwt_adam_params *p, unsigned int version);
+
+/** POST /api/v1/optim_step; completes with fwt_metrics (possibly empty). NULL params = defaults. */
+FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt_adam_params *params);
+
+/* ---- checkpoints (protocol §4.4–§4.8) ---------------------------------- */
+
+/**
+ * save_state: POST /api/v1/save_weights (DCP: weights + optimizer).
+ * ttl_seconds 0 = keep forever. Completes with the server's path string.
+ */
+FWT_API int fwt_training_save_state(fwt_future **out, fwt_training *t, const char *name, int64_t ttl_seconds);
+
+/** load_state: POST /api/v1/load_weights optimizer=false (moments reset). Completes with a string (maybe ""). */
+FWT_API int fwt_training_load_state(fwt_future **out, fwt_training *t, const char *path);
+
+/** load_state_with_optimizer: POST /api/v1/load_weights optimizer=true. */
+FWT_API int fwt_training_load_state_with_optimizer(fwt_future **out, fwt_training *t, const char *path);
+
+/** Sampler checkpoint type (protocol §4.6). */
+typedef enum fwt_checkpoint_type {
+    FWT_CHECKPOINT_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
+    FWT_CHECKPOINT_BASE = 1,
+    FWT_CHECKPOINT_DELTA = 2,
+    FWT_CHECKPOINT_MERGED_BASE = 3
+} fwt_checkpoint_type;
+
+/** "base", "delta", "merged_base", "auto"; NULL for an unknown value. */
+FWT_API const char *fwt_checkpoint_type_name(fwt_checkpoint_type type);
+/** Parse a type name (case-insensitive). FWT_EINVAL if unknown. */
+FWT_API int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name);
+
+/** Result of a sampler save. */
+typedef struct fwt_sampler_save fwt_sampler_save;
+FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
+/** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
+FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
+FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
+FWT_API void fwt_sampler_save_free(fwt_sampler_save *s);
+
+/**
+ * save_weights_for_sampler_ext: POST /api/v1/save_weights_for_sampler with
+ * path "<name>-<session suffix>" and the resolved checkpoint_type.
+ * Completes with an fwt_sampler_save.
+ */
+FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t, const char *name,
+                                                      fwt_checkpoint_type type, int64_t ttl_seconds);
+
+/**
+ * resolve_checkpoint_path (protocol §4.7, no request): "gs://..." and "/..."
+ * unchanged; with a source_job_id → "cross_job://<job>/<name>" (both trimmed,
+ * non-empty, name without '/'); else name unchanged. *out is freed with fwt_free.
+ */
+FWT_API int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source_job_id);
+
+/** A list of strings (opaque). */
+typedef struct fwt_string_list fwt_string_list;
+FWT_API size_t fwt_string_list_count(const fwt_string_list *l);
+FWT_API const char *fwt_string_list_get(const fwt_string_list *l, size_t i);
+FWT_API void fwt_string_list_free(fwt_string_list *l);
+
+/** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
+FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t);
+
+/* ---- typed results ------------------------------------------------------ */
+
+/** Take a string result (create_model, save_state, load_state*). Free with fwt_free. */
+FWT_API int fwt_future_take_string(char **out, fwt_future *f);
+FWT_API int fwt_future_take_forward_output(fwt_forward_output **out, fwt_future *f);
+FWT_API int fwt_future_take_metrics(fwt_metrics **out, fwt_future *f);
+FWT_API int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f);
+
+/*
+ * Blocking forms: submit, wait up to timeout_ms (-1 = forever), take, free the
+ * future. On FWT_ETIMEDOUT the op is cancelled locally. Details of a failure
+ * are in fwt_error_last().
+ */
+FWT_API int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms);
+FWT_API int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
+                                                 fwt_loss_fn loss, int64_t timeout_ms);
+FWT_API int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
+                                        fwt_loss_fn loss, int64_t timeout_ms);
+FWT_API int fwt_training_optim_step_result(fwt_metrics **out, fwt_training *t, const fwt_adam_params *params,
+                                           int64_t timeout_ms);
+FWT_API int fwt_training_save_state_result(char **path_out, fwt_training *t, const char *name, int64_t ttl_seconds,
+                                           int64_t timeout_ms);
+FWT_API int fwt_training_load_state_result(fwt_training *t, const char *path, int64_t timeout_ms);
+FWT_API int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms);
+FWT_API int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
+                                                             fwt_checkpoint_type type, int64_t ttl_seconds,
+                                                             int64_t timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FWTRAIN_TRAINING_H */

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test lane:
+#   1. gcc, -Werror: all tests, then the valgrind lane (tests labelled 'valgrind')
+#   2. clang + AddressSanitizer + UndefinedBehaviorSanitizer: all tests
+#   3. clang + ThreadSanitizer: tests labelled 'tsan'
+# Set FWT_LANES="gcc asan tsan" (any subset) to run fewer lanes.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/deps.sh"
+lanes=${FWT_LANES:-"gcc asan tsan"}
+jobs=$(nproc)
+build() { # dir, cmake args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -DFWT_BUILD_BENCH=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" -- --no-print-directory >/dev/null
+}
+start=$(date +%s)
+for lane in $lanes; do
+  case $lane in
+  gcc)
+    echo "== lane gcc (-Werror) =="
+    build "$root/build/gcc" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ -DFWT_VALGRIND=ON
+    ctest --test-dir "$root/build/gcc" --output-on-failure -j "$jobs" -LE valgrind_lane
+    echo "== lane valgrind =="
+    ctest --test-dir "$root/build/gcc" --output-on-failure -j "$jobs" -L valgrind_lane ;;
+  asan)
+    echo "== lane clang + ASan + UBSan =="
+    build "$root/build/asan" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DFWT_SANITIZE=ON
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$root/build/asan" --output-on-failure -j "$jobs" ;;
+  tsan)
+    echo "== lane clang + TSan =="
+    build "$root/build/tsan" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DFWT_TSAN=ON
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+      ctest --test-dir "$root/build/tsan" --output-on-failure -j "$jobs" -L tsan ;;
+  *) echo "unknown lane $lane" >&2; exit 2 ;;
+  esac
+done
+echo "all lanes passed in $(( $(date +%s) - start )) s"

@@ -1,0 +1,108 @@
+/*
+ * fwtrain-local's model: a small, real byte-level language model.
+ *
+ *   e = E[token]                      E: 256 x D   ("embed.weight")
+ *   h = tanh(W1 e + b1)               W1: D x D    ("hidden.weight"), b1: D ("hidden.bias")
+ *   logits = W2 h + b2                W2: 256 x D  ("lm_head.weight"), b2: 256 ("lm_head.bias")
+ *   p(next | token) = softmax(logits)
+ *
+ * All parameters live in one contiguous float32 buffer in the order above,
+ * row-major, so a sampler snapshot is exactly these bytes and a delta is the
+ * XOR of two such buffers. Everything is single-threaded and summed in a
+ * fixed order, so results are bit-for-bit deterministic for a given seed and
+ * the same input: the deployment's logprobs equal the trainer's exactly.
+ */
+#ifndef FWL_MODEL_H
+#define FWL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FWL_VOCAB 256
+
+typedef struct fwl_tensor {
+    const char *name;   /* "embed.weight", "hidden.weight", "hidden.bias", "lm_head.weight", "lm_head.bias" */
+    size_t offset;      /* in floats, into fwl_model.w */
+    size_t rows, cols;  /* cols = 0 for a vector (shape [rows]) */
+} fwl_tensor;
+
+typedef struct fwl_model {
+    int dim;            /* D */
+    size_t n_params;
+    float *w;           /* n_params floats */
+} fwl_model;
+
+typedef struct fwl_adam_params {
+    double lr, beta1, beta2, eps, weight_decay, grad_clip_norm;
+} fwl_adam_params;
+
+typedef struct fwl_adam {
+    size_t n;
+    float *m, *v;       /* first and second moments */
+    int64_t step;
+} fwl_adam;
+
+/* Number of tensors (5) and their layout for a given dim. */
+size_t fwl_model_tensor_count(void);
+void fwl_model_tensors(int dim, fwl_tensor out[5]);
+size_t fwl_model_param_count(int dim);
+
+/* Deterministic init from seed (small uniform weights, zero biases). 0 on success, -1 on OOM / dim < 1. */
+int fwl_model_init(fwl_model *m, int dim, uint64_t seed);
+int fwl_model_copy(fwl_model *dst, const fwl_model *src);
+void fwl_model_free(fwl_model *m);
+
+/*
+ * One sequence: position i predicts targets[i] from tokens[i].
+ * logprobs_out (n floats, may be NULL) receives log p(targets[i] | tokens[i]).
+ * If grad != NULL (n_params floats) the gradient of sum_i weights[i] * -logprob_i
+ * is ADDED to it. Returns that weighted loss sum. Tokens outside 0..255 → returns NAN.
+ */
+double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
+                         size_t n, float *logprobs_out, float *grad);
+
+/* Log-probabilities of each prompt token given the previous one: out[0] = 0 (no context), out[i] = log p(p[i] | p[i-1]). */
+void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out);
+
+/* Generate max_tokens tokens after the prompt. temperature 0 = greedy (argmax, lowest id on ties),
+ * else sampling with a seeded RNG. out_logprobs (may be NULL) gets each chosen token's logprob. Returns count. */
+size_t fwl_model_generate(const fwl_model *m, const int64_t *prompt, size_t n, size_t max_tokens, double temperature,
+                          uint64_t seed, int64_t *out_tokens, float *out_logprobs);
+
+int fwl_adam_init(fwl_adam *a, size_t n);        /* zero moments, step 0 */
+void fwl_adam_reset(fwl_adam *a);                /* zero moments, step 0 (load without optimizer) */
+void fwl_adam_free(fwl_adam *a);
+/* Apply one Adam step with grad (then zero grad). Deterministic. Returns the pre-clip grad L2 norm. */
+double fwl_adam_step(fwl_model *m, fwl_adam *a, float *grad, const fwl_adam_params *p);
+
+/* ---- serialisation (server/serialize.c) ---------------------------------- */
+
+/* safetensors: 8-byte LE header length, JSON header naming dtype "F32", shape and data_offsets
+ * for each tensor (plus "__metadata__": {"format":"fwtrain-local","dim":"D"}), then the raw floats. */
+int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len);
+/* Validates everything (header size, JSON, dtypes, shapes, offsets, total length). 0 ok, -1 with err text. */
+int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* DCP checkpoint: weights + Adam moments + step, with a magic, a version and a CRC. */
+int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t *out_len);
+int fwl_dcp_decode(fwl_model *m, fwl_adam *a, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* ---- deltas (server/delta.c) ---------------------------------------------- */
+
+/* adler32 of a buffer (zlib). */
+uint32_t fwl_adler32(const uint8_t *buf, size_t len);
+/* dst[i] = a[i] ^ b[i] over len bytes; word-wise fast path. */
+void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
+
+/*
+ * Delta file = small header (magic, version, raw length, adler32 of the
+ * TARGET bytes, zstd level) + zstd(prev XOR cur). prev and cur have equal length.
+ */
+int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                     size_t *out_len);
+/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len and the adler32 of the result.
+ * 0 ok, -1 with err text ("checksum mismatch", "length mismatch", "corrupt delta"). */
+int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, size_t delta_len, uint8_t **out,
+                    char *err, size_t errlen);
+
+#endif /* FWL_MODEL_H */

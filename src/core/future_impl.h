@@ -1,0 +1,68 @@
+/*
+ * The producer side of fwt_future. An operation creates a future, drives its
+ * work on the engine's worker thread, and completes it exactly once.
+ *
+ * Lifetime: the future is reference-counted: one reference for the user
+ * handle (dropped by fwt_future_free), one for the in-flight operation
+ * (dropped by fwt__future_complete). Cancellation calls the operation's
+ * cancel hook on the worker thread; the hook must stop its engine requests
+ * and timers and then call fwt__future_complete(f, FWT_ECANCELED...).
+ */
+#ifndef FWT_CORE_FUTURE_IMPL_H
+#define FWT_CORE_FUTURE_IMPL_H
+
+#include "core/core.h"
+#include "fwtrain/future.h"
+#include "http/engine.h"
+
+/* What a completed future holds; checked by the typed take functions. */
+typedef enum fwt__value_kind {
+    FWT__VALUE_NONE = 0,
+    FWT__VALUE_STRING = 1,          /* char* (fwt__malloc) */
+    FWT__VALUE_FORWARD_OUTPUT = 2,  /* fwt_forward_output* */
+    FWT__VALUE_METRICS = 3,         /* fwt_metrics* */
+    FWT__VALUE_SAMPLER_SAVE = 4,    /* fwt_sampler_save* */
+    FWT__VALUE_JOB = 5,             /* fwt_job* (jobs.h) */
+    FWT__VALUE_MODEL = 6,           /* fwt_model* (jobs.h, promotion) */
+    FWT__VALUE_DEPLOYMENT = 7,      /* fwt_deployment* (deployments.h) */
+    FWT__VALUE_HOTLOAD = 8,         /* hotload outcome (deployments.h) */
+    FWT__VALUE_SYNC = 9             /* weight syncer result (weight_syncer.h) */
+    /* append only */
+} fwt__value_kind;
+
+/* Called on the worker thread when the user cancels (or the owner shuts down). */
+typedef void (*fwt__cancel_fn)(fwt_future *f, void *op);
+
+/* A pending future bound to `engine` (callbacks run on its worker). */
+int fwt__future_new(fwt_future **out, fwt__engine *engine, fwt__cancel_fn cancel, void *op);
+
+/*
+ * Complete exactly once (later calls are ignored and return FWT_ESTATE).
+ * On success pass code FWT_OK and the value (ownership moves to the future;
+ * value_free releases it if never taken). On failure pass err (moved from)
+ * and value NULL. Drops the operation's reference. Any thread.
+ */
+int fwt__future_complete(fwt_future *f, int code, fwt__err *err, fwt__value_kind kind, void *value,
+                         void (*value_free)(void *));
+/* Convenience: fail with a code and formatted message. */
+int fwt__future_fail(fwt_future *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Take the value: on success returns FWT_OK and moves the value to *out
+ * (the future keeps nothing). FWT_EAGAIN while pending, the failure code if
+ * it failed (also recorded as last error), FWT_EINVAL for a kind mismatch,
+ * FWT_ESTATE if already taken.
+ */
+int fwt__future_take(fwt_future *f, fwt__value_kind kind, void **out);
+
+/* Extra references for code that must keep a future alive across callbacks. */
+void fwt__future_ref(fwt_future *f);
+void fwt__future_unref(fwt_future *f);
+
+/* True once fwt__future_complete ran or cancellation was requested (for cooperative producers). */
+int fwt__future_cancel_requested(const fwt_future *f);
+
+/* Blocking helper for _result wrappers: wait(timeout), cancel on timeout, take, free. */
+int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
+
+#endif /* FWT_CORE_FUTURE_IMPL_H */

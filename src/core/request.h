@@ -1,0 +1,97 @@
+/*
+ * API calls on top of the engine: per-plane base URLs and auth headers
+ * (protocol §1), JSON bodies, retry classes (§2.3), error bodies turned into
+ * fwt__err (§2.2 as refined by §11.1). Used by every src/api module; the
+ * engine below knows nothing of this.
+ */
+#ifndef FWT_CORE_REQUEST_H
+#define FWT_CORE_REQUEST_H
+
+#include <cjson/cJSON.h>
+
+#include "core/core.h"
+#include "fwtrain/client.h"
+#include "http/engine.h"
+
+typedef enum fwt__plane {
+    FWT__PLANE_CONTROL = 0,   /* X-Api-Key + Authorization: Bearer (§1, §10.5) */
+    FWT__PLANE_TRAINER = 1,   /* X-API-Key (+ Bearer, harmless) */
+    FWT__PLANE_HOTLOAD = 2,   /* X-Api-Key + Bearer */
+    FWT__PLANE_INFERENCE = 3  /* X-Api-Key + Bearer */
+} fwt__plane;
+
+typedef enum fwt__retry_class {
+    FWT__RC_NONE = 0,     /* one attempt (polls, heartbeats) */
+    FWT__RC_CONTROL = 1,  /* 408, 429, 500/502/503/504, connection errors (§2.3, §11.2–3) */
+    FWT__RC_SUBMIT = 2    /* trainer submit: 408, 409, 429, any 5xx, connection, empty 400 (§2.3) */
+} fwt__retry_class;
+
+typedef struct fwt__call {
+    fwt__plane plane;
+    const char *method;               /* "GET" | "POST" | "PATCH" | "DELETE" */
+    const char *url;                  /* absolute; build with fwt__url_* helpers */
+    const cJSON *body;                /* NULL = no body; serialised at submit (borrowed) */
+    const char *const *extra_headers; /* NULL-terminated "Name: value"; copied */
+    fwt__retry_class retry;
+    const char *idempotency_key;      /* NULL: a fresh key for non-GET; reuse across outer retries */
+    int64_t header_timeout_ms;        /* 0: client default */
+    int64_t body_timeout_ms;          /* 0: client default */
+    int64_t deadline_ms;              /* 0: none beyond the retry budget */
+} fwt__call;
+
+typedef struct fwt__reply {
+    long http_status;   /* 0 when no response arrived */
+    cJSON *json;        /* parsed body when it was valid JSON, else NULL; owned */
+    char *body;         /* raw body, NUL-terminated, never NULL; owned */
+    size_t body_len;
+    int64_t retry_after_ms; /* -1 if none */
+    int attempts;
+    fwt__err err;       /* code FWT_OK on 2xx; otherwise mapped (see fwt__reply_map) */
+} fwt__reply;
+
+void fwt__reply_init(fwt__reply *r);
+void fwt__reply_clear(fwt__reply *r);
+
+/*
+ * Map a non-2xx reply to an error (§2.2, §11.1 message rules):
+ * 401/403→EAUTH (401 adds the hint "is the key training-scoped?");
+ * 404→ENOTFOUND; 409→ECONFLICT; 410→EEXPIRED; 429→ERATELIMIT; other→EHTTP.
+ * The message is "<server message> (HTTP <n>)". Also used by callers that
+ * post-process replies themselves.
+ */
+int fwt__reply_map(fwt__reply *r);
+
+/* §11.1 error text of a body: error.message | error JSON | error string | message | body | trimmed ≤200 chars. */
+char *fwt__error_text(const char *body, size_t len, const cJSON *json);
+
+typedef void (*fwt__call_done)(fwt__reply *reply, void *ud); /* worker thread; callee owns reply (clear + free via fwt__reply_free) */
+void fwt__reply_free(fwt__reply *r);
+
+/* Asynchronous call. Returns FWT_OK (cb will run exactly once) or an error (it will not). */
+int fwt__call_async(fwt_client *c, const fwt__call *call, fwt__call_done cb, void *ud, uint64_t *out_id);
+
+/*
+ * Blocking call from a user thread. Fills *out (caller clears it). Returns
+ * FWT_OK for a 2xx, else the mapped error which is also recorded as the
+ * thread's last error. FWT_ESTATE when called on the worker thread.
+ */
+int fwt__call_sync(fwt_client *c, const fwt__call *call, fwt__reply *out);
+
+/* ---- client internals the api modules need ---- */
+fwt__engine *fwt__client_engine(fwt_client *c);
+const fwt__logger *fwt__client_logger(const fwt_client *c);
+const fwt_client_options *fwt__client_options(const fwt_client *c); /* resolved defaults; api_key NULL */
+const char *fwt__client_hotload_url(const fwt_client *c);
+const char *fwt__client_inference_url(const fwt_client *c);
+/* Resolves the account (blocking) and returns it borrowed; sets the last error on failure. */
+int fwt__client_account(fwt_client *c, const char **out);
+
+/* Test seam: create a client whose engine uses `clock` (NULL = real). */
+int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts, const fwt__clock *clock);
+
+/* URL building: base + path, each %s argument percent-encoded as a path segment. */
+char *fwt__url_join(const char *base, const char *path_fmt, ...);
+/* Percent-encode one path segment or query value (RFC 3986 unreserved kept). */
+char *fwt__url_escape(const char *s);
+
+#endif /* FWT_CORE_REQUEST_H */

@@ -1,0 +1,137 @@
+/*
+ * The HTTP engine: one worker thread per engine driving a curl multi handle.
+ * It knows HTTP (methods, headers, deadlines, retries, backoff, size caps),
+ * never the Fireworks API: no route names, no JSON.
+ *
+ * Threading: every callback (request completion, timers) runs on the worker
+ * thread. fwt__engine_submit / _post / _cancel are callable from any thread,
+ * including the worker itself.
+ */
+#ifndef FWT_HTTP_ENGINE_H
+#define FWT_HTTP_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fwt__engine fwt__engine;
+
+/**
+ * Injectable time and randomness so backoff tests never sleep.
+ * now_ms: monotonic milliseconds. sleep_ms: called by the worker when it has
+ * nothing to do but wait `ms` for a timer (no transfer in flight, no queued
+ * submission); a fake clock advances itself and returns at once. NULL fields
+ * take the real implementation (CLOCK_MONOTONIC, curl_multi_poll, a seeded
+ * xorshift).
+ */
+typedef struct fwt__clock {
+    uint64_t (*now_ms)(void *ctx);
+    void (*sleep_ms)(void *ctx, uint64_t ms);
+    uint64_t (*random_u64)(void *ctx);
+    void *ctx;
+} fwt__clock;
+
+typedef void (*fwt__log_sink)(int level, const char *msg, void *ctx);
+
+typedef struct fwt__engine_config {
+    fwt__clock clock;
+    const char *user_agent;        /* copied; e.g. "libfwtrain/0.1.0" */
+    int64_t max_response_bytes;    /* default per request when the spec has 0 */
+    fwt__log_sink log;             /* may be NULL; must never be given secrets */
+    void *log_ctx;
+    int max_pooled_handles;        /* easy handles kept for reuse; 0 = 16 */
+} fwt__engine_config;
+
+/* Which failures a request retries (protocol §2.3). */
+enum {
+    FWT__RETRY_408 = 1u << 0,
+    FWT__RETRY_409 = 1u << 1,
+    FWT__RETRY_429 = 1u << 2,
+    FWT__RETRY_5XX_COMMON = 1u << 3, /* 500, 502, 503, 504 */
+    FWT__RETRY_5XX_ANY = 1u << 4,    /* every 5xx */
+    FWT__RETRY_CONN = 1u << 5,       /* connect errors, resets, header/body timeouts */
+    FWT__RETRY_EMPTY_400 = 1u << 6   /* 400 with an empty body: proxy rejection (§2.3) */
+};
+
+typedef struct fwt__retry_policy {
+    uint32_t on;            /* FWT__RETRY_* bits; 0 = single attempt */
+    int max_attempts;       /* 0 = unlimited within the budget */
+    int64_t base_ms;        /* backoff ceiling for retry n is min(cap, base * 2^n), full jitter */
+    int64_t cap_ms;
+    int64_t budget_ms;      /* total time from first attempt; no retry starts after it */
+} fwt__retry_policy;
+
+typedef struct fwt__http_spec {
+    const char *method;                /* "GET", "POST", "PATCH", "DELETE" */
+    const char *url;                   /* absolute http(s) URL */
+    const char *const *headers;        /* NULL-terminated "Name: value" list; copied */
+    const void *body;                  /* copied; NULL with body_len 0 = no body */
+    size_t body_len;
+    const char *idempotency_key;       /* sent as X-Idempotency-Key on every attempt; NULL = none */
+    int64_t connect_timeout_ms;        /* 0 = 10000 */
+    int64_t header_timeout_ms;         /* from attempt start to the status line + headers; 0 = none */
+    int64_t body_timeout_ms;           /* from headers to the end of the body; 0 = none */
+    int64_t deadline_ms;               /* overall, across attempts and backoff, relative to submit; 0 = none */
+    int64_t max_response_bytes;        /* 0 = engine default */
+    fwt__retry_policy retry;
+    int allow_insecure_http;           /* http:// to a non-loopback host allowed */
+} fwt__http_spec;
+
+/* Outcome of one logical request (after retries). */
+typedef struct fwt__http_result {
+    int status;            /* fwt_status: FWT_OK when an HTTP response was received (any code),
+                              else FWT_ETIMEDOUT / FWT_ECONNECT / FWT_ETOOLARGE / FWT_ETLS /
+                              FWT_ECANCELED / FWT_EINVAL / FWT_ENOMEM */
+    long http_status;      /* 0 when no response */
+    char *body;            /* NUL-terminated (not counted in body_len); never NULL */
+    size_t body_len;
+    char *content_type;    /* never NULL ("" when absent) */
+    char *request_id;      /* x-request-id response header, "" when absent */
+    int64_t retry_after_ms;/* parsed Retry-After / retry-after-ms of the last response, -1 if none */
+    int attempts;
+    char message[256];     /* transport error text when status != FWT_OK; never holds secrets */
+} fwt__http_result;
+
+/*
+ * Completion. Runs exactly once on the worker thread. The callback owns
+ * `res` and releases it with fwt__http_result_free.
+ */
+typedef void (*fwt__http_done_fn)(fwt__http_result *res, void *ud);
+typedef void (*fwt__task_fn)(void *ud);
+
+int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg);
+/* Cancels what is in flight (callbacks run with FWT_ECANCELED), joins the worker, frees.
+ * Must not be called on the worker thread. */
+void fwt__engine_free(fwt__engine *e);
+
+/* Submit a request. *out_id (optional) receives a nonzero id for cancellation.
+ * Returns FWT_OK (cb will run) or an error (cb will not run). */
+int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id);
+
+/* Run fn(ud) on the worker after delay_ms (0 = as soon as possible). When the engine is
+ * freed first, fn still runs once (so owners can release ud) with fwt__engine_stopping()
+ * returning true. *out_id (optional) allows cancellation. */
+int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *ud, uint64_t *out_id);
+
+/* Cancel a request (its callback runs with FWT_ECANCELED) or a timer (it never runs).
+ * Any thread. Unknown, finished or already-running ids are ignored. Returns 1 if
+ * something was cancelled, 0 otherwise (the callback ran or is running). */
+int fwt__engine_cancel(fwt__engine *e, uint64_t id);
+
+/* True when called on this engine's worker thread. */
+int fwt__engine_on_worker(const fwt__engine *e);
+/* True while the engine is shutting down. */
+int fwt__engine_stopping(const fwt__engine *e);
+/* The engine clock, for callers that schedule on the same time base. */
+uint64_t fwt__engine_now_ms(const fwt__engine *e);
+
+void fwt__http_result_free(fwt__http_result *res);
+
+/* Parse a Retry-After value (delta-seconds or HTTP-date, relative to now_unix_s) or a
+ * retry-after-ms value. Returns -1 when unparseable. Exposed for tests. */
+int64_t fwt__parse_retry_after(const char *value, int64_t now_unix_s);
+int64_t fwt__parse_retry_after_ms(const char *value);
+
+/* True if the URL's host is a loopback address (127.0.0.0/8, ::1, localhost). */
+int fwt__url_is_loopback(const char *url);
+
+#endif /* FWT_HTTP_ENGINE_H */
