@@ -1,16 +1,22 @@
 /*
- * fwtrain-local's model: a small, real byte-level language model.
+ * fwtrain-local's model: a small, real byte-level language model that sees
+ * the last two bytes.
  *
- *   e = E[token]                      E: 256 x D   ("embed.weight")
+ *   ctx(i) = (tokens[i-1] or 0 when i == 0) * 256 + tokens[i]
+ *   e = E[tokens[i]] + C[ctx(i)]      E: 256 x D ("embed.weight"), C: 65536 x D ("context.weight")
  *   h = tanh(W1 e + b1)               W1: D x D    ("hidden.weight"), b1: D ("hidden.bias")
  *   logits = W2 h + b2                W2: 256 x D  ("lm_head.weight"), b2: 256 ("lm_head.bias")
- *   p(next | token) = softmax(logits)
+ *   p(next | prev, token) = softmax(logits)
  *
- * All parameters live in one contiguous float32 buffer in the order above,
- * row-major, so a sampler snapshot is exactly these bytes and a delta is the
- * XOR of two such buffers. Everything is single-threaded and summed in a
- * fixed order, so results are bit-for-bit deterministic for a given seed and
- * the same input: the deployment's logprobs equal the trainer's exactly.
+ * All parameters live in one contiguous float32 buffer in the order
+ * E, C, W1, b1, W2, b2, row-major, so a sampler snapshot is exactly these
+ * bytes and a delta is the XOR of two such buffers. The context table is most
+ * of the model and only the rows a batch touches move in a step (Adam with
+ * zero gradient leaves a weight bit-identical when weight_decay is 0), which
+ * is what makes XOR deltas compress the way the service's do.
+ * Everything is single-threaded and summed in a fixed order, so results are
+ * bit-for-bit deterministic for a given seed and input: a deployment's
+ * logprobs equal the trainer's exactly.
  */
 #ifndef FWL_MODEL_H
 #define FWL_MODEL_H
@@ -21,7 +27,7 @@
 #define FWL_VOCAB 256
 
 typedef struct fwl_tensor {
-    const char *name;   /* "embed.weight", "hidden.weight", "hidden.bias", "lm_head.weight", "lm_head.bias" */
+    const char *name;   /* "embed.weight", "context.weight", "hidden.weight", "hidden.bias", "lm_head.weight", "lm_head.bias" */
     size_t offset;      /* in floats, into fwl_model.w */
     size_t rows, cols;  /* cols = 0 for a vector (shape [rows]) */
 } fwl_tensor;
@@ -42,9 +48,11 @@ typedef struct fwl_adam {
     int64_t step;
 } fwl_adam;
 
-/* Number of tensors (5) and their layout for a given dim. */
-size_t fwl_model_tensor_count(void);
-void fwl_model_tensors(int dim, fwl_tensor out[5]);
+#define FWL_CONTEXTS (FWL_VOCAB * FWL_VOCAB)
+#define FWL_TENSORS 6
+
+/* Their layout for a given dim (FWL_TENSORS entries). */
+void fwl_model_tensors(int dim, fwl_tensor out[FWL_TENSORS]);
 size_t fwl_model_param_count(int dim);
 
 /* Deterministic init from seed (small uniform weights, zero biases). 0 on success, -1 on OOM / dim < 1. */
@@ -53,7 +61,7 @@ int fwl_model_copy(fwl_model *dst, const fwl_model *src);
 void fwl_model_free(fwl_model *m);
 
 /*
- * One sequence: position i predicts targets[i] from tokens[i].
+ * One sequence: position i predicts targets[i] from ctx(i) (tokens[i-1], tokens[i]).
  * logprobs_out (n floats, may be NULL) receives log p(targets[i] | tokens[i]).
  * If grad != NULL (n_params floats) the gradient of sum_i weights[i] * -logprob_i
  * is ADDED to it. Returns that weighted loss sum. Tokens outside 0..255 → returns NAN.
@@ -61,7 +69,9 @@ void fwl_model_free(fwl_model *m);
 double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
                          size_t n, float *logprobs_out, float *grad);
 
-/* Log-probabilities of each prompt token given the previous one: out[0] = 0 (no context), out[i] = log p(p[i] | p[i-1]). */
+/* Log-probabilities of each prompt token given the two before it: out[0] = 0 (no context),
+ * out[i] = log p(p[i] | p[i-2] or 0, p[i-1]) — exactly what fwl_model_forward gives for
+ * tokens = p[0..n-2], targets = p[1..n-1]. */
 void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out);
 
 /* Generate max_tokens tokens after the prompt. temperature 0 = greedy (argmax, lowest id on ties),
