@@ -89,7 +89,8 @@ int fwt__json_get_int64(const cJSON *obj, const char *key, int64_t *out)
     if (!cJSON_IsNumber(it))
         return FWT_EPROTO;
     double d = it->valuedouble;
-    if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
+    /* Range first so the cast is defined; then integral (no libm needed). */
+    if (!isfinite(d) || d > 9007199254740992.0 || d < -9007199254740992.0 || d != (double)(int64_t)d)
         return FWT_EPROTO;
     *out = (int64_t)d;
     return FWT_OK;
