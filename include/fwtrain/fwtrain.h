@@ -6,6 +6,7 @@
 #include "client.h"
 #include "future.h"
 #include "training.h"
+#include "checkpoints.h"
 /* Modules added by later work append their #include here. */
 
 #endif /* FWTRAIN_FWTRAIN_H */
