@@ -73,7 +73,8 @@ static int parse_args(int argc, char **argv, args *a)
     a->seq_len = 64;
     a->lr = 1e-2;
     a->base_model = "accounts/fireworks/models/fwtrain-local-byte";
-    for (int i = 1; i < argc; i++) {
+    int i = 1;
+    while (i < argc) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
@@ -106,7 +107,7 @@ static int parse_args(int argc, char **argv, args *a)
             fprintf(stderr, "sft_resume: %s needs a value\n", f);
             return -1;
         }
-        i++;
+        i += 2;
     }
     if (!a->log_path || !a->dataset || !a->steps) {
         usage(stderr);
