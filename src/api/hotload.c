@@ -7,40 +7,10 @@
  */
 #include "api/deployments_internal.h"
 
-#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "json/json.h"
-
-/* Clients whose server rejected reset_prompt_cache. Bounded; a lost entry
- * only costs one more rejected request. */
-#define COMPAT_SLOTS 64
-static pthread_mutex_t compat_lock = PTHREAD_MUTEX_INITIALIZER;
-static const fwt_client *compat_clients[COMPAT_SLOTS];
-static size_t compat_next;
-
-static int compat_no_reset(const fwt_client *c)
-{
-    int hit = 0;
-    pthread_mutex_lock(&compat_lock);
-    for (size_t i = 0; i < COMPAT_SLOTS; i++)
-        if (compat_clients[i] == c)
-            hit = 1;
-    pthread_mutex_unlock(&compat_lock);
-    return hit;
-}
-
-static void compat_remember(const fwt_client *c)
-{
-    pthread_mutex_lock(&compat_lock);
-    int hit = 0;
-    for (size_t i = 0; i < COMPAT_SLOTS; i++)
-        if (compat_clients[i] == c)
-            hit = 1;
-    if (!hit)
-        compat_clients[compat_next++ % COMPAT_SLOTS] = c;
-    pthread_mutex_unlock(&compat_lock);
-}
 
 int fwt_hotload_options_init(fwt_hotload_options *o, unsigned int version)
 {
@@ -142,7 +112,7 @@ int fwt_deployment_hotload(fwt_client *c, const char *deployment_id, const char 
         fwt__free_mem(url);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    int send_reset = !compat_no_reset(c);
+    int send_reset = !(fwt__client_compat(c) & FWT__COMPAT_NO_RESET_PROMPT_CACHE);
     for (int attempt = 0; attempt < 2; attempt++) {
         cJSON *body = hotload_body(identity, opts, send_reset);
         if (!body) {
@@ -163,13 +133,15 @@ int fwt_deployment_hotload(fwt_client *c, const char *deployment_id, const char 
         cJSON_Delete(body);
         int retry = send_reset && r.http_status == 400 && fwt__contains_ci(r.err.message, "reset_prompt_cache") &&
                     fwt__contains_ci(r.err.message, "extra inputs are not permitted");
-        if (rc != FWT_OK && !retry)
-            rc = fwt__last_set(rc, "hotload of \"%s\" into deployment \"%s\" refused: %s", identity, deployment_id,
-                               r.err.message ? r.err.message : "");
+        if (rc != FWT_OK && !retry) {
+            char ctx[512];
+            snprintf(ctx, sizeof ctx, "hotload of \"%.200s\" into deployment \"%s\" refused", identity, deployment_id);
+            rc = fwt__last_set_reply(&r, ctx);
+        }
         fwt__reply_clear(&r);
         if (!retry)
             break;
-        compat_remember(c);
+        fwt__client_compat_set(c, FWT__COMPAT_NO_RESET_PROMPT_CACHE);
         send_reset = 0;
     }
     if (rc == FWT_OK)

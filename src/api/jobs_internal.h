@@ -31,7 +31,9 @@ int fwt__check_resource_id(const char *arg, const char *value);
 int fwt__path_is_safe(const char *path);
 /* True if a reply/err code is transient for a poll loop (timeouts, connection, 408/429/5xx). */
 int fwt__poll_transient(const fwt__reply *r);
-/* Record a formatted error into *err (for futures) and return code. */
+/* Record r's mapped error (HTTP status, request id kept) as the last error with
+ * "<context>: " before its message; returns its code. */
+int fwt__last_set_reply(const fwt__reply *r, const char *context);
 
 /* ---- jobs ---- */
 struct fwt_job {

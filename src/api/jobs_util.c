@@ -99,3 +99,23 @@ void fwt__headers_free(char **h)
         fwt__free_mem(*p);
     fwt__free_mem(h);
 }
+
+int fwt__last_set_reply(const fwt__reply *r, const char *context)
+{
+    fwt__err e;
+    fwt__err_init(&e);
+    fwt__err_copy(&e, &r->err);
+    if (e.pub.code == FWT_OK)
+        fwt__err_set(&e, FWT_EHTTP, "unexpected reply (HTTP %ld)", r->http_status);
+    if (context && *context) {
+        char *m = fwt__asprintf("%s: %s", context, e.message ? e.message : "");
+        if (m) {
+            fwt__free_mem(e.message);
+            e.message = m;
+            e.pub.message = m;
+        }
+    }
+    int code = fwt__last_set_err(&e);
+    fwt__err_clear(&e);
+    return code;
+}

@@ -6,7 +6,7 @@
 
 static void waiter_release_if_idle(fwt__waiter *w)
 {
-    if (w->finished && !w->timer_pending && !w->call_pending)
+    if (w->finished && !w->busy && !w->timer_pending && !w->call_pending)
         w->destroy(w);
 }
 
@@ -16,11 +16,14 @@ static void waiter_cancel_hook(fwt_future *f, void *op)
     (void)f;
     if (w->finished)
         return;
+    w->busy++;
     if (w->timer_pending && w->timer_id && fwt__engine_cancel(w->engine, w->timer_id))
         w->timer_pending = 0;
     if (w->call_pending && w->call_id)
         fwt__engine_cancel(w->engine, w->call_id); /* its callback still runs and releases the reply */
     fwt__waiter_fail(w, FWT_ECANCELED, "wait cancelled");
+    w->busy--;
+    waiter_release_if_idle(w);
 }
 
 static void waiter_tick(void *ud)
@@ -32,11 +35,13 @@ static void waiter_tick(void *ud)
         waiter_release_if_idle(w);
         return;
     }
-    if (fwt__engine_stopping(w->engine)) {
+    w->busy++;
+    if (fwt__engine_stopping(w->engine))
         fwt__waiter_fail(w, FWT_ECANCELED, "client is shutting down");
-        return;
-    }
-    w->step(w);
+    else
+        w->step(w);
+    w->busy--;
+    waiter_release_if_idle(w);
 }
 
 void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, void (*destroy)(fwt__waiter *w),
@@ -49,6 +54,7 @@ void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, v
     w->timer_id = w->call_id = 0;
     w->timer_pending = w->call_pending = 0;
     w->finished = 0;
+    w->busy = 0;
     w->progress = progress;
     w->progress_payload = payload;
     w->step = step;
@@ -108,7 +114,9 @@ static void waiter_call_done(fwt__reply *reply, void *ud)
     }
     fwt__waiter_reply_fn fn = w->on_reply;
     w->on_reply = NULL;
+    w->busy++;
     fn(w, reply);
+    w->busy--;
     fwt__reply_free(reply);
     waiter_release_if_idle(w);
 }

@@ -24,6 +24,7 @@ struct fwt__waiter {
     uint64_t timer_id, call_id;
     int timer_pending, call_pending;
     int finished;
+    int busy;                       /* inside one of our callbacks: release deferred */
     fwt_progress_fn progress;
     void *progress_payload;
     fwt__waiter_step_fn step;       /* run at start and on every scheduled tick */

@@ -241,6 +241,7 @@ static void on_post(fwt__waiter *w, fwt__reply *r)
         /* Old server: resend the same body without the field (§3.6). */
         cJSON_DeleteItemFromObjectCaseSensitive(p->body, "async_promotion");
         p->async_sent = 0;
+        fwt__client_compat_set(w->client, FWT__COMPAT_NO_ASYNC_PROMOTION);
         promote_step(w);
         return;
     }
@@ -325,7 +326,7 @@ static int start(fwt_future **out, fwt_client *c, const char *acc, const char *j
         ok &= fwt__json_add_string(p->body, "base_model", base_model) == FWT_OK;
         if (hl)
             ok &= fwt__json_add_string(p->body, "hot_load_deployment_id", hl) == FWT_OK;
-        if (!p->o.disable_async) {
+        if (!p->o.disable_async && !(fwt__client_compat(c) & FWT__COMPAT_NO_ASYNC_PROMOTION)) {
             ok &= fwt__json_add_bool(p->body, "async_promotion", 1) == FWT_OK;
             p->async_sent = 1;
         }
