@@ -115,20 +115,29 @@ static fwl__view fwl__view_of(const fwl_model *m)
     return v;
 }
 
-/* Dot product with four partial sums in a fixed order: faster than one chain, still deterministic. */
+/* Four float lanes (SSE on x86-64, NEON on arm64); a GCC/Clang extension both compilers accept. */
+typedef float fwl__v4f __attribute__((vector_size(16)));
+
+/* Dot product with eight partial sums (lane k of acc0/acc1 sums the elements i = k, k+8, ...), combined
+ * in a fixed order: vector speed, and still the same bits on every run and in every caller. */
 static float fwl__dot(const float *a, const float *b, size_t n)
 {
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    fwl__v4f acc0 = {0.0f, 0.0f, 0.0f, 0.0f}, acc1 = acc0;
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
+    for (; i + 8 <= n; i += 8) {
+        fwl__v4f x0, x1, y0, y1;
+        memcpy(&x0, a + i, sizeof(x0));
+        memcpy(&x1, a + i + 4, sizeof(x1));
+        memcpy(&y0, b + i, sizeof(y0));
+        memcpy(&y1, b + i + 4, sizeof(y1));
+        acc0 += x0 * y0;
+        acc1 += x1 * y1;
     }
+    float tail = 0.0f;
     for (; i < n; i++)
-        s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
+        tail += a[i] * b[i];
+    fwl__v4f s = acc0 + acc1;
+    return ((s[0] + s[1]) + (s[2] + s[3])) + tail;
 }
 
 /* y += a * x */

@@ -126,14 +126,13 @@ void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
 
 /*
  * Delta file = small header (magic, version, raw length, adler32 of the
- * TARGET bytes, zstd level, adler32 of the base) + zstd(prev XOR cur). prev and cur have equal length.
+ * TARGET bytes, zstd level) + zstd(prev XOR cur). prev and cur have equal length.
  * *out is malloc'd (free with free()). 0 ok, -1 on bad arguments / level / OOM.
  */
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len);
-/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len, the base's adler32 (a wrong
- * base fails before decompressing), the zstd frame (content size must equal base_len, no trailing bytes)
- * and the adler32 of the result. *out is malloc'd (free with free()), NULL on failure.
+/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len, the zstd frame (content size
+ * must equal base_len, no trailing bytes) and the adler32 of the result (a wrong base fails here). *out is malloc'd (free with free()), NULL on failure.
  * 0 ok, -1 with err text ("checksum mismatch", "length mismatch", "corrupt delta"). */
 int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, size_t delta_len, uint8_t **out,
                     char *err, size_t errlen);

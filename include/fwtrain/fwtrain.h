@@ -9,6 +9,7 @@
 #include "jobs.h"
 #include "deployments.h"
 #include "weight_syncer.h"
+#include "checkpoints.h"
 /* Modules added by later work append their #include here. */
 
 #endif /* FWTRAIN_FWTRAIN_H */

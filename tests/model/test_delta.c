@@ -29,6 +29,28 @@ static void test_xor(void **state)
                 assert_int_equal(d[off + n], 0xAA);
         }
     }
+    /* Snapshot-sized buffers take the streaming path: check it at an odd offset and length, in place too. */
+    size_t big = ((size_t)9 << 20) + 37;
+    uint8_t *x = malloc(big + 3), *y = malloc(big + 3), *z = malloc(big + 3);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_non_null(z);
+    for (size_t i = 0; i < big + 3; i++) {
+        x[i] = (uint8_t)(i * 131 + (i >> 13));
+        y[i] = (uint8_t)(i * 7 + 3);
+    }
+    z[0] = z[big + 2] = 0x5A;
+    fwl_xor(z + 1, x + 1, y + 1, big + 1);
+    for (size_t i = 1; i < big + 2; i++)
+        if (z[i] != (uint8_t)(x[i] ^ y[i]))
+            fail_msg("streaming xor wrong at %zu", i);
+    assert_int_equal(z[0], 0x5A);
+    assert_int_equal(z[big + 2], 0x5A);
+    fwl_xor(z + 1, z + 1, y + 1, big + 1);
+    assert_memory_equal(z + 1, x + 1, big + 1);
+    free(x);
+    free(y);
+    free(z);
     /* In place. */
     memcpy(d, a, 203);
     fwl_xor(d, d, b, 203);
@@ -119,6 +141,10 @@ static void test_delta_chain(void **state)
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "checksum mismatch"));
     d[24] ^= 1;
+    d[29] = 1; /* reserved */
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    d[29] = 0;
     d[0] = 'X';
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "corrupt delta"));
