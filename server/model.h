@@ -50,6 +50,8 @@ typedef struct fwl_adam {
 
 #define FWL_CONTEXTS (FWL_VOCAB * FWL_VOCAB)
 #define FWL_TENSORS 6
+/* Largest dim accepted by init and the decoders (keeps sizes far from overflow; ~1 GiB of weights). */
+#define FWL_MAX_DIM 4096
 
 /* Their layout for a given dim (FWL_TENSORS entries). */
 void fwl_model_tensors(int dim, fwl_tensor out[FWL_TENSORS]);
@@ -59,6 +61,10 @@ size_t fwl_model_param_count(int dim);
 int fwl_model_init(fwl_model *m, int dim, uint64_t seed);
 int fwl_model_copy(fwl_model *dst, const fwl_model *src);
 void fwl_model_free(fwl_model *m);
+/* Zero-filled weights for dim (what the decoders use). 0 ok, -1 on OOM / dim out of 1..FWL_MAX_DIM.
+ * Like init, copy and the decoders, *m (dst) is output only: it is overwritten, never freed, so pass
+ * an unused or already freed struct. fwl_model_free accepts NULL and is idempotent. */
+int fwl_model_alloc(fwl_model *m, int dim);
 
 /*
  * One sequence: position i predicts targets[i] from ctx(i) (tokens[i-1], tokens[i]).
@@ -82,35 +88,51 @@ size_t fwl_model_generate(const fwl_model *m, const int64_t *prompt, size_t n, s
 int fwl_adam_init(fwl_adam *a, size_t n);        /* zero moments, step 0 */
 void fwl_adam_reset(fwl_adam *a);                /* zero moments, step 0 (load without optimizer) */
 void fwl_adam_free(fwl_adam *a);
-/* Apply one Adam step with grad (then zero grad). Deterministic. Returns the pre-clip grad L2 norm. */
+/* Apply one Adam step with grad (then zero grad). Deterministic. Returns the pre-clip grad L2 norm.
+ * Semantics (AdamW, bias-corrected, global step count): grad is clipped to grad_clip_norm when that is
+ * > 0; a weight whose (clipped) gradient is exactly 0 keeps its moments unchanged and gets no Adam
+ * update (sparse-Adam rule, so untouched embedding rows stay bit-identical); decoupled weight decay
+ * w -= lr * weight_decay * w applies to every weight when weight_decay != 0.
+ * A non-finite norm (NaN/inf gradient) leaves weights, moments and step untouched, zeroes grad and
+ * returns the norm; bad arguments (size mismatch, NULL) touch nothing and return NaN. */
 double fwl_adam_step(fwl_model *m, fwl_adam *a, float *grad, const fwl_adam_params *p);
+/* Tinker's defaults (protocol §4.9): lr 1e-4, betas .9/.95, eps 1e-12, no decay, no clipping. */
+fwl_adam_params fwl_adam_defaults(void);
 
 /* ---- serialisation (server/serialize.c) ---------------------------------- */
 
 /* safetensors: 8-byte LE header length, JSON header naming dtype "F32", shape and data_offsets
  * for each tensor (plus "__metadata__": {"format":"fwtrain-local","dim":"D"}), then the raw floats. */
+/* *out is malloc'd (free with free()); the same dim always gives the same header, so two snapshots of
+ * one model have equal length and XOR cleanly. 0 ok, -1 on bad model / OOM. */
 int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len);
-/* Validates everything (header size, JSON, dtypes, shapes, offsets, total length). 0 ok, -1 with err text. */
+/* Validates everything (header size, JSON, dtypes, shapes, offsets, total length). 0 ok, -1 with err text.
+ * *m is output only (allocated on success, zeroed on failure). */
 int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen);
 
 /* DCP checkpoint: weights + Adam moments + step, with a magic, a version and a CRC. */
 int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t *out_len);
+/* a may be NULL in encode (moments written as zero, step 0) and in decode (weights only).
+ * Decode: *m and *a are output only (allocated on success, zeroed on failure); -1 with err text on a
+ * bad magic/version/length or a CRC mismatch. */
 int fwl_dcp_decode(fwl_model *m, fwl_adam *a, const uint8_t *buf, size_t len, char *err, size_t errlen);
 
 /* ---- deltas (server/delta.c) ---------------------------------------------- */
 
 /* adler32 of a buffer (zlib). */
 uint32_t fwl_adler32(const uint8_t *buf, size_t len);
-/* dst[i] = a[i] ^ b[i] over len bytes; word-wise fast path. */
+/* dst[i] = a[i] ^ b[i] over len bytes; word-wise fast path. dst may be a or b (in place). */
 void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
 
 /*
  * Delta file = small header (magic, version, raw length, adler32 of the
  * TARGET bytes, zstd level) + zstd(prev XOR cur). prev and cur have equal length.
+ * *out is malloc'd (free with free()). 0 ok, -1 on bad arguments / level / OOM.
  */
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len);
-/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len and the adler32 of the result.
+/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len, the zstd frame (content size
+ * must equal base_len, no trailing bytes) and the adler32 of the result (a wrong base fails here). *out is malloc'd (free with free()), NULL on failure.
  * 0 ok, -1 with err text ("checksum mismatch", "length mismatch", "corrupt delta"). */
 int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, size_t delta_len, uint8_t **out,
                     char *err, size_t errlen);

@@ -6,6 +6,10 @@
 #include "client.h"
 #include "future.h"
 #include "training.h"
+#include "jobs.h"
+#include "deployments.h"
+#include "weight_syncer.h"
+#include "checkpoints.h"
 /* Modules added by later work append their #include here. */
 
 #endif /* FWTRAIN_FWTRAIN_H */

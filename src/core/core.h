@@ -20,11 +20,14 @@ char *fwt__strdup(const char *s);                /* NULL in → NULL out */
 char *fwt__strndup(const char *s, size_t n);
 /* printf into a fresh buffer; NULL on OOM. */
 char *fwt__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-char *fwt__vasprintf(const char *fmt, va_list ap);
+char *fwt__vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Overwrite then free (API keys). */
 void fwt__free_secret(char *s);
 /* Install cJSON hooks that use the library allocator (idempotent). */
 void fwt__json_hooks_install(void);
+/* Live-client count, so fwt_set_allocator can refuse while clients exist. */
+void fwt__lib_client_added(void);
+void fwt__lib_client_removed(void);
 
 /* ---- errors ---- */
 /*
@@ -42,6 +45,8 @@ void fwt__err_clear(fwt__err *e);                /* free strings, back to FWT_OK
 int fwt__err_set(fwt__err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int fwt__err_copy(fwt__err *dst, const fwt__err *src);
 void fwt__err_move(fwt__err *dst, fwt__err *src);  /* src left cleared */
+/* Replace the request id (copied; NULL = ""). Returns e->pub.code. */
+int fwt__err_set_request_id(fwt__err *e, const char *request_id);
 
 /* Thread-local last error (fwt_error_last). */
 int fwt__last_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

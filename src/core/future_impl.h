@@ -65,4 +65,12 @@ int fwt__future_cancel_requested(const fwt_future *f);
 /* Blocking helper for _result wrappers: wait(timeout), cancel on timeout, take, free. */
 int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
 
+/*
+ * The client registers its engine while it lives, so a future that outlives
+ * its client never posts to a freed engine (on_done after fwt_client_free
+ * then runs the callback on the calling thread).
+ */
+void fwt__future_engine_alive(fwt__engine *e);
+void fwt__future_engine_gone(fwt__engine *e);
+
 #endif /* FWT_CORE_FUTURE_IMPL_H */

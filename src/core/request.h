@@ -47,6 +47,7 @@ typedef struct fwt__reply {
     int64_t retry_after_ms; /* -1 if none */
     int attempts;
     fwt__err err;       /* code FWT_OK on 2xx; otherwise mapped (see fwt__reply_map) */
+    int transport_failed; /* nonzero: no complete HTTP response; err.pub.code says why (ETIMEDOUT, ECONNECT, ...) */
 } fwt__reply;
 
 void fwt__reply_init(fwt__reply *r);
@@ -89,7 +90,32 @@ int fwt__client_account(fwt_client *c, const char **out);
 /* Test seam: create a client whose engine uses `clock` (NULL = real). */
 int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts, const fwt__clock *clock);
 
-/* URL building: base + path, each %s argument percent-encoded as a path segment. */
+/*
+ * Objects built on a client (training sessions, job handles, ...) attach a
+ * detach hook; fwt_client_free calls it (after the worker stopped) so they
+ * stop using the client instead of touching freed memory.
+ */
+int fwt__client_attach(fwt_client *c, void (*detach)(void *ud), void *ud, void **handle);
+void fwt__client_detach(fwt_client *c, void *handle);
+/*
+ * Validate a base URL (http/https, a host, no credentials/query; http only to
+ * loopback unless allow_insecure_http). *out = copy without trailing '/'.
+ * Sets the last error naming `what` and returns FWT_EINVAL on failure.
+ */
+int fwt__check_base_url(const char *what, const char *url, int allow_insecure_http, char **out);
+/* A copy of msg with the API key replaced by "[REDACTED]" (fwt__free_mem). */
+char *fwt__client_scrub_dup(const fwt_client *c, const char *msg);
+
+/*
+ * Per-client compatibility flags learnt from the server and remembered for the
+ * client's life (e.g. protocol §3.8: hotload rejected reset_prompt_cache).
+ */
+enum { FWT__COMPAT_NO_RESET_PROMPT_CACHE = 1u << 0, FWT__COMPAT_NO_ASYNC_PROMOTION = 1u << 1 };
+unsigned fwt__client_compat(const fwt_client *c);          /* atomic load */
+void fwt__client_compat_set(fwt_client *c, unsigned bits); /* atomic OR */
+
+/* URL building: base + path, each %s argument percent-encoded as a path segment.
+ * Supported conversions: %s (escaped), %d, %lld, %%. NULL on OOM. */
 char *fwt__url_join(const char *base, const char *path_fmt, ...);
 /* Percent-encode one path segment or query value (RFC 3986 unreserved kept). */
 char *fwt__url_escape(const char *s);

@@ -1,0 +1,358 @@
+/*
+ * libfwtrain — trainer jobs on the control plane (protocol §3.1–§3.6):
+ * create / get / wait_ready / resume / delete, the control-plane checkpoint
+ * listing, and promotion of a sampler checkpoint to a model.
+ *
+ * Long waits (job readiness, promotion) return an fwt_future: it can be
+ * polled, waited on, or cancelled with fwt_future_cancel, which cuts the wait
+ * short. Each has a blocking twin named *_result (start + wait + take).
+ */
+#ifndef FWTRAIN_JOBS_H
+#define FWTRAIN_JOBS_H
+
+#include "client.h"
+#include "future.h"
+#include "training.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- progress reports of long waits ------------------------------------ */
+
+/** Stages reported by long waits through an fwt_progress_fn. Append-only. */
+typedef enum fwt_progress_stage {
+    FWT_PROGRESS_JOB_PENDING = 1,        /**< job queued for capacity (JOB_STATE_PENDING) */
+    FWT_PROGRESS_JOB_STARTING = 2,       /**< placed, not RUNNING yet (CREATING, ...) */
+    FWT_PROGRESS_JOB_HEALTHZ = 3,        /**< RUNNING; probing the trainer's healthz */
+    FWT_PROGRESS_JOB_READY = 4,          /**< healthz answered 200 */
+    FWT_PROGRESS_PROMOTE_SUBMITTED = 10, /**< promote request accepted */
+    FWT_PROGRESS_PROMOTE_RUNNING = 11,   /**< operation polled, not done; message = status text */
+    FWT_PROGRESS_PROMOTE_DONE = 12,      /**< model available */
+    FWT_PROGRESS_HOTLOAD_MANAGER = 20,   /**< waiting for the hotload manager (no replicas yet) */
+    FWT_PROGRESS_HOTLOAD_LOADING = 21,   /**< replica loading; message = stage and identities */
+    FWT_PROGRESS_HOTLOAD_DONE = 22,      /**< expected identity loaded and ready */
+    FWT_PROGRESS_DEPLOYMENT_DELETING = 30, /**< deployment still present after DELETE */
+    FWT_PROGRESS_WARMUP = 40             /**< warmup probe attempt failed; retrying */
+} fwt_progress_stage;
+
+/**
+ * Progress callback of a long wait. Runs on the client's worker thread after
+ * each poll; must return quickly and must not make blocking library calls.
+ * `message` is borrowed for the duration of the call (never NULL).
+ */
+typedef void (*fwt_progress_fn)(int stage, int64_t elapsed_ms, const char *message, void *payload);
+
+/** A static name for a stage, e.g. "job_pending". Never NULL ("unknown"). */
+FWT_API const char *fwt_progress_stage_name(int stage);
+
+/* ---- jobs --------------------------------------------------------------- */
+
+/** A trainer job resource as returned by the control plane (opaque). */
+typedef struct fwt_job fwt_job;
+
+#define FWT_JOB_CREATE_OPTIONS_VERSION 1
+
+/**
+ * Options of fwt_job_create (protocol §3.1). Zero / NULL fields are omitted
+ * from the request (the server default applies) unless noted.
+ * Path selection: training_shape set → shape path (`trainingShape=`, plus
+ * `skipValidations=true` only if skip_validations); accelerator_type set →
+ * manual path (`skipValidations=true`); neither → auto-shape path.
+ */
+typedef struct fwt_job_create_options {
+    unsigned int version;          /**< FWT_JOB_CREATE_OPTIONS_VERSION */
+    const char *job_id;            /**< client-chosen id (`rlorTrainerJobId`); NULL = "libfwtrain-<8 hex>" */
+    const char *base_model;        /**< required: "accounts/fireworks/models/..." */
+    int32_t lora_rank;             /**< 0 = full-parameter */
+    int32_t max_context_length;    /**< 0 = server default */
+    double learning_rate;          /**< 0 = 1e-5 */
+    const char *display_name;      /**< < 64 chars */
+    const char *training_shape;    /**< "accounts/x/trainingShapes/s[/versions/v]" */
+    int32_t skip_validations;      /**< shape path only (superuser) */
+    int32_t accelerator_count;     /**< manual path */
+    const char *accelerator_type;  /**< manual path, e.g. "NVIDIA_H200_141GB" */
+    int32_t node_count;            /**< manual path; 0 = 1 */
+    int32_t trainer_replica_count; /**< 0 = omitted */
+    const char *region;
+    const char *custom_image_tag;
+    const char *hot_load_deployment_id; /**< PER_DEPLOYMENT hotload scope (legacy) */
+    const char *extra_args;        /**< space-separated; sent as a list */
+    const char *purpose;
+    int64_t inactivity_timeout_s;  /**< 0 = server default (60 min) */
+    int32_t forward_only;          /**< nonzero: `forwardOnly: true` */
+    int32_t disable_inactivity_cleanup; /**< nonzero: `disableInactivityCleanup: true` */
+} fwt_job_create_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_job_create_options_init(fwt_job_create_options *opts, unsigned int version);
+
+/**
+ * Create a trainer job with a client-chosen id (blocking; control-plane
+ * retries). A 409 is resolved by fetching the job with that id and returning
+ * it; a tombstoned id (JOB_STATE_DELETED / JOB_STATE_ARCHIVED) gives
+ * FWT_ECONFLICT with a message naming the id; if the follow-up GET is 404 the
+ * original 409 error is returned (protocol §3.1, §11.4). The job id is the
+ * last segment of the returned name, which may differ from the requested id.
+ * Errors: FWT_EINVAL (no base_model, bad id), HTTP-mapped errors.
+ */
+FWT_API int fwt_job_create(fwt_job **out, fwt_client *client, const fwt_job_create_options *opts);
+
+/** GET the job (blocking). FWT_ENOTFOUND if it does not exist. */
+FWT_API int fwt_job_get(fwt_job **out, fwt_client *client, const char *job_id);
+
+/**
+ * POST `:resume` (blocking, no body; protocol §3.3). Resumable from FAILED,
+ * CANCELLED, PAUSED, COMPLETED. Follow with fwt_job_wait_ready.
+ */
+FWT_API int fwt_job_resume(fwt_client *client, const char *job_id);
+
+/**
+ * DELETE the job (blocking; protocol §3.4). A soft delete: the job becomes
+ * JOB_STATE_DELETED and its checkpoints stay listable and promotable during
+ * retention. FWT_ENOTFOUND if it does not exist.
+ */
+FWT_API int fwt_job_delete(fwt_client *client, const char *job_id);
+
+/** Release a job. NULL is allowed. */
+FWT_API void fwt_job_free(fwt_job *job);
+
+/** Full resource name "accounts/<a>/rlorTrainerJobs/<id>" (borrowed). */
+FWT_API const char *fwt_job_name(const fwt_job *job);
+/** The job id: last segment of the name (borrowed). */
+FWT_API const char *fwt_job_id(const fwt_job *job);
+/** The account id parsed from the name (borrowed). */
+FWT_API const char *fwt_job_account_id(const fwt_job *job);
+/** The state string, e.g. "JOB_STATE_RUNNING"; "" if absent (borrowed). */
+FWT_API const char *fwt_job_state(const fwt_job *job);
+/** 1 if the state is JOB_STATE_DELETED or JOB_STATE_ARCHIVED, else 0. */
+FWT_API int fwt_job_is_tombstone(const fwt_job *job);
+/** status.message, or statusMessage / message; "" if absent (borrowed). */
+FWT_API const char *fwt_job_status_message(const fwt_job *job);
+/** createTime as sent; "" if absent (borrowed). */
+FWT_API const char *fwt_job_create_time(const fwt_job *job);
+/** trainingConfig.baseModel; "" if absent (borrowed). */
+FWT_API const char *fwt_job_base_model(const fwt_job *job);
+/** trainingConfig.loraRank; 0 if absent. */
+FWT_API int32_t fwt_job_lora_rank(const fwt_job *job);
+/** hotLoadDeploymentId; "" if absent (borrowed). */
+FWT_API const char *fwt_job_hot_load_deployment_id(const fwt_job *job);
+/** directRouteHandle (legacy fallback route); "" if absent (borrowed). */
+FWT_API const char *fwt_job_direct_route_handle(const fwt_job *job);
+/**
+ * The trainer data-plane base URL (protocol §1):
+ * "{control_base}/training/v1/rlorTrainerJobs/{account}/{job}" (borrowed).
+ */
+FWT_API const char *fwt_job_trainer_url(const fwt_job *job);
+
+/**
+ * Build the trainer data-plane base URL of a job id without fetching it
+ * (resolves the account, blocking). *out is freed with fwt_free.
+ */
+FWT_API int fwt_job_trainer_url_build(char **out, fwt_client *client, const char *job_id);
+
+#define FWT_JOB_WAIT_OPTIONS_VERSION 1
+
+/** Options of fwt_job_wait_ready (protocol §3.2). */
+typedef struct fwt_job_wait_options {
+    unsigned int version;        /**< FWT_JOB_WAIT_OPTIONS_VERSION */
+    int64_t poll_interval_ms;    /**< default 5000 */
+    int64_t pending_timeout_ms;  /**< bound on JOB_STATE_PENDING; default 48 h */
+    int64_t ready_timeout_ms;    /**< bound once the job left PENDING; default 3600000 */
+    int64_t healthz_timeout_ms;  /**< per healthz probe; default 5000 */
+    fwt_progress_fn progress;    /**< optional */
+    void *progress_payload;
+} fwt_job_wait_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_job_wait_options_init(fwt_job_wait_options *opts, unsigned int version);
+
+/**
+ * Wait until the job is RUNNING and its trainer answers
+ * `GET {trainer_url}/api/v1/healthz` with 200 (protocol §3.2). The future
+ * completes with the job (fwt_future_take_job). Failures: FWT_EREMOTE for
+ * JOB_STATE_FAILED (message = the job's status message), FWT_ESTATE for a
+ * tombstone or a terminal state, FWT_ETIMEDOUT (pending or ready bound),
+ * FWT_ENOTFOUND, FWT_ECANCELED. Transient poll errors are retried.
+ */
+FWT_API int fwt_job_wait_ready(fwt_future **out, fwt_client *client, const char *job_id,
+                               const fwt_job_wait_options *opts);
+
+/** Take the job of a completed fwt_job_wait_ready future. */
+FWT_API int fwt_future_take_job(fwt_job **out, fwt_future *f);
+
+/** Blocking fwt_job_wait_ready: start, wait up to timeout_ms (-1 = forever), take. */
+FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const char *job_id,
+                                      const fwt_job_wait_options *opts, int64_t timeout_ms);
+
+/**
+ * Open an fwt_training session on the job's trainer (blocking). `opts` may
+ * be NULL; its job_id / trainer_url are replaced by the job's, and
+ * base_model / lora_rank default to the job's when unset.
+ */
+FWT_API int fwt_job_open_training(fwt_training **out, fwt_client *client, const fwt_job *job,
+                                  const fwt_training_options *opts);
+
+/* ---- control-plane checkpoint listing (protocol §3.5, §11.5) ------------ */
+
+/** One listed checkpoint row (borrowed from its list). */
+typedef struct fwt_checkpoint_row fwt_checkpoint_row;
+/** A list of checkpoint rows in server order (opaque). */
+typedef struct fwt_checkpoint_list fwt_checkpoint_list;
+
+#define FWT_CHECKPOINT_LIST_OPTIONS_VERSION 1
+
+/** Options of fwt_job_list_checkpoints. */
+typedef struct fwt_checkpoint_list_options {
+    unsigned int version;    /**< FWT_CHECKPOINT_LIST_OPTIONS_VERSION */
+    int32_t page_size;       /**< `pageSize`; default 200 */
+    int32_t max_pages;       /**< stop after this many pages; 0 = until no next token */
+} fwt_checkpoint_list_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_checkpoint_list_options_init(fwt_checkpoint_list_options *opts, unsigned int version);
+
+/**
+ * List the job's checkpoints (blocking), following `nextPageToken` /
+ * `next_page_token` until none. Accepts `checkpoints` and
+ * `rlorTrainerJobCheckpoints`. Rows keep server order across pages. Works for
+ * deleted jobs within retention. `opts` may be NULL.
+ */
+FWT_API int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *client, const char *job_id,
+                                     const fwt_checkpoint_list_options *opts);
+
+/** Number of rows. */
+FWT_API size_t fwt_checkpoint_list_count(const fwt_checkpoint_list *l);
+/** Row i (borrowed), NULL if out of range. */
+FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_get(const fwt_checkpoint_list *l, size_t i);
+/** Number of pages fetched to build the list. */
+FWT_API size_t fwt_checkpoint_list_pages(const fwt_checkpoint_list *l);
+
+/** Row filters for fwt_checkpoint_list_newest / _filter (bits). */
+typedef enum fwt_checkpoint_filter {
+    FWT_CHECKPOINT_FILTER_ALL = 0,
+    FWT_CHECKPOINT_FILTER_PROMOTABLE = 1, /**< `promotable` is true */
+    FWT_CHECKPOINT_FILTER_RESUMABLE = 2   /**< checkpointType ends in TRAINING or TRAINING_LORA (DCP) */
+} fwt_checkpoint_filter;
+
+/**
+ * The newest row matching `filter` by parsed createTime (mixed second and
+ * sub-second precision; unparseable times sort oldest; ties → later in
+ * server order). NULL if none matches (borrowed).
+ */
+FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_newest(const fwt_checkpoint_list *l, unsigned int filter);
+
+/** A new list holding copies of the rows matching `filter`, in the same order. */
+FWT_API int fwt_checkpoint_list_filter(fwt_checkpoint_list **out, const fwt_checkpoint_list *l, unsigned int filter);
+
+/**
+ * The newest row whose checkpoint id equals `name`, or whose logical name
+ * (id with the 8-hex session suffix stripped) equals `name`. NULL if none.
+ */
+FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_find(const fwt_checkpoint_list *l, const char *name);
+
+/** Release a list and its rows. NULL is allowed. */
+FWT_API void fwt_checkpoint_list_free(fwt_checkpoint_list *l);
+
+/** "accounts/<a>/rlorTrainerJobs/<job>/checkpoints/<ckpt>" (borrowed). */
+FWT_API const char *fwt_checkpoint_row_name(const fwt_checkpoint_row *r);
+/** The checkpoint id: last segment of the name (borrowed). */
+FWT_API const char *fwt_checkpoint_row_id(const fwt_checkpoint_row *r);
+/** The job id parsed from the name, "" if the name is not 4-segment (borrowed). */
+FWT_API const char *fwt_checkpoint_row_job_id(const fwt_checkpoint_row *r);
+/** createTime as sent, "" if absent (borrowed). */
+FWT_API const char *fwt_checkpoint_row_create_time(const fwt_checkpoint_row *r);
+/** createTime parsed to microseconds since the Unix epoch; INT64_MIN if unparseable. */
+FWT_API int64_t fwt_checkpoint_row_create_time_us(const fwt_checkpoint_row *r);
+/** checkpointType as sent (opaque, e.g. "INFERENCE_BASE"), "" if absent (borrowed). */
+FWT_API const char *fwt_checkpoint_row_type(const fwt_checkpoint_row *r);
+/** 1 if the server marked the row promotable, else 0. */
+FWT_API int fwt_checkpoint_row_promotable(const fwt_checkpoint_row *r);
+/** 1 if checkpointType ends in TRAINING or TRAINING_LORA (resumable DCP state). */
+FWT_API int fwt_checkpoint_row_resumable(const fwt_checkpoint_row *r);
+
+/**
+ * Parse an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z",
+ * "...05.123456Z", "+hh:mm" offsets) into microseconds since the epoch.
+ * FWT_EINVAL if it cannot be parsed.
+ */
+FWT_API int fwt_checkpoint_parse_time(int64_t *out_us, const char *timestamp);
+
+/**
+ * Strip a trailing 8-hex session suffix (`-[0-9a-f]{8}$`) from a snapshot
+ * name: "step-5-45dda197" → "step-5"; other names are copied unchanged.
+ * *out is freed with fwt_free.
+ */
+FWT_API int fwt_checkpoint_logical_name(char **out, const char *name);
+
+/* ---- promotion (protocol §3.6, §6, §11.7) ------------------------------ */
+
+/** A model resource (opaque). */
+typedef struct fwt_model fwt_model;
+
+/** "accounts/<a>/models/<id>" (borrowed). */
+FWT_API const char *fwt_model_name(const fwt_model *m);
+/** "UPLOADING", "READY", ...; "" if absent (borrowed). */
+FWT_API const char *fwt_model_state(const fwt_model *m);
+/** "HF_BASE_MODEL", "HF_PEFT_ADDON", ...; "" if absent (borrowed). */
+FWT_API const char *fwt_model_kind(const fwt_model *m);
+/** peftDetails.baseModel or baseModel; "" if absent (borrowed). */
+FWT_API const char *fwt_model_base_model(const fwt_model *m);
+/** Release a model. NULL is allowed. */
+FWT_API void fwt_model_free(fwt_model *m);
+
+#define FWT_PROMOTE_OPTIONS_VERSION 1
+
+/** Options of fwt_promote_checkpoint. NULL = defaults. */
+typedef struct fwt_promote_options {
+    unsigned int version;               /**< FWT_PROMOTE_OPTIONS_VERSION */
+    const char *hot_load_deployment_id; /**< deprecated; only for pre-bucket-URL jobs */
+    int32_t disable_async;              /**< nonzero: never send `async_promotion: true` */
+    int32_t reserved0;
+    int64_t poll_interval_ms;           /**< operation poll interval; default 10000 */
+    int64_t backoff_cap_ms;             /**< transient poll error backoff cap; default 60000 */
+    int64_t timeout_ms;                 /**< overall deadline of the operation; default 7200000 */
+    fwt_progress_fn progress;           /**< optional */
+    void *progress_payload;
+} fwt_promote_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_promote_options_init(fwt_promote_options *opts, unsigned int version);
+
+/**
+ * Validate an output model id: `^[a-z0-9-]{1,63}$` (protocol §6). Returns
+ * FWT_OK or FWT_EINVAL with a message saying what is wrong (last error).
+ */
+FWT_API int fwt_promote_validate_output_model_id(const char *output_model_id);
+
+/**
+ * Promote a sampler checkpoint, named by its 4-segment row name
+ * ("accounts/<a>/rlorTrainerJobs/<job>/checkpoints/<ckpt>"), to the model
+ * "accounts/<a>/models/<output_model_id>". Inputs are validated before any
+ * request (FWT_EINVAL, nothing sent). Sends `async_promotion: true` and
+ * falls back without it when an old server rejects the field; polls the
+ * returned operation. The future completes with an fwt_model
+ * (fwt_future_take_model). Refusals: a delta checkpoint → FWT_EHTTP whose
+ * message says delta checkpoints are not promotable.
+ */
+FWT_API int fwt_promote_checkpoint(fwt_future **out, fwt_client *client, const char *checkpoint_name,
+                                   const char *output_model_id, const char *base_model,
+                                   const fwt_promote_options *opts);
+
+/** As fwt_promote_checkpoint, naming the checkpoint by (job id, checkpoint id) in the client's account. */
+FWT_API int fwt_promote_checkpoint_by_id(fwt_future **out, fwt_client *client, const char *job_id,
+                                         const char *checkpoint_id, const char *output_model_id,
+                                         const char *base_model, const fwt_promote_options *opts);
+
+/** Take the model of a completed promotion future. */
+FWT_API int fwt_future_take_model(fwt_model **out, fwt_future *f);
+
+/** Blocking fwt_promote_checkpoint: start, wait up to timeout_ms (-1 = forever), take. */
+FWT_API int fwt_promote_checkpoint_result(fwt_model **out, fwt_client *client, const char *checkpoint_name,
+                                          const char *output_model_id, const char *base_model,
+                                          const fwt_promote_options *opts, int64_t timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FWTRAIN_JOBS_H */

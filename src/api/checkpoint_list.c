@@ -1,0 +1,152 @@
+/*
+ * Control-plane checkpoint listing with paging (protocol §3.5, §11.5):
+ * GET .../rlorTrainerJobs/{job}/checkpoints?pageSize=N[&pageToken=T] until
+ * no next token; rows in server order.
+ */
+#include "api/checkpoint_list_internal.h"
+#include "api/jobs_internal.h"
+
+#include <string.h>
+
+#include "json/json.h"
+
+int fwt_checkpoint_list_options_init(fwt_checkpoint_list_options *o, unsigned int version)
+{
+    if (!o || version != FWT_CHECKPOINT_LIST_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_checkpoint_list_options version %u", version);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->page_size = 200;
+    return FWT_OK;
+}
+
+/* Parse one page; *next receives a copy of the next token or NULL. */
+static int parse_page(fwt_checkpoint_list *l, const cJSON *json, char **next)
+{
+    *next = NULL;
+    if (!cJSON_IsObject(json))
+        return fwt__last_set(FWT_EPROTO, "checkpoint listing is not a JSON object");
+    const cJSON *rows = NULL;
+    int rc = fwt__json_get_array(json, "checkpoints", &rows);
+    if (rc == FWT_ENOTFOUND)
+        rc = fwt__json_get_array(json, "rlorTrainerJobCheckpoints", &rows);
+    if (rc == FWT_EPROTO)
+        return fwt__last_set(FWT_EPROTO, "checkpoint listing: the rows are not a list");
+    const cJSON *row = NULL;
+    if (rows) {
+        cJSON_ArrayForEach(row, rows)
+        {
+            const char *name = NULL, *ct = NULL, *type = NULL;
+            int promotable = 0;
+            if (!cJSON_IsObject(row) || fwt__json_get_string(row, "name", &name) != FWT_OK || !*name)
+                return fwt__last_set(FWT_EPROTO, "checkpoint listing: a row has no name");
+            (void)fwt__json_get_string2(row, "createTime", "create_time", &ct);
+            (void)fwt__json_get_string2(row, "checkpointType", "checkpoint_type", &type);
+            (void)fwt__json_get_bool(row, "promotable", &promotable);
+            if (fwt__checkpoint_list_push(l, name, ct, type, promotable) != FWT_OK)
+                return fwt__last_set(FWT_ENOMEM, "out of memory");
+        }
+    }
+    const char *tok = NULL;
+    (void)fwt__json_get_string2(json, "nextPageToken", "next_page_token", &tok);
+    if (tok && *tok) {
+        *next = fwt__strdup(tok);
+        if (!*next)
+            return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    return FWT_OK;
+}
+
+int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *c, const char *job_id,
+                             const fwt_checkpoint_list_options *opts)
+{
+    if (!out || !c)
+        return fwt__last_set(FWT_EINVAL, "out and client are required");
+    *out = NULL;
+    fwt_checkpoint_list_options o;
+    fwt_checkpoint_list_options_init(&o, FWT_CHECKPOINT_LIST_OPTIONS_VERSION);
+    if (opts) {
+        if (opts->version != FWT_CHECKPOINT_LIST_OPTIONS_VERSION)
+            return fwt__last_set(FWT_EINVAL, "unknown fwt_checkpoint_list_options version %u", opts->version);
+        if (opts->page_size < 0 || opts->max_pages < 0)
+            return fwt__last_set(FWT_EINVAL, "page_size and max_pages must be >= 0");
+        if (opts->page_size > 0)
+            o.page_size = opts->page_size;
+        o.max_pages = opts->max_pages;
+    }
+    int rc = fwt__check_resource_id("job_id", job_id);
+    if (rc != FWT_OK)
+        return rc;
+    const char *account = NULL;
+    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+        return rc;
+    char *base = fwt__control_base(c);
+    char *acc = fwt__url_escape(account);
+    char *job = fwt__url_escape(job_id);
+    char *prefix = (base && acc && job)
+                       ? fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs/%s/checkpoints?pageSize=%d", base, acc, job,
+                                       (int)o.page_size)
+                       : NULL;
+    fwt__free_mem(base);
+    fwt__free_mem(acc);
+    fwt__free_mem(job);
+    fwt_checkpoint_list *l = fwt__calloc(1, sizeof *l);
+    if (!prefix || !l) {
+        fwt__free_mem(prefix);
+        fwt__free_mem(l);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    char *token = NULL;
+    rc = FWT_OK;
+    for (;;) {
+        char *tok_esc = token ? fwt__url_escape(token) : NULL;
+        char *url = token ? (tok_esc ? fwt__asprintf("%s&pageToken=%s", prefix, tok_esc) : NULL) : fwt__strdup(prefix);
+        fwt__free_mem(tok_esc);
+        if (!url) {
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+            break;
+        }
+        fwt__call call = {0};
+        call.plane = FWT__PLANE_CONTROL;
+        call.method = "GET";
+        call.url = url;
+        call.retry = FWT__RC_CONTROL;
+        call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
+        fwt__reply r;
+        fwt__reply_init(&r);
+        rc = fwt__call_sync(c, &call, &r);
+        fwt__free_mem(url);
+        if (rc == FWT_ENOTFOUND)
+            rc = fwt__last_set(FWT_ENOTFOUND, "trainer job \"%s\" not found (or past retention) while listing checkpoints",
+                               job_id);
+        char *next = NULL;
+        if (rc == FWT_OK)
+            rc = parse_page(l, r.json, &next);
+        fwt__reply_clear(&r);
+        if (rc != FWT_OK)
+            break;
+        l->pages++;
+        if (next && token && strcmp(next, token) == 0) {
+            fwt__free_mem(next);
+            rc = fwt__last_set(FWT_EPROTO, "checkpoint listing repeats the same page token");
+            break;
+        }
+        fwt__free_mem(token);
+        token = next;
+        if (!token || (o.max_pages > 0 && l->pages >= (size_t)o.max_pages))
+            break;
+        if (l->pages >= 100000) {
+            rc = fwt__last_set(FWT_EPROTO, "checkpoint listing does not end");
+            break;
+        }
+    }
+    fwt__free_mem(token);
+    fwt__free_mem(prefix);
+    if (rc != FWT_OK) {
+        fwt_checkpoint_list_free(l);
+        return rc;
+    }
+    *out = l;
+    fwt__last_ok();
+    return FWT_OK;
+}

@@ -1,0 +1,214 @@
+/*
+ * Wait until a trainer job is ready (protocol §3.2): poll the job; PENDING is
+ * bounded by pending_timeout, any other state starts the post-placement
+ * budget; FAILED fails with the job's status message; RUNNING → probe the
+ * trainer's healthz until 200.
+ */
+#include "api/jobs_internal.h"
+#include "api/progress_waiter.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct job_wait {
+    fwt__waiter w;
+    fwt_job_wait_options o;
+    char *job_id, *job_url, *base, *account, *healthz_url;
+    fwt_job *job;           /* last job seen (RUNNING while probing healthz) */
+    int64_t placed_at_ms;   /* elapsed when first seen outside PENDING; -1 = not yet */
+} job_wait;
+
+int fwt_job_wait_options_init(fwt_job_wait_options *o, unsigned int version)
+{
+    if (!o || version != FWT_JOB_WAIT_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_job_wait_options version %u", version);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->poll_interval_ms = 5000;
+    o->pending_timeout_ms = 48LL * 3600 * 1000;
+    o->ready_timeout_ms = 3600000;
+    o->healthz_timeout_ms = 5000;
+    return FWT_OK;
+}
+
+static void job_wait_destroy(fwt__waiter *w)
+{
+    job_wait *jw = (job_wait *)w;
+    fwt__free_mem(jw->job_id);
+    fwt__free_mem(jw->job_url);
+    fwt__free_mem(jw->base);
+    fwt__free_mem(jw->account);
+    fwt__free_mem(jw->healthz_url);
+    fwt_job_free(jw->job);
+    fwt__free_mem(jw);
+}
+
+static void job_wait_step(fwt__waiter *w);
+
+/* Schedule the next poll unless a bound has passed. */
+static void job_wait_again(job_wait *jw, const char *why)
+{
+    int64_t el = fwt__waiter_elapsed(&jw->w);
+    if (jw->placed_at_ms < 0) {
+        if (el >= jw->o.pending_timeout_ms) {
+            fwt__waiter_fail(&jw->w, FWT_ETIMEDOUT, "trainer job \"%s\" still pending after %lld ms (%s)", jw->job_id,
+                             (long long)el, why);
+            return;
+        }
+    } else if (el - jw->placed_at_ms >= jw->o.ready_timeout_ms) {
+        fwt__waiter_fail(&jw->w, FWT_ETIMEDOUT, "trainer job \"%s\" not ready %lld ms after placement (%s)", jw->job_id,
+                         (long long)(el - jw->placed_at_ms), why);
+        return;
+    }
+    fwt__waiter_schedule(&jw->w, jw->o.poll_interval_ms);
+}
+
+static void on_healthz(fwt__waiter *w, fwt__reply *r)
+{
+    job_wait *jw = (job_wait *)w;
+    if (r->http_status == 200) {
+        fwt__waiter_progress(w, FWT_PROGRESS_JOB_READY, "trainer job %s is ready", jw->job_id);
+        fwt_job *j = jw->job;
+        jw->job = NULL;
+        fwt__waiter_finish(w, FWT_OK, NULL, FWT__VALUE_JOB, j, (void (*)(void *))fwt_job_free);
+        return;
+    }
+    char why[160];
+    snprintf(why, sizeof why, "healthz: %s", r->http_status ? "not 200" : "no response");
+    fwt__waiter_progress(w, FWT_PROGRESS_JOB_HEALTHZ, "RUNNING; healthz answered %ld", r->http_status);
+    job_wait_again(jw, why);
+}
+
+static const char *const terminal_states[] = {"JOB_STATE_COMPLETED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED",
+                                              "JOB_STATE_EARLY_STOPPED", "JOB_STATE_PAUSED", NULL};
+
+static void on_job(fwt__waiter *w, fwt__reply *r)
+{
+    job_wait *jw = (job_wait *)w;
+    if (r->err.pub.code != FWT_OK || r->http_status < 200 || r->http_status > 299) {
+        if (fwt__poll_transient(r)) {
+            job_wait_again(jw, "transient error while polling");
+            return;
+        }
+        fwt__waiter_fail_reply(w, r, "polling the trainer job");
+        return;
+    }
+    fwt_job *j = NULL;
+    if (fwt__job_from_json(&j, r->json, jw->base, jw->account) != FWT_OK) {
+        fwt__waiter_fail(w, FWT_EPROTO, "trainer job \"%s\": unreadable job resource", jw->job_id);
+        return;
+    }
+    fwt_job_free(jw->job);
+    jw->job = j;
+    const char *st = fwt_job_state(j);
+    if (fwt_job_is_tombstone(j)) {
+        fwt__waiter_fail(w, FWT_ESTATE, "trainer job \"%s\" is %s (deleted); it cannot become ready", jw->job_id, st);
+        return;
+    }
+    if (strcmp(st, "JOB_STATE_FAILED") == 0) {
+        fwt__waiter_fail(w, FWT_EREMOTE, "trainer job \"%s\" failed: %s", jw->job_id,
+                         *fwt_job_status_message(j) ? fwt_job_status_message(j) : "(no status message)");
+        return;
+    }
+    for (const char *const *t = terminal_states; *t; t++) {
+        if (strcmp(st, *t) == 0) {
+            fwt__waiter_fail(w, FWT_ESTATE, "trainer job \"%s\" is %s; resume it first (fwt_job_resume)", jw->job_id, st);
+            return;
+        }
+    }
+    if (strcmp(st, "JOB_STATE_PENDING") == 0) {
+        fwt__waiter_progress(w, FWT_PROGRESS_JOB_PENDING, "%s", st);
+        job_wait_again(jw, st);
+        return;
+    }
+    if (jw->placed_at_ms < 0)
+        jw->placed_at_ms = fwt__waiter_elapsed(w);
+    if (strcmp(st, "JOB_STATE_RUNNING") != 0) {
+        fwt__waiter_progress(w, FWT_PROGRESS_JOB_STARTING, "%s", *st ? st : "(no state)");
+        job_wait_again(jw, *st ? st : "no state");
+        return;
+    }
+    fwt__waiter_progress(w, FWT_PROGRESS_JOB_HEALTHZ, "RUNNING; probing healthz");
+    fwt__call call = {0};
+    call.plane = FWT__PLANE_TRAINER;
+    call.method = "GET";
+    call.url = jw->healthz_url;
+    call.retry = FWT__RC_NONE;
+    call.header_timeout_ms = jw->o.healthz_timeout_ms;
+    call.body_timeout_ms = jw->o.healthz_timeout_ms;
+    fwt__waiter_call(w, &call, on_healthz);
+}
+
+static void job_wait_step(fwt__waiter *w)
+{
+    job_wait *jw = (job_wait *)w;
+    fwt__call call = {0};
+    call.plane = FWT__PLANE_CONTROL;
+    call.method = "GET";
+    call.url = jw->job_url;
+    call.retry = FWT__RC_NONE;
+    call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
+    fwt__waiter_call(w, &call, on_job);
+}
+
+int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, const fwt_job_wait_options *opts)
+{
+    if (!out || !c)
+        return fwt__last_set(FWT_EINVAL, "out and client are required");
+    *out = NULL;
+    if (opts && opts->version != FWT_JOB_WAIT_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_job_wait_options version %u", opts->version);
+    int rc = fwt__check_resource_id("job_id", job_id);
+    if (rc != FWT_OK)
+        return rc;
+    const char *account = NULL;
+    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+        return rc;
+    job_wait *jw = fwt__calloc(1, sizeof *jw);
+    if (!jw)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    fwt_job_wait_options_init(&jw->o, FWT_JOB_WAIT_OPTIONS_VERSION);
+    if (opts) {
+        if (opts->poll_interval_ms > 0) jw->o.poll_interval_ms = opts->poll_interval_ms;
+        if (opts->pending_timeout_ms > 0) jw->o.pending_timeout_ms = opts->pending_timeout_ms;
+        if (opts->ready_timeout_ms > 0) jw->o.ready_timeout_ms = opts->ready_timeout_ms;
+        if (opts->healthz_timeout_ms > 0) jw->o.healthz_timeout_ms = opts->healthz_timeout_ms;
+        jw->o.progress = opts->progress;
+        jw->o.progress_payload = opts->progress_payload;
+    }
+    jw->placed_at_ms = -1;
+    fwt__waiter_init(&jw->w, c, job_wait_step, job_wait_destroy, jw->o.progress, jw->o.progress_payload);
+    jw->job_id = fwt__strdup(job_id);
+    jw->base = fwt__control_base(c);
+    jw->account = fwt__strdup(account);
+    char *acc = fwt__url_escape(account);
+    char *job = fwt__url_escape(job_id);
+    if (jw->base && acc && job) {
+        jw->job_url = fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs/%s", jw->base, acc, job);
+        jw->healthz_url = fwt__asprintf("%s/training/v1/rlorTrainerJobs/%s/%s/api/v1/healthz", jw->base, acc, job);
+    }
+    fwt__free_mem(acc);
+    fwt__free_mem(job);
+    if (!jw->job_id || !jw->account || !jw->job_url || !jw->healthz_url) {
+        job_wait_destroy(&jw->w);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    return fwt__waiter_start(out, &jw->w);
+}
+
+int fwt_job_wait_ready_result(fwt_job **out, fwt_client *c, const char *job_id, const fwt_job_wait_options *opts,
+                              int64_t timeout_ms)
+{
+    if (!out)
+        return fwt__last_set(FWT_EINVAL, "out is required");
+    *out = NULL;
+    fwt_future *f = NULL;
+    int rc = fwt_job_wait_ready(&f, c, job_id, opts);
+    if (rc != FWT_OK)
+        return rc;
+    void *v = NULL;
+    rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_JOB, &v);
+    if (rc == FWT_OK)
+        *out = v;
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* Names of the progress stages reported by long waits (jobs.h). */
+#include "fwtrain/jobs.h"
+
+const char *fwt_progress_stage_name(int stage)
+{
+    switch (stage) {
+    case FWT_PROGRESS_JOB_PENDING: return "job_pending";
+    case FWT_PROGRESS_JOB_STARTING: return "job_starting";
+    case FWT_PROGRESS_JOB_HEALTHZ: return "job_healthz";
+    case FWT_PROGRESS_JOB_READY: return "job_ready";
+    case FWT_PROGRESS_PROMOTE_SUBMITTED: return "promote_submitted";
+    case FWT_PROGRESS_PROMOTE_RUNNING: return "promote_running";
+    case FWT_PROGRESS_PROMOTE_DONE: return "promote_done";
+    case FWT_PROGRESS_HOTLOAD_MANAGER: return "hotload_manager";
+    case FWT_PROGRESS_HOTLOAD_LOADING: return "hotload_loading";
+    case FWT_PROGRESS_HOTLOAD_DONE: return "hotload_done";
+    case FWT_PROGRESS_DEPLOYMENT_DELETING: return "deployment_deleting";
+    case FWT_PROGRESS_WARMUP: return "warmup";
+    default: return "unknown";
+    }
+}

@@ -1,0 +1,208 @@
+/* Engine-timer poll loop shared by the long waits (see progress_waiter.h). */
+#include "api/progress_waiter.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static void waiter_release_if_idle(fwt__waiter *w)
+{
+    if (w->finished && !w->busy && !w->timer_pending && !w->call_pending)
+        w->destroy(w);
+}
+
+static void waiter_cancel_hook(fwt_future *f, void *op)
+{
+    fwt__waiter *w = op;
+    (void)f;
+    if (w->finished)
+        return;
+    w->busy++;
+    if (w->timer_pending && w->timer_id && fwt__engine_cancel(w->engine, w->timer_id))
+        w->timer_pending = 0;
+    if (w->call_pending && w->call_id)
+        fwt__engine_cancel(w->engine, w->call_id); /* its callback still runs and releases the reply */
+    fwt__waiter_fail(w, FWT_ECANCELED, "wait cancelled");
+    w->busy--;
+    waiter_release_if_idle(w);
+}
+
+static void waiter_tick(void *ud)
+{
+    fwt__waiter *w = ud;
+    w->timer_pending = 0;
+    w->timer_id = 0;
+    if (w->finished) {
+        waiter_release_if_idle(w);
+        return;
+    }
+    w->busy++;
+    if (fwt__engine_stopping(w->engine))
+        fwt__waiter_fail(w, FWT_ECANCELED, "client is shutting down");
+    else
+        w->step(w);
+    w->busy--;
+    waiter_release_if_idle(w);
+}
+
+void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, void (*destroy)(fwt__waiter *w),
+                      fwt_progress_fn progress, void *payload)
+{
+    w->client = c;
+    w->engine = fwt__client_engine(c);
+    w->future = NULL;
+    w->start_ms = 0;
+    w->timer_id = w->call_id = 0;
+    w->timer_pending = w->call_pending = 0;
+    w->finished = 0;
+    w->busy = 0;
+    w->progress = progress;
+    w->progress_payload = payload;
+    w->step = step;
+    w->on_reply = NULL;
+    w->destroy = destroy;
+}
+
+int fwt__waiter_start(fwt_future **out, fwt__waiter *w)
+{
+    fwt_future *f = NULL;
+    int rc = fwt__future_new(&f, w->engine, waiter_cancel_hook, w);
+    if (rc != FWT_OK) {
+        w->destroy(w);
+        return fwt__last_set(rc, "cannot create a future");
+    }
+    w->future = f;
+    w->start_ms = fwt__engine_now_ms(w->engine);
+    /* The first tick carries no id: the worker may run it before post() returns
+     * to this thread, and all later state is touched on the worker only. */
+    w->timer_pending = 1;
+    rc = fwt__engine_post(w->engine, 0, waiter_tick, w, NULL);
+    if (rc != FWT_OK) {
+        w->timer_pending = 0;
+        fwt__future_fail(f, rc, "cannot schedule the wait");
+        w->finished = 1;
+        w->destroy(w);
+        fwt_future_free(f);
+        return fwt__last_set(rc, "cannot schedule the wait");
+    }
+    *out = f;
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+void fwt__waiter_schedule(fwt__waiter *w, int64_t delay_ms)
+{
+    if (w->finished)
+        return;
+    w->timer_pending = 1;
+    w->timer_id = 0;
+    int rc = fwt__engine_post(w->engine, delay_ms > 0 ? (uint64_t)delay_ms : 0, waiter_tick, w, &w->timer_id);
+    if (rc != FWT_OK) {
+        w->timer_pending = 0;
+        fwt__waiter_fail(w, rc, "cannot schedule the next poll");
+    }
+}
+
+static void waiter_call_done(fwt__reply *reply, void *ud)
+{
+    fwt__waiter *w = ud;
+    w->call_pending = 0;
+    w->call_id = 0;
+    if (w->finished) {
+        fwt__reply_free(reply);
+        waiter_release_if_idle(w);
+        return;
+    }
+    fwt__waiter_reply_fn fn = w->on_reply;
+    w->on_reply = NULL;
+    w->busy++;
+    fn(w, reply);
+    w->busy--;
+    fwt__reply_free(reply);
+    waiter_release_if_idle(w);
+}
+
+void fwt__waiter_call(fwt__waiter *w, const fwt__call *call, fwt__waiter_reply_fn fn)
+{
+    if (w->finished)
+        return;
+    w->on_reply = fn;
+    w->call_pending = 1;
+    w->call_id = 0;
+    uint64_t id = 0;
+    int rc = fwt__call_async(w->client, call, waiter_call_done, w, &id);
+    if (rc != FWT_OK) {
+        w->call_pending = 0;
+        w->on_reply = NULL;
+        fwt__waiter_fail(w, rc, "cannot submit %s %s", call->method, "request");
+        return;
+    }
+    if (w->call_pending)
+        w->call_id = id;
+}
+
+void fwt__waiter_finish(fwt__waiter *w, int code, fwt__err *err, fwt__value_kind kind, void *value,
+                        void (*value_free)(void *))
+{
+    if (w->finished) {
+        if (value && value_free)
+            value_free(value);
+        if (err)
+            fwt__err_clear(err);
+        return;
+    }
+    w->finished = 1;
+    fwt__future_complete(w->future, code, err, kind, value, value_free);
+    w->future = NULL;
+    waiter_release_if_idle(w);
+}
+
+void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...)
+{
+    fwt__err e;
+    fwt__err_init(&e);
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = fwt__vasprintf(fmt, ap);
+    va_end(ap);
+    fwt__err_set(&e, code, "%s", msg ? msg : "error");
+    fwt__free_mem(msg);
+    fwt__waiter_finish(w, code, &e, FWT__VALUE_NONE, NULL, NULL);
+    fwt__err_clear(&e);
+}
+
+void fwt__waiter_fail_reply(fwt__waiter *w, fwt__reply *r, const char *context)
+{
+    fwt__err e;
+    fwt__err_init(&e);
+    fwt__err_copy(&e, &r->err);
+    if (e.pub.code == FWT_OK)
+        fwt__err_set(&e, FWT_EHTTP, "unexpected reply (HTTP %ld)", r->http_status);
+    if (context && *context) {
+        char *m = fwt__asprintf("%s: %s", context, e.message ? e.message : "");
+        if (m) {
+            fwt__free_mem(e.message);
+            e.message = m;
+            e.pub.message = m;
+        }
+    }
+    int code = e.pub.code;
+    fwt__waiter_finish(w, code, &e, FWT__VALUE_NONE, NULL, NULL);
+    fwt__err_clear(&e);
+}
+
+int64_t fwt__waiter_elapsed(const fwt__waiter *w)
+{
+    return (int64_t)(fwt__engine_now_ms(w->engine) - w->start_ms);
+}
+
+void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...)
+{
+    if (!w->progress)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    w->progress(stage, fwt__waiter_elapsed(w), buf, w->progress_payload);
+}

@@ -1,0 +1,136 @@
+/*
+ * Internals of fwt_training (protocol §4). Shared by the training*.c files only.
+ *
+ * Threads: user threads create ops and enqueue them; everything after that
+ * (submit, retrieve_future polling, timers, completion) runs on the client's
+ * worker thread. `t->mu` guards the queue, the live-op list, the sequence
+ * counter and the session state; it is never held while calling into the
+ * engine or completing a future.
+ */
+#ifndef FWT_API_TRAINING_IMPL_H
+#define FWT_API_TRAINING_IMPL_H
+
+#include <pthread.h>
+
+#include "core/future_impl.h"
+#include "core/request.h"
+#include "fwtrain/training.h"
+#include "json/json.h"
+
+#define FWT__NAME_MAX 200   /* checkpoint names (documented in training.h) */
+#define FWT__PATH_MAX 1024  /* checkpoint paths passed to load_state */
+
+typedef enum fwt__op_phase {
+    FWT__OP_QUEUED = 0,
+    FWT__OP_SUBMITTING = 1,
+    FWT__OP_POLLING = 2,
+    FWT__OP_FINISHED = 3
+} fwt__op_phase;
+
+typedef struct fwt__top fwt__top;
+
+/* Turn a typed result into the future's value; returns FWT_OK or FWT_EPROTO (err filled). */
+typedef int (*fwt__top_parse_fn)(fwt__top *op, const cJSON *json, fwt__err *err, fwt__value_kind *kind,
+                                 void **value, void (**value_free)(void *));
+/* Runs on the worker once the op's outcome is known (before the future completes); no lock held. */
+typedef void (*fwt__top_finish_fn)(fwt__top *op, int code, void *value);
+
+struct fwt__top {
+    fwt_training *t;
+    fwt_future *f;
+    int refs;                 /* flow + deadline timer; guarded by t->mu */
+    const char *route;        /* "forward_backward" */
+    const char *rtype;        /* X-Tinker-Request-Type, "ForwardBackward" */
+    cJSON *body;              /* owned; seq_id added at submit */
+    int sequenced;            /* carries a seq_id (§4.3) */
+    int64_t seq_id;
+    char idem[37];            /* one idempotency key for every attempt of the submit (§2.3) */
+    fwt__op_phase phase;
+    int future_done;          /* the future was completed (cancel / timeout / result) */
+    uint64_t req_id;          /* engine request in flight (submit or poll) */
+    uint64_t timer_id;        /* re-poll wait */
+    uint64_t deadline_id;     /* op_timeout_ms */
+    uint64_t created_ms;
+    char *request_id;         /* the server's promise id */
+    uint64_t submit_start_ms;
+    double promise_rtt_s;
+    int iter;                 /* X-Tinker-Request-Iteration */
+    int backoff_k;            /* consecutive 429 / connection-class errors */
+    int bad400;               /* 400s with a body while polling */
+    uint64_t billing_start_ms;/* 0 = not in a billing pause */
+    uint64_t poll_start_ms;
+    fwt__top_parse_fn parse;
+    fwt__top_finish_fn finish;
+    /* per-op data */
+    char *snapshot_name;
+    fwt_checkpoint_type ctype;
+    fwt__top *qnext;
+    fwt__top *lprev, *lnext;
+};
+
+struct fwt_training {
+    pthread_mutex_t mu;
+    int refs;                 /* user + live ops + heartbeat + posted tasks */
+    fwt_client *client;       /* NULL once the client was freed */
+    fwt__engine *eng;
+    void *attach;             /* fwt__client_attach handle */
+    int closed;               /* fwt_training_free was called */
+    char *url;                /* data-plane base */
+    char *session_id;
+    char suffix[9];
+    char *model_id;
+    char *base_model;
+    int32_t lora_rank;
+    int64_t op_timeout_ms;
+    int create_model_started;
+    int64_t next_request_id;  /* seq_id = request_id + 1 (§4.3) */
+    fwt__top *qhead, *qtail;  /* not yet submitted, in call order */
+    fwt__top *submitting;     /* at most one submit in flight */
+    fwt__top *live;           /* every op not yet released */
+    char *broken;             /* why the sequence cannot continue; NULL if fine */
+    int sampler_saved;        /* §4.6: a sampler save was submitted (AUTO → delta) */
+    /* heartbeat (§4.1) */
+    int hb_stop;
+    int hb_ref;
+    uint64_t hb_timer_id, hb_req_id;
+    uint64_t hb_fail_since;   /* 0 = healthy */
+    int hb_warned;
+};
+
+/* training.c */
+void fwt__training_ref(fwt_training *t);
+void fwt__training_unref(fwt_training *t);
+char *fwt__training_route(const fwt_training *t, const char *route);
+/* Checks that the training can take ops; sets the last error. */
+int fwt__training_usable(fwt_training *t, const char *fn);
+
+/* training_heartbeat.c */
+int fwt__heartbeat_start(fwt_training *t);
+void fwt__heartbeat_stop(fwt_training *t);
+
+/* training_seq.c: create an op (body ownership moves in) and enqueue it. */
+int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
+                   int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
+                   fwt_checkpoint_type ctype);
+/* Complete the op's future and release the flow's reference (worker). err may be NULL. */
+void fwt__top_finish(fwt__top *op, int code, fwt__err *err, fwt__value_kind kind, void *value, void (*vfree)(void *));
+/* Release the flow's reference without completing (the future was already completed). */
+void fwt__top_release(fwt__top *op);
+/* Cancel every live op of t (training_free). */
+void fwt__top_cancel_all(fwt_training *t);
+
+/* training_poll.c: start retrieving the promise (worker). */
+void fwt__poll_start(fwt__top *op);
+
+/* training_types.c: typed values */
+void fwt__forward_output_free_v(void *p);
+void fwt__metrics_free_v(void *p);
+void fwt__sampler_save_free_v(void *p);
+int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__err *err);
+int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type);
+cJSON *fwt__batch_to_json(const fwt_batch *b);
+/* arr may be NULL (empty list). FWT_EPROTO if an element is not a string. */
+int fwt__string_list_from_json(fwt_string_list **out, const cJSON *arr);
+
+#endif /* FWT_API_TRAINING_IMPL_H */

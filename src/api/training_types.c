@@ -1,0 +1,487 @@
+/* Value types of training results (protocol §4.9, §4.10) and the batch builder. */
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/training_impl.h"
+
+/* ---- batch ---- */
+
+typedef struct datum {
+    int64_t *tokens;
+    size_t n_tokens;
+    int64_t *targets;
+    float *weights;
+    size_t n_targets;
+} datum;
+
+struct fwt_batch {
+    datum *d;
+    size_t n, cap;
+};
+
+int fwt_batch_new(fwt_batch **out)
+{
+    if (!out)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_new: out is NULL");
+    *out = fwt__calloc(1, sizeof **out);
+    return *out ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
+}
+
+void fwt_batch_free(fwt_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        fwt__free_mem(b->d[i].tokens);
+        fwt__free_mem(b->d[i].targets);
+        fwt__free_mem(b->d[i].weights);
+    }
+    fwt__free_mem(b->d);
+    fwt__free_mem(b);
+}
+
+size_t fwt_batch_count(const fwt_batch *b) { return b ? b->n : 0; }
+
+#define MAX_EXACT_INT 9007199254740992LL /* 2^53: JSON numbers are doubles */
+
+int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const int64_t *target_tokens, size_t n_targets,
+                  const float *weights, size_t n_weights)
+{
+    if (!b)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: batch is NULL");
+    if (!tokens || n_tokens == 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: tokens must be a non-empty array");
+    if (!target_tokens || n_targets == 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: target_tokens must be a non-empty array");
+    if (!weights || n_weights != n_targets)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: weights must have n_targets (%zu) elements, got %zu",
+                             n_targets, weights ? n_weights : (size_t)0);
+    for (size_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] > MAX_EXACT_INT)
+            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: tokens[%zu] is out of range", i);
+    for (size_t i = 0; i < n_targets; i++) {
+        if (target_tokens[i] < 0 || target_tokens[i] > MAX_EXACT_INT)
+            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: target_tokens[%zu] is out of range", i);
+        if (!isfinite(weights[i]))
+            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: weights[%zu] is not finite", i);
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        datum *nd = fwt__realloc(b->d, cap * sizeof *nd);
+        if (!nd)
+            return fwt__last_set(FWT_ENOMEM, "out of memory");
+        b->d = nd;
+        b->cap = cap;
+    }
+    datum d = {0};
+    d.tokens = fwt__malloc(n_tokens * sizeof *d.tokens);
+    d.targets = fwt__malloc(n_targets * sizeof *d.targets);
+    d.weights = fwt__malloc(n_targets * sizeof *d.weights);
+    if (!d.tokens || !d.targets || !d.weights) {
+        fwt__free_mem(d.tokens);
+        fwt__free_mem(d.targets);
+        fwt__free_mem(d.weights);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    memcpy(d.tokens, tokens, n_tokens * sizeof *d.tokens);
+    memcpy(d.targets, target_tokens, n_targets * sizeof *d.targets);
+    memcpy(d.weights, weights, n_targets * sizeof *d.weights);
+    d.n_tokens = n_tokens;
+    d.n_targets = n_targets;
+    b->d[b->n++] = d;
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+static cJSON *tensor(const void *data, size_t n, int is_float)
+{
+    cJSON *t = cJSON_CreateObject();
+    cJSON *arr = cJSON_CreateArray();
+    cJSON *shape = cJSON_CreateArray();
+    if (!t || !arr || !shape)
+        goto oom;
+    for (size_t i = 0; i < n; i++) {
+        double v = is_float ? (double)((const float *)data)[i] : (double)((const int64_t *)data)[i];
+        cJSON *num = cJSON_CreateNumber(v);
+        if (!num || !cJSON_AddItemToArray(arr, num)) {
+            cJSON_Delete(num);
+            goto oom;
+        }
+    }
+    cJSON *dim = cJSON_CreateNumber((double)n);
+    if (!dim || !cJSON_AddItemToArray(shape, dim)) {
+        cJSON_Delete(dim);
+        goto oom;
+    }
+    cJSON_AddItemToObject(t, "data", arr);
+    arr = NULL;
+    if (fwt__json_add_string(t, "dtype", is_float ? "float32" : "int64"))
+        goto oom;
+    cJSON_AddItemToObject(t, "shape", shape);
+    return t;
+oom:
+    cJSON_Delete(t);
+    cJSON_Delete(arr);
+    cJSON_Delete(shape);
+    return NULL;
+}
+
+/* protocol §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}} */
+cJSON *fwt__batch_to_json(const fwt_batch *b)
+{
+    cJSON *data = cJSON_CreateArray();
+    if (!data)
+        return NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const datum *d = &b->d[i];
+        cJSON *dj = cJSON_CreateObject();
+        cJSON *mi = dj ? cJSON_AddObjectToObject(dj, "model_input") : NULL;
+        cJSON *chunks = mi ? cJSON_AddArrayToObject(mi, "chunks") : NULL;
+        cJSON *chunk = cJSON_CreateObject();
+        cJSON *toks = cJSON_CreateArray();
+        int ok = dj && mi && chunks && chunk && toks && cJSON_AddItemToArray(data, dj);
+        if (!ok) {
+            cJSON_Delete(dj);
+            cJSON_Delete(chunk);
+            cJSON_Delete(toks);
+            cJSON_Delete(data);
+            return NULL;
+        }
+        cJSON_AddItemToArray(chunks, chunk);
+        ok = fwt__json_add_string(chunk, "type", "encoded_text") == FWT_OK;
+        for (size_t k = 0; ok && k < d->n_tokens; k++) {
+            cJSON *num = cJSON_CreateNumber((double)d->tokens[k]);
+            ok = num && cJSON_AddItemToArray(toks, num);
+            if (!ok)
+                cJSON_Delete(num);
+        }
+        cJSON_AddItemToObject(chunk, "tokens", toks);
+        cJSON *lfi = ok ? cJSON_AddObjectToObject(dj, "loss_fn_inputs") : NULL;
+        cJSON *tt = lfi ? tensor(d->targets, d->n_targets, 0) : NULL;
+        cJSON *w = tt ? tensor(d->weights, d->n_targets, 1) : NULL;
+        if (!w) {
+            cJSON_Delete(tt);
+            cJSON_Delete(data);
+            return NULL;
+        }
+        cJSON_AddItemToObject(lfi, "target_tokens", tt);
+        cJSON_AddItemToObject(lfi, "weights", w);
+    }
+    return data;
+}
+
+/* ---- metrics ---- */
+
+struct fwt_metrics {
+    size_t n;
+    char **names;
+    double *values;
+};
+
+size_t fwt_metrics_count(const fwt_metrics *m) { return m ? m->n : 0; }
+const char *fwt_metrics_name(const fwt_metrics *m, size_t i) { return m && i < m->n ? m->names[i] : NULL; }
+double fwt_metrics_value(const fwt_metrics *m, size_t i) { return m && i < m->n ? m->values[i] : NAN; }
+
+int fwt_metrics_get(const fwt_metrics *m, const char *name, double *out)
+{
+    if (!m || !name || !out)
+        return fwt__last_set(FWT_EINVAL, "fwt_metrics_get: NULL argument");
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->names[i], name) == 0) {
+            *out = m->values[i];
+            return FWT_OK;
+        }
+    }
+    return fwt__last_set(FWT_ENOTFOUND, "no metric named \"%s\"", name);
+}
+
+void fwt_metrics_free(fwt_metrics *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        fwt__free_mem(m->names[i]);
+    fwt__free_mem(m->names);
+    fwt__free_mem(m->values);
+    fwt__free_mem(m);
+}
+
+void fwt__metrics_free_v(void *p) { fwt_metrics_free(p); }
+
+/* obj may be NULL (no metrics). Values must be finite numbers. */
+int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err)
+{
+    *out = NULL;
+    if (obj && !cJSON_IsObject(obj))
+        return fwt__err_set(err, FWT_EPROTO, "metrics is not an object");
+    fwt_metrics *m = fwt__calloc(1, sizeof *m);
+    size_t n = obj ? (size_t)cJSON_GetArraySize(obj) : 0;
+    if (!m || (n && (!(m->names = fwt__calloc(n, sizeof *m->names)) || !(m->values = fwt__calloc(n, sizeof *m->values))))) {
+        fwt_metrics_free(m);
+        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    }
+    const cJSON *it = NULL;
+    cJSON_ArrayForEach(it, obj)
+    {
+        if (!it->string || !cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+            fwt__err_set(err, FWT_EPROTO, "metric \"%s\" is not a finite number", it->string ? it->string : "?");
+            fwt_metrics_free(m);
+            return FWT_EPROTO;
+        }
+        if (!(m->names[m->n] = fwt__strdup(it->string))) {
+            fwt_metrics_free(m);
+            return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+        }
+        m->values[m->n++] = it->valuedouble;
+    }
+    *out = m;
+    return FWT_OK;
+}
+
+/* ---- forward output ---- */
+
+typedef struct lp {
+    float *v;
+    size_t n;
+} lp;
+
+struct fwt_forward_output {
+    char *type;
+    lp *outputs;
+    size_t n;
+    fwt_metrics *metrics;
+};
+
+const char *fwt_forward_output_type(const fwt_forward_output *o) { return o ? o->type : NULL; }
+size_t fwt_forward_output_count(const fwt_forward_output *o) { return o ? o->n : 0; }
+
+const float *fwt_forward_output_logprobs(const fwt_forward_output *o, size_t i, size_t *n)
+{
+    if (!o || i >= o->n) {
+        if (n)
+            *n = 0;
+        return NULL;
+    }
+    if (n)
+        *n = o->outputs[i].n;
+    return o->outputs[i].v;
+}
+
+const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *o) { return o ? o->metrics : NULL; }
+
+void fwt_forward_output_free(fwt_forward_output *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n; i++)
+        fwt__free_mem(o->outputs[i].v);
+    fwt__free_mem(o->outputs);
+    fwt__free_mem(o->type);
+    fwt_metrics_free(o->metrics);
+    fwt__free_mem(o);
+}
+
+void fwt__forward_output_free_v(void *p) { fwt_forward_output_free(p); }
+
+/* TensorData {data: [numbers], dtype?, shape?} → floats. */
+static int parse_tensor(const cJSON *td, lp *out, fwt__err *err, size_t idx)
+{
+    const cJSON *data = NULL;
+    if (!td || !cJSON_IsObject(td) || fwt__json_get_array(td, "data", &data))
+        return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs is not a TensorData object", idx);
+    size_t n = (size_t)cJSON_GetArraySize(data);
+    out->v = fwt__calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v)
+        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    const cJSON *x = NULL;
+    size_t k = 0;
+    cJSON_ArrayForEach(x, data)
+    {
+        if (!cJSON_IsNumber(x))
+            return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs.data[%zu] is not a number", idx, k);
+        out->v[k++] = (float)x->valuedouble;
+    }
+    out->n = k;
+    return FWT_OK;
+}
+
+int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__err *err)
+{
+    *out = NULL;
+    fwt_forward_output *o = fwt__calloc(1, sizeof *o);
+    if (!o)
+        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    const char *type = "";
+    int rc = fwt__json_get_string(json, "loss_fn_output_type", &type);
+    if (rc == FWT_EPROTO) {
+        fwt_forward_output_free(o);
+        return fwt__err_set(err, FWT_EPROTO, "loss_fn_output_type is not a string");
+    }
+    o->type = fwt__strdup(rc == FWT_OK ? type : "");
+    const cJSON *outs = NULL;
+    rc = fwt__json_get_array(json, "loss_fn_outputs", &outs);
+    if (rc) {
+        fwt_forward_output_free(o);
+        return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs is %s", rc == FWT_ENOTFOUND ? "missing" : "not an array");
+    }
+    size_t n = (size_t)cJSON_GetArraySize(outs);
+    o->outputs = fwt__calloc(n ? n : 1, sizeof *o->outputs);
+    if (!o->type || !o->outputs) {
+        fwt_forward_output_free(o);
+        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    }
+    const cJSON *item = NULL;
+    cJSON_ArrayForEach(item, outs)
+    {
+        const cJSON *logprobs = fwt__json_get(item, "logprobs");
+        rc = parse_tensor(logprobs, &o->outputs[o->n], err, o->n);
+        o->n++; /* count it so a partially filled entry is freed */
+        if (rc) {
+            fwt_forward_output_free(o);
+            return rc;
+        }
+    }
+    const cJSON *metrics = fwt__json_get(json, "metrics");
+    if (metrics && cJSON_IsNull(metrics))
+        metrics = NULL;
+    rc = fwt__parse_metrics(metrics, &o->metrics, err);
+    if (rc) {
+        fwt_forward_output_free(o);
+        return rc;
+    }
+    *out = o;
+    return FWT_OK;
+}
+
+/* ---- sampler save ---- */
+
+struct fwt_sampler_save {
+    char *path;
+    char *snapshot_name;
+    fwt_checkpoint_type type;
+};
+
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type)
+{
+    fwt_sampler_save *s = fwt__calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->path = fwt__strdup(path);
+    s->snapshot_name = fwt__strdup(snapshot_name);
+    s->type = type;
+    if (!s->path || !s->snapshot_name) {
+        fwt_sampler_save_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+const char *fwt_sampler_save_path(const fwt_sampler_save *s) { return s ? s->path : NULL; }
+const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s) { return s ? s->snapshot_name : NULL; }
+fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_CHECKPOINT_AUTO; }
+
+void fwt_sampler_save_free(fwt_sampler_save *s)
+{
+    if (!s)
+        return;
+    fwt__free_mem(s->path);
+    fwt__free_mem(s->snapshot_name);
+    fwt__free_mem(s);
+}
+
+void fwt__sampler_save_free_v(void *p) { fwt_sampler_save_free(p); }
+
+const char *fwt_checkpoint_type_name(fwt_checkpoint_type type)
+{
+    switch (type) {
+    case FWT_CHECKPOINT_AUTO: return "auto";
+    case FWT_CHECKPOINT_BASE: return "base";
+    case FWT_CHECKPOINT_DELTA: return "delta";
+    case FWT_CHECKPOINT_MERGED_BASE: return "merged_base";
+    default: return NULL;
+    }
+}
+
+int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name)
+{
+    if (!out || !name)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpoint_type_parse: %s is NULL", out ? "name" : "out");
+    static const fwt_checkpoint_type all[] = {FWT_CHECKPOINT_AUTO, FWT_CHECKPOINT_BASE, FWT_CHECKPOINT_DELTA,
+                                              FWT_CHECKPOINT_MERGED_BASE};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcasecmp(name, fwt_checkpoint_type_name(all[i])) == 0) {
+            *out = all[i];
+            return FWT_OK;
+        }
+    }
+    return fwt__last_set(FWT_EINVAL, "unknown checkpoint type \"%.64s\" (base, delta, merged_base or auto)", name);
+}
+
+/* ---- string list ---- */
+
+struct fwt_string_list {
+    char **items;
+    size_t n;
+};
+
+size_t fwt_string_list_count(const fwt_string_list *l) { return l ? l->n : 0; }
+const char *fwt_string_list_get(const fwt_string_list *l, size_t i) { return l && i < l->n ? l->items[i] : NULL; }
+
+void fwt_string_list_free(fwt_string_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        fwt__free_mem(l->items[i]);
+    fwt__free_mem(l->items);
+    fwt__free_mem(l);
+}
+
+int fwt__string_list_from_json(fwt_string_list **out, const cJSON *arr)
+{
+    *out = NULL;
+    fwt_string_list *l = fwt__calloc(1, sizeof *l);
+    size_t n = arr ? (size_t)cJSON_GetArraySize(arr) : 0;
+    if (!l || !(l->items = fwt__calloc(n ? n : 1, sizeof *l->items))) {
+        fwt__free_mem(l);
+        return FWT_ENOMEM;
+    }
+    const cJSON *it = NULL;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsString(it) || !it->valuestring) {
+            fwt_string_list_free(l);
+            return FWT_EPROTO;
+        }
+        if (!(l->items[l->n] = fwt__strdup(it->valuestring))) {
+            fwt_string_list_free(l);
+            return FWT_ENOMEM;
+        }
+        l->n++;
+    }
+    *out = l;
+    return FWT_OK;
+}
+
+/* ---- typed takes ---- */
+
+int fwt_future_take_string(char **out, fwt_future *f)
+{
+    return fwt__future_take(f, FWT__VALUE_STRING, (void **)out);
+}
+
+int fwt_future_take_forward_output(fwt_forward_output **out, fwt_future *f)
+{
+    return fwt__future_take(f, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+}
+
+int fwt_future_take_metrics(fwt_metrics **out, fwt_future *f)
+{
+    return fwt__future_take(f, FWT__VALUE_METRICS, (void **)out);
+}
+
+int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f)
+{
+    return fwt__future_take(f, FWT__VALUE_SAMPLER_SAVE, (void **)out);
+}

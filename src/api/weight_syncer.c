@@ -1,0 +1,455 @@
+/*
+ * fwt_weight_syncer: sampler save + hotload with a consistent base/delta
+ * chain (protocol §5). Every wait is a future the caller's thread blocks on;
+ * fwt_weight_syncer_cancel cancels the one in progress.
+ */
+#include "fwtrain/weight_syncer.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/deployments_internal.h"
+#include "core/future_impl.h"
+
+struct fwt_weight_syncer {
+    fwt_client *client;
+    fwt_training *training;
+    fwt_weight_syncer_options o;
+    char *deployment_id, *base_model, *compression;
+    int base_saved;          /* a sampler checkpoint was saved in this chain */
+    char *base_identity;     /* identity the deployment last loaded through us */
+    int deployment_checked;  /* readiness gate + current identity read */
+    int force_base;          /* a save or hotload failed: restart the chain */
+    fwt_sync_timing last;
+    int last_warmup;
+    pthread_mutex_t lock;    /* guards current / cancel_requested */
+    fwt_future *current;
+    int cancel_requested;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int fwt_weight_syncer_options_init(fwt_weight_syncer_options *o, unsigned int version)
+{
+    if (!o || version != FWT_WEIGHT_SYNCER_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_weight_syncer_options version %u", version);
+    memset(o, 0, sizeof *o);
+    o->version = version;
+    o->first_checkpoint_type = FWT_CHECKPOINT_BASE;
+    o->hotload_timeout_ms = 600000;
+    o->hotload_poll_interval_ms = 5000;
+    o->manager_timeout_ms = 300000;
+    o->save_timeout_ms = -1;
+    o->warmup_max_tries = 10;
+    o->warmup_interval_ms = 10000;
+    return FWT_OK;
+}
+
+int fwt_weight_syncer_new(fwt_weight_syncer **out, fwt_client *client, fwt_training *training,
+                          const fwt_weight_syncer_options *opts)
+{
+    if (!out || !client || !training)
+        return fwt__last_set(FWT_EINVAL, "out, client and training are required");
+    *out = NULL;
+    fwt_weight_syncer_options o;
+    fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
+    if (opts) {
+        if (opts->version != FWT_WEIGHT_SYNCER_OPTIONS_VERSION)
+            return fwt__last_set(FWT_EINVAL, "unknown fwt_weight_syncer_options version %u", opts->version);
+        if (opts->lora_rank < 0)
+            return fwt__last_set(FWT_EINVAL, "lora_rank must be >= 0");
+        if (opts->first_checkpoint_type < 0 || opts->first_checkpoint_type > FWT_CHECKPOINT_MERGED_BASE)
+            return fwt__last_set(FWT_EINVAL, "first_checkpoint_type is not a fwt_checkpoint_type");
+        o.deployment_id = opts->deployment_id;
+        o.base_model = opts->base_model;
+        o.lora_rank = opts->lora_rank;
+        if (opts->first_checkpoint_type != FWT_CHECKPOINT_AUTO)
+            o.first_checkpoint_type = opts->first_checkpoint_type;
+        if (opts->hotload_timeout_ms > 0) o.hotload_timeout_ms = opts->hotload_timeout_ms;
+        if (opts->hotload_poll_interval_ms > 0) o.hotload_poll_interval_ms = opts->hotload_poll_interval_ms;
+        if (opts->manager_timeout_ms > 0) o.manager_timeout_ms = opts->manager_timeout_ms;
+        if (opts->save_timeout_ms != 0) o.save_timeout_ms = opts->save_timeout_ms;
+        o.save_ttl_seconds = opts->save_ttl_seconds;
+        o.compression_format = opts->compression_format;
+        o.no_reset_prompt_cache = opts->no_reset_prompt_cache;
+        o.disable_warmup = opts->disable_warmup;
+        if (opts->warmup_max_tries > 0) o.warmup_max_tries = opts->warmup_max_tries;
+        if (opts->warmup_interval_ms > 0) o.warmup_interval_ms = opts->warmup_interval_ms;
+        o.progress = opts->progress;
+        o.progress_payload = opts->progress_payload;
+    }
+    if (o.deployment_id) {
+        int rc = fwt__check_resource_id("deployment_id", o.deployment_id);
+        if (rc != FWT_OK)
+            return rc;
+        if (!o.base_model || !*o.base_model)
+            return fwt__last_set(FWT_EINVAL, "base_model is required with a deployment_id");
+    }
+    fwt_weight_syncer *s = fwt__calloc(1, sizeof *s);
+    if (!s)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    s->client = client;
+    s->training = training;
+    s->o = o;
+    s->deployment_id = o.deployment_id ? fwt__strdup(o.deployment_id) : NULL;
+    s->base_model = o.base_model ? fwt__strdup(o.base_model) : NULL;
+    s->compression = fwt__strdup(o.compression_format && *o.compression_format ? o.compression_format : "arc_v2");
+    s->last_warmup = FWT_EAGAIN;
+    s->last.version = FWT_SYNC_TIMING_VERSION;
+    if ((o.deployment_id && !s->deployment_id) || (o.base_model && !s->base_model) || !s->compression ||
+        pthread_mutex_init(&s->lock, NULL) != 0) {
+        fwt__free_mem(s->deployment_id);
+        fwt__free_mem(s->base_model);
+        fwt__free_mem(s->compression);
+        fwt__free_mem(s);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    /* Strings in o now point at our copies (or NULL). */
+    s->o.deployment_id = s->deployment_id;
+    s->o.base_model = s->base_model;
+    s->o.compression_format = s->compression;
+    *out = s;
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+void fwt_weight_syncer_free(fwt_weight_syncer *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    fwt__free_mem(s->deployment_id);
+    fwt__free_mem(s->base_model);
+    fwt__free_mem(s->compression);
+    fwt__free_mem(s->base_identity);
+    fwt__free_mem(s);
+}
+
+int fwt_weight_syncer_cancel(fwt_weight_syncer *s)
+{
+    if (!s)
+        return fwt__last_set(FWT_EINVAL, "syncer is required");
+    pthread_mutex_lock(&s->lock);
+    s->cancel_requested = 1;
+    if (s->current)
+        (void)fwt_future_cancel(s->current);
+    pthread_mutex_unlock(&s->lock);
+    return FWT_OK;
+}
+
+/* Block on f (cancellable through the syncer), take its value, free it. */
+static int wait_take(fwt_weight_syncer *s, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+{
+    pthread_mutex_lock(&s->lock);
+    s->current = f;
+    int pre = s->cancel_requested;
+    pthread_mutex_unlock(&s->lock);
+    if (pre)
+        (void)fwt_future_cancel(f);
+    int rc = fwt_future_wait(f, timeout_ms);
+    pthread_mutex_lock(&s->lock);
+    s->current = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (rc == FWT_ETIMEDOUT) {
+        (void)fwt_future_cancel(f);
+        (void)fwt_future_wait(f, -1);
+        fwt_future_free(f);
+        return fwt__last_set(FWT_ETIMEDOUT, "timed out after %lld ms", (long long)timeout_ms);
+    }
+    void *v = NULL;
+    rc = fwt__future_take(f, kind, &v);
+    fwt_future_free(f);
+    if (rc == FWT_OK && out)
+        *out = v;
+    else if (rc == FWT_OK && v && kind == FWT__VALUE_HOTLOAD)
+        fwt_hotload_status_free(v);
+    return rc;
+}
+
+static void set_identity(fwt_weight_syncer *s, const char *id)
+{
+    char *n = id ? fwt__strdup(id) : NULL;
+    fwt__free_mem(s->base_identity);
+    s->base_identity = n;
+}
+
+/* First time only: the hotload-manager readiness gate, then what the deployment holds (§5 step 3). */
+static int check_deployment(fwt_weight_syncer *s)
+{
+    if (!s->deployment_id || s->deployment_checked)
+        return FWT_OK;
+    fwt_deployment_wait_options wo;
+    fwt_deployment_wait_options_init(&wo, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    wo.poll_interval_ms = s->o.hotload_poll_interval_ms;
+    wo.timeout_ms = s->o.manager_timeout_ms;
+    wo.progress = s->o.progress;
+    wo.progress_payload = s->o.progress_payload;
+    fwt_future *f = NULL;
+    int rc = fwt_deployment_wait_hotload_ready(&f, s->client, s->deployment_id, s->base_model, &wo);
+    if (rc != FWT_OK)
+        return rc;
+    fwt_hotload_status *st = NULL;
+    rc = wait_take(s, f, -1, FWT__VALUE_HOTLOAD, (void **)&st);
+    if (rc != FWT_OK)
+        return rc;
+    const char *cur = fwt_hotload_status_current_identity(st, 0);
+    if (cur && *cur && !(s->base_identity && strcmp(cur, s->base_identity) == 0)) {
+        /* Holds a snapshot from elsewhere (a previous session): our chain does not apply. */
+        set_identity(s, NULL);
+        s->force_base = 1;
+    }
+    fwt_hotload_status_free(st);
+    s->deployment_checked = 1;
+    return FWT_OK;
+}
+
+fwt_checkpoint_type fwt_weight_syncer_next_type(const fwt_weight_syncer *s)
+{
+    if (!s)
+        return FWT_CHECKPOINT_BASE;
+    if (s->o.lora_rank > 0 || s->force_base)
+        return FWT_CHECKPOINT_BASE;
+    if (!s->base_saved)
+        return (fwt_checkpoint_type)s->o.first_checkpoint_type;
+    /* With a deployment, a delta only makes sense against what it holds. */
+    if (s->deployment_id && !s->base_identity)
+        return FWT_CHECKPOINT_BASE;
+    return FWT_CHECKPOINT_DELTA;
+}
+
+static fwt_checkpoint_type resolve_type(const fwt_weight_syncer *s, fwt_checkpoint_type type)
+{
+    if (s->o.lora_rank > 0)
+        return FWT_CHECKPOINT_BASE;
+    if (type != FWT_CHECKPOINT_AUTO)
+        return type;
+    return fwt_weight_syncer_next_type(s);
+}
+
+static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type type, char **snapshot)
+{
+    *snapshot = NULL;
+    int64_t t0 = now_ms();
+    fwt_future *f = NULL;
+    int rc = fwt_training_save_weights_for_sampler_ext(&f, s->training, name, type, s->o.save_ttl_seconds);
+    if (rc == FWT_OK) {
+        fwt_sampler_save *sv = NULL;
+        rc = wait_take(s, f, s->o.save_timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)&sv);
+        if (rc == FWT_OK) {
+            const char *sn = fwt_sampler_save_snapshot_name(sv);
+            *snapshot = fwt__strdup(sn ? sn : "");
+            fwt_sampler_save_free(sv);
+            if (!*snapshot)
+                rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+        }
+    }
+    s->last.save_ms = now_ms() - t0;
+    if (rc != FWT_OK) {
+        s->force_base = 1; /* the trainer's chain may now differ from ours */
+        return rc;
+    }
+    s->base_saved = 1;
+    if (type == FWT_CHECKPOINT_BASE || type == FWT_CHECKPOINT_MERGED_BASE)
+        s->force_base = 0;
+    return FWT_OK;
+}
+
+static int do_hotload(fwt_weight_syncer *s, const char *snapshot, fwt_checkpoint_type type)
+{
+    int64_t t0 = now_ms();
+    int rc = check_deployment(s);
+    fwt_hotload_options ho;
+    fwt_hotload_options_init(&ho, FWT_HOTLOAD_OPTIONS_VERSION);
+    if (s->o.lora_rank == 0 && type == FWT_CHECKPOINT_DELTA && s->base_identity)
+        ho.previous_snapshot_identity = s->base_identity;
+    ho.compression_format = s->compression;
+    ho.no_reset_prompt_cache = s->o.no_reset_prompt_cache;
+    if (rc == FWT_OK)
+        rc = fwt_deployment_hotload(s->client, s->deployment_id, s->base_model, snapshot, &ho);
+    if (rc == FWT_OK) {
+        fwt_hotload_wait_options wo;
+        fwt_hotload_wait_options_init(&wo, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+        wo.poll_interval_ms = s->o.hotload_poll_interval_ms;
+        wo.timeout_ms = s->o.hotload_timeout_ms;
+        wo.progress = s->o.progress;
+        wo.progress_payload = s->o.progress_payload;
+        fwt_future *f = NULL;
+        rc = fwt_deployment_wait_hotload(&f, s->client, s->deployment_id, s->base_model, snapshot, &wo);
+        if (rc == FWT_OK)
+            rc = wait_take(s, f, -1, FWT__VALUE_HOTLOAD, NULL);
+    }
+    s->last.hotload_ms = now_ms() - t0;
+    if (rc != FWT_OK) {
+        /* What the deployment holds is unknown now: next checkpoint base, next load full. */
+        set_identity(s, NULL);
+        s->force_base = 1;
+        return rc;
+    }
+    set_identity(s, snapshot);
+    if (!s->base_identity)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    if (!s->o.disable_warmup) {
+        int64_t w0 = now_ms();
+        fwt_warmup_options wu;
+        fwt_warmup_options_init(&wu, FWT_WARMUP_OPTIONS_VERSION);
+        wu.max_tries = s->o.warmup_max_tries;
+        wu.retry_interval_ms = s->o.warmup_interval_ms;
+        wu.progress = s->o.progress;
+        wu.progress_payload = s->o.progress_payload;
+        fwt_future *f = NULL;
+        int wrc = fwt_deployment_warmup(&f, s->client, s->deployment_id, &wu);
+        if (wrc == FWT_OK)
+            wrc = wait_take(s, f, -1, FWT__VALUE_NONE, NULL);
+        s->last_warmup = wrc; /* not fatal (§5) */
+        s->last.warmup_ms = now_ms() - w0;
+    }
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+static void begin(fwt_weight_syncer *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->cancel_requested = 0;
+    pthread_mutex_unlock(&s->lock);
+    memset(&s->last, 0, sizeof s->last);
+    s->last.version = FWT_SYNC_TIMING_VERSION;
+}
+
+static int check_name(const char *name)
+{
+    if (!name || !*name)
+        return fwt__last_set(FWT_EINVAL, "name is required");
+    if (strlen(name) > 200 || strchr(name, '/'))
+        return fwt__last_set(FWT_EINVAL, "name must be at most 200 characters without '/'");
+    return FWT_OK;
+}
+
+static int check_type(fwt_checkpoint_type type)
+{
+    if ((int)type < FWT_CHECKPOINT_AUTO || (int)type > FWT_CHECKPOINT_MERGED_BASE)
+        return fwt__last_set(FWT_EINVAL, "type is not a fwt_checkpoint_type");
+    return FWT_OK;
+}
+
+int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s,
+                                const char *name, fwt_checkpoint_type type)
+{
+    if (snapshot_out)
+        *snapshot_out = NULL;
+    if (!s)
+        return fwt__last_set(FWT_EINVAL, "syncer is required");
+    int rc;
+    if ((rc = check_name(name)) != FWT_OK || (rc = check_type(type)) != FWT_OK)
+        return rc;
+    begin(s);
+    int64_t t0 = now_ms();
+    fwt_checkpoint_type t = resolve_type(s, type);
+    s->last.type = t;
+    char *snap = NULL;
+    rc = do_save(s, name, t, &snap);
+    s->last.total_ms = now_ms() - t0;
+    if (rc != FWT_OK)
+        return rc;
+    if (type_out)
+        *type_out = t;
+    if (snapshot_out)
+        *snapshot_out = snap;
+    else
+        fwt__free_mem(snap);
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, fwt_checkpoint_type type)
+{
+    if (!s)
+        return fwt__last_set(FWT_EINVAL, "syncer is required");
+    if (!s->deployment_id)
+        return fwt__last_set(FWT_ESTATE, "this syncer has no deployment_id");
+    if (!snapshot_name || !*snapshot_name)
+        return fwt__last_set(FWT_EINVAL, "snapshot_name is required");
+    int rc = check_type(type);
+    if (rc != FWT_OK)
+        return rc;
+    begin(s);
+    int64_t t0 = now_ms();
+    s->last.type = type == FWT_CHECKPOINT_AUTO ? FWT_CHECKPOINT_BASE : type;
+    rc = do_hotload(s, snapshot_name, type);
+    s->last.total_ms = now_ms() - t0;
+    return rc;
+}
+
+int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
+                                       fwt_checkpoint_type type)
+{
+    if (snapshot_out)
+        *snapshot_out = NULL;
+    if (!s)
+        return fwt__last_set(FWT_EINVAL, "syncer is required");
+    int rc;
+    if ((rc = check_name(name)) != FWT_OK || (rc = check_type(type)) != FWT_OK)
+        return rc;
+    begin(s);
+    int64_t t0 = now_ms();
+    /* Learn what the deployment holds before choosing the type, so a foreign
+     * snapshot makes this checkpoint a base. */
+    if (s->deployment_id && (rc = check_deployment(s)) != FWT_OK) {
+        s->force_base = 1;
+        s->last.total_ms = now_ms() - t0;
+        return rc;
+    }
+    fwt_checkpoint_type t = resolve_type(s, type);
+    s->last.type = t;
+    char *snap = NULL;
+    rc = do_save(s, name, t, &snap);
+    if (rc == FWT_OK && s->deployment_id)
+        rc = do_hotload(s, snap, t);
+    s->last.total_ms = now_ms() - t0;
+    if (rc != FWT_OK) {
+        fwt__free_mem(snap);
+        return rc;
+    }
+    if (snapshot_out)
+        *snapshot_out = snap;
+    else
+        fwt__free_mem(snap);
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+void fwt_weight_syncer_reset_delta_chain(fwt_weight_syncer *s)
+{
+    if (!s)
+        return;
+    s->base_saved = 0;
+    set_identity(s, NULL);
+    /* A re-attached deployment rolls its pod: pass the readiness gate again. */
+    s->deployment_checked = 0;
+}
+
+const char *fwt_weight_syncer_base_identity(const fwt_weight_syncer *s)
+{
+    return s ? s->base_identity : NULL;
+}
+
+int fwt_weight_syncer_last_timing(const fwt_weight_syncer *s, fwt_sync_timing *out)
+{
+    if (!s || !out)
+        return fwt__last_set(FWT_EINVAL, "syncer and out are required");
+    if (out->version != FWT_SYNC_TIMING_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_sync_timing version %u", out->version);
+    *out = s->last;
+    return FWT_OK;
+}
+
+int fwt_weight_syncer_last_warmup_status(const fwt_weight_syncer *s)
+{
+    return s ? s->last_warmup : FWT_EINVAL;
+}

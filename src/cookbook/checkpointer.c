@@ -1,0 +1,268 @@
+/*
+ * fwt_checkpointer: the cookbook's resume policy and periodic saves as a
+ * library component (protocol §7.1; seed "checkpoints and resume").
+ *
+ * A line is appended to checkpoints.jsonl only after the server confirmed
+ * every save it describes, so a line always names checkpoints that exist. A
+ * crash between the save and the append costs a few steps of retraining and
+ * re-saving the same name, never a resume from a checkpoint that is not there.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "cookbook/registry.h"
+
+/* Cookbook DCP_TIMEOUT_S (protocol §4.2). */
+#define DEFAULT_OP_TIMEOUT_MS 2700000
+
+struct fwt_checkpointer {
+    fwt_training *t;
+    char *log_path, *job_id, *base_model;
+    int64_t interval, total, timeout_ms;
+    int mode;
+    int complete;
+    int64_t start_step, start_data;
+    char *loaded_path;
+};
+
+int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int version)
+{
+    if (!opts)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_options_init: opts is NULL");
+    if (version != FWT_CHECKPOINTER_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_options_init: unknown version %u", version);
+    memset(opts, 0, sizeof *opts);
+    opts->version = version;
+    return FWT_OK;
+}
+
+void fwt_checkpointer_free(fwt_checkpointer *c)
+{
+    if (!c)
+        return;
+    fwt__free_mem(c->log_path);
+    fwt__free_mem(c->job_id);
+    fwt__free_mem(c->base_model);
+    fwt__free_mem(c->loaded_path);
+    fwt__free_mem(c);
+}
+
+int fwt_checkpointer_mode(const fwt_checkpointer *c)
+{
+    return c ? c->mode : FWT_RESUME_FRESH;
+}
+
+int64_t fwt_checkpointer_start_step(const fwt_checkpointer *c)
+{
+    return c ? c->start_step : 0;
+}
+
+int64_t fwt_checkpointer_start_data_consumed(const fwt_checkpointer *c)
+{
+    return c ? c->start_data : 0;
+}
+
+const char *fwt_checkpointer_loaded_path(const fwt_checkpointer *c)
+{
+    return c ? c->loaded_path : NULL;
+}
+
+int fwt_checkpointer_is_complete(const fwt_checkpointer *c)
+{
+    return c ? c->complete : 0;
+}
+
+static int check_options(const fwt_training *t, const fwt_checkpointer_options *o)
+{
+    if (!t)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: training is NULL");
+    if (!o)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: options are required (log_path, job_id)");
+    if (o->version != FWT_CHECKPOINTER_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: unknown options version %u", o->version);
+    if (!o->log_path || !o->log_path[0])
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: log_path is required");
+    if (!o->job_id || !o->job_id[0] || strchr(o->job_id, '/'))
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: job_id must be the trainer job id (no '/')");
+    if (o->dcp_save_interval < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: dcp_save_interval %" PRId64 " is negative (0 = off)",
+                             o->dcp_save_interval);
+    if (o->total_steps < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: total_steps %" PRId64 " is negative (0 = unknown)",
+                             o->total_steps);
+    if (o->op_timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: op_timeout_ms must be >= -1");
+    if (o->base_model && !o->base_model[0])
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: base_model is empty (use NULL)");
+    return FWT_OK;
+}
+
+static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
+{
+    int rc = with_optimizer ? fwt_training_load_state_with_optimizer_result(c->t, path, c->timeout_ms)
+                            : fwt_training_load_state_result(c->t, path, c->timeout_ms);
+    if (rc != FWT_OK)
+        return rc; /* fwt_error_last() holds the load's failure */
+    c->loaded_path = fwt__strdup(path);
+    if (!c->loaded_path)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    return FWT_OK;
+}
+
+/* Decide how the run begins (see checkpoints.h) and restore it. */
+static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
+{
+    fwt_checkpoints *l = NULL;
+    int rc = fwt_checkpoints_read(&l, o->log_path);
+    if (rc != FWT_OK)
+        return rc;
+    const fwt_checkpoint_entry *last = fwt_checkpoints_last_resumable(l);
+    const char *init = o->init_from_checkpoint && o->init_from_checkpoint[0] ? o->init_from_checkpoint : NULL;
+    if (last && c->total > 0 && last->step >= c->total) {
+        /* A finished run: nothing to load and nothing to train. */
+        c->mode = FWT_RESUME_COMPLETE;
+        c->complete = 1;
+        c->start_step = last->step;
+        c->start_data = last->data_consumed;
+    } else if (last && init) {
+        rc = fwt__last_set(FWT_EINVAL,
+                           "init_from_checkpoint \"%s\" and the automatic resume from %s/%s (%s, step %" PRId64
+                           ") are mutually exclusive: drop init_from_checkpoint to resume this run, or use a new "
+                           "log_path to start from %s",
+                           init, o->log_path, FWT__CKPT_FILE, last->name, last->step, init);
+    } else if (last) {
+        rc = load(c, last->state_path, 1);
+        if (rc == FWT_OK) {
+            c->mode = FWT_RESUME_AUTO;
+            c->start_step = last->step;
+            c->start_data = last->data_consumed;
+        }
+    } else if (init) {
+        char *ref = NULL;
+        rc = fwt_checkpoint_spec_resolve(&ref, init);
+        if (rc == FWT_OK)
+            rc = load(c, ref, !o->init_weights_only);
+        fwt__free_mem(ref);
+        if (rc == FWT_OK)
+            c->mode = FWT_RESUME_INIT; /* step and data_consumed restart at 0 */
+    } else {
+        c->mode = FWT_RESUME_FRESH;
+    }
+    fwt_checkpoints_free(l);
+    return rc;
+}
+
+int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_checkpointer_options *opts)
+{
+    if (!out)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: out is NULL");
+    *out = NULL;
+    int rc = check_options(t, opts);
+    if (rc != FWT_OK)
+        return rc;
+    fwt_checkpointer *c = fwt__calloc(1, sizeof *c);
+    if (!c)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    c->t = t;
+    c->interval = opts->dcp_save_interval;
+    c->total = opts->total_steps;
+    c->timeout_ms = opts->op_timeout_ms == 0 ? DEFAULT_OP_TIMEOUT_MS : opts->op_timeout_ms;
+    c->log_path = fwt__strdup(opts->log_path);
+    c->job_id = fwt__strdup(opts->job_id);
+    c->base_model = fwt__strdup(opts->base_model);
+    if (!c->log_path || !c->job_id || (opts->base_model && !c->base_model)) {
+        fwt_checkpointer_free(c);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    rc = begin(c, opts);
+    if (rc != FWT_OK) {
+        fwt_checkpointer_free(c);
+        return rc;
+    }
+    *out = c;
+    fwt__last_ok();
+    return FWT_OK;
+}
+
+int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fwt_checkpoint_kind kind)
+{
+    if (!c)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_save: checkpointer is NULL");
+    if (!fwt_checkpoint_kind_name(kind))
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_save: unknown kind %d", (int)kind);
+    if (step < 0 || data_consumed < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_save: step and data_consumed must be >= 0");
+    char name[40];
+    snprintf(name, sizeof name, "step-%" PRId64, step);
+
+    char *state_path = NULL, *server_path = NULL;
+    fwt_sampler_save *ss = NULL;
+    int rc = FWT_OK;
+    if (kind & FWT_CHECKPOINT_KIND_STATE) {
+        rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
+        /* Recorded as a cross-job reference so any later trainer can load it (protocol §7.1). */
+        if (rc == FWT_OK)
+            rc = fwt_resolve_checkpoint_path(&state_path, name, c->job_id);
+    }
+    if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
+        /* Always a base snapshot: deltas are not promotable (protocol §3.6). */
+        rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_CHECKPOINT_BASE, 0, c->timeout_ms);
+    }
+    if (rc == FWT_OK) {
+        fwt_checkpoint_entry e;
+        fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+        e.name = name;
+        e.step = step;
+        e.data_consumed = data_consumed;
+        e.state_path = state_path;
+        e.sampler_path = ss ? fwt_sampler_save_snapshot_name(ss) : NULL;
+        e.source_job_id = c->job_id;
+        e.base_model = c->base_model;
+        rc = fwt_checkpoints_append(c->log_path, &e);
+    }
+    fwt_free(server_path);
+    fwt_free(state_path);
+    fwt_sampler_save_free(ss);
+    return rc;
+}
+
+int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_t data_consumed, int *saved)
+{
+    if (saved)
+        *saved = 0;
+    if (!c)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: checkpointer is NULL");
+    if (step < 0 || data_consumed < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: step and data_consumed must be >= 0");
+    /* The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish). */
+    if (c->interval <= 0 || step == 0 || step % c->interval != 0 || (c->total > 0 && step >= c->total)) {
+        fwt__last_ok();
+        return FWT_OK;
+    }
+    int rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_STATE);
+    if (rc == FWT_OK && saved)
+        *saved = 1;
+    return rc;
+}
+
+int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_consumed)
+{
+    if (!c)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: checkpointer is NULL");
+    fwt_checkpoints *l = NULL;
+    int rc = fwt_checkpoints_read(&l, c->log_path);
+    if (rc != FWT_OK)
+        return rc;
+    const fwt_checkpoint_entry *e = fwt_checkpoints_find_step(l, step);
+    int done = e && fwt_checkpoint_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
+    fwt_checkpoints_free(l);
+    if (!done)
+        rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH);
+    if (rc == FWT_OK) {
+        c->complete = 1;
+        fwt__last_ok();
+    }
+    return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * Internals of the checkpoints.jsonl registry shared by the reader, the
+ * appender and the checkpointer.
+ */
+#ifndef FWT_COOKBOOK_REGISTRY_H
+#define FWT_COOKBOOK_REGISTRY_H
+
+#include <stddef.h>
+
+#include "fwtrain/checkpoints.h"
+
+#define FWT__CKPT_FILE "checkpoints.jsonl"
+/* A line longer than this cannot be one of ours: treat it as garbage. */
+#define FWT__CKPT_MAX_LINE ((size_t)1 << 20)
+/* The registry gains one line per save; anything this large is not a registry. */
+#define FWT__CKPT_MAX_FILE ((size_t)256 << 20)
+
+/*
+ * Parse a whole registry image. On success *out (if out != NULL) receives
+ * the entries and *valid_end the offset just past the '\n' of the last valid
+ * line: bytes after it are the torn tail. On a corrupt line sets the last
+ * error "<path>:<line>: <reason>" and returns FWT_ECORRUPT.
+ */
+int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, const char *buf, size_t len);
+
+/* Read a whole file into a fresh NUL-terminated buffer (fwt__free_mem). Missing file → FWT_EIO with errno ENOENT kept. */
+int fwt__ckpt_read_all(char **buf, size_t *len, const char *path, int *err_no);
+
+/* "<dir>/checkpoints.jsonl"; NULL on OOM. */
+char *fwt__ckpt_join(const char *log_path);
+
+/* Validate an entry for appending; sets the last error, returns FWT_EINVAL. */
+int fwt__ckpt_check_entry(const fwt_checkpoint_entry *e);
+
+#endif /* FWT_COOKBOOK_REGISTRY_H */

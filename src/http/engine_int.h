@@ -1,0 +1,166 @@
+/*
+ * Engine internals shared by the src/http sources files. Not a contract: only the
+ * engine includes it.
+ *
+ * Ownership: an op (request or posted task) is created by the submitting
+ * thread, then owned by the worker. The submitting thread and cancel() only
+ * touch the fields marked "mu" while holding fwt__engine.mu.
+ */
+#ifndef FWT_HTTP_ENGINE_INT_H
+#define FWT_HTTP_ENGINE_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "http/engine.h"
+
+enum { FWT__OP_REQ = 1, FWT__OP_TASK = 2 };
+enum { FWT__RS_QUEUED = 0, FWT__RS_RUNNING, FWT__RS_WAITING, FWT__RS_DONE };
+
+/* Bounds on what the header callback copies (response headers are untrusted). */
+#define FWT__HDR_VALUE_MAX 256
+
+typedef struct fwt__req {
+    struct fwt__engine *eng;
+    struct fwt__op *op;
+    /* copied spec */
+    char *method;
+    char *url;
+    char *url_log;                 /* scheme://host[:port]/path: no userinfo, query or fragment */
+    struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:" */
+    char *body;
+    size_t body_len;
+    int64_t connect_timeout_ms, header_timeout_ms, body_timeout_ms;
+    uint64_t deadline_at;          /* absolute engine ms; 0 = none */
+    int64_t max_bytes;
+    fwt__retry_policy retry;
+    fwt__http_done_fn cb;
+    void *ud;
+
+    /* worker state */
+    int state;                     /* FWT__RS_* */
+    CURL *easy;
+    uint64_t first_attempt_ms;
+    uint64_t attempt_start_ms;
+    uint64_t headers_at_ms;
+    int headers_done;
+    int attempts;
+    int retry_n;                   /* retries scheduled so far = backoff exponent */
+    int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
+
+    /* current attempt's response */
+    long status;                   /* from the last status line seen */
+    char *rbody;
+    size_t rlen, rcap;
+    int too_large;
+    char ctype[FWT__HDR_VALUE_MAX];
+    char reqid[FWT__HDR_VALUE_MAX];
+    char retry_after[FWT__HDR_VALUE_MAX];
+    char retry_after_ms[FWT__HDR_VALUE_MAX];
+    char date[FWT__HDR_VALUE_MAX];
+    int should_retry;              /* x-should-retry: -1 absent, 0 false, 1 true */
+    char errbuf[CURL_ERROR_SIZE];
+
+    fwt__http_result *last;        /* outcome kept for when retries stop (latest response, else error) */
+    fwt__http_result *fallback;    /* preallocated ENOMEM result: the callback always gets one */
+} fwt__req;
+
+enum { FWT__ABORT_NONE = 0, FWT__ABORT_HEADER, FWT__ABORT_BODY, FWT__ABORT_DEADLINE };
+
+typedef struct fwt__op {
+    uint64_t id;
+    int kind;
+    /* mu: */
+    struct fwt__op *prev, *next;   /* live list */
+    struct fwt__op *qnext;         /* inbox */
+    struct fwt__op *cnext;         /* cancel queue */
+    int cancelled;
+    int finished;                  /* callback/task started or op dropped */
+    int in_cancel_q;
+    int zombie;                    /* finished while queued for cancel: freed when drained */
+    /* worker: */
+    uint64_t due;                  /* timer (task due, retry due, transfer deadline) */
+    size_t heap_idx;               /* SIZE_MAX when not in the heap */
+    uint64_t delay_ms;             /* task delay, turned into `due` by the worker */
+    fwt__task_fn fn;
+    void *ud;
+    fwt__req *req;
+    struct fwt__op *aprev, *anext; /* worker's active-request list */
+} fwt__op;
+
+struct fwt__engine {
+    fwt__clock clock;
+    int fake_sleep;                /* a custom sleep_ms was given */
+    char *user_agent;
+    int64_t max_response_bytes;
+    fwt__log_sink log;
+    void *log_ctx;
+    int max_pooled;
+
+    CURLM *multi;
+    pthread_t thread;
+
+    pthread_mutex_t mu;
+    fwt__op *live;                 /* mu: every op not finished */
+    fwt__op *inbox_head, *inbox_tail;  /* mu */
+    fwt__op *cancel_q;             /* mu */
+    uint64_t next_id;              /* mu */
+    int closed;                    /* mu: worker exited, nothing is accepted */
+    atomic_int stopping;
+
+    pthread_mutex_t rng_mu;        /* default random state */
+    uint64_t rng;
+
+    /* worker only */
+    fwt__op **heap;
+    size_t heap_len, heap_cap;
+    CURL **pool;
+    int pool_len;
+    fwt__op *active;               /* requests RUNNING or WAITING */
+    int n_running;
+};
+
+/* ---- timer heap (heap.c); worker only ---- */
+int fwt__heap_push(fwt__engine *e, fwt__op *op);   /* 0 or -1 (OOM) */
+void fwt__heap_remove(fwt__engine *e, fwt__op *op); /* no-op if absent */
+void fwt__heap_update(fwt__engine *e, fwt__op *op, uint64_t due); /* push or move */
+fwt__op *fwt__heap_peek(const fwt__engine *e);
+fwt__op *fwt__heap_pop(fwt__engine *e);
+
+/* ---- clock (clock.c) ---- */
+void fwt__clock_fill_defaults(fwt__engine *e);
+uint64_t fwt__engine_random(fwt__engine *e);
+
+/* ---- transfers (transfer.c); worker only ---- */
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int *err);
+void fwt__req_free(fwt__req *r);
+/* Start one attempt. Returns FWT_OK or an error status (the request is then not running). */
+int fwt__transfer_start(fwt__engine *e, fwt__op *op);
+/* Detach the running transfer and recycle its easy handle. */
+void fwt__transfer_stop(fwt__engine *e, fwt__op *op);
+/* Build the result of a finished attempt from curl's code and the buffers. */
+fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc, int *conn_class);
+fwt__http_result *fwt__result_new_error(int status, const char *msg);
+/* Nearest deadline of a running transfer (0 = none). */
+uint64_t fwt__transfer_deadline(const fwt__req *r);
+
+/* ---- retries (retry.c) ---- */
+/* Is this outcome retryable under policy `p`? res is the attempt's outcome; `conn_class`
+ * marks transport failures that count as connection errors. */
+int fwt__retry_retryable(const fwt__retry_policy *p, const fwt__http_result *res, int conn_class);
+/* Ceiling of the backoff before retry n (0-based): min(cap, base * 2^n). */
+uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n);
+/* Budget in ms after defaults (0 = unlimited). */
+int64_t fwt__retry_budget(const fwt__retry_policy *p, int64_t deadline_ms);
+
+/* ---- URLs (url.c) ---- */
+/* 1 if url is http(s) and parseable; *is_https set. */
+int fwt__url_check(const char *url, int *is_https);
+/* The URL without userinfo, query or fragment; malloc'd. */
+char *fwt__url_for_log(const char *url);
+
+/* ---- logging ---- */
+void fwt__engine_logf(const fwt__engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif /* FWT_HTTP_ENGINE_INT_H */

@@ -1,0 +1,488 @@
+/*
+ * One request's easy-handle side: copying the spec, configuring a pooled
+ * easy handle safely for each attempt, the header/body callbacks, and
+ * turning a finished attempt into an fwt__http_result.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "fwtrain/common.h"
+#include "http/engine_int.h"
+
+/* ---------- spec copy ---------- */
+
+static int has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+static int method_ok(const char *m)
+{
+    static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(m, ok[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Header values may hold API keys: wipe the list before freeing it. */
+static void slist_free_secret(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p; p = p->next)
+        if (p->data)
+            explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+static int append_header(struct curl_slist **l, const char *h)
+{
+    struct curl_slist *n = curl_slist_append(*l, h);
+    if (!n)
+        return -1;
+    *l = n;
+    return 0;
+}
+
+void fwt__req_free(fwt__req *r)
+{
+    if (!r)
+        return;
+    free(r->method);
+    free(r->url);
+    free(r->url_log);
+    slist_free_secret(r->headers);
+    if (r->body) {
+        explicit_bzero(r->body, r->body_len);
+        free(r->body);
+    }
+    free(r->rbody);
+    fwt__http_result_free(r->last);
+    fwt__http_result_free(r->fallback);
+    free(r);
+}
+
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int *err)
+{
+    *err = FWT_EINVAL;
+    if (!spec || !spec->method || !spec->url || !method_ok(spec->method))
+        return NULL;
+    if (!spec->body && spec->body_len)
+        return NULL;
+    if (spec->connect_timeout_ms < 0 || spec->header_timeout_ms < 0 || spec->body_timeout_ms < 0 ||
+        spec->deadline_ms < 0 || spec->max_response_bytes < 0 || spec->retry.budget_ms < 0 ||
+        spec->retry.base_ms < 0 || spec->retry.cap_ms < 0 || spec->retry.max_attempts < 0)
+        return NULL;
+    int https = 0;
+    if (!fwt__url_check(spec->url, &https) || has_crlf(spec->url))
+        return NULL;
+    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
+    if (!https && !spec->allow_insecure_http && !fwt__url_is_loopback(spec->url))
+        return NULL;
+    if (spec->idempotency_key && (has_crlf(spec->idempotency_key) || !*spec->idempotency_key ||
+                                  strlen(spec->idempotency_key) > 255))
+        return NULL;
+    if (spec->headers)
+        for (const char *const *h = spec->headers; *h; h++)
+            if (has_crlf(*h) || !strchr(*h, ':') || **h == ':')
+                return NULL;
+
+    *err = FWT_ENOMEM;
+    fwt__req *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->eng = e;
+    r->method = strdup(spec->method);
+    r->url = strdup(spec->url);
+    r->url_log = fwt__url_for_log(spec->url);
+    if (!r->method || !r->url || !r->url_log)
+        goto oom;
+    if (spec->headers)
+        for (const char *const *h = spec->headers; *h; h++)
+            if (append_header(&r->headers, *h) != 0)
+                goto oom;
+    if (spec->idempotency_key) {
+        size_t n = strlen(spec->idempotency_key) + 32;
+        char *h = malloc(n);
+        if (!h)
+            goto oom;
+        snprintf(h, n, "X-Idempotency-Key: %s", spec->idempotency_key);
+        int rc = append_header(&r->headers, h);
+        free(h);
+        if (rc != 0)
+            goto oom;
+    }
+    /* No "Expect: 100-continue" round trip on POST bodies. */
+    if (append_header(&r->headers, "Expect:") != 0)
+        goto oom;
+    if (spec->body_len) {
+        r->body = malloc(spec->body_len);
+        if (!r->body)
+            goto oom;
+        memcpy(r->body, spec->body, spec->body_len);
+        r->body_len = spec->body_len;
+    }
+    r->connect_timeout_ms = spec->connect_timeout_ms ? spec->connect_timeout_ms : 10000;
+    r->header_timeout_ms = spec->header_timeout_ms;
+    r->body_timeout_ms = spec->body_timeout_ms;
+    r->deadline_at = spec->deadline_ms ? now + (uint64_t)spec->deadline_ms : 0;
+    r->max_bytes = spec->max_response_bytes ? spec->max_response_bytes : e->max_response_bytes;
+    r->retry = spec->retry;
+    r->should_retry = -1;
+    *err = FWT_OK;
+    return r;
+oom:
+    fwt__req_free(r);
+    return NULL;
+}
+
+/* ---------- callbacks ---------- */
+
+uint64_t fwt__transfer_deadline(const fwt__req *r)
+{
+    uint64_t d = r->deadline_at;
+    uint64_t a = 0;
+    if (!r->headers_done && r->header_timeout_ms > 0)
+        a = r->attempt_start_ms + (uint64_t)r->header_timeout_ms;
+    else if (r->headers_done && r->body_timeout_ms > 0)
+        a = r->headers_at_ms + (uint64_t)r->body_timeout_ms;
+    if (a && (!d || a < d))
+        d = a;
+    return d;
+}
+
+/* Copy a header value (trimmed, bounded) if the line is "name: value". */
+static int header_value(const char *line, size_t n, const char *name, char *out)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return 0;
+    const char *v = line + nl + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    size_t len = (size_t)(end - v);
+    if (len >= FWT__HDR_VALUE_MAX)
+        len = FWT__HDR_VALUE_MAX - 1;
+    memcpy(out, v, len);
+    out[len] = '\0';
+    return 1;
+}
+
+static void reset_response(fwt__req *r)
+{
+    r->rlen = 0;
+    r->ctype[0] = r->reqid[0] = r->retry_after[0] = r->retry_after_ms[0] = r->date[0] = '\0';
+    r->should_retry = -1;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+    fwt__op *op = ud;
+    fwt__req *r = op->req;
+    size_t n = size * nitems;
+    if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        /* A new response (after a 1xx, or the first): forget the previous one. */
+        reset_response(r);
+        const char *sp = memchr(buf, ' ', n);
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return n;
+    }
+    if ((n == 2 && buf[0] == '\r' && buf[1] == '\n') || (n == 1 && buf[0] == '\n')) {
+        if (r->status >= 200 && !r->headers_done) {
+            r->headers_done = 1;
+            r->headers_at_ms = fwt__engine_now_ms(r->eng);
+            uint64_t d = fwt__transfer_deadline(r);
+            if (d)
+                fwt__heap_update(r->eng, op, d);
+            else
+                fwt__heap_remove(r->eng, op);
+        }
+        return n;
+    }
+    if (header_value(buf, n, "content-type", r->ctype) || header_value(buf, n, "x-request-id", r->reqid) ||
+        header_value(buf, n, "retry-after", r->retry_after) ||
+        header_value(buf, n, "retry-after-ms", r->retry_after_ms) || header_value(buf, n, "date", r->date))
+        return n;
+    char v[FWT__HDR_VALUE_MAX];
+    if (header_value(buf, n, "x-should-retry", v)) {
+        if (strcasecmp(v, "true") == 0)
+            r->should_retry = 1;
+        else if (strcasecmp(v, "false") == 0)
+            r->should_retry = 0;
+    }
+    return n;
+}
+
+static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
+{
+    fwt__op *op = ud;
+    fwt__req *r = op->req;
+    size_t n = size * nitems;
+    if (r->max_bytes > 0 && (uint64_t)r->rlen + n > (uint64_t)r->max_bytes) {
+        r->too_large = 1;
+        return CURL_WRITEFUNC_ERROR; /* reliability-anchors §3: cap in the write callback */
+    }
+    if (r->rlen + n + 1 > r->rcap) {
+        size_t nc = r->rcap ? r->rcap : 1024;
+        while (nc < r->rlen + n + 1)
+            nc *= 2;
+        char *nb = realloc(r->rbody, nc);
+        if (!nb)
+            return CURL_WRITEFUNC_ERROR;
+        r->rbody = nb;
+        r->rcap = nc;
+    }
+    memcpy(r->rbody + r->rlen, buf, n);
+    r->rlen += n;
+    return n;
+}
+
+/* ---------- attempts ---------- */
+
+static void configure(fwt__engine *e, fwt__op *op, CURL *h)
+{
+    fwt__req *r = op->req;
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, op);
+    /* Safe defaults (reliability-anchors §3). */
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, 3600L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    if (r->max_bytes > 0)
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_bytes);
+    if (e->user_agent)
+        curl_easy_setopt(h, CURLOPT_USERAGENT, e->user_agent);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, op);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, op);
+
+    if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(r->method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else {
+        if (strcmp(r->method, "POST") != 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+        if (r->body_len || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
+            strcmp(r->method, "PATCH") == 0) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+        }
+    }
+}
+
+int fwt__transfer_start(fwt__engine *e, fwt__op *op)
+{
+    fwt__req *r = op->req;
+    CURL *h = e->pool_len ? e->pool[--e->pool_len] : curl_easy_init();
+    if (!h)
+        return FWT_ENOMEM;
+    reset_response(r);
+    r->status = 0;
+    r->too_large = 0;
+    r->headers_done = 0;
+    r->abort_reason = FWT__ABORT_NONE;
+    r->errbuf[0] = '\0';
+    configure(e, op, h);
+    uint64_t now = fwt__engine_now_ms(e);
+    r->attempt_start_ms = now;
+    if (r->attempts == 0)
+        r->first_attempt_ms = now;
+    r->attempts++;
+    if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
+        curl_easy_cleanup(h);
+        return FWT_ENOMEM;
+    }
+    r->easy = h;
+    r->state = FWT__RS_RUNNING;
+    e->n_running++;
+    uint64_t d = fwt__transfer_deadline(r);
+    if (d)
+        fwt__heap_update(e, op, d);
+    return FWT_OK;
+}
+
+void fwt__transfer_stop(fwt__engine *e, fwt__op *op)
+{
+    fwt__req *r = op->req;
+    fwt__heap_remove(e, op);
+    if (!r->easy)
+        return;
+    curl_multi_remove_handle(e->multi, r->easy);
+    /* Reset drops our pointers (headers, buffers) but keeps the TLS session cache. */
+    curl_easy_reset(r->easy);
+    if (e->pool_len < e->max_pooled)
+        e->pool[e->pool_len++] = r->easy;
+    else
+        curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+    e->n_running--;
+}
+
+fwt__http_result *fwt__result_new_error(int status, const char *msg)
+{
+    fwt__http_result *res = calloc(1, sizeof *res);
+    if (!res)
+        return NULL;
+    res->status = status;
+    res->body = calloc(1, 1);
+    res->content_type = calloc(1, 1);
+    res->request_id = calloc(1, 1);
+    res->retry_after_ms = -1;
+    if (!res->body || !res->content_type || !res->request_id) {
+        fwt__http_result_free(res);
+        return NULL;
+    }
+    if (msg)
+        snprintf(res->message, sizeof res->message, "%s", msg);
+    return res;
+}
+
+void fwt__http_result_free(fwt__http_result *res)
+{
+    if (!res)
+        return;
+    free(res->body);
+    free(res->content_type);
+    free(res->request_id);
+    free(res);
+}
+
+/* "prefix<curl text>[: detail]", truncated to fit. */
+static void error_text(char *dst, size_t n, const char *prefix, CURLcode rc, const char *detail)
+{
+    int k = snprintf(dst, n, "%s%s", prefix, curl_easy_strerror(rc));
+    if (k >= 0 && (size_t)k < n && detail[0])
+        k = snprintf(dst + k, n - (size_t)k, ": %s", detail);
+    (void)k;
+}
+
+static int is_tls_error(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_USE_SSL_FAILED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static int is_conn_error(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_HTTP3:
+    case CURLE_QUIC_CONNECT_ERROR:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Retry-After as an HTTP-date is read against the response's own Date header
+ * when present (immune to local clock skew), else against local wall time. */
+static int64_t retry_hint(const fwt__req *r)
+{
+    int64_t ms = r->retry_after_ms[0] ? fwt__parse_retry_after_ms(r->retry_after_ms) : -1;
+    if (ms >= 0 || !r->retry_after[0])
+        return ms;
+    int64_t now_s = (int64_t)time(NULL);
+    if (r->date[0] && !(r->date[0] >= '0' && r->date[0] <= '9')) {
+        int64_t d = fwt__parse_retry_after(r->date, 0);
+        if (d > 0)
+            now_s = d / 1000;
+    }
+    return fwt__parse_retry_after(r->retry_after, now_s);
+}
+
+fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc, int *conn_class)
+{
+    fwt__req *r = op->req;
+    *conn_class = 0;
+    fwt__http_result *res;
+    if (rc == CURLE_OK) {
+        res = calloc(1, sizeof *res);
+        if (!res)
+            return NULL;
+        long code = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+        res->status = FWT_OK;
+        res->http_status = code;
+        if (!r->rbody)
+            r->rbody = malloc(1);
+        res->body = r->rbody;
+        res->body_len = r->rlen;
+        r->rbody = NULL;
+        r->rlen = r->rcap = 0;
+        res->content_type = strdup(r->ctype);
+        res->request_id = strdup(r->reqid);
+        res->retry_after_ms = retry_hint(r);
+        if (!res->body || !res->content_type || !res->request_id) {
+            fwt__http_result_free(res);
+            return NULL;
+        }
+        res->body[res->body_len] = '\0';
+        res->attempts = r->attempts;
+        return res;
+    }
+    int status;
+    char msg[sizeof res->message];
+    if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        status = FWT_ETOOLARGE;
+        snprintf(msg, sizeof msg, "response larger than %lld bytes", (long long)r->max_bytes);
+    } else if (is_tls_error(rc)) {
+        status = FWT_ETLS;
+        error_text(msg, sizeof msg, "TLS: ", rc, r->errbuf);
+    } else if (rc == CURLE_OUT_OF_MEMORY) {
+        status = FWT_ENOMEM;
+        snprintf(msg, sizeof msg, "out of memory in libcurl");
+    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+        status = FWT_EINVAL;
+        snprintf(msg, sizeof msg, "%s", curl_easy_strerror(rc));
+    } else {
+        status = FWT_ECONNECT;
+        *conn_class = is_conn_error(rc);
+        error_text(msg, sizeof msg, "", rc, r->errbuf);
+    }
+    (void)e;
+    res = fwt__result_new_error(status, msg);
+    if (res)
+        res->attempts = r->attempts;
+    return res;
+}

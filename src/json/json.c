@@ -1,0 +1,194 @@
+/* Typed, case-sensitive accessors over cJSON (reliability anchors §3). */
+#include <math.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "json/json.h"
+
+#define FWT_JSON_MAX_DEPTH 256
+
+/* cJSON's nesting limit is a compile-time 1000 in the system library; bound it lower ourselves. */
+static int depth_ok(const char *s, size_t len)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        if (c == '"')
+            in_str = 1;
+        else if (c == '{' || c == '[') {
+            if (++depth > FWT_JSON_MAX_DEPTH)
+                return 0;
+        } else if (c == '}' || c == ']')
+            depth--;
+    }
+    return 1;
+}
+
+cJSON *fwt__json_parse(const char *text, size_t len)
+{
+    if (!text || !len || !depth_ok(text, len))
+        return NULL;
+    fwt__json_hooks_install();
+    /* Copy to an exact NUL-terminated buffer: cJSON had overflows on unterminated input (anchors §3). */
+    char *buf = fwt__strndup(text, len);
+    if (!buf)
+        return NULL;
+    if (strlen(buf) != len) { /* embedded NUL: not JSON */
+        fwt__free_mem(buf);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    fwt__free_mem(buf);
+    return j;
+}
+
+const cJSON *fwt__json_get(const cJSON *obj, const char *key)
+{
+    if (!obj || !key || !cJSON_IsObject(obj))
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static int lookup(const cJSON *obj, const char *key, const cJSON **out)
+{
+    if (!obj || !cJSON_IsObject(obj))
+        return FWT_EPROTO;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it))
+        return FWT_ENOTFOUND;
+    *out = it;
+    return FWT_OK;
+}
+
+int fwt__json_get_string(const cJSON *obj, const char *key, const char **out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsString(it) || !it->valuestring)
+        return FWT_EPROTO;
+    *out = it->valuestring;
+    return FWT_OK;
+}
+
+int fwt__json_get_int64(const cJSON *obj, const char *key, int64_t *out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsNumber(it))
+        return FWT_EPROTO;
+    double d = it->valuedouble;
+    /* Range first so the cast is defined; then integral (no libm needed). */
+    if (!isfinite(d) || d > 9007199254740992.0 || d < -9007199254740992.0 || d != (double)(int64_t)d)
+        return FWT_EPROTO;
+    *out = (int64_t)d;
+    return FWT_OK;
+}
+
+int fwt__json_get_double(const cJSON *obj, const char *key, double *out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return FWT_EPROTO;
+    *out = it->valuedouble;
+    return FWT_OK;
+}
+
+int fwt__json_get_bool(const cJSON *obj, const char *key, int *out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsBool(it))
+        return FWT_EPROTO;
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return FWT_OK;
+}
+
+int fwt__json_get_object(const cJSON *obj, const char *key, const cJSON **out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsObject(it))
+        return FWT_EPROTO;
+    *out = it;
+    return FWT_OK;
+}
+
+int fwt__json_get_array(const cJSON *obj, const char *key, const cJSON **out)
+{
+    const cJSON *it;
+    int rc = lookup(obj, key, &it);
+    if (rc)
+        return rc;
+    if (!cJSON_IsArray(it))
+        return FWT_EPROTO;
+    *out = it;
+    return FWT_OK;
+}
+
+int fwt__json_get_string2(const cJSON *obj, const char *key1, const char *key2, const char **out)
+{
+    int rc = fwt__json_get_string(obj, key1, out);
+    if (rc != FWT_ENOTFOUND)
+        return rc;
+    return fwt__json_get_string(obj, key2, out);
+}
+
+static int add_item(cJSON *obj, const char *key, cJSON *item)
+{
+    if (!item)
+        return FWT_ENOMEM;
+    if (!obj || !cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return obj ? FWT_ENOMEM : FWT_EINVAL;
+    }
+    return FWT_OK;
+}
+
+int fwt__json_add_string(cJSON *obj, const char *key, const char *value)
+{
+    if (!value)
+        return FWT_EINVAL;
+    fwt__json_hooks_install();
+    return add_item(obj, key, cJSON_CreateString(value));
+}
+
+int fwt__json_add_int64(cJSON *obj, const char *key, int64_t value)
+{
+    return add_item(obj, key, cJSON_CreateNumber((double)value));
+}
+
+int fwt__json_add_double(cJSON *obj, const char *key, double value)
+{
+    return add_item(obj, key, cJSON_CreateNumber(value));
+}
+
+int fwt__json_add_bool(cJSON *obj, const char *key, int value)
+{
+    return add_item(obj, key, cJSON_CreateBool(value ? 1 : 0));
+}
+
+char *fwt__json_print(const cJSON *item)
+{
+    if (!item)
+        return NULL;
+    return cJSON_PrintUnformatted(item);
+}

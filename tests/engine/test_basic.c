@@ -1,0 +1,714 @@
+/* Engine against the responder: round trips, reuse, safety, deadlines, cancel, tasks, shutdown. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine_test_util.h"
+#include "responder.h"
+
+typedef struct fx {
+    fwt_responder *r;
+    fwt__engine *e;
+    char *url;
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(fwt_responder_start(&f->r, NULL, NULL), 0);
+    fwt__engine_config cfg = {.user_agent = "fwt-test/1"};
+    assert_int_equal(fwt__engine_new(&f->e, &cfg), FWT_OK);
+    f->url = fwt_responder_url(f->r, "/v1/thing?x=1");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    fwt__engine_free(f->e);
+    fwt_responder_stop(f->r);
+    free(f->url);
+    free(f);
+    return 0;
+}
+
+static fwt__http_result *run(fx *f, const fwt__http_spec *spec, int timeout_ms, waiter *w)
+{
+    waiter_init(w);
+    assert_int_equal(fwt__engine_submit(f->e, spec, waiter_cb, w, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(w, timeout_ms);
+    assert_non_null(res);
+    return res;
+}
+
+static void test_get_roundtrip(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200,
+                         .content_type = "application/json",
+                         .extra_headers = "X-Request-Id: rid-42\r\n",
+                         .body = "{\"ok\":true}"};
+    fwt_responder_push(f->r, &a);
+    const char *hdrs[] = {"X-Api-Key: k-123", "Accept: application/json", NULL};
+    fwt__http_spec s = {.method = "GET", .url = f->url, .headers = hdrs};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 5000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_int_equal(res->http_status, 200);
+    assert_string_equal(res->body, "{\"ok\":true}");
+    assert_int_equal(res->body_len, 11);
+    assert_string_equal(res->content_type, "application/json");
+    assert_string_equal(res->request_id, "rid-42");
+    assert_int_equal(res->attempts, 1);
+    assert_int_equal(res->retry_after_ms, -1);
+    waiter_destroy(&w);
+
+    fwt_resp_request *q = fwt_responder_request_copy(f->r, 0);
+    assert_non_null(q);
+    assert_string_equal(q->method, "GET");
+    assert_string_equal(q->path, "/v1/thing?x=1");
+    assert_string_equal(fwt_resp_request_header(q, "x-api-key"), "k-123");
+    assert_string_equal(fwt_resp_request_header(q, "Accept"), "application/json");
+    assert_string_equal(fwt_resp_request_header(q, "User-Agent"), "fwt-test/1");
+    assert_null(fwt_resp_request_header(q, "X-Idempotency-Key"));
+    assert_int_equal(q->body_len, 0);
+    fwt_resp_request_free(q);
+}
+
+static void test_post_body_intact(void **state)
+{
+    fx *f = *state;
+    size_t n = 200000;
+    char *body = malloc(n);
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 131u + 7u); /* includes NUL bytes */
+    fwt_resp_action a = {.status = 201, .body = "created"};
+    fwt_responder_push(f->r, &a);
+    const char *hdrs[] = {"Content-Type: application/octet-stream", NULL};
+    fwt__http_spec s = {.method = "POST", .url = f->url, .headers = hdrs, .body = body, .body_len = n,
+                        .idempotency_key = "idem-1"};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 5000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_int_equal(res->http_status, 201);
+    assert_string_equal(res->body, "created");
+    assert_string_equal(res->request_id, "");
+    waiter_destroy(&w);
+    fwt_resp_request *q = fwt_responder_request_copy(f->r, 0);
+    assert_non_null(q);
+    assert_string_equal(q->method, "POST");
+    assert_int_equal(q->body_len, n);
+    assert_memory_equal(q->body, body, n);
+    assert_string_equal(fwt_resp_request_header(q, "X-Idempotency-Key"), "idem-1");
+    assert_null(fwt_resp_request_header(q, "Expect"));
+    fwt_resp_request_free(q);
+    free(body);
+
+    /* PATCH and DELETE carry their method; DELETE without a body. */
+    fwt_responder_push(f->r, &a);
+    fwt_responder_push(f->r, &a);
+    fwt__http_spec p = {.method = "PATCH", .url = f->url, .body = "{}", .body_len = 2};
+    res = run(f, &p, 5000, &w);
+    assert_int_equal(res->http_status, 201);
+    waiter_destroy(&w);
+    fwt__http_spec d = {.method = "DELETE", .url = f->url};
+    res = run(f, &d, 5000, &w);
+    assert_int_equal(res->http_status, 201);
+    waiter_destroy(&w);
+    q = fwt_responder_request_copy(f->r, 1);
+    assert_string_equal(q->method, "PATCH");
+    assert_string_equal(q->body, "{}");
+    fwt_resp_request_free(q);
+    q = fwt_responder_request_copy(f->r, 2);
+    assert_string_equal(q->method, "DELETE");
+    assert_int_equal(q->body_len, 0);
+    fwt_resp_request_free(q);
+}
+
+static void test_connection_reuse(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .body = "x"};
+    fwt_responder_set_default(f->r, &a);
+    for (int i = 0; i < 8; i++) {
+        fwt__http_spec s = {.method = i % 2 ? "POST" : "GET", .url = f->url, .body = "b", .body_len = 1};
+        waiter w;
+        fwt__http_result *res = run(f, &s, 5000, &w);
+        assert_int_equal(res->http_status, 200);
+        waiter_destroy(&w);
+    }
+    assert_int_equal(fwt_responder_request_count(f->r), 8);
+    assert_int_equal(fwt_responder_connection_count(f->r), 1);
+}
+
+static void test_bad_specs(void **state)
+{
+    fx *f = *state;
+    waiter w;
+    waiter_init(&w);
+    const char *crlf[] = {"X-A: b\r\nX-Injected: 1", NULL};
+    const char *nocolon[] = {"garbage", NULL};
+    fwt__http_spec bad[] = {
+        {.method = NULL, .url = f->url},
+        {.method = "TRACE", .url = f->url},
+        {.method = "GET", .url = NULL},
+        {.method = "GET", .url = "http://example.com/x"},           /* plain http off loopback */
+        {.method = "GET", .url = "http://10.1.2.3:8080/x"},
+        {.method = "GET", .url = "ftp://127.0.0.1/x"},
+        {.method = "GET", .url = "file:///etc/passwd"},
+        {.method = "GET", .url = "not a url"},
+        {.method = "GET", .url = f->url, .headers = crlf},
+        {.method = "GET", .url = f->url, .headers = nocolon},
+        {.method = "POST", .url = f->url, .idempotency_key = "a\r\nb"},
+        {.method = "POST", .url = f->url, .body = NULL, .body_len = 3},
+        {.method = "GET", .url = f->url, .deadline_ms = -1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(fwt__engine_submit(f->e, &bad[i], waiter_cb, &w, NULL), FWT_EINVAL);
+    fwt__http_spec ok = {.method = "GET", .url = f->url};
+    assert_int_equal(fwt__engine_submit(NULL, &ok, waiter_cb, &w, NULL), FWT_EINVAL);
+    assert_int_equal(fwt__engine_submit(f->e, NULL, waiter_cb, &w, NULL), FWT_EINVAL);
+    assert_int_equal(fwt__engine_submit(f->e, &ok, NULL, &w, NULL), FWT_EINVAL);
+    assert_int_equal(fwt__engine_post(f->e, 0, NULL, NULL, NULL), FWT_EINVAL);
+    usleep(50000);
+    assert_int_equal(waiter_calls(&w), 0);
+    assert_int_equal(fwt_responder_request_count(f->r), 0);
+    waiter_destroy(&w);
+}
+
+static void test_redirect_not_followed(void **state)
+{
+    fx *f = *state;
+    fwt_responder *other;
+    assert_int_equal(fwt_responder_start(&other, NULL, NULL), 0);
+    char *target = fwt_responder_url(other, "/stolen");
+    char loc[256];
+    snprintf(loc, sizeof loc, "Location: %s\r\n", target);
+    fwt_resp_action a = {.status = 302, .extra_headers = loc};
+    fwt_responder_push(f->r, &a);
+    const char *hdrs[] = {"X-Api-Key: secret-key", NULL};
+    fwt__http_spec s = {.method = "GET", .url = f->url, .headers = hdrs};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 5000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_int_equal(res->http_status, 302);
+    waiter_destroy(&w);
+    usleep(50000);
+    assert_int_equal(fwt_responder_connection_count(other), 0);
+    fwt_responder_stop(other);
+    free(target);
+}
+
+static void test_header_deadline(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
+    fwt_responder_push(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url, .header_timeout_ms = 200};
+    waiter w;
+    uint64_t t0 = real_ms();
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    uint64_t el = real_ms() - t0;
+    assert_int_equal(res->status, FWT_ECONNECT);
+    assert_non_null(strstr(res->message, "no response headers"));
+    assert_int_equal(res->http_status, 0);
+    assert_int_equal(res->attempts, 1);
+    assert_true(el >= 190);
+    assert_true(el < 3000);
+    waiter_destroy(&w);
+}
+
+static void test_body_deadline(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .body = "never", .delay_body_ms = -1};
+    fwt_responder_push(f->r, &a);
+    /* the header timeout must not fire once headers are in */
+    fwt__http_spec s = {.method = "GET", .url = f->url, .header_timeout_ms = 150, .body_timeout_ms = 400};
+    waiter w;
+    uint64_t t0 = real_ms();
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    uint64_t el = real_ms() - t0;
+    assert_int_equal(res->status, FWT_ECONNECT);
+    assert_non_null(strstr(res->message, "body"));
+    assert_true(el >= 390);
+    assert_true(el < 3000);
+    waiter_destroy(&w);
+}
+
+static void test_overall_deadline(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
+    fwt_responder_set_default(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url, .deadline_ms = 300,
+                        .retry = {.on = FWT__RETRY_CONN, .base_ms = 1, .cap_ms = 1}};
+    waiter w;
+    uint64_t t0 = real_ms();
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    uint64_t el = real_ms() - t0;
+    assert_int_equal(res->status, FWT_ETIMEDOUT);
+    assert_true(el >= 290);
+    assert_true(el < 3000);
+    waiter_destroy(&w);
+}
+
+static void test_too_large(void **state)
+{
+    fx *f = *state;
+    static char big[20000];
+    memset(big, 'a', sizeof big);
+    uint32_t all = FWT__RETRY_408 | FWT__RETRY_429 | FWT__RETRY_5XX_ANY | FWT__RETRY_CONN;
+    /* Known length (curl's early check) and chunked (our write-callback cap). */
+    for (int chunked = 0; chunked < 2; chunked++) {
+        fwt_resp_action a = {.status = 200, .body = big, .body_len = sizeof big, .chunked = chunked};
+        fwt_responder_push(f->r, &a);
+        fwt__http_spec s = {.method = "GET", .url = f->url, .max_response_bytes = 1000,
+                            .retry = {.on = all, .base_ms = 1, .budget_ms = 5000}};
+        waiter w;
+        fwt__http_result *res = run(f, &s, 10000, &w);
+        assert_int_equal(res->status, FWT_ETOOLARGE);
+        assert_int_equal(res->attempts, 1);
+        waiter_destroy(&w);
+        assert_int_equal(fwt_responder_request_count(f->r), (size_t)chunked + 1);
+    }
+    /* exactly at the cap is fine */
+    fwt_resp_action a = {.status = 200, .body = big, .body_len = 1000, .chunked = 1};
+    fwt_responder_push(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url, .max_response_bytes = 1000};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_int_equal(res->body_len, 1000);
+    waiter_destroy(&w);
+}
+
+static void test_cancel_in_flight(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
+    fwt_responder_push(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
+    waiter w;
+    waiter_init(&w);
+    uint64_t id = 0;
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &id), FWT_OK);
+    assert_true(id != 0);
+    assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    assert_int_equal(fwt__engine_cancel(f->e, id), 1);
+    fwt__http_result *res = waiter_wait(&w, 5000);
+    assert_non_null(res);
+    assert_int_equal(res->status, FWT_ECANCELED);
+    assert_int_equal(fwt__engine_cancel(f->e, id), 0);
+    assert_int_equal(fwt__engine_cancel(f->e, 999999), 0);
+    assert_int_equal(fwt__engine_cancel(f->e, 0), 0);
+    usleep(50000);
+    assert_int_equal(waiter_calls(&w), 1);
+    waiter_destroy(&w);
+}
+
+static void test_cancel_before_start(void **state)
+{
+    fx *f = *state;
+    /* Submit and cancel at once, many times: each callback runs exactly once. */
+    fwt_resp_action a = {.status = 200, .body = "ok"};
+    fwt_responder_set_default(f->r, &a);
+    enum { N = 50 };
+    waiter w[N];
+    int cancelled = 0;
+    for (int i = 0; i < N; i++) {
+        waiter_init(&w[i]);
+        fwt__http_spec s = {.method = "GET", .url = f->url};
+        uint64_t id;
+        assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w[i], &id), FWT_OK);
+        if (fwt__engine_cancel(f->e, id))
+            cancelled++;
+    }
+    int saw_cancel = 0;
+    for (int i = 0; i < N; i++) {
+        fwt__http_result *res = waiter_wait(&w[i], 5000);
+        assert_non_null(res);
+        if (res->status == FWT_ECANCELED)
+            saw_cancel++;
+        else
+            assert_int_equal(res->http_status, 200);
+    }
+    assert_int_equal(saw_cancel, cancelled);
+    usleep(20000);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(waiter_calls(&w[i]), 1);
+        waiter_destroy(&w[i]);
+    }
+}
+
+typedef struct task_log {
+    pthread_mutex_t mu;
+    int order[16];
+    int n;
+    int stopping_seen;
+    fwt__engine *e;
+} task_log;
+
+typedef struct task_arg {
+    task_log *log;
+    int tag;
+} task_arg;
+
+static void task_fn(void *ud)
+{
+    task_arg *a = ud;
+    pthread_mutex_lock(&a->log->mu);
+    if (a->log->n < 16)
+        a->log->order[a->log->n++] = a->tag;
+    if (a->log->e && fwt__engine_stopping(a->log->e))
+        a->log->stopping_seen++;
+    pthread_mutex_unlock(&a->log->mu);
+}
+
+static void test_posted_tasks_order(void **state)
+{
+    fx *f = *state;
+    task_log lg;
+    memset(&lg, 0, sizeof lg);
+    pthread_mutex_init(&lg.mu, NULL);
+    task_arg args[6] = {{&lg, 30}, {&lg, 10}, {&lg, 20}, {&lg, 0}, {&lg, 99}, {&lg, 11}};
+    uint64_t delays[6] = {120, 40, 80, 0, 20, 40};
+    uint64_t ids[6];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(fwt__engine_post(f->e, delays[i], task_fn, &args[i], &ids[i]), FWT_OK);
+    assert_int_equal(fwt__engine_cancel(f->e, ids[4]), 1);
+    for (int i = 0; i < 100; i++) {
+        pthread_mutex_lock(&lg.mu);
+        int n = lg.n;
+        pthread_mutex_unlock(&lg.mu);
+        if (n >= 5)
+            break;
+        usleep(10000);
+    }
+    usleep(50000);
+    pthread_mutex_lock(&lg.mu);
+    assert_int_equal(lg.n, 5);
+    int want[5] = {0, 10, 11, 20, 30}; /* equal due times run in post order */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(lg.order[i], want[i]);
+    pthread_mutex_unlock(&lg.mu);
+    assert_int_equal(fwt__engine_cancel(f->e, ids[0]), 0); /* already ran */
+    pthread_mutex_destroy(&lg.mu);
+}
+
+typedef struct burst {
+    waiter w[200];
+} burst;
+
+static void path_handler(const fwt_resp_request *req, fwt_resp_action *out, void *ud)
+{
+    (void)ud;
+    out->status = 200;
+    out->body = req->path; /* valid until the handler's request is freed, after the reply */
+}
+
+static void test_concurrent_200(void **state)
+{
+    fx *f = *state;
+    fwt_responder *r;
+    assert_int_equal(fwt_responder_start(&r, path_handler, NULL), 0);
+    burst *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    char *urls[200];
+    for (int i = 0; i < 200; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "/req/%d", i);
+        urls[i] = fwt_responder_url(r, p);
+        waiter_init(&b->w[i]);
+        fwt__http_spec s = {.method = "GET", .url = urls[i]};
+        assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &b->w[i], NULL), FWT_OK);
+    }
+    for (int i = 0; i < 200; i++) {
+        fwt__http_result *res = waiter_wait(&b->w[i], 30000);
+        assert_non_null(res);
+        assert_int_equal(res->status, FWT_OK);
+        char p[32];
+        snprintf(p, sizeof p, "/req/%d", i);
+        assert_string_equal(res->body, p);
+    }
+    for (int i = 0; i < 200; i++) {
+        assert_int_equal(waiter_calls(&b->w[i]), 1);
+        waiter_destroy(&b->w[i]);
+        free(urls[i]);
+    }
+    free(b);
+    fwt_responder_stop(r);
+}
+
+static void test_free_in_flight(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
+    fwt_responder_set_default(f->r, &a);
+    waiter w[5];
+    for (int i = 0; i < 5; i++) {
+        waiter_init(&w[i]);
+        fwt__http_spec s = {.method = "GET", .url = f->url,
+                            .retry = {.on = FWT__RETRY_CONN, .base_ms = 10000, .cap_ms = 10000}};
+        assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w[i], NULL), FWT_OK);
+    }
+    task_log lg;
+    memset(&lg, 0, sizeof lg);
+    pthread_mutex_init(&lg.mu, NULL);
+    lg.e = f->e;
+    task_arg ta = {&lg, 7};
+    assert_int_equal(fwt__engine_post(f->e, 3600000, task_fn, &ta, NULL), FWT_OK);
+    fwt_responder_wait_requests(f->r, 5, 5000);
+    fwt__engine_free(f->e);
+    f->e = NULL;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(waiter_calls(&w[i]), 1);
+        assert_int_equal(w[i].res->status, FWT_ECANCELED);
+        waiter_destroy(&w[i]);
+    }
+    assert_int_equal(lg.n, 1);
+    assert_int_equal(lg.stopping_seen, 1);
+    pthread_mutex_destroy(&lg.mu);
+}
+
+typedef struct log_cap {
+    pthread_mutex_t mu;
+    char text[8192];
+    size_t len;
+    int lines;
+} log_cap;
+
+static void log_sink(int level, const char *msg, void *ctx)
+{
+    log_cap *c = ctx;
+    (void)level;
+    pthread_mutex_lock(&c->mu);
+    size_t n = strlen(msg);
+    if (c->len + n + 2 < sizeof c->text) {
+        memcpy(c->text + c->len, msg, n);
+        c->len += n;
+        c->text[c->len++] = '\n';
+        c->text[c->len] = '\0';
+    }
+    c->lines++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void test_logging_no_secrets(void **state)
+{
+    fx *f = *state;
+    log_cap lc;
+    memset(&lc, 0, sizeof lc);
+    pthread_mutex_init(&lc.mu, NULL);
+    fwt__engine *e;
+    fwt__engine_config cfg = {.log = log_sink, .log_ctx = &lc};
+    assert_int_equal(fwt__engine_new(&e, &cfg), FWT_OK);
+    fwt_resp_action a = {.status = 503};
+    fwt_responder_push(f->r, &a);
+    fwt_resp_action b = {.status = 200, .body = "ok"};
+    fwt_responder_push(f->r, &b);
+    char *url = fwt_responder_url(f->r, "/log/path?token=QUERYSECRET");
+    const char *hdrs[] = {"X-Api-Key: HEADERSECRET", "Authorization: Bearer HEADERSECRET", NULL};
+    fwt__http_spec s = {.method = "POST", .url = url, .headers = hdrs, .body = "BODYSECRET", .body_len = 10,
+                        .retry = {.on = FWT__RETRY_5XX_COMMON, .base_ms = 1, .cap_ms = 1}};
+    waiter w;
+    waiter_init(&w);
+    assert_int_equal(fwt__engine_submit(e, &s, waiter_cb, &w, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(&w, 5000);
+    assert_non_null(res);
+    assert_int_equal(res->http_status, 200);
+    assert_int_equal(res->attempts, 2);
+    waiter_destroy(&w);
+    fwt__engine_free(e);
+    assert_int_equal(lc.lines, 2);
+    assert_non_null(strstr(lc.text, "POST"));
+    assert_non_null(strstr(lc.text, "/log/path"));
+    assert_non_null(strstr(lc.text, "503"));
+    assert_non_null(strstr(lc.text, "attempt 2"));
+    assert_null(strstr(lc.text, "SECRET"));
+    free(url);
+    pthread_mutex_destroy(&lc.mu);
+}
+
+
+/* A listener that answers any connection with plain-text bytes and closes. */
+typedef struct plain_srv {
+    int fd;
+    int port;
+    pthread_t th;
+} plain_srv;
+
+static void *plain_main(void *arg)
+{
+    plain_srv *p = arg;
+    int c = accept(p->fd, NULL, NULL);
+    if (c >= 0) {
+        static const char junk[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        ssize_t k = send(c, junk, sizeof junk - 1, MSG_NOSIGNAL);
+        (void)k;
+        usleep(100000);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_tls_error_not_retried(void **state)
+{
+    fx *f = *state;
+    /* https to a plain-text listener: the handshake fails; never retried, never downgraded. */
+    plain_srv p;
+    p.fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p.fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(p.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(p.fd, 4), 0);
+    assert_int_equal(getsockname(p.fd, (struct sockaddr *)&sa, &sl), 0);
+    p.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&p.th, NULL, plain_main, &p), 0);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/x", p.port);
+    fwt__http_spec s = {.method = "GET", .url = url, .header_timeout_ms = 5000,
+                        .retry = {.on = FWT__RETRY_CONN | FWT__RETRY_5XX_ANY, .base_ms = 1, .budget_ms = 5000}};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    assert_int_equal(res->status, FWT_ETLS);
+    assert_int_equal(res->attempts, 1);
+    assert_int_equal(res->http_status, 0);
+    waiter_destroy(&w);
+    pthread_join(p.th, NULL);
+    close(p.fd);
+}
+
+static void test_header_timeout_then_retry(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action stall = {.status = 200, .delay_headers_ms = -1};
+    fwt_resp_action ok = {.status = 200, .body = "second"};
+    fwt_responder_push(f->r, &stall);
+    fwt_responder_push(f->r, &ok);
+    fwt__http_spec s = {.method = "POST", .url = f->url, .body = "x", .body_len = 1, .idempotency_key = "same",
+                        .header_timeout_ms = 150, .retry = {.on = FWT__RETRY_CONN, .base_ms = 1, .cap_ms = 1}};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_string_equal(res->body, "second");
+    assert_int_equal(res->attempts, 2);
+    waiter_destroy(&w);
+    assert_int_equal(fwt_responder_connection_count(f->r), 2); /* the stalled connection was dropped */
+}
+
+typedef struct chain {
+    fx *f;
+    waiter second;
+    int submit_rc;
+    int on_worker;
+} chain;
+
+static void chain_first(fwt__http_result *res, void *ud)
+{
+    chain *c = ud;
+    c->on_worker = fwt__engine_on_worker(c->f->e);
+    fwt__http_spec s = {.method = "GET", .url = c->f->url};
+    c->submit_rc = fwt__engine_submit(c->f->e, &s, waiter_cb, &c->second, NULL);
+    fwt__http_result_free(res);
+}
+
+static void test_submit_from_callback(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .body = "ok"};
+    fwt_responder_set_default(f->r, &a);
+    chain c;
+    memset(&c, 0, sizeof c);
+    c.f = f;
+    waiter_init(&c.second);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
+    assert_int_equal(fwt__engine_submit(f->e, &s, chain_first, &c, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(&c.second, 5000);
+    assert_non_null(res);
+    assert_int_equal(c.submit_rc, FWT_OK);
+    assert_int_equal(c.on_worker, 1);
+    assert_int_equal(res->http_status, 200);
+    waiter_destroy(&c.second);
+}
+
+static void test_cancel_while_backing_off(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 503};
+    fwt_responder_set_default(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url,
+                        .retry = {.on = FWT__RETRY_5XX_COMMON, .base_ms = 20000, .cap_ms = 20000, .budget_ms = 60000}};
+    waiter w;
+    waiter_init(&w);
+    uint64_t id;
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &id), FWT_OK);
+    assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    usleep(30000);
+    uint64_t t0 = real_ms();
+    assert_int_equal(fwt__engine_cancel(f->e, id), 1);
+    fwt__http_result *res = waiter_wait(&w, 5000);
+    assert_non_null(res);
+    assert_int_equal(res->status, FWT_ECANCELED);
+    assert_true(real_ms() - t0 < 2000);
+    waiter_destroy(&w);
+}
+
+static void test_engine_args(void **state)
+{
+    (void)state;
+    assert_int_equal(fwt__engine_new(NULL, NULL), FWT_EINVAL);
+    fwt__engine *e = NULL;
+    fwt__engine_config bad = {.max_response_bytes = -1};
+    assert_int_equal(fwt__engine_new(&e, &bad), FWT_EINVAL);
+    assert_null(e);
+    assert_int_equal(fwt__engine_new(&e, NULL), FWT_OK);
+    assert_false(fwt__engine_on_worker(e));
+    assert_false(fwt__engine_stopping(e));
+    uint64_t a = fwt__engine_now_ms(e);
+    usleep(20000);
+    assert_true(fwt__engine_now_ms(e) >= a + 15);
+    fwt__engine_free(e);
+    fwt__engine_free(NULL);
+    fwt__http_result_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_post_body_intact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overall_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_before_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_posted_tasks_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_200, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logging_no_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_error_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_timeout_then_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_backing_off, setup, teardown),
+        cmocka_unit_test(test_engine_args),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+/* XOR, adler32 and zstd deltas: a deployment following a delta chain holds the trainer's exact bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static void test_xor(void **state)
+{
+    (void)state;
+    uint8_t a[203], b[203], d[208], ref[203];
+    for (int i = 0; i < 203; i++) {
+        a[i] = (uint8_t)(i * 37 + 1);
+        b[i] = (uint8_t)(i * 11 + 200);
+        ref[i] = a[i] ^ b[i];
+    }
+    /* Every length and misalignment of the destination. */
+    for (size_t off = 0; off < 5; off++) {
+        for (size_t n = 0; n <= 203 - off; n += 13) {
+            memset(d, 0xAA, sizeof(d));
+            fwl_xor(d + off, a + off, b + off, n);
+            assert_memory_equal(d + off, ref + off, n);
+            if (off + n < sizeof(d))
+                assert_int_equal(d[off + n], 0xAA);
+        }
+    }
+    /* Snapshot-sized buffers take the streaming path: check it at an odd offset and length, in place too. */
+    size_t big = ((size_t)9 << 20) + 37;
+    uint8_t *x = malloc(big + 3), *y = malloc(big + 3), *z = malloc(big + 3);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_non_null(z);
+    for (size_t i = 0; i < big + 3; i++) {
+        x[i] = (uint8_t)(i * 131 + (i >> 13));
+        y[i] = (uint8_t)(i * 7 + 3);
+    }
+    z[0] = z[big + 2] = 0x5A;
+    fwl_xor(z + 1, x + 1, y + 1, big + 1);
+    for (size_t i = 1; i < big + 2; i++)
+        if (z[i] != (uint8_t)(x[i] ^ y[i]))
+            fail_msg("streaming xor wrong at %zu", i);
+    assert_int_equal(z[0], 0x5A);
+    assert_int_equal(z[big + 2], 0x5A);
+    fwl_xor(z + 1, z + 1, y + 1, big + 1);
+    assert_memory_equal(z + 1, x + 1, big + 1);
+    free(x);
+    free(y);
+    free(z);
+    /* In place. */
+    memcpy(d, a, 203);
+    fwl_xor(d, d, b, 203);
+    assert_memory_equal(d, ref, 203);
+    /* adler32 agrees with the definition (mod 65521 sums). */
+    uint32_t s1 = 1, s2 = 0;
+    for (int i = 0; i < 203; i++) {
+        s1 = (s1 + a[i]) % 65521;
+        s2 = (s2 + s1) % 65521;
+    }
+    assert_int_equal(fwl_adler32(a, 203), (s2 << 16) | s1);
+    assert_int_equal(fwl_adler32(NULL, 0), 1);
+}
+
+static void test_delta_chain(void **state)
+{
+    (void)state;
+    /* Trainer: model + Adam, a base snapshot and 5 delta snapshots. */
+    fwl_model m;
+    fwl_adam a;
+    assert_int_equal(fwl_model_init(&m, 4, 2024), 0);
+    assert_int_equal(fwl_adam_init(&a, m.n_params), 0);
+    float *g = calloc(m.n_params, sizeof(float));
+    assert_non_null(g);
+    fwl_adam_params p = fwl_adam_defaults();
+    p.lr = 1e-3;
+    uint8_t *snap[6] = {0}, *delta[6] = {0};
+    size_t slen[6], dlen[6] = {0};
+    assert_int_equal(fwl_safetensors_encode(&m, &snap[0], &slen[0]), 0);
+    const char *text = "delta chains must reproduce the trainer bit for bit";
+    for (int k = 1; k <= 5; k++) {
+        int64_t tok[16], tgt[16];
+        for (int i = 0; i < 16; i++) {
+            tok[i] = (unsigned char)text[(k * 5 + i) % 50];
+            tgt[i] = (unsigned char)text[(k * 5 + i + 1) % 50];
+        }
+        fwl_model_forward(&m, tok, tgt, NULL, 16, NULL, g);
+        fwl_adam_step(&m, &a, g, &p);
+        assert_int_equal(fwl_safetensors_encode(&m, &snap[k], &slen[k]), 0);
+        assert_int_equal(slen[k], slen[0]);
+        assert_int_equal(fwl_delta_encode(snap[k - 1], snap[k], slen[k], 3, &delta[k], &dlen[k]), 0);
+        /* Sparse updates: the delta is far smaller than the snapshot. */
+        assert_true(dlen[k] * 10 < slen[k]);
+    }
+    /* Deployment: base, then each delta in turn. */
+    uint8_t *cur = malloc(slen[0]);
+    assert_non_null(cur);
+    memcpy(cur, snap[0], slen[0]);
+    char err[256];
+    for (int k = 1; k <= 5; k++) {
+        uint8_t *next = NULL;
+        assert_int_equal(fwl_delta_apply(cur, slen[0], delta[k], dlen[k], &next, err, sizeof(err)), 0);
+        free(cur);
+        cur = next;
+    }
+    fwl_model dep;
+    assert_int_equal(fwl_safetensors_decode(&dep, cur, slen[0], err, sizeof(err)), 0);
+    assert_memory_equal(dep.w, m.w, m.n_params * sizeof(float));
+    fwl_model_free(&dep);
+
+    /* Wrong base: delta 3 applied to snapshot 1. */
+    uint8_t *bad = (uint8_t *)1;
+    assert_int_equal(fwl_delta_apply(snap[1], slen[1], delta[3], dlen[3], &bad, err, sizeof(err)), -1);
+    assert_null(bad);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    /* Wrong length. */
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2] - 4, delta[3], dlen[3], &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "length mismatch"));
+    /* Corrupt: truncated, trailing bytes, flipped payload, flipped target checksum, bad magic/version. */
+    uint8_t *d = malloc(dlen[3] + 8);
+    assert_non_null(d);
+    memcpy(d, delta[3], dlen[3]);
+    for (size_t cut = 0; cut < dlen[3]; cut += (cut < 64 ? 1 : dlen[3] / 16 + 1)) {
+        assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, cut, &bad, err, sizeof(err)), -1);
+        assert_null(bad);
+    }
+    memset(d + dlen[3], 0, 8);
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3] + 8, &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    for (size_t at = 32; at < dlen[3]; at += dlen[3] / 23 + 1) {
+        d[at] ^= 0x41;
+        int rc = fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err));
+        d[at] ^= 0x41;
+        assert_int_equal(rc, -1);
+        assert_true(strstr(err, "corrupt delta") || strstr(err, "checksum mismatch"));
+    }
+    d[24] ^= 1; /* target adler32 */
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    d[24] ^= 1;
+    d[29] = 1; /* reserved */
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    d[29] = 0;
+    d[0] = 'X';
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    d[0] = 'F';
+    d[8] = 9;
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+    d[8] = 1;
+    /* Still intact after all that. */
+    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), 0);
+    assert_memory_equal(bad, snap[3], slen[3]);
+    free(bad);
+    free(d);
+    assert_int_equal(fwl_delta_encode(snap[0], snap[1], slen[0], 99, &bad, &dlen[0]), -1);
+
+    /* Empty buffers round-trip too. */
+    uint8_t *e = NULL, *eo = NULL;
+    size_t elen = 0;
+    assert_int_equal(fwl_delta_encode(NULL, NULL, 0, 1, &e, &elen), 0);
+    assert_int_equal(fwl_delta_apply(NULL, 0, e, elen, &eo, err, sizeof(err)), 0);
+    free(eo);
+    free(e);
+
+    free(cur);
+    for (int k = 0; k <= 5; k++) {
+        free(snap[k]);
+        free(delta[k]);
+    }
+    free(g);
+    fwl_adam_free(&a);
+    fwl_model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_xor),
+        cmocka_unit_test(test_delta_chain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
