@@ -15,10 +15,10 @@
 
 struct fwt_local_server {
     char binary[4096];
-    char tmp_root[4096];   /* non-empty when we created it */
+    char tmp_root[2048];   /* non-empty when we created it */
     char data_dir[4096];
-    char port_file[4200];
-    char log_path[4200];
+    char port_file[2100];
+    char log_path[2100];
     char api_key[512];
     char url[64];
     char **extra;
@@ -176,8 +176,8 @@ int fwt_local_server_start(fwt_local_server **out, const fwt_local_server_opts *
     s->stop_timeout_ms = o->stop_timeout_ms > 0 ? o->stop_timeout_ms : 5000;
     s->quiet = o->quiet;
     const char *tmpdir = getenv("TMPDIR");
-    char tmpl[4096];
-    snprintf(tmpl, sizeof tmpl, "%s/fwl-test-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    char tmpl[2000];
+    snprintf(tmpl, sizeof tmpl, "%.1900s/fwl-test-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(tmpl)) {
         fprintf(stderr, "local_server: mkdtemp failed: %s\n", strerror(errno));
         free(s);
