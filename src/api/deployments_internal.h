@@ -15,4 +15,7 @@ int fwt__deployment_url(char **out, fwt_client *c, const char *deployment_id, co
 /* Replica 0 has a null loading_state: not ready yet (§11.8). */
 int fwt__hotload_status_replica0_loading_null(const fwt_hotload_status *s);
 
+/* loading_state.error_message of replica i (a server extension), NULL if absent. */
+const char *fwt__hotload_status_error(const fwt_hotload_status *s, size_t i);
+
 #endif /* FWT_API_DEPLOYMENTS_INTERNAL_H */

@@ -10,6 +10,7 @@ typedef struct replica {
     char *current;   /* NULL when null/absent */
     char *stage;     /* "" when absent */
     char *target;    /* NULL when absent */
+    char *error;     /* loading_state.error_message, NULL when absent */
     int ready;
     int loading_null; /* loading_state present and null */
     char **adapters; /* identities with status "loaded" */
@@ -38,6 +39,7 @@ void fwt_hotload_status_free(fwt_hotload_status *s)
         fwt__free_mem(r->current);
         fwt__free_mem(r->stage);
         fwt__free_mem(r->target);
+        fwt__free_mem(r->error);
         for (size_t k = 0; k < r->n_adapters; k++)
             fwt__free_mem(r->adapters[k]);
         fwt__free_mem(r->adapters);
@@ -60,6 +62,7 @@ static int parse_replica(replica *r, const cJSON *obj)
     if (fwt__json_get_object(obj, "loading_state", &ls) == FWT_OK) {
         r->stage = opt_dup(ls, "stage");
         r->target = opt_dup(ls, "target_snapshot_identity");
+        r->error = opt_dup(ls, "error_message");
     }
     if (!r->stage)
         r->stage = fwt__strdup("");
@@ -217,4 +220,9 @@ int fwt_deployment_hotload_status(fwt_hotload_status **out, fwt_client *c, const
     fwt__headers_free(headers);
     fwt__free_mem(url);
     return rc;
+}
+
+const char *fwt__hotload_status_error(const fwt_hotload_status *s, size_t i)
+{
+    return s && i < s->n ? s->r[i].error : NULL;
 }

@@ -140,8 +140,10 @@ static void hw_on_status(fwt__waiter *w, fwt__reply *r)
     }
     /* An error is ours only if it is about the identity we wait for (§3.9: stale errors ignored). */
     if (strcmp(stage, "error") == 0 && target && strcmp(target, h->expected) == 0) {
-        fwt__waiter_fail(w, FWT_EREMOTE, "hotload of \"%s\" into deployment \"%s\" failed on the server (current \"%s\")",
-                         h->expected, h->deployment_id, cur ? cur : "(none)");
+        const char *why = fwt__hotload_status_error(s, 0);
+        fwt__waiter_fail(w, FWT_EREMOTE,
+                         "hotload of \"%s\" into deployment \"%s\" failed on the server (current \"%s\")%s%.300s",
+                         h->expected, h->deployment_id, cur ? cur : "(none)", why ? ": " : "", why ? why : "");
         fwt_hotload_status_free(s);
         return;
     }

@@ -157,8 +157,8 @@ static void on_poll(fwt__reply *r, void *ud)
     }
     long st = r->http_status;
     int code = r->err.pub.code;
-    if (st == 0) {
-        /* No HTTP response. Connection-class errors back off; the rest are final. */
+    if (r->transport_failed || st == 0) {
+        /* No complete HTTP response. Connection-class errors back off; the rest are final. */
         if (code == FWT_ETIMEDOUT || code == FWT_ECONNECT) {
             fwt__reply_free(r);
             repoll_backoff(op);

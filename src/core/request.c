@@ -155,8 +155,10 @@ static void on_http_done(fwt__http_result *res, void *ud)
     }
     cc->empty = NULL;
     if (oom) {
+        r->transport_failed = 1;
         fwt__err_set(&r->err, FWT_ENOMEM, "out of memory");
     } else if (res->status != FWT_OK) {
+        r->transport_failed = 1;
         char *m = fwt__client_scrub_dup(cc->c, res->message);
         fwt__err_set(&r->err, res->status, "%s", m && *m ? m : fwt_strerror(res->status));
         fwt__free_mem(m);

@@ -47,6 +47,7 @@ typedef struct fwt__reply {
     int64_t retry_after_ms; /* -1 if none */
     int attempts;
     fwt__err err;       /* code FWT_OK on 2xx; otherwise mapped (see fwt__reply_map) */
+    int transport_failed; /* nonzero: no complete HTTP response; err.pub.code says why (ETIMEDOUT, ECONNECT, ...) */
 } fwt__reply;
 
 void fwt__reply_init(fwt__reply *r);

@@ -85,7 +85,7 @@ typedef struct trainer {
     fwt_responder *r;
     fclock *clk;
     pthread_mutex_t mu;
-    tr_action poll_q[TR_MAX];
+    tr_action poll_q[1024];
     int poll_head, poll_tail;
     tr_action submit_q[TR_MAX];
     int submit_head, submit_tail;
@@ -93,13 +93,14 @@ typedef struct trainer {
     int n_accounts;
     int account_lookups;
     int hb_count;
+    int hb_status; /* nonzero: answer heartbeats with this status */
     int session_count;
     int submit_delay_ms;
     tr_submit submits[TR_MAX];
     int n_submits;
     int polls;
-    uint64_t poll_vtime[TR_MAX];
-    int poll_iter[TR_MAX];
+    uint64_t poll_vtime[1024];
+    int poll_iter[1024];
     int n_promises;
     char promise_rid[TR_MAX][32];
     char promise_route[TR_MAX][40];
@@ -172,11 +173,13 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
     } else if (!strcmp(rt, "session_heartbeat")) {
         tr->hb_count++;
         out->body = "{}";
+        if (tr->hb_status)
+            out->status = tr->hb_status;
     } else if (!strcmp(rt, "list_checkpoints")) {
         out->body = "{\"checkpoints\":[\"step-1\",\"step-2\"]}";
     } else if (!strcmp(rt, "retrieve_future")) {
         int i = tr->polls++;
-        if (i < TR_MAX) {
+        if (i < 1024) {
             tr->poll_vtime[i] = tr->clk ? fclock_now(tr->clk) : mono_ms();
             const char *it = fwt_resp_request_header(req, "X-Tinker-Request-Iteration");
             tr->poll_iter[i] = it ? atoi(it) : -1;
@@ -186,9 +189,10 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
             out->status = a.status;
             out->body = a.body;
             out->delay_headers_ms = a.delay_headers_ms;
-            if (a.status == -1) { /* connection drop */
-                out->status = 0;
-                out->close_without_response = 1;
+            if (a.status == -1) { /* connection dropped mid-body */
+                out->status = 200;
+                out->body = "{\"type\":";
+                out->advertise_len = 100;
             }
         } else {
             cJSON *rid = body ? cJSON_GetObjectItemCaseSensitive(body, "request_id") : NULL;
@@ -250,6 +254,10 @@ static inline void trainer_stop(trainer *tr)
 static inline void tr_push_poll(trainer *tr, int status, const char *body)
 {
     pthread_mutex_lock(&tr->mu);
+    if (tr->poll_tail >= 1024) {
+        pthread_mutex_unlock(&tr->mu);
+        abort();
+    }
     tr->poll_q[tr->poll_tail++] = (tr_action){status, body, 0};
     pthread_mutex_unlock(&tr->mu);
 }
@@ -257,6 +265,10 @@ static inline void tr_push_poll(trainer *tr, int status, const char *body)
 static inline void tr_push_submit(trainer *tr, int status, const char *body)
 {
     pthread_mutex_lock(&tr->mu);
+    if (tr->submit_tail >= TR_MAX) {
+        pthread_mutex_unlock(&tr->mu);
+        abort();
+    }
     tr->submit_q[tr->submit_tail++] = (tr_action){status, body, 0};
     pthread_mutex_unlock(&tr->mu);
 }

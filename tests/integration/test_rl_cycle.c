@@ -1,0 +1,468 @@
+/*
+ * The whole RL-style cycle against fwtrain-local (real server, real model):
+ * job → ready → session + model → 20 × (forward_backward, optim_step,
+ * save_and_hotload) with the deployment's prompt logprobs equal to the
+ * trainer's forward logprobs after every hotload → promote the first base.
+ * Plus: delta refused for promotion, 409 paths, a deleted job still listable
+ * and promotable, paging, a broken chain healed by the next base, hotload
+ * timeout and cancellation of each long wait.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/request.h"
+#include "fwtrain/fwtrain.h"
+#include "local_server.h"
+
+#define BASE_MODEL "accounts/fireworks/models/fwl-tiny"
+
+static const char PROMPT[] = "the quick brown fox jumps over the lazy dog";
+
+typedef struct env {
+    fwt_local_server *srv;
+    fwt_client *c;
+} env;
+
+static int start_env(env *e, const char *const *args)
+{
+    fwt_local_server_opts o;
+    fwt_local_server_opts_init(&o);
+    o.extra_args = args;
+    if (fwt_local_server_start(&e->srv, &o) != 0)
+        return -1;
+    fwt_client_options co;
+    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
+    co.base_url = fwt_local_server_url(e->srv);
+    co.api_key = fwt_local_server_api_key(e->srv);
+    co.retry_base_ms = 10;
+    co.retry_cap_ms = 50;
+    co.poll_floor_ms = 1;
+    return fwt_client_new(&e->c, &co) == FWT_OK ? 0 : -1;
+}
+
+static void stop_env(env *e)
+{
+    fwt_client_free(e->c);
+    fwt_local_server_free(e->srv);
+}
+
+static int group_setup(void **state)
+{
+    env *e = calloc(1, sizeof *e);
+    static const char *const args[] = {"--model-dim", "8", "--job-start-ms", "30", "--hotload-ms", "5",
+                                       "--promote-ms", "20", "--long-poll-ms", "200", NULL};
+    if (!e || start_env(e, args) != 0)
+        return -1;
+    *state = e;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    env *e = *state;
+    stop_env(e);
+    free(e);
+    return 0;
+}
+
+static void check(int rc, const char *what)
+{
+    if (rc != FWT_OK)
+        print_error("%s: %s (%s)\n", what, fwt_strerror(rc), fwt_error_last()->message);
+    assert_int_equal(rc, FWT_OK);
+}
+
+static fwt_job *ready_job(env *e, const char *job_id)
+{
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.job_id = job_id;
+    o.base_model = BASE_MODEL;
+    fwt_job *j = NULL;
+    check(fwt_job_create(&j, e->c, &o), "job create");
+    fwt_job_free(j);
+    fwt_job_wait_options w;
+    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
+    w.poll_interval_ms = 10;
+    w.ready_timeout_ms = 20000;
+    check(fwt_job_wait_ready_result(&j, e->c, job_id, &w, 30000), "wait ready");
+    assert_string_equal(fwt_job_state(j), "JOB_STATE_RUNNING");
+    return j;
+}
+
+static fwt_training *open_training(env *e, const fwt_job *j)
+{
+    fwt_training *t = NULL;
+    check(fwt_job_open_training(&t, e->c, j, NULL), "open training");
+    check(fwt_training_create_model_result(t, 30000), "create_model");
+    return t;
+}
+
+static fwt_batch *text_batch(const char *text)
+{
+    size_t n = strlen(text);
+    int64_t tok[128], tgt[128];
+    float w[128];
+    assert_true(n < 128);
+    for (size_t i = 0; i + 1 < n; i++) {
+        tok[i] = (unsigned char)text[i];
+        tgt[i] = (unsigned char)text[i + 1];
+        w[i] = 1.0f;
+    }
+    fwt_batch *b = NULL;
+    check(fwt_batch_new(&b), "batch");
+    check(fwt_batch_add(b, tok, n - 1, tgt, n - 1, w, n - 1), "batch add");
+    return b;
+}
+
+/* The deployment's prompt logprobs (echo, temperature 0) must equal the trainer's forward logprobs exactly. */
+static void expect_same_logprobs(env *e, fwt_training *t, const char *deployment_id)
+{
+    fwt_batch *b = text_batch(PROMPT);
+    fwt_forward_output *fo = NULL;
+    check(fwt_training_forward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, 30000), "forward");
+    size_t n = 0;
+    const float *lp = fwt_forward_output_logprobs(fo, 0, &n);
+    assert_non_null(lp);
+    assert_int_equal(n, strlen(PROMPT) - 1);
+
+    const char *account = NULL;
+    check(fwt_client_account_id(&account, e->c), "account");
+    cJSON *body = cJSON_CreateObject();
+    char model[160];
+    snprintf(model, sizeof model, "accounts/%s/deployments/%s", account, deployment_id);
+    cJSON_AddStringToObject(body, "model", model);
+    cJSON *prompt = cJSON_AddArrayToObject(body, "prompt");
+    for (size_t i = 0; PROMPT[i]; i++)
+        cJSON_AddItemToArray(prompt, cJSON_CreateNumber((unsigned char)PROMPT[i]));
+    cJSON_AddNumberToObject(body, "max_tokens", 0);
+    cJSON_AddNumberToObject(body, "temperature", 0);
+    cJSON_AddBoolToObject(body, "echo", 1);
+    cJSON_AddNumberToObject(body, "logprobs", 1);
+    char url[512];
+    snprintf(url, sizeof url, "%s/inference/v1/completions", fwt_local_server_url(e->srv));
+    fwt__call call = {0};
+    call.plane = FWT__PLANE_INFERENCE;
+    call.method = "POST";
+    call.url = url;
+    call.body = body;
+    call.retry = FWT__RC_CONTROL;
+    fwt__reply r;
+    fwt__reply_init(&r);
+    check(fwt__call_sync(e->c, &call, &r), "completions");
+    cJSON *choices = cJSON_GetObjectItemCaseSensitive(r.json, "choices");
+    cJSON *lps = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "logprobs");
+    cJSON *tlp = cJSON_GetObjectItemCaseSensitive(lps, "token_logprobs");
+    assert_int_equal(cJSON_GetArraySize(tlp), (int)strlen(PROMPT));
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(tlp, 0)));
+    for (size_t i = 0; i < n; i++) {
+        cJSON *v = cJSON_GetArrayItem(tlp, (int)i + 1);
+        assert_true(cJSON_IsNumber(v));
+        if ((float)v->valuedouble != lp[i])
+            print_error("token %zu: deployment %.9g trainer %.9g\n", i + 1, v->valuedouble, (double)lp[i]);
+        assert_true((float)v->valuedouble == lp[i]);
+    }
+    fwt__reply_clear(&r);
+    cJSON_Delete(body);
+    fwt_forward_output_free(fo);
+    fwt_batch_free(b);
+}
+
+static fwt_weight_syncer *make_syncer(env *e, fwt_training *t, const char *deployment_id, int64_t hotload_timeout)
+{
+    fwt_weight_syncer_options o;
+    fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
+    o.deployment_id = deployment_id;
+    o.base_model = BASE_MODEL;
+    o.hotload_poll_interval_ms = 5;
+    o.hotload_timeout_ms = hotload_timeout;
+    o.manager_timeout_ms = 20000;
+    o.warmup_interval_ms = 10;
+    fwt_weight_syncer *s = NULL;
+    check(fwt_weight_syncer_new(&s, e->c, t, &o), "syncer");
+    return s;
+}
+
+static void make_deployment(env *e, const char *dep, const char *job_id)
+{
+    fwt_deployment_create_options o;
+    fwt_deployment_create_options_init(&o, FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION);
+    o.base_model = BASE_MODEL;
+    o.hot_load_trainer_job = job_id;
+    fwt_deployment *d = NULL;
+    check(fwt_deployment_create(&d, e->c, dep, &o), "deployment create");
+    assert_string_equal(fwt_deployment_id(d), dep);
+    fwt_deployment_free(d);
+    /* get-or-create: the second call finds it */
+    check(fwt_deployment_create(&d, e->c, dep, &o), "deployment create again");
+    fwt_deployment_free(d);
+}
+
+static void train_step(fwt_training *t, fwt_batch *b)
+{
+    fwt_forward_output *fo = NULL;
+    check(fwt_training_forward_backward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, 30000), "forward_backward");
+    fwt_forward_output_free(fo);
+    fwt_adam_params p;
+    fwt_adam_params_init(&p, FWT_ADAM_PARAMS_VERSION);
+    p.learning_rate = 1e-2;
+    fwt_metrics *m = NULL;
+    check(fwt_training_optim_step_result(&m, t, &p, 30000), "optim_step");
+    fwt_metrics_free(m);
+}
+
+static void test_rl_cycle(void **state)
+{
+    env *e = *state;
+    fwt_job *j = ready_job(e, "rl-cycle");
+    fwt_training *t = open_training(e, j);
+    make_deployment(e, "rl-dep", fwt_job_id(j));
+    fwt_weight_syncer *s = make_syncer(e, t, "rl-dep", 20000);
+    fwt_batch *b = text_batch("hello world, hello trainer, hello deployment");
+    char *first = NULL, *second = NULL;
+    for (int step = 1; step <= 20; step++) {
+        train_step(t, b);
+        char name[32], *snap = NULL;
+        snprintf(name, sizeof name, "step-%d", step);
+        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO), "save_and_hotload");
+        fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
+        check(fwt_weight_syncer_last_timing(s, &tm), "timing");
+        assert_int_equal(tm.type, step == 1 ? FWT_CHECKPOINT_BASE : FWT_CHECKPOINT_DELTA);
+        expect_same_logprobs(e, t, "rl-dep");
+        if (step == 1)
+            first = snap;
+        else if (step == 2)
+            second = snap;
+        else
+            fwt_free(snap);
+    }
+    /* promote the first base; a delta is refused with a clear reason */
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    fwt_future *f = NULL;
+    assert_int_equal(fwt_promote_checkpoint_by_id(&f, e->c, fwt_job_id(j), second, "rl-delta", BASE_MODEL, &po), FWT_OK);
+    assert_int_equal(fwt_future_wait(f, 30000), FWT_OK);
+    assert_int_not_equal(fwt_future_status(f), FWT_OK);
+    assert_non_null(strstr(fwt_future_error(f)->message, "delta checkpoints are not promotable"));
+    fwt_future_free(f);
+    fwt_checkpoint_list *l = NULL;
+    check(fwt_job_list_checkpoints(&l, e->c, fwt_job_id(j), NULL), "list");
+    const fwt_checkpoint_row *row = fwt_checkpoint_list_find(l, "step-1");
+    assert_non_null(row);
+    assert_string_equal(fwt_checkpoint_row_id(row), first);
+    assert_true(fwt_checkpoint_row_promotable(row));
+    assert_false(fwt_checkpoint_row_promotable(fwt_checkpoint_list_find(l, "step-2")));
+    fwt_model *m = NULL;
+    check(fwt_promote_checkpoint_result(&m, e->c, fwt_checkpoint_row_name(row), "rl-first-base", BASE_MODEL, &po, 30000),
+          "promote");
+    assert_string_equal(fwt_model_state(m), "READY");
+    assert_non_null(strstr(fwt_model_name(m), "/models/rl-first-base"));
+    fwt_model_free(m);
+    /* an invalid output id is refused before any request */
+    assert_int_equal(fwt_promote_checkpoint_result(&m, e->c, fwt_checkpoint_row_name(row), "Bad_Id", BASE_MODEL, &po, 1000),
+                     FWT_EINVAL);
+    fwt_checkpoint_list_free(l);
+    fwt_free(first);
+    fwt_free(second);
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(s);
+    fwt_training_free(t);
+    fwt_job_free(j);
+}
+
+static void test_broken_chain_healed(void **state)
+{
+    env *e = *state;
+    fwt_job *j = ready_job(e, "chain-job");
+    fwt_training *t = open_training(e, j);
+    make_deployment(e, "chain-dep", fwt_job_id(j));
+    fwt_weight_syncer *s = make_syncer(e, t, "chain-dep", 20000);
+    fwt_batch *b = text_batch("break the chain, then heal it");
+    train_step(t, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c1", FWT_CHECKPOINT_AUTO), "c1");
+    /* the trainer saves a new base the deployment never loads: its next delta is against that base */
+    train_step(t, b);
+    fwt_sampler_save *sv = NULL;
+    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "side-base", FWT_CHECKPOINT_BASE, 0, 30000), "side");
+    fwt_sampler_save_free(sv);
+    train_step(t, b);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_DELTA);
+    int rc = fwt_weight_syncer_save_and_hotload(NULL, s, "c2", FWT_CHECKPOINT_AUTO);
+    assert_int_not_equal(rc, FWT_OK); /* detected */
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
+    train_step(t, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c3", FWT_CHECKPOINT_AUTO), "c3 (healing base)");
+    expect_same_logprobs(e, t, "chain-dep");
+    train_step(t, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c4", FWT_CHECKPOINT_AUTO), "c4 (delta again)");
+    expect_same_logprobs(e, t, "chain-dep");
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(s);
+    fwt_training_free(t);
+    check(fwt_deployment_delete_result(e->c, "chain-dep", NULL, 30000), "deployment delete");
+    fwt_deployment *d = NULL;
+    assert_int_equal(fwt_deployment_get(&d, e->c, "chain-dep"), FWT_ENOTFOUND);
+    fwt_job_free(j);
+}
+
+static void test_jobs_409_deleted_paging(void **state)
+{
+    env *e = *state;
+    fwt_job *j = ready_job(e, "dup-job");
+    /* 409 → GET → the same job */
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.job_id = "dup-job";
+    o.base_model = BASE_MODEL;
+    fwt_job *again = NULL;
+    check(fwt_job_create(&again, e->c, &o), "create again");
+    assert_string_equal(fwt_job_id(again), "dup-job");
+    fwt_job_free(again);
+    /* 7 sampler saves → ≥ 3 pages of 3 */
+    fwt_training *t = open_training(e, j);
+    for (int i = 0; i < 7; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p-%d", i);
+        fwt_sampler_save *sv = NULL;
+        check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, name, FWT_CHECKPOINT_BASE, 0, 30000), "save");
+        fwt_sampler_save_free(sv);
+    }
+    fwt_training_free(t);
+    fwt_checkpoint_list_options lo;
+    fwt_checkpoint_list_options_init(&lo, FWT_CHECKPOINT_LIST_OPTIONS_VERSION);
+    lo.page_size = 3;
+    fwt_checkpoint_list *l = NULL;
+    check(fwt_job_list_checkpoints(&l, e->c, "dup-job", &lo), "list paged");
+    assert_true(fwt_checkpoint_list_pages(l) >= 3);
+    assert_true(fwt_checkpoint_list_count(l) >= 7);
+    const fwt_checkpoint_row *newest = fwt_checkpoint_list_newest(l, FWT_CHECKPOINT_FILTER_PROMOTABLE);
+    assert_non_null(newest);
+    char *logical = NULL;
+    check(fwt_checkpoint_logical_name(&logical, fwt_checkpoint_row_id(newest)), "logical");
+    assert_string_equal(logical, "p-6");
+    fwt_free(logical);
+    fwt_checkpoint_list *all = NULL;
+    check(fwt_job_list_checkpoints(&all, e->c, "dup-job", NULL), "list one page");
+    assert_int_equal(fwt_checkpoint_list_count(all), fwt_checkpoint_list_count(l));
+    fwt_checkpoint_list_free(all);
+    /* delete: still listable and promotable; the id cannot be reused */
+    check(fwt_job_delete(e->c, "dup-job"), "delete");
+    fwt_job *g = NULL;
+    check(fwt_job_get(&g, e->c, "dup-job"), "get deleted");
+    assert_true(fwt_job_is_tombstone(g));
+    fwt_job_free(g);
+    assert_int_equal(fwt_job_create(&again, e->c, &o), FWT_ECONFLICT);
+    assert_non_null(strstr(fwt_error_last()->message, "dup-job"));
+    fwt_checkpoint_list *after = NULL;
+    check(fwt_job_list_checkpoints(&after, e->c, "dup-job", NULL), "list deleted");
+    assert_int_equal(fwt_checkpoint_list_count(after), fwt_checkpoint_list_count(l));
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    fwt_model *m = NULL;
+    check(fwt_promote_checkpoint_result(&m, e->c, fwt_checkpoint_row_name(newest), "from-deleted-job", BASE_MODEL, &po,
+                                        30000),
+          "promote from deleted job");
+    assert_string_equal(fwt_model_state(m), "READY");
+    fwt_model_free(m);
+    fwt_checkpoint_list_free(after);
+    fwt_checkpoint_list_free(l);
+    fwt_job_free(j);
+}
+
+/* A second server whose jobs, loads and promotions are slow: timeouts and cancellation for real. */
+static void test_slow_server_timeout_and_cancel(void **state)
+{
+    (void)state;
+    env e2 = {0};
+    static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "30", "--hotload-ms", "30000",
+                                       "--promote-ms", "30000", "--long-poll-ms", "200", NULL};
+    assert_int_equal(start_env(&e2, args), 0);
+    fwt_job *j = ready_job(&e2, "slow-job");
+    fwt_training *t = open_training(&e2, j);
+    make_deployment(&e2, "slow-dep", fwt_job_id(j));
+    /* hotload timeout honoured */
+    fwt_weight_syncer *s = make_syncer(&e2, t, "slow-dep", 300);
+    char *snap = NULL;
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "s1", FWT_CHECKPOINT_AUTO), FWT_ETIMEDOUT);
+    fwt_weight_syncer_free(s);
+    /* cancel the hotload wait */
+    fwt_sampler_save *sv = NULL;
+    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "s2", FWT_CHECKPOINT_BASE, 0, 30000), "save");
+    check(fwt_deployment_hotload(e2.c, "slow-dep", BASE_MODEL, fwt_sampler_save_snapshot_name(sv), NULL), "hotload");
+    fwt_hotload_wait_options hw;
+    fwt_hotload_wait_options_init(&hw, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+    hw.poll_interval_ms = 10;
+    fwt_future *f = NULL;
+    check(fwt_deployment_wait_hotload(&f, e2.c, "slow-dep", BASE_MODEL, fwt_sampler_save_snapshot_name(sv), &hw), "wait");
+    usleep(50 * 1000);
+    assert_int_equal(fwt_future_cancel(f), FWT_OK);
+    assert_int_equal(fwt_future_wait(f, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(f), FWT_ECANCELED);
+    fwt_future_free(f);
+    /* cancel the promotion wait */
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    check(fwt_promote_checkpoint_by_id(&f, e2.c, "slow-job", fwt_sampler_save_snapshot_name(sv), "slow-model", BASE_MODEL,
+                                       &po),
+          "promote start");
+    usleep(50 * 1000);
+    assert_int_equal(fwt_future_cancel(f), FWT_OK);
+    assert_int_equal(fwt_future_wait(f, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(f), FWT_ECANCELED);
+    fwt_future_free(f);
+    fwt_sampler_save_free(sv);
+    fwt_free(snap);
+    fwt_training_free(t);
+    fwt_job_free(j);
+    stop_env(&e2);
+}
+
+static void test_cancel_wait_ready(void **state)
+{
+    (void)state;
+    env e3 = {0};
+    static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "600000", NULL};
+    assert_int_equal(start_env(&e3, args), 0);
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.base_model = BASE_MODEL;
+    fwt_job *j = NULL;
+    check(fwt_job_create(&j, e3.c, &o), "create");
+    fwt_job_wait_options w;
+    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
+    w.poll_interval_ms = 10;
+    fwt_future *f = NULL;
+    check(fwt_job_wait_ready(&f, e3.c, fwt_job_id(j), &w), "wait start");
+    usleep(50 * 1000);
+    assert_int_equal(fwt_future_is_done(f), 0);
+    assert_int_equal(fwt_future_cancel(f), FWT_OK);
+    assert_int_equal(fwt_future_wait(f, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(f), FWT_ECANCELED);
+    fwt_future_free(f);
+    fwt_job_free(j);
+    stop_env(&e3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rl_cycle),
+        cmocka_unit_test(test_broken_chain_healed),
+        cmocka_unit_test(test_jobs_409_deleted_paging),
+        cmocka_unit_test(test_slow_server_timeout_and_cancel),
+        cmocka_unit_test(test_cancel_wait_ready),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
