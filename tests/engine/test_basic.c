@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "engine_test_util.h"
@@ -536,6 +539,134 @@ static void test_logging_no_secrets(void **state)
     pthread_mutex_destroy(&lc.mu);
 }
 
+
+/* A listener that answers any connection with plain-text bytes and closes. */
+typedef struct plain_srv {
+    int fd;
+    int port;
+    pthread_t th;
+} plain_srv;
+
+static void *plain_main(void *arg)
+{
+    plain_srv *p = arg;
+    int c = accept(p->fd, NULL, NULL);
+    if (c >= 0) {
+        static const char junk[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+        ssize_t k = send(c, junk, sizeof junk - 1, MSG_NOSIGNAL);
+        (void)k;
+        usleep(100000);
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_tls_error_not_retried(void **state)
+{
+    fx *f = *state;
+    /* https to a plain-text listener: the handshake fails; never retried, never downgraded. */
+    plain_srv p;
+    p.fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(p.fd >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(p.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(p.fd, 4), 0);
+    assert_int_equal(getsockname(p.fd, (struct sockaddr *)&sa, &sl), 0);
+    p.port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&p.th, NULL, plain_main, &p), 0);
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/x", p.port);
+    fwt__http_spec s = {.method = "GET", .url = url, .header_timeout_ms = 5000,
+                        .retry = {.on = FWT__RETRY_CONN | FWT__RETRY_5XX_ANY, .base_ms = 1, .budget_ms = 5000}};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    assert_int_equal(res->status, FWT_ETLS);
+    assert_int_equal(res->attempts, 1);
+    assert_int_equal(res->http_status, 0);
+    waiter_destroy(&w);
+    pthread_join(p.th, NULL);
+    close(p.fd);
+}
+
+static void test_header_timeout_then_retry(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action stall = {.status = 200, .delay_headers_ms = -1};
+    fwt_resp_action ok = {.status = 200, .body = "second"};
+    fwt_responder_push(f->r, &stall);
+    fwt_responder_push(f->r, &ok);
+    fwt__http_spec s = {.method = "POST", .url = f->url, .body = "x", .body_len = 1, .idempotency_key = "same",
+                        .header_timeout_ms = 150, .retry = {.on = FWT__RETRY_CONN, .base_ms = 1, .cap_ms = 1}};
+    waiter w;
+    fwt__http_result *res = run(f, &s, 10000, &w);
+    assert_int_equal(res->status, FWT_OK);
+    assert_string_equal(res->body, "second");
+    assert_int_equal(res->attempts, 2);
+    waiter_destroy(&w);
+    assert_int_equal(fwt_responder_connection_count(f->r), 2); /* the stalled connection was dropped */
+}
+
+typedef struct chain {
+    fx *f;
+    waiter second;
+    int submit_rc;
+    int on_worker;
+} chain;
+
+static void chain_first(fwt__http_result *res, void *ud)
+{
+    chain *c = ud;
+    c->on_worker = fwt__engine_on_worker(c->f->e);
+    fwt__http_spec s = {.method = "GET", .url = c->f->url};
+    c->submit_rc = fwt__engine_submit(c->f->e, &s, waiter_cb, &c->second, NULL);
+    fwt__http_result_free(res);
+}
+
+static void test_submit_from_callback(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 200, .body = "ok"};
+    fwt_responder_set_default(f->r, &a);
+    chain c;
+    memset(&c, 0, sizeof c);
+    c.f = f;
+    waiter_init(&c.second);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
+    assert_int_equal(fwt__engine_submit(f->e, &s, chain_first, &c, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(&c.second, 5000);
+    assert_non_null(res);
+    assert_int_equal(c.submit_rc, FWT_OK);
+    assert_int_equal(c.on_worker, 1);
+    assert_int_equal(res->http_status, 200);
+    waiter_destroy(&c.second);
+}
+
+static void test_cancel_while_backing_off(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action a = {.status = 503};
+    fwt_responder_set_default(f->r, &a);
+    fwt__http_spec s = {.method = "GET", .url = f->url,
+                        .retry = {.on = FWT__RETRY_5XX_COMMON, .base_ms = 20000, .cap_ms = 20000, .budget_ms = 60000}};
+    waiter w;
+    waiter_init(&w);
+    uint64_t id;
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &id), FWT_OK);
+    assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    usleep(30000);
+    uint64_t t0 = real_ms();
+    assert_int_equal(fwt__engine_cancel(f->e, id), 1);
+    fwt__http_result *res = waiter_wait(&w, 5000);
+    assert_non_null(res);
+    assert_int_equal(res->status, FWT_ECANCELED);
+    assert_true(real_ms() - t0 < 2000);
+    waiter_destroy(&w);
+}
+
 static void test_engine_args(void **state)
 {
     (void)state;
@@ -573,6 +704,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_200, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logging_no_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_error_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_timeout_then_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_backing_off, setup, teardown),
         cmocka_unit_test(test_engine_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
