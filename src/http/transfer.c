@@ -74,11 +74,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
         spec->deadline_ms < 0 || spec->max_response_bytes < 0 || spec->retry.budget_ms < 0 ||
         spec->retry.base_ms < 0 || spec->retry.cap_ms < 0 || spec->retry.max_attempts < 0)
         return NULL;
-    int https = 0;
-    if (!fwt__url_check(spec->url, &https) || has_crlf(spec->url))
-        return NULL;
-    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
-    if (!https && !spec->allow_insecure_http && !fwt__url_is_loopback(spec->url))
+    if (has_crlf(spec->url))
         return NULL;
     if (spec->idempotency_key && (has_crlf(spec->idempotency_key) || !*spec->idempotency_key ||
                                   strlen(spec->idempotency_key) > 255))
@@ -88,15 +84,25 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
             if (has_crlf(*h) || !strchr(*h, ':') || **h == ':')
                 return NULL;
 
-    *err = FWT_ENOMEM;
-    fwt__req *r = calloc(1, sizeof *r);
-    if (!r)
+    int https = 0, loopback = 0;
+    char *url_log = NULL;
+    int uok = fwt__url_inspect(spec->url, &https, &loopback, &url_log);
+    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
+    if (uok == 0 || (uok > 0 && !https && !loopback && !spec->allow_insecure_http)) {
+        free(url_log);
         return NULL;
+    }
+    *err = FWT_ENOMEM;
+    fwt__req *r = uok > 0 ? calloc(1, sizeof *r) : NULL;
+    if (!r) {
+        free(url_log);
+        return NULL;
+    }
     r->eng = e;
+    r->url_log = url_log;
     r->method = strdup(spec->method);
     r->url = strdup(spec->url);
-    r->url_log = fwt__url_for_log(spec->url);
-    if (!r->method || !r->url || !r->url_log)
+    if (!r->method || !r->url)
         goto oom;
     if (spec->headers)
         for (const char *const *h = spec->headers; *h; h++)
