@@ -124,6 +124,17 @@ FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt
 
 /* ---- checkpoints (protocol §4.4–§4.8) ---------------------------------- */
 
+/*
+ * Checkpoint names (save_state, save_weights_for_sampler_ext) must be 1 to
+ * FWT_CHECKPOINT_NAME_MAX characters, without '/' or control characters;
+ * paths given to load_state* must be 1 to FWT_CHECKPOINT_PATH_MAX characters
+ * without control characters ('/' allowed, e.g. "cross_job://job/step-4").
+ * ttl_seconds must be >= 0. Violations fail with FWT_EINVAL before any request
+ * is sent; fwt_error_last() names the argument.
+ */
+#define FWT_CHECKPOINT_NAME_MAX 200
+#define FWT_CHECKPOINT_PATH_MAX 1024
+
 /**
  * save_state: POST /api/v1/save_weights (DCP: weights + optimizer).
  * ttl_seconds 0 = keep forever. Completes with the server's path string.

@@ -17,8 +17,8 @@
 #include "fwtrain/training.h"
 #include "json/json.h"
 
-#define FWT__NAME_MAX 200   /* checkpoint names (documented in training.h) */
-#define FWT__PATH_MAX 1024  /* checkpoint paths passed to load_state */
+#define FWT__NAME_MAX FWT_CHECKPOINT_NAME_MAX
+#define FWT__PATH_MAX FWT_CHECKPOINT_PATH_MAX
 
 typedef enum fwt__op_phase {
     FWT__OP_QUEUED = 0,

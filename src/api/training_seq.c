@@ -117,11 +117,11 @@ static void op_abort(fwt__top *op, int code, const char *why)
     uint64_t req = op->req_id, tim = op->timer_id;
     pthread_mutex_unlock(&t->mu);
 
+    if (phase == FWT__OP_FINISHED)
+        return;
     fwt__err e;
     fwt__err_init(&e);
     fwt__err_set(&e, code, "%s", why);
-    if (phase == FWT__OP_FINISHED)
-        return;
     if (dequeued) { /* never submitted: no seq_id consumed, nothing to stop */
         fwt__top_finish(op, code, &e, FWT__VALUE_NONE, NULL, NULL);
         return;

@@ -276,19 +276,19 @@ static void test_cli_promote(void **state)
     proc_result_free(&r);
 
     /* by --step, with the automatic output id (protocol §6) */
-    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "24", NULL, NULL, NULL);
+    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "24", NULL, NULL);
     if (r.exit_code != 0)
         fail_msg("promote --step failed (%d): %s", r.exit_code, r.err);
     assert_non_null(strstr(r.out, "/models/fwtrain-local-byte-promote-step-24-"));
     proc_result_free(&r);
 
     /* a STATE step is not promotable; an unknown step is nothing to promote */
-    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "8", NULL, NULL, NULL);
+    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "8", NULL, NULL);
     assert_int_equal(r.exit_code, 3);
     assert_non_null(strstr(r.err, "cannot be promoted"));
     assert_non_null(strstr(r.err, "latest promotable step is 24"));
     proc_result_free(&r);
-    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "99", NULL, NULL, NULL);
+    cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "99", NULL, NULL);
     assert_int_equal(r.exit_code, 3);
     assert_non_null(strstr(r.err, "no entry for step 99"));
     proc_result_free(&r);

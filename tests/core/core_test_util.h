@@ -93,6 +93,7 @@ typedef struct trainer {
     int n_accounts;
     int account_lookups;
     int hb_count;
+    int hb_status; /* nonzero: answer heartbeats with this status */
     int session_count;
     int submit_delay_ms;
     tr_submit submits[TR_MAX];
@@ -172,6 +173,8 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
     } else if (!strcmp(rt, "session_heartbeat")) {
         tr->hb_count++;
         out->body = "{}";
+        if (tr->hb_status)
+            out->status = tr->hb_status;
     } else if (!strcmp(rt, "list_checkpoints")) {
         out->body = "{\"checkpoints\":[\"step-1\",\"step-2\"]}";
     } else if (!strcmp(rt, "retrieve_future")) {

@@ -278,6 +278,65 @@ static void test_malformed_poll_replies(void **state)
     assert_int_equal(save(f, &p0), FWT_EPROTO);
 }
 
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int g_warned, g_recovered;
+
+static void hb_log(int level, const char *msg, void *payload)
+{
+    (void)payload;
+    pthread_mutex_lock(&g_log_mu);
+    if (level == FWT_LOG_WARN && strstr(msg, "heartbeats have failed"))
+        g_warned++;
+    if (strstr(msg, "heartbeat recovered"))
+        g_recovered++;
+    pthread_mutex_unlock(&g_log_mu);
+}
+
+static int log_count(int *v)
+{
+    pthread_mutex_lock(&g_log_mu);
+    int n = *v;
+    pthread_mutex_unlock(&g_log_mu);
+    return n;
+}
+
+/* Heartbeats: no retries; a warning once failures have lasted 120 s (virtual), then "recovered". */
+static void test_heartbeat_warns_after_120s(void **state)
+{
+    fx *f = *state;
+    /* A second engine on the same fake clock would advance virtual time too: keep only ours. */
+    fwt_training_free(f->t);
+    fwt_client_free(f->c);
+    f->t = NULL;
+    f->c = NULL;
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.heartbeat_interval_ms = 10000;
+    o.log_fn = hb_log;
+    o.log_level = FWT_LOG_INFO;
+    fwt_client *c = tr_client(f->tr, &f->clk, &o);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->hb_status = 503;
+    int h0 = f->tr->hb_count;
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_training *t = tr_training(f->tr, c, 0, 0);
+    assert_non_null(t);
+    for (int i = 0; i < 5000 && !log_count(&g_warned); i++)
+        usleep(1000);
+    assert_int_equal(log_count(&g_warned), 1);
+    int beats = tr_get(f->tr, &f->tr->hb_count) - h0;
+    assert_true(beats >= 13); /* 120 s of 10 s beats, one attempt each (no retries) */
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->hb_status = 0;
+    pthread_mutex_unlock(&f->tr->mu);
+    for (int i = 0; i < 5000 && !log_count(&g_recovered); i++)
+        usleep(1000);
+    assert_int_equal(log_count(&g_recovered), 1);
+    assert_int_equal(log_count(&g_warned), 1);
+    fwt_training_free(t);
+    fwt_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fatal_4xx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remote_error_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_poll_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_warns_after_120s, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

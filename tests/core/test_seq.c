@@ -350,6 +350,31 @@ static void test_heartbeat(void **state)
     fwt_client_free(c);
 }
 
+/* A poll whose headers do not arrive within header_timeout_ms is connection-class: back off, poll again. */
+static void test_poll_header_timeout(void **state)
+{
+    fx *f = *state;
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.header_timeout_ms = 150;
+    o.retry_base_ms = 5;
+    fwt_client *c = tr_client(f->tr, NULL, &o);
+    fwt_training *t = tr_training(f->tr, c, 0, 0);
+    assert_int_equal(fwt_training_create_model_result(t, 10000), FWT_OK);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->poll_q[f->tr->poll_tail++] = (tr_action){200, "{\"type\":\"try_again\"}", 3000};
+    int p0 = f->tr->polls;
+    pthread_mutex_unlock(&f->tr->mu);
+    uint64_t t0 = mono_ms();
+    char *p = NULL;
+    assert_int_equal(fwt_training_save_state_result(&p, t, "h", 0, 10000), FWT_OK);
+    assert_true(mono_ms() - t0 < 2500);
+    assert_int_equal(tr_get(f->tr, &f->tr->polls) - p0, 2);
+    fwt_free(p);
+    fwt_training_free(t);
+    fwt_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_training_free_with_pending_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_free_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_header_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

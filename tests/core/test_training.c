@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdatomic.h>
 
 #include "core_test_util.h"
 
@@ -411,6 +412,50 @@ static void test_list_checkpoints_errors(void **state)
     (void)l;
 }
 
+static atomic_long g_a, g_f;
+static void *c_malloc(size_t n, void *ctx) { (void)ctx; atomic_fetch_add(&g_a, 1); return malloc(n); }
+static void *c_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    if (!p)
+        atomic_fetch_add(&g_a, 1);
+    return realloc(p, n);
+}
+static void c_free(void *p, void *ctx)
+{
+    (void)ctx;
+    if (p)
+        atomic_fetch_add(&g_f, 1);
+    free(p);
+}
+
+/* With custom hooks, the library's (and cJSON's) allocations go through them and all come back. */
+static void test_custom_allocator_balanced(void **state)
+{
+    (void)state;
+    fwt_allocator a = {FWT_ALLOCATOR_VERSION, c_malloc, c_realloc, c_free, NULL};
+    assert_int_equal(fwt_set_allocator(&a), FWT_OK);
+    trainer *tr = trainer_start(NULL);
+    fwt_client *c = tr_client(tr, NULL, NULL);
+    fwt_training *t = tr_training(tr, c, 0, 0);
+    assert_non_null(t);
+    assert_int_equal(fwt_training_create_model_result(t, 10000), FWT_OK);
+    fwt_batch *b = small_batch();
+    fwt_forward_output *o = NULL;
+    assert_int_equal(fwt_training_forward_backward_result(&o, t, b, FWT_LOSS_CROSS_ENTROPY, 10000), FWT_OK);
+    fwt_forward_output_free(o);
+    fwt_batch_free(b);
+    char *p = NULL;
+    assert_int_equal(fwt_training_save_state_result(&p, t, "x", 0, 10000), FWT_OK);
+    fwt_free(p);
+    fwt_training_free(t);
+    fwt_client_free(c);
+    trainer_stop(tr);
+    assert_int_equal(fwt_set_allocator(NULL), FWT_OK);
+    assert_true(atomic_load(&g_a) > 50);
+    assert_int_equal(atomic_load(&g_a), atomic_load(&g_f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_malformed_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take_mismatch_and_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_checkpoints_errors, setup, teardown),
+        cmocka_unit_test(test_custom_allocator_balanced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
