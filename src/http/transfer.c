@@ -367,13 +367,28 @@ void fwt__http_result_free(fwt__http_result *res)
     free(res);
 }
 
+/* Append src to dst (size n, NUL-terminated), truncating. */
+static void append_text(char *dst, size_t n, const char *src)
+{
+    size_t used = strlen(dst);
+    size_t room = n - used - 1;
+    size_t len = strlen(src);
+    if (len > room)
+        len = room;
+    memcpy(dst + used, src, len);
+    dst[used + len] = '\0';
+}
+
 /* "prefix<curl text>[: detail]", truncated to fit. */
 static void error_text(char *dst, size_t n, const char *prefix, CURLcode rc, const char *detail)
 {
-    int k = snprintf(dst, n, "%s%s", prefix, curl_easy_strerror(rc));
-    if (k >= 0 && (size_t)k < n && detail[0])
-        k = snprintf(dst + k, n - (size_t)k, ": %s", detail);
-    (void)k;
+    dst[0] = '\0';
+    append_text(dst, n, prefix);
+    append_text(dst, n, curl_easy_strerror(rc));
+    if (detail[0]) {
+        append_text(dst, n, ": ");
+        append_text(dst, n, detail);
+    }
 }
 
 static int is_tls_error(CURLcode rc)
