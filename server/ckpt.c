@@ -1,0 +1,258 @@
+/* Checkpoint storage: DCP and sampler snapshots of a job under DATA/jobs/<job>/checkpoints/.
+ * Each checkpoint is a data file "<name>.<stamp>.bin" plus a meta file "<name>.json" written LAST, so a crash
+ * mid-save never lists a partial checkpoint; an overwrite swaps the meta atomically then drops the old data. */
+#include "fwl.h"
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *kind_str(fwl_ck_kind k)
+{
+    return k == FWL_CK_DCP ? "dcp" : k == FWL_CK_BASE ? "base" : "delta";
+}
+
+const char *fwl_ckpt_type_name(fwl_ck_kind k)
+{
+    /* protocol §3.5: DCP rows end in TRAINING (cookbook suffix-matches); sampler rows are INFERENCE_* */
+    return k == FWL_CK_DCP ? "CHECKPOINT_TYPE_TRAINING"
+           : k == FWL_CK_BASE ? "CHECKPOINT_TYPE_INFERENCE_BASE"
+                              : "CHECKPOINT_TYPE_INFERENCE_DELTA";
+}
+
+void fwl_ckpt_dir(fwl_server *s, const char *job, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/jobs/%s/checkpoints", s->cfg.data_dir, job);
+}
+
+int64_t fwl_ckpt_stamp(fwl_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int64_t t = fwl_now_us();
+    if (t <= s->last_ckpt_us)
+        t = s->last_ckpt_us + 1;
+    /* protocol §9: one row in three is stamped on a whole second (rendered without a fraction), so
+     * listings mix precisions like the service's and a string sort of createTime gives the wrong order. */
+    if (++s->ckpt_count % 3 == 0 && t % 1000000 != 0)
+        t = (t / 1000000 + 1) * 1000000;
+    s->last_ckpt_us = t;
+    pthread_mutex_unlock(&s->lock);
+    return t;
+}
+
+static int meta_parse(const cJSON *j, const char *job, fwl_ckpt *ck)
+{
+    memset(ck, 0, sizeof *ck);
+    const char *name = fwl_json_str(j, "name"), *kind = fwl_json_str(j, "kind"), *file = fwl_json_str(j, "file");
+    const cJSON *cu = cJSON_GetObjectItemCaseSensitive(j, "createUs");
+    const cJSON *eu = cJSON_GetObjectItemCaseSensitive(j, "expireUs");
+    if (!name || !kind || !file || !cJSON_IsNumber(cu) || !fwl_valid_ckpt_name(name))
+        return -1;
+    snprintf(ck->job, sizeof ck->job, "%s", job);
+    snprintf(ck->name, sizeof ck->name, "%s", name);
+    snprintf(ck->file, sizeof ck->file, "%s", file);
+    if (strchr(ck->file, '/'))
+        return -1;
+    ck->kind = !strcmp(kind, "dcp") ? FWL_CK_DCP : !strcmp(kind, "base") ? FWL_CK_BASE : FWL_CK_DELTA;
+    ck->create_us = (int64_t)cu->valuedouble;
+    ck->expire_us = cJSON_IsNumber(eu) ? (int64_t)eu->valuedouble : 0;
+    const char *prev = fwl_json_str(j, "prev");
+    if (prev)
+        snprintf(ck->prev, sizeof ck->prev, "%s", prev);
+    return 0;
+}
+
+int fwl_ckpt_write(fwl_server *s, fwl_ckpt *ck, const uint8_t *data, size_t len)
+{
+    char dir[4200], path[4500];
+    fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
+    if (fwl_mkdirs(dir) != 0)
+        return -1;
+    ck->create_us = fwl_ckpt_stamp(s);
+    snprintf(ck->file, sizeof ck->file, "%s.%lld.bin", ck->name, (long long)ck->create_us);
+    snprintf(path, sizeof path, "%s/%s", dir, ck->file);
+    if (fwl_write_atomic(path, data, len) != 0)
+        return -1;
+    fwl_ckpt old;
+    bool had_old = fwl_ckpt_get(s, ck->job, ck->name, &old) == 0;
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "name", ck->name);
+    cJSON_AddStringToObject(m, "kind", kind_str(ck->kind));
+    cJSON_AddStringToObject(m, "file", ck->file);
+    cJSON_AddNumberToObject(m, "createUs", (double)ck->create_us);
+    if (ck->expire_us)
+        cJSON_AddNumberToObject(m, "expireUs", (double)ck->expire_us);
+    if (ck->prev[0])
+        cJSON_AddStringToObject(m, "prev", ck->prev);
+    cJSON_AddNumberToObject(m, "size", (double)len);
+    snprintf(path, sizeof path, "%s/%s.json", dir, ck->name);
+    int rc = fwl_write_json(path, m);
+    cJSON_Delete(m);
+    if (rc != 0)
+        return -1;
+    if (had_old && strcmp(old.file, ck->file) != 0) {
+        snprintf(path, sizeof path, "%s/%s", dir, old.file);
+        unlink(path);
+    }
+    return 0;
+}
+
+void fwl_ckpt_remove(fwl_server *s, const fwl_ckpt *ck)
+{
+    char dir[4200], path[4500];
+    fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s.json", dir, ck->name);
+    unlink(path); /* meta first: the checkpoint disappears atomically */
+    snprintf(path, sizeof path, "%s/%s", dir, ck->file);
+    unlink(path);
+    fwl_fsync_dir(dir);
+}
+
+static bool expired(const fwl_ckpt *ck, int64_t now)
+{
+    return ck->expire_us && now >= ck->expire_us;
+}
+
+int fwl_ckpt_get(fwl_server *s, const char *job, const char *name, fwl_ckpt *out)
+{
+    if (!fwl_valid_id(job) || !fwl_valid_ckpt_name(name))
+        return -1;
+    char dir[4200], path[4500];
+    fwl_ckpt_dir(s, job, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    cJSON *j = fwl_read_json(path);
+    if (!j)
+        return -1;
+    int rc = meta_parse(j, job, out);
+    cJSON_Delete(j);
+    if (rc != 0 || strcmp(out->name, name) != 0)
+        return -1;
+    if (expired(out, fwl_now_us())) {
+        fwl_log("checkpoint %s/%s expired (ttl): removed", job, name);
+        fwl_ckpt_remove(s, out);
+        return -1;
+    }
+    return 0;
+}
+
+int fwl_ckpt_read_data(fwl_server *s, const fwl_ckpt *ck, uint8_t **data, size_t *len)
+{
+    char dir[4200], path[4500];
+    fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, ck->file);
+    return fwl_read_file(path, data, len);
+}
+
+static int cmp_ck(const void *a, const void *b)
+{
+    const fwl_ckpt *x = a, *y = b;
+    return x->create_us < y->create_us ? -1 : x->create_us > y->create_us ? 1 : strcmp(x->name, y->name);
+}
+
+fwl_ckpt *fwl_ckpt_list(fwl_server *s, const char *job, size_t *n)
+{
+    *n = 0;
+    char dir[4200];
+    fwl_ckpt_dir(s, job, dir, sizeof dir);
+    size_t nf = 0;
+    char **files = fwl_list_dir(dir, ".json", &nf);
+    fwl_ckpt *v = nf ? calloc(nf, sizeof *v) : NULL;
+    for (size_t i = 0; i < nf && v; i++) {
+        char name[FWL_NAME_MAX + 8];
+        snprintf(name, sizeof name, "%s", files[i]);
+        name[strlen(name) - 5] = 0;
+        if (fwl_ckpt_get(s, job, name, &v[*n]) == 0)
+            (*n)++;
+    }
+    fwl_free_list(files, nf);
+    if (*n > 1)
+        qsort(v, *n, sizeof *v, cmp_ck);
+    return v;
+}
+
+int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t *len, char *err, size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    /* walk back to the base, then apply the deltas forward */
+    fwl_ckpt *chain = NULL;
+    size_t n = 0, cap = 0;
+    fwl_ckpt cur = *ck;
+    for (;;) {
+        if (cur.kind == FWL_CK_DCP) {
+            snprintf(err, errlen, "%s is a DCP (training) checkpoint, not a sampler snapshot", cur.name);
+            free(chain);
+            return -1;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            chain = realloc(chain, cap * sizeof *chain);
+        }
+        chain[n++] = cur;
+        if (cur.kind == FWL_CK_BASE)
+            break;
+        char job[FWL_ID_MAX], prev[FWL_NAME_MAX];
+        snprintf(job, sizeof job, "%s", cur.job); /* fwl_ckpt_get overwrites cur */
+        snprintf(prev, sizeof prev, "%s", cur.prev);
+        if (n > 100000 || fwl_ckpt_get(s, job, prev, &cur) != 0) {
+            snprintf(err, errlen, "delta %s: its previous snapshot %s is missing", chain[n - 1].name,
+                     chain[n - 1].prev);
+            free(chain);
+            return -1;
+        }
+    }
+    uint8_t *data = NULL, *w = NULL;
+    size_t dlen = 0, wlen = 0;
+    int rc = 0;
+    for (size_t i = n; i-- > 0 && rc == 0;) {
+        if (fwl_ckpt_read_data(s, &chain[i], &data, &dlen) != 0) {
+            snprintf(err, errlen, "cannot read snapshot %s", chain[i].name);
+            rc = -1;
+            break;
+        }
+        if (chain[i].kind == FWL_CK_BASE) {
+            fwl_model m;
+            if (fwl_safetensors_decode(&m, data, dlen, err, errlen) != 0) {
+                rc = -1;
+            } else {
+                wlen = m.n_params * sizeof(float);
+                w = malloc(wlen);
+                memcpy(w, m.w, wlen);
+                fwl_model_free(&m);
+            }
+        } else {
+            uint8_t *nw = NULL;
+            if (fwl_delta_apply(w, wlen, data, dlen, &nw, err, errlen) != 0) {
+                rc = -1;
+            } else {
+                free(w);
+                w = nw;
+            }
+        }
+        free(data);
+        data = NULL;
+    }
+    free(chain);
+    if (rc != 0) {
+        free(w);
+        return -1;
+    }
+    *out = w;
+    *len = wlen;
+    return 0;
+}
+
+void fwl_ttl_sweep(fwl_server *s)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/jobs", s->cfg.data_dir);
+    size_t nj = 0;
+    char **jobs = fwl_list_dir(dir, NULL, &nj);
+    for (size_t i = 0; i < nj && !s->stopping; i++) {
+        size_t n = 0;
+        free(fwl_ckpt_list(s, jobs[i], &n)); /* listing removes what has expired */
+    }
+    fwl_free_list(jobs, nj);
+}

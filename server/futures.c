@@ -1,0 +1,150 @@
+/* The request table behind retrieve_future, with long-poll (protocol §4.2).
+ * Request ids carry this run's epoch: an id from an earlier run (the server restarted) or one evicted
+ * from the table answers 410 "promise expired", an id never issued answers 404. */
+#include "fwl.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FWL_MAX_FUTURES 20000
+
+fwl_future *fwl_future_new(fwl_server *s, const char *job)
+{
+    fwl_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    fwl_new_id(s, "req-", f->id, sizeof f->id);
+    snprintf(f->job, sizeof f->job, "%s", job);
+    pthread_mutex_lock(&s->lock);
+    if (s->n_futs == FWL_MAX_FUTURES) {
+        /* evict the oldest completed future (its id then answers 410) */
+        for (size_t i = 0; i < s->n_futs; i++) {
+            if (s->futs[i]->done) {
+                free(s->futs[i]->result);
+                free(s->futs[i]);
+                memmove(&s->futs[i], &s->futs[i + 1], (s->n_futs - i - 1) * sizeof *s->futs);
+                s->n_futs--;
+                break;
+            }
+        }
+    }
+    if (s->n_futs == s->cap_futs) {
+        size_t nc = s->cap_futs ? s->cap_futs * 2 : 64;
+        fwl_future **nv = realloc(s->futs, nc * sizeof *nv);
+        if (!nv) {
+            pthread_mutex_unlock(&s->lock);
+            free(f);
+            return NULL;
+        }
+        s->futs = nv;
+        s->cap_futs = nc;
+    }
+    s->futs[s->n_futs++] = f;
+    pthread_mutex_unlock(&s->lock);
+    return f;
+}
+
+void fwl_future_complete(fwl_server *s, fwl_future *f, cJSON *result)
+{
+    char *txt = cJSON_PrintUnformatted(result);
+    cJSON_Delete(result);
+    pthread_mutex_lock(&s->lock);
+    if (!f->done) {
+        f->result = txt;
+        txt = NULL;
+        f->done = 1;
+        f->done_us = fwl_now_us();
+    }
+    pthread_cond_broadcast(&s->fut_cond);
+    pthread_mutex_unlock(&s->lock);
+    free(txt);
+}
+
+/* protocol §4.2 case 3: {"error": "...", "category": "user"|"server"|"unknown"} */
+void fwl_future_fail(fwl_server *s, fwl_future *f, const char *category, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddStringToObject(o, "category", category);
+    fwl_future_complete(s, f, o);
+}
+
+static fwl_future *find_locked(fwl_server *s, const char *id)
+{
+    for (size_t i = s->n_futs; i-- > 0;)
+        if (!strcmp(s->futs[i]->id, id))
+            return s->futs[i];
+    return NULL;
+}
+
+void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
+{
+    cJSON *body = fwl_req_json(r, out);
+    if (!body)
+        return;
+    const char *id = fwl_json_str(body, "request_id");
+    if (!id) {
+        cJSON_Delete(body);
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "request_id (string) is required");
+        return;
+    }
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", id);
+    cJSON_Delete(body);
+    char ep[16];
+    snprintf(ep, sizeof ep, "req-%08x", (unsigned)s->epoch);
+    bool ours = strncmp(rid, ep, strlen(ep)) == 0;
+
+    int64_t deadline = fwl_now_us() + (int64_t)s->cfg.long_poll_ms * 1000;
+    pthread_mutex_lock(&s->lock);
+    fwl_future *f = find_locked(s, rid);
+    if (!f) {
+        pthread_mutex_unlock(&s->lock);
+        if (!strncmp(rid, "req-", 4) && !ours)
+            fwl_resp_error(out, 410, FWL_GRPC_NOT_FOUND,
+                           "promise %s expired: the trainer restarted and lost it; resume from the last checkpoint", rid);
+        else if (ours)
+            fwl_resp_error(out, 410, FWL_GRPC_NOT_FOUND, "promise %s expired", rid);
+        else
+            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown request_id %.80s", rid);
+        return;
+    }
+    while (!f->done && !s->stopping) {
+        int64_t now = fwl_now_us();
+        if (now >= deadline)
+            break;
+        struct timespec ts = {(time_t)(deadline / 1000000), (long)(deadline % 1000000) * 1000};
+        pthread_cond_timedwait(&s->fut_cond, &s->lock, &ts);
+    }
+    if (f->done) {
+        out->status = 200;
+        out->body = strdup(f->result);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    pthread_mutex_unlock(&s->lock);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "try_again");
+    cJSON_AddStringToObject(o, "request_id", rid);
+    cJSON_AddStringToObject(o, "queue_state", "active");
+    fwl_resp_json(out, 200, o);
+}
+
+void fwl_futures_free(fwl_server *s)
+{
+    for (size_t i = 0; i < s->n_futs; i++) {
+        free(s->futs[i]->result);
+        free(s->futs[i]);
+    }
+    free(s->futs);
+    s->futs = NULL;
+    s->n_futs = s->cap_futs = 0;
+}

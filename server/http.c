@@ -1,0 +1,295 @@
+/* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging. One thread per
+ * connection, so a held long-poll (protocol §4.2) never starves another request. */
+#include "fwl.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct conn_ctx {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+} conn_ctx;
+
+typedef struct stall_ctx {
+    fwl_server *s;
+    char *body;
+    size_t len;
+    int stall_ms;
+    bool stalled;
+} stall_ctx;
+
+const char *fwl_req_query(const fwl_req *r, const char *key)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
+}
+
+const char *fwl_req_header(const fwl_req *r, const char *key)
+{
+    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key) : NULL;
+}
+
+static bool key_equals(const char *given, const char *want)
+{
+    if (!given)
+        return false;
+    size_t a = strlen(given), b = strlen(want);
+    return a == b && CRYPTO_memcmp(given, want, a) == 0;
+}
+
+/* protocol §1: X-Api-Key / X-API-Key (headers are case-insensitive) or Authorization: Bearer. */
+static bool authorized(fwl_server *s, struct MHD_Connection *c)
+{
+    if (key_equals(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key"), s->cfg.api_key))
+        return true;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        const char *k = auth + 7;
+        while (*k == ' ')
+            k++;
+        return key_equals(k, s->cfg.api_key);
+    }
+    return false;
+}
+
+static ssize_t stall_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stall_ctx *st = cls;
+    if (pos >= st->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (pos > 0 && !st->stalled) {
+        /* headers and the first byte are out: now hold the rest of the body */
+        st->stalled = true;
+        for (int waited = 0; waited < st->stall_ms && !st->s->stopping; waited += 20)
+            fwl_sleep_ms(20);
+        if (st->s->stopping)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = st->len - (size_t)pos;
+    if (pos == 0)
+        n = 1;
+    if (n > max)
+        n = max;
+    memcpy(buf, st->body + pos, n);
+    return (ssize_t)n;
+}
+
+static void stall_free(void *cls)
+{
+    stall_ctx *st = cls;
+    free(st->body);
+    free(st);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stall_ms, fwl_server *s)
+{
+    const char *body = r->body ? r->body : "";
+    size_t len = strlen(body);
+    struct MHD_Response *resp;
+    if (stall_ms > 0 && len > 0) {
+        stall_ctx *st = calloc(1, sizeof *st);
+        st->s = s;
+        st->body = r->body;
+        st->len = len;
+        st->stall_ms = stall_ms;
+        r->body = NULL;
+        resp = MHD_create_response_from_callback(len, 1024, stall_reader, st, stall_free);
+    } else {
+        resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    }
+    if (!resp)
+        return MHD_NO;
+    if (len > 0)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (r->retry_after_s > 0) {
+        char ra[32];
+        snprintf(ra, sizeof ra, "%d", r->retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void split_path(fwl_req *r, char *copy)
+{
+    size_t cap = 16;
+    r->seg = calloc(cap, sizeof *r->seg);
+    r->nseg = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (r->nseg == cap) {
+            cap *= 2;
+            r->seg = realloc(r->seg, cap * sizeof *r->seg);
+        }
+        r->seg[r->nseg++] = t;
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    fwl_server *s = cls;
+    conn_ctx *cc = *con_cls;
+    if (!cc) {
+        cc = calloc(1, sizeof *cc);
+        if (!cc)
+            return MHD_NO;
+        *con_cls = cc;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
+            fwl_resp r = {0};
+            fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %s bytes exceeds the %zu-byte limit",
+                           cl, s->cfg.max_body_bytes);
+            fwl_log("%s %s -> 413 (body too large)", method, url);
+            enum MHD_Result ret = send_resp(c, &r, 0, s);
+            free(r.body);
+            return ret;
+        }
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (cc->too_large || cc->len + n > s->cfg.max_body_bytes) {
+            cc->too_large = true;
+            return MHD_YES;
+        }
+        if (cc->len + n + 1 > cc->cap) {
+            size_t nc = (cc->len + n + 1) * 2;
+            char *nb = realloc(cc->body, nc);
+            if (!nb)
+                return MHD_NO;
+            cc->body = nb;
+            cc->cap = nc;
+        }
+        memcpy(cc->body + cc->len, upload, n);
+        cc->len += n;
+        cc->body[cc->len] = 0;
+        return MHD_YES;
+    }
+
+    int64_t t0 = fwl_now_us();
+    fwl_resp r = {0};
+    fwl_fault_kind fault = FWL_FAULT_NONE;
+    int fstatus = 0, fretry = 0;
+    if (cc->too_large) {
+        fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body exceeds the %zu-byte limit",
+                       s->cfg.max_body_bytes);
+    } else if (!authorized(s, c)) {
+        /* the key never appears in the message or the log */
+        fwl_resp_error(&r, 401, FWL_GRPC_UNAUTHENTICATED,
+                       "missing or invalid API key (send X-Api-Key or Authorization: Bearer)");
+    } else {
+        fault = fwl_faults_draw(s, url, &fstatus, &fretry);
+        if (fault == FWL_FAULT_STATUS) {
+            /* replaces the response before the handler runs: no side effect is committed */
+            fwl_resp_error(&r, fstatus, fwl_http_to_grpc(fstatus), "injected fault: HTTP %d", fstatus);
+            r.retry_after_s = fretry;
+        } else {
+            char *copy = strdup(url);
+            fwl_req req = {.method = method, .path = url, .conn = c, .body = cc->body, .body_len = cc->len};
+            split_path(&req, copy);
+            fwl_route(s, &req, &r);
+            free(req.seg);
+            free(copy);
+        }
+    }
+    if (r.status == 0)
+        fwl_resp_error(&r, 500, FWL_GRPC_INTERNAL, "internal error: no response");
+    int64_t ms = (fwl_now_us() - t0) / 1000;
+    if (r.status >= 400 || s->cfg.verbose || fault != FWL_FAULT_NONE) {
+        /* error bodies carry the reason; the key is never in them */
+        fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status,
+                fault == FWL_FAULT_DROP    ? " [fault: drop]"
+                : fault == FWL_FAULT_STALL ? " [fault: stall body]"
+                : fault == FWL_FAULT_STATUS ? " [fault]"
+                                            : "",
+                (long long)ms, r.status >= 400 && r.body ? r.body : "");
+    }
+    enum MHD_Result ret;
+    if (fault == FWL_FAULT_DROP) {
+        /* after the handler: the outcome is unknown to the client (safe: every route is idempotent on retry) */
+        ret = MHD_NO;
+    } else {
+        ret = send_resp(c, &r, fault == FWL_FAULT_STALL ? s->cfg.faults.stall_ms : 0, s);
+    }
+    free(r.body);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn_ctx *cc = *con_cls;
+    if (cc) {
+        free(cc->body);
+        free(cc);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t l = strlen(msg);
+    while (l && msg[l - 1] == '\n')
+        msg[--l] = 0;
+    fwl_log("httpd: %s", msg);
+}
+
+int fwl_http_start(fwl_server *s);
+void fwl_http_stop(fwl_server *s);
+
+int fwl_http_start(fwl_server *s)
+{
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    const struct sockaddr *sa;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    memset(&sa4, 0, sizeof sa4);
+    memset(&sa6, 0, sizeof sa6);
+    if (inet_pton(AF_INET, s->cfg.host, &sa4.sin_addr) == 1) {
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons((uint16_t)s->cfg.port);
+        sa = (const struct sockaddr *)&sa4;
+    } else if (inet_pton(AF_INET6, s->cfg.host, &sa6.sin6_addr) == 1) {
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t)s->cfg.port);
+        sa = (const struct sockaddr *)&sa6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        fwl_log("--host must be an IPv4 or IPv6 address literal, got '%s'", s->cfg.host);
+        return -1;
+    }
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                         (unsigned)1, MHD_OPTION_END);
+    if (!d)
+        return -1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    s->bound_port = info ? (int)info->port : s->cfg.port;
+    s->mhd = d;
+    return 0;
+}
+
+void fwl_http_stop(fwl_server *s)
+{
+    if (s->mhd) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+    }
+}

@@ -1,0 +1,81 @@
+/* Route table: path shape -> handler. Unknown shapes are 404; known shapes with another method are 405. */
+#include "fwl.h"
+
+#include <string.h>
+
+static bool seg_is(const fwl_req *r, size_t i, const char *v)
+{
+    return i < r->nseg && strcmp(r->seg[i], v) == 0;
+}
+
+void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
+{
+    /* /v1/accounts... (protocol §3) */
+    if (seg_is(r, 0, "v1") && seg_is(r, 1, "accounts")) {
+        if (r->nseg <= 3) {
+            fwl_accounts_route(s, r, out);
+            return;
+        }
+        if (strcmp(r->seg[2], FWL_ACCOUNT) != 0) {
+            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found (this server has only accounts/%s)",
+                           r->seg[2], FWL_ACCOUNT);
+            return;
+        }
+        const char *coll = r->seg[3];
+        if (!strcmp(coll, "rlorTrainerJobs")) {
+            fwl_jobs_route(s, r, out, 4);
+            return;
+        }
+        if (!strcmp(coll, "deployments")) {
+            fwl_deployments_route(s, r, out, 4);
+            return;
+        }
+        if (!strcmp(coll, "models")) {
+            fwl_models_route(s, r, out, 4);
+            return;
+        }
+        if (!strcmp(coll, "operations")) {
+            fwl_operations_route(s, r, out, 4);
+            return;
+        }
+        if (!strcmp(coll, "checkpoints") && r->nseg == 5) {
+            /* protocol §3.6: POST /v1/accounts/{a}/checkpoints/{ckpt}:promote */
+            char *colon = strrchr(r->seg[4], ':');
+            if (!colon || strcmp(colon, ":promote") != 0) {
+                fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+                return;
+            }
+            if (strcmp(r->method, "POST") != 0) {
+                fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on %s", r->method, r->path);
+                return;
+            }
+            *colon = 0;
+            fwl_promote_route(s, r, out, NULL, r->seg[4]);
+            return;
+        }
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+        return;
+    }
+    /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (protocol §1, §4) */
+    if (seg_is(r, 0, "training") && seg_is(r, 1, "v1") && seg_is(r, 2, "rlorTrainerJobs") && r->nseg == 8 &&
+        seg_is(r, 5, "api") && seg_is(r, 6, "v1")) {
+        if (strcmp(r->seg[3], FWL_ACCOUNT) != 0) {
+            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found", r->seg[3]);
+            return;
+        }
+        fwl_trainer_route(s, r, out, r->seg[4], r->seg[7]);
+        return;
+    }
+    /* protocol §3.8/§3.9 */
+    if (r->nseg == 4 && seg_is(r, 0, "hot_load") && seg_is(r, 1, "v1") && seg_is(r, 2, "models") &&
+        seg_is(r, 3, "hot_load")) {
+        fwl_hotload_route(s, r, out);
+        return;
+    }
+    /* protocol §3.10 */
+    if (r->nseg == 3 && seg_is(r, 0, "inference") && seg_is(r, 1, "v1") && seg_is(r, 2, "completions")) {
+        fwl_inference_route(s, r, out);
+        return;
+    }
+    fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+}
