@@ -330,6 +330,17 @@ static void test_kill9_mid_save(void **state)
         }
     }
     closedir(d);
+    /* and the restart removed every leftover: no temp file, no data file without a meta */
+    d = opendir(dir);
+    int bins = 0, metas = 0;
+    while ((e = readdir(d)) != NULL) {
+        assert_null(strstr(e->d_name, ".tmp."));
+        size_t l = strlen(e->d_name);
+        bins += l > 4 && !strcmp(e->d_name + l - 4, ".bin");
+        metas += l > 5 && !strcmp(e->d_name + l - 5, ".json");
+    }
+    closedir(d);
+    assert_int_equal(bins, metas);
     free(m);
     free(m2);
     assert_int_equal(fwt_local_server_stop(s), 0);
