@@ -128,7 +128,7 @@ static void test_jobs(void **state)
     assert_int_equal(grpc_code(&r), 6);
     srv_resp_free(&r);
     int running = 0;
-    for (int i = 0; i < 200 && !running; i++) {
+    for (int i = 0; i < 3000 && !running; i++) {
         srv_call(&r, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/job-a", NULL);
         running = !strcmp(state_of(&r), "JOB_STATE_RUNNING");
         srv_resp_free(&r);
