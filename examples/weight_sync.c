@@ -276,7 +276,10 @@ int main(int argc, char **argv)
         rc = fail("cannot create the trainer job");
         goto out;
     }
-    int wrc = fwt_job_wait_ready_result(&job, client, fwt_job_id(created), NULL, -1);
+    fwt_job_wait_options wo;
+    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
+    wo.poll_interval_ms = 250;
+    int wrc = fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, -1);
     fwt_job_free(created);
     if (wrc != FWT_OK) {
         rc = fail("trainer not ready");

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -130,8 +129,9 @@ static int get_count(const cJSON *obj, const char *key, int required, int64_t *o
             *why = "is missing";
         return required ? -1 : 0;
     }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
-        v->valuedouble > MAX_EXACT_INT || floor(v->valuedouble) != v->valuedouble) {
+    /* Range first, so the cast below is defined; no libm (the library does not link it). */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= MAX_EXACT_INT) ||
+        (double)(int64_t)v->valuedouble != v->valuedouble) {
         *why = "must be a non-negative integer";
         return -1;
     }
@@ -267,7 +267,7 @@ int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, 
 
     size_t pos = 0, line_no = 0, end_ok = 0;
     size_t pending_line = 0; /* first garbage line since the last good one: a torn tail unless a good line follows */
-    char pending_why[96] = "", why[128];
+    char pending_why[128] = "", why[128];
     while (pos < len) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         if (!nl)

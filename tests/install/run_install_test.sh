@@ -37,7 +37,9 @@ step "pkg-config: $(pkg-config --modversion fwtrain), cflags '$(pkg-config --cfl
 "$cc" $extra -std=c11 -Wall -Wextra -Werror -o "$tmp/pc_shared" "$src/consumer/consumer.c" \
   $(pkg-config --cflags --libs fwtrain)
 LD_LIBRARY_PATH=$libdir "$tmp/pc_shared" "$tmp/reg-pc-shared"
-LD_LIBRARY_PATH=$libdir ldd "$tmp/pc_shared" | grep -q "$libdir/libfwtrain.so" || { echo "not linked to the installed .so"; exit 1; }
+# (captured first: with pipefail, grep -q closing the pipe early would fail the pipeline)
+deps=$(LD_LIBRARY_PATH=$libdir ldd "$tmp/pc_shared")
+case $deps in *"$libdir/libfwtrain.so"*) ;; *) echo "not linked to the installed .so: $deps"; exit 1 ;; esac
 # Static: the archive by path plus fwtrain's own dependencies (Requires.private), linked shared:
 # `pkg-config --static` would also demand libcurl's private static closure, which Debian does not ship.
 # shellcheck disable=SC2046,SC2086

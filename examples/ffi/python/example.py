@@ -39,8 +39,11 @@ def main():
         jo.job_id, jo.base_model = job_id, base_model
         created = c_void_p()
         fw.check(lib, "create job", lib.fwt_job_create(byref(created), client, byref(jo)))
+        wo = fw.JobWaitOptions()
+        lib.fwt_job_wait_options_init(byref(wo), fw.JOB_WAIT_OPTIONS_VERSION)
+        wo.poll_interval_ms = 250
         job = c_void_p()
-        rc = lib.fwt_job_wait_ready_result(byref(job), client, lib.fwt_job_id(created), None, -1)
+        rc = lib.fwt_job_wait_ready_result(byref(job), client, lib.fwt_job_id(created), byref(wo), -1)
         lib.fwt_job_free(created)
         fw.check(lib, "wait for the trainer", rc)
         print("job", lib.fwt_job_id(job).decode(), "is ready")

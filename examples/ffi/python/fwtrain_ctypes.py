@@ -50,7 +50,14 @@ class TrainingOptions(Structure):
                 ("op_timeout_ms", c_int64), ("session_suffix", c_char_p)]
 
 
+class JobWaitOptions(Structure):
+    _fields_ = [("version", c_uint), ("poll_interval_ms", c_int64), ("pending_timeout_ms", c_int64),
+                ("ready_timeout_ms", c_int64), ("healthz_timeout_ms", c_int64), ("progress", PROGRESS_FN),
+                ("progress_payload", c_void_p)]
+
+
 CLIENT_OPTIONS_VERSION = 1
+JOB_WAIT_OPTIONS_VERSION = 1
 JOB_CREATE_OPTIONS_VERSION = 1
 TRAINING_OPTIONS_VERSION = 1
 CHECKPOINT_BASE = 1
@@ -78,7 +85,9 @@ def load(path=None):
         "fwt_client_free": (None, [c_void_p]),
         "fwt_job_create_options_init": (c_int, [POINTER(JobCreateOptions), c_uint]),
         "fwt_job_create": (c_int, [POINTER(c_void_p), c_void_p, POINTER(JobCreateOptions)]),
-        "fwt_job_wait_ready_result": (c_int, [POINTER(c_void_p), c_void_p, c_char_p, c_void_p, c_int64]),
+        "fwt_job_wait_options_init": (c_int, [POINTER(JobWaitOptions), c_uint]),
+        "fwt_job_wait_ready_result": (c_int, [POINTER(c_void_p), c_void_p, c_char_p, POINTER(JobWaitOptions),
+                                              c_int64]),
         "fwt_job_id": (c_char_p, [c_void_p]),
         "fwt_job_free": (None, [c_void_p]),
         "fwt_training_options_init": (c_int, [POINTER(TrainingOptions), c_uint]),
