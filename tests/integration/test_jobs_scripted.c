@@ -222,6 +222,22 @@ static void test_wait_ready_cancel(void **state)
     fwt_future_free(fut);
 }
 
+static void test_client_freed_under_a_wait(void **state)
+{
+    cfx *f = *state;
+    cfx_default(f, 200, JOB("j6", "JOB_STATE_CREATING"));
+    fwt_job_wait_options o = fast_wait(NULL);
+    o.poll_interval_ms = 10;
+    fwt_future *fut = NULL;
+    assert_int_equal(fwt_job_wait_ready(&fut, f->c, "j6", &o), FWT_OK);
+    usleep(30 * 1000);
+    fwt_client_free(f->c); /* cancels the wait; the future stays valid */
+    f->c = NULL;
+    assert_int_equal(fwt_future_is_done(fut), 1);
+    assert_int_equal(fwt_future_status(fut), FWT_ECANCELED);
+    fwt_future_free(fut);
+}
+
 static void test_wait_ready_tombstone(void **state)
 {
     cfx *f = *state;
@@ -306,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_ready_pending_bound, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_ready_cancel, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_ready_tombstone, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_freed_under_a_wait, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_list_paging_and_newest, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_list_errors, cfx_setup, cfx_teardown),
     };
