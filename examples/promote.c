@@ -53,9 +53,13 @@ int main(int argc, char **argv)
     }
     printf("promoting %s (step %lld) of job %s: snapshot %s\n", e->name, (long long)e->step, e->source_job_id,
            e->sampler_path);
+    /* Promotion is an operation the library polls; 10 s is the service's pace, a local server is faster. */
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 1000;
     fwt_future *f = NULL;
     fwt_model *model = NULL;
-    int rc = fwt_promote_checkpoint_by_id(&f, client, e->source_job_id, e->sampler_path, output_id, e->base_model, NULL);
+    int rc = fwt_promote_checkpoint_by_id(&f, client, e->source_job_id, e->sampler_path, output_id, e->base_model, &po);
     if (rc == FWT_OK && fwt_future_wait(f, -1) == FWT_OK && fwt_future_status(f) == FWT_OK)
         rc = fwt_future_take_model(&model, f);
     else if (rc == FWT_OK)

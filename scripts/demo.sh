@@ -25,8 +25,8 @@ trap 'die "interrupted"' INT TERM
 say "1/7 Checking build dependencies (Debian packages; installs only what is missing)"
 "$root/scripts/deps.sh" || die "could not install the dependencies"
 
-say "2/7 Building libfwtrain, fwtrain-local, the fwtrain CLI and the examples (Release)"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFWT_BUILD_TESTS=OFF -DFWT_BUILD_BENCH=OFF \
+say "2/7 Building libfwtrain, fwtrain-local, the fwtrain CLI and the examples (${FWT_DEMO_BUILD_TYPE:-Release})"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${FWT_DEMO_BUILD_TYPE:-Release}" -DFWT_BUILD_TESTS=OFF -DFWT_BUILD_BENCH=OFF \
   >"$root/build-demo-configure.log" 2>&1 || { cat "$root/build-demo-configure.log"; die "cmake configure failed"; }
 rm -f "$root/build-demo-configure.log"
 cmake --build "$build" -j "$(nproc)" >/dev/null || die "build failed (run: cmake --build $build)"
@@ -48,7 +48,7 @@ note "everything below talks to it through FIREWORKS_BASE_URL and FIREWORKS_API_
 sft=("$build/examples/sft_resume" --log-path "$run/my_training" --dataset "$root/examples/data/tiny_corpus.jsonl"
      --steps "$steps" --dcp-save-interval "$interval")
 
-say "4/7 Training: $steps steps, a DCP checkpoint every $interval steps; we will SIGKILL it after step $kill_at"
+say "4/7 Training: $steps steps, a DCP checkpoint every $interval steps; we SIGKILL it once it passes step $kill_at"
 note "${sft[*]#$root/}"
 "${sft[@]}" >"$run/run1.out" 2>"$run/run1.err" &
 trainer_pid=$!
@@ -56,13 +56,13 @@ while ! grep -q "^step=$kill_at " "$run/run1.out" 2>/dev/null; do
   kill -0 "$trainer_pid" 2>/dev/null || { cat "$run/run1.err"; die "the trainer exited before step $kill_at"; }
   sleep 0.02
 done
-kill -9 "$trainer_pid"
-wait "$trainer_pid" 2>/dev/null || true
+{ kill -9 "$trainer_pid"; wait "$trainer_pid"; } 2>/dev/null || true
 trainer_pid=""
+last1=$(tail -1 "$run/run1.out" | sed 's/ .*//; s/step=//')
 head -3 "$run/run1.out" | sed 's/^/    /'
 note "..."
 tail -2 "$run/run1.out" | sed 's/^/    /'
-note "killed with SIGKILL after step $(tail -1 "$run/run1.out" | sed 's/ .*//; s/step=//'). checkpoints.jsonl now holds:"
+note "killed with SIGKILL after step $last1. checkpoints.jsonl now holds:"
 sed 's/^/    /' "$run/my_training/checkpoints.jsonl"
 
 say "5/7 Running the very same command again: it resumes from the last checkpoint"
@@ -77,12 +77,13 @@ tail -1 "$run/run2.out" | sed 's/^/    /'
 overlap=$(comm -12 <(sort "$run/run1.out") <(sort "$run/run2.out") | wc -l)
 conflicts=$(sort -u "$run/run1.out" "$run/run2.out" | sed 's/ .*//' | sort | uniq -d | wc -l)
 [ "$conflicts" -eq 0 ] || die "the resumed run printed a different loss for a step both runs trained"
-note "steps $first..$kill_at were trained twice and gave bit-identical losses ($overlap lines agree)"
+note "steps $first..$last1 were trained twice and gave bit-identical losses ($overlap lines agree)"
 [ "$(tail -1 "$run/run2.out" | sed 's/ .*//')" = "step=$steps" ] || die "the resumed run did not reach step $steps"
 
 say "6/7 Promoting the final checkpoint (kind BOTH: resumable and promotable) with the fwtrain CLI"
-note "fwtrain promote --checkpoints-jsonl demo-run/my_training/checkpoints.jsonl"
-"$build/tools/fwtrain" promote --checkpoints-jsonl "$run/my_training/checkpoints.jsonl" >"$run/promote.out" \
+note "fwtrain promote --checkpoints-jsonl demo-run/my_training/checkpoints.jsonl --poll-interval-ms 200"
+"$build/tools/fwtrain" promote --checkpoints-jsonl "$run/my_training/checkpoints.jsonl" --poll-interval-ms 200 \
+  >"$run/promote.out" \
   2>"$run/promote.err" || { cat "$run/promote.err"; die "promotion failed"; }
 sed 's/^/    /' "$run/promote.out"
 

@@ -12,6 +12,7 @@
 #define FWL_FWL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,7 +75,7 @@ typedef struct fwl_server {
     fwl_config cfg;
     pthread_mutex_t lock;
     pthread_cond_t fut_cond;       /* broadcast when any future completes or on stop */
-    volatile int stopping;
+    atomic_int stopping;           /* read without the lock by sleepers and long-polls */
     uint32_t epoch;                /* differs between server runs: old request ids -> 410 */
     uint64_t counter;              /* ids */
     int64_t last_ckpt_us;          /* checkpoint createTime is strictly increasing */

@@ -197,8 +197,11 @@ static void load_run(fwl_server *s, void *arg)
     if (!current_gen(s, t, NULL))
         return; /* superseded or deleted */
     set_stage(s, t, "downloading", NULL);
-    if (s->cfg.hotload_ms > 0)
-        fwl_sleep_ms(s->cfg.hotload_ms);
+    /* the "downloading" time; cut short by shutdown */
+    for (int waited = 0; waited < s->cfg.hotload_ms && !s->stopping; waited += 10)
+        fwl_sleep_ms(s->cfg.hotload_ms - waited < 10 ? s->cfg.hotload_ms - waited : 10);
+    if (s->stopping)
+        return;
     char err[400] = "";
     fwl_weights *nw = NULL;
     cJSON *d = fwl_deployment_load(s, t->dep);

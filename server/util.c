@@ -32,9 +32,9 @@ void fwl_format_time(int64_t us, char *buf, size_t len)
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
     if (frac == 0)
-        snprintf(buf, len, "%sZ", base);
+        snprintf(buf, len, "%.20sZ", base);
     else
-        snprintf(buf, len, "%s.%06dZ", base, frac);
+        snprintf(buf, len, "%.20s.%06dZ", base, frac);
 }
 
 bool fwl_valid_id(const char *s)
@@ -123,8 +123,8 @@ const char *fwl_json_str2(const cJSON *o, const char *a, const char *b)
 
 void fwl_log(const char *fmt, ...)
 {
-    char ts[40];
-    fwl_format_time(fwl_now_us() / 1000 * 1000 + 1, ts, sizeof ts);
+    char ts[48];
+    fwl_format_time(fwl_now_us(), ts, sizeof ts);
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

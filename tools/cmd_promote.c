@@ -34,6 +34,7 @@ static const char PROMOTE_USAGE[] =
     "                            --checkpoints-jsonl: the entry's base_model)\n"
     "  --output-model-id ID      id of the new model: 1-63 characters of a-z, 0-9 and '-'\n"
     "                            (default: <model>-promote-<checkpoint>-<unix time % 100000>)\n"
+    "  --poll-interval-ms MS     how often to poll a running promotion (default 10000)\n"
     "  -h, --help                show this help\n"
     "\n"
     "Prints the model's name, state and kind. Needs FIREWORKS_API_KEY; FIREWORKS_BASE_URL is honored.\n"
@@ -43,6 +44,7 @@ typedef struct promote_args {
     const char *jsonl, *job_id, *checkpoint_name, *base_model, *output_id;
     int64_t step;
     int has_step;
+    int64_t poll_ms;
 } promote_args;
 
 static void progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
@@ -54,7 +56,7 @@ static void progress(int stage, int64_t elapsed_ms, const char *message, void *p
 
 /* Promote and print. `checkpoint_name` is a 4-segment row name, or NULL to use (job_id, checkpoint_id). */
 static int do_promote(const char *job_id, const char *checkpoint_id, const char *row_name, const char *base_model,
-                      const char *output_id_arg)
+                      const char *output_id_arg, int64_t poll_ms)
 {
     char auto_id[64];
     const char *output_id = output_id_arg;
@@ -69,6 +71,8 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
     popts.progress = progress;
+    if (poll_ms > 0)
+        popts.poll_interval_ms = poll_ms;
     fprintf(stderr, "fwtrain: promoting checkpoint %s of job %s (base model %s) to model id %s\n", checkpoint_id,
             job_id, base_model, output_id);
     fwt_future *f = NULL;
@@ -147,7 +151,7 @@ static int promote_from_jsonl(const promote_args *a)
     if (ex == CLI_EXIT_OK) {
         fprintf(stderr, "fwtrain: selected %s (step %" PRId64 ", kind %s) from %s\n", e->name, e->step,
                 fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_checkpoint_entry_kind(e)), a->jsonl);
-        ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a->output_id);
+        ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a->output_id, a->poll_ms);
     }
     fwt_checkpoints_free(l);
     return ex;
@@ -198,7 +202,8 @@ static int promote_from_job(const promote_args *a)
             fwt_checkpoint_row_create_time(row), fwt_checkpoint_row_type(row));
     fwt_client_free(client);
     client = NULL;
-    ex = do_promote(a->job_id, fwt_checkpoint_row_id(row), fwt_checkpoint_row_name(row), a->base_model, a->output_id);
+    ex = do_promote(a->job_id, fwt_checkpoint_row_id(row), fwt_checkpoint_row_name(row), a->base_model, a->output_id,
+                    a->poll_ms);
 out:
     fwt_checkpoint_list_free(promotable);
     fwt_checkpoint_list_free(all);
@@ -212,7 +217,8 @@ int cli_cmd_promote(int argc, char **argv)
         {"checkpoints-jsonl", required_argument, NULL, 'f'}, {"step", required_argument, NULL, 's'},
         {"job-id", required_argument, NULL, 'j'},            {"checkpoint-name", required_argument, NULL, 'c'},
         {"base-model", required_argument, NULL, 'b'},        {"model", required_argument, NULL, 'b'},
-        {"output-model-id", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'},
+        {"output-model-id", required_argument, NULL, 'o'},   {"poll-interval-ms", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     promote_args a;
     memset(&a, 0, sizeof a);
@@ -232,6 +238,12 @@ int cli_cmd_promote(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             a.has_step = 1;
+            break;
+        case 'p':
+            if (cli_parse_count(optarg, &a.poll_ms) != 0 || a.poll_ms == 0) {
+                cli_error("--poll-interval-ms needs a positive integer, got '%s'", optarg);
+                return CLI_EXIT_USAGE;
+            }
             break;
         case 'h': fputs(PROMOTE_USAGE, stdout); return CLI_EXIT_OK;
         case ':': cli_error("%s needs a value (see 'fwtrain promote --help')", argv[optind - 1]); return CLI_EXIT_USAGE;

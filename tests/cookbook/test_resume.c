@@ -250,10 +250,14 @@ static void test_init_from_checkpoint(void **state)
     fwt_checkpoints_free(l);
 }
 
+/* `fwtrain a1..a7`; promote polls its operation every 50 ms instead of the service's 10 s. */
 static void cli(proc_result *r, const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
                 const char *a6, const char *a7)
 {
-    char *argv[] = {FWT_CLI, (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL};
+    int promote = !strcmp(a1, "promote");
+    char *argv[] = {FWT_CLI, (char *)a1, promote ? "--poll-interval-ms" : (char *)a2, promote ? "50" : (char *)a3,
+                    (char *)(promote ? a2 : a4), (char *)(promote ? a3 : a5), (char *)(promote ? a4 : a6),
+                    (char *)(promote ? a5 : a7), (char *)(promote ? a6 : NULL), (char *)(promote ? a7 : NULL), NULL};
     assert_int_equal(proc_run(r, argv, 0), 0);
 }
 
@@ -318,6 +322,12 @@ static void test_cli_promote(void **state)
         fail_msg("checkpoints list failed (%d): %s", r.exit_code, r.err);
     assert_non_null(strstr(r.out, "\"checkpoint_id\":\t\"step-24-"));
     assert_null(strstr(r.out, "\"step-4\""));
+    proc_result_free(&r);
+    cli(&r, "checkpoints", "list", "--job-id", job_a, NULL, NULL, NULL);
+    assert_int_equal(r.exit_code, 0);
+    assert_non_null(strstr(r.out, "CHECKPOINT"));
+    assert_non_null(strstr(r.out, "\nstep-4 "));  /* the DCP row, not promotable */
+    assert_non_null(strstr(r.out, "\nstep-24-")); /* the sampler row */
     proc_result_free(&r);
     cli(&r, "promote", "--job-id", job_a, "--checkpoint-name", "step-24", "--base-model", MODEL);
     if (r.exit_code != 0)
