@@ -155,8 +155,9 @@ uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n);
 int64_t fwt__retry_budget(const fwt__retry_policy *p, int64_t deadline_ms);
 
 /* ---- URLs (url.c) ---- */
-/* 1 if url is http(s) and parseable; *is_https set. */
-int fwt__url_check(const char *url, int *is_https);
+/* One parse for submit: 1 if http(s) with a host (then *log_out = fwt__url_for_log form,
+ * malloc'd), 0 if invalid, -1 on OOM. */
+int fwt__url_inspect(const char *url, int *is_https, int *is_loopback, char **log_out);
 /* The URL without userinfo, query or fragment; malloc'd. */
 char *fwt__url_for_log(const char *url);
 

@@ -74,11 +74,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
         spec->deadline_ms < 0 || spec->max_response_bytes < 0 || spec->retry.budget_ms < 0 ||
         spec->retry.base_ms < 0 || spec->retry.cap_ms < 0 || spec->retry.max_attempts < 0)
         return NULL;
-    int https = 0;
-    if (!fwt__url_check(spec->url, &https) || has_crlf(spec->url))
-        return NULL;
-    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
-    if (!https && !spec->allow_insecure_http && !fwt__url_is_loopback(spec->url))
+    if (has_crlf(spec->url))
         return NULL;
     if (spec->idempotency_key && (has_crlf(spec->idempotency_key) || !*spec->idempotency_key ||
                                   strlen(spec->idempotency_key) > 255))
@@ -88,15 +84,25 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
             if (has_crlf(*h) || !strchr(*h, ':') || **h == ':')
                 return NULL;
 
-    *err = FWT_ENOMEM;
-    fwt__req *r = calloc(1, sizeof *r);
-    if (!r)
+    int https = 0, loopback = 0;
+    char *url_log = NULL;
+    int uok = fwt__url_inspect(spec->url, &https, &loopback, &url_log);
+    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
+    if (uok == 0 || (uok > 0 && !https && !loopback && !spec->allow_insecure_http)) {
+        free(url_log);
         return NULL;
+    }
+    *err = FWT_ENOMEM;
+    fwt__req *r = uok > 0 ? calloc(1, sizeof *r) : NULL;
+    if (!r) {
+        free(url_log);
+        return NULL;
+    }
     r->eng = e;
+    r->url_log = url_log;
     r->method = strdup(spec->method);
     r->url = strdup(spec->url);
-    r->url_log = fwt__url_for_log(spec->url);
-    if (!r->method || !r->url || !r->url_log)
+    if (!r->method || !r->url)
         goto oom;
     if (spec->headers)
         for (const char *const *h = spec->headers; *h; h++)
@@ -361,13 +367,28 @@ void fwt__http_result_free(fwt__http_result *res)
     free(res);
 }
 
+/* Append src to dst (size n, NUL-terminated), truncating. */
+static void append_text(char *dst, size_t n, const char *src)
+{
+    size_t used = strlen(dst);
+    size_t room = n - used - 1;
+    size_t len = strlen(src);
+    if (len > room)
+        len = room;
+    memcpy(dst + used, src, len);
+    dst[used + len] = '\0';
+}
+
 /* "prefix<curl text>[: detail]", truncated to fit. */
 static void error_text(char *dst, size_t n, const char *prefix, CURLcode rc, const char *detail)
 {
-    int k = snprintf(dst, n, "%s%s", prefix, curl_easy_strerror(rc));
-    if (k >= 0 && (size_t)k < n && detail[0])
-        k = snprintf(dst + k, n - (size_t)k, ": %s", detail);
-    (void)k;
+    dst[0] = '\0';
+    append_text(dst, n, prefix);
+    append_text(dst, n, curl_easy_strerror(rc));
+    if (detail[0]) {
+        append_text(dst, n, ": ");
+        append_text(dst, n, detail);
+    }
 }
 
 static int is_tls_error(CURLcode rc)

@@ -32,23 +32,6 @@ static int scheme_is(CURLU *u, const char *want)
     return ok;
 }
 
-int fwt__url_check(const char *url, int *is_https)
-{
-    CURLU *u = parse(url);
-    if (!u)
-        return 0;
-    int https = scheme_is(u, "https");
-    int ok = https || scheme_is(u, "http");
-    char *host = NULL;
-    if (ok && (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host))
-        ok = 0;
-    curl_free(host);
-    curl_url_cleanup(u);
-    if (is_https)
-        *is_https = https;
-    return ok;
-}
-
 static int host_is_loopback(const char *host)
 {
     if (strcasecmp(host, "localhost") == 0)
@@ -71,6 +54,45 @@ static int host_is_loopback(const char *host)
     return 0;
 }
 
+static char *log_form(CURLU *u)
+{
+    /* Query strings and userinfo can carry secrets: drop them from logs. */
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+    curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+    char *s = NULL;
+    char *out = NULL;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK && s)
+        out = strdup(s);
+    curl_free(s);
+    return out;
+}
+
+int fwt__url_inspect(const char *url, int *is_https, int *is_loopback, char **log_out)
+{
+    *log_out = NULL;
+    CURLU *u = parse(url);
+    if (!u)
+        return 0;
+    int https = scheme_is(u, "https");
+    int ok = https || scheme_is(u, "http");
+    char *host = NULL;
+    if (ok && (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host))
+        ok = 0;
+    *is_https = https;
+    *is_loopback = ok && host_is_loopback(host);
+    curl_free(host);
+    if (ok) {
+        *log_out = log_form(u);
+        if (!*log_out)
+            ok = -1;
+    }
+    curl_url_cleanup(u);
+    return ok;
+}
+
 int fwt__url_is_loopback(const char *url)
 {
     CURLU *u = parse(url);
@@ -86,19 +108,7 @@ int fwt__url_is_loopback(const char *url)
 char *fwt__url_for_log(const char *url)
 {
     CURLU *u = parse(url);
-    if (!u)
-        return strdup("(invalid url)");
-    /* Query strings and userinfo can carry secrets: drop them from logs. */
-    curl_url_set(u, CURLUPART_USER, NULL, 0);
-    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-    curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
-    curl_url_set(u, CURLUPART_QUERY, NULL, 0);
-    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
-    char *s = NULL;
-    char *out = NULL;
-    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK && s)
-        out = strdup(s);
-    curl_free(s);
+    char *out = u ? log_form(u) : NULL;
     curl_url_cleanup(u);
     return out ? out : strdup("(invalid url)");
 }

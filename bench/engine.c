@@ -1,0 +1,277 @@
+/*
+ * Engine benchmark. Prints one JSON object:
+ *   fwt_rps / raw_rps  median sequential round trips per second through the engine
+ *                      (submit + wait, one at a time) and through a minimal
+ *                      libcurl loop on one reused easy handle, same requests;
+ *   ratio              median over paired rounds of raw_time / fwt_time;
+ *   concurrent_*       N requests in flight at once on one engine;
+ *   max_rss_mib        peak RSS of this process (getrusage);
+ *   handoff_roundtrip_us  a no-op task posted to the worker and awaited: the
+ *                      thread hand-off cost that the sequential ratio pays twice.
+ * The responder (tests/support) runs in a forked child so its threads and
+ * buffers do not count against the engine's memory.
+ *
+ * Usage: engine [sequential_requests] [concurrent_requests]
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "fwtrain/common.h"
+#include "http/engine.h"
+#include "responder.h"
+
+static const char k_body[] = "{\"ok\":true,\"n\":1}";
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Child: run the responder until the parent closes the pipe. */
+static void run_responder_child(int wfd, int rfd)
+{
+    fwt_responder *r;
+    fwt_resp_action a = {.status = 200, .content_type = "application/json", .body = k_body};
+    if (fwt_responder_start(&r, NULL, NULL) != 0)
+        _exit(2);
+    fwt_responder_set_default(r, &a);
+    int port = fwt_responder_port(r);
+    if (write(wfd, &port, sizeof port) != (ssize_t)sizeof port)
+        _exit(3);
+    char b;
+    while (read(rfd, &b, 1) < 0 && errno == EINTR) {
+    }
+    fwt_responder_stop(r);
+    _exit(0);
+}
+
+/* ---- engine side ---- */
+typedef struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long done;
+    long ok;
+} sync_wait;
+
+static void on_done(fwt__http_result *res, void *ud)
+{
+    sync_wait *w = ud;
+    int good = res->status == FWT_OK && res->http_status == 200 && res->body_len == sizeof k_body - 1;
+    fwt__http_result_free(res);
+    pthread_mutex_lock(&w->mu);
+    w->done++;
+    w->ok += good;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void task_done(void *ud)
+{
+    sync_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->done++;
+    w->ok++;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void wait_for(sync_wait *w, long n)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->done < n)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static const char *const k_headers[] = {"Accept: application/json", "X-Api-Key: bench-key", NULL};
+
+static double fwt_sequential(fwt__engine *e, const char *url, long n, long *ok)
+{
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers};
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        if (fwt__engine_submit(e, &s, on_done, &w, NULL) != FWT_OK)
+            break;
+        wait_for(&w, i + 1);
+    }
+    double dt = now_s() - t0;
+    *ok += w.ok;
+    return dt;
+}
+
+/* ---- raw libcurl side ---- */
+typedef struct rawbuf {
+    char *p;
+    size_t len, cap;
+} rawbuf;
+
+static size_t raw_write(char *d, size_t sz, size_t nm, void *ud)
+{
+    rawbuf *b = ud;
+    size_t n = sz * nm;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 1024;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np)
+            return 0;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+    return n;
+}
+
+static double raw_sequential(CURL *h, const char *url, long n, long *ok)
+{
+    struct curl_slist *hl = NULL;
+    for (const char *const *p = k_headers; *p; p++)
+        hl = curl_slist_append(hl, *p);
+    rawbuf b = {0};
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        b.len = 0;
+        long code = 0;
+        if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+            code == 200 && b.len == sizeof k_body - 1)
+            (*ok)++;
+    }
+    double dt = now_s() - t0;
+    free(b.p);
+    curl_slist_free_all(hl);
+    return dt;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int main(int argc, char **argv)
+{
+    long n_seq = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
+    long n_conc = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+    if (n_seq < 100 || n_conc < 1) {
+        fprintf(stderr, "usage: engine [sequential>=100] [concurrent>=1]\n");
+        return 2;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    int to_parent[2], to_child[2];
+    if (pipe(to_parent) != 0 || pipe(to_child) != 0)
+        return 1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        close(to_parent[0]);
+        close(to_child[1]);
+        run_responder_child(to_parent[1], to_child[0]);
+    }
+    close(to_parent[1]);
+    close(to_child[0]);
+    int port = 0;
+    if (read(to_parent[0], &port, sizeof port) != (ssize_t)sizeof port) {
+        fprintf(stderr, "responder did not start\n");
+        return 1;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/bench", port);
+
+    fwt__engine *e;
+    fwt__engine_config cfg = {.user_agent = "libfwtrain-bench"};
+    if (fwt__engine_new(&e, &cfg) != FWT_OK) /* also runs curl_global_init */
+        return 1;
+    CURL *raw = curl_easy_init();
+    curl_easy_setopt(raw, CURLOPT_USERAGENT, "libfwtrain-bench");
+
+    /* Warm up both paths (connection set up, caches filled). The box is shared, so
+     * measure many short paired rounds (raw then fwt, back to back) and report
+     * medians: a burst of foreign load then hits one round, not the result. */
+    long ok_f = 0, ok_r = 0, warm = 0;
+    fwt_sequential(e, url, 200, &warm);
+    raw_sequential(raw, url, 200, &warm);
+    enum { ROUNDS = 25 };
+    long per = n_seq / ROUNDS;
+    double rf[ROUNDS], rr[ROUNDS], ratio[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) {
+        double tr = raw_sequential(raw, url, per, &ok_r);
+        double tf = fwt_sequential(e, url, per, &ok_f);
+        rr[i] = (double)per / tr;
+        rf[i] = (double)per / tf;
+        ratio[i] = tr / tf;
+    }
+    long done_seq = per * ROUNDS;
+
+    /* The floor under fwt's round trip: hand a no-op task to the worker and wait
+     * for it (two thread wake-ups, no HTTP). */
+    sync_wait pw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    const long n_post = 5000;
+    double tp = now_s();
+    for (long i = 0; i < n_post; i++) {
+        if (fwt__engine_post(e, 0, task_done, &pw, NULL) != FWT_OK)
+            break;
+        wait_for(&pw, i + 1);
+    }
+    double handoff_us = (now_s() - tp) / (double)n_post * 1e6;
+    double fwt_rps = median(rf, ROUNDS), raw_rps = median(rr, ROUNDS), med_ratio = median(ratio, ROUNDS);
+    curl_easy_cleanup(raw);
+
+    /* Concurrent: every request submitted before any is awaited. */
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers, .deadline_ms = 120000};
+    double t0 = now_s();
+    long submitted = 0;
+    for (long i = 0; i < n_conc; i++)
+        if (fwt__engine_submit(e, &s, on_done, &w, NULL) == FWT_OK)
+            submitted++;
+    wait_for(&w, submitted);
+    double conc_s = now_s() - t0;
+    fwt__engine_free(e);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss_mib = (double)ru.ru_maxrss / 1024.0;
+
+    close(to_child[1]); /* tells the responder to stop */
+    int st;
+    waitpid(pid, &st, 0);
+
+    printf("{\"fwt_rps\": %.0f, \"raw_rps\": %.0f, \"ratio\": %.3f, \"sequential_requests\": %ld, "
+           "\"sequential_ok\": {\"fwt\": %ld, \"raw\": %ld}, \"concurrent_futures\": %ld, \"concurrent_ok\": %ld, "
+           "\"concurrent_seconds\": %.3f, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
+           "\"responder\": \"separate process\"}\n",
+           fwt_rps, raw_rps, med_ratio, done_seq, ok_f, ok_r, submitted, w.ok, conc_s, rss_mib, handoff_us);
+    return (ok_f == done_seq && ok_r == done_seq && w.ok == submitted) ? 0 : 1;
+}
