@@ -178,8 +178,9 @@ FWT_API int fwt_hotload_wait_options_init(fwt_hotload_wait_options *opts, unsign
 /**
  * Poll the hotload status until replica 0 is ready and holds
  * `expected_identity` (current_snapshot_identity, or a loaded adapter)
- * (protocol §3.9, §11.8). A replica at stage "error" fails the wait only if
- * its target is `expected_identity` (stale errors are ignored); a JSON
+ * (protocol §3.9, §11.8). A replica at stage "error" fails the wait with
+ * FWT_EREMOTE only if its target is `expected_identity` (stale errors for
+ * another identity are ignored); a JSON
  * object without `replicas` fails with FWT_EPROTO; any other odd body, a
  * null loading_state and HTTP/network errors are polled again. Timeout →
  * FWT_ETIMEDOUT naming expected and current identity. Completes with the

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "control_test_util.h"
@@ -81,6 +82,31 @@ static void test_promote_async_fallback(void **state)
     fwt_model_free(m);
 }
 
+typedef struct prog {
+    int stages[32];
+    char msgs[32][64];
+    int n;
+} prog;
+
+static void on_progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
+{
+    prog *p = payload;
+    assert_true(elapsed_ms >= 0);
+    if (p->n < 32) {
+        p->stages[p->n] = stage;
+        snprintf(p->msgs[p->n], 64, "%s", message);
+        p->n++;
+    }
+}
+
+static int prog_find(const prog *p, int stage, const char *msg)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->stages[i] == stage && (!msg || strstr(p->msgs[i], msg)))
+            return 1;
+    return 0;
+}
+
 static void test_promote_operation_polling(void **state)
 {
     cfx *f = *state;
@@ -93,9 +119,17 @@ static void test_promote_operation_polling(void **state)
                      "\"response\":{\"@type\":\"type.googleapis.com/Model\",\"name\":\"accounts/acct/models/m1\","
                      "\"state\":\"READY\",\"kind\":\"HF_BASE_MODEL\"}}");
     fwt_promote_options o = fast_promote();
+    prog pr;
+    memset(&pr, 0, sizeof pr);
+    o.progress = on_progress;
+    o.progress_payload = &pr;
     fwt_model *m = NULL;
     assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "m1", BASE_MODEL, &o, 5000), FWT_OK);
     assert_string_equal(fwt_model_state(m), "READY");
+    assert_true(prog_find(&pr, FWT_PROGRESS_PROMOTE_SUBMITTED, NULL));
+    assert_true(prog_find(&pr, FWT_PROGRESS_PROMOTE_RUNNING, "staging"));
+    assert_true(prog_find(&pr, FWT_PROGRESS_PROMOTE_RUNNING, "uploading"));
+    assert_true(prog_find(&pr, FWT_PROGRESS_PROMOTE_DONE, "accounts/acct/models/m1"));
     cfx_req q = cfx_req_get(f, 1);
     assert_string_equal(q.raw->method, "GET");
     assert_string_equal(q.raw->path, "/v1/accounts/acct/operations/op-1");
@@ -288,8 +322,14 @@ static void test_wait_hotload_rules(void **state)
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"want\","
                      "\"loading_state\":{\"stage\":\"done\",\"target_snapshot_identity\":\"want\"}}]}");
     fwt_hotload_wait_options o = fast_hw(5000);
+    prog pr;
+    memset(&pr, 0, sizeof pr);
+    o.progress = on_progress;
+    o.progress_payload = &pr;
     fwt_hotload_status *s = NULL;
     assert_int_equal(fwt_deployment_wait_hotload_result(&s, f->c, "d1", BASE_MODEL, "want", &o, 10000), FWT_OK);
+    assert_true(prog_find(&pr, FWT_PROGRESS_HOTLOAD_LOADING, "stage=error"));
+    assert_true(prog_find(&pr, FWT_PROGRESS_HOTLOAD_DONE, "want"));
     assert_int_equal(fwt_hotload_status_replica_count(s), 1);
     assert_string_equal(fwt_hotload_status_current_identity(s, 0), "want");
     assert_int_equal(fwt_responder_request_count(f->r), 6);
