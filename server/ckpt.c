@@ -193,7 +193,10 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
         chain[n++] = cur;
         if (cur.kind == FWL_CK_BASE)
             break;
-        if (n > 100000 || fwl_ckpt_get(s, cur.job, cur.prev, &cur) != 0) {
+        char job[FWL_ID_MAX], prev[FWL_NAME_MAX];
+        snprintf(job, sizeof job, "%s", cur.job); /* fwl_ckpt_get overwrites cur */
+        snprintf(prev, sizeof prev, "%s", cur.prev);
+        if (n > 100000 || fwl_ckpt_get(s, job, prev, &cur) != 0) {
             snprintf(err, errlen, "delta %s: its previous snapshot %s is missing", chain[n - 1].name,
                      chain[n - 1].prev);
             free(chain);

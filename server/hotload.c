@@ -401,8 +401,8 @@ void fwl_hotload_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     if (cks && strcmp(cks, "alder32") != 0 && strcmp(cks, "adler32") != 0) {
-        cJSON_Delete(body);
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "unsupported checksum_format %.40s (alder32)", cks);
+        cJSON_Delete(body);
         return;
     }
     load_task *t = calloc(1, sizeof *t);

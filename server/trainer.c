@@ -800,8 +800,8 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
     fwl_session *ss = session_locked(jr, sid);
     if (!ss) {
         pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", sid);
+        cJSON_Delete(body);
         return;
     }
     ss->last_us = fwl_now_us();
@@ -893,8 +893,8 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     }
     const char *bt = fwl_json_str(body, "type");
     if (bt && strcmp(bt, type) != 0) {
-        cJSON_Delete(body);
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "body type \"%.40s\" does not match the route %s", bt, type);
+        cJSON_Delete(body);
         return;
     }
     const char *key = fwl_req_header(r, "X-Idempotency-Key");
@@ -924,12 +924,14 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
             reply_future(out, rid, m2); /* a retried submit: the original promise, never a second run */
             return;
         }
+        char was[40];
+        snprintf(was, sizeof was, "%s", sn->type);
         pthread_mutex_unlock(&tm->mu);
         pthread_mutex_unlock(&s->lock);
         cJSON_Delete(body);
         fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
                        "seq_id %lld was already submitted as another request (%s, different idempotency key)",
-                       (long long)seq, sn->type);
+                       (long long)seq, was);
         return;
     }
     if (seq < tm->next_seq) {
@@ -960,9 +962,9 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     if (!tm) {
         pthread_mutex_unlock(&s->lock);
         fwl_future_fail(s, f, "server", "model was unloaded");
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model %.64s was unloaded", mid);
         cJSON_Delete(body);
         free(op);
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model %.64s was unloaded", mid);
         return;
     }
     snprintf(model_id, sizeof model_id, "%s", tm->id);

@@ -112,6 +112,9 @@ static int promote_from_jsonl(const promote_args *a)
     int rc = fwt_checkpoints_read_file(&l, a->jsonl);
     if (rc != FWT_OK)
         return cli_fail("cannot read the checkpoint registry", rc, fwt_error_last());
+    if (fwt_checkpoints_torn_bytes(l))
+        cli_error("warning: ignored %zu bytes after the last complete line of %s (a record cut short by a crash)",
+                  fwt_checkpoints_torn_bytes(l), a->jsonl);
     int ex = CLI_EXIT_OK;
     const fwt_checkpoint_entry *e;
     if (a->has_step) {

@@ -73,11 +73,11 @@ FWT_API int fwt_deployment_create(fwt_deployment **out, fwt_client *client, cons
 
 #define FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION 1
 
-/** Poll interval and bound of the deployment waits (delete, hotload manager gate). */
+/** Poll interval and bound of the deployment waits (delete, ready, hotload manager gate). */
 typedef struct fwt_deployment_wait_options {
     unsigned int version;        /**< FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION */
-    int64_t poll_interval_ms;    /**< default 2000 (delete), 5000 (hotload manager) */
-    int64_t timeout_ms;          /**< default 60000 (delete), 300000 (hotload manager) */
+    int64_t poll_interval_ms;    /**< default 2000 (delete), 15000 (ready), 5000 (hotload manager) */
+    int64_t timeout_ms;          /**< default 60000 (delete), 600000 (ready), 300000 (hotload manager) */
     fwt_progress_fn progress;    /**< optional */
     void *progress_payload;
 } fwt_deployment_wait_options;
@@ -106,6 +106,24 @@ FWT_API int fwt_deployment_delete_result(fwt_client *client, const char *deploym
  */
 FWT_API int fwt_deployment_reattach(fwt_deployment **out, fwt_client *client, const char *deployment_id,
                                     const char *job_id);
+
+/**
+ * Wait until the deployment is READY (protocol §3.7): poll the deployment
+ * (default every 15 s, bounded by 600 s; see fwt_deployment_wait_options);
+ * a CREATING deployment that already answers an inference probe counts as
+ * ready. FAILED, DELETING and DELETED fail with FWT_ESTATE; a missing
+ * deployment with FWT_ENOTFOUND. Completes with the deployment
+ * (fwt_future_take_deployment).
+ */
+FWT_API int fwt_deployment_wait_ready(fwt_future **out, fwt_client *client, const char *deployment_id,
+                                      const fwt_deployment_wait_options *opts);
+
+/** Take the deployment of a completed fwt_deployment_wait_ready future. */
+FWT_API int fwt_future_take_deployment(fwt_deployment **out, fwt_future *f);
+
+/** Blocking fwt_deployment_wait_ready. */
+FWT_API int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *client, const char *deployment_id,
+                                             const fwt_deployment_wait_options *opts, int64_t timeout_ms);
 
 /* ---- hotload (protocol §3.8, §3.9, §11.3, §11.8) ------------------------ */
 

@@ -33,6 +33,7 @@ typedef enum fwt_progress_stage {
     FWT_PROGRESS_HOTLOAD_LOADING = 21,   /**< replica loading; message = stage and identities */
     FWT_PROGRESS_HOTLOAD_DONE = 22,      /**< expected identity loaded and ready */
     FWT_PROGRESS_DEPLOYMENT_DELETING = 30, /**< deployment still present after DELETE */
+    FWT_PROGRESS_DEPLOYMENT_STARTING = 31, /**< deployment not READY yet; message = its state */
     FWT_PROGRESS_WARMUP = 40             /**< warmup probe attempt failed; retrying */
 } fwt_progress_stage;
 

@@ -15,6 +15,7 @@ const char *fwt_progress_stage_name(int stage)
     case FWT_PROGRESS_HOTLOAD_LOADING: return "hotload_loading";
     case FWT_PROGRESS_HOTLOAD_DONE: return "hotload_done";
     case FWT_PROGRESS_DEPLOYMENT_DELETING: return "deployment_deleting";
+    case FWT_PROGRESS_DEPLOYMENT_STARTING: return "deployment_starting";
     case FWT_PROGRESS_WARMUP: return "warmup";
     default: return "unknown";
     }

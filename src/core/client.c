@@ -269,6 +269,11 @@ void fwt_client_free(fwt_client *c)
 {
     if (!c)
         return;
+    if (fwt__engine_on_worker(c->engine)) {
+        /* Joining the worker from itself would deadlock: refuse (documented) rather than hang the host. */
+        fwt__log(&c->logger, FWT_LOG_ERROR, "fwt_client_free called from a completion callback; ignored");
+        return;
+    }
     /* Stopping the engine completes every request and timer with FWT_ECANCELED on the worker. */
     fwt__engine_free(c->engine);
     fwt__future_engine_gone(c->engine);

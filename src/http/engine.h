@@ -59,6 +59,27 @@ typedef struct fwt__retry_policy {
     int64_t cap_ms;
     int64_t budget_ms;      /* total time from first attempt; no retry starts after it */
 } fwt__retry_policy;
+/*
+ * Retry rules as implemented (src/http/retry.c, engine.c):
+ *  - Defaults: base_ms 0 = 500, cap_ms 0 = 30000. budget_ms 0 = no budget, except
+ *    when max_attempts and deadline_ms are 0 too: then 300000 (protocol §2.3).
+ *  - The wait before retry n (n = 0 for the first retry) is uniform[0, min(cap, base*2^n)]
+ *    drawn from fwt__clock.random_u64, unless the retryable response carried
+ *    retry-after-ms or Retry-After (seconds or HTTP-date, the latter read against the
+ *    response's Date header when present): then exactly the hint, clamped to 60 s.
+ *    A hint longer than the budget left ends the retries at once (the caller gets
+ *    that response, e.g. the 429 with Retry-After: 86400).
+ *  - No retry starts when max_attempts is reached, when the budget is spent, or when
+ *    the wait would cross the budget or deadline_ms. The request then completes with
+ *    the latest HTTP response (status FWT_OK + its http_status) or, if none came,
+ *    the latest transport error. "x-should-retry: false" on a response disables
+ *    its retry.
+ *  - Transport errors: connect/resolve/send/recv/reset/partial body/empty reply and
+ *    header or body timeouts are connection-class (FWT_ECONNECT, retried only with
+ *    FWT__RETRY_CONN); TLS failures (FWT_ETLS) and the size cap (FWT_ETOOLARGE) are
+ *    never retried. Only deadline_ms yields FWT_ETIMEDOUT.
+ *  - Every attempt sends the same body, headers and X-Idempotency-Key.
+ */
 
 typedef struct fwt__http_spec {
     const char *method;                /* "GET", "POST", "PATCH", "DELETE" */
@@ -104,12 +125,22 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg);
 void fwt__engine_free(fwt__engine *e);
 
 /* Submit a request. *out_id (optional) receives a nonzero id for cancellation.
- * Returns FWT_OK (cb will run) or an error (cb will not run). */
+ * Returns FWT_OK (cb will run) or an error (cb will not run): FWT_EINVAL for a bad
+ * spec (unknown method, non-http(s) URL, http:// to a non-loopback host without
+ * allow_insecure_http, CR/LF in a header or the idempotency key, negative times),
+ * FWT_ENOMEM, FWT_ECANCELED once fwt__engine_free has begun.
+ * Safety defaults on every attempt: TLS >= 1.2 with peer and host verification,
+ * no redirects followed, protocols http/https only, no signals, no Expect:
+ * 100-continue, response size capped in the write callback. Header values are
+ * never logged; the DEBUG line per attempt names method, URL without query,
+ * status or error, elapsed ms and the attempt number. */
 int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id);
 
 /* Run fn(ud) on the worker after delay_ms (0 = as soon as possible). When the engine is
  * freed first, fn still runs once (so owners can release ud) with fwt__engine_stopping()
- * returning true. *out_id (optional) allows cancellation. */
+ * returning true. *out_id (optional) allows cancellation. Tasks due at the same time
+ * run in post order. Posting from a callback during shutdown is accepted (the task
+ * runs before fwt__engine_free returns); after the worker has exited: FWT_ESTATE. */
 int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *ud, uint64_t *out_id);
 
 /* Cancel a request (its callback runs with FWT_ECANCELED) or a timer (it never runs).

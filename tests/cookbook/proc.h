@@ -1,7 +1,6 @@
 /*
  * Child-process helpers for the cookbook tests: run a program and capture its
- * output, optionally SIGKILLing it after it printed N lines; start and stop
- * fwtrain-local on a free port.
+ * output, optionally SIGKILLing it after it printed N lines.
  */
 #ifndef FWT_TESTS_COOKBOOK_PROC_H
 #define FWT_TESTS_COOKBOOK_PROC_H
@@ -23,17 +22,6 @@ typedef struct proc_result {
  */
 int proc_run(proc_result *r, char *const argv[], size_t kill_after_lines);
 void proc_result_free(proc_result *r);
-
-typedef struct local_server {
-    pid_t pid;
-    char dir[64];      /* temp dir: data/, port, server.log */
-    char base_url[64];
-} local_server;
-
-/* Start fwtrain-local (binary path) with api_key; sets FIREWORKS_BASE_URL / FIREWORKS_API_KEY. 0 or -1. */
-int server_start(local_server *s, const char *binary, const char *api_key);
-/* SIGTERM, wait, remove the temp dir. */
-void server_stop(local_server *s);
 
 /* rm -rf a path (tests only). */
 void rm_rf(const char *path);

@@ -81,6 +81,12 @@ static void test_promote_needs_key(void **state)
     unsetenv("FIREWORKS_API_KEY");
     /* no base model anywhere: usage error before any request */
     expect("promote", "--checkpoints-jsonl", file, NULL, NULL, 2, NULL, "records no base_model: pass --base-model");
+    /* a torn tail is ignored, with a warning */
+    FILE *fp = fopen(file, "a");
+    assert_non_null(fp);
+    fputs("{\"name\":\"step-3\",\"st", fp);
+    fclose(fp);
+    expect("promote", "--checkpoints-jsonl", file, NULL, NULL, 2, NULL, "warning: ignored 20 bytes");
     /* no key: usage error naming the variable */
     expect("promote", "--checkpoints-jsonl", file, "--base-model", "accounts/fireworks/models/m", 2, NULL,
            "FIREWORKS_API_KEY is not set");

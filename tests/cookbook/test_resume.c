@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
+#include "local_server.h"
 #include "proc.h"
 
 #define STEPS "24"
@@ -25,7 +26,7 @@
 #define API_KEY "cookbook-test-key"
 #define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 
-static local_server server;
+static fwt_local_server *server;
 static char root[64];
 
 static int group_setup(void **state)
@@ -34,17 +35,25 @@ static int group_setup(void **state)
     snprintf(root, sizeof root, "/tmp/fwt-cookbook-runs-XXXXXX");
     if (!mkdtemp(root))
         return -1;
-    if (server_start(&server, FWL_BINARY, API_KEY) != 0) {
+    fwt_local_server_opts o;
+    fwt_local_server_opts_init(&o);
+    o.api_key = API_KEY;
+    const char *args[] = {"--job-start-ms", "10", "--hotload-ms", "10", "--promote-ms", "20", NULL};
+    o.extra_args = args;
+    if (fwt_local_server_start(&server, &o) != 0) {
         fprintf(stderr, "cannot start fwtrain-local\n");
         return -1;
     }
+    /* sft_resume and fwtrain read these, as a user's programs would */
+    setenv("FIREWORKS_BASE_URL", fwt_local_server_url(server), 1);
+    setenv("FIREWORKS_API_KEY", API_KEY, 1);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    server_stop(&server);
+    fwt_local_server_free(server);
     rm_rf(root);
     return 0;
 }

@@ -94,6 +94,8 @@ typedef struct trainer {
     int account_lookups;
     int hb_count;
     int hb_status; /* nonzero: answer heartbeats with this status */
+    const char *list_body; /* NULL: two names */
+    int list_status;
     int session_count;
     int submit_delay_ms;
     tr_submit submits[TR_MAX];
@@ -176,7 +178,8 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
         if (tr->hb_status)
             out->status = tr->hb_status;
     } else if (!strcmp(rt, "list_checkpoints")) {
-        out->body = "{\"checkpoints\":[\"step-1\",\"step-2\"]}";
+        out->body = tr->list_body ? tr->list_body : "{\"checkpoints\":[\"step-1\",\"step-2\"]}";
+        out->status = tr->list_status;
     } else if (!strcmp(rt, "retrieve_future")) {
         int i = tr->polls++;
         if (i < 1024) {

@@ -409,7 +409,41 @@ static void test_list_checkpoints_errors(void **state)
     fwt_string_list *l = NULL;
     assert_int_equal(fwt_training_list_checkpoints(NULL, f->t), FWT_EINVAL);
     assert_int_equal(fwt_training_list_checkpoints(&l, NULL), FWT_EINVAL);
-    (void)l;
+    /* a client that gives up on 503 quickly */
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.retry_base_ms = 5;
+    o.retry_cap_ms = 10;
+    o.retry_budget_ms = 100;
+    fwt_client *c = tr_client(f->tr, NULL, &o);
+    fwt_training *t = tr_training(f->tr, c, 0, 0);
+    assert_non_null(t);
+    static const struct { int status; const char *body; int rc; size_t n; } cases[] = {
+        {503, "{\"message\":\"pod gone\"}", FWT_EHTTP, 0},
+        {404, "{}", FWT_ENOTFOUND, 0},
+        {200, "{\"checkpoints\":[1]}", FWT_EPROTO, 0},
+        {200, "{\"checkpoints\":\"x\"}", FWT_EPROTO, 0},
+        {200, "[]", FWT_EPROTO, 0},
+        {200, "{}", FWT_OK, 0},
+        {200, "{\"checkpoints\":[]}", FWT_OK, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pthread_mutex_lock(&f->tr->mu);
+        f->tr->list_status = cases[i].status;
+        f->tr->list_body = cases[i].body;
+        pthread_mutex_unlock(&f->tr->mu);
+        l = NULL;
+        int rc = fwt_training_list_checkpoints(&l, t);
+        if (rc != cases[i].rc)
+            fail_msg("case %zu: %d", i, rc);
+        if (rc == FWT_OK)
+            assert_int_equal(fwt_string_list_count(l), cases[i].n);
+        else
+            assert_null(l);
+        fwt_string_list_free(l);
+    }
+    fwt_training_free(t);
+    fwt_client_free(c);
 }
 
 static atomic_long g_a, g_f;

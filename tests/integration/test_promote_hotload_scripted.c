@@ -238,6 +238,41 @@ static void test_deployment_delete_waits(void **state)
     assert_int_equal(fwt_responder_request_count(f->r), 3);
 }
 
+static void test_deployment_wait_ready(void **state)
+{
+    cfx *f = *state;
+    fwt_deployment_wait_options o;
+    fwt_deployment_wait_options_init(&o, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    o.poll_interval_ms = 5;
+    o.timeout_ms = 5000;
+    /* CREATING + a probe that fails, then CREATING + a probe that answers: ready */
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"CREATING\"}");
+    cfx_push(f, 425, "{}");
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"CREATING\"}");
+    cfx_push(f, 200, "{\"choices\":[]}");
+    fwt_deployment *d = NULL;
+    assert_int_equal(fwt_deployment_wait_ready_result(&d, f->c, "d1", &o, 5000), FWT_OK);
+    assert_string_equal(fwt_deployment_state(d), "CREATING");
+    fwt_deployment_free(d);
+    cfx_req q = cfx_req_get(f, 3);
+    assert_string_equal(q.raw->path, "/inference/v1/completions");
+    cfx_req_free(&q);
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"UPDATING\"}");
+    cfx_push(f, 503, "{}");
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"READY\"}");
+    assert_int_equal(fwt_deployment_wait_ready_result(&d, f->c, "d1", &o, 5000), FWT_OK);
+    assert_string_equal(fwt_deployment_state(d), "READY");
+    fwt_deployment_free(d);
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"FAILED\"}");
+    assert_int_equal(fwt_deployment_wait_ready_result(&d, f->c, "d1", &o, 5000), FWT_ESTATE);
+    cfx_push(f, 404, "{\"code\":5}");
+    assert_int_equal(fwt_deployment_wait_ready_result(&d, f->c, "d1", &o, 5000), FWT_ENOTFOUND);
+    cfx_default(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"UPDATING\"}");
+    o.timeout_ms = 60;
+    assert_int_equal(fwt_deployment_wait_ready_result(&d, f->c, "d1", &o, 5000), FWT_ETIMEDOUT);
+    assert_null(d);
+}
+
 static void test_deployment_reattach(void **state)
 {
     cfx *f = *state;
@@ -423,6 +458,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_promote_deadline_and_cancel, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_deployment_create_get_first_and_409, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_deployment_delete_waits, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_deployment_wait_ready, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_deployment_reattach, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_hotload_headers_body_and_compat, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_hotload_retry_classes, cfx_setup, cfx_teardown),

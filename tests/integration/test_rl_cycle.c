@@ -205,6 +205,12 @@ static void make_deployment(env *e, const char *dep, const char *job_id)
     /* get-or-create: the second call finds it */
     check(fwt_deployment_create(&d, e->c, dep, &o), "deployment create again");
     fwt_deployment_free(d);
+    fwt_deployment_wait_options w;
+    fwt_deployment_wait_options_init(&w, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    w.poll_interval_ms = 10;
+    w.timeout_ms = 20000;
+    check(fwt_deployment_wait_ready_result(&d, e->c, dep, &w, 30000), "deployment wait ready");
+    fwt_deployment_free(d);
 }
 
 static void train_step(fwt_training *t, fwt_batch *b)
