@@ -14,7 +14,7 @@
 
 static const char CHECKPOINTS_USAGE[] =
     "Usage: fwtrain checkpoints list --job-id JOB [--promotable-only] [--json]\n"
-    "       fwtrain checkpoints resolve NAME --job-id JOB\n"
+    "       fwtrain checkpoints resolve NAME --job-id JOB | JOB:NAME\n"
     "\n"
     "  list      list the job's checkpoints as the control plane records them (works after the trainer\n"
     "            stopped, and for deleted jobs during retention). Columns: id, creation time, type,\n"
@@ -23,7 +23,8 @@ static const char CHECKPOINTS_USAGE[] =
     "            --json              one JSON array instead of a table\n"
     "  resolve   print the reference that loads checkpoint NAME of job JOB from any trainer\n"
     "            (cross_job://JOB/NAME; gs:// and absolute paths are printed unchanged).\n"
-    "            This is what init_from_checkpoint=\"JOB:NAME\" loads. No request is made.\n"
+    "            This is what init_from_checkpoint=\"JOB:NAME\" loads, and JOB:NAME is accepted too.\n"
+    "            No request is made.\n"
     "\n"
     "list needs FIREWORKS_API_KEY; FIREWORKS_BASE_URL is honored.\n"
     "Exit codes: 0 ok, 1 failed, 2 usage, 4 key refused.\n";
@@ -144,12 +145,17 @@ static int cmd_resolve(const list_args *a)
     }
     const char *name = a->positional[1];
     int full = !strncmp(name, "gs://", 5) || name[0] == '/';
-    if (!a->job_id && !full) {
-        cli_error("checkpoints resolve needs --job-id JOB (the job that saved %s)", name);
-        return CLI_EXIT_USAGE;
-    }
     char *ref = NULL;
-    int rc = fwt_resolve_checkpoint_path(&ref, name, full ? NULL : a->job_id);
+    int rc;
+    if (!a->job_id && !full && strchr(name, ':')) {
+        /* the init_from_checkpoint form "JOB:NAME" (protocol §6) */
+        rc = fwt_checkpoint_spec_resolve(&ref, name);
+    } else if (!a->job_id && !full) {
+        cli_error("checkpoints resolve needs --job-id JOB (the job that saved %s), or JOB:%s", name, name);
+        return CLI_EXIT_USAGE;
+    } else {
+        rc = fwt_resolve_checkpoint_path(&ref, name, full ? NULL : a->job_id);
+    }
     if (rc != FWT_OK)
         return cli_fail("cannot resolve the checkpoint", rc, fwt_error_last());
     puts(ref);

@@ -60,6 +60,8 @@ static void test_resolve(void **state)
     expect("checkpoints", "resolve", "--job-id", " old-job ", "step-4", 0, "cross_job://old-job/step-4\n", NULL);
     expect("checkpoints", "resolve", "gs://bucket/ckpt", NULL, NULL, 0, "gs://bucket/ckpt\n", NULL);
     expect("checkpoints", "resolve", "step-4", NULL, NULL, 2, NULL, "needs --job-id");
+    expect("checkpoints", "resolve", "i44pvd4syzg8hjfk:step-4", NULL, NULL, 0, "cross_job://i44pvd4syzg8hjfk/step-4\n",
+           NULL);
     expect("checkpoints", "resolve", NULL, NULL, NULL, 2, NULL, "one checkpoint NAME");
     expect("checkpoints", "resolve", "a/b", "--job-id", "j", 2, NULL, "cannot resolve");
 }
