@@ -4,6 +4,7 @@
 #include "fwl.h"
 #include "model.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,61 @@ void fwl_ttl_sweep(fwl_server *s)
     for (size_t i = 0; i < nj && !s->stopping; i++) {
         size_t n = 0;
         free(fwl_ckpt_list(s, jobs[i], &n)); /* listing removes what has expired */
+    }
+    fwl_free_list(jobs, nj);
+}
+
+/* Leftovers of a crash: temp files (never renamed) and checkpoint data files no meta points at (the crash hit
+ * between the data and the meta write, or between an overwrite's meta and the old data's unlink). Runs at
+ * startup, before anything else can write. */
+static void remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strstr(e->d_name, ".tmp.")) {
+            char p[4600];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    }
+    closedir(d);
+}
+
+void fwl_store_cleanup(fwl_server *s)
+{
+    char dir[4200];
+    const char *flat[] = {"deployments", "models", "operations"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", s->cfg.data_dir, flat[i]);
+        remove_temps(dir);
+    }
+    snprintf(dir, sizeof dir, "%s/jobs", s->cfg.data_dir);
+    size_t nj = 0;
+    char **jobs = fwl_list_dir(dir, NULL, &nj);
+    for (size_t i = 0; i < nj; i++) {
+        char jd[4400], cd[4400];
+        snprintf(jd, sizeof jd, "%s/%s", dir, jobs[i]);
+        remove_temps(jd);
+        fwl_ckpt_dir(s, jobs[i], cd, sizeof cd);
+        remove_temps(cd);
+        size_t nb = 0, nm = 0;
+        char **bins = fwl_list_dir(cd, ".bin", &nb);
+        fwl_ckpt *cks = fwl_ckpt_list(s, jobs[i], &nm);
+        for (size_t b = 0; b < nb; b++) {
+            bool used = false;
+            for (size_t k = 0; k < nm && !used; k++)
+                used = !strcmp(cks[k].file, bins[b]);
+            if (!used) {
+                char p[4700];
+                snprintf(p, sizeof p, "%s/%s", cd, bins[b]);
+                unlink(p);
+            }
+        }
+        free(cks);
+        fwl_free_list(bins, nb);
     }
     fwl_free_list(jobs, nj);
 }

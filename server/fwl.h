@@ -188,6 +188,8 @@ int64_t fwl_ckpt_stamp(fwl_server *s);
 /* The raw weight bytes a sampler snapshot stands for (base decoded, delta applied over its chain). */
 int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t *len, char *err, size_t errlen);
 void fwl_ttl_sweep(fwl_server *s);
+/* Startup: drop temp files and unreferenced checkpoint data left by a crash. */
+void fwl_store_cleanup(fwl_server *s);
 
 /* ---- trainer data plane (trainer.c, futures.c) ---------------------------- */
 void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, const char *op);

@@ -41,6 +41,7 @@ int fwl_server_start(fwl_server *s)
             return -1;
         }
     }
+    fwl_store_cleanup(s);
     if (fwl_bg_start(s) != 0)
         return -1;
     fwl_operations_resume(s);

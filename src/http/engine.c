@@ -14,6 +14,7 @@
 #define FWT__IDLE_POLL_MS 60000
 #define FWT__HINT_CLAMP_MS 60000 /* Retry-After honoured up to 60 s (reliability-anchors §1) */
 #define FWT__DEFAULT_MAX_BYTES (64 * 1024 * 1024)
+#define FWT__SHUTDOWN_ROUNDS 1000
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
 static CURLcode g_curl_rc = CURLE_FAILED_INIT;
@@ -313,7 +314,9 @@ static void take_cancels(fwt__engine *e, fwt__op *list)
 }
 
 /* Detach inbox and cancel queue. Returns 1 if both were empty. */
-static int grab(fwt__engine *e, fwt__op **inbox, fwt__op **cancels, int close_if_empty)
+enum { GRAB_OPEN = 0, GRAB_CLOSE_IF_EMPTY, GRAB_CLOSE };
+
+static int grab(fwt__engine *e, fwt__op **inbox, fwt__op **cancels, int close_mode)
 {
     pthread_mutex_lock(&e->mu);
     *inbox = e->inbox_head;
@@ -321,14 +324,36 @@ static int grab(fwt__engine *e, fwt__op **inbox, fwt__op **cancels, int close_if
     e->inbox_head = e->inbox_tail = NULL;
     e->cancel_q = NULL;
     int empty = !*inbox && !*cancels;
-    if (empty && close_if_empty)
+    if ((empty && close_mode == GRAB_CLOSE_IF_EMPTY) || close_mode == GRAB_CLOSE)
         e->closed = 1;
     pthread_mutex_unlock(&e->mu);
     return empty;
 }
 
+/* Cancel every request and run every pending task once. Tasks may post more
+ * tasks while this runs; after FWT__SHUTDOWN_ROUNDS rounds the engine closes
+ * (further posts get FWT_ESTATE) so a task that re-posts itself cannot keep
+ * fwt__engine_free from returning. */
 static void shutdown_all(fwt__engine *e)
 {
+    for (int round = 0;; round++) {
+        while (e->active)
+            finish_error(e, e->active, FWT_ECANCELED, "engine shutting down");
+        fwt__op *op;
+        while ((op = fwt__heap_pop(e)) != NULL)
+            if (op->kind == FWT__OP_TASK)
+                run_task(e, op);
+        fwt__op *inbox, *cancels;
+        int mode = round < FWT__SHUTDOWN_ROUNDS ? GRAB_CLOSE_IF_EMPTY : GRAB_CLOSE;
+        if (grab(e, &inbox, &cancels, mode) && mode == GRAB_CLOSE_IF_EMPTY)
+            break;
+        take_inbox(e, inbox);
+        take_cancels(e, cancels);
+        if (mode == GRAB_CLOSE)
+            break;
+    }
+    /* Closed: nothing new can arrive; finish what the last round took. Cancels can
+     * still name ops finished meanwhile (zombies), so drain until quiet. */
     for (;;) {
         while (e->active)
             finish_error(e, e->active, FWT_ECANCELED, "engine shutting down");
@@ -337,7 +362,7 @@ static void shutdown_all(fwt__engine *e)
             if (op->kind == FWT__OP_TASK)
                 run_task(e, op);
         fwt__op *inbox, *cancels;
-        if (grab(e, &inbox, &cancels, 1))
+        if (grab(e, &inbox, &cancels, GRAB_CLOSE))
             break;
         take_inbox(e, inbox);
         take_cancels(e, cancels);
@@ -369,7 +394,7 @@ static void *worker_main(void *arg)
     tl_worker = e;
     for (;;) {
         fwt__op *inbox, *cancels;
-        grab(e, &inbox, &cancels, 0);
+        grab(e, &inbox, &cancels, GRAB_OPEN);
         take_inbox(e, inbox);
         take_cancels(e, cancels);
         if (atomic_load(&e->stopping)) {

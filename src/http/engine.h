@@ -140,7 +140,9 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
  * freed first, fn still runs once (so owners can release ud) with fwt__engine_stopping()
  * returning true. *out_id (optional) allows cancellation. Tasks due at the same time
  * run in post order. Posting from a callback during shutdown is accepted (the task
- * runs before fwt__engine_free returns); after the worker has exited: FWT_ESTATE. */
+ * runs before fwt__engine_free returns) for up to 1000 drain rounds, so a task that
+ * re-posts itself cannot hang the shutdown; after that, and after the worker has
+ * exited: FWT_ESTATE (fn will not run). */
 int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *ud, uint64_t *out_id);
 
 /* Cancel a request (its callback runs with FWT_ECANCELED) or a timer (it never runs).

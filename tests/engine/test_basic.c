@@ -667,6 +667,35 @@ static void test_cancel_while_backing_off(void **state)
     waiter_destroy(&w);
 }
 
+typedef struct repost {
+    fwt__engine *e;
+    int runs;
+    int refused;
+} repost;
+
+static void repost_task(void *ud)
+{
+    repost *r = ud;
+    r->runs++;
+    /* A careless owner: re-posts itself even while the engine stops. */
+    if (fwt__engine_post(r->e, 10, repost_task, r, NULL) != FWT_OK)
+        r->refused++;
+}
+
+static void test_free_with_self_reposting_task(void **state)
+{
+    (void)state;
+    repost r = {0};
+    assert_int_equal(fwt__engine_new(&r.e, NULL), FWT_OK);
+    assert_int_equal(fwt__engine_post(r.e, 0, repost_task, &r, NULL), FWT_OK);
+    usleep(30000);
+    uint64_t t0 = real_ms();
+    fwt__engine_free(r.e); /* must return: the shutdown drain is bounded */
+    assert_true(real_ms() - t0 < 5000);
+    assert_int_equal(r.refused, 1);
+    assert_true(r.runs > 1);
+}
+
 static void test_engine_args(void **state)
 {
     (void)state;
@@ -708,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_timeout_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_backing_off, setup, teardown),
+        cmocka_unit_test(test_free_with_self_reposting_task),
         cmocka_unit_test(test_engine_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

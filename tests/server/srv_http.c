@@ -156,7 +156,7 @@ char *srv_setup_model(const char *base, const char *key, const char *job)
     if (st != 200)
         return NULL;
     snprintf(path, sizeof path, "/training/v1/rlorTrainerJobs/local/%s/api/v1/healthz", job);
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 3000; i++) {
         srv_call(&r, base, key, "GET", path, NULL);
         st = r.status;
         srv_resp_free(&r);

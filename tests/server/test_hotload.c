@@ -125,7 +125,7 @@ static int hotload_wait(const char *dep, const char *identity, char *err, size_t
     snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
     snprintf(hdr, sizeof hdr, "fireworks-deployment: accounts/local/deployments/%s", dep);
     const char *h[] = {hdr, NULL};
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 6000; i++) {
         srv_resp r;
         srv_req(&r, "GET", url, KEY, NULL, h, 5000);
         assert_int_equal(r.status, 200);
@@ -428,7 +428,7 @@ static void test_promote(void **state)
     assert_non_null(strstr(path, "/v1/accounts/local/operations/"));
     cJSON_Delete(j);
     int done = 0;
-    for (int i = 0; i < 400 && !done; i++) {
+    for (int i = 0; i < 3000 && !done; i++) {
         srv_call(&r, base, KEY, "GET", path, NULL);
         assert_int_equal(r.status, 200);
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "done"))) {

@@ -102,7 +102,7 @@ static void test_state_survives_kill9(void **state)
     srv_req(&resp, "POST", url, KEY, "{\"identity\":\"sa-00000001\"}", h, 5000);
     srv_resp_free(&resp);
     char *before = NULL;
-    for (int i = 0; i < 300 && !before; i++) {
+    for (int i = 0; i < 3000 && !before; i++) {
         before = completion(base, "dur-dep");
         if (!before) {
             struct timespec ts = {0, 10 * 1000000L};
@@ -153,7 +153,7 @@ static void test_state_survives_kill9(void **state)
     srv_resp_free(&resp);
     /* the pending promotion finishes after the restart */
     int done = 0;
-    for (int i = 0; i < 300 && !done; i++) {
+    for (int i = 0; i < 3000 && !done; i++) {
         srv_call(&resp, base, KEY, "GET", op, NULL);
         assert_int_equal(resp.status, 200);
         done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp.json, "done"));
@@ -192,7 +192,7 @@ static void test_state_survives_kill9(void **state)
     srv_resp_free(&resp);
     /* sb was never loaded: sc is a delta against sb, so the replica (holding sa) must refuse it */
     int settled = 0;
-    for (int i = 0; i < 300 && !settled; i++) {
+    for (int i = 0; i < 3000 && !settled; i++) {
         srv_req(&resp, "GET", url, KEY, NULL, h, 5000);
         settled = strstr(resp.body, "\"stage\":\"error\"") != NULL;
         assert_null(strstr(resp.body, "\"current_snapshot_identity\":\"sc-00000002\""));
@@ -250,7 +250,18 @@ static void test_kill9_mid_save(void **state)
     saver sv = {base, m, 0, 0};
     pthread_t th;
     pthread_create(&th, NULL, saver_main, &sv);
-    struct timespec ts = {0, 400 * 1000000L};
+    /* crash while saves are in flight, after at least one completed (robust to a slow machine) */
+    srv_resp resp;
+    int listed = 0;
+    for (int i = 0; i < 2000 && !listed; i++) {
+        srv_call(&resp, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/crash/checkpoints", NULL);
+        listed = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(resp.json, "checkpoints")) > 0;
+        srv_resp_free(&resp);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_true(listed);
+    struct timespec ts = {0, 150 * 1000000L};
     nanosleep(&ts, NULL);
     assert_int_equal(fwt_local_server_kill9(s), 0);
     __atomic_store_n(&sv.stop, 1, __ATOMIC_SEQ_CST);
@@ -258,8 +269,7 @@ static void test_kill9_mid_save(void **state)
     assert_true(sv.saves > 0);
     assert_int_equal(fwt_local_server_restart(s), 0);
     base = fwt_local_server_url(s);
-    /* every listed checkpoint is complete: DCPs load, sampler snapshots hotload-decode via promote of bases */
-    srv_resp resp;
+    /* every listed checkpoint is complete: DCPs load, base sampler snapshots promote */
     srv_call(&resp, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/crash/checkpoints", NULL);
     assert_int_equal(resp.status, 200);
     cJSON *rows = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(resp.json, "checkpoints"), 1);
@@ -320,6 +330,17 @@ static void test_kill9_mid_save(void **state)
         }
     }
     closedir(d);
+    /* and the restart removed every leftover: no temp file, no data file without a meta */
+    d = opendir(dir);
+    int bins = 0, metas = 0;
+    while ((e = readdir(d)) != NULL) {
+        assert_null(strstr(e->d_name, ".tmp."));
+        size_t l = strlen(e->d_name);
+        bins += l > 4 && !strcmp(e->d_name + l - 4, ".bin");
+        metas += l > 5 && !strcmp(e->d_name + l - 5, ".json");
+    }
+    closedir(d);
+    assert_int_equal(bins, metas);
     free(m);
     free(m2);
     assert_int_equal(fwt_local_server_stop(s), 0);
