@@ -257,7 +257,8 @@ int fwl_http_start(fwl_server *s)
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     const struct sockaddr *sa;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    /* poll(), not select(): no FD_SETSIZE cap on concurrent connections */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     memset(&sa4, 0, sizeof sa4);
     memset(&sa6, 0, sizeof sa6);
     if (inet_pton(AF_INET, s->cfg.host, &sa4.sin_addr) == 1) {

@@ -216,6 +216,12 @@ const char *fwt_local_server_data_dir(const fwt_local_server *s)
     return s ? s->data_dir : NULL;
 }
 
+const char *fwt_local_server_account(const fwt_local_server *s)
+{
+    (void)s;
+    return "local";
+}
+
 const char *fwt_local_server_api_key(const fwt_local_server *s)
 {
     return s ? s->api_key : NULL;

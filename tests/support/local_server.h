@@ -54,6 +54,8 @@ const char *fwt_local_server_url(const fwt_local_server *s);
 int fwt_local_server_port(const fwt_local_server *s);
 /* The data dir (borrowed). */
 const char *fwt_local_server_data_dir(const fwt_local_server *s);
+/* The account id every resource lives under: always "local" (accounts/local). */
+const char *fwt_local_server_account(const fwt_local_server *s);
 /* The API key the server accepts (borrowed). */
 const char *fwt_local_server_api_key(const fwt_local_server *s);
 /* Path of the server's log file, or NULL when not quiet. */

@@ -18,6 +18,10 @@ class FwtError(Structure):
                 ("attempts", c_int32), ("message", c_char_p), ("request_id", c_char_p)]
 
 
+# Options structs grow by appending fields (ABI rule of the library). A trailing spare area keeps a
+# newer library's *_options_init() from writing past the end of these Python-side copies.
+_SPARE = ("_spare", ctypes.c_char * 256)
+
 LOG_FN = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(None, c_int, c_int64, c_char_p, c_void_p)
 
@@ -30,7 +34,7 @@ class ClientOptions(Structure):
                 ("connect_timeout_ms", c_int64), ("header_timeout_ms", c_int64),
                 ("body_timeout_ms", c_int64), ("retry_base_ms", c_int64), ("retry_cap_ms", c_int64),
                 ("retry_budget_ms", c_int64), ("max_response_bytes", c_int64),
-                ("heartbeat_interval_ms", c_int64), ("poll_floor_ms", c_int64)]
+                ("heartbeat_interval_ms", c_int64), ("poll_floor_ms", c_int64), _SPARE]
 
 
 class JobCreateOptions(Structure):
@@ -41,19 +45,19 @@ class JobCreateOptions(Structure):
                 ("trainer_replica_count", c_int32), ("region", c_char_p), ("custom_image_tag", c_char_p),
                 ("hot_load_deployment_id", c_char_p), ("extra_args", c_char_p), ("purpose", c_char_p),
                 ("inactivity_timeout_s", c_int64), ("forward_only", c_int32),
-                ("disable_inactivity_cleanup", c_int32)]
+                ("disable_inactivity_cleanup", c_int32), _SPARE]
 
 
 class TrainingOptions(Structure):
     _fields_ = [("version", c_uint), ("job_id", c_char_p), ("trainer_url", c_char_p),
                 ("base_model", c_char_p), ("lora_rank", c_int32), ("reserved0", c_int32),
-                ("op_timeout_ms", c_int64), ("session_suffix", c_char_p)]
+                ("op_timeout_ms", c_int64), ("session_suffix", c_char_p), _SPARE]
 
 
 class JobWaitOptions(Structure):
     _fields_ = [("version", c_uint), ("poll_interval_ms", c_int64), ("pending_timeout_ms", c_int64),
                 ("ready_timeout_ms", c_int64), ("healthz_timeout_ms", c_int64), ("progress", PROGRESS_FN),
-                ("progress_payload", c_void_p)]
+                ("progress_payload", c_void_p), _SPARE]
 
 
 CLIENT_OPTIONS_VERSION = 1
