@@ -15,12 +15,19 @@ static const char *kind_str(fwl_ck_kind k)
     return k == FWL_CK_DCP ? "dcp" : k == FWL_CK_BASE ? "base" : "delta";
 }
 
-const char *fwl_ckpt_type_name(fwl_ck_kind k)
+const char *fwl_ckpt_type_name(const fwl_ckpt *ck)
 {
-    /* protocol §3.5: DCP rows end in TRAINING (cookbook suffix-matches); sampler rows are INFERENCE_* */
-    return k == FWL_CK_DCP ? "CHECKPOINT_TYPE_TRAINING"
-           : k == FWL_CK_BASE ? "CHECKPOINT_TYPE_INFERENCE_BASE"
-                              : "CHECKPOINT_TYPE_INFERENCE_DELTA";
+    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_* */
+    if (ck->kind == FWL_CK_DCP)
+        return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_TRAINING_LORA" : "CHECKPOINT_TYPE_TRAINING";
+    if (ck->kind == FWL_CK_BASE)
+        return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_INFERENCE_LORA" : "CHECKPOINT_TYPE_INFERENCE_BASE";
+    return "CHECKPOINT_TYPE_INFERENCE_DELTA";
+}
+
+bool fwl_ckpt_promotable(const fwl_ckpt *ck)
+{
+    return ck->kind == FWL_CK_BASE;
 }
 
 void fwl_ckpt_dir(fwl_server *s, const char *job, char *buf, size_t len)
@@ -62,6 +69,8 @@ static int meta_parse(const cJSON *j, const char *job, fwl_ckpt *ck)
     const char *prev = fwl_json_str(j, "prev");
     if (prev)
         snprintf(ck->prev, sizeof ck->prev, "%s", prev);
+    const cJSON *lr = cJSON_GetObjectItemCaseSensitive(j, "loraRank");
+    ck->lora_rank = cJSON_IsNumber(lr) ? (int)lr->valuedouble : 0;
     return 0;
 }
 
@@ -87,6 +96,8 @@ int fwl_ckpt_write(fwl_server *s, fwl_ckpt *ck, const uint8_t *data, size_t len)
         cJSON_AddNumberToObject(m, "expireUs", (double)ck->expire_us);
     if (ck->prev[0])
         cJSON_AddStringToObject(m, "prev", ck->prev);
+    if (ck->lora_rank > 0)
+        cJSON_AddNumberToObject(m, "loraRank", ck->lora_rank);
     cJSON_AddNumberToObject(m, "size", (double)len);
     snprintf(path, sizeof path, "%s/%s.json", dir, ck->name);
     int rc = fwl_write_json(path, m);

@@ -98,6 +98,13 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
     }
     char rid[64];
     snprintf(rid, sizeof rid, "%s", id);
+    const cJSON *amo = cJSON_GetObjectItemCaseSensitive(body, "allow_metadata_only");
+    bool meta_only = cJSON_IsTrue(amo);
+    if (amo && !cJSON_IsBool(amo)) {
+        cJSON_Delete(body);
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "allow_metadata_only must be a boolean");
+        return;
+    }
     cJSON_Delete(body);
     char ep[16];
     snprintf(ep, sizeof ep, "req-%08x", (unsigned)s->epoch);
@@ -123,6 +130,17 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
             break;
         struct timespec ts = {(time_t)(deadline / 1000000), (long)(deadline % 1000000) * 1000};
         pthread_cond_timedwait(&s->fut_cond, &s->lock, &ts);
+    }
+    if (f->done && meta_only) {
+        /* protocol §4.2 case 2: the client asked for metadata first; it re-polls with false for the payload */
+        size_t n = strlen(f->result);
+        pthread_mutex_unlock(&s->lock);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "complete_metadata");
+        cJSON_AddNumberToObject(o, "response_payload_size", (double)n);
+        cJSON_AddStringToObject(o, "request_id", rid);
+        fwl_resp_json(out, 200, o);
+        return;
     }
     if (f->done) {
         out->status = 200;

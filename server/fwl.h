@@ -172,6 +172,7 @@ typedef struct fwl_ckpt {
     int64_t expire_us;     /* 0 = never */
     char file[FWL_NAME_MAX + 64];  /* data file name inside the job's checkpoint dir */
     char prev[FWL_NAME_MAX];       /* delta: the snapshot it was computed against */
+    int lora_rank;                 /* > 0: saved by a LoRA model (adapter snapshot / LoRA DCP) */
 } fwl_ckpt;
 
 void fwl_ckpt_dir(fwl_server *s, const char *job, char *buf, size_t len);
@@ -183,7 +184,9 @@ int fwl_ckpt_read_data(fwl_server *s, const fwl_ckpt *ck, uint8_t **data, size_t
 /* All live checkpoints of a job, oldest first. */
 fwl_ckpt *fwl_ckpt_list(fwl_server *s, const char *job, size_t *n);
 void fwl_ckpt_remove(fwl_server *s, const fwl_ckpt *ck);
-const char *fwl_ckpt_type_name(fwl_ck_kind k);
+const char *fwl_ckpt_type_name(const fwl_ckpt *ck);
+/* protocol §3.6: base rows (full-param) and every LoRA sampler row are promotable; deltas and DCPs never. */
+bool fwl_ckpt_promotable(const fwl_ckpt *ck);
 int64_t fwl_ckpt_stamp(fwl_server *s);
 /* The raw weight bytes a sampler snapshot stands for (base decoded, delta applied over its chain). */
 int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t *len, char *err, size_t errlen);

@@ -224,6 +224,9 @@ static void load_run(fwl_server *s, void *arg)
         size_t len = 0;
         if (fwl_ckpt_read_data(s, &ck, &buf, &len) != 0) {
             snprintf(err, sizeof err, "cannot read snapshot %s", t->identity);
+        } else if (ck.kind == FWL_CK_BASE && ck.lora_rank > 0 && t->incremental) {
+            /* protocol §5: incremental metadata on a LoRA adapter crashes the serving container */
+            snprintf(err, sizeof err, "%s is a LoRA adapter: load it without incremental_snapshot_metadata", t->identity);
         } else if (ck.kind == FWL_CK_BASE) {
             nw = calloc(1, sizeof *nw);
             if (fwl_safetensors_decode(&nw->m, buf, len, err, sizeof err) != 0) {

@@ -380,8 +380,8 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
         cJSON_AddStringToObject(row, "name", name);
         cJSON_AddStringToObject(row, "createTime", ts);
         cJSON_AddStringToObject(row, "updateTime", ts);
-        cJSON_AddStringToObject(row, "checkpointType", fwl_ckpt_type_name(cks[i].kind));
-        cJSON_AddBoolToObject(row, "promotable", cks[i].kind == FWL_CK_BASE);
+        cJSON_AddStringToObject(row, "checkpointType", fwl_ckpt_type_name(&cks[i]));
+        cJSON_AddBoolToObject(row, "promotable", fwl_ckpt_promotable(&cks[i]));
         if (cks[i].expire_us) {
             fwl_format_time(cks[i].expire_us, ts, sizeof ts);
             cJSON_AddStringToObject(row, "expireTime", ts);

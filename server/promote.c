@@ -91,9 +91,17 @@ static cJSON *do_promote(fwl_server *s, const promo *p, int *status, char *msg, 
     cJSON_AddStringToObject(m, "name", name);
     cJSON_AddStringToObject(m, "displayName", p->model);
     cJSON_AddStringToObject(m, "state", "READY");
-    cJSON_AddStringToObject(m, "kind", "HF_BASE_MODEL");
+    /* protocol §3.6: a LoRA adapter promotes as a PEFT add-on; merged_base and full-param bases as HF_BASE_MODEL */
+    cJSON_AddStringToObject(m, "kind", ck.lora_rank > 0 ? "HF_PEFT_ADDON" : "HF_BASE_MODEL");
     if (p->base_model[0])
         cJSON_AddStringToObject(m, "baseModel", p->base_model);
+    if (ck.lora_rank > 0) {
+        cJSON *pd = cJSON_AddObjectToObject(m, "peftDetails");
+        cJSON_AddStringToObject(pd, "baseModel", p->base_model);
+        cJSON_AddNumberToObject(pd, "r", ck.lora_rank);
+        cJSON *tmods = cJSON_AddArrayToObject(pd, "targetModules");
+        cJSON_AddItemToArray(tmods, cJSON_CreateString("all-linear"));
+    }
     cJSON_AddStringToObject(m, "createTime", ts);
     cJSON_AddStringToObject(m, "updateTime", ts);
     char ckname[512];

@@ -35,6 +35,7 @@ typedef struct fwl_tmodel {
     pthread_t thr;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    int lora_rank;         /* > 0: a LoRA session (adapter saves are always full, protocol §4.6) */
     fwl_op *queue;         /* sorted by seq */
     int64_t next_seq;
     bool stop;
@@ -396,6 +397,7 @@ static cJSON *exec_save(fwl_tmodel *tm, const cJSON *body, op_err *e)
     snprintf(ck.job, sizeof ck.job, "%s", tm->jr->job);
     snprintf(ck.name, sizeof ck.name, "%s", name);
     ck.kind = FWL_CK_DCP;
+    ck.lora_rank = tm->lora_rank;
     int rc = fwl_ckpt_write(tm->s, &ck, buf, len);
     free(buf);
     if (rc != 0) {
@@ -560,14 +562,18 @@ static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
         USER_ERR(e, "checkpoint_type must be a string");
         return NULL;
     }
-    bool delta;
+    bool delta, merged = false;
     if (!type || !strcasecmp(type, "base"))
         delta = false;
     else if (!strcasecmp(type, "delta"))
-        delta = true;
+        delta = tm->lora_rank == 0; /* LoRA saves are always full adapters, whatever the type (§4.6) */
     else if (!strcasecmp(type, "merged_base")) {
-        USER_ERR(e, "checkpoint_type merged_base is only for LoRA trainers");
-        return NULL;
+        if (tm->lora_rank == 0) {
+            USER_ERR(e, "checkpoint_type merged_base is only for LoRA trainers");
+            return NULL;
+        }
+        delta = false;
+        merged = true;
     } else {
         USER_ERR(e, "unknown checkpoint_type \"%.40s\" (base, delta)", type);
         return NULL;
@@ -586,6 +592,7 @@ static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
     int rc;
     if (!delta) {
         ck.kind = FWL_CK_BASE;
+        ck.lora_rank = merged ? 0 : tm->lora_rank; /* merged_base promotes as a base model */
         rc = fwl_safetensors_encode(&tm->m, &buf, &blen);
     } else {
         if (latest_snapshot(tm->s, jr, e) != 0) {
@@ -790,6 +797,11 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
     cJSON *jobj = fwl_job_load(s, job);
     const cJSON *tc = jobj ? cJSON_GetObjectItemCaseSensitive(jobj, "trainingConfig") : NULL;
     const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
+    const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
+    const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
+    int lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
+                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
+                                                                          : 0;
     char mismatch[600] = "";
     if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
         snprintf(mismatch, sizeof mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
@@ -828,9 +840,13 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
         fwl_future_fail(s, f, "user", "%s", mismatch);
     } else {
         fwl_tmodel *tm = calloc(1, sizeof *tm);
-        tm->s = s;
-        tm->next_seq = 1;
-        bool ok = tm && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
+        bool ok = tm != NULL, capped = false;
+        if (ok) {
+            tm->s = s;
+            tm->next_seq = 1;
+            tm->lora_rank = lora_rank;
+        }
+        ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
         ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
         ok = ok && (tm->grad = calloc(tm->m.n_params, sizeof(float))) != NULL;
         if (ok) {
@@ -840,7 +856,12 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
             pthread_mutex_lock(&s->lock);
             jr = jobrt_locked(s, job, true);
             tm->jr = jr;
-            ok = pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
+            int loras = 0;
+            for (fwl_tmodel *o = jr->models; o; o = o->next)
+                loras += o->lora_rank > 0;
+            /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
+            capped = lora_rank > 0 && loras >= 2;
+            ok = !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
             if (ok) {
                 tm->next = jr->models;
                 jr->models = tm;
@@ -849,12 +870,20 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
         }
         if (!ok) {
             if (tm) {
+                if (capped) {
+                    pthread_mutex_destroy(&tm->mu);
+                    pthread_cond_destroy(&tm->cv);
+                }
                 fwl_model_free(&tm->m);
                 fwl_adam_free(&tm->a);
                 free(tm->grad);
                 free(tm);
             }
-            fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
+            if (capped)
+                fwl_future_fail(s, f, "user", "Cannot create LoRA session %.64s: maximum of 2 concurrent sessions reached",
+                                sid);
+            else
+                fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
         } else {
             cJSON *res = cJSON_CreateObject();
             cJSON_AddStringToObject(res, "model_id", tm->id);

@@ -12,7 +12,9 @@
  *
  * One training client may feed several deployments: save once with
  * fwt_weight_syncer_save_only, then call fwt_weight_syncer_hotload on one
- * syncer per deployment.
+ * syncer per deployment. If one of those hotloads fails, call
+ * fwt_weight_syncer_reset_delta_chain on the saving syncer so the next save
+ * is a base every deployment can load.
  *
  * The calls block the calling thread (they wait on futures; the library never
  * sleeps on a user thread); fwt_weight_syncer_cancel from another thread cuts

@@ -127,7 +127,10 @@ static void handle_operation(promote_op *p, const cJSON *op)
         return;
     }
     int done = 0;
-    (void)fwt__json_get_bool(op, "done", &done);
+    if (fwt__json_get_bool(op, "done", &done) == FWT_EPROTO) {
+        fwt__waiter_fail(&p->w, FWT_EPROTO, "promotion operation %.200s: \"done\" is not a boolean", name);
+        return;
+    }
     if (done) {
         const cJSON *err = NULL, *resp = NULL, *res = NULL, *model = NULL;
         if (fwt__json_get_object(op, "error", &err) == FWT_OK) {

@@ -445,6 +445,48 @@ static void test_gate_and_warmup(void **state)
     assert_int_not_equal(fwt_deployment_warmup_result(f->c, "d1", &u, 5000), FWT_OK);
 }
 
+/* Malformed answers give FWT_EPROTO (never a crash, hang or a half-filled object). */
+static void test_malformed_answers(void **state)
+{
+    cfx *f = *state;
+    fwt_promote_options o = fast_promote();
+    fwt_model *m = NULL;
+    const char *bad_posts[] = {"not json", "[]", "{\"operation\":\"x\"}", "{\"model\":{\"state\":\"READY\"}}",
+                               "{\"operation\":{\"name\":\"accounts/acct/operations/o\",\"done\":\"yes\"}}",
+                               "{\"operation\":{\"name\":\"../../etc\",\"done\":false}}",
+                               "{\"operation\":{\"name\":\"accounts/acct/operations/o\",\"done\":true}}"};
+    for (size_t i = 0; i < sizeof bad_posts / sizeof bad_posts[0]; i++) {
+        cfx_push(f, 200, bad_posts[i]);
+        assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "m1", BASE_MODEL, &o, 5000), FWT_EPROTO);
+        assert_null(m);
+    }
+    fwt_deployment *d = NULL;
+    cfx_push(f, 200, "{\"name\":7}");
+    assert_int_equal(fwt_deployment_get(&d, f->c, "d1"), FWT_EPROTO);
+    cfx_push(f, 200, "[1]");
+    assert_int_equal(fwt_deployment_get(&d, f->c, "d1"), FWT_EPROTO);
+    assert_null(d);
+    fwt_hotload_status *s = NULL;
+    cfx_push(f, 200, "{\"replicas\":{}}");
+    assert_int_equal(fwt_deployment_hotload_status(&s, f->c, "d1", BASE_MODEL), FWT_EPROTO);
+    cfx_push(f, 200, "{\"replicas\":[7,{\"readiness\":\"yes\",\"loading_state\":[],\"loaded_adapters\":[1,{}]}]}");
+    assert_int_equal(fwt_deployment_hotload_status(&s, f->c, "d1", BASE_MODEL), FWT_OK);
+    assert_int_equal(fwt_hotload_status_replica_count(s), 2);
+    assert_int_equal(fwt_hotload_status_ready(s, 1), 0);
+    assert_null(fwt_hotload_status_current_identity(s, 0));
+    assert_string_equal(fwt_hotload_status_stage(s, 1), "");
+    assert_null(fwt_hotload_status_current_identity(s, 9));
+    fwt_hotload_status_free(s);
+    fwt_job *j = NULL;
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/rlorTrainerJobs/\"}");
+    assert_int_equal(fwt_job_get(&j, f->c, "j"), FWT_EPROTO);
+    cfx_push(f, 200, "{\"name\":\"accounts/acct/rlorTrainerJobs/j\",\"state\":5,\"trainingConfig\":[]}");
+    assert_int_equal(fwt_job_get(&j, f->c, "j"), FWT_OK);
+    assert_string_equal(fwt_job_state(j), "");
+    assert_string_equal(fwt_job_base_model(j), "");
+    fwt_job_free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +508,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_hotload_adapter_and_errors, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_hotload_timeout_and_cancel, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_gate_and_warmup, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_answers, cfx_setup, cfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

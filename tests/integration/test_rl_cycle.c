@@ -321,6 +321,50 @@ static void test_broken_chain_healed(void **state)
     fwt_job_free(j);
 }
 
+/* Re-attach a deployment to a second trainer: the new chain starts with a full base load. */
+static void test_reattach_to_new_trainer(void **state)
+{
+    env *e = *state;
+    fwt_job *ja = ready_job(e, "attach-a");
+    fwt_training *ta = open_training(e, ja);
+    make_deployment(e, "attach-dep", fwt_job_id(ja));
+    fwt_weight_syncer *sa = make_syncer(e, ta, "attach-dep", 20000);
+    fwt_batch *b = text_batch("first trainer, then second trainer");
+    train_step(ta, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a1", FWT_CHECKPOINT_AUTO), "a1");
+    train_step(ta, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a2", FWT_CHECKPOINT_AUTO), "a2");
+    expect_same_logprobs(e, ta, "attach-dep");
+
+    fwt_job *jb = ready_job(e, "attach-b");
+    fwt_training *tb = open_training(e, jb);
+    fwt_deployment *d = NULL;
+    check(fwt_deployment_reattach(&d, e->c, "attach-dep", fwt_job_id(jb)), "reattach");
+    assert_non_null(strstr(fwt_deployment_hot_load_trainer_job(d), "/rlorTrainerJobs/attach-b"));
+    fwt_deployment_free(d);
+    check(fwt_deployment_get(&d, e->c, "attach-dep"), "get");
+    assert_non_null(strstr(fwt_deployment_hot_load_trainer_job(d), "/rlorTrainerJobs/attach-b"));
+    fwt_deployment_free(d);
+    fwt_weight_syncer *sb = make_syncer(e, tb, "attach-dep", 20000);
+    train_step(tb, b);
+    train_step(tb, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b1", FWT_CHECKPOINT_AUTO), "b1");
+    fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
+    check(fwt_weight_syncer_last_timing(sb, &tm), "timing");
+    assert_int_equal(tm.type, FWT_CHECKPOINT_BASE);
+    expect_same_logprobs(e, tb, "attach-dep");
+    train_step(tb, b);
+    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b2", FWT_CHECKPOINT_AUTO), "b2");
+    expect_same_logprobs(e, tb, "attach-dep");
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(sa);
+    fwt_weight_syncer_free(sb);
+    fwt_training_free(ta);
+    fwt_training_free(tb);
+    fwt_job_free(ja);
+    fwt_job_free(jb);
+}
+
 static void test_jobs_409_deleted_paging(void **state)
 {
     env *e = *state;
@@ -466,6 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rl_cycle),
         cmocka_unit_test(test_broken_chain_healed),
+        cmocka_unit_test(test_reattach_to_new_trainer),
         cmocka_unit_test(test_jobs_409_deleted_paging),
         cmocka_unit_test(test_slow_server_timeout_and_cancel),
         cmocka_unit_test(test_cancel_wait_ready),

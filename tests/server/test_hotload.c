@@ -454,12 +454,106 @@ static void test_promote(void **state)
     free(m);
 }
 
+static char *lora_model(const char *job, const char *sid, int model_seq, const char **err_out)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"session_id\":\"%s\",\"model_seq_id\":%d,\"base_model\":\"accounts/fireworks/models/byte\","
+             "\"lora_config\":{\"rank\":8,\"alpha\":32,\"train_mlp\":true,\"train_attn\":true,\"train_unembed\":true}}",
+             sid, model_seq);
+    static char err[512];
+    cJSON *r = srv_op(base, KEY, job, "create_model", body);
+    char *mid = str(r, "model_id") ? strdup(str(r, "model_id")) : NULL;
+    snprintf(err, sizeof err, "%s", str(r, "error") ? str(r, "error") : "");
+    *err_out = err;
+    cJSON_Delete(r);
+    return mid;
+}
+
+/* LoRA trainers (protocol §4.1, §4.6, §3.6, §5): 2 concurrent sessions, adapters always saved whole and promotable,
+ * PEFT add-on models, and no incremental metadata on hotload. */
+static void test_lora(void **state)
+{
+    (void)state;
+    srv_resp r;
+    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=lora-a",
+             "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\",\"loraRank\":8}}");
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    srv_call(&r, base, KEY, "POST", "/training/v1/rlorTrainerJobs/local/lora-a/api/v1/create_session", "{}");
+    assert_int_equal(r.status, 200);
+    char sid[128];
+    snprintf(sid, sizeof sid, "%s", str(r.json, "session_id"));
+    srv_resp_free(&r);
+    const char *err;
+    char *m1 = lora_model("lora-a", sid, 0, &err);
+    char *m2 = lora_model("lora-a", sid, 1, &err);
+    assert_non_null(m1);
+    assert_non_null(m2);
+    char *m3 = lora_model("lora-a", sid, 2, &err);
+    assert_null(m3);
+    assert_non_null(strstr(err, "maximum of 2 concurrent sessions"));
+    char ub[256];
+    snprintf(ub, sizeof ub, "{\"model_id\":\"%s\",\"type\":\"unload_model\"}", m2);
+    cJSON_Delete(srv_op(base, KEY, "lora-a", "unload_model", ub));
+    m3 = lora_model("lora-a", sid, 3, &err);
+    assert_non_null(m3);
+    int seq = 1;
+    train_step("lora-a", m1, &seq, 1);
+    sampler_save("lora-a", m1, &seq, "l0-12345678", "base");
+    train_step("lora-a", m1, &seq, 2);
+    sampler_save("lora-a", m1, &seq, "l1-12345678", "delta"); /* stored whole */
+    char b[256];
+    snprintf(b, sizeof b, "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"lora-dcp\"}", m1, seq++);
+    cJSON_Delete(srv_op(base, KEY, "lora-a", "save_weights", b));
+    srv_call(&r, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/lora-a/checkpoints", NULL);
+    const cJSON *row;
+    int n = 0;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(r.json, "checkpoints"))
+    {
+        n++;
+        const char *name = str(row, "name"), *type = str(row, "checkpointType");
+        if (strstr(name, "lora-dcp")) {
+            assert_string_equal(type, "CHECKPOINT_TYPE_TRAINING_LORA");
+            assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(row, "promotable")));
+        } else {
+            assert_string_equal(type, "CHECKPOINT_TYPE_INFERENCE_LORA");
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(row, "promotable")));
+        }
+    }
+    assert_int_equal(n, 3);
+    srv_resp_free(&r);
+    long st;
+    cJSON *j = promote("l1-12345678", "lora-a", "lora-addon", 0, &st);
+    assert_int_equal(st, 200);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    assert_string_equal(str(model, "kind"), "HF_PEFT_ADDON");
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(model, "peftDetails"), "r")
+                         ->valuedouble,
+                     8);
+    cJSON_Delete(j);
+    /* hotload: whole loads work, incremental metadata is refused */
+    create_deployment("dep-lora", "lora-a");
+    char e2[512];
+    hotload_post("dep-lora", "l0-12345678", NULL);
+    assert_int_equal(hotload_wait("dep-lora", "l0-12345678", e2, sizeof e2), 1);
+    hotload_post("dep-lora", "l1-12345678", "l0-12345678");
+    assert_int_equal(hotload_wait("dep-lora", "l1-12345678", e2, sizeof e2), 0);
+    assert_non_null(strstr(e2, "LoRA"));
+    hotload_post("dep-lora", "l1-12345678", NULL);
+    assert_int_equal(hotload_wait("dep-lora", "l1-12345678", e2, sizeof e2), 1);
+    free(m1);
+    free(m2);
+    free(m3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_delta_chain),
         cmocka_unit_test(test_deployments),
         cmocka_unit_test(test_promote),
+        cmocka_unit_test(test_lora),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -484,6 +484,35 @@ static void test_create_model_idempotent(void **state)
     free(m);
 }
 
+/* allow_metadata_only:true on a finished op -> complete_metadata with the payload size; false -> the payload */
+static void test_metadata_only(void **state)
+{
+    (void)state;
+    char *m = srv_setup_model(base, KEY, "md-a");
+    char *b;
+    char *id = srv_submit(base, KEY, "md-a", "forward", b = fb_body(m, 1, "forward"), NULL);
+    free(b);
+    cJSON *full = srv_wait(base, KEY, "md-a", id);
+    assert_non_null(full);
+    char body[256];
+    snprintf(body, sizeof body, "{\"request_id\":\"%s\",\"allow_metadata_only\":true}", id);
+    srv_resp r;
+    srv_call(&r, base, KEY, "POST", "/training/v1/rlorTrainerJobs/local/md-a/api/v1/retrieve_future", body);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.json, "status"), "complete_metadata");
+    char *txt = cJSON_PrintUnformatted(full);
+    assert_int_equal((size_t)cJSON_GetObjectItemCaseSensitive(r.json, "response_payload_size")->valuedouble, strlen(txt));
+    free(txt);
+    srv_resp_free(&r);
+    snprintf(body, sizeof body, "{\"request_id\":\"%s\",\"allow_metadata_only\":\"yes\"}", id);
+    srv_call(&r, base, KEY, "POST", "/training/v1/rlorTrainerJobs/local/md-a/api/v1/retrieve_future", body);
+    assert_int_equal(r.status, 400);
+    srv_resp_free(&r);
+    cJSON_Delete(full);
+    free(id);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_checkpoints_and_load),
         cmocka_unit_test(test_listing_and_ttl),
         cmocka_unit_test(test_create_model_idempotent),
+        cmocka_unit_test(test_metadata_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
