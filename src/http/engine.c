@@ -122,7 +122,7 @@ static void finish_req(fwt__engine *e, fwt__op *op, fwt__http_result *res)
     op->req = NULL;
     fwt__req_free(r);
     if (can_free)
-        free(op);
+        fwt__free_mem(op);
     cb(res, ud);
 }
 
@@ -139,7 +139,7 @@ static void run_task(fwt__engine *e, fwt__op *op)
     fwt__task_fn fn = op->fn;
     void *ud = op->ud;
     if (can_free)
-        free(op);
+        fwt__free_mem(op);
     if (!cancelled)
         fn(ud);
 }
@@ -303,7 +303,7 @@ static void take_cancels(fwt__engine *e, fwt__op *list)
         int zombie = op->zombie;
         pthread_mutex_unlock(&e->mu);
         if (zombie) {
-            free(op);
+            fwt__free_mem(op);
             continue;
         }
         if (op->kind == FWT__OP_TASK)
@@ -438,7 +438,7 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_rc != CURLE_OK)
         return FWT_ENOMEM;
-    fwt__engine *e = calloc(1, sizeof *e);
+    fwt__engine *e = fwt__calloc(1, sizeof *e);
     if (!e)
         return FWT_ENOMEM;
     if (cfg) {
@@ -446,10 +446,10 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         e->log = cfg->log;
         e->log_ctx = cfg->log_ctx;
     }
-    e->user_agent = strdup(cfg && cfg->user_agent ? cfg->user_agent : "libfwtrain");
+    e->user_agent = fwt__strdup(cfg && cfg->user_agent ? cfg->user_agent : "libfwtrain");
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
-    e->pool = calloc((size_t)e->max_pooled, sizeof *e->pool);
+    e->pool = fwt__calloc((size_t)e->max_pooled, sizeof *e->pool);
     e->multi = curl_multi_init();
     e->next_id = 1;
     fwt__clock_fill_defaults(e);
@@ -468,9 +468,9 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
 fail:
     if (e->multi)
         curl_multi_cleanup(e->multi);
-    free(e->pool);
-    free(e->user_agent);
-    free(e);
+    fwt__free_mem(e->pool);
+    fwt__free_mem(e->user_agent);
+    fwt__free_mem(e);
     return FWT_ENOMEM;
 }
 
@@ -489,12 +489,12 @@ void fwt__engine_free(fwt__engine *e)
     for (int i = 0; i < e->pool_len; i++)
         curl_easy_cleanup(e->pool[i]);
     curl_multi_cleanup(e->multi);
-    free(e->pool);
-    free(e->heap);
-    free(e->user_agent);
+    fwt__free_mem(e->pool);
+    fwt__free_mem(e->heap);
+    fwt__free_mem(e->user_agent);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->rng_mu);
-    free(e);
+    fwt__free_mem(e);
 }
 
 int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id)
@@ -510,9 +510,9 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
     if (!r)
         return err;
     r->fallback = fwt__result_new_error(FWT_ENOMEM, "out of memory");
-    fwt__op *op = calloc(1, sizeof *op);
+    fwt__op *op = fwt__calloc(1, sizeof *op);
     if (!op || !r->fallback) {
-        free(op);
+        fwt__free_mem(op);
         fwt__req_free(r);
         return FWT_ENOMEM;
     }
@@ -526,7 +526,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
     if (e->closed || atomic_load(&e->stopping)) {
         pthread_mutex_unlock(&e->mu);
         fwt__req_free(r);
-        free(op);
+        fwt__free_mem(op);
         return FWT_ECANCELED;
     }
     op->id = e->next_id++;
@@ -546,7 +546,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
         *out_id = 0;
     if (!e || !fn)
         return FWT_EINVAL;
-    fwt__op *op = calloc(1, sizeof *op);
+    fwt__op *op = fwt__calloc(1, sizeof *op);
     if (!op)
         return FWT_ENOMEM;
     op->kind = FWT__OP_TASK;
@@ -558,7 +558,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
     pthread_mutex_lock(&e->mu);
     if (e->closed) {
         pthread_mutex_unlock(&e->mu);
-        free(op);
+        fwt__free_mem(op);
         return FWT_ESTATE;
     }
     op->id = e->next_id++;

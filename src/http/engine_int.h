@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/core.h"
 #include "http/engine.h"
 
 enum { FWT__OP_REQ = 1, FWT__OP_TASK = 2 };
@@ -54,6 +55,7 @@ typedef struct fwt__req {
     char *rbody;
     size_t rlen, rcap;
     int too_large;
+    int oom;                       /* the body buffer could not grow */
     char ctype[FWT__HDR_VALUE_MAX];
     char reqid[FWT__HDR_VALUE_MAX];
     char retry_after[FWT__HDR_VALUE_MAX];

@@ -52,7 +52,7 @@ int fwt__heap_push(fwt__engine *e, fwt__op *op)
 {
     if (e->heap_len == e->heap_cap) {
         size_t nc = e->heap_cap ? e->heap_cap * 2 : 64;
-        fwt__op **nh = realloc(e->heap, nc * sizeof *nh);
+        fwt__op **nh = fwt__realloc(e->heap, nc * sizeof *nh);
         if (!nh)
             return -1;
         e->heap = nh;

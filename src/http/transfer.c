@@ -49,18 +49,18 @@ void fwt__req_free(fwt__req *r)
 {
     if (!r)
         return;
-    free(r->method);
-    free(r->url);
-    free(r->url_log);
+    fwt__free_mem(r->method);
+    fwt__free_mem(r->url);
+    fwt__free_mem(r->url_log);
     slist_free_secret(r->headers);
     if (r->body) {
         explicit_bzero(r->body, r->body_len);
-        free(r->body);
+        fwt__free_mem(r->body);
     }
-    free(r->rbody);
+    fwt__free_mem(r->rbody);
     fwt__http_result_free(r->last);
     fwt__http_result_free(r->fallback);
-    free(r);
+    fwt__free_mem(r);
 }
 
 fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int *err)
@@ -89,19 +89,19 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     int uok = fwt__url_inspect(spec->url, &https, &loopback, &url_log);
     /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
     if (uok == 0 || (uok > 0 && !https && !loopback && !spec->allow_insecure_http)) {
-        free(url_log);
+        fwt__free_mem(url_log);
         return NULL;
     }
     *err = FWT_ENOMEM;
-    fwt__req *r = uok > 0 ? calloc(1, sizeof *r) : NULL;
+    fwt__req *r = uok > 0 ? fwt__calloc(1, sizeof *r) : NULL;
     if (!r) {
-        free(url_log);
+        fwt__free_mem(url_log);
         return NULL;
     }
     r->eng = e;
     r->url_log = url_log;
-    r->method = strdup(spec->method);
-    r->url = strdup(spec->url);
+    r->method = fwt__strdup(spec->method);
+    r->url = fwt__strdup(spec->url);
     if (!r->method || !r->url)
         goto oom;
     if (spec->headers)
@@ -110,12 +110,12 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
                 goto oom;
     if (spec->idempotency_key) {
         size_t n = strlen(spec->idempotency_key) + 32;
-        char *h = malloc(n);
+        char *h = fwt__malloc(n);
         if (!h)
             goto oom;
         snprintf(h, n, "X-Idempotency-Key: %s", spec->idempotency_key);
         int rc = append_header(&r->headers, h);
-        free(h);
+        fwt__free_mem(h);
         if (rc != 0)
             goto oom;
     }
@@ -123,7 +123,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     if (append_header(&r->headers, "Expect:") != 0)
         goto oom;
     if (spec->body_len) {
-        r->body = malloc(spec->body_len);
+        r->body = fwt__malloc(spec->body_len);
         if (!r->body)
             goto oom;
         memcpy(r->body, spec->body, spec->body_len);
@@ -235,9 +235,11 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
         size_t nc = r->rcap ? r->rcap : 1024;
         while (nc < r->rlen + n + 1)
             nc *= 2;
-        char *nb = realloc(r->rbody, nc);
-        if (!nb)
+        char *nb = fwt__realloc(r->rbody, nc);
+        if (!nb) {
+            r->oom = 1;
             return CURL_WRITEFUNC_ERROR;
+        }
         r->rbody = nb;
         r->rcap = nc;
     }
@@ -299,6 +301,7 @@ int fwt__transfer_start(fwt__engine *e, fwt__op *op)
     reset_response(r);
     r->status = 0;
     r->too_large = 0;
+    r->oom = 0;
     r->headers_done = 0;
     r->abort_reason = FWT__ABORT_NONE;
     r->errbuf[0] = '\0';
@@ -340,13 +343,13 @@ void fwt__transfer_stop(fwt__engine *e, fwt__op *op)
 
 fwt__http_result *fwt__result_new_error(int status, const char *msg)
 {
-    fwt__http_result *res = calloc(1, sizeof *res);
+    fwt__http_result *res = fwt__calloc(1, sizeof *res);
     if (!res)
         return NULL;
     res->status = status;
-    res->body = calloc(1, 1);
-    res->content_type = calloc(1, 1);
-    res->request_id = calloc(1, 1);
+    res->body = fwt__calloc(1, 1);
+    res->content_type = fwt__calloc(1, 1);
+    res->request_id = fwt__calloc(1, 1);
     res->retry_after_ms = -1;
     if (!res->body || !res->content_type || !res->request_id) {
         fwt__http_result_free(res);
@@ -361,10 +364,10 @@ void fwt__http_result_free(fwt__http_result *res)
 {
     if (!res)
         return;
-    free(res->body);
-    free(res->content_type);
-    free(res->request_id);
-    free(res);
+    fwt__free_mem(res->body);
+    fwt__free_mem(res->content_type);
+    fwt__free_mem(res->request_id);
+    fwt__free_mem(res);
 }
 
 /* Append src to dst (size n, NUL-terminated), truncating. */
@@ -458,7 +461,7 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
     *conn_class = 0;
     fwt__http_result *res;
     if (rc == CURLE_OK) {
-        res = calloc(1, sizeof *res);
+        res = fwt__calloc(1, sizeof *res);
         if (!res)
             return NULL;
         long code = 0;
@@ -466,13 +469,13 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
         res->status = FWT_OK;
         res->http_status = code;
         if (!r->rbody)
-            r->rbody = malloc(1);
+            r->rbody = fwt__malloc(1);
         res->body = r->rbody;
         res->body_len = r->rlen;
         r->rbody = NULL;
         r->rlen = r->rcap = 0;
-        res->content_type = strdup(r->ctype);
-        res->request_id = strdup(r->reqid);
+        res->content_type = fwt__strdup(r->ctype);
+        res->request_id = fwt__strdup(r->reqid);
         res->retry_after_ms = retry_hint(r);
         if (!res->body || !res->content_type || !res->request_id) {
             fwt__http_result_free(res);
@@ -484,7 +487,10 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
     }
     int status;
     char msg[sizeof res->message];
-    if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (r->oom) {
+        status = FWT_ENOMEM;
+        snprintf(msg, sizeof msg, "out of memory buffering the response");
+    } else if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         status = FWT_ETOOLARGE;
         snprintf(msg, sizeof msg, "response larger than %lld bytes", (long long)r->max_bytes);
     } else if (is_tls_error(rc)) {

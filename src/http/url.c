@@ -65,7 +65,7 @@ static char *log_form(CURLU *u)
     char *s = NULL;
     char *out = NULL;
     if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK && s)
-        out = strdup(s);
+        out = fwt__strdup(s);
     curl_free(s);
     return out;
 }
@@ -110,5 +110,5 @@ char *fwt__url_for_log(const char *url)
     CURLU *u = parse(url);
     char *out = u ? log_form(u) : NULL;
     curl_url_cleanup(u);
-    return out ? out : strdup("(invalid url)");
+    return out ? out : fwt__strdup("(invalid url)");
 }

@@ -91,7 +91,7 @@ static void test_url_for_log(void **state)
     assert_null(strstr(s, "SECRET"));
     assert_null(strstr(s, "secret"));
     assert_non_null(strstr(s, "example.com:8443/a/b"));
-    free(s);
+    fwt__free_mem(s);
 }
 
 static void test_backoff_ceiling(void **state)
