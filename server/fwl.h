@@ -219,6 +219,8 @@ void fwl_deployments_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i);
 void fwl_hotload_route(fwl_server *s, fwl_req *r, fwl_resp *out);
 void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out);
 cJSON *fwl_deployment_load(fwl_server *s, const char *dep);
+/* maxReplicaCount == 0: no replica serves (hotload status lists none, inference 425, hotload refused). */
+bool fwl_deployment_scaled_to_zero(const cJSON *d);
 void fwl_replicas_free(fwl_server *s);
 void fwl_replica_reset(fwl_server *s, const char *dep);
 void fwl_replica_forget(fwl_server *s, const char *dep);

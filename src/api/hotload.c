@@ -142,6 +142,8 @@ int fwt_deployment_hotload(fwt_client *c, const char *deployment_id, const char 
         if (!retry)
             break;
         fwt__client_compat_set(c, FWT__COMPAT_NO_RESET_PROMPT_CACHE);
+        fwt__log(fwt__client_logger(c), FWT_LOG_INFO,
+                 "hotload API rejected reset_prompt_cache; resending without it (remembered for this client)");
         send_reset = 0;
     }
     if (rc == FWT_OK)

@@ -91,7 +91,9 @@ static void hw_on_status(fwt__waiter *w, fwt__reply *r)
 {
     hotload_wait *h = (hotload_wait *)w;
     if (r->err.pub.code != FWT_OK || r->http_status < 200 || r->http_status > 299) {
-        /* HTTP and network errors while polling are retried until the timeout (§3.9). */
+        /* HTTP and network errors while polling are logged and retried until the timeout (§3.9). */
+        fwt__waiter_log(w, FWT_LOG_WARN, "hotload status of deployment %s: %s; polling again", h->deployment_id,
+                        r->err.message && *r->err.message ? r->err.message : "poll failed");
         hw_again(h, r->err.message && *r->err.message ? r->err.message : "poll failed");
         return;
     }

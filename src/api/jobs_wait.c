@@ -87,6 +87,8 @@ static void on_job(fwt__waiter *w, fwt__reply *r)
     job_wait *jw = (job_wait *)w;
     if (r->err.pub.code != FWT_OK || r->http_status < 200 || r->http_status > 299) {
         if (fwt__poll_transient(r)) {
+            fwt__waiter_log(w, FWT_LOG_WARN, "trainer job %s: %s; polling again", jw->job_id,
+                            r->err.message && *r->err.message ? r->err.message : "transient error");
             job_wait_again(jw, "transient error while polling");
             return;
         }

@@ -206,3 +206,16 @@ void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...)
     va_end(ap);
     w->progress(stage, fwt__waiter_elapsed(w), buf, w->progress_payload);
 }
+
+void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...)
+{
+    const fwt__logger *lg = fwt__client_logger(w->client);
+    if (!lg || !lg->fn || level > lg->level)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fwt__log(lg, level, "%s", buf);
+}

@@ -49,5 +49,7 @@ void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...) __attribut
 void fwt__waiter_fail_reply(fwt__waiter *w, fwt__reply *r, const char *context);
 int64_t fwt__waiter_elapsed(const fwt__waiter *w);
 void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Log through the client's logger (never pass secrets). */
+void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* FWT_API_PROGRESS_WAITER_H */

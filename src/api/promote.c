@@ -192,6 +192,8 @@ static void on_poll(fwt__waiter *w, fwt__reply *r)
             fwt__waiter_fail_reply(w, r, "polling the promotion operation");
             return;
         }
+        fwt__waiter_log(w, FWT_LOG_WARN, "promotion operation %s: %s; retrying", p->op_name ? p->op_name : "",
+                        r->err.message && *r->err.message ? r->err.message : "transient error");
         /* backoff min(interval * 2^(k-1), cap) (§3.6) */
         p->transient_k++;
         int64_t delay = p->o.poll_interval_ms;
@@ -242,6 +244,7 @@ static void on_post(fwt__waiter *w, fwt__reply *r)
     if (r->http_status == 400 && p->async_sent &&
         (fwt__contains_ci(msg, "async_promotion") || fwt__contains_ci(msg, "asyncpromotion"))) {
         /* Old server: resend the same body without the field (§3.6). */
+        fwt__waiter_log(w, FWT_LOG_INFO, "server rejected async_promotion; promoting synchronously");
         cJSON_DeleteItemFromObjectCaseSensitive(p->body, "async_promotion");
         p->async_sent = 0;
         fwt__client_compat_set(w->client, FWT__COMPAT_NO_ASYNC_PROMOTION);

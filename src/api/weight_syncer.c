@@ -307,6 +307,9 @@ static int do_hotload(fwt_weight_syncer *s, const char *snapshot, fwt_checkpoint
         if (wrc == FWT_OK)
             wrc = wait_take(s, f, -1, FWT__VALUE_NONE, NULL);
         s->last_warmup = wrc; /* not fatal (§5) */
+        if (wrc != FWT_OK)
+            fwt__log(fwt__client_logger(s->client), FWT_LOG_WARN, "warmup of deployment %s after loading %s failed: %s",
+                     s->deployment_id, snapshot, fwt_error_last()->message);
         s->last.warmup_ms = now_ms() - w0;
     }
     fwt__last_ok();

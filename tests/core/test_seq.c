@@ -151,7 +151,7 @@ static void test_cancel_queued_leaves_no_hole(void **state)
 {
     fx *f = *state;
     pthread_mutex_lock(&f->tr->mu);
-    f->tr->submit_delay_ms = 100;
+    f->tr->submit_delay_ms = 400; /* b must still be queued when it is cancelled, even on a loaded machine */
     int s0 = f->tr->n_submits;
     pthread_mutex_unlock(&f->tr->mu);
     fwt_future *a = NULL, *b = NULL, *c = NULL;
@@ -293,15 +293,19 @@ static void test_training_free_with_pending_ops(void **state)
 static void test_client_free_first(void **state)
 {
     fx *f = *state;
+    /* Both polls stall, whichever of a and b polls first. */
     pthread_mutex_lock(&f->tr->mu);
+    f->tr->poll_q[f->tr->poll_tail++] = (tr_action){200, "{\"type\":\"try_again\"}", 30000};
     f->tr->poll_q[f->tr->poll_tail++] = (tr_action){200, "{\"type\":\"try_again\"}", 30000};
     pthread_mutex_unlock(&f->tr->mu);
     fwt_future *a = NULL, *b = NULL;
+    int p0 = tr_get(f->tr, &f->tr->polls);
     assert_int_equal(fwt_training_save_state(&a, f->t, "a", 0), FWT_OK);
     assert_int_equal(fwt_training_save_state(&b, f->t, "b", 0), FWT_OK);
     atomic_store(&g_cb_calls, 0);
     assert_int_equal(fwt_future_on_done(b, count_cb, NULL), FWT_OK);
-    usleep(50000);
+    for (int i = 0; i < 5000 && tr_get(f->tr, &f->tr->polls) - p0 < 2; i++) /* both polls stalled */
+        usleep(1000);
     uint64_t t0 = mono_ms();
     fwt_client_free(f->c); /* cancels everything in flight */
     f->c = NULL;
@@ -309,6 +313,7 @@ static void test_client_free_first(void **state)
     assert_int_equal(fwt_future_wait(a, 0), FWT_OK);
     assert_int_equal(fwt_future_wait(b, 0), FWT_OK);
     assert_int_equal(fwt_future_status(a), FWT_ECANCELED);
+    assert_int_equal(fwt_future_status(b), FWT_ECANCELED);
     assert_int_equal(atomic_load(&g_cb_calls), 1);
     fwt_future *c = NULL;
     assert_int_equal(fwt_training_save_state(&c, f->t, "c", 0), FWT_ESTATE); /* the client is gone */
@@ -324,9 +329,9 @@ static void test_heartbeat(void **state)
     fwt_training *t = tr_training(f->tr, c, 0, 0);
     assert_non_null(t);
     int h0 = tr_get(f->tr, &f->tr->hb_count);
-    usleep(250000);
-    int beats = tr_get(f->tr, &f->tr->hb_count) - h0;
-    assert_true(beats >= 3);
+    for (int i = 0; i < 5000 && tr_get(f->tr, &f->tr->hb_count) - h0 < 3; i++)
+        usleep(1000);
+    assert_true(tr_get(f->tr, &f->tr->hb_count) - h0 >= 3);
     fwt_resp_request *q = NULL;
     size_t n = fwt_responder_request_count(f->tr->r);
     for (size_t i = n; i-- > 0 && !q;) {

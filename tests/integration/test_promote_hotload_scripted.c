@@ -2,6 +2,7 @@
  * Promotion, deployments and hotload against the scripted responder
  * (protocol §3.6–§3.10, §6, §11.2, §11.3, §11.7, §11.8).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -445,6 +446,54 @@ static void test_gate_and_warmup(void **state)
     assert_int_not_equal(fwt_deployment_warmup_result(f->c, "d1", &u, 5000), FWT_OK);
 }
 
+typedef struct logcap {
+    pthread_mutex_t mu;
+    char text[8192];
+    size_t len;
+} logcap;
+
+static void capture_log(int level, const char *message, void *payload)
+{
+    logcap *lc = payload;
+    (void)level;
+    pthread_mutex_lock(&lc->mu);
+    int n = snprintf(lc->text + lc->len, sizeof lc->text - lc->len, "%s\n", message);
+    if (n > 0 && lc->len + (size_t)n < sizeof lc->text)
+        lc->len += (size_t)n;
+    pthread_mutex_unlock(&lc->mu);
+}
+
+/* Poll errors and compatibility fallbacks are logged; the key never is. */
+static void test_logging(void **state)
+{
+    cfx *f = *state;
+    static logcap lc = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.base_url = f->base;
+    o.api_key = "secret-key-must-not-leak";
+    o.account_id = "acct";
+    o.retry_base_ms = 5;
+    o.log_level = FWT_LOG_DEBUG;
+    o.log_fn = capture_log;
+    o.log_payload = &lc;
+    fwt_client *c = NULL;
+    assert_int_equal(fwt_client_new(&c, &o), FWT_OK);
+    cfx_push(f, 400, "{\"error\":{\"message\":\"reset_prompt_cache: Extra inputs are not permitted\"}}");
+    cfx_push(f, 200, "{}");
+    assert_int_equal(fwt_deployment_hotload(c, "d1", BASE_MODEL, "s-1", NULL), FWT_OK);
+    cfx_push(f, 500, "{\"message\":\"flaky\"}");
+    cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"s-1\"}]}");
+    fwt_hotload_wait_options w = fast_hw(5000);
+    assert_int_equal(fwt_deployment_wait_hotload_result(NULL, c, "d1", BASE_MODEL, "s-1", &w, 5000), FWT_OK);
+    fwt_client_free(c);
+    pthread_mutex_lock(&lc.mu);
+    assert_non_null(strstr(lc.text, "reset_prompt_cache"));
+    assert_non_null(strstr(lc.text, "polling again"));
+    assert_null(strstr(lc.text, "secret-key-must-not-leak"));
+    pthread_mutex_unlock(&lc.mu);
+}
+
 /* Malformed answers give FWT_EPROTO (never a crash, hang or a half-filled object). */
 static void test_malformed_answers(void **state)
 {
@@ -509,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait_hotload_timeout_and_cancel, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_gate_and_warmup, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_answers, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_logging, cfx_setup, cfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

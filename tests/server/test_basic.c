@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "local_server.h"
@@ -277,11 +278,46 @@ static void test_bad_input(void **state)
     expect("GET", "/v1/accounts", NULL, 200);
 }
 
+static int run_status(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The command line: --help, usage errors, the first stdout line, and the key never in the log. */
+static void test_cli(void **state)
+{
+    (void)state;
+    char cmd[4400];
+    snprintf(cmd, sizeof cmd, "%s --help | grep -q -- --long-poll-ms", FWL_BINARY);
+    assert_int_equal(run_status(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s > /dev/null 2>&1", FWL_BINARY); /* no --data-dir */
+    assert_int_equal(run_status(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --data-dir /tmp/x --port nope > /dev/null 2>&1", FWL_BINARY);
+    assert_int_equal(run_status(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --data-dir /tmp/x --bogus > /dev/null 2>&1", FWL_BINARY);
+    assert_int_equal(run_status(cmd), 2);
+    const char *log = fwt_local_server_log_path(srv);
+    assert_non_null(log);
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    char line[512] = {0}, want[128];
+    int found = 0, leaked = 0;
+    snprintf(want, sizeof want, "listening on http://127.0.0.1:%d\n", fwt_local_server_port(srv));
+    while (fgets(line, sizeof line, f)) {
+        found |= !strcmp(line, want);
+        leaked |= strstr(line, KEY) != NULL;
+    }
+    fclose(f);
+    assert_true(found);
+    assert_false(leaked);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth),     cmocka_unit_test(test_accounts), cmocka_unit_test(test_jobs),
-        cmocka_unit_test(test_sessions), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_sessions), cmocka_unit_test(test_bad_input), cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
