@@ -63,6 +63,8 @@ typedef struct fwl_config {
     int promote_ms;        /* time an async promotion stays not-done */
     int ttl_sweep_ms;
     bool verbose;
+    bool strict_hotload;   /* old serving stack: unknown hotload body fields (reset_prompt_cache) -> 400 (§3.8) */
+    bool no_async_promote; /* old control plane: async_promotion -> 400 (§3.6 fallback) */
     fwl_faults faults;
 } fwl_config;
 

@@ -400,6 +400,18 @@ void fwl_hotload_route(fwl_server *s, fwl_req *r, fwl_resp *out)
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
+    if (s->cfg.strict_hotload) {
+        /* the old body schema: only identity and incremental_snapshot_metadata (pydantic extra="forbid") */
+        for (const cJSON *it = body->child; it; it = it->next) {
+            if (it->string && strcmp(it->string, "identity") != 0 &&
+                strcmp(it->string, "incremental_snapshot_metadata") != 0) {
+                fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
+                               "1 validation error for HotLoadRequest\n%.100s\n  Extra inputs are not permitted", it->string);
+                cJSON_Delete(body);
+                return;
+            }
+        }
+    }
     const char *identity = fwl_json_str(body, "identity");
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "incremental_snapshot_metadata");
     const cJSON *rpc = cJSON_GetObjectItemCaseSensitive(body, "reset_prompt_cache");
