@@ -12,6 +12,12 @@ static void dep_path(fwl_server *s, const char *dep, char *buf, size_t len)
     snprintf(buf, len, "%s/deployments/%s.json", s->cfg.data_dir, dep);
 }
 
+bool fwl_deployment_scaled_to_zero(const cJSON *d)
+{
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(d, "maxReplicaCount");
+    return cJSON_IsNumber(mx) && mx->valuedouble == 0;
+}
+
 cJSON *fwl_deployment_load(fwl_server *s, const char *dep)
 {
     if (!fwl_valid_id(dep))
@@ -257,6 +263,9 @@ static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
             char ts[48];
             fwl_format_time(fwl_now_us(), ts, sizeof ts);
             put(d, "updateTime", cJSON_CreateString(ts));
+            const cJSON *mx = cJSON_GetObjectItemCaseSensitive(d, "maxReplicaCount");
+            if (cJSON_IsNumber(mx) && mx->valuedouble == 0)
+                changed = true; /* scaled to zero: the replica goes away with its weights */
             if (changed) {
                 /* re-attach: the serving pod rolls and comes back without weights (protocol §3.7, §5) */
                 cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");

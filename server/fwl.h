@@ -63,6 +63,8 @@ typedef struct fwl_config {
     int promote_ms;        /* time an async promotion stays not-done */
     int ttl_sweep_ms;
     bool verbose;
+    bool strict_hotload;   /* old serving stack: unknown hotload body fields (reset_prompt_cache) -> 400 (§3.8) */
+    bool no_async_promote; /* old control plane: async_promotion -> 400 (§3.6 fallback) */
     fwl_faults faults;
 } fwl_config;
 
@@ -219,6 +221,8 @@ void fwl_deployments_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i);
 void fwl_hotload_route(fwl_server *s, fwl_req *r, fwl_resp *out);
 void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out);
 cJSON *fwl_deployment_load(fwl_server *s, const char *dep);
+/* maxReplicaCount == 0: no replica serves (hotload status lists none, inference 425, hotload refused). */
+bool fwl_deployment_scaled_to_zero(const cJSON *d);
 void fwl_replicas_free(fwl_server *s);
 void fwl_replica_reset(fwl_server *s, const char *dep);
 void fwl_replica_forget(fwl_server *s, const char *dep);

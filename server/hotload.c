@@ -322,7 +322,7 @@ static void load_run(fwl_server *s, void *arg)
     }
 }
 
-static bool deployment_from_headers(fwl_server *s, fwl_req *r, fwl_resp *out, char *dep, size_t len)
+static bool deployment_from_headers(fwl_server *s, fwl_req *r, fwl_resp *out, char *dep, size_t len, bool *zero)
 {
     const char *h = fwl_req_header(r, "fireworks-deployment");
     if (!h) {
@@ -339,6 +339,7 @@ static bool deployment_from_headers(fwl_server *s, fwl_req *r, fwl_resp *out, ch
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, dep);
         return false;
     }
+    *zero = fwl_deployment_scaled_to_zero(d);
     cJSON_Delete(d);
     return true;
 }
@@ -378,15 +379,39 @@ void fwl_hotload_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     char dep[FWL_ID_MAX];
-    if (!deployment_from_headers(s, r, out, dep, sizeof dep))
+    bool zero = false;
+    if (!deployment_from_headers(s, r, out, dep, sizeof dep, &zero))
         return;
+    if (get && zero) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddArrayToObject(o, "replicas");
+        fwl_resp_json(out, 200, o);
+        return;
+    }
     if (get) {
         hotload_status(s, dep, out);
+        return;
+    }
+    if (zero) {
+        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
+                       "deployment %s is scaled to zero (maxReplicaCount 0): no replica to load into", dep);
         return;
     }
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
+    if (s->cfg.strict_hotload) {
+        /* the old body schema: only identity and incremental_snapshot_metadata (pydantic extra="forbid") */
+        for (const cJSON *it = body->child; it; it = it->next) {
+            if (it->string && strcmp(it->string, "identity") != 0 &&
+                strcmp(it->string, "incremental_snapshot_metadata") != 0) {
+                fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
+                               "1 validation error for HotLoadRequest\n%.100s\n  Extra inputs are not permitted", it->string);
+                cJSON_Delete(body);
+                return;
+            }
+        }
+    }
     const char *identity = fwl_json_str(body, "identity");
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(body, "incremental_snapshot_metadata");
     const cJSON *rpc = cJSON_GetObjectItemCaseSensitive(body, "reset_prompt_cache");

@@ -135,7 +135,13 @@ void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, dep);
         return;
     }
+    bool zero = fwl_deployment_scaled_to_zero(d);
     cJSON_Delete(d);
+    if (zero) {
+        free(prompt);
+        fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s is scaled to zero", dep);
+        return;
+    }
     fwl_weights *w = fwl_replica_weights(s, dep);
     if (!w) {
         free(prompt);

@@ -31,6 +31,9 @@ static void usage(FILE *f)
           "  --ttl-sweep-ms MS     period of the checkpoint TTL sweep (default 1000)\n"
           "  --faults SPEC         seeded faults, e.g. seed=7,http503=0.1,http429=0.05,retry_after=1,\n"
           "                        http408=0.05,http410=0.01,drop=0.05,stall_body_ms=60000@0.02[,only=/PREFIX]\n"
+          "  --strict-hotload      behave like an old serving stack: unknown hotload body fields (e.g.\n"
+          "                        reset_prompt_cache) are rejected with 400 \"Extra inputs are not permitted\"\n"
+          "  --no-async-promotion  behave like an old control plane: async_promotion is rejected with 400\n"
           "  --verbose             log every request (errors are always logged)\n"
           "  --help                this text\n",
           f);
@@ -101,6 +104,14 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--verbose")) {
             c->verbose = true;
+            continue;
+        }
+        if (!strcmp(a, "--strict-hotload")) {
+            c->strict_hotload = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-async-promotion")) {
+            c->no_async_promote = true;
             continue;
         }
         if (!strcmp(a, "--data-dir")) {

@@ -170,6 +170,11 @@ void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
     const cJSON *aj = cJSON_GetObjectItemCaseSensitive(body, "async_promotion");
     if (!aj)
         aj = cJSON_GetObjectItemCaseSensitive(body, "asyncPromotion");
+    if (aj && s->cfg.no_async_promote) {
+        cJSON_Delete(body);
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "invalid JSON payload: unknown field \"async_promotion\"");
+        return;
+    }
     const char *err = NULL;
     if (!om)
         err = "output_model (accounts/local/models/<id>) is required";

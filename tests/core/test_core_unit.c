@@ -13,6 +13,7 @@
 #include "core/request.h"
 #include "fwtrain/fwtrain.h"
 #include "json/json.h"
+#include "api/training_impl.h"
 
 static void test_strerror_all(void **state)
 {
@@ -405,6 +406,55 @@ static void test_misc(void **state)
     fwt_free(NULL);
 }
 
+/* Deterministic mutation fuzz: result parsers and the error-text rules never crash or leak on any input. */
+static void test_parsers_survive_mutations(void **state)
+{
+    (void)state;
+    static const char seed0[] = "{\"loss_fn_output_type\":\"ce\",\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[-1.5,-2],"
+                                "\"dtype\":\"float32\"}}],\"metrics\":{\"loss:sum\":3.5}}";
+    static const char *seeds[] = {
+        seed0,
+        "{\"error\":{\"message\":\"m\",\"code\":3},\"message\":\"x\"}",
+        "{\"checkpoints\":[\"a\",\"b\"],\"metrics\":{\"a\":1e308}}",
+    };
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    char buf[512];
+    for (int round = 0; round < 3000; round++) {
+        const char *seed = seeds[round % 3];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        int muts = 1 + round % 4;
+        for (int m = 0; m < muts; m++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = (size_t)(x % n);
+            static const char alphabet[] = "{}[]\",:0123456789-eE.\\ntrufalsn ";
+            buf[at] = alphabet[(x >> 20) % (sizeof alphabet - 1)];
+            if ((x >> 40) % 5 == 0 && n > 2)
+                n--; /* truncate */
+        }
+        cJSON *j = fwt__json_parse(buf, n);
+        fwt__err e;
+        fwt__err_init(&e);
+        fwt_forward_output *o = NULL;
+        if (j && fwt__parse_forward_output(j, &o, &e) == FWT_OK)
+            fwt_forward_output_free(o);
+        fwt__err_clear(&e);
+        fwt_metrics *mt = NULL;
+        if (j && fwt__parse_metrics(fwt__json_get(j, "metrics"), &mt, &e) == FWT_OK)
+            fwt_metrics_free(mt);
+        fwt__err_clear(&e);
+        fwt_string_list *l = NULL;
+        const cJSON *arr = NULL;
+        if (j && fwt__json_get_array(j, "checkpoints", &arr) == FWT_OK && fwt__string_list_from_json(&l, arr) == FWT_OK)
+            fwt_string_list_free(l);
+        char *t = fwt__error_text(buf, n, j);
+        assert_non_null(t);
+        fwt__free_mem(t);
+        if (j)
+            cJSON_Delete(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_client_options),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_parsers_survive_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

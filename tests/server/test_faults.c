@@ -180,6 +180,57 @@ static void test_bad_spec(void **state)
     fwt_local_server_free(s);
 }
 
+/* --strict-hotload / --no-async-promotion: the old servers the library's compatibility fallbacks exist for */
+static void test_old_server_compat(void **state)
+{
+    (void)state;
+    fwt_local_server_opts o;
+    fwt_local_server_opts_init(&o);
+    o.api_key = KEY;
+    const char *args[] = {"--strict-hotload", "--no-async-promotion", "--job-start-ms", "0", "--model-dim", "4", NULL};
+    o.extra_args = args;
+    fwt_local_server *s = NULL;
+    assert_int_equal(fwt_local_server_start(&s, &o), 0);
+    const char *base = fwt_local_server_url(s);
+    char *m = srv_setup_model(base, KEY, "old");
+    assert_non_null(m);
+    char b[512];
+    snprintf(b, sizeof b, "{\"model_id\":\"%s\",\"seq_id\":1,\"path\":\"o-00000000\",\"checkpoint_type\":\"base\"}", m);
+    cJSON_Delete(srv_op(base, KEY, "old", "save_weights_for_sampler", b));
+    srv_resp r;
+    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/deployments?deploymentId=old-dep",
+             "{\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/old\"}");
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    char url[256];
+    snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
+    const char *h[] = {"fireworks-deployment: accounts/local/deployments/old-dep", NULL};
+    srv_req(&r, "POST", url, KEY, "{\"identity\":\"o-00000000\",\"reset_prompt_cache\":true}", h, 5000);
+    assert_int_equal(r.status, 400);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(r.json, "message");
+    assert_non_null(strstr(msg->valuestring, "reset_prompt_cache"));
+    assert_non_null(strstr(msg->valuestring, "Extra inputs are not permitted"));
+    srv_resp_free(&r);
+    srv_req(&r, "POST", url, KEY, "{\"identity\":\"o-00000000\"}", h, 5000);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    const char *pb = "{\"output_model\":\"accounts/local/models/old-m\",\"trainer_job_id\":\"accounts/local/"
+                     "rlorTrainerJobs/old\",\"base_model\":\"b\"";
+    char body[512];
+    snprintf(body, sizeof body, "%s,\"async_promotion\":true}", pb);
+    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/checkpoints/o-00000000:promote", body);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "async_promotion"));
+    srv_resp_free(&r);
+    snprintf(body, sizeof body, "%s}", pb);
+    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/checkpoints/o-00000000:promote", body);
+    assert_int_equal(r.status, 200);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(r.json, "model"));
+    srv_resp_free(&r);
+    free(m);
+    finish(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -187,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_status_kinds), cmocka_unit_test(test_drop_after_side_effect),
         cmocka_unit_test(test_stall_body),   cmocka_unit_test(test_seeded),
         cmocka_unit_test(test_healthz_exempt), cmocka_unit_test(test_bad_spec),
+        cmocka_unit_test(test_old_server_compat),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

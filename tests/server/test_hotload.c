@@ -340,6 +340,29 @@ static void test_deployments(void **state)
     srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x", "{\"maxReplicaCount\":\"x\"}");
     assert_int_equal(r.status, 400);
     srv_resp_free(&r);
+    /* scale to zero (no mask, protocol §3.7): no replica, no inference, no hotload; scaling up starts empty */
+    srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x", "{\"maxReplicaCount\":0,\"minReplicaCount\":0}");
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    char hurl[256];
+    snprintf(hurl, sizeof hurl, "%s/hot_load/v1/models/hot_load", base);
+    const char *hh[] = {"fireworks-deployment: accounts/local/deployments/dep-x", NULL};
+    srv_req(&r, "GET", hurl, KEY, NULL, hh, 5000);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "replicas")), 0);
+    srv_resp_free(&r);
+    srv_req(&r, "POST", hurl, KEY, "{\"identity\":\"b0-11112222\"}", hh, 5000);
+    assert_int_equal(r.status, 400);
+    srv_resp_free(&r);
+    srv_call(&r, base, KEY, "POST", "/inference/v1/completions",
+             "{\"model\":\"accounts/local/deployments/dep-x\",\"prompt\":[1],\"max_tokens\":1}");
+    assert_int_equal(r.status, 425);
+    srv_resp_free(&r);
+    srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x", "{\"maxReplicaCount\":1}");
+    srv_resp_free(&r);
+    srv_req(&r, "GET", hurl, KEY, NULL, hh, 5000);
+    assert_non_null(strstr(r.body, "\"current_snapshot_identity\":null"));
+    srv_resp_free(&r);
     /* delete: then 404 everywhere */
     srv_call(&r, base, KEY, "DELETE", "/v1/accounts/local/deployments/dep-x?ignoreChecks=true&hard=true", NULL);
     assert_int_equal(r.status, 200);
