@@ -103,6 +103,7 @@ static void finish_req(fwt__engine *e, fwt__op *op, fwt__http_result *res)
     if (r->easy)
         fwt__transfer_stop(e, op);
     active_unlink(e, op);
+    e->n_owned--;
     r->state = FWT__RS_DONE;
     int cancelled = 0;
     int can_free = retire(e, op, &cancelled);
@@ -134,6 +135,7 @@ static void finish_error(fwt__engine *e, fwt__op *op, int status, const char *ms
 static void run_task(fwt__engine *e, fwt__op *op)
 {
     fwt__heap_remove(e, op);
+    e->n_owned--;
     int cancelled = 0;
     int can_free = retire(e, op, &cancelled);
     fwt__task_fn fn = op->fn;
@@ -160,7 +162,7 @@ static void log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_resul
 }
 
 /* Returns the delay before the next attempt, or -1 when no retry may start. */
-static int64_t next_delay(fwt__engine *e, fwt__req *r, const fwt__http_result *res, uint64_t now)
+static int64_t next_delay(fwt__engine *e, fwt__req *r, int64_t hint, uint64_t now)
 {
     const fwt__retry_policy *p = &r->retry;
     if (p->max_attempts > 0 && r->attempts >= p->max_attempts)
@@ -169,7 +171,6 @@ static int64_t next_delay(fwt__engine *e, fwt__req *r, const fwt__http_result *r
     int64_t elapsed = (int64_t)(now - r->first_attempt_ms);
     if (budget > 0 && elapsed >= budget)
         return -1;
-    int64_t hint = res->status == FWT_OK ? res->retry_after_ms : -1;
     int64_t delay;
     if (hint >= 0) {
         /* A server asking for more time than we have left will not be ready in time. */
@@ -206,6 +207,8 @@ static void attempt_ended(fwt__engine *e, fwt__op *op, fwt__http_result *res, in
         finish_req(e, op, res);
         return;
     }
+    /* Only this attempt's own response may set the wait (not an older one kept below). */
+    int64_t hint = res->status == FWT_OK ? res->retry_after_ms : -1;
     /* Keep the latest HTTP response; a transport error only replaces another error. */
     if (res->status == FWT_OK || !r->last || r->last->status != FWT_OK) {
         fwt__http_result_free(r->last);
@@ -213,7 +216,7 @@ static void attempt_ended(fwt__engine *e, fwt__op *op, fwt__http_result *res, in
     } else {
         fwt__http_result_free(res);
     }
-    int64_t delay = next_delay(e, r, r->last, now);
+    int64_t delay = next_delay(e, r, hint, now);
     if (delay < 0) {
         fwt__http_result *last = r->last;
         r->last = NULL;
@@ -278,13 +281,17 @@ static void take_inbox(fwt__engine *e, fwt__op *list)
         fwt__op *op = list;
         list = op->qnext;
         op->qnext = NULL;
+        int room = fwt__heap_reserve(e, e->n_owned + 1) == 0;
+        e->n_owned++;
         if (op->kind == FWT__OP_TASK) {
             op->due = fwt__engine_now_ms(e) + op->delay_ms;
-            if (fwt__heap_push(e, op) != 0)
+            if (!room || fwt__heap_push(e, op) != 0)
                 run_task(e, op); /* no memory for the timer: run it early rather than never */
         } else {
             active_link(e, op);
-            if (atomic_load(&e->stopping))
+            if (!room)
+                finish_error(e, op, FWT_ENOMEM, "out of memory");
+            else if (atomic_load(&e->stopping))
                 finish_error(e, op, FWT_ECANCELED, "engine shutting down");
             else
                 start_attempt(e, op);

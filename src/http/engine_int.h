@@ -121,9 +121,13 @@ struct fwt__engine {
     int pool_len;
     fwt__op *active;               /* requests RUNNING or WAITING */
     int n_running;
+    size_t n_owned;                /* ops taken from the inbox and not finished */
 };
 
 /* ---- timer heap (heap.c); worker only ---- */
+/* Room for n entries. The worker reserves one slot per op it owns, so pushes and
+ * updates never need memory afterwards. 0 or -1 (OOM). */
+int fwt__heap_reserve(fwt__engine *e, size_t n);
 int fwt__heap_push(fwt__engine *e, fwt__op *op);   /* 0 or -1 (OOM) */
 void fwt__heap_remove(fwt__engine *e, fwt__op *op); /* no-op if absent */
 void fwt__heap_update(fwt__engine *e, fwt__op *op, uint64_t due); /* push or move */

@@ -48,16 +48,25 @@ static void sift_down(fwt__engine *e, size_t i)
     place(e, i, op);
 }
 
+int fwt__heap_reserve(fwt__engine *e, size_t n)
+{
+    if (n <= e->heap_cap)
+        return 0;
+    size_t nc = e->heap_cap ? e->heap_cap : 64;
+    while (nc < n)
+        nc *= 2;
+    fwt__op **nh = fwt__realloc(e->heap, nc * sizeof *nh);
+    if (!nh)
+        return -1;
+    e->heap = nh;
+    e->heap_cap = nc;
+    return 0;
+}
+
 int fwt__heap_push(fwt__engine *e, fwt__op *op)
 {
-    if (e->heap_len == e->heap_cap) {
-        size_t nc = e->heap_cap ? e->heap_cap * 2 : 64;
-        fwt__op **nh = fwt__realloc(e->heap, nc * sizeof *nh);
-        if (!nh)
-            return -1;
-        e->heap = nh;
-        e->heap_cap = nc;
-    }
+    if (fwt__heap_reserve(e, e->heap_len + 1) != 0)
+        return -1;
     place(e, e->heap_len++, op);
     sift_up(e, op->heap_idx);
     return 0;

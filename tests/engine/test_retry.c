@@ -444,6 +444,27 @@ static void test_last_response_beats_later_error(void **state)
     assert_int_equal(o.attempts, 2);
 }
 
+static void test_hint_not_reused_after_error(void **state)
+{
+    fx *f = *state;
+    f->clk.rnd = 7;
+    /* 429 + Retry-After: 5, then a dropped connection, then 200: the second wait is
+     * jitter, not the earlier response's hint. */
+    fwt_resp_action slow = {.status = 429, .extra_headers = "Retry-After: 5\r\n", .close_connection = 1};
+    fwt_resp_action drop = {.close_without_response = 1};
+    fwt_resp_action ok = {.status = 200, .body = "ok"};
+    fwt_responder_push(f->r, &slow);
+    fwt_responder_push(f->r, &drop);
+    fwt_responder_push(f->r, &ok);
+    fwt__http_spec s = {.method = "GET", .url = f->url, .retry = {.on = CONTROL_PLANE, .budget_ms = 300000}};
+    outcome o = submit_wait(f, &s);
+    assert_int_equal(o.http, 200);
+    assert_int_equal(o.attempts, 3);
+    assert_int_equal(f->clk.n_sleeps, 2);
+    assert_int_equal(f->clk.sleeps[0], 5000);
+    assert_int_equal(f->clk.sleeps[1], 7);
+}
+
 static void signal_task(void *ud)
 {
     waiter_cb(NULL, ud);
@@ -487,6 +508,7 @@ int main(void)
         T(test_max_attempts_and_deadline),
         T(test_transport_errors_retried),
         T(test_last_response_beats_later_error),
+        T(test_hint_not_reused_after_error),
         T(test_fake_clock_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
