@@ -430,6 +430,67 @@ static void test_jobs_409_deleted_paging(void **state)
     fwt_job_free(j);
 }
 
+/* The same cycle against a server injecting seeded 503s, 408s and dropped connections on every plane. */
+static void test_cycle_under_faults(void **state)
+{
+    (void)state;
+    env ef = {0};
+    static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "20", "--hotload-ms", "5",
+                                       "--promote-ms", "20", "--long-poll-ms", "200",
+                                       "--faults", "seed=11,http503=0.1,http408=0.05,drop=0.05", NULL};
+    assert_int_equal(start_env(&ef, args), 0);
+    fwt_job *j = ready_job(&ef, "faulty-job");
+    fwt_job *again = NULL;
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.job_id = "faulty-job";
+    o.base_model = BASE_MODEL;
+    check(fwt_job_create(&again, ef.c, &o), "create again under faults");
+    fwt_job_free(again);
+    fwt_training *t = open_training(&ef, j);
+    make_deployment(&ef, "faulty-dep", fwt_job_id(j));
+    fwt_weight_syncer *s = make_syncer(&ef, t, "faulty-dep", 20000);
+    fwt_batch *b = text_batch("faults everywhere, results unchanged");
+    char *first = NULL;
+    for (int step = 1; step <= 6; step++) {
+        train_step(t, b);
+        char name[32];
+        snprintf(name, sizeof name, "f-%d", step);
+        char *snap = NULL;
+        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO), "save_and_hotload under faults");
+        expect_same_logprobs(&ef, t, "faulty-dep");
+        if (step == 1)
+            first = snap;
+        else
+            fwt_free(snap);
+    }
+    fwt_checkpoint_list_options lo;
+    fwt_checkpoint_list_options_init(&lo, FWT_CHECKPOINT_LIST_OPTIONS_VERSION);
+    lo.page_size = 2;
+    fwt_checkpoint_list *l = NULL;
+    check(fwt_job_list_checkpoints(&l, ef.c, "faulty-job", &lo), "list under faults");
+    assert_true(fwt_checkpoint_list_pages(l) >= 3);
+    const fwt_checkpoint_row *row = fwt_checkpoint_list_find(l, "f-1");
+    assert_non_null(row);
+    assert_string_equal(fwt_checkpoint_row_id(row), first);
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    po.backoff_cap_ms = 50;
+    fwt_model *m = NULL;
+    check(fwt_promote_checkpoint_result(&m, ef.c, fwt_checkpoint_row_name(row), "faulty-model", BASE_MODEL, &po, 30000),
+          "promote under faults");
+    assert_string_equal(fwt_model_state(m), "READY");
+    fwt_model_free(m);
+    fwt_checkpoint_list_free(l);
+    fwt_free(first);
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(s);
+    fwt_training_free(t);
+    fwt_job_free(j);
+    stop_env(&ef);
+}
+
 /* A second server whose jobs, loads and promotions are slow: timeouts and cancellation for real. */
 static void test_slow_server_timeout_and_cancel(void **state)
 {
@@ -512,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_broken_chain_healed),
         cmocka_unit_test(test_reattach_to_new_trainer),
         cmocka_unit_test(test_jobs_409_deleted_paging),
+        cmocka_unit_test(test_cycle_under_faults),
         cmocka_unit_test(test_slow_server_timeout_and_cancel),
         cmocka_unit_test(test_cancel_wait_ready),
     };
