@@ -41,7 +41,10 @@ char **fwt__hotload_headers(fwt_client *c, const char *account, const char *depl
     if (source_url && *source_url)
         h[2] = fwt__asprintf("x-fireworks-hot-load-source-url: %s", source_url);
     if (!h[0] || !h[1] || (source_url && *source_url && !h[2])) {
-        fwt__headers_free(h);
+        /* free each slot: a NULL in the middle would end fwt__headers_free early */
+        for (int i = 0; i < 3; i++)
+            fwt__free_mem(h[i]);
+        fwt__free_mem(h);
         return NULL;
     }
     return h;

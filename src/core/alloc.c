@@ -93,18 +93,21 @@ void fwt__free_secret(char *s)
 static void *json_malloc(size_t n) { return fwt__malloc(n); }
 static void json_free(void *p) { fwt__free_mem(p); }
 
+/* 0: cJSON uses its defaults, 1: our hooks. Calls that change nothing do not touch cJSON's globals. */
+static atomic_int g_hooks_custom;
+
 void fwt__json_hooks_install(void)
 {
-    static atomic_int installed_for_custom;
-    /* With the C allocator cJSON's defaults are already equivalent (and keep realloc). */
-    if (g_alloc.malloc_fn == std_malloc) {
-        if (atomic_exchange(&installed_for_custom, 0))
-            cJSON_InitHooks(NULL);
+    int want = g_alloc.malloc_fn != std_malloc;
+    if (atomic_load(&g_hooks_custom) == want)
         return;
+    if (want) {
+        cJSON_Hooks h = {json_malloc, json_free};
+        cJSON_InitHooks(&h);
+    } else {
+        cJSON_InitHooks(NULL); /* back to malloc/free (and realloc) */
     }
-    cJSON_Hooks h = {json_malloc, json_free};
-    cJSON_InitHooks(&h);
-    atomic_store(&installed_for_custom, 1);
+    atomic_store(&g_hooks_custom, want);
 }
 
 int fwt_set_allocator(const fwt_allocator *a)
