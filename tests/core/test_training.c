@@ -325,6 +325,11 @@ static void test_validation_sends_nothing(void **state)
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL); /* neither job_id nor trainer_url */
     to.job_id = "a/b";
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
+    to.job_id = "..";
+    assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "job_id"));
+    to.job_id = ".";
+    assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
     to.job_id = "job";
     to.session_suffix = "XYZ";
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
