@@ -431,6 +431,14 @@ int main(void)
     }
     free(zbuf);
 
+    /* Throughputs depend on what else the machine runs: record the load next to them. */
+    double load1 = -1.0;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load1) != 1)
+            load1 = -1.0;
+        fclose(lf);
+    }
     char rps_text[32] = "null";
 #ifdef FWL_BENCH_RPS
     double rps = retrieve_rps();
@@ -442,11 +450,11 @@ int main(void)
            "\"delta_bytes_1\":%zu,\"delta_bytes_10\":%zu,\"delta_bytes_100\":%zu,"
            "\"delta_ratio_1\":%.2f,\"delta_ratio_10\":%.2f,\"delta_ratio_100\":%.2f,"
            "\"contexts_touched_1\":%zu,\"contexts_touched_10\":%zu,\"contexts_touched_100\":%zu,\"train_step_ms\":%.1f,"
-           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f,\"retrieve_rps\":%s,\"total_s\":%.1f}\n",
+           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f,\"retrieve_rps\":%s,\"loadavg_1m\":%.2f,\"total_s\":%.1f}\n",
            t.m.dim, t.m.n_params * sizeof(float), slen, cpath ? "file" : "embedded", t.len, STEPS, BATCH, SEQ,
            t.p.lr, LEVEL, d1, d10, d100, (double)slen / (double)d1, (double)slen / (double)d10,
            (double)slen / (double)d100, touched_since(&t, STEPS - 1), touched_since(&t, STEPS - 10), touched_since(&t, 0), 1000.0 * train_secs / STEPS, (double)n / best_x / 1e9,
-           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, rps_text, now() - t_start);
+           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, rps_text, load1, now() - t_start);
     free(dst);
     free(s0);
     free(s90);

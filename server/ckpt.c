@@ -280,8 +280,8 @@ static void remove_temps(const char *dir)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (strstr(e->d_name, ".tmp.")) {
-            char p[4600];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            char p[4800];
+            snprintf(p, sizeof p, "%.4400s/%.255s", dir, e->d_name);
             unlink(p);
         }
     }

@@ -2,7 +2,7 @@
  * Status faults (503/429/408/410) replace the response BEFORE the handler runs, so nothing is committed;
  * drop and stall_body act AFTER the handler (the client cannot know the outcome, every route is safe to
  * retry: creates answer 409, submits dedupe on seq_id + idempotency key, hotloads of the held identity are
- * no-ops). The trainer healthz probe is never faulted: it is a readiness probe, not an API call. */
+ * no-ops); drip_body sends the body a byte at a time, delay holds even the headers back. The trainer healthz probe is never faulted: it is a readiness probe, not an API call. */
 #include "fwl.h"
 
 #include <stdio.h>
@@ -53,14 +53,17 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
             f->retry_after_s = atoi(v);
         else if (!strcmp(k, "only"))
             snprintf(f->only_prefix, sizeof f->only_prefix, "%s", v);
-        else if (!strcmp(k, "stall_body_ms")) {
+        else if (!strcmp(k, "stall_body_ms") || !strcmp(k, "drip_body_ms") || !strcmp(k, "delay_ms")) {
+            /* N@p */
             char *at = strchr(v, '@');
+            int *ms = !strcmp(k, "stall_body_ms") ? &f->stall_ms : !strcmp(k, "drip_body_ms") ? &f->drip_ms : &f->delay_ms;
+            double *p = !strcmp(k, "stall_body_ms") ? &f->pstall : !strcmp(k, "drip_body_ms") ? &f->pdrip : &f->pdelay;
             if (!at) {
                 bad = 1;
             } else {
                 *at = 0;
-                f->stall_ms = atoi(v);
-                bad = parse_prob(at + 1, &f->pstall) || f->stall_ms < 0;
+                *ms = atoi(v);
+                bad = parse_prob(at + 1, p) || *ms < 0;
             }
         } else {
             snprintf(err, errlen, "unknown fault kind '%s'", k);
@@ -74,7 +77,7 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
         }
     }
     free(copy);
-    if (rc == 0 && f->p503 + f->p429 + f->p408 + f->p410 + f->pdrop + f->pstall > 1.0) {
+    if (rc == 0 && f->p503 + f->p429 + f->p408 + f->p410 + f->pdrop + f->pstall + f->pdrip + f->pdelay > 1.0) {
         snprintf(err, errlen, "fault probabilities add up to more than 1");
         rc = -1;
     }
@@ -118,5 +121,9 @@ fwl_fault_kind fwl_faults_draw(fwl_server *s, const char *path, int *status, int
         return FWL_FAULT_DROP;
     if (u < (acc += f->pstall))
         return FWL_FAULT_STALL;
+    if (u < (acc += f->pdrip))
+        return FWL_FAULT_DRIP;
+    if (u < (acc += f->pdelay))
+        return FWL_FAULT_DELAY;
     return FWL_FAULT_NONE;
 }

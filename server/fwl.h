@@ -41,7 +41,9 @@ enum {
 typedef struct fwl_faults {
     bool enabled;
     uint64_t rng;
-    double p503, p429, p408, p410, pdrop, pstall;
+    double p503, p429, p408, p410, pdrop, pstall, pdrip, pdelay;
+    int drip_ms;           /* drip_body_ms=N@p: one body byte every N ms */
+    int delay_ms;          /* delay_ms=N@p: nothing (not even headers) for N ms after the handler ran */
     int retry_after_s;
     int stall_ms;
     char only_prefix[128]; /* when set, only paths starting with it are faulted */
@@ -249,7 +251,7 @@ void fwl_bg_post(fwl_server *s, int delay_ms, fwl_task_fn fn, void *arg, void (*
 
 /* ---- faults (faults.c) ---------------------------------------------------- */
 int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen);
-typedef enum { FWL_FAULT_NONE, FWL_FAULT_STATUS, FWL_FAULT_DROP, FWL_FAULT_STALL } fwl_fault_kind;
+typedef enum { FWL_FAULT_NONE, FWL_FAULT_STATUS, FWL_FAULT_DROP, FWL_FAULT_STALL, FWL_FAULT_DRIP, FWL_FAULT_DELAY } fwl_fault_kind;
 /* Draws the fault for one request; for FWL_FAULT_STATUS fills status and retry_after. */
 fwl_fault_kind fwl_faults_draw(fwl_server *s, const char *path, int *status, int *retry_after_s);
 

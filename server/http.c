@@ -21,6 +21,7 @@ typedef struct stall_ctx {
     char *body;
     size_t len;
     int stall_ms;
+    int drip_ms;
     bool stalled;
 } stall_ctx;
 
@@ -62,6 +63,15 @@ static ssize_t stall_reader(void *cls, uint64_t pos, char *buf, size_t max)
     stall_ctx *st = cls;
     if (pos >= st->len)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (st->drip_ms > 0) {
+        /* one byte per drip interval, after the first */
+        for (int waited = 0; pos > 0 && waited < st->drip_ms && !st->s->stopping; waited += 10)
+            fwl_sleep_ms(st->drip_ms - waited < 10 ? st->drip_ms - waited : 10);
+        if (st->s->stopping)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        buf[0] = st->body[pos];
+        return 1;
+    }
     if (pos > 0 && !st->stalled) {
         /* headers and the first byte are out: now hold the rest of the body */
         st->stalled = true;
@@ -86,17 +96,18 @@ static void stall_free(void *cls)
     free(st);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stall_ms, fwl_server *s)
+static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stall_ms, int drip_ms, fwl_server *s)
 {
     const char *body = r->body ? r->body : "";
     size_t len = strlen(body);
     struct MHD_Response *resp;
-    if (stall_ms > 0 && len > 0) {
+    if ((stall_ms > 0 || drip_ms > 0) && len > 0) {
         stall_ctx *st = calloc(1, sizeof *st);
         st->s = s;
         st->body = r->body;
         st->len = len;
         st->stall_ms = stall_ms;
+        st->drip_ms = drip_ms;
         r->body = NULL;
         resp = MHD_create_response_from_callback(len, 1024, stall_reader, st, stall_free);
     } else {
@@ -148,7 +159,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %s bytes exceeds the %zu-byte limit",
                            cl, s->cfg.max_body_bytes);
             fwl_log("%s %s -> 413 (body too large)", method, url);
-            enum MHD_Result ret = send_resp(c, &r, 0, s);
+            enum MHD_Result ret = send_resp(c, &r, 0, 0, s);
             free(r.body);
             return ret;
         }
@@ -209,6 +220,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status,
                 fault == FWL_FAULT_DROP    ? " [fault: drop]"
                 : fault == FWL_FAULT_STALL ? " [fault: stall body]"
+                : fault == FWL_FAULT_DRIP  ? " [fault: drip body]"
+                : fault == FWL_FAULT_DELAY ? " [fault: delay]"
                 : fault == FWL_FAULT_STATUS ? " [fault]"
                                             : "",
                 (long long)ms, r.status >= 400 && r.body ? r.body : "");
@@ -218,7 +231,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* after the handler: the outcome is unknown to the client (safe: every route is idempotent on retry) */
         ret = MHD_NO;
     } else {
-        ret = send_resp(c, &r, fault == FWL_FAULT_STALL ? s->cfg.faults.stall_ms : 0, s);
+        if (fault == FWL_FAULT_DELAY)
+            for (int waited = 0; waited < s->cfg.faults.delay_ms && !s->stopping; waited += 10)
+                fwl_sleep_ms(10);
+        ret = send_resp(c, &r, fault == FWL_FAULT_STALL ? s->cfg.faults.stall_ms : 0,
+                        fault == FWL_FAULT_DRIP ? s->cfg.faults.drip_ms : 0, s);
     }
     free(r.body);
     return ret;

@@ -348,7 +348,7 @@ static bool resolve_path(fwl_server *s, const char *job, const char *path, char 
         snprintf(tmp, sizeof tmp, "%s", path + strlen(pfx));
         char *a = strtok(tmp, "/"), *b = strtok(NULL, "/"), *c = strtok(NULL, "/"), *d = strtok(NULL, "/");
         if (!a || !b || strcmp(b, "checkpoints") != 0 || !c || d) {
-            USER_ERR(e, "path %.200s is not a checkpoint (want %s<job>/checkpoints/<name>)", path, pfx);
+            USER_ERR(e, "path %.200s is not a checkpoint (want %.200s<job>/checkpoints/<name>)", path, pfx);
             return false;
         }
         size_t cl = strlen(c);

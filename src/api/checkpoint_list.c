@@ -6,6 +6,7 @@
 #include "api/checkpoint_list_internal.h"
 #include "api/jobs_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -117,8 +118,8 @@ int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *c, const cha
         rc = fwt__call_sync(c, &call, &r);
         fwt__free_mem(url);
         if (rc == FWT_ENOTFOUND)
-            rc = fwt__last_set(FWT_ENOTFOUND, "trainer job \"%s\" not found (or past retention) while listing checkpoints",
-                               job_id);
+            rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found (or past retention) while listing checkpoints",
+                                      job_id);
         char *next = NULL;
         if (rc == FWT_OK)
             rc = parse_page(l, r.json, &next);

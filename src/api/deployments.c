@@ -1,6 +1,7 @@
 /* Deployments: get, get-or-create, re-attach to a trainer (protocol §3.7, §11.2). */
 #include "api/deployments_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -93,7 +94,7 @@ static int fetch(fwt_deployment **out, fwt_client *c, const char *deployment_id,
         if (rc == FWT_OK)
             fwt__last_ok();
     } else if (rc == FWT_ENOTFOUND) {
-        rc = fwt__last_set(FWT_ENOTFOUND, "deployment \"%s\" not found", deployment_id);
+        rc = fwt__last_set_replyf(&r, "deployment \"%s\" not found", deployment_id);
     }
     fwt__reply_clear(&r);
     fwt__free_mem(url);

@@ -1,6 +1,7 @@
 /* Trainer job get / resume / delete, trainer URL, opening a training session (protocol §1, §3.2–§3.4). */
 #include "api/jobs_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -53,7 +54,7 @@ static int simple_call(fwt_client *c, const char *job_id, const char *method, co
     fwt__reply_init(&r);
     rc = fwt__call_sync(c, &call, &r);
     if (rc == FWT_ENOTFOUND)
-        rc = fwt__last_set(FWT_ENOTFOUND, "trainer job \"%s\" not found (%s)", job_id, what);
+        rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found (%s)", job_id, what);
     else if (rc == FWT_OK)
         fwt__last_ok();
     fwt__reply_clear(&r);
@@ -85,7 +86,7 @@ int fwt_job_get(fwt_job **out, fwt_client *c, const char *job_id)
         if (rc == FWT_OK)
             fwt__last_ok();
     } else if (rc == FWT_ENOTFOUND) {
-        rc = fwt__last_set(FWT_ENOTFOUND, "trainer job \"%s\" not found", job_id);
+        rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found", job_id);
     }
     fwt__reply_clear(&r);
     fwt__free_mem(url);

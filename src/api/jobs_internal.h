@@ -34,6 +34,8 @@ int fwt__poll_transient(const fwt__reply *r);
 /* Record r's mapped error (HTTP status, request id kept) as the last error with
  * "<context>: " before its message; returns its code. */
 int fwt__last_set_reply(const fwt__reply *r, const char *context);
+/* Same with a formatted context. */
+int fwt__last_set_replyf(const fwt__reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- jobs ---- */
 struct fwt_job {

@@ -2,6 +2,7 @@
 #include "api/jobs_internal.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -117,5 +118,16 @@ int fwt__last_set_reply(const fwt__reply *r, const char *context)
     }
     int code = fwt__last_set_err(&e);
     fwt__err_clear(&e);
+    return code;
+}
+
+int fwt__last_set_replyf(const fwt__reply *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *ctx = fwt__vasprintf(fmt, ap);
+    va_end(ap);
+    int code = fwt__last_set_reply(r, ctx ? ctx : "");
+    fwt__free_mem(ctx);
     return code;
 }

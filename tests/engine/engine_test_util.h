@@ -77,6 +77,28 @@ static inline int waiter_calls(waiter *w)
     return n;
 }
 
+static inline int under_valgrind(void);
+
+/*
+ * Wait like waiter_wait (timeouts x4 under valgrind), but never return while the
+ * engine may still call back into `w`: on timeout cancel `id` and wait for the
+ * callback, then return NULL so the test fails cleanly instead of leaving the
+ * worker a dangling stack pointer.
+ */
+static inline fwt__http_result *waiter_wait_safe(waiter *w, fwt__engine *e, uint64_t id, int timeout_ms)
+{
+    if (under_valgrind())
+        timeout_ms *= 4;
+    fwt__http_result *r = waiter_wait(w, timeout_ms);
+    if (waiter_calls(w))
+        return r;
+    if (e && id)
+        fwt__engine_cancel(e, id);
+    while (!waiter_calls(w))
+        waiter_wait(w, 1000);
+    return NULL;
+}
+
 /* ---- fake clock: virtual time advanced only by sleep_ms; records every wait ---- */
 typedef struct fake_clock {
     pthread_mutex_t mu;
@@ -157,6 +179,12 @@ static inline uint64_t real_ms(void)
 static inline int under_valgrind(void)
 {
     return getenv("FWT_UNDER_VALGRIND") != NULL;
+}
+
+/* An upper bound for "this should be quick", stretched under valgrind. */
+static inline uint64_t slack_ms(uint64_t ms)
+{
+    return under_valgrind() ? ms * 4 : ms;
 }
 
 #endif /* FWT_ENGINE_TEST_UTIL_H */

@@ -65,13 +65,14 @@ static long cycle(fwt_responder *r, const char *url)
                         .retry = {.on = FWT__RETRY_5XX_COMMON, .base_ms = 1, .cap_ms = 1, .budget_ms = 5000}};
     waiter w;
     waiter_init(&w);
-    int rc = fwt__engine_submit(e, &s, waiter_cb, &w, NULL);
+    uint64_t id = 0;
+    int rc = fwt__engine_submit(e, &s, waiter_cb, &w, &id);
     assert_true(rc == FWT_OK || rc == FWT_ENOMEM);
     atomic_int ran = 0;
     int prc = fwt__engine_post(e, 0, noop_task, &ran, NULL);
     assert_true(prc == FWT_OK || prc == FWT_ENOMEM);
     if (rc == FWT_OK) {
-        fwt__http_result *res = waiter_wait(&w, 10000);
+        fwt__http_result *res = waiter_wait_safe(&w, e, id, 10000);
         assert_non_null(res);
         assert_non_null(res->body);
         assert_non_null(res->content_type);

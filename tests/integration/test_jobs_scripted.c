@@ -299,6 +299,9 @@ static void test_list_errors(void **state)
     cfx_push(f, 404, "{\"code\":5,\"message\":\"job not found\"}");
     fwt_checkpoint_list *l = NULL;
     assert_int_equal(fwt_job_list_checkpoints(&l, f->c, "nope", NULL), FWT_ENOTFOUND);
+    assert_int_equal(fwt_error_last()->http_status, 404);
+    assert_non_null(strstr(fwt_error_last()->message, "job not found"));
+    assert_non_null(strstr(fwt_error_last()->message, "\"nope\""));
     cfx_push(f, 200, "{\"checkpoints\":{\"not\":\"a list\"}}");
     assert_int_equal(fwt_job_list_checkpoints(&l, f->c, "j", NULL), FWT_EPROTO);
     cfx_push(f, 200, "{\"checkpoints\":[],\"nextPageToken\":\"same\"}");

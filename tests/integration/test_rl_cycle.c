@@ -430,6 +430,132 @@ static void test_jobs_409_deleted_paging(void **state)
     fwt_job_free(j);
 }
 
+/* The same cycle against a server injecting seeded 503s, 408s and dropped connections on every plane. */
+static void test_cycle_under_faults(void **state)
+{
+    (void)state;
+    env ef = {0};
+    static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "20", "--hotload-ms", "5",
+                                       "--promote-ms", "20", "--long-poll-ms", "200",
+                                       "--faults", "seed=11,http503=0.1,http408=0.05,drop=0.05", NULL};
+    assert_int_equal(start_env(&ef, args), 0);
+    fwt_job *j = ready_job(&ef, "faulty-job");
+    fwt_job *again = NULL;
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.job_id = "faulty-job";
+    o.base_model = BASE_MODEL;
+    check(fwt_job_create(&again, ef.c, &o), "create again under faults");
+    fwt_job_free(again);
+    fwt_training *t = open_training(&ef, j);
+    make_deployment(&ef, "faulty-dep", fwt_job_id(j));
+    fwt_weight_syncer *s = make_syncer(&ef, t, "faulty-dep", 20000);
+    fwt_batch *b = text_batch("faults everywhere, results unchanged");
+    char *first = NULL;
+    for (int step = 1; step <= 6; step++) {
+        train_step(t, b);
+        char name[32];
+        snprintf(name, sizeof name, "f-%d", step);
+        char *snap = NULL;
+        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO), "save_and_hotload under faults");
+        expect_same_logprobs(&ef, t, "faulty-dep");
+        if (step == 1)
+            first = snap;
+        else
+            fwt_free(snap);
+    }
+    fwt_checkpoint_list_options lo;
+    fwt_checkpoint_list_options_init(&lo, FWT_CHECKPOINT_LIST_OPTIONS_VERSION);
+    lo.page_size = 2;
+    fwt_checkpoint_list *l = NULL;
+    check(fwt_job_list_checkpoints(&l, ef.c, "faulty-job", &lo), "list under faults");
+    assert_true(fwt_checkpoint_list_pages(l) >= 3);
+    const fwt_checkpoint_row *row = fwt_checkpoint_list_find(l, "f-1");
+    assert_non_null(row);
+    assert_string_equal(fwt_checkpoint_row_id(row), first);
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    po.backoff_cap_ms = 50;
+    fwt_model *m = NULL;
+    check(fwt_promote_checkpoint_result(&m, ef.c, fwt_checkpoint_row_name(row), "faulty-model", BASE_MODEL, &po, 30000),
+          "promote under faults");
+    assert_string_equal(fwt_model_state(m), "READY");
+    fwt_model_free(m);
+    fwt_checkpoint_list_free(l);
+    fwt_free(first);
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(s);
+    fwt_training_free(t);
+    fwt_job_free(j);
+    stop_env(&ef);
+}
+
+/* An old-style server: rejects reset_prompt_cache and async_promotion. Also the LoRA path: every snapshot base. */
+static void test_old_server_compat_and_lora(void **state)
+{
+    (void)state;
+    env ec = {0};
+    static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "20", "--hotload-ms", "5",
+                                       "--long-poll-ms", "200", "--strict-hotload", "--no-async-promotion", NULL};
+    assert_int_equal(start_env(&ec, args), 0);
+    fwt_job_create_options o;
+    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
+    o.job_id = "lora-job";
+    o.base_model = BASE_MODEL;
+    o.lora_rank = 4;
+    fwt_job *j = NULL;
+    check(fwt_job_create(&j, ec.c, &o), "create lora job");
+    fwt_job_free(j);
+    fwt_job_wait_options w;
+    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
+    w.poll_interval_ms = 10;
+    check(fwt_job_wait_ready_result(&j, ec.c, "lora-job", &w, 30000), "wait lora job");
+    assert_int_equal(fwt_job_lora_rank(j), 4);
+    fwt_training *t = open_training(&ec, j);
+    make_deployment(&ec, "lora-dep", "lora-job");
+    fwt_weight_syncer_options so;
+    fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
+    so.deployment_id = "lora-dep";
+    so.base_model = BASE_MODEL;
+    so.lora_rank = 4;
+    so.hotload_poll_interval_ms = 5;
+    so.warmup_interval_ms = 10;
+    fwt_weight_syncer *s = NULL;
+    check(fwt_weight_syncer_new(&s, ec.c, t, &so), "syncer");
+    fwt_batch *b = text_batch("adapters are never deltas");
+    char *last = NULL;
+    for (int step = 1; step <= 3; step++) {
+        train_step(t, b);
+        char name[16];
+        snprintf(name, sizeof name, "l-%d", step);
+        fwt_free(last);
+        last = NULL;
+        check(fwt_weight_syncer_save_and_hotload(&last, s, name, FWT_CHECKPOINT_AUTO), "lora save_and_hotload");
+        fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
+        check(fwt_weight_syncer_last_timing(s, &tm), "timing");
+        assert_int_equal(tm.type, FWT_CHECKPOINT_BASE);
+        expect_same_logprobs(&ec, t, "lora-dep");
+    }
+    fwt_promote_options po;
+    fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
+    po.poll_interval_ms = 10;
+    fwt_future *f = NULL;
+    check(fwt_promote_checkpoint_by_id(&f, ec.c, "lora-job", last, "lora-model", BASE_MODEL, &po), "promote lora");
+    fwt_model *m = NULL;
+    assert_int_equal(fwt_future_wait(f, 30000), FWT_OK);
+    check(fwt_future_take_model(&m, f), "promote lora result");
+    fwt_future_free(f);
+    assert_string_equal(fwt_model_kind(m), "HF_PEFT_ADDON");
+    fwt_model_free(m);
+    fwt_free(last);
+    fwt_batch_free(b);
+    fwt_weight_syncer_free(s);
+    fwt_training_free(t);
+    fwt_job_free(j);
+    stop_env(&ec);
+}
+
 /* A second server whose jobs, loads and promotions are slow: timeouts and cancellation for real. */
 static void test_slow_server_timeout_and_cancel(void **state)
 {
@@ -512,6 +638,8 @@ int main(void)
         cmocka_unit_test(test_broken_chain_healed),
         cmocka_unit_test(test_reattach_to_new_trainer),
         cmocka_unit_test(test_jobs_409_deleted_paging),
+        cmocka_unit_test(test_cycle_under_faults),
+        cmocka_unit_test(test_old_server_compat_and_lora),
         cmocka_unit_test(test_slow_server_timeout_and_cancel),
         cmocka_unit_test(test_cancel_wait_ready),
     };

@@ -66,6 +66,7 @@ int srv_req(srv_resp *r, const char *method, const char *url, const char *key, c
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+    curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME, &r->ttfb);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
     if (r->body)

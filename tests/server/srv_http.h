@@ -13,6 +13,7 @@ typedef struct srv_resp {
     cJSON *json;        /* NULL when the body is not JSON */
     char retry_after[32];
     double seconds;     /* total time */
+    double ttfb;        /* time to the first response byte (headers) */
 } srv_resp;
 
 /* headers: NULL-terminated "Name: value" list or NULL. key: sent as X-Api-Key unless NULL. */

@@ -106,6 +106,7 @@ static void test_stall_body(void **state)
     srv_call(&r, fwt_local_server_url(s), KEY, "GET", "/v1/accounts", NULL);
     assert_int_equal(r.status, 200);
     assert_true(r.seconds >= 0.35);
+    assert_true(r.ttfb < r.seconds - 0.3); /* headers first, then the stall */
     assert_non_null(r.json); /* the whole body arrives, late */
     srv_resp_free(&r);
     /* a stalled body does not hold up a stop */
@@ -116,6 +117,27 @@ static void test_stall_body(void **state)
     assert_int_not_equal(r.curl_code, 0);
     srv_resp_free(&r);
     finish(s2);
+    finish(s);
+}
+
+static void test_drip_and_delay(void **state)
+{
+    (void)state;
+    fwt_local_server *s = start("seed=4,drip_body_ms=5@1");
+    assert_non_null(s);
+    srv_resp r;
+    srv_call(&r, fwt_local_server_url(s), KEY, "GET", "/v1/accounts", NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(r.json);
+    assert_true(r.seconds >= 0.004 * (double)(r.len - 1)); /* a byte per 5 ms */
+    srv_resp_free(&r);
+    finish(s);
+    s = start("seed=4,delay_ms=400@1");
+    assert_non_null(s);
+    srv_call(&r, fwt_local_server_url(s), KEY, "GET", "/v1/accounts", NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(r.ttfb >= 0.35); /* not even the headers before the delay */
+    srv_resp_free(&r);
     finish(s);
 }
 
@@ -238,7 +260,7 @@ int main(void)
         cmocka_unit_test(test_status_kinds), cmocka_unit_test(test_drop_after_side_effect),
         cmocka_unit_test(test_stall_body),   cmocka_unit_test(test_seeded),
         cmocka_unit_test(test_healthz_exempt), cmocka_unit_test(test_bad_spec),
-        cmocka_unit_test(test_old_server_compat),
+        cmocka_unit_test(test_old_server_compat), cmocka_unit_test(test_drip_and_delay),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -86,8 +86,6 @@ static int spawn(fwt_local_server *s)
     argv[n++] = "0";
     argv[n++] = "--port-file";
     argv[n++] = s->port_file;
-    argv[n++] = "--api-key";
-    argv[n++] = s->api_key;
     for (int i = 0; i < s->n_extra; i++)
         argv[n++] = s->extra[i];
     argv[n] = NULL;
@@ -113,6 +111,8 @@ static int spawn(fwt_local_server *s)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        /* the key goes through the environment, not argv (argv is visible to every local user) */
+        setenv("FWL_API_KEY", s->api_key, 1);
         execv(s->binary, argv);
         _exit(127);
     }
