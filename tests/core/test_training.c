@@ -366,6 +366,8 @@ static void test_malformed_results(void **state)
     expect_eproto(f, "{\"metrics\":{}}");
     expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[\"x\"]}}]}");
     expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":7}]}");
+    expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[1e300]}}]}");
+    expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[-1e39]}}]}");
     expect_eproto(f, "{\"loss_fn_outputs\":[],\"metrics\":{\"a\":\"b\"}}");
     expect_eproto(f, "{\"loss_fn_outputs\":[],\"type\":5}");
     expect_eproto(f, "[1,2,3]");
