@@ -1,4 +1,5 @@
 /* Value types of training results (protocol §4.9, §4.10) and the batch builder. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -298,8 +299,10 @@ static int parse_tensor(const cJSON *td, lp *out, fwt__err *err, size_t idx)
     size_t k = 0;
     cJSON_ArrayForEach(x, data)
     {
-        if (!cJSON_IsNumber(x))
-            return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs.data[%zu] is not a number", idx, k);
+        /* A double outside float's range cannot be converted (undefined behaviour): reject it. */
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble > FLT_MAX || x->valuedouble < -FLT_MAX)
+            return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs.data[%zu] is not a float32 number",
+                                idx, k);
         out->v[k++] = (float)x->valuedouble;
     }
     out->n = k;

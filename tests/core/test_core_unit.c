@@ -89,6 +89,11 @@ static void test_check_name(void **state)
     assert_int_equal(fwt__check_name("name", "a/b", 200), FWT_EINVAL);
     assert_int_equal(fwt__check_name("name", "abcdef", 5), FWT_EINVAL);
     assert_int_equal(fwt__check_name("name", "a\nb", 200), FWT_EINVAL);
+    assert_int_equal(fwt__check_name("job_id", "..", 200), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "job_id"));
+    assert_int_equal(fwt__check_name("job_id", ".", 200), FWT_EINVAL);
+    assert_int_equal(fwt__check_name("name", "...", 200), FWT_OK);
+    assert_int_equal(fwt__check_name("name", "a..b", 200), FWT_OK);
 }
 
 /* ---- allocator hooks ---- */
@@ -256,6 +261,9 @@ static void test_urls(void **state)
     (void)state;
     char *u = fwt__url_join("https://h/", "/v1/accounts/%s/jobs/%s?pageSize=%d", "a b", "j/1", 2);
     assert_string_equal(u, "https://h/v1/accounts/a%20b/jobs/j%2F1?pageSize=2");
+    fwt__free_mem(u);
+    u = fwt__url_join("https://h", "/a/%s/%s/%s/b", "..", ".", "a.b");
+    assert_string_equal(u, "https://h/a/%2E%2E/%2E/a.b/b");
     fwt__free_mem(u);
     char *e = fwt__url_escape("A-z_0.~%");
     assert_string_equal(e, "A-z_0.~%25");

@@ -494,6 +494,42 @@ static void test_logging(void **state)
     pthread_mutex_unlock(&lc.mu);
 }
 
+static void cancel_soon(fwt_future *fut)
+{
+    usleep(40 * 1000);
+    assert_int_equal(fwt_future_is_done(fut), 0);
+    assert_int_equal(fwt_future_cancel(fut), FWT_OK);
+    assert_int_equal(fwt_future_wait(fut, 2000), FWT_OK);
+    assert_int_equal(fwt_future_status(fut), FWT_ECANCELED);
+    fwt_future_free(fut);
+}
+
+/* Every other long wait is cut short by fwt_future_cancel too. */
+static void test_cancel_deployment_waits(void **state)
+{
+    cfx *f = *state;
+    fwt_deployment_wait_options o;
+    fwt_deployment_wait_options_init(&o, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    o.poll_interval_ms = 10;
+    o.timeout_ms = 60000;
+    fwt_future *fut = NULL;
+    cfx_default(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"UPDATING\",\"replicas\":[]}");
+    assert_int_equal(fwt_deployment_wait_ready(&fut, f->c, "d1", &o), FWT_OK);
+    cancel_soon(fut);
+    assert_int_equal(fwt_deployment_delete(&fut, f->c, "d1", &o), FWT_OK); /* DELETE 200, then never gone */
+    cancel_soon(fut);
+    cfx_default(f, 200, "{\"replicas\":[]}");
+    assert_int_equal(fwt_deployment_wait_hotload_ready(&fut, f->c, "d1", BASE_MODEL, &o), FWT_OK);
+    cancel_soon(fut);
+    cfx_default(f, 503, "{}");
+    fwt_warmup_options u;
+    fwt_warmup_options_init(&u, FWT_WARMUP_OPTIONS_VERSION);
+    u.retry_interval_ms = 10;
+    u.max_tries = 1000;
+    assert_int_equal(fwt_deployment_warmup(&fut, f->c, "d1", &u), FWT_OK);
+    cancel_soon(fut);
+}
+
 /* Malformed answers give FWT_EPROTO (never a crash, hang or a half-filled object). */
 static void test_malformed_answers(void **state)
 {
@@ -559,6 +595,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_gate_and_warmup, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_answers, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_logging, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_deployment_waits, cfx_setup, cfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
