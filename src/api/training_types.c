@@ -69,6 +69,8 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 8;
+        if (cap > SIZE_MAX / sizeof(datum))
+            return fwt__last_set(FWT_ENOMEM, "out of memory");
         datum *nd = fwt__realloc(b->d, cap * sizeof *nd);
         if (!nd)
             return fwt__last_set(FWT_ENOMEM, "out of memory");
@@ -76,9 +78,9 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
         b->cap = cap;
     }
     datum d = {0};
-    d.tokens = fwt__malloc(n_tokens * sizeof *d.tokens);
-    d.targets = fwt__malloc(n_targets * sizeof *d.targets);
-    d.weights = fwt__malloc(n_targets * sizeof *d.weights);
+    d.tokens = fwt__calloc(n_tokens, sizeof *d.tokens); /* overflow-checked sizes */
+    d.targets = fwt__calloc(n_targets, sizeof *d.targets);
+    d.weights = fwt__calloc(n_targets, sizeof *d.weights);
     if (!d.tokens || !d.targets || !d.weights) {
         fwt__free_mem(d.tokens);
         fwt__free_mem(d.targets);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -394,6 +395,28 @@ static void test_client_options(void **state)
     assert_int_equal(fwt_client_new(&c, &o), FWT_EINVAL);
 }
 
+/* Redaction terminates even when the placeholder contains the key, and never leaves the key behind. */
+static void test_scrub_weird_keys(void **state)
+{
+    (void)state;
+    static const char *keys[] = {"RED", "E", "[REDACTED]", "AC", "xx"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        fwt_client_options o;
+        fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+        o.api_key = keys[i];
+        o.base_url = "http://127.0.0.1:9";
+        fwt_client *c = NULL;
+        assert_int_equal(fwt_client_new(&c, &o), FWT_OK);
+        char msg[128];
+        snprintf(msg, sizeof msg, "a %s b %s%s c", keys[i], keys[i], keys[i]);
+        char *out = fwt__client_scrub_dup(c, msg);
+        assert_non_null(out);
+        assert_string_equal(out, "a [REDACTED] b [REDACTED][REDACTED] c");
+        fwt__free_mem(out);
+        fwt_client_free(c);
+    }
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -482,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_client_options),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_scrub_weird_keys),
         cmocka_unit_test(test_parsers_survive_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
