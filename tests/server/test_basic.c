@@ -286,6 +286,9 @@ static void test_cli(void **state)
     assert_int_equal(run_status(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s --data-dir /tmp/x --bogus > /dev/null 2>&1", FWL_BINARY);
     assert_int_equal(run_status(cmd), 2);
+    /* the public development key is refused off loopback */
+    snprintf(cmd, sizeof cmd, "env -u FWL_API_KEY %s --data-dir /tmp/x --host 0.0.0.0 > /dev/null 2>&1", FWL_BINARY);
+    assert_int_equal(run_status(cmd), 2);
     const char *log = fwt_local_server_log_path(srv);
     assert_non_null(log);
     FILE *f = fopen(log, "r");
