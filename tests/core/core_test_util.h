@@ -101,6 +101,7 @@ typedef struct trainer {
     int submit_delay_ms;
     tr_submit submits[1024];
     int submit_sticky; /* nonzero: every submit answers this status */
+    int submit_sticky_after_queue; /* like submit_sticky, once the scripted submit queue is empty */
     int n_submits;
     int polls;
     uint64_t poll_vtime[1024];
@@ -221,6 +222,9 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
             tr_action a = tr->submit_q[tr->submit_head++];
             out->status = a.status;
             out->body = a.body;
+        } else if (tr->submit_sticky_after_queue) {
+            out->status = tr->submit_sticky_after_queue;
+            out->body = "{}";
         } else {
             s->accepted = 1;
             int p = tr->n_promises++ % TR_MAX;
