@@ -98,6 +98,7 @@ typedef struct trainer {
     const char *list_body; /* NULL: two names */
     int list_status;
     int session_count;
+    int session_402; /* answer this many create_session calls with 402 first */
     int submit_delay_ms;
     tr_submit submits[1024];
     int submit_sticky; /* nonzero: every submit answers this status */
@@ -175,6 +176,11 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
     } else if (!strcmp(rt, "create_session")) {
         tr->session_count++;
         out->body = "{\"session_id\":\"sess-1\",\"type\":\"create_session\"}";
+        if (tr->session_402 > 0) {
+            tr->session_402--;
+            out->status = 402;
+            out->body = "{\"message\":\"billing paused\"}";
+        }
     } else if (!strcmp(rt, "session_heartbeat")) {
         tr->hb_count++;
         out->body = "{}";
