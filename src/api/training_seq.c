@@ -129,8 +129,8 @@ static void op_abort(fwt__top *op, int code, const char *why)
     }
     complete_future(op, code, &e, FWT__VALUE_NONE, NULL, NULL);
     if (phase == FWT__OP_SUBMITTING) {
-        /* Waiting out a billing pause: nothing is in flight, so stop now and return the seq_id. */
-        if (tim && fwt__engine_cancel(t->eng, tim) == 1)
+        /* Waiting out a billing pause with every attempt refused: stop now and return the seq_id. */
+        if (tim && !op->maybe_accepted && fwt__engine_cancel(t->eng, tim) == 1)
             submit_abandon(op);
         return; /* else let the submit finish so the sequence has no hole; its reply releases the op */
     }
@@ -241,11 +241,13 @@ static void billing_retry(void *ud)
     pthread_mutex_lock(&t->mu);
     op->timer_id = 0;
     pthread_mutex_unlock(&t->mu);
-    if (op->future_done || fwt__engine_stopping(t->eng)) {
+    if (fwt__engine_stopping(t->eng) || (op->future_done && !op->maybe_accepted)) {
         submit_abandon(op);
         return;
     }
-    submit(op); /* same body (same seq_id) and same idempotency key */
+    /* Same body (same seq_id) and idempotency key. A cancelled op whose seq_id may already be taken keeps
+     * going until the server answers definitely, so the sequence never gets a hole or a duplicate. */
+    submit(op);
 }
 
 /* protocol §2.3: a 402 on a submit is a billing pause: retry every 5 s while inside the pause window. */
@@ -254,7 +256,9 @@ static int billing_pause(fwt__top *op, const fwt__reply *r)
     fwt_training *t = op->t;
     if (r->transport_failed || r->http_status != 402)
         return 0;
-    if (op->future_done) { /* cancelled meanwhile: the server did not take it, so neither do we */
+    if (r->attempts > 1) /* an earlier attempt (timeout, 5xx, 409...) may have been accepted */
+        op->maybe_accepted = 1;
+    if (op->future_done && !op->maybe_accepted) { /* cancelled: every attempt was refused, so the seq_id is free */
         submit_abandon(op);
         return 1;
     }

@@ -359,7 +359,7 @@ static int resolve_account(fwt_client *c)
         const char *name = NULL;
         const cJSON *first = cJSON_GetArrayItem(accounts, 0);
         if (fwt__json_get_string(first, "name", &name) || strncmp(name, "accounts/", 9) != 0 || !name[9] ||
-            strchr(name + 9, '/'))
+            strchr(name + 9, '/') || !strcmp(name + 9, ".") || !strcmp(name + 9, ".."))
             rc = fwt__last_set(FWT_EPROTO, "account lookup: accounts[0].name is not \"accounts/<id>\"");
         else if (!(c->account_id = fwt__strdup(name + 9)))
             rc = fwt__last_set(FWT_ENOMEM, "out of memory");

@@ -98,9 +98,11 @@ typedef struct trainer {
     const char *list_body; /* NULL: two names */
     int list_status;
     int session_count;
+    int session_402; /* answer this many create_session calls with 402 first */
     int submit_delay_ms;
     tr_submit submits[1024];
     int submit_sticky; /* nonzero: every submit answers this status */
+    int submit_sticky_after_queue; /* like submit_sticky, once the scripted submit queue is empty */
     int n_submits;
     int polls;
     uint64_t poll_vtime[1024];
@@ -174,6 +176,11 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
     } else if (!strcmp(rt, "create_session")) {
         tr->session_count++;
         out->body = "{\"session_id\":\"sess-1\",\"type\":\"create_session\"}";
+        if (tr->session_402 > 0) {
+            tr->session_402--;
+            out->status = 402;
+            out->body = "{\"message\":\"billing paused\"}";
+        }
     } else if (!strcmp(rt, "session_heartbeat")) {
         tr->hb_count++;
         out->body = "{}";
@@ -221,6 +228,9 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
             tr_action a = tr->submit_q[tr->submit_head++];
             out->status = a.status;
             out->body = a.body;
+        } else if (tr->submit_sticky_after_queue) {
+            out->status = tr->submit_sticky_after_queue;
+            out->body = "{}";
         } else {
             s->accepted = 1;
             int p = tr->n_promises++ % TR_MAX;

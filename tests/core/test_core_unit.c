@@ -293,6 +293,9 @@ static void test_resolve_checkpoint_path(void **state)
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "a/b", "job"), FWT_EINVAL);
     assert_null(p);
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "x", "  "), FWT_EINVAL);
+    assert_int_equal(fwt_resolve_checkpoint_path(&p, "..", "job"), FWT_EINVAL);
+    assert_int_equal(fwt_resolve_checkpoint_path(&p, "x", ".."), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "source_job_id"));
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "  ", "job"), FWT_EINVAL);
     assert_int_equal(fwt_resolve_checkpoint_path(&p, NULL, "job"), FWT_EINVAL);
     assert_int_equal(fwt_resolve_checkpoint_path(NULL, "x", "job"), FWT_EINVAL);

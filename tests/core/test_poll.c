@@ -360,6 +360,48 @@ static void test_submit_402_cancel_returns_seq(void **state)
     pthread_mutex_unlock(&f->tr->mu);
 }
 
+/* A 503 before the 402 may have been accepted: after a cancel the op keeps its seq_id and re-submits with its key. */
+static void test_submit_402_after_retry_keeps_seq(void **state)
+{
+    fx *f = *state;
+    int s0 = tr_get(f->tr, &f->tr->n_submits);
+    tr_push_submit(f->tr, 503, "{}");
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky_after_queue = 402;
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future *a = NULL, *b = NULL;
+    assert_int_equal(fwt_training_save_state(&a, f->t, "a", 0), FWT_OK);
+    for (int i = 0; i < 5000 && tr_get(f->tr, &f->tr->n_submits) - s0 < 3; i++)
+        usleep(1000);
+    assert_int_equal(fwt_training_save_state(&b, f->t, "b", 0), FWT_OK);
+    assert_int_equal(fwt_future_cancel(a), FWT_OK);
+    assert_int_equal(fwt_future_wait(a, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(a), FWT_ECANCELED);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky_after_queue = 0; /* billing over: a's next attempt is accepted */
+    pthread_mutex_unlock(&f->tr->mu);
+    assert_int_equal(fwt_future_wait(b, 20000), FWT_OK);
+    assert_int_equal(fwt_future_status(b), FWT_OK);
+    pthread_mutex_lock(&f->tr->mu);
+    int n = f->tr->n_submits;
+    tr_submit *s = &f->tr->submits[s0];
+    int64_t a_seq = s[0].seq_id;
+    int a_accepted = 0;
+    for (int i = s0; i < n; i++) {
+        tr_submit *x = &f->tr->submits[i];
+        if (!strcmp(x->idem, s[0].idem)) {
+            assert_int_equal(x->seq_id, a_seq); /* every attempt of a: same seq_id and key */
+            a_accepted |= x->accepted;
+        } else {
+            assert_int_equal(x->seq_id, a_seq + 1); /* b never reuses a's seq_id */
+        }
+    }
+    assert_true(a_accepted);
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future_free(a);
+    fwt_future_free(b);
+}
+
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_warned, g_recovered;
 
@@ -436,6 +478,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeat_warns_after_120s, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_402_billing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_402_cancel_returns_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_402_after_retry_keeps_seq, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
