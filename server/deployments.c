@@ -27,18 +27,6 @@ cJSON *fwl_deployment_load(fwl_server *s, const char *dep)
     return fwl_read_json(p);
 }
 
-static cJSON *public_copy(const cJSON *o)
-{
-    cJSON *c = cJSON_Duplicate(o, 1);
-    cJSON *it = c ? c->child : NULL;
-    while (it) {
-        cJSON *next = it->next;
-        if (it->string && it->string[0] == '_')
-            cJSON_Delete(cJSON_DetachItemViaPointer(c, it));
-        it = next;
-    }
-    return c;
-}
 
 static void put(cJSON *o, const char *k, cJSON *v)
 {
@@ -173,7 +161,7 @@ static void dep_create(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     fwl_replica_forget(s, id); /* a recreated id starts empty */
-    fwl_resp_json(out, 200, public_copy(d));
+    fwl_resp_json(out, 200, fwl_public_copy(d));
     cJSON_Delete(d);
 }
 
@@ -181,25 +169,7 @@ static void dep_list(fwl_server *s, fwl_resp *out)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/deployments", s->cfg.data_dir);
-    size_t n = 0;
-    char **files = fwl_list_dir(dir, ".json", &n);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "deployments");
-    int total = 0;
-    for (size_t i = 0; i < n; i++) {
-        char p[4500];
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        cJSON *d = fwl_read_json(p);
-        if (d) {
-            cJSON_AddItemToArray(arr, public_copy(d));
-            total++;
-        }
-        cJSON_Delete(d);
-    }
-    fwl_free_list(files, n);
-    cJSON_AddStringToObject(o, "nextPageToken", "");
-    cJSON_AddNumberToObject(o, "totalSize", total);
-    fwl_resp_json(out, 200, o);
+    fwl_resp_json(out, 200, fwl_list_records(dir, "deployments"));
 }
 
 static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
@@ -216,7 +186,7 @@ static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, id);
             return;
         }
-        fwl_resp_json(out, 200, public_copy(d));
+        fwl_resp_json(out, 200, fwl_public_copy(d));
         cJSON_Delete(d);
         return;
     }
@@ -283,7 +253,7 @@ static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
         }
         if (changed)
             fwl_replica_reset(s, id);
-        fwl_resp_json(out, 200, public_copy(d));
+        fwl_resp_json(out, 200, fwl_public_copy(d));
         cJSON_Delete(d);
         return;
     }

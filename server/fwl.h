@@ -145,6 +145,10 @@ bool fwl_parse_resource(const char *s, const char *kind, char *id, size_t idlen)
 const char *fwl_json_str(const cJSON *o, const char *key);          /* NULL when absent or not a string */
 const char *fwl_json_str2(const cJSON *o, const char *a, const char *b); /* either casing */
 void fwl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A copy of a stored record without its internal "_" fields (what leaves the server). */
+cJSON *fwl_public_copy(const cJSON *o);
+/* {<key>: [public copies of the .json records in dir], "nextPageToken": "", "totalSize": n} */
+cJSON *fwl_list_records(const char *dir, const char *key);
 
 /* ---- atomic store (store.c) ----------------------------------------------- */
 int fwl_mkdirs(const char *path);

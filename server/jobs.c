@@ -10,19 +10,6 @@ static void job_path(fwl_server *s, const char *job, char *buf, size_t len)
     snprintf(buf, len, "%s/jobs/%s/job.json", s->cfg.data_dir, job);
 }
 
-/* Strip internal "_" fields before a resource leaves the server. */
-static cJSON *public_copy(const cJSON *o)
-{
-    cJSON *c = cJSON_Duplicate(o, 1);
-    cJSON *it = c ? c->child : NULL;
-    while (it) {
-        cJSON *next = it->next;
-        if (it->string && it->string[0] == '_')
-            cJSON_Delete(cJSON_DetachItemViaPointer(c, it));
-        it = next;
-    }
-    return c;
-}
 
 static void set_str(cJSON *o, const char *k, const char *v)
 {
@@ -78,6 +65,19 @@ bool fwl_job_running(fwl_server *s, const char *job, bool *exists)
     bool run = j && !strcmp(fwl_json_str(j, "state") ? fwl_json_str(j, "state") : "", "JOB_STATE_RUNNING");
     cJSON_Delete(j);
     return run;
+}
+
+/* 404 unless the job exists (any state, tombstones included). */
+static bool job_exists(fwl_server *s, const char *job, fwl_resp *out)
+{
+    cJSON *j = fwl_job_load(s, job);
+    if (!j) {
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%.64s not found",
+                       FWL_ACCOUNT, job);
+        return false;
+    }
+    cJSON_Delete(j);
+    return true;
 }
 
 void fwl_accounts_route(fwl_server *s, fwl_req *r, fwl_resp *out)
@@ -220,7 +220,7 @@ static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
         fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the job");
         return;
     }
-    fwl_resp_json(out, 200, public_copy(job));
+    fwl_resp_json(out, 200, fwl_public_copy(job));
     cJSON_Delete(job);
 }
 
@@ -238,7 +238,7 @@ static void job_list(fwl_server *s, fwl_req *r, fwl_resp *out)
         cJSON *j = fwl_job_load(s, names[i]);
         if (!j)
             continue;
-        cJSON_AddItemToArray(arr, public_copy(j));
+        cJSON_AddItemToArray(arr, fwl_public_copy(j));
         cJSON_Delete(j);
         total++;
     }
@@ -297,13 +297,8 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
         fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on a job", r->method);
         return;
     }
-    cJSON *j = fwl_job_load(s, job);
-    if (!j) {
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%.64s not found",
-                       FWL_ACCOUNT, job);
+    if (!job_exists(s, job, out))
         return;
-    }
-    cJSON_Delete(j);
     char was[64];
     if (verb) {
         /* protocol §3.3 */
@@ -324,12 +319,12 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
         fwl_resp_json(out, 200, cJSON_CreateObject());
         return;
     }
-    j = fwl_job_load(s, job);
+    cJSON *j = fwl_job_load(s, job);
     if (!j) {
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob %.64s not found", job);
         return;
     }
-    fwl_resp_json(out, 200, public_copy(j));
+    fwl_resp_json(out, 200, fwl_public_copy(j));
     cJSON_Delete(j);
 }
 
@@ -340,13 +335,8 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
         fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on checkpoints", r->method);
         return;
     }
-    cJSON *j = fwl_job_load(s, job);
-    if (!j) {
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%.64s not found",
-                       FWL_ACCOUNT, job);
+    if (!job_exists(s, job, out))
         return;
-    }
-    cJSON_Delete(j);
     long page = 200, start = 0;
     const char *ps = fwl_req_query(r, "pageSize");
     if (ps) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,13 @@ int main(int argc, char **argv)
         INT_OPT("--promote-ms", 0, 600000, c->promote_ms = (int)x)
         INT_OPT("--ttl-sweep-ms", 10, 600000, c->ttl_sweep_ms = (int)x)
         fprintf(stderr, "fwtrain-local: unknown argument '%s' (see --help)\n", a);
+        return 2;
+    }
+    /* the development key is public: only loopback may use it */
+    bool loopback = !strncmp(c->host, "127.", 4) || !strcmp(c->host, "::1") || !strcmp(c->host, "localhost");
+    if (c->api_key_default && !loopback) {
+        fprintf(stderr, "fwtrain-local: --host %s is not loopback: set --api-key or FWL_API_KEY (the default key is public)\n",
+                c->host);
         return 2;
     }
     if (!c->data_dir[0]) {

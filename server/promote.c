@@ -18,18 +18,6 @@ static void op_path(fwl_server *s, const char *id, char *buf, size_t len)
     snprintf(buf, len, "%s/operations/%s.json", s->cfg.data_dir, id);
 }
 
-static cJSON *public_copy(const cJSON *o)
-{
-    cJSON *c = cJSON_Duplicate(o, 1);
-    cJSON *it = c ? c->child : NULL;
-    while (it) {
-        cJSON *next = it->next;
-        if (it->string && it->string[0] == '_')
-            cJSON_Delete(cJSON_DetachItemViaPointer(c, it));
-        it = next;
-    }
-    return c;
-}
 
 /* Serialises promotions: the model-id check-and-write and the operation lookup-or-create are atomic. */
 static pthread_mutex_t g_promo_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -142,7 +130,7 @@ static void op_finish(fwl_server *s, void *arg)
         cJSON_AddStringToObject(meta, "status_message", m ? "promotion complete" : "promotion failed");
     }
     if (m) {
-        cJSON *resp = public_copy(m);
+        cJSON *resp = fwl_public_copy(m);
         cJSON_AddStringToObject(resp, "@type", "type.googleapis.com/gateway.Model");
         cJSON_AddItemToObject(op, "response", resp);
     } else {
@@ -242,7 +230,7 @@ void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
             return;
         }
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "model", public_copy(m));
+        cJSON_AddItemToObject(o, "model", fwl_public_copy(m));
         cJSON_Delete(m);
         fwl_resp_json(out, 200, o);
         return;
@@ -292,7 +280,7 @@ void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
     }
     pthread_mutex_unlock(&g_promo_lock);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "operation", public_copy(found));
+    cJSON_AddItemToObject(o, "operation", fwl_public_copy(found));
     cJSON_Delete(found);
     fwl_resp_json(out, 200, o);
 }
@@ -343,7 +331,7 @@ void fwl_operations_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "operation accounts/%s/operations/%.100s not found", FWL_ACCOUNT, id);
         return;
     }
-    fwl_resp_json(out, 200, public_copy(op));
+    fwl_resp_json(out, 200, fwl_public_copy(op));
     cJSON_Delete(op);
 }
 
@@ -369,29 +357,11 @@ void fwl_models_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i)
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model accounts/%s/models/%.64s not found", FWL_ACCOUNT, r->seg[i]);
             return;
         }
-        fwl_resp_json(out, 200, public_copy(m));
+        fwl_resp_json(out, 200, fwl_public_copy(m));
         cJSON_Delete(m);
         return;
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/models", s->cfg.data_dir);
-    size_t n = 0;
-    char **files = fwl_list_dir(dir, ".json", &n);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "models");
-    int total = 0;
-    for (size_t k = 0; k < n; k++) {
-        char p[4500];
-        snprintf(p, sizeof p, "%s/%s", dir, files[k]);
-        cJSON *m = fwl_read_json(p);
-        if (m) {
-            cJSON_AddItemToArray(arr, public_copy(m));
-            total++;
-        }
-        cJSON_Delete(m);
-    }
-    fwl_free_list(files, n);
-    cJSON_AddStringToObject(o, "nextPageToken", "");
-    cJSON_AddNumberToObject(o, "totalSize", total);
-    fwl_resp_json(out, 200, o);
+    fwl_resp_json(out, 200, fwl_list_records(dir, "models"));
 }

@@ -194,3 +194,40 @@ cJSON *fwl_req_json(const fwl_req *r, fwl_resp *out)
     }
     return j;
 }
+
+/* Strip internal "_" fields before a resource leaves the server. */
+cJSON *fwl_public_copy(const cJSON *o)
+{
+    cJSON *c = cJSON_Duplicate(o, 1);
+    cJSON *it = c ? c->child : NULL;
+    while (it) {
+        cJSON *next = it->next;
+        if (it->string && it->string[0] == '_')
+            cJSON_Delete(cJSON_DetachItemViaPointer(c, it));
+        it = next;
+    }
+    return c;
+}
+
+cJSON *fwl_list_records(const char *dir, const char *key)
+{
+    size_t n = 0;
+    char **files = fwl_list_dir(dir, ".json", &n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    int total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%.4000s/%.255s", dir, files[i]);
+        cJSON *rec = fwl_read_json(p);
+        if (rec) {
+            cJSON_AddItemToArray(arr, fwl_public_copy(rec));
+            total++;
+        }
+        cJSON_Delete(rec);
+    }
+    fwl_free_list(files, n);
+    cJSON_AddStringToObject(o, "nextPageToken", "");
+    cJSON_AddNumberToObject(o, "totalSize", total);
+    return o;
+}

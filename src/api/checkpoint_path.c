@@ -30,10 +30,10 @@ int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source
         rc = fwt__last_set(FWT_EINVAL, "source_job_id is empty");
     else if (!*nm)
         rc = fwt__last_set(FWT_EINVAL, "name is empty");
-    else if (strchr(nm, '/'))
+    else if (strchr(nm, '/') || !strcmp(nm, ".") || !strcmp(nm, ".."))
         rc = fwt__last_set(FWT_EINVAL, "name must be a checkpoint name, not a path, when source_job_id is given");
-    else if (strchr(job, '/'))
-        rc = fwt__last_set(FWT_EINVAL, "source_job_id must not contain '/'");
+    else if (strchr(job, '/') || !strcmp(job, ".") || !strcmp(job, ".."))
+        rc = fwt__last_set(FWT_EINVAL, "source_job_id must be a job id (no '/', not \".\" or \"..\")");
     else if (!(*out = fwt__asprintf("cross_job://%s/%s", job, nm)))
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     fwt__free_mem(job);

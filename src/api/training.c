@@ -1,6 +1,7 @@
 /* fwt_training: session bootstrap (protocol §4.1), lifetime, accessors. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/training_impl.h"
 
@@ -121,10 +122,22 @@ static int create_session(fwt_training *t)
         fwt__free_mem(url);
         return fwt__last_set(rc, "create_session: %s", fwt_strerror(rc));
     }
+    char key[37];
+    fwt__uuid4(key);
     fwt__call call = {.plane = FWT__PLANE_TRAINER, .method = "POST", .url = url, .body = body,
-                      .retry = FWT__RC_SUBMIT};
+                      .retry = FWT__RC_SUBMIT, .idempotency_key = key};
     fwt__reply r;
-    rc = fwt__call_sync(t->client, &call, &r);
+    /* protocol §2.3: 402 is a billing pause: try again every 5 s for up to an hour (same idempotency key). */
+    for (int waited_s = 0;; waited_s += 5) {
+        rc = fwt__call_sync(t->client, &call, &r);
+        if (rc == FWT_OK || r.transport_failed || r.http_status != 402 || waited_s >= 3600)
+            break;
+        fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN, "create_session: billing pause (HTTP 402); retrying in 5 s");
+        fwt__reply_clear(&r);
+        struct timespec ts = {5, 0};
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
     cJSON_Delete(body);
     fwt__free_mem(url);
     if (rc) {

@@ -58,6 +58,7 @@ struct fwt__top {
     int backoff_k;            /* consecutive 429 / connection-class errors */
     int bad400;               /* 400s with a body while polling */
     uint64_t billing_start_ms;/* 0 = not in a billing pause */
+    int maybe_accepted;       /* some submit attempt got no definite refusal: the seq_id may be taken */
     uint64_t poll_start_ms;
     fwt__top_parse_fn parse;
     fwt__top_finish_fn finish;

@@ -11,6 +11,7 @@
 #include "api/training_impl.h"
 
 static void drive_task(void *ud);
+static void submit_abandon(fwt__top *op);
 
 static void op_unref(fwt__top *op)
 {
@@ -127,8 +128,12 @@ static void op_abort(fwt__top *op, int code, const char *why)
         return;
     }
     complete_future(op, code, &e, FWT__VALUE_NONE, NULL, NULL);
-    if (phase == FWT__OP_SUBMITTING)
-        return; /* let the submit finish so the sequence has no hole; its reply releases the op */
+    if (phase == FWT__OP_SUBMITTING) {
+        /* Waiting out a billing pause with every attempt refused: stop now and return the seq_id. */
+        if (tim && !op->maybe_accepted && fwt__engine_cancel(t->eng, tim) == 1)
+            submit_abandon(op);
+        return; /* else let the submit finish so the sequence has no hole; its reply releases the op */
+    }
     if (req) {
         fwt__engine_cancel(t->eng, req); /* its callback runs with ECANCELED and releases */
     } else if (tim) {
@@ -205,10 +210,83 @@ void fwt__top_cancel_all(fwt_training *t)
     fwt__free_mem(fs);
 }
 
+#define BILLING_SLEEP_MS 5000
+#define BILLING_MAX_MS (3600LL * 1000)
+
+static void submit(fwt__top *op);
+
+/*
+ * Give up a submit the server never accepted (cancelled during a billing
+ * pause): its seq_id goes back, so the next op takes it and the sequence has
+ * no hole. Valid because no later op has a seq_id while this one submits.
+ */
+static void submit_abandon(fwt__top *op)
+{
+    fwt_training *t = op->t;
+    pthread_mutex_lock(&t->mu);
+    if (t->submitting == op)
+        t->submitting = NULL;
+    if (op->sequenced && t->next_request_id == op->seq_id)
+        t->next_request_id--;
+    op->timer_id = 0;
+    pthread_mutex_unlock(&t->mu);
+    kick(t);
+    fwt__top_finish(op, FWT_ECANCELED, NULL, FWT__VALUE_NONE, NULL, NULL);
+}
+
+static void billing_retry(void *ud)
+{
+    fwt__top *op = ud;
+    fwt_training *t = op->t;
+    pthread_mutex_lock(&t->mu);
+    op->timer_id = 0;
+    pthread_mutex_unlock(&t->mu);
+    if (fwt__engine_stopping(t->eng) || (op->future_done && !op->maybe_accepted)) {
+        submit_abandon(op);
+        return;
+    }
+    /* Same body (same seq_id) and idempotency key. A cancelled op whose seq_id may already be taken keeps
+     * going until the server answers definitely, so the sequence never gets a hole or a duplicate. */
+    submit(op);
+}
+
+/* protocol §2.3: a 402 on a submit is a billing pause: retry every 5 s while inside the pause window. */
+static int billing_pause(fwt__top *op, const fwt__reply *r)
+{
+    fwt_training *t = op->t;
+    if (r->transport_failed || r->http_status != 402)
+        return 0;
+    if (r->attempts > 1) /* an earlier attempt (timeout, 5xx, 409...) may have been accepted */
+        op->maybe_accepted = 1;
+    if (op->future_done && !op->maybe_accepted) { /* cancelled: every attempt was refused, so the seq_id is free */
+        submit_abandon(op);
+        return 1;
+    }
+    uint64_t now = fwt__engine_now_ms(t->eng);
+    if (!op->billing_start_ms)
+        op->billing_start_ms = now ? now : 1;
+    if (now - op->billing_start_ms >= (uint64_t)BILLING_MAX_MS)
+        return 0;
+    uint64_t id = 0;
+    if (fwt__engine_post(t->eng, BILLING_SLEEP_MS, billing_retry, op, &id) != FWT_OK)
+        return 0;
+    fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN, "%s: billing pause (HTTP 402); submitting again in 5 s",
+             op->route);
+    pthread_mutex_lock(&t->mu);
+    op->req_id = 0;
+    op->timer_id = id;
+    pthread_mutex_unlock(&t->mu);
+    return 1;
+}
+
 static void on_submit(fwt__reply *r, void *ud)
 {
     fwt__top *op = ud;
     fwt_training *t = op->t;
+    if (billing_pause(op, r)) { /* t->submitting stays op: the queue waits */
+        fwt__reply_free(r);
+        return;
+    }
     uint64_t now = fwt__engine_now_ms(t->eng);
     int ok = r->err.pub.code == FWT_OK;
     pthread_mutex_lock(&t->mu);
@@ -221,6 +299,10 @@ static void on_submit(fwt__reply *r, void *ud)
     }
     pthread_mutex_unlock(&t->mu);
     kick(t);
+    if (op->body) { /* accepted or failed for good: never sent again */
+        cJSON_Delete(op->body);
+        op->body = NULL;
+    }
 
     if (!ok) {
         fwt__top_finish(op, r->err.pub.code, &r->err, FWT__VALUE_NONE, NULL, NULL);
@@ -247,6 +329,7 @@ static void on_submit(fwt__reply *r, void *ud)
         fwt__top_release(op);
         return;
     }
+    op->billing_start_ms = 0; /* the poll loop has its own billing window */
     op->promise_rtt_s = (double)(now - op->submit_start_ms) / 1000.0;
     fwt__poll_start(op);
 }
@@ -255,7 +338,8 @@ static void submit(fwt__top *op)
 {
     fwt_training *t = op->t;
     int rc = FWT_OK;
-    if (op->sequenced && !cJSON_AddNumberToObject(op->body, "seq_id", (double)op->seq_id))
+    if (op->sequenced && !fwt__json_get(op->body, "seq_id") &&
+        !cJSON_AddNumberToObject(op->body, "seq_id", (double)op->seq_id))
         rc = FWT_ENOMEM;
     char *url = rc ? NULL : fwt__training_route(t, op->route);
     if (!rc && !url)
@@ -264,17 +348,17 @@ static void submit(fwt__top *op)
     if (!rc) {
         fwt__call call = {.plane = FWT__PLANE_TRAINER, .method = "POST", .url = url, .body = op->body,
                           .retry = FWT__RC_SUBMIT, .idempotency_key = op->idem};
-        op->submit_start_ms = fwt__engine_now_ms(t->eng);
+        if (!op->submit_start_ms)
+            op->submit_start_ms = fwt__engine_now_ms(t->eng);
         rc = fwt__call_async(t->client, &call, on_submit, op, &id);
     }
     fwt__free_mem(url);
-    cJSON_Delete(op->body); /* serialised by the engine; not needed again */
-    op->body = NULL;
     if (rc) {
         fwt__reply *r = fwt__calloc(1, sizeof *r);
         if (r) {
             fwt__reply_init(r);
             r->body = fwt__strdup("");
+            r->transport_failed = 1;
             fwt__err_set(&r->err, rc, "%s: could not submit: %s", op->route, fwt_strerror(rc));
             on_submit(r, op);
         } else {

@@ -1,4 +1,5 @@
 /* Value types of training results (protocol §4.9, §4.10) and the batch builder. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -68,6 +69,8 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 8;
+        if (cap > SIZE_MAX / sizeof(datum))
+            return fwt__last_set(FWT_ENOMEM, "out of memory");
         datum *nd = fwt__realloc(b->d, cap * sizeof *nd);
         if (!nd)
             return fwt__last_set(FWT_ENOMEM, "out of memory");
@@ -75,9 +78,9 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
         b->cap = cap;
     }
     datum d = {0};
-    d.tokens = fwt__malloc(n_tokens * sizeof *d.tokens);
-    d.targets = fwt__malloc(n_targets * sizeof *d.targets);
-    d.weights = fwt__malloc(n_targets * sizeof *d.weights);
+    d.tokens = fwt__calloc(n_tokens, sizeof *d.tokens); /* overflow-checked sizes */
+    d.targets = fwt__calloc(n_targets, sizeof *d.targets);
+    d.weights = fwt__calloc(n_targets, sizeof *d.weights);
     if (!d.tokens || !d.targets || !d.weights) {
         fwt__free_mem(d.tokens);
         fwt__free_mem(d.targets);
@@ -298,8 +301,10 @@ static int parse_tensor(const cJSON *td, lp *out, fwt__err *err, size_t idx)
     size_t k = 0;
     cJSON_ArrayForEach(x, data)
     {
-        if (!cJSON_IsNumber(x))
-            return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs.data[%zu] is not a number", idx, k);
+        /* A double outside float's range cannot be converted (undefined behaviour): reject it. */
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || x->valuedouble > FLT_MAX || x->valuedouble < -FLT_MAX)
+            return fwt__err_set(err, FWT_EPROTO, "loss_fn_outputs[%zu].logprobs.data[%zu] is not a float32 number",
+                                idx, k);
         out->v[k++] = (float)x->valuedouble;
     }
     out->n = k;

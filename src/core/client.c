@@ -40,14 +40,15 @@ static void scrub(char *msg, size_t cap, const char *key)
     size_t klen = key ? strlen(key) : 0;
     if (!klen)
         return;
-    char *p;
-    while ((p = strstr(msg, key)) != NULL) {
+    char *p, *from = msg;
+    while ((p = strstr(from, key)) != NULL) {
         size_t tail = strlen(p + klen);
         size_t rlen = sizeof red - 1;
         if ((size_t)(p - msg) + rlen + tail + 1 > cap)
             rlen = klen < rlen ? klen : rlen; /* never grow past the buffer */
         memmove(p + rlen, p + klen, tail + 1);
         memcpy(p, red, rlen);
+        from = p + rlen; /* the placeholder itself may contain the key (e.g. a key "RED") */
     }
 }
 
@@ -55,7 +56,9 @@ char *fwt__client_scrub_dup(const fwt_client *c, const char *msg)
 {
     if (!msg)
         return NULL;
-    size_t cap = strlen(msg) + 16;
+    size_t klen = c && c->api_key ? strlen(c->api_key) : 0;
+    /* Room for every occurrence to become the 10-character placeholder. */
+    size_t cap = strlen(msg) * (klen ? 10 / klen + 1 : 1) + 16;
     char *out = fwt__malloc(cap);
     if (!out)
         return NULL;
@@ -356,7 +359,7 @@ static int resolve_account(fwt_client *c)
         const char *name = NULL;
         const cJSON *first = cJSON_GetArrayItem(accounts, 0);
         if (fwt__json_get_string(first, "name", &name) || strncmp(name, "accounts/", 9) != 0 || !name[9] ||
-            strchr(name + 9, '/'))
+            strchr(name + 9, '/') || !strcmp(name + 9, ".") || !strcmp(name + 9, ".."))
             rc = fwt__last_set(FWT_EPROTO, "account lookup: accounts[0].name is not \"accounts/<id>\"");
         else if (!(c->account_id = fwt__strdup(name + 9)))
             rc = fwt__last_set(FWT_ENOMEM, "out of memory");

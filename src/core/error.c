@@ -163,6 +163,9 @@ int fwt__check_name(const char *arg_name, const char *value, size_t max_len)
         return fwt__last_set(FWT_EINVAL, "%s is longer than %zu characters", arg_name, max_len);
     if (strchr(value, '/'))
         return fwt__last_set(FWT_EINVAL, "%s must not contain '/' (got \"%s\")", arg_name, value);
+    /* "." and ".." would be dot segments in a URL path (libcurl squashes them): never a valid name. */
+    if (strcmp(value, ".") == 0 || strcmp(value, "..") == 0)
+        return fwt__last_set(FWT_EINVAL, "%s must not be \".\" or \"..\"", arg_name);
     for (const unsigned char *p = (const unsigned char *)value; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
             return fwt__last_set(FWT_EINVAL, "%s must not contain control characters", arg_name);

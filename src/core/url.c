@@ -15,10 +15,12 @@ char *fwt__url_escape(const char *s)
     if (!out)
         return NULL;
     size_t o = 0;
+    /* A segment of only dots would be resolved as "." / ".." by URL normalisation: encode its dots. */
+    int dots_only = n > 0 && strspn(s, ".") == n;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned char ch = *p;
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-            ch == '.' || ch == '_' || ch == '~') {
+            (ch == '.' && !dots_only) || ch == '_' || ch == '~') {
             out[o++] = (char)ch;
         } else {
             out[o++] = '%';

@@ -79,6 +79,7 @@ typedef struct tr_submit {
     char idem[48];
     int accepted;
     uint64_t real_ms;
+    uint64_t vtime;
 } tr_submit;
 
 typedef struct trainer {
@@ -87,7 +88,7 @@ typedef struct trainer {
     pthread_mutex_t mu;
     tr_action poll_q[1024];
     int poll_head, poll_tail;
-    tr_action submit_q[TR_MAX];
+    tr_action submit_q[1024];
     int submit_head, submit_tail;
     const char *result_override; /* static body for every default result, NULL = per op */
     int n_accounts;
@@ -97,8 +98,11 @@ typedef struct trainer {
     const char *list_body; /* NULL: two names */
     int list_status;
     int session_count;
+    int session_402; /* answer this many create_session calls with 402 first */
     int submit_delay_ms;
-    tr_submit submits[TR_MAX];
+    tr_submit submits[1024];
+    int submit_sticky; /* nonzero: every submit answers this status */
+    int submit_sticky_after_queue; /* like submit_sticky, once the scripted submit queue is empty */
     int n_submits;
     int polls;
     uint64_t poll_vtime[1024];
@@ -172,6 +176,11 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
     } else if (!strcmp(rt, "create_session")) {
         tr->session_count++;
         out->body = "{\"session_id\":\"sess-1\",\"type\":\"create_session\"}";
+        if (tr->session_402 > 0) {
+            tr->session_402--;
+            out->status = 402;
+            out->body = "{\"message\":\"billing paused\"}";
+        }
     } else if (!strcmp(rt, "session_heartbeat")) {
         tr->hb_count++;
         out->body = "{}";
@@ -202,7 +211,7 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
             out->body = default_result(tr, cJSON_IsString(rid) ? rid->valuestring : "");
         }
     } else {
-        int i = tr->n_submits < TR_MAX ? tr->n_submits++ : TR_MAX - 1;
+        int i = tr->n_submits < 1024 ? tr->n_submits++ : 1023;
         tr_submit *s = &tr->submits[i];
         snprintf(s->route, sizeof s->route, "%s", rt);
         cJSON *seq = body ? cJSON_GetObjectItemCaseSensitive(body, "seq_id") : NULL;
@@ -210,11 +219,18 @@ static inline void tr_handler(const fwt_resp_request *req, fwt_resp_action *out,
         const char *idem = fwt_resp_request_header(req, "X-Idempotency-Key");
         snprintf(s->idem, sizeof s->idem, "%s", idem ? idem : "");
         s->real_ms = mono_ms();
+        s->vtime = tr->clk ? fclock_now(tr->clk) : s->real_ms;
         out->delay_headers_ms = tr->submit_delay_ms;
-        if (tr->submit_head < tr->submit_tail) {
+        if (tr->submit_sticky) {
+            out->status = tr->submit_sticky;
+            out->body = "{}";
+        } else if (tr->submit_head < tr->submit_tail) {
             tr_action a = tr->submit_q[tr->submit_head++];
             out->status = a.status;
             out->body = a.body;
+        } else if (tr->submit_sticky_after_queue) {
+            out->status = tr->submit_sticky_after_queue;
+            out->body = "{}";
         } else {
             s->accepted = 1;
             int p = tr->n_promises++ % TR_MAX;
@@ -268,7 +284,7 @@ static inline void tr_push_poll(trainer *tr, int status, const char *body)
 static inline void tr_push_submit(trainer *tr, int status, const char *body)
 {
     pthread_mutex_lock(&tr->mu);
-    if (tr->submit_tail >= TR_MAX) {
+    if (tr->submit_tail >= 1024) {
         pthread_mutex_unlock(&tr->mu);
         abort();
     }

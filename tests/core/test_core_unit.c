@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,11 @@ static void test_check_name(void **state)
     assert_int_equal(fwt__check_name("name", "a/b", 200), FWT_EINVAL);
     assert_int_equal(fwt__check_name("name", "abcdef", 5), FWT_EINVAL);
     assert_int_equal(fwt__check_name("name", "a\nb", 200), FWT_EINVAL);
+    assert_int_equal(fwt__check_name("job_id", "..", 200), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "job_id"));
+    assert_int_equal(fwt__check_name("job_id", ".", 200), FWT_EINVAL);
+    assert_int_equal(fwt__check_name("name", "...", 200), FWT_OK);
+    assert_int_equal(fwt__check_name("name", "a..b", 200), FWT_OK);
 }
 
 /* ---- allocator hooks ---- */
@@ -257,6 +263,9 @@ static void test_urls(void **state)
     char *u = fwt__url_join("https://h/", "/v1/accounts/%s/jobs/%s?pageSize=%d", "a b", "j/1", 2);
     assert_string_equal(u, "https://h/v1/accounts/a%20b/jobs/j%2F1?pageSize=2");
     fwt__free_mem(u);
+    u = fwt__url_join("https://h", "/a/%s/%s/%s/b", "..", ".", "a.b");
+    assert_string_equal(u, "https://h/a/%2E%2E/%2E/a.b/b");
+    fwt__free_mem(u);
     char *e = fwt__url_escape("A-z_0.~%");
     assert_string_equal(e, "A-z_0.~%25");
     fwt__free_mem(e);
@@ -284,6 +293,9 @@ static void test_resolve_checkpoint_path(void **state)
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "a/b", "job"), FWT_EINVAL);
     assert_null(p);
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "x", "  "), FWT_EINVAL);
+    assert_int_equal(fwt_resolve_checkpoint_path(&p, "..", "job"), FWT_EINVAL);
+    assert_int_equal(fwt_resolve_checkpoint_path(&p, "x", ".."), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "source_job_id"));
     assert_int_equal(fwt_resolve_checkpoint_path(&p, "  ", "job"), FWT_EINVAL);
     assert_int_equal(fwt_resolve_checkpoint_path(&p, NULL, "job"), FWT_EINVAL);
     assert_int_equal(fwt_resolve_checkpoint_path(NULL, "x", "job"), FWT_EINVAL);
@@ -386,6 +398,28 @@ static void test_client_options(void **state)
     assert_int_equal(fwt_client_new(&c, &o), FWT_EINVAL);
 }
 
+/* Redaction terminates even when the placeholder contains the key, and never leaves the key behind. */
+static void test_scrub_weird_keys(void **state)
+{
+    (void)state;
+    static const char *keys[] = {"RED", "E", "[REDACTED]", "AC", "xx"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        fwt_client_options o;
+        fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+        o.api_key = keys[i];
+        o.base_url = "http://127.0.0.1:9";
+        fwt_client *c = NULL;
+        assert_int_equal(fwt_client_new(&c, &o), FWT_OK);
+        char msg[128];
+        snprintf(msg, sizeof msg, "a %s b %s%s c", keys[i], keys[i], keys[i]);
+        char *out = fwt__client_scrub_dup(c, msg);
+        assert_non_null(out);
+        assert_string_equal(out, "a [REDACTED] b [REDACTED][REDACTED] c");
+        fwt__free_mem(out);
+        fwt_client_free(c);
+    }
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -474,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_client_options),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_scrub_weird_keys),
         cmocka_unit_test(test_parsers_survive_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -278,6 +278,130 @@ static void test_malformed_poll_replies(void **state)
     assert_int_equal(save(f, &p0), FWT_EPROTO);
 }
 
+/* protocol §2.3: a 402 on a submit is retried every 5 s with the same seq_id and key; the sequence stays intact. */
+static void test_submit_402_billing(void **state)
+{
+    fx *f = *state;
+    int s0 = tr_get(f->tr, &f->tr->n_submits);
+    tr_push_submit(f->tr, 402, "{\"message\":\"billing paused\"}");
+    tr_push_submit(f->tr, 402, "{\"message\":\"billing paused\"}");
+    int p0;
+    assert_int_equal(save(f, &p0), FWT_OK);
+    assert_int_equal(save(f, &p0), FWT_OK);
+    pthread_mutex_lock(&f->tr->mu);
+    assert_int_equal(f->tr->n_submits - s0, 4);
+    tr_submit *s = &f->tr->submits[s0];
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal(s[i].seq_id, s[0].seq_id);
+        assert_string_equal(s[i].idem, s[0].idem);
+        assert_int_equal(s[i].vtime - s[i - 1].vtime, 5000);
+    }
+    assert_int_equal(s[3].seq_id, s[0].seq_id + 1);
+    pthread_mutex_unlock(&f->tr->mu);
+
+    /* past the 3600 s window the op fails */
+    for (int i = 0; i < 725; i++)
+        tr_push_submit(f->tr, 402, "{}");
+    s0 = tr_get(f->tr, &f->tr->n_submits);
+    assert_int_equal(save(f, &p0), FWT_EHTTP);
+    assert_int_equal(tr_get(f->tr, &f->tr->n_submits) - s0, 721);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_head = f->tr->submit_tail;
+    pthread_mutex_unlock(&f->tr->mu);
+}
+
+/* Cancelling an op whose submit is in a billing pause gives its seq_id to the next op (no hole, no broken sequence). */
+static void test_submit_402_cancel_returns_seq(void **state)
+{
+    fx *f = *state;
+    int s0 = tr_get(f->tr, &f->tr->n_submits);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky = 402;
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future *a = NULL, *b = NULL;
+    assert_int_equal(fwt_training_save_state(&a, f->t, "a", 0), FWT_OK);
+    for (int i = 0; i < 5000 && tr_get(f->tr, &f->tr->n_submits) - s0 < 2; i++)
+        usleep(1000);
+    assert_int_equal(fwt_training_save_state(&b, f->t, "b", 0), FWT_OK);
+    assert_int_equal(fwt_future_cancel(a), FWT_OK);
+    assert_int_equal(fwt_future_wait(a, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(a), FWT_ECANCELED);
+    /* Billing ends only once b is submitting: a's last submit may still have been in flight at the cancel. */
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&f->tr->mu);
+        int n = f->tr->n_submits;
+        int b_seen = strcmp(f->tr->submits[n - 1].idem, f->tr->submits[s0].idem) != 0;
+        pthread_mutex_unlock(&f->tr->mu);
+        if (b_seen)
+            break;
+        usleep(1000);
+    }
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky = 0; /* billing over */
+    int64_t a_seq = f->tr->submits[s0].seq_id;
+    pthread_mutex_unlock(&f->tr->mu);
+    assert_int_equal(fwt_future_wait(b, 20000), FWT_OK);
+    assert_int_equal(fwt_future_status(b), FWT_OK);
+    pthread_mutex_lock(&f->tr->mu);
+    int n = f->tr->n_submits;
+    if (getenv("DBG"))
+        for (int i = s0; i < n; i++)
+            fprintf(stderr, "submit %d %s seq %lld acc %d idem %.8s\n", i, f->tr->submits[i].route,
+                    (long long)f->tr->submits[i].seq_id, f->tr->submits[i].accepted, f->tr->submits[i].idem);
+    assert_true(f->tr->submits[n - 1].accepted);
+    assert_int_equal(f->tr->submits[n - 1].seq_id, a_seq); /* b took a's seq_id */
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future_free(a);
+    fwt_future_free(b);
+    int p0;
+    assert_int_equal(save(f, &p0), FWT_OK); /* the sequence is not broken */
+    pthread_mutex_lock(&f->tr->mu);
+    assert_int_equal(f->tr->submits[f->tr->n_submits - 1].seq_id, a_seq + 1);
+    pthread_mutex_unlock(&f->tr->mu);
+}
+
+/* A 503 before the 402 may have been accepted: after a cancel the op keeps its seq_id and re-submits with its key. */
+static void test_submit_402_after_retry_keeps_seq(void **state)
+{
+    fx *f = *state;
+    int s0 = tr_get(f->tr, &f->tr->n_submits);
+    tr_push_submit(f->tr, 503, "{}");
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky_after_queue = 402;
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future *a = NULL, *b = NULL;
+    assert_int_equal(fwt_training_save_state(&a, f->t, "a", 0), FWT_OK);
+    for (int i = 0; i < 5000 && tr_get(f->tr, &f->tr->n_submits) - s0 < 3; i++)
+        usleep(1000);
+    assert_int_equal(fwt_training_save_state(&b, f->t, "b", 0), FWT_OK);
+    assert_int_equal(fwt_future_cancel(a), FWT_OK);
+    assert_int_equal(fwt_future_wait(a, 5000), FWT_OK);
+    assert_int_equal(fwt_future_status(a), FWT_ECANCELED);
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->submit_sticky_after_queue = 0; /* billing over: a's next attempt is accepted */
+    pthread_mutex_unlock(&f->tr->mu);
+    assert_int_equal(fwt_future_wait(b, 20000), FWT_OK);
+    assert_int_equal(fwt_future_status(b), FWT_OK);
+    pthread_mutex_lock(&f->tr->mu);
+    int n = f->tr->n_submits;
+    tr_submit *s = &f->tr->submits[s0];
+    int64_t a_seq = s[0].seq_id;
+    int a_accepted = 0;
+    for (int i = s0; i < n; i++) {
+        tr_submit *x = &f->tr->submits[i];
+        if (!strcmp(x->idem, s[0].idem)) {
+            assert_int_equal(x->seq_id, a_seq); /* every attempt of a: same seq_id and key */
+            a_accepted |= x->accepted;
+        } else {
+            assert_int_equal(x->seq_id, a_seq + 1); /* b never reuses a's seq_id */
+        }
+    }
+    assert_true(a_accepted);
+    pthread_mutex_unlock(&f->tr->mu);
+    fwt_future_free(a);
+    fwt_future_free(b);
+}
+
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_warned, g_recovered;
 
@@ -352,6 +476,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remote_error_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_poll_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_warns_after_120s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_402_billing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_402_cancel_returns_seq, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_402_after_retry_keeps_seq, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

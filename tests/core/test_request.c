@@ -236,6 +236,8 @@ static void test_account_resolution(void **state)
     assert_non_null(strstr(fwt_error_last()->message, "multiple accounts"));
     push(f, 200, "{\"accounts\":[{\"name\":\"bogus\"}]}");
     assert_int_equal(fwt_client_account_id(&acct, c0), FWT_EPROTO);
+    push(f, 200, "{\"accounts\":[{\"name\":\"accounts/..\"}]}");
+    assert_int_equal(fwt_client_account_id(&acct, c0), FWT_EPROTO);
     push(f, 200, "{\"accounts\":\"x\"}");
     assert_int_equal(fwt_client_account_id(&acct, c0), FWT_EPROTO);
     push(f, 403, "{\"message\":\"nope\"}");

@@ -380,6 +380,22 @@ static void test_poll_header_timeout(void **state)
     fwt_client_free(c);
 }
 
+/* create_session waits out a billing pause (402) instead of failing. */
+static void test_create_session_402(void **state)
+{
+    fx *f = *state;
+    pthread_mutex_lock(&f->tr->mu);
+    f->tr->session_402 = 1;
+    int s0 = f->tr->session_count;
+    pthread_mutex_unlock(&f->tr->mu);
+    uint64_t t0 = mono_ms();
+    fwt_training *t = tr_training(f->tr, f->c, 0, 0);
+    assert_non_null(t);
+    assert_true(mono_ms() - t0 >= 4900);
+    assert_int_equal(tr_get(f->tr, &f->tr->session_count) - s0, 2);
+    fwt_training_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +411,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_free_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_poll_header_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_session_402, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

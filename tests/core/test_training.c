@@ -325,6 +325,11 @@ static void test_validation_sends_nothing(void **state)
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL); /* neither job_id nor trainer_url */
     to.job_id = "a/b";
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
+    to.job_id = "..";
+    assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "job_id"));
+    to.job_id = ".";
+    assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
     to.job_id = "job";
     to.session_suffix = "XYZ";
     assert_int_equal(fwt_training_new(&t2, f->c, &to), FWT_EINVAL);
@@ -361,6 +366,8 @@ static void test_malformed_results(void **state)
     expect_eproto(f, "{\"metrics\":{}}");
     expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[\"x\"]}}]}");
     expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":7}]}");
+    expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[1e300]}}]}");
+    expect_eproto(f, "{\"loss_fn_outputs\":[{\"logprobs\":{\"data\":[-1e39]}}]}");
     expect_eproto(f, "{\"loss_fn_outputs\":[],\"metrics\":{\"a\":\"b\"}}");
     expect_eproto(f, "{\"loss_fn_outputs\":[],\"type\":5}");
     expect_eproto(f, "[1,2,3]");

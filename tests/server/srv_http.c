@@ -146,6 +146,44 @@ cJSON *srv_op(const char *base, const char *key, const char *job, const char *op
     return j;
 }
 
+fwt_local_server *srv_start(const char *key, const char *const *args)
+{
+    fwt_local_server_opts o;
+    fwt_local_server_opts_init(&o);
+    o.api_key = key;
+    o.extra_args = args;
+    fwt_local_server *s = NULL;
+    if (fwt_local_server_start(&s, &o) != 0) {
+        fwt_local_server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int srv_finish(fwt_local_server *s)
+{
+    if (!s)
+        return -1;
+    int rc = fwt_local_server_stop(s);
+    fwt_local_server_free(s);
+    return rc;
+}
+
+int srv_group_setup(fwt_local_server **srv, const char **base, const char *key, const char *const *args)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    *srv = srv_start(key, args);
+    *base = *srv ? fwt_local_server_url(*srv) : NULL;
+    return *srv ? 0 : -1;
+}
+
+int srv_group_teardown(fwt_local_server *srv)
+{
+    int rc = srv_finish(srv);
+    curl_global_cleanup();
+    return rc == 0 ? 0 : -1;
+}
+
 char *srv_setup_model(const char *base, const char *key, const char *job)
 {
     char path[512];

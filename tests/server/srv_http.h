@@ -5,6 +5,8 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "local_server.h"
+
 typedef struct srv_resp {
     long status;        /* 0 when the transfer failed */
     int curl_code;      /* CURLcode */
@@ -33,5 +35,15 @@ cJSON *srv_wait(const char *base, const char *key, const char *job, const char *
 
 /* Creates job `job` and waits for healthz; creates a session and a model; returns the model_id (malloc'd). */
 char *srv_setup_model(const char *base, const char *key, const char *job);
+
+/* Starts fwtrain-local with this key and NULL-terminated extra args; NULL on failure (nothing to free). */
+fwt_local_server *srv_start(const char *key, const char *const *args);
+/* SIGTERM + free; returns 0 when the server exited cleanly (status 0). NULL is fine (returns -1). */
+int srv_finish(fwt_local_server *s);
+
+/* cmocka group setup/teardown: curl_global_init + srv_start (*base = its URL); teardown fails unless the
+ * server exits cleanly on SIGTERM (a clean stop is part of the contract). */
+int srv_group_setup(fwt_local_server **srv, const char **base, const char *key, const char *const *args);
+int srv_group_teardown(fwt_local_server *srv);
 
 #endif

@@ -23,25 +23,14 @@ static const char *base;
 static int setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     static const char *args[] = {"--max-body-mib", "1", "--job-start-ms", "100", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    base = fwt_local_server_url(srv);
-    return 0;
+    return srv_group_setup(&srv, &base, KEY, args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = fwt_local_server_stop(srv);
-    fwt_local_server_free(srv);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1; /* a clean SIGTERM exit is part of the contract */
+    return srv_group_teardown(srv);
 }
 
 static long grpc_code(const srv_resp *r)
@@ -296,6 +285,9 @@ static void test_cli(void **state)
     snprintf(cmd, sizeof cmd, "%s --data-dir /tmp/x --port nope > /dev/null 2>&1", FWL_BINARY);
     assert_int_equal(run_status(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s --data-dir /tmp/x --bogus > /dev/null 2>&1", FWL_BINARY);
+    assert_int_equal(run_status(cmd), 2);
+    /* the public development key is refused off loopback */
+    snprintf(cmd, sizeof cmd, "env -u FWL_API_KEY %s --data-dir /tmp/x --host 0.0.0.0 > /dev/null 2>&1", FWL_BINARY);
     assert_int_equal(run_status(cmd), 2);
     const char *log = fwt_local_server_log_path(srv);
     assert_non_null(log);

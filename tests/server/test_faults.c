@@ -19,23 +19,13 @@
 
 static fwt_local_server *start(const char *spec)
 {
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     const char *args[] = {"--faults", spec, "--job-start-ms", "0", NULL};
-    o.extra_args = args;
-    fwt_local_server *s = NULL;
-    if (fwt_local_server_start(&s, &o) != 0) {
-        fwt_local_server_free(s);
-        return NULL;
-    }
-    return s;
+    return srv_start(KEY, args);
 }
 
 static void finish(fwt_local_server *s)
 {
-    assert_int_equal(fwt_local_server_stop(s), 0);
-    fwt_local_server_free(s);
+    assert_int_equal(srv_finish(s), 0);
 }
 
 static int job_on_disk(fwt_local_server *s, const char *job)
@@ -206,13 +196,9 @@ static void test_bad_spec(void **state)
 static void test_old_server_compat(void **state)
 {
     (void)state;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     const char *args[] = {"--strict-hotload", "--no-async-promotion", "--job-start-ms", "0", "--model-dim", "4", NULL};
-    o.extra_args = args;
-    fwt_local_server *s = NULL;
-    assert_int_equal(fwt_local_server_start(&s, &o), 0);
+    fwt_local_server *s = srv_start(KEY, args);
+    assert_non_null(s);
     const char *base = fwt_local_server_url(s);
     char *m = srv_setup_model(base, KEY, "old");
     assert_non_null(m);

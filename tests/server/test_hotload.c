@@ -24,26 +24,15 @@ static const char *base;
 static int setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     static const char *args[] = {"--job-start-ms", "0", "--hotload-ms", "20", "--promote-ms", "100", "--model-dim",
                                  "8", "--long-poll-ms", "2000", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    base = fwt_local_server_url(srv);
-    return 0;
+    return srv_group_setup(&srv, &base, KEY, args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = fwt_local_server_stop(srv);
-    fwt_local_server_free(srv);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return srv_group_teardown(srv);
 }
 
 static const char *str(const cJSON *o, const char *k)

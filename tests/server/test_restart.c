@@ -28,18 +28,9 @@ static const char *str(const cJSON *o, const char *k)
 
 static fwt_local_server *start(const char *promote_ms)
 {
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     const char *args[] = {"--job-start-ms", "0", "--hotload-ms", "0", "--promote-ms", promote_ms, "--model-dim", "8",
                           "--long-poll-ms", "2000", NULL};
-    o.extra_args = args;
-    fwt_local_server *s = NULL;
-    if (fwt_local_server_start(&s, &o) != 0) {
-        fwt_local_server_free(s);
-        return NULL;
-    }
-    return s;
+    return srv_start(KEY, args);
 }
 
 static cJSON *opf(const char *base, const char *job, const char *op, const char *mid, int seq, const char *extra)
@@ -207,8 +198,7 @@ static void test_state_survives_kill9(void **state)
     free(rid);
     free(before);
     free(m);
-    assert_int_equal(fwt_local_server_stop(s), 0);
-    fwt_local_server_free(s);
+    assert_int_equal(srv_finish(s), 0);
 }
 
 typedef struct saver {
@@ -237,13 +227,9 @@ static void *saver_main(void *p)
 static void test_kill9_mid_save(void **state)
 {
     (void)state;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     const char *args[] = {"--job-start-ms", "0", "--model-dim", "16", NULL};
-    o.extra_args = args;
-    fwt_local_server *s = NULL;
-    assert_int_equal(fwt_local_server_start(&s, &o), 0);
+    fwt_local_server *s = srv_start(KEY, args);
+    assert_non_null(s);
     const char *base = fwt_local_server_url(s);
     char *m = srv_setup_model(base, KEY, "crash");
     assert_non_null(m);
@@ -343,8 +329,7 @@ static void test_kill9_mid_save(void **state)
     assert_int_equal(bins, metas);
     free(m);
     free(m2);
-    assert_int_equal(fwt_local_server_stop(s), 0);
-    fwt_local_server_free(s);
+    assert_int_equal(srv_finish(s), 0);
 }
 
 int main(void)

@@ -24,26 +24,15 @@ static const char *base;
 static int setup(void **state)
 {
     (void)state;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     static const char *args[] = {"--long-poll-ms", "300", "--job-start-ms", "0", "--ttl-sweep-ms", "100",
                                  "--model-dim", "8", "--seed", "11", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    base = fwt_local_server_url(srv);
-    return 0;
+    return srv_group_setup(&srv, &base, KEY, args);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    int rc = fwt_local_server_stop(srv);
-    fwt_local_server_free(srv);
-    curl_global_cleanup();
-    return rc == 0 ? 0 : -1;
+    return srv_group_teardown(srv);
 }
 
 static const char *DATUM =
@@ -180,13 +169,9 @@ static void *holder_main(void *p)
 static void test_long_poll_no_starvation(void **state)
 {
     (void)state;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = KEY;
     static const char *args[] = {"--long-poll-ms", "20000", "--job-start-ms", "0", "--model-dim", "4", NULL};
-    o.extra_args = args;
-    fwt_local_server *s2 = NULL;
-    assert_int_equal(fwt_local_server_start(&s2, &o), 0);
+    fwt_local_server *s2 = srv_start(KEY, args);
+    assert_non_null(s2);
     const char *b2 = fwt_local_server_url(s2);
     char *m = srv_setup_model(b2, KEY, "lp-b");
     assert_non_null(m);
@@ -219,8 +204,7 @@ static void test_long_poll_no_starvation(void **state)
     free(id1);
     free(id);
     free(m);
-    assert_int_equal(fwt_local_server_stop(s2), 0);
-    fwt_local_server_free(s2);
+    assert_int_equal(srv_finish(s2), 0);
 }
 
 /* fmt is always one of this file's literals with %s (model), %d (seq), %s (arg) */
