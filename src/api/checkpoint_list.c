@@ -75,22 +75,14 @@ int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *c, const cha
             o.page_size = opts->page_size;
         o.max_pages = opts->max_pages;
     }
-    int rc = fwt__check_resource_id("job_id", job_id);
+    int rc = fwt__check_id("job_id", job_id);
     if (rc != FWT_OK)
         return rc;
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+    char query[48];
+    snprintf(query, sizeof query, "/checkpoints?pageSize=%d", (int)o.page_size);
+    char *prefix = NULL;
+    if ((rc = fwt__account_url(&prefix, c, NULL, "rlorTrainerJobs", job_id, query)) != FWT_OK)
         return rc;
-    char *base = fwt__control_base(c);
-    char *acc = fwt__url_escape(account);
-    char *job = fwt__url_escape(job_id);
-    char *prefix = (base && acc && job)
-                       ? fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs/%s/checkpoints?pageSize=%d", base, acc, job,
-                                       (int)o.page_size)
-                       : NULL;
-    fwt__free_mem(base);
-    fwt__free_mem(acc);
-    fwt__free_mem(job);
     fwt_checkpoint_list *l = fwt__calloc(1, sizeof *l);
     if (!prefix || !l) {
         fwt__free_mem(prefix);
@@ -107,15 +99,8 @@ int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *c, const cha
             rc = fwt__last_set(FWT_ENOMEM, "out of memory");
             break;
         }
-        fwt__call call = {0};
-        call.plane = FWT__PLANE_CONTROL;
-        call.method = "GET";
-        call.url = url;
-        call.retry = FWT__RC_CONTROL;
-        call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
         fwt__reply r;
-        fwt__reply_init(&r);
-        rc = fwt__call_sync(c, &call, &r);
+        rc = fwt__cp_call(c, "GET", url, NULL, FWT__CP_GET_TIMEOUT_MS, &r);
         fwt__free_mem(url);
         if (rc == FWT_ENOTFOUND)
             rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found (or past retention) while listing checkpoints",

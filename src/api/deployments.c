@@ -54,21 +54,8 @@ DEP_GETTER(fwt_deployment_hot_load_bucket_url, bucket_url)
 int fwt__deployment_url(char **out, fwt_client *c, const char *deployment_id, const char *suffix)
 {
     *out = NULL;
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
-    if (rc != FWT_OK)
-        return rc;
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
-    char *base = fwt__control_base(c);
-    char *acc = fwt__url_escape(account);
-    char *dep = fwt__url_escape(deployment_id);
-    if (base && acc && dep)
-        *out = fwt__asprintf("%s/v1/accounts/%s/deployments/%s%s", base, acc, dep, suffix ? suffix : "");
-    fwt__free_mem(base);
-    fwt__free_mem(acc);
-    fwt__free_mem(dep);
-    return *out ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
+    int rc = fwt__check_id("deployment_id", deployment_id);
+    return rc != FWT_OK ? rc : fwt__account_url(out, c, NULL, "deployments", deployment_id, suffix);
 }
 
 static int fetch(fwt_deployment **out, fwt_client *c, const char *deployment_id, const char *method, const char *suffix,
@@ -78,16 +65,9 @@ static int fetch(fwt_deployment **out, fwt_client *c, const char *deployment_id,
     int rc = fwt__deployment_url(&url, c, deployment_id, suffix);
     if (rc != FWT_OK)
         return rc;
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_CONTROL;
-    call.method = method;
-    call.url = url;
-    call.body = body;
-    call.retry = FWT__RC_CONTROL;
-    call.header_timeout_ms = strcmp(method, "GET") == 0 ? FWT__CP_GET_TIMEOUT_MS : FWT__CP_CREATE_TIMEOUT_MS;
     fwt__reply r;
-    fwt__reply_init(&r);
-    rc = fwt__call_sync(c, &call, &r);
+    int64_t timeout = strcmp(method, "GET") == 0 ? FWT__CP_GET_TIMEOUT_MS : FWT__CP_CREATE_TIMEOUT_MS;
+    rc = fwt__cp_call(c, method, url, body, timeout, &r);
     if (rc == FWT_OK) {
         if (out)
             rc = fwt__deployment_from_json(out, r.json);
@@ -124,7 +104,7 @@ static char *trainer_job_name(fwt_client *c, const char *job)
 {
     if (strchr(job, '/'))
         return strncmp(job, "accounts/", 9) == 0 && strstr(job, "/rlorTrainerJobs/") ? fwt__strdup(job) : NULL;
-    if (fwt__check_resource_id("job_id", job) != FWT_OK)
+    if (fwt__check_id("job_id", job) != FWT_OK)
         return NULL;
     const char *account = NULL;
     if (fwt__client_account(c, &account) != FWT_OK)
@@ -188,7 +168,7 @@ int fwt_deployment_create(fwt_deployment **out, fwt_client *c, const char *deplo
         return fwt__last_set(FWT_EINVAL, "base_model is required");
     if (opts->min_replica_count < 0 || opts->max_replica_count < 0)
         return fwt__last_set(FWT_EINVAL, "replica counts must be >= 0");
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
+    int rc = fwt__check_id("deployment_id", deployment_id);
     if (rc != FWT_OK)
         return rc;
     /* GET first (§11.2). */
@@ -202,30 +182,19 @@ int fwt_deployment_create(fwt_deployment **out, fwt_client *c, const char *deplo
                                                    "\"accounts/<a>/rlorTrainerJobs/<job>\"",
                                        opts->hot_load_trainer_job)
                        : fwt__last_set(FWT_ENOMEM, "out of memory");
-    const char *account = NULL;
-    (void)fwt__client_account(c, &account);
-    char *base = fwt__control_base(c);
-    char *acc = account ? fwt__url_escape(account) : NULL;
-    char *url = (base && acc) ? fwt__asprintf("%s/v1/accounts/%s/deployments?deploymentId=%s%s%s", base, acc,
-                                              deployment_id, opts->skip_shape_validation ? "&skipShapeValidation=true" : "",
-                                              opts->disable_speculative_decoding ? "&disableSpeculativeDecoding=true" : "")
-                              : NULL;
-    fwt__free_mem(base);
-    fwt__free_mem(acc);
-    if (!url) {
+    char *query = fwt__asprintf("?deploymentId=%s%s%s", deployment_id,
+                                opts->skip_shape_validation ? "&skipShapeValidation=true" : "",
+                                opts->disable_speculative_decoding ? "&disableSpeculativeDecoding=true" : "");
+    char *url = NULL;
+    rc = query ? fwt__account_url(&url, c, NULL, "deployments", NULL, query)
+               : fwt__last_set(FWT_ENOMEM, "out of memory");
+    fwt__free_mem(query);
+    if (rc != FWT_OK) {
         cJSON_Delete(body);
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
+        return rc;
     }
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_CONTROL;
-    call.method = "POST";
-    call.url = url;
-    call.body = body;
-    call.retry = FWT__RC_CONTROL;
-    call.header_timeout_ms = FWT__CP_CREATE_TIMEOUT_MS;
     fwt__reply r;
-    fwt__reply_init(&r);
-    rc = fwt__call_sync(c, &call, &r);
+    rc = fwt__cp_call(c, "POST", url, body, FWT__CP_CREATE_TIMEOUT_MS, &r);
     if (rc == FWT_OK) {
         rc = fwt__deployment_from_json(out, r.json);
         if (rc == FWT_OK)
@@ -246,7 +215,7 @@ int fwt_deployment_reattach(fwt_deployment **out, fwt_client *c, const char *dep
         *out = NULL;
     if (!c || !job_id || !*job_id)
         return fwt__last_set(FWT_EINVAL, "client and job_id are required");
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
+    int rc = fwt__check_id("deployment_id", deployment_id);
     if (rc != FWT_OK)
         return rc;
     char *tj = trainer_job_name(c, job_id);

@@ -27,17 +27,10 @@ static void dd_destroy(fwt__waiter *w)
 
 static void dd_again(dep_delete *d, const char *state)
 {
-    int64_t el = fwt__waiter_elapsed(&d->w);
-    if (el >= d->timeout_ms) {
-        fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" still present %lld ms after DELETE (state %s)",
-                         d->deployment_id, (long long)el, state);
-        return;
-    }
     fwt__waiter_progress(&d->w, FWT_PROGRESS_DEPLOYMENT_DELETING, "state %s", state);
-    int64_t delay = d->poll_ms;
-    if (el + delay > d->timeout_ms)
-        delay = d->timeout_ms - el;
-    fwt__waiter_schedule(&d->w, delay);
+    if (fwt__waiter_again(&d->w, d->poll_ms, d->timeout_ms))
+        fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" still present %lld ms after DELETE (state %s)",
+                         d->deployment_id, (long long)fwt__waiter_elapsed(&d->w), state);
 }
 
 static void dd_on_get(fwt__waiter *w, fwt__reply *r)
@@ -138,8 +131,5 @@ int fwt_deployment_delete_result(fwt_client *c, const char *deployment_id, const
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_delete(&f, c, deployment_id, opts);
-    if (rc != FWT_OK)
-        return rc;
-    void *v = NULL;
-    return fwt__future_wait_take(f, timeout_ms, FWT__VALUE_NONE, &v);
+    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

@@ -31,17 +31,10 @@ static void dw_destroy(fwt__waiter *w)
 
 static void dw_again(dep_wait *d, const char *state)
 {
-    int64_t el = fwt__waiter_elapsed(&d->w);
-    if (el >= d->timeout_ms) {
-        fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" not ready after %lld ms (state %s)", d->deployment_id,
-                         (long long)el, state);
-        return;
-    }
     fwt__waiter_progress(&d->w, FWT_PROGRESS_DEPLOYMENT_STARTING, "state %s", state);
-    int64_t delay = d->poll_ms;
-    if (el + delay > d->timeout_ms)
-        delay = d->timeout_ms - el;
-    fwt__waiter_schedule(&d->w, delay);
+    if (fwt__waiter_again(&d->w, d->poll_ms, d->timeout_ms))
+        fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" not ready after %lld ms (state %s)", d->deployment_id,
+                         (long long)fwt__waiter_elapsed(&d->w), state);
 }
 
 static void dw_finish(dep_wait *d, fwt_deployment *dep)
@@ -187,10 +180,8 @@ int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *c, const 
     *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_ready(&f, c, deployment_id, opts);
-    if (rc != FWT_OK)
-        return rc;
     void *v = NULL;
-    rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_DEPLOYMENT, &v);
+    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_DEPLOYMENT, &v);
     if (rc == FWT_OK)
         *out = v;
     return rc;

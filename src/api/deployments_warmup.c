@@ -79,7 +79,7 @@ int fwt_deployment_warmup(fwt_future **out, fwt_client *c, const char *deploymen
     *out = NULL;
     if (opts && opts->version != FWT_WARMUP_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_warmup_options version %u", opts->version);
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
+    int rc = fwt__check_id("deployment_id", deployment_id);
     if (rc != FWT_OK)
         return rc;
     const char *account = NULL;
@@ -132,8 +132,5 @@ int fwt_deployment_warmup_result(fwt_client *c, const char *deployment_id, const
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_warmup(&f, c, deployment_id, opts);
-    if (rc != FWT_OK)
-        return rc;
-    void *v = NULL;
-    return fwt__future_wait_take(f, timeout_ms, FWT__VALUE_NONE, &v);
+    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

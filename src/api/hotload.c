@@ -29,10 +29,9 @@ static int header_safe(const char *v)
     return 1;
 }
 
-char **fwt__hotload_headers(fwt_client *c, const char *account, const char *deployment_id, const char *base_model,
-                            const char *source_url)
+static char **hotload_headers(const char *account, const char *deployment_id, const char *base_model,
+                              const char *source_url)
 {
-    (void)c;
     char **h = fwt__calloc(4, sizeof *h);
     if (!h)
         return NULL;
@@ -50,15 +49,35 @@ char **fwt__hotload_headers(fwt_client *c, const char *account, const char *depl
     return h;
 }
 
-char *fwt__hotload_url(fwt_client *c)
+int fwt__hotload_prepare(fwt_client *c, const char *deployment_id, const char *base_model, const char *source_url,
+                         char ***headers, char **url)
 {
+    *headers = NULL;
+    *url = NULL;
+    int rc = fwt__check_id("deployment_id", deployment_id);
+    if (rc != FWT_OK)
+        return rc;
+    if (!base_model || !*base_model || !header_safe(base_model))
+        return fwt__last_set(FWT_EINVAL, "base_model is required (and must be a plain string)");
+    if (source_url && !header_safe(source_url))
+        return fwt__last_set(FWT_EINVAL, "source_url contains control characters");
+    const char *account = NULL;
+    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+        return rc;
     const char *b = fwt__client_hotload_url(c);
-    if (!b)
-        return NULL;
-    size_t n = strlen(b);
+    size_t n = b ? strlen(b) : 0;
     while (n > 0 && b[n - 1] == '/')
         n--;
-    return fwt__asprintf("%.*s/hot_load/v1/models/hot_load", (int)n, b);
+    *headers = hotload_headers(account, deployment_id, base_model, source_url);
+    *url = b ? fwt__asprintf("%.*s/hot_load/v1/models/hot_load", (int)n, b) : NULL;
+    if (!*headers || !*url) {
+        fwt__headers_free(*headers);
+        fwt__free_mem(*url);
+        *headers = NULL;
+        *url = NULL;
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    return FWT_OK;
 }
 
 static cJSON *hotload_body(const char *identity, const fwt_hotload_options *o, int send_reset)
@@ -96,25 +115,13 @@ int fwt_deployment_hotload(fwt_client *c, const char *deployment_id, const char 
         return fwt__last_set(FWT_EINVAL, "client is required");
     if (opts && opts->version != FWT_HOTLOAD_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_hotload_options version %u", opts->version);
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
-    if (rc != FWT_OK)
-        return rc;
-    if (!base_model || !*base_model || !header_safe(base_model))
-        return fwt__last_set(FWT_EINVAL, "base_model is required (and must be a plain string)");
     if (!identity || !*identity)
         return fwt__last_set(FWT_EINVAL, "identity (the snapshot name) is required");
-    if (opts && opts->source_url && !header_safe(opts->source_url))
-        return fwt__last_set(FWT_EINVAL, "source_url contains control characters");
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+    char **headers = NULL;
+    char *url = NULL;
+    int rc = fwt__hotload_prepare(c, deployment_id, base_model, opts ? opts->source_url : NULL, &headers, &url);
+    if (rc != FWT_OK)
         return rc;
-    char **headers = fwt__hotload_headers(c, account, deployment_id, base_model, opts ? opts->source_url : NULL);
-    char *url = fwt__hotload_url(c);
-    if (!headers || !url) {
-        fwt__headers_free(headers);
-        fwt__free_mem(url);
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
-    }
     int send_reset = !(fwt__client_compat(c) & FWT__COMPAT_NO_RESET_PROMPT_CACHE);
     for (int attempt = 0; attempt < 2; attempt++) {
         cJSON *body = hotload_body(identity, opts, send_reset);

@@ -182,21 +182,11 @@ int fwt_deployment_hotload_status(fwt_hotload_status **out, fwt_client *c, const
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
+    char **headers = NULL;
+    char *url = NULL;
+    int rc = fwt__hotload_prepare(c, deployment_id, base_model, NULL, &headers, &url);
     if (rc != FWT_OK)
         return rc;
-    if (!base_model || !*base_model || strpbrk(base_model, "\r\n"))
-        return fwt__last_set(FWT_EINVAL, "base_model is required");
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
-    char **headers = fwt__hotload_headers(c, account, deployment_id, base_model, NULL);
-    char *url = fwt__hotload_url(c);
-    if (!headers || !url) {
-        fwt__headers_free(headers);
-        fwt__free_mem(url);
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
-    }
     fwt__call call = {0};
     call.plane = FWT__PLANE_HOTLOAD;
     call.method = "GET";

@@ -65,8 +65,7 @@ static void hw_again(hotload_wait *h, const char *problem)
 {
     if (problem)
         set_str(&h->last_problem, problem);
-    int64_t el = fwt__waiter_elapsed(&h->w);
-    if (el >= h->timeout_ms) {
+    if (fwt__waiter_again(&h->w, h->poll_ms, h->timeout_ms)) {
         if (h->gate)
             fwt__waiter_fail(&h->w, FWT_ETIMEDOUT,
                              "hotload manager of deployment \"%s\" reported no replica within %lld ms%s%s",
@@ -79,12 +78,7 @@ static void hw_again(hotload_wait *h, const char *problem)
                              (long long)h->timeout_ms, h->deployment_id, h->expected,
                              h->last_current ? h->last_current : "(none)", h->last_problem ? "; last: " : "",
                              h->last_problem ? h->last_problem : "");
-        return;
     }
-    int64_t delay = h->poll_ms;
-    if (el + delay > h->timeout_ms)
-        delay = h->timeout_ms - el;
-    fwt__waiter_schedule(&h->w, delay);
 }
 
 static void hw_on_status(fwt__waiter *w, fwt__reply *r)
@@ -177,26 +171,26 @@ static int hw_start(fwt_future **out, fwt_client *c, const char *deployment_id, 
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    int rc = fwt__check_resource_id("deployment_id", deployment_id);
+    char **headers = NULL;
+    char *url = NULL;
+    int rc = fwt__hotload_prepare(c, deployment_id, base_model, NULL, &headers, &url);
     if (rc != FWT_OK)
         return rc;
-    if (!base_model || !*base_model || strpbrk(base_model, "\r\n"))
-        return fwt__last_set(FWT_EINVAL, "base_model is required");
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
     hotload_wait *h = fwt__calloc(1, sizeof *h);
-    if (!h)
+    if (!h) {
+        fwt__headers_free(headers);
+        fwt__free_mem(url);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
     fwt__waiter_init(&h->w, c, hw_step, hw_destroy, progress, payload);
+    h->url = url;
+    h->headers = headers;
     h->gate = expected == NULL;
     h->expected = expected ? fwt__strdup(expected) : NULL;
     h->deployment_id = fwt__strdup(deployment_id);
-    h->url = fwt__hotload_url(c);
-    h->headers = fwt__hotload_headers(c, account, deployment_id, base_model, NULL);
     h->poll_ms = poll_ms;
     h->timeout_ms = timeout_ms;
-    if ((expected && !h->expected) || !h->deployment_id || !h->url || !h->headers) {
+    if ((expected && !h->expected) || !h->deployment_id) {
         hw_destroy(&h->w);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
@@ -241,10 +235,8 @@ int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_client *c, 
         *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_hotload(&f, c, deployment_id, base_model, expected_identity, opts);
-    if (rc != FWT_OK)
-        return rc;
     void *v = NULL;
-    rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_HOTLOAD, &v);
+    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, &v);
     if (rc == FWT_OK) {
         if (out)
             *out = v;

@@ -101,16 +101,8 @@ static int validate(const fwt_job_create_options *o)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_job_create_options version %u", o->version);
     if (!o->base_model || !*o->base_model)
         return fwt__last_set(FWT_EINVAL, "base_model is required");
-    if (o->job_id) {
-        size_t n = strlen(o->job_id);
-        if (n == 0 || n > 63)
-            return fwt__last_set(FWT_EINVAL, "job_id must be 1-63 characters");
-        for (size_t i = 0; i < n; i++) {
-            char ch = o->job_id[i];
-            if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-                return fwt__last_set(FWT_EINVAL, "job_id \"%s\" may only contain [a-z0-9-]", o->job_id);
-        }
-    }
+    if (o->job_id && fwt__check_id("job_id", o->job_id) != FWT_OK)
+        return FWT_EINVAL;
     if (o->display_name && strlen(o->display_name) >= 64)
         return fwt__last_set(FWT_EINVAL, "display_name must be shorter than 64 characters");
     if (o->training_shape && *o->training_shape &&
@@ -169,42 +161,34 @@ int fwt_job_create(fwt_job **out, fwt_client *c, const fwt_job_create_options *o
         snprintf(gen, sizeof gen, "libfwtrain-%s", hex);
         job_id = gen;
     }
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
-    char *base = fwt__control_base(c);
-    char *acc = fwt__url_escape(account);
     char *shape = opts->training_shape && *opts->training_shape ? fwt__url_escape(opts->training_shape) : NULL;
-    char *url = NULL;
-    cJSON *body = build_body(opts);
-    if (base && acc && body && (shape || !(opts->training_shape && *opts->training_shape))) {
-        char query[1024];
-        if (shape)
-            snprintf(query, sizeof query, "trainingShape=%s%s&", shape,
-                     opts->skip_validations ? "&skipValidations=true" : "");
-        else if (opts->accelerator_type && *opts->accelerator_type)
-            snprintf(query, sizeof query, "skipValidations=true&");
-        else
-            query[0] = '\0';
-        url = fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs?%srlorTrainerJobId=%s", base, acc, query, job_id);
-    }
-    fwt__free_mem(acc);
+    char *query = NULL;
+    if (shape)
+        query = fwt__asprintf("?trainingShape=%s%s&rlorTrainerJobId=%s", shape,
+                              opts->skip_validations ? "&skipValidations=true" : "", job_id);
+    else if (!(opts->training_shape && *opts->training_shape))
+        query = fwt__asprintf("?%srlorTrainerJobId=%s",
+                              opts->accelerator_type && *opts->accelerator_type ? "skipValidations=true&" : "", job_id);
     fwt__free_mem(shape);
-    if (!url) {
+    if (!query)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    char *url = NULL;
+    rc = fwt__account_url(&url, c, NULL, "rlorTrainerJobs", NULL, query);
+    fwt__free_mem(query);
+    if (rc != FWT_OK)
+        return rc;
+    const char *account = NULL;
+    (void)fwt__client_account(c, &account); /* resolved above */
+    char *base = fwt__control_base(c);
+    cJSON *body = build_body(opts);
+    if (!base || !body) {
+        fwt__free_mem(url);
         fwt__free_mem(base);
         cJSON_Delete(body);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_CONTROL;
-    call.method = "POST";
-    call.url = url;
-    call.body = body;
-    call.retry = FWT__RC_CONTROL;
-    call.header_timeout_ms = FWT__CP_CREATE_TIMEOUT_MS;
     fwt__reply r;
-    fwt__reply_init(&r);
-    rc = fwt__call_sync(c, &call, &r);
+    rc = fwt__cp_call(c, "POST", url, body, FWT__CP_CREATE_TIMEOUT_MS, &r);
     if (rc == FWT_OK) {
         rc = fwt__job_from_json(out, r.json, base, account);
         if (rc == FWT_OK)

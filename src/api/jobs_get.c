@@ -6,53 +6,23 @@
 
 #include "json/json.h"
 
-/* "{base}/v1/accounts/{a}/rlorTrainerJobs/{job}{suffix}" for a validated job id. */
-static int job_url(char **url, char **base_out, const char **account_out, fwt_client *c, const char *job_id,
-                   const char *suffix)
+/* "{base}/v1/accounts/{a}/rlorTrainerJobs/{job}{suffix}" after validating the id. */
+static int job_url(char **url, fwt_client *c, const char *job_id, const char *suffix)
 {
     *url = NULL;
-    int rc = fwt__check_resource_id("job_id", job_id);
-    if (rc != FWT_OK)
-        return rc;
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
-    char *base = fwt__control_base(c);
-    char *acc = fwt__url_escape(account);
-    char *job = fwt__url_escape(job_id);
-    if (base && acc && job)
-        *url = fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs/%s%s", base, acc, job, suffix);
-    fwt__free_mem(acc);
-    fwt__free_mem(job);
-    if (!*url) {
-        fwt__free_mem(base);
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
-    }
-    if (base_out)
-        *base_out = base;
-    else
-        fwt__free_mem(base);
-    if (account_out)
-        *account_out = account;
-    return FWT_OK;
+    int rc = fwt__check_id("job_id", job_id);
+    return rc != FWT_OK ? rc : fwt__account_url(url, c, NULL, "rlorTrainerJobs", job_id, suffix);
 }
 
 static int simple_call(fwt_client *c, const char *job_id, const char *method, const char *suffix, int64_t timeout,
                        const char *what)
 {
     char *url = NULL;
-    int rc = job_url(&url, NULL, NULL, c, job_id, suffix);
+    int rc = job_url(&url, c, job_id, suffix);
     if (rc != FWT_OK)
         return rc;
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_CONTROL;
-    call.method = method;
-    call.url = url;
-    call.retry = FWT__RC_CONTROL;
-    call.header_timeout_ms = timeout;
     fwt__reply r;
-    fwt__reply_init(&r);
-    rc = fwt__call_sync(c, &call, &r);
+    rc = fwt__cp_call(c, method, url, NULL, timeout, &r);
     if (rc == FWT_ENOTFOUND)
         rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found (%s)", job_id, what);
     else if (rc == FWT_OK)
@@ -67,20 +37,15 @@ int fwt_job_get(fwt_job **out, fwt_client *c, const char *job_id)
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    char *url = NULL, *base = NULL;
-    const char *account = NULL;
-    int rc = job_url(&url, &base, &account, c, job_id, "");
+    char *url = NULL;
+    int rc = job_url(&url, c, job_id, "");
     if (rc != FWT_OK)
         return rc;
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_CONTROL;
-    call.method = "GET";
-    call.url = url;
-    call.retry = FWT__RC_CONTROL;
-    call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
+    const char *account = NULL;
+    (void)fwt__client_account(c, &account); /* resolved by job_url */
+    char *base = fwt__control_base(c);
     fwt__reply r;
-    fwt__reply_init(&r);
-    rc = fwt__call_sync(c, &call, &r);
+    rc = fwt__cp_call(c, "GET", url, NULL, FWT__CP_GET_TIMEOUT_MS, &r);
     if (rc == FWT_OK) {
         rc = fwt__job_from_json(out, r.json, base, account);
         if (rc == FWT_OK)
@@ -113,24 +78,12 @@ int fwt_job_trainer_url_build(char **out, fwt_client *c, const char *job_id)
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    int rc = fwt__check_resource_id("job_id", job_id);
-    if (rc != FWT_OK)
-        return rc;
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
-        return rc;
-    char *base = fwt__control_base(c);
-    char *acc = fwt__url_escape(account);
-    char *job = fwt__url_escape(job_id);
-    if (base && acc && job)
-        *out = fwt__asprintf("%s/training/v1/rlorTrainerJobs/%s/%s", base, acc, job);
-    fwt__free_mem(base);
-    fwt__free_mem(acc);
-    fwt__free_mem(job);
-    if (!*out)
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
-    fwt__last_ok();
-    return FWT_OK;
+    int rc = fwt__check_id("job_id", job_id);
+    if (rc == FWT_OK)
+        rc = fwt__trainer_url(out, c, job_id, NULL);
+    if (rc == FWT_OK)
+        fwt__last_ok();
+    return rc;
 }
 
 int fwt_job_open_training(fwt_training **out, fwt_client *c, const fwt_job *job, const fwt_training_options *opts)

@@ -25,12 +25,28 @@ int fwt__contains_ci(const char *hay, const char *needle);
 char *fwt__json_dup(const cJSON *obj, const char *key, const char *key2);
 /* The control base without a trailing '/'; freshly allocated. */
 char *fwt__control_base(fwt_client *c);
-/* Validate a resource id segment: non-empty, <= 63 chars, [A-Za-z0-9._-] only. Sets last error. */
+/* A job or deployment id (protocol §6): ^[a-z0-9-]{1,63}$. Sets the last error naming `arg`. */
+int fwt__check_id(const char *arg, const char *value);
+/* Any other path segment (checkpoint id, account): 1-200 chars of [A-Za-z0-9._-], never "." or ".."
+ * (libcurl would squash such a dot segment and the request would reach another resource). */
 int fwt__check_resource_id(const char *arg, const char *value);
+/* "{base}/v1/accounts/{account}/{collection}[/{id}]{suffix}": `account` NULL = the client's (resolved,
+ * blocking); the account is checked and it and `id` (validated by the caller, may be NULL) are escaped.
+ * Sets the last error on failure. */
+int fwt__account_url(char **out, fwt_client *c, const char *account, const char *collection, const char *id,
+                     const char *suffix);
+/* The trainer data-plane base of a job (protocol §1): "{base}/training/v1/rlorTrainerJobs/{account}/{job}{suffix}". */
+int fwt__trainer_url(char **out, fwt_client *c, const char *job_id, const char *suffix);
 /* True for a resource path safe to append to "/v1/": [A-Za-z0-9._~/-], no "..", no leading '/'. */
 int fwt__path_is_safe(const char *path);
 /* True if a reply/err code is transient for a poll loop (timeouts, connection, 408/429/5xx). */
 int fwt__poll_transient(const fwt__reply *r);
+/* A blocking control-plane call with the control retry class (§2.3). `r` is initialised here; the caller
+ * clears it. Returns fwt__call_sync's result. */
+int fwt__cp_call(fwt_client *c, const char *method, const char *url, const cJSON *body, int64_t timeout_ms,
+                 fwt__reply *r);
+/* Fill e (initialised by the caller) with r's mapped error, "<context>: " before its message. */
+void fwt__err_from_reply(fwt__err *e, const fwt__reply *r, const char *context);
 /* Record r's mapped error (HTTP status, request id kept) as the last error with
  * "<context>: " before its message; returns its code. */
 int fwt__last_set_reply(const fwt__reply *r, const char *context);
@@ -58,11 +74,11 @@ struct fwt_hotload_status;
 /* Parse a status body (§3.9, §11.8). FWT_OK with *out; FWT_EAGAIN for a not-an-object body
  * (not ready yet); FWT_EPROTO for an object without a replicas list. */
 int fwt__hotload_status_parse(fwt_hotload_status **out, const cJSON *json);
-/* Headers for the hotload plane (§3.8); NULL-terminated, free with fwt__headers_free. */
-char **fwt__hotload_headers(fwt_client *c, const char *account, const char *deployment_id, const char *base_model,
-                            const char *source_url);
+/* Validate a hotload target (deployment id, base_model and source_url usable as header values), then build
+ * the hotload URL and headers (§3.8: fireworks-model, fireworks-deployment, optional source URL). Sets the
+ * last error on failure; on success free *headers with fwt__headers_free and *url with fwt__free_mem. */
+int fwt__hotload_prepare(fwt_client *c, const char *deployment_id, const char *base_model, const char *source_url,
+                         char ***headers, char **url);
 void fwt__headers_free(char **h);
-/* "{hotload_base}/hot_load/v1/models/hot_load" */
-char *fwt__hotload_url(fwt_client *c);
 
 #endif /* FWT_API_JOBS_INTERNAL_H */

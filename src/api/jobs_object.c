@@ -31,8 +31,8 @@ int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base
     if (fwt__json_get_string(obj, "name", &name) != FWT_OK || !*name)
         return fwt__last_set(FWT_EPROTO, "job response has no name");
     const char *id = fwt__last_segment(name);
-    if (!*id)
-        return fwt__last_set(FWT_EPROTO, "job name \"%.200s\" has no id", name);
+    if (!*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return fwt__last_set(FWT_EPROTO, "job name \"%.200s\" has no usable id", name);
     fwt_job *j = fwt__calloc(1, sizeof *j);
     if (!j)
         return fwt__last_set(FWT_ENOMEM, "out of memory");

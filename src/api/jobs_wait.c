@@ -160,15 +160,26 @@ int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, cons
     *out = NULL;
     if (opts && opts->version != FWT_JOB_WAIT_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_job_wait_options version %u", opts->version);
-    int rc = fwt__check_resource_id("job_id", job_id);
+    int rc = fwt__check_id("job_id", job_id);
     if (rc != FWT_OK)
         return rc;
-    const char *account = NULL;
-    if ((rc = fwt__client_account(c, &account)) != FWT_OK)
+    char *job_url = NULL, *healthz_url = NULL;
+    if ((rc = fwt__account_url(&job_url, c, NULL, "rlorTrainerJobs", job_id, NULL)) != FWT_OK)
         return rc;
+    if ((rc = fwt__trainer_url(&healthz_url, c, job_id, "/api/v1/healthz")) != FWT_OK) {
+        fwt__free_mem(job_url);
+        return rc;
+    }
+    const char *account = NULL;
+    (void)fwt__client_account(c, &account); /* resolved above */
     job_wait *jw = fwt__calloc(1, sizeof *jw);
-    if (!jw)
+    if (!jw) {
+        fwt__free_mem(job_url);
+        fwt__free_mem(healthz_url);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    jw->job_url = job_url;
+    jw->healthz_url = healthz_url;
     fwt_job_wait_options_init(&jw->o, FWT_JOB_WAIT_OPTIONS_VERSION);
     if (opts) {
         if (opts->poll_interval_ms > 0) jw->o.poll_interval_ms = opts->poll_interval_ms;
@@ -182,16 +193,8 @@ int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, cons
     fwt__waiter_init(&jw->w, c, job_wait_step, job_wait_destroy, jw->o.progress, jw->o.progress_payload);
     jw->job_id = fwt__strdup(job_id);
     jw->base = fwt__control_base(c);
-    jw->account = fwt__strdup(account);
-    char *acc = fwt__url_escape(account);
-    char *job = fwt__url_escape(job_id);
-    if (jw->base && acc && job) {
-        jw->job_url = fwt__asprintf("%s/v1/accounts/%s/rlorTrainerJobs/%s", jw->base, acc, job);
-        jw->healthz_url = fwt__asprintf("%s/training/v1/rlorTrainerJobs/%s/%s/api/v1/healthz", jw->base, acc, job);
-    }
-    fwt__free_mem(acc);
-    fwt__free_mem(job);
-    if (!jw->job_id || !jw->account || !jw->job_url || !jw->healthz_url) {
+    jw->account = fwt__strdup(account ? account : "");
+    if (!jw->job_id || !jw->account || !jw->base) {
         job_wait_destroy(&jw->w);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
@@ -206,10 +209,8 @@ int fwt_job_wait_ready_result(fwt_job **out, fwt_client *c, const char *job_id, 
     *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_job_wait_ready(&f, c, job_id, opts);
-    if (rc != FWT_OK)
-        return rc;
     void *v = NULL;
-    rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_JOB, &v);
+    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_JOB, &v);
     if (rc == FWT_OK)
         *out = v;
     return rc;

@@ -1,6 +1,8 @@
 /* Engine-timer poll loop shared by the long waits (see progress_waiter.h). */
 #include "api/progress_waiter.h"
 
+#include "api/jobs_internal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -102,6 +104,15 @@ void fwt__waiter_schedule(fwt__waiter *w, int64_t delay_ms)
     }
 }
 
+int fwt__waiter_again(fwt__waiter *w, int64_t poll_ms, int64_t timeout_ms)
+{
+    int64_t el = fwt__waiter_elapsed(w);
+    if (el >= timeout_ms)
+        return 1;
+    fwt__waiter_schedule(w, el + poll_ms > timeout_ms ? timeout_ms - el : poll_ms);
+    return 0;
+}
+
 static void waiter_call_done(fwt__reply *reply, void *ud)
 {
     fwt__waiter *w = ud;
@@ -174,17 +185,7 @@ void fwt__waiter_fail_reply(fwt__waiter *w, fwt__reply *r, const char *context)
 {
     fwt__err e;
     fwt__err_init(&e);
-    fwt__err_copy(&e, &r->err);
-    if (e.pub.code == FWT_OK)
-        fwt__err_set(&e, FWT_EHTTP, "unexpected reply (HTTP %ld)", r->http_status);
-    if (context && *context) {
-        char *m = fwt__asprintf("%s: %s", context, e.message ? e.message : "");
-        if (m) {
-            fwt__free_mem(e.message);
-            e.message = m;
-            e.pub.message = m;
-        }
-    }
+    fwt__err_from_reply(&e, r, context);
     int code = e.pub.code;
     fwt__waiter_finish(w, code, &e, FWT__VALUE_NONE, NULL, NULL);
     fwt__err_clear(&e);
@@ -218,4 +219,15 @@ void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     fwt__log(lg, level, "%s", buf);
+}
+
+int fwt__waiter_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+{
+    if (start_rc != FWT_OK)
+        return start_rc;
+    void *v = NULL;
+    int rc = fwt__future_wait_take(f, timeout_ms, kind, &v);
+    if (out)
+        *out = rc == FWT_OK ? v : NULL;
+    return rc;
 }

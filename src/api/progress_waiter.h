@@ -39,6 +39,9 @@ void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, v
 int fwt__waiter_start(fwt_future **out, fwt__waiter *w);
 /* Worker thread: run step after delay_ms. */
 void fwt__waiter_schedule(fwt__waiter *w, int64_t delay_ms);
+/* Worker thread: schedule the next poll in poll_ms, cut to end at timeout_ms (from the start).
+ * Returns 1 (nothing scheduled) once the timeout has passed: the caller fails with its own message. */
+int fwt__waiter_again(fwt__waiter *w, int64_t poll_ms, int64_t timeout_ms);
 /* Worker thread: issue a call; `fn` gets the reply. Submit failure finishes the waiter. */
 void fwt__waiter_call(fwt__waiter *w, const fwt__call *call, fwt__waiter_reply_fn fn);
 /* Complete the future (value ownership moves) and release the waiter when idle. */
@@ -48,6 +51,9 @@ void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...) __attribut
 /* Fail with the reply's mapped error, prefixed with context. */
 void fwt__waiter_fail_reply(fwt__waiter *w, fwt__reply *r, const char *context);
 int64_t fwt__waiter_elapsed(const fwt__waiter *w);
+/* The blocking *_result twins: given the start call's rc and future, wait up to timeout_ms (cancel on
+ * timeout), take the value of `kind` into *out (may be NULL for FWT__VALUE_NONE), free the future. */
+int fwt__waiter_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
 void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Log through the client's logger (never pass secrets). */
 void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

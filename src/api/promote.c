@@ -172,16 +172,9 @@ static void handle_operation(promote_op *p, const cJSON *op)
         p->op_name = n;
     }
     fwt__waiter_progress(&p->w, FWT_PROGRESS_PROMOTE_RUNNING, "%s", status_text(op));
-    int64_t el = fwt__waiter_elapsed(&p->w);
-    if (el >= p->o.timeout_ms) {
+    if (fwt__waiter_again(&p->w, p->o.poll_interval_ms, p->o.timeout_ms))
         fwt__waiter_fail(&p->w, FWT_ETIMEDOUT, "promotion operation %s not done after %lld ms (%s)", p->op_name,
-                         (long long)el, status_text(op));
-        return;
-    }
-    int64_t delay = p->o.poll_interval_ms;
-    if (el + delay > p->o.timeout_ms)
-        delay = p->o.timeout_ms - el;
-    fwt__waiter_schedule(&p->w, delay);
+                         (long long)fwt__waiter_elapsed(&p->w), status_text(op));
 }
 
 static void on_poll(fwt__waiter *w, fwt__reply *r)
@@ -308,14 +301,11 @@ static int start(fwt_future **out, fwt_client *c, const char *acc, const char *j
     }
     fwt__waiter_init(&p->w, c, promote_step, promote_destroy, p->o.progress, p->o.progress_payload);
     p->checkpoint = fwt__asprintf("accounts/%s/rlorTrainerJobs/%s/checkpoints/%s", acc, job, ckpt);
-    char *base = fwt__control_base(c);
-    char *acc_e = fwt__url_escape(acc);
-    char *ckpt_e = fwt__url_escape(ckpt);
-    if (base && acc_e && ckpt_e)
-        p->post_url = fwt__asprintf("%s/v1/accounts/%s/checkpoints/%s:promote", base, acc_e, ckpt_e);
-    fwt__free_mem(base);
-    fwt__free_mem(acc_e);
-    fwt__free_mem(ckpt_e);
+    if (fwt__account_url(&p->post_url, c, acc, "checkpoints", ckpt, ":promote") != FWT_OK) {
+        int code = fwt_error_last()->code;
+        promote_destroy(&p->w);
+        return code;
+    }
     char *output_model = fwt__asprintf("accounts/%s/models/%s", acc, output_model_id);
     char *trainer = fwt__asprintf("accounts/%s/rlorTrainerJobs/%s", acc, job);
     char *hl = NULL;
@@ -361,7 +351,7 @@ static int check_common(fwt_future **out, fwt_client *c, const char *output_mode
     if (!base_model || !*base_model)
         return fwt__last_set(FWT_EINVAL, "base_model is required (e.g. \"accounts/fireworks/models/...\")");
     if (opts && opts->hot_load_deployment_id && *opts->hot_load_deployment_id && !strchr(opts->hot_load_deployment_id, '/') &&
-        fwt__check_resource_id("hot_load_deployment_id", opts->hot_load_deployment_id) != FWT_OK)
+        fwt__check_id("hot_load_deployment_id", opts->hot_load_deployment_id) != FWT_OK)
         return FWT_EINVAL;
     return FWT_OK;
 }
@@ -384,7 +374,7 @@ int fwt_promote_checkpoint(fwt_future **out, fwt_client *c, const char *checkpoi
     if (!acc || !job || !ckpt)
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     else if (fwt__check_resource_id("checkpoint account", acc) != FWT_OK ||
-             fwt__check_resource_id("checkpoint job id", job) != FWT_OK ||
+             fwt__check_id("checkpoint job id", job) != FWT_OK ||
              fwt__check_resource_id("checkpoint id", ckpt) != FWT_OK)
         rc = FWT_EINVAL;
     else
@@ -401,7 +391,7 @@ int fwt_promote_checkpoint_by_id(fwt_future **out, fwt_client *c, const char *jo
     int rc = check_common(out, c, output_model_id, base_model, opts);
     if (rc != FWT_OK)
         return rc;
-    if ((rc = fwt__check_resource_id("job_id", job_id)) != FWT_OK ||
+    if ((rc = fwt__check_id("job_id", job_id)) != FWT_OK ||
         (rc = fwt__check_resource_id("checkpoint_id", checkpoint_id)) != FWT_OK)
         return rc;
     const char *account = NULL;
@@ -419,10 +409,8 @@ int fwt_promote_checkpoint_result(fwt_model **out, fwt_client *c, const char *ch
     *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_promote_checkpoint(&f, c, checkpoint_name, output_model_id, base_model, opts);
-    if (rc != FWT_OK)
-        return rc;
     void *v = NULL;
-    rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_MODEL, &v);
+    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_MODEL, &v);
     if (rc == FWT_OK)
         *out = v;
     return rc;

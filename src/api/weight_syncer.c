@@ -85,7 +85,7 @@ int fwt_weight_syncer_new(fwt_weight_syncer **out, fwt_client *client, fwt_train
         o.progress_payload = opts->progress_payload;
     }
     if (o.deployment_id) {
-        int rc = fwt__check_resource_id("deployment_id", o.deployment_id);
+        int rc = fwt__check_id("deployment_id", o.deployment_id);
         if (rc != FWT_OK)
             return rc;
         if (!o.base_model || !*o.base_model)
@@ -341,8 +341,9 @@ static int check_type(fwt_checkpoint_type type)
     return FWT_OK;
 }
 
-int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s,
-                                const char *name, fwt_checkpoint_type type)
+/* save (and with `hotload`, load into the deployment): the body of save_only and save_and_hotload. */
+static int save_call(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s, const char *name,
+                     fwt_checkpoint_type type, int hotload)
 {
     if (snapshot_out)
         *snapshot_out = NULL;
@@ -353,13 +354,24 @@ int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_o
         return rc;
     begin(s);
     int64_t t0 = now_ms();
+    /* Learn what the deployment holds before choosing the type, so a foreign
+     * snapshot makes this checkpoint a base. */
+    if (hotload && (rc = check_deployment(s)) != FWT_OK) {
+        s->force_base = 1;
+        s->last.total_ms = now_ms() - t0;
+        return rc;
+    }
     fwt_checkpoint_type t = resolve_type(s, type);
     s->last.type = t;
     char *snap = NULL;
     rc = do_save(s, name, t, &snap);
+    if (rc == FWT_OK && hotload)
+        rc = do_hotload(s, snap, t);
     s->last.total_ms = now_ms() - t0;
-    if (rc != FWT_OK)
+    if (rc != FWT_OK) {
+        fwt__free_mem(snap);
         return rc;
+    }
     if (type_out)
         *type_out = t;
     if (snapshot_out)
@@ -368,6 +380,18 @@ int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_o
         fwt__free_mem(snap);
     fwt__last_ok();
     return FWT_OK;
+}
+
+int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s,
+                                const char *name, fwt_checkpoint_type type)
+{
+    return save_call(snapshot_out, type_out, s, name, type, 0);
+}
+
+int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
+                                       fwt_checkpoint_type type)
+{
+    return save_call(snapshot_out, NULL, s, name, type, s && s->deployment_id);
 }
 
 int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, fwt_checkpoint_type type)
@@ -387,44 +411,6 @@ int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, f
     rc = do_hotload(s, snapshot_name, type);
     s->last.total_ms = now_ms() - t0;
     return rc;
-}
-
-int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
-                                       fwt_checkpoint_type type)
-{
-    if (snapshot_out)
-        *snapshot_out = NULL;
-    if (!s)
-        return fwt__last_set(FWT_EINVAL, "syncer is required");
-    int rc;
-    if ((rc = check_name(name)) != FWT_OK || (rc = check_type(type)) != FWT_OK)
-        return rc;
-    begin(s);
-    int64_t t0 = now_ms();
-    /* Learn what the deployment holds before choosing the type, so a foreign
-     * snapshot makes this checkpoint a base. */
-    if (s->deployment_id && (rc = check_deployment(s)) != FWT_OK) {
-        s->force_base = 1;
-        s->last.total_ms = now_ms() - t0;
-        return rc;
-    }
-    fwt_checkpoint_type t = resolve_type(s, type);
-    s->last.type = t;
-    char *snap = NULL;
-    rc = do_save(s, name, t, &snap);
-    if (rc == FWT_OK && s->deployment_id)
-        rc = do_hotload(s, snap, t);
-    s->last.total_ms = now_ms() - t0;
-    if (rc != FWT_OK) {
-        fwt__free_mem(snap);
-        return rc;
-    }
-    if (snapshot_out)
-        *snapshot_out = snap;
-    else
-        fwt__free_mem(snap);
-    fwt__last_ok();
-    return FWT_OK;
 }
 
 void fwt_weight_syncer_reset_delta_chain(fwt_weight_syncer *s)

@@ -16,22 +16,29 @@ typedef struct cfx {
     char *base;
 } cfx;
 
-/* Responder + client with account "acct", short retry backoff. */
+/* Client options for a scripted server at `base`: account "acct", short retry backoff. */
+static inline fwt_client_options cfx_client_options(const char *base, const char *key)
+{
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.base_url = base;
+    o.api_key = key;
+    o.account_id = "acct";
+    o.retry_base_ms = 5;
+    o.retry_cap_ms = 20;
+    o.retry_budget_ms = 2000;
+    o.poll_floor_ms = 1;
+    return o;
+}
+
+/* Responder + client. */
 static inline int cfx_setup(void **state)
 {
     cfx *f = calloc(1, sizeof *f);
     if (!f || fwt_responder_start(&f->r, NULL, NULL) != 0)
         return -1;
     f->base = fwt_responder_url(f->r, "");
-    fwt_client_options o;
-    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
-    o.base_url = f->base;
-    o.api_key = "test-key-control";
-    o.account_id = "acct";
-    o.retry_base_ms = 5;
-    o.retry_cap_ms = 20;
-    o.retry_budget_ms = 2000;
-    o.poll_floor_ms = 1;
+    fwt_client_options o = cfx_client_options(f->base, "test-key-control");
     if (fwt_client_new(&f->c, &o) != FWT_OK)
         return -1;
     *state = f;

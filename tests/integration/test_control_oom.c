@@ -89,11 +89,7 @@ static int ok_or_error(int rc)
 /* One sequence; returns the number of allocations it made. */
 static long sequence(const char *base)
 {
-    fwt_client_options o;
-    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
-    o.base_url = base;
-    o.api_key = "k";
-    o.account_id = "acct";
+    fwt_client_options o = cfx_client_options(base, "k");
     o.retry_base_ms = 1;
     o.retry_cap_ms = 2;
     o.retry_budget_ms = 200;

@@ -122,6 +122,44 @@ static void test_create_invalid_inputs_send_nothing(void **state)
     assert_int_equal(fwt_responder_request_count(f->r), 0);
 }
 
+/* Ids that would reach another resource (dot segments, '/', '?') or break §6 are refused before any request. */
+static void test_bad_ids_send_nothing(void **state)
+{
+    cfx *f = *state;
+    const char *bad[] = {"..", ".", "", "a/b", "a?b", "A", "x%2F..", "a b", NULL};
+    for (int i = 0; i < 9; i++) {
+        const char *id = bad[i];
+        fwt_job *j = NULL;
+        fwt_deployment *d = NULL;
+        fwt_checkpoint_list *l = NULL;
+        fwt_future *fut = NULL;
+        char *url = NULL;
+        assert_int_equal(fwt_job_get(&j, f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_job_delete(f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_job_resume(f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_job_trainer_url_build(&url, f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_job_list_checkpoints(&l, f->c, id, NULL), FWT_EINVAL);
+        assert_int_equal(fwt_job_wait_ready(&fut, f->c, id, NULL), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_get(&d, f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_delete_result(f->c, id, NULL, 1000), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_reattach(NULL, f->c, id, "j"), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_reattach(NULL, f->c, "d1", id), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_hotload(f->c, id, "m", "s", NULL), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_wait_ready(&fut, f->c, id, NULL), FWT_EINVAL);
+        assert_int_equal(fwt_deployment_warmup(&fut, f->c, id, NULL), FWT_EINVAL);
+        assert_int_equal(fwt_promote_checkpoint_by_id(&fut, f->c, id, "ck", "m", "b", NULL), FWT_EINVAL);
+        if (id && strcmp(id, "A") != 0 && strcmp(id, "x%2F..") != 0) /* checkpoint ids may hold capitals */
+            assert_int_equal(fwt_promote_checkpoint_by_id(&fut, f->c, "j", id, "m", "b", NULL), FWT_EINVAL);
+        assert_null(fut);
+    }
+    fwt_future *fut = NULL;
+    assert_int_equal(fwt_promote_checkpoint(&fut, f->c, "accounts/../rlorTrainerJobs/j/checkpoints/c", "m", "b", NULL),
+                     FWT_EINVAL);
+    assert_int_equal(fwt_promote_checkpoint(&fut, f->c, "accounts/a/rlorTrainerJobs/j/checkpoints/..", "m", "b", NULL),
+                     FWT_EINVAL);
+    assert_int_equal(fwt_responder_request_count(f->r), 0);
+}
+
 /* ---- wait_ready ---- */
 
 typedef struct seen {
@@ -320,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_409_tombstone, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_create_409_then_404_keeps_409, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_create_invalid_inputs_send_nothing, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids_send_nothing, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_ready_sequence, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_ready_failed, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_wait_ready_pending_bound, cfx_setup, cfx_teardown),

@@ -468,12 +468,7 @@ static void test_logging(void **state)
 {
     cfx *f = *state;
     static logcap lc = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
-    fwt_client_options o;
-    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
-    o.base_url = f->base;
-    o.api_key = "secret-key-must-not-leak";
-    o.account_id = "acct";
-    o.retry_base_ms = 5;
+    fwt_client_options o = cfx_client_options(f->base, "secret-key-must-not-leak");
     o.log_level = FWT_LOG_DEBUG;
     o.log_fn = capture_log;
     o.log_payload = &lc;

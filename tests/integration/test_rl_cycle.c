@@ -81,12 +81,13 @@ static void check(int rc, const char *what)
     assert_int_equal(rc, FWT_OK);
 }
 
-static fwt_job *ready_job(env *e, const char *job_id)
+static fwt_job *ready_job(env *e, const char *job_id, int lora_rank)
 {
     fwt_job_create_options o;
     fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
     o.job_id = job_id;
     o.base_model = BASE_MODEL;
+    o.lora_rank = lora_rank;
     fwt_job *j = NULL;
     check(fwt_job_create(&j, e->c, &o), "job create");
     fwt_job_free(j);
@@ -177,7 +178,8 @@ static void expect_same_logprobs(env *e, fwt_training *t, const char *deployment
     fwt_batch_free(b);
 }
 
-static fwt_weight_syncer *make_syncer(env *e, fwt_training *t, const char *deployment_id, int64_t hotload_timeout)
+static fwt_weight_syncer *make_syncer(env *e, fwt_training *t, const char *deployment_id, int64_t hotload_timeout,
+                                      int lora_rank)
 {
     fwt_weight_syncer_options o;
     fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
@@ -185,6 +187,7 @@ static fwt_weight_syncer *make_syncer(env *e, fwt_training *t, const char *deplo
     o.base_model = BASE_MODEL;
     o.hotload_poll_interval_ms = 5;
     o.hotload_timeout_ms = hotload_timeout;
+    o.lora_rank = lora_rank;
     o.manager_timeout_ms = 20000;
     o.warmup_interval_ms = 10;
     fwt_weight_syncer *s = NULL;
@@ -213,6 +216,30 @@ static void make_deployment(env *e, const char *dep, const char *job_id)
     fwt_deployment_free(d);
 }
 
+/* A ready trainer job, its session and model, a deployment attached to it and a syncer on both. */
+typedef struct rig {
+    fwt_job *j;
+    fwt_training *t;
+    fwt_weight_syncer *s;
+} rig;
+
+static rig open_rig(env *e, const char *job_id, int lora_rank, const char *dep, int64_t hotload_timeout)
+{
+    rig r;
+    r.j = ready_job(e, job_id, lora_rank);
+    r.t = open_training(e, r.j);
+    make_deployment(e, dep, job_id);
+    r.s = make_syncer(e, r.t, dep, hotload_timeout, lora_rank);
+    return r;
+}
+
+static void close_rig(rig *r)
+{
+    fwt_weight_syncer_free(r->s);
+    fwt_training_free(r->t);
+    fwt_job_free(r->j);
+}
+
 static void train_step(fwt_training *t, fwt_batch *b)
 {
     fwt_forward_output *fo = NULL;
@@ -229,10 +256,10 @@ static void train_step(fwt_training *t, fwt_batch *b)
 static void test_rl_cycle(void **state)
 {
     env *e = *state;
-    fwt_job *j = ready_job(e, "rl-cycle");
-    fwt_training *t = open_training(e, j);
-    make_deployment(e, "rl-dep", fwt_job_id(j));
-    fwt_weight_syncer *s = make_syncer(e, t, "rl-dep", 20000);
+    rig r = open_rig(e, "rl-cycle", 0, "rl-dep", 20000);
+    fwt_job *j = r.j;
+    fwt_training *t = r.t;
+    fwt_weight_syncer *s = r.s;
     fwt_batch *b = text_batch("hello world, hello trainer, hello deployment");
     char *first = NULL, *second = NULL;
     for (int step = 1; step <= 20; step++) {
@@ -281,18 +308,15 @@ static void test_rl_cycle(void **state)
     fwt_free(first);
     fwt_free(second);
     fwt_batch_free(b);
-    fwt_weight_syncer_free(s);
-    fwt_training_free(t);
-    fwt_job_free(j);
+    close_rig(&r);
 }
 
 static void test_broken_chain_healed(void **state)
 {
     env *e = *state;
-    fwt_job *j = ready_job(e, "chain-job");
-    fwt_training *t = open_training(e, j);
-    make_deployment(e, "chain-dep", fwt_job_id(j));
-    fwt_weight_syncer *s = make_syncer(e, t, "chain-dep", 20000);
+    rig r = open_rig(e, "chain-job", 0, "chain-dep", 20000);
+    fwt_training *t = r.t;
+    fwt_weight_syncer *s = r.s;
     fwt_batch *b = text_batch("break the chain, then heal it");
     train_step(t, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, s, "c1", FWT_CHECKPOINT_AUTO), "c1");
@@ -313,22 +337,19 @@ static void test_broken_chain_healed(void **state)
     check(fwt_weight_syncer_save_and_hotload(NULL, s, "c4", FWT_CHECKPOINT_AUTO), "c4 (delta again)");
     expect_same_logprobs(e, t, "chain-dep");
     fwt_batch_free(b);
-    fwt_weight_syncer_free(s);
-    fwt_training_free(t);
     check(fwt_deployment_delete_result(e->c, "chain-dep", NULL, 30000), "deployment delete");
     fwt_deployment *d = NULL;
     assert_int_equal(fwt_deployment_get(&d, e->c, "chain-dep"), FWT_ENOTFOUND);
-    fwt_job_free(j);
+    close_rig(&r);
 }
 
 /* Re-attach a deployment to a second trainer: the new chain starts with a full base load. */
 static void test_reattach_to_new_trainer(void **state)
 {
     env *e = *state;
-    fwt_job *ja = ready_job(e, "attach-a");
-    fwt_training *ta = open_training(e, ja);
-    make_deployment(e, "attach-dep", fwt_job_id(ja));
-    fwt_weight_syncer *sa = make_syncer(e, ta, "attach-dep", 20000);
+    rig ra = open_rig(e, "attach-a", 0, "attach-dep", 20000);
+    fwt_training *ta = ra.t;
+    fwt_weight_syncer *sa = ra.s;
     fwt_batch *b = text_batch("first trainer, then second trainer");
     train_step(ta, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a1", FWT_CHECKPOINT_AUTO), "a1");
@@ -336,7 +357,7 @@ static void test_reattach_to_new_trainer(void **state)
     check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a2", FWT_CHECKPOINT_AUTO), "a2");
     expect_same_logprobs(e, ta, "attach-dep");
 
-    fwt_job *jb = ready_job(e, "attach-b");
+    fwt_job *jb = ready_job(e, "attach-b", 0);
     fwt_training *tb = open_training(e, jb);
     fwt_deployment *d = NULL;
     check(fwt_deployment_reattach(&d, e->c, "attach-dep", fwt_job_id(jb)), "reattach");
@@ -345,7 +366,7 @@ static void test_reattach_to_new_trainer(void **state)
     check(fwt_deployment_get(&d, e->c, "attach-dep"), "get");
     assert_non_null(strstr(fwt_deployment_hot_load_trainer_job(d), "/rlorTrainerJobs/attach-b"));
     fwt_deployment_free(d);
-    fwt_weight_syncer *sb = make_syncer(e, tb, "attach-dep", 20000);
+    fwt_weight_syncer *sb = make_syncer(e, tb, "attach-dep", 20000, 0);
     train_step(tb, b);
     train_step(tb, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b1", FWT_CHECKPOINT_AUTO), "b1");
@@ -357,18 +378,16 @@ static void test_reattach_to_new_trainer(void **state)
     check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b2", FWT_CHECKPOINT_AUTO), "b2");
     expect_same_logprobs(e, tb, "attach-dep");
     fwt_batch_free(b);
-    fwt_weight_syncer_free(sa);
+    close_rig(&ra);
     fwt_weight_syncer_free(sb);
-    fwt_training_free(ta);
     fwt_training_free(tb);
-    fwt_job_free(ja);
     fwt_job_free(jb);
 }
 
 static void test_jobs_409_deleted_paging(void **state)
 {
     env *e = *state;
-    fwt_job *j = ready_job(e, "dup-job");
+    fwt_job *j = ready_job(e, "dup-job", 0);
     /* 409 → GET → the same job */
     fwt_job_create_options o;
     fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
@@ -439,7 +458,9 @@ static void test_cycle_under_faults(void **state)
                                        "--promote-ms", "20", "--long-poll-ms", "200",
                                        "--faults", "seed=11,http503=0.1,http408=0.05,drop=0.05", NULL};
     assert_int_equal(start_env(&ef, args), 0);
-    fwt_job *j = ready_job(&ef, "faulty-job");
+    rig r = open_rig(&ef, "faulty-job", 0, "faulty-dep", 20000);
+    fwt_training *t = r.t;
+    fwt_weight_syncer *s = r.s;
     fwt_job *again = NULL;
     fwt_job_create_options o;
     fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
@@ -447,9 +468,6 @@ static void test_cycle_under_faults(void **state)
     o.base_model = BASE_MODEL;
     check(fwt_job_create(&again, ef.c, &o), "create again under faults");
     fwt_job_free(again);
-    fwt_training *t = open_training(&ef, j);
-    make_deployment(&ef, "faulty-dep", fwt_job_id(j));
-    fwt_weight_syncer *s = make_syncer(&ef, t, "faulty-dep", 20000);
     fwt_batch *b = text_batch("faults everywhere, results unchanged");
     char *first = NULL;
     for (int step = 1; step <= 6; step++) {
@@ -485,9 +503,7 @@ static void test_cycle_under_faults(void **state)
     fwt_checkpoint_list_free(l);
     fwt_free(first);
     fwt_batch_free(b);
-    fwt_weight_syncer_free(s);
-    fwt_training_free(t);
-    fwt_job_free(j);
+    close_rig(&r);
     stop_env(&ef);
 }
 
@@ -499,30 +515,10 @@ static void test_old_server_compat_and_lora(void **state)
     static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "20", "--hotload-ms", "5",
                                        "--long-poll-ms", "200", "--strict-hotload", "--no-async-promotion", NULL};
     assert_int_equal(start_env(&ec, args), 0);
-    fwt_job_create_options o;
-    fwt_job_create_options_init(&o, FWT_JOB_CREATE_OPTIONS_VERSION);
-    o.job_id = "lora-job";
-    o.base_model = BASE_MODEL;
-    o.lora_rank = 4;
-    fwt_job *j = NULL;
-    check(fwt_job_create(&j, ec.c, &o), "create lora job");
-    fwt_job_free(j);
-    fwt_job_wait_options w;
-    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
-    check(fwt_job_wait_ready_result(&j, ec.c, "lora-job", &w, 30000), "wait lora job");
-    assert_int_equal(fwt_job_lora_rank(j), 4);
-    fwt_training *t = open_training(&ec, j);
-    make_deployment(&ec, "lora-dep", "lora-job");
-    fwt_weight_syncer_options so;
-    fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
-    so.deployment_id = "lora-dep";
-    so.base_model = BASE_MODEL;
-    so.lora_rank = 4;
-    so.hotload_poll_interval_ms = 5;
-    so.warmup_interval_ms = 10;
-    fwt_weight_syncer *s = NULL;
-    check(fwt_weight_syncer_new(&s, ec.c, t, &so), "syncer");
+    rig r = open_rig(&ec, "lora-job", 4, "lora-dep", 20000);
+    assert_int_equal(fwt_job_lora_rank(r.j), 4);
+    fwt_training *t = r.t;
+    fwt_weight_syncer *s = r.s;
     fwt_batch *b = text_batch("adapters are never deltas");
     char *last = NULL;
     for (int step = 1; step <= 3; step++) {
@@ -550,9 +546,7 @@ static void test_old_server_compat_and_lora(void **state)
     fwt_model_free(m);
     fwt_free(last);
     fwt_batch_free(b);
-    fwt_weight_syncer_free(s);
-    fwt_training_free(t);
-    fwt_job_free(j);
+    close_rig(&r);
     stop_env(&ec);
 }
 
@@ -564,14 +558,11 @@ static void test_slow_server_timeout_and_cancel(void **state)
     static const char *const args[] = {"--model-dim", "4", "--job-start-ms", "30", "--hotload-ms", "30000",
                                        "--promote-ms", "30000", "--long-poll-ms", "200", NULL};
     assert_int_equal(start_env(&e2, args), 0);
-    fwt_job *j = ready_job(&e2, "slow-job");
-    fwt_training *t = open_training(&e2, j);
-    make_deployment(&e2, "slow-dep", fwt_job_id(j));
     /* hotload timeout honoured */
-    fwt_weight_syncer *s = make_syncer(&e2, t, "slow-dep", 300);
+    rig r = open_rig(&e2, "slow-job", 0, "slow-dep", 300);
+    fwt_training *t = r.t;
     char *snap = NULL;
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "s1", FWT_CHECKPOINT_AUTO), FWT_ETIMEDOUT);
-    fwt_weight_syncer_free(s);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, r.s, "s1", FWT_CHECKPOINT_AUTO), FWT_ETIMEDOUT);
     /* cancel the hotload wait */
     fwt_sampler_save *sv = NULL;
     check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "s2", FWT_CHECKPOINT_BASE, 0, 30000), "save");
@@ -600,8 +591,7 @@ static void test_slow_server_timeout_and_cancel(void **state)
     fwt_future_free(f);
     fwt_sampler_save_free(sv);
     fwt_free(snap);
-    fwt_training_free(t);
-    fwt_job_free(j);
+    close_rig(&r);
     stop_env(&e2);
 }
 

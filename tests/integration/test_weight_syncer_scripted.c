@@ -194,15 +194,7 @@ static int setup(void **state)
     if (fwt_responder_start(&f->r, handler, &f->w) != 0)
         return -1;
     f->base = fwt_responder_url(f->r, "");
-    fwt_client_options o;
-    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
-    o.base_url = f->base;
-    o.api_key = "test-key-syncer";
-    o.account_id = "acct";
-    o.retry_base_ms = 5;
-    o.retry_cap_ms = 20;
-    o.retry_budget_ms = 2000;
-    o.poll_floor_ms = 1;
+    fwt_client_options o = cfx_client_options(f->base, "test-key-syncer");
     if (fwt_client_new(&f->c, &o) != FWT_OK)
         return -1;
     fwt_training_options to;
