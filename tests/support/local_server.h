@@ -19,6 +19,8 @@
  * environment variable when set, or opts.binary. Each start waits (bounded by opts.start_timeout_ms) for the
  * port file the server writes atomically; the server's stdout/stderr go to opts.log_path (default: a file
  * "server.log" inside the data dir's parent temp dir) so test output stays clean.
+ * The server is killed (SIGKILL) if the thread that started it exits (PR_SET_PDEATHSIG), so a crashed or failed test
+ * never leaks one: start servers from a thread that outlives them (the main thread, or cmocka setup).
  * The API key reaches the server through the FWL_API_KEY environment variable (never argv).
  * Plain C, no cmocka dependency; every function returns 0 on success, -1 on failure (message on stderr).
  * Not thread-safe for one handle; separate handles are independent.
