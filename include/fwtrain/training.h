@@ -166,6 +166,14 @@ FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
 /** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
 FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
 FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
+/**
+ * For a full-parameter delta: the snapshot name the delta applies on top of,
+ * i.e. the training's previous sampler snapshot when this save was submitted
+ * (protocol §4.6; a deployment can load the delta only if it holds exactly
+ * that snapshot). NULL for base / merged_base saves and for LoRA trainers.
+ * Borrowed, valid until fwt_sampler_save_free.
+ */
+FWT_API const char *fwt_sampler_save_previous_snapshot_name(const fwt_sampler_save *s);
 FWT_API void fwt_sampler_save_free(fwt_sampler_save *s);
 
 /**

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/jobs_internal.h"
 #include "api/training_impl.h"
 
 int fwt_training_options_init(fwt_training_options *opts, unsigned int version)
@@ -30,6 +31,7 @@ static void training_destroy(fwt_training *t)
     fwt__free_mem(t->model_id);
     fwt__free_mem(t->base_model);
     fwt__free_mem(t->broken);
+    fwt__free_mem(t->last_snapshot);
     pthread_mutex_destroy(&t->mu);
     fwt__free_mem(t);
 }
@@ -88,7 +90,7 @@ static int validate(const fwt_training_options *o)
     if (!o->job_id && !o->trainer_url)
         return fwt__last_set(FWT_EINVAL, "fwt_training_new: options must name a job_id or a trainer_url");
     if (!o->trainer_url) {
-        int rc = fwt__check_name("job_id", o->job_id, FWT__NAME_MAX);
+        int rc = fwt__check_id("job_id", o->job_id); /* §6 ids, the validator the jobs module uses */
         if (rc)
             return rc;
     }

@@ -64,6 +64,7 @@ struct fwt__top {
     fwt__top_finish_fn finish;
     /* per-op data */
     char *snapshot_name;
+    char *prev_snapshot;      /* the training's previous sampler snapshot when this one was submitted */
     fwt_checkpoint_type ctype;
     fwt__top *qnext;
     fwt__top *lprev, *lnext;
@@ -90,6 +91,7 @@ struct fwt_training {
     fwt__top *live;           /* every op not yet released */
     char *broken;             /* why the sequence cannot continue; NULL if fine */
     int sampler_saved;        /* §4.6: a sampler save was submitted (AUTO → delta) */
+    char *last_snapshot;      /* the last sampler snapshot submitted (a delta is computed against it, §4.6) */
     /* heartbeat (§4.1) */
     int hb_stop;
     int hb_ref;
@@ -112,7 +114,7 @@ void fwt__heartbeat_stop(fwt_training *t);
 /* training_seq.c: create an op (body ownership moves in) and enqueue it. */
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
-                   fwt_checkpoint_type ctype);
+                   fwt_checkpoint_type ctype, const char *prev_snapshot);
 /* Complete the op's future and release the flow's reference (worker). err may be NULL. */
 void fwt__top_finish(fwt__top *op, int code, fwt__err *err, fwt__value_kind kind, void *value, void (*vfree)(void *));
 /* Release the flow's reference without completing (the future was already completed). */
@@ -129,7 +131,8 @@ void fwt__metrics_free_v(void *p);
 void fwt__sampler_save_free_v(void *p);
 int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__err *err);
 int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
-fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type);
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type,
+                                        const char *previous);
 cJSON *fwt__batch_to_json(const fwt_batch *b);
 /* arr may be NULL (empty list). FWT_EPROTO if an element is not a string. */
 int fwt__string_list_from_json(fwt_string_list **out, const cJSON *arr);

@@ -115,7 +115,9 @@ static int parse_sampler(fwt__top *op, const cJSON *j, fwt__err *err, fwt__value
     /* protocol §4.6: the client asserts path is non-null */
     if (fwt__json_get_string(j, "path", &path) || !*path)
         return fwt__err_set(err, FWT_EPROTO, "save_weights_for_sampler: the result has no \"path\" string");
-    fwt_sampler_save *s = fwt__sampler_save_new(path, op->snapshot_name, op->ctype);
+    /* A full-parameter delta applies on top of the training's previous sampler snapshot (§4.6). */
+    int delta = op->ctype == FWT_CHECKPOINT_DELTA && op->t->lora_rank == 0;
+    fwt_sampler_save *s = fwt__sampler_save_new(path, op->snapshot_name, op->ctype, delta ? op->prev_snapshot : NULL);
     if (!s)
         return fwt__err_set(err, FWT_ENOMEM, "out of memory");
     *value = s;
@@ -129,10 +131,16 @@ static void finish_sampler(fwt__top *op, int code, void *value)
     (void)value;
     if (code == FWT_OK)
         return;
-    /* §4.6: after a failed sampler save the deployment may lack the base, so AUTO starts over with base. */
-    pthread_mutex_lock(&op->t->mu);
-    op->t->sampler_saved = 0;
-    pthread_mutex_unlock(&op->t->mu);
+    /* §4.6: after a failed sampler save the deployment may lack the base, so AUTO starts over with base;
+     * the server's previous snapshot did not move, so neither does ours (unless a later save already did). */
+    fwt_training *t = op->t;
+    pthread_mutex_lock(&t->mu);
+    t->sampler_saved = 0;
+    if (t->last_snapshot && op->snapshot_name && !strcmp(t->last_snapshot, op->snapshot_name)) {
+        fwt__free_mem(t->last_snapshot);
+        t->last_snapshot = op->prev_snapshot ? fwt__strdup(op->prev_snapshot) : NULL;
+    }
+    pthread_mutex_unlock(&t->mu);
 }
 
 /* ---- helpers ---- */
@@ -219,7 +227,7 @@ int fwt_training_create_model(fwt_future **out, fwt_training *t)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     rc = fwt__top_start(out, t, "create_model", "CreateModel", b, 0, parse_model_id, finish_create_model, NULL,
-                        FWT_CHECKPOINT_AUTO);
+                        FWT_CHECKPOINT_AUTO, NULL);
     if (rc) {
         pthread_mutex_lock(&t->mu);
         t->create_model_started = 0;
@@ -253,7 +261,7 @@ static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_lo
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return fwt__top_start(out, t, type, backward ? "ForwardBackward" : "Forward", b, 1, parse_forward, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO);
+                          FWT_CHECKPOINT_AUTO, NULL);
 }
 
 int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss)
@@ -311,7 +319,7 @@ int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt_adam_pa
         cJSON_Delete(b);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    return fwt__top_start(out, t, "optim_step", "OptimStep", b, 1, parse_optim, NULL, NULL, FWT_CHECKPOINT_AUTO);
+    return fwt__top_start(out, t, "optim_step", "OptimStep", b, 1, parse_optim, NULL, NULL, FWT_CHECKPOINT_AUTO, NULL);
 }
 
 /* ---- save_state / load_state (§4.4, §4.5) ---- */
@@ -334,7 +342,7 @@ int fwt_training_save_state(fwt_future **out, fwt_training *t, const char *name,
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return fwt__top_start(out, t, "save_weights", "SaveWeights", b, 1, parse_save_path, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO);
+                          FWT_CHECKPOINT_AUTO, NULL);
 }
 
 static int load(fwt_future **out, fwt_training *t, const char *path, int optimizer)
@@ -362,7 +370,7 @@ static int load(fwt_future **out, fwt_training *t, const char *path, int optimiz
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return fwt__top_start(out, t, "load_weights", "LoadWeights", b, 1, parse_load_path, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO);
+                          FWT_CHECKPOINT_AUTO, NULL);
 }
 
 int fwt_training_load_state(fwt_future **out, fwt_training *t, const char *path) { return load(out, t, path, 0); }
@@ -395,22 +403,29 @@ int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t,
         resolved = t->lora_rank > 0 ? FWT_CHECKPOINT_BASE : t->sampler_saved ? FWT_CHECKPOINT_DELTA : FWT_CHECKPOINT_BASE;
     int prev = t->sampler_saved;
     t->sampler_saved = 1;
+    /* Submissions go out in call order, so the snapshot saved before this one is the server's "previous". */
+    char *prev_snap = t->last_snapshot; /* ownership moves to this call */
+    t->last_snapshot = snap ? fwt__strdup(snap) : NULL;
     pthread_mutex_unlock(&t->mu);
     rc = snap ? fwt__json_add_string(b, "path", snap) : FWT_ENOMEM;
     if (!rc && ttl_seconds > 0) rc = fwt__json_add_int64(b, "ttl_seconds", ttl_seconds);
     if (!rc) rc = fwt__json_add_string(b, "checkpoint_type", fwt_checkpoint_type_name(resolved));
     if (!rc)
         rc = fwt__top_start(out, t, "save_weights_for_sampler", "SaveWeightsForSampler", b, 1, parse_sampler,
-                            finish_sampler, snap, resolved);
+                            finish_sampler, snap, resolved, prev_snap);
     else {
         cJSON_Delete(b);
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    if (rc) {
+    if (rc) { /* nothing was queued: undo */
         pthread_mutex_lock(&t->mu);
         t->sampler_saved = prev;
+        fwt__free_mem(t->last_snapshot);
+        t->last_snapshot = prev_snap;
+        prev_snap = NULL;
         pthread_mutex_unlock(&t->mu);
     }
+    fwt__free_mem(prev_snap);
     fwt__free_mem(snap);
     return rc;
 }

@@ -34,6 +34,7 @@ static void op_unref(fwt__top *op)
     fwt__future_unref(op->f);
     fwt__free_mem(op->request_id);
     fwt__free_mem(op->snapshot_name);
+    fwt__free_mem(op->prev_snapshot);
     fwt__free_mem(op);
     fwt__training_unref(t);
 }
@@ -417,7 +418,7 @@ static void drive_task(void *ud)
 
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
-                   fwt_checkpoint_type ctype)
+                   fwt_checkpoint_type ctype, const char *prev_snapshot)
 {
     *out = NULL;
     fwt__top *op = fwt__calloc(1, sizeof *op);
@@ -442,7 +443,9 @@ int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const c
     }
     fwt__future_ref(op->f); /* the op's own, so op->f stays valid until the op is destroyed */
     op->ctype = ctype;
-    if (snapshot_name && !(op->snapshot_name = fwt__strdup(snapshot_name))) {
+    if ((snapshot_name && !(op->snapshot_name = fwt__strdup(snapshot_name))) ||
+        (prev_snapshot && !(op->prev_snapshot = fwt__strdup(prev_snapshot)))) {
+        fwt__free_mem(op->snapshot_name);
         fwt_future *f = op->f;
         cJSON_Delete(body);
         fwt__free_mem(op);
@@ -457,6 +460,7 @@ int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const c
         fwt_future *f = op->f;
         cJSON_Delete(body);
         fwt__free_mem(op->snapshot_name);
+        fwt__free_mem(op->prev_snapshot);
         fwt__free_mem(op);
         fwt__future_unref(f);
         fwt__future_unref(f);

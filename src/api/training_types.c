@@ -55,6 +55,8 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
         return fwt__last_set(FWT_EINVAL, "fwt_batch_add: tokens must be a non-empty array");
     if (!target_tokens || n_targets == 0)
         return fwt__last_set(FWT_EINVAL, "fwt_batch_add: target_tokens must be a non-empty array");
+    if (n_targets != n_tokens) /* one target per input token (Tinker and fwtrain-local require it) */
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: n_targets (%zu) must equal n_tokens (%zu)", n_targets, n_tokens);
     if (!weights || n_weights != n_targets)
         return fwt__last_set(FWT_EINVAL, "fwt_batch_add: weights must have n_targets (%zu) elements, got %zu",
                              n_targets, weights ? n_weights : (size_t)0);
@@ -364,18 +366,21 @@ int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__
 struct fwt_sampler_save {
     char *path;
     char *snapshot_name;
+    char *previous; /* NULL unless a delta */
     fwt_checkpoint_type type;
 };
 
-fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type)
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type,
+                                        const char *previous)
 {
     fwt_sampler_save *s = fwt__calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->path = fwt__strdup(path);
     s->snapshot_name = fwt__strdup(snapshot_name);
+    s->previous = previous ? fwt__strdup(previous) : NULL;
     s->type = type;
-    if (!s->path || !s->snapshot_name) {
+    if (!s->path || !s->snapshot_name || (previous && !s->previous)) {
         fwt_sampler_save_free(s);
         return NULL;
     }
@@ -385,6 +390,7 @@ fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_n
 const char *fwt_sampler_save_path(const fwt_sampler_save *s) { return s ? s->path : NULL; }
 const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s) { return s ? s->snapshot_name : NULL; }
 fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_CHECKPOINT_AUTO; }
+const char *fwt_sampler_save_previous_snapshot_name(const fwt_sampler_save *s) { return s ? s->previous : NULL; }
 
 void fwt_sampler_save_free(fwt_sampler_save *s)
 {
@@ -392,6 +398,7 @@ void fwt_sampler_save_free(fwt_sampler_save *s)
         return;
     fwt__free_mem(s->path);
     fwt__free_mem(s->snapshot_name);
+    fwt__free_mem(s->previous);
     fwt__free_mem(s);
 }
 

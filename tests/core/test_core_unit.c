@@ -325,12 +325,15 @@ static void test_batch_validation(void **state)
     int64_t tok[3] = {1, 2, 3}, tgt[3] = {2, 3, 4};
     float w[3] = {1, 1, 0};
     assert_int_equal(fwt_batch_add(b, tok, 3, tgt, 3, w, 3), FWT_OK);
+    assert_int_equal(fwt_batch_add(b, tok, 3, tgt, 2, w, 2), FWT_EINVAL); /* one target per token */
+    assert_non_null(strstr(fwt_error_last()->message, "n_tokens"));
     assert_int_equal(fwt_batch_add(b, tok, 3, tgt, 3, w, 2), FWT_EINVAL);
     assert_non_null(strstr(fwt_error_last()->message, "weights"));
     assert_int_equal(fwt_batch_add(b, NULL, 3, tgt, 3, w, 3), FWT_EINVAL);
     assert_int_equal(fwt_batch_add(b, tok, 0, tgt, 3, w, 3), FWT_EINVAL);
     int64_t neg[1] = {-1};
     assert_int_equal(fwt_batch_add(b, neg, 1, tgt, 1, w, 1), FWT_EINVAL);
+    assert_int_equal(fwt_batch_add(b, tok, 1, neg, 1, w, 1), FWT_EINVAL);
     assert_int_equal(fwt_batch_count(b), 1);
     fwt_batch_free(b);
     fwt_batch_free(NULL);

@@ -137,6 +137,8 @@ static void test_training_cycle(void **state)
     check(fwt_training_optim_step_result(NULL, t, &ap, 30000), "optim_step");
     check(fwt_training_save_weights_for_sampler_ext_result(&s, t, "samp-2", FWT_CHECKPOINT_AUTO, 0, 30000), "sampler delta");
     assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_DELTA);
+    snprintf(want, sizeof want, "samp-1-%s", fwt_training_session_suffix(t));
+    assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), want);
     fwt_sampler_save_free(s);
 
     fwt_string_list *l = NULL;

@@ -65,9 +65,9 @@ static fwt_batch *small_batch(void)
 {
     fwt_batch *b = NULL;
     assert_int_equal(fwt_batch_new(&b), FWT_OK);
-    int64_t tok[3] = {10, 11, 12}, tgt[2] = {11, 12};
+    int64_t tok[2] = {10, 11}, tgt[2] = {11, 12};
     float w[2] = {1.0f, 0.5f};
-    assert_int_equal(fwt_batch_add(b, tok, 3, tgt, 2, w, 2), FWT_OK);
+    assert_int_equal(fwt_batch_add(b, tok, 2, tgt, 2, w, 2), FWT_OK);
     return b;
 }
 
@@ -132,7 +132,7 @@ static void test_full_flow(void **state)
     cJSON *chunk = cJSON_GetArrayItem(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d0, "model_input"), "chunks"), 0);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(chunk, "type")->valuestring, "encoded_text");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(chunk, "tokens")), 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(chunk, "tokens")), 2);
     cJSON *lfi = cJSON_GetObjectItemCaseSensitive(d0, "loss_fn_inputs");
     cJSON *tt = cJSON_GetObjectItemCaseSensitive(lfi, "target_tokens");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(tt, "dtype")->valuestring, "int64");
@@ -193,6 +193,7 @@ static void test_full_flow(void **state)
     assert_string_equal(fwt_sampler_save_snapshot_name(s), "step-3-0a1b2c3d");
     assert_string_equal(fwt_sampler_save_path(s), "step-3-0a1b2c3d");
     assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+    assert_null(fwt_sampler_save_previous_snapshot_name(s));
     fwt_sampler_save_free(s);
     cJSON *sv = last_body(f->tr, "save_weights_for_sampler");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(sv, "checkpoint_type")->valuestring, "base");
@@ -201,11 +202,18 @@ static void test_full_flow(void **state)
     assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-4", FWT_CHECKPOINT_AUTO, 0, 10000),
                      FWT_OK);
     assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_DELTA);
+    assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "step-3-0a1b2c3d");
     fwt_sampler_save_free(s);
     assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-5", FWT_CHECKPOINT_BASE, 0, 10000),
                      FWT_OK);
     assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+    assert_null(fwt_sampler_save_previous_snapshot_name(s));
     fwt_sampler_save_free(s);
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-6", FWT_CHECKPOINT_DELTA, 0, 10000),
+                     FWT_OK);
+    assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "step-5-0a1b2c3d"); /* a delta of a delta chain */
+    fwt_sampler_save_free(s);
+    assert_null(fwt_sampler_save_previous_snapshot_name(NULL));
 
     fwt_string_list *l = NULL;
     assert_int_equal(fwt_training_list_checkpoints(&l, f->t), FWT_OK);
@@ -223,7 +231,7 @@ static void test_full_flow(void **state)
         assert_int_equal(f->tr->submits[i].seq_id, expect);
         expect++;
     }
-    assert_int_equal(expect, 11);
+    assert_int_equal(expect, 12);
     pthread_mutex_unlock(&f->tr->mu);
 }
 
@@ -245,6 +253,14 @@ static void test_sampler_failure_resets_auto(void **state)
     cJSON_Delete(sv);
     assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "c", FWT_CHECKPOINT_AUTO, 0, 10000), FWT_OK);
     assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE); /* chain restarted */
+    fwt_sampler_save_free(s);
+    /* the failed "b" did not move the server's previous snapshot; explicit delta after a failure: */
+    tr_push_poll(f->tr, 200, "{\"error\":\"disk full\",\"category\":\"server\"}");
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "d", FWT_CHECKPOINT_DELTA, 0, 10000),
+                     FWT_EREMOTE);
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "e", FWT_CHECKPOINT_DELTA, 0, 10000),
+                     FWT_OK);
+    assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "c-0a1b2c3d");
     fwt_sampler_save_free(s);
 }
 
