@@ -69,33 +69,47 @@ FWT_API int fwt_training_create_model(fwt_future **out, fwt_training *t);
 /** A batch of datums for forward / forward_backward (opaque builder). */
 typedef struct fwt_batch fwt_batch;
 
+/** Create an empty batch. *out is the caller's; free it with fwt_batch_free. FWT_EINVAL for NULL, FWT_ENOMEM. */
 FWT_API int fwt_batch_new(fwt_batch **out);
+/** Free a batch and the arrays it copied. NULL is allowed. */
 FWT_API void fwt_batch_free(fwt_batch *b);
 /**
  * Append one datum: model input tokens, target tokens (int64) and per-token
- * loss weights (float32). n_targets must equal n_weights. Arrays are copied.
+ * loss weights (float32). One target and one weight per input token:
+ * n_tokens == n_targets == n_weights (> 0). Token ids must be in
+ * [0, 2^53]; weights finite. Arrays are copied. FWT_EINVAL (naming the
+ * argument) otherwise; the batch is left unchanged on error.
  */
 FWT_API int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens,
                           const int64_t *target_tokens, size_t n_targets,
                           const float *weights, size_t n_weights);
+/** Number of datums in the batch (0 for NULL). */
 FWT_API size_t fwt_batch_count(const fwt_batch *b);
 
 /** Named scalar metrics (e.g. "loss:sum"). */
 typedef struct fwt_metrics fwt_metrics;
+/** Number of metrics (0 for NULL). */
 FWT_API size_t fwt_metrics_count(const fwt_metrics *m);
+/** Name of metric i in server order (borrowed, valid until the metrics are freed); NULL if i is out of range. */
 FWT_API const char *fwt_metrics_name(const fwt_metrics *m, size_t i);
+/** Value of metric i; NaN if i is out of range or m is NULL. */
 FWT_API double fwt_metrics_value(const fwt_metrics *m, size_t i);
 /** Look up by name (case-sensitive). FWT_ENOTFOUND if absent. */
 FWT_API int fwt_metrics_get(const fwt_metrics *m, const char *name, double *out);
+/** Free metrics taken from a future (fwt_future_take_metrics). NULL is allowed. Never free borrowed metrics. */
 FWT_API void fwt_metrics_free(fwt_metrics *m);
 
 /** Output of forward / forward_backward. */
 typedef struct fwt_forward_output fwt_forward_output;
+/** The server's loss_fn_output_type (e.g. "cross_entropy"; "" if absent). Borrowed; NULL for NULL. */
 FWT_API const char *fwt_forward_output_type(const fwt_forward_output *o);
+/** Number of per-datum outputs (one per datum of the batch; 0 for NULL). */
 FWT_API size_t fwt_forward_output_count(const fwt_forward_output *o);
 /** Per-datum logprobs (borrowed); *n receives the length. NULL if i is out of range. */
 FWT_API const float *fwt_forward_output_logprobs(const fwt_forward_output *o, size_t i, size_t *n);
+/** The op's metrics (e.g. "loss:sum"), possibly empty. Borrowed: valid until the output is freed; do not free. */
 FWT_API const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *o);
+/** Free an output taken from a future. NULL is allowed. */
 FWT_API void fwt_forward_output_free(fwt_forward_output *o);
 
 /** Supported losses (protocol §4.10). */
@@ -117,6 +131,7 @@ typedef struct fwt_adam_params {
     double weight_decay;       /**< default 0 */
     double grad_clip_norm;     /**< default 0 (off) */
 } fwt_adam_params;
+/** Fill with the defaults above. FWT_EINVAL for NULL or an unknown version. */
 FWT_API int fwt_adam_params_init(fwt_adam_params *p, unsigned int version);
 
 /** POST /api/v1/optim_step; completes with fwt_metrics (possibly empty). NULL params = defaults. */
@@ -162,9 +177,11 @@ FWT_API int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name
 
 /** Result of a sampler save. */
 typedef struct fwt_sampler_save fwt_sampler_save;
+/** The server's path for the snapshot (never NULL for a taken result; NULL for NULL). Borrowed. */
 FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
 /** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
 FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
+/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_CHECKPOINT_AUTO for NULL. */
 FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
 /**
  * For a full-parameter delta: the snapshot name the delta applies on top of,
@@ -174,6 +191,7 @@ FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
  * Borrowed, valid until fwt_sampler_save_free.
  */
 FWT_API const char *fwt_sampler_save_previous_snapshot_name(const fwt_sampler_save *s);
+/** Free a sampler-save result. NULL is allowed. */
 FWT_API void fwt_sampler_save_free(fwt_sampler_save *s);
 
 /**
@@ -193,8 +211,11 @@ FWT_API int fwt_resolve_checkpoint_path(char **out, const char *name, const char
 
 /** A list of strings (opaque). */
 typedef struct fwt_string_list fwt_string_list;
+/** Number of strings (0 for NULL). */
 FWT_API size_t fwt_string_list_count(const fwt_string_list *l);
+/** String i (borrowed, valid until the list is freed); NULL if i is out of range. */
 FWT_API const char *fwt_string_list_get(const fwt_string_list *l, size_t i);
+/** Free the list and its strings. NULL is allowed. */
 FWT_API void fwt_string_list_free(fwt_string_list *l);
 
 /** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
@@ -202,28 +223,48 @@ FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t
 
 /* ---- typed results ------------------------------------------------------ */
 
-/** Take a string result (create_model, save_state, load_state*). Free with fwt_free. */
+/*
+ * Every take moves the result out of a completed future exactly once. Returns
+ * FWT_OK; FWT_EAGAIN while pending; the op's failure code if it failed (detail
+ * also in fwt_error_last() and fwt_future_error()); FWT_EINVAL for NULL
+ * arguments or a future of another kind; FWT_ESTATE if already taken.
+ * *out is untouched unless FWT_OK.
+ */
+/** Take a string result (create_model: model id; save_state: path; load_state*: path, maybe ""). Free with fwt_free. */
 FWT_API int fwt_future_take_string(char **out, fwt_future *f);
+/** Take a forward / forward_backward result. Free with fwt_forward_output_free. */
 FWT_API int fwt_future_take_forward_output(fwt_forward_output **out, fwt_future *f);
+/** Take an optim_step result (possibly empty metrics). Free with fwt_metrics_free. */
 FWT_API int fwt_future_take_metrics(fwt_metrics **out, fwt_future *f);
+/** Take a save_weights_for_sampler_ext result. Free with fwt_sampler_save_free. */
 FWT_API int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f);
 
 /*
  * Blocking forms: submit, wait up to timeout_ms (-1 = forever), take, free the
  * future. On FWT_ETIMEDOUT the op is cancelled locally. Details of a failure
- * are in fwt_error_last().
+ * are in fwt_error_last(). Each returns FWT_OK or the code the async form or
+ * the op returned; an `out` result is the caller's (free as noted), and is
+ * set to NULL on failure. Must not be called from a completion callback.
  */
+/** create_model + wait; the model id is then fwt_training_model_id(t). */
 FWT_API int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms);
+/** forward_backward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                                  fwt_loss_fn loss, int64_t timeout_ms);
+/** forward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                         fwt_loss_fn loss, int64_t timeout_ms);
+/** optim_step + wait; *out (free with fwt_metrics_free) may be NULL. */
 FWT_API int fwt_training_optim_step_result(fwt_metrics **out, fwt_training *t, const fwt_adam_params *params,
                                            int64_t timeout_ms);
+/** save_state + wait; *path_out (free with fwt_free) may be NULL. */
 FWT_API int fwt_training_save_state_result(char **path_out, fwt_training *t, const char *name, int64_t ttl_seconds,
                                            int64_t timeout_ms);
+/** load_state + wait. */
 FWT_API int fwt_training_load_state_result(fwt_training *t, const char *path, int64_t timeout_ms);
+/** load_state_with_optimizer + wait. */
 FWT_API int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms);
+/** save_weights_for_sampler_ext + wait; *out (free with fwt_sampler_save_free) may be NULL. */
 FWT_API int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
                                                              fwt_checkpoint_type type, int64_t ttl_seconds,
                                                              int64_t timeout_ms);
