@@ -127,10 +127,12 @@ void fwt__engine_free(fwt__engine *e);
 /* Submit a request. *out_id (optional) receives a nonzero id for cancellation.
  * Returns FWT_OK (cb will run) or an error (cb will not run): FWT_EINVAL for a bad
  * spec (unknown method, non-http(s) URL, http:// to a non-loopback host without
- * allow_insecure_http, CR/LF in a header or the idempotency key, negative times),
+ * allow_insecure_http, a "." or ".." path segment (also %2e-encoded; it would address
+ * another resource), CR/LF in a header or the idempotency key, negative times),
  * FWT_ENOMEM, FWT_ECANCELED once fwt__engine_free has begun.
  * Safety defaults on every attempt: TLS >= 1.2 with peer and host verification,
- * no redirects followed, protocols http/https only, no signals, no Expect:
+ * no redirects followed, the path sent exactly as given (never dot-normalised),
+ * protocols http/https only, no signals, no Expect:
  * 100-continue, response size capped in the write callback. Header values are
  * never logged; the DEBUG line per attempt names method, URL without query,
  * status or error, elapsed ms and the attempt number. */

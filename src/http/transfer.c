@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "fwtrain/client.h"
 #include "fwtrain/common.h"
 #include "http/engine_int.h"
 
@@ -16,6 +17,46 @@
 static int has_crlf(const char *s)
 {
     return strpbrk(s, "\r\n") != NULL;
+}
+
+/* One path segment [s, end) that is "." or ".." (also spelled with %2e). */
+static int is_dot_segment(const char *s, const char *end)
+{
+    int dots = 0;
+    while (s < end) {
+        if (*s == '.') {
+            s++;
+        } else if (end - s >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E')) {
+            s += 3;
+        } else {
+            return 0;
+        }
+        dots++;
+    }
+    return dots == 1 || dots == 2;
+}
+
+/*
+ * True if the URL's path has a "." or ".." segment. Every path the library
+ * sends is built from ids; such a segment means an id slipped through
+ * validation, and a server (or a proxy) resolving it would act on another
+ * resource (e.g. DELETE .../deployments/.. → DELETE .../accounts/acme/).
+ */
+static int has_dot_segment(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return 0;
+    p += 3;
+    p += strcspn(p, "/?#"); /* skip the authority */
+    while (*p == '/') {
+        const char *seg = p + 1;
+        const char *end = seg + strcspn(seg, "/?#");
+        if (is_dot_segment(seg, end))
+            return 1;
+        p = end;
+    }
+    return 0;
 }
 
 static int method_ok(const char *m)
@@ -76,6 +117,13 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
         return NULL;
     if (has_crlf(spec->url))
         return NULL;
+    if (has_dot_segment(spec->url)) {
+        char *u = fwt__url_for_log(spec->url);
+        fwt__engine_logf(e, FWT_LOG_WARN, "refusing %s %s: a '.' or '..' path segment would address another resource",
+                         spec->method, u ? u : "(url)");
+        fwt__free_mem(u);
+        return NULL;
+    }
     if (spec->idempotency_key && (has_crlf(spec->idempotency_key) || !*spec->idempotency_key ||
                                   strlen(spec->idempotency_key) > 255))
         return NULL;
@@ -259,6 +307,8 @@ static void configure(fwt__engine *e, fwt__op *op, CURL *h)
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    /* Send the path exactly as built: libcurl would otherwise squash "/./" and "/x/../". */
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

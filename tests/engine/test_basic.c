@@ -186,6 +186,46 @@ static void test_bad_specs(void **state)
     waiter_destroy(&w);
 }
 
+/* A "." or ".." path segment (an id that slipped through validation) is refused before any request;
+ * look-alikes that address nothing else go out byte for byte. */
+static void test_dot_segments(void **state)
+{
+    fx *f = *state;
+    waiter w;
+    waiter_init(&w);
+    static const char *refused[] = {
+        "/v1/accounts/acme/deployments/..?hard=true", "/v1/../x", "/v1/./x", "/.", "/a/%2e%2E/b", "/a/.%2e",
+        "/a/%2E", "/a/..#frag", "/a/../",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char *url = fwt_responder_url(f->r, refused[i]);
+        fwt__http_spec s = {.method = "DELETE", .url = url};
+        if (fwt__engine_submit(f->e, &s, waiter_cb, &w, NULL) != FWT_EINVAL)
+            fail_msg("%s was not refused", refused[i]);
+        free(url);
+    }
+    usleep(50000);
+    assert_int_equal(waiter_calls(&w), 0);
+    assert_int_equal(fwt_responder_request_count(f->r), 0);
+    waiter_destroy(&w);
+
+    static const char *sent[] = {"/a/.b/..c/d..", "/a/...", "/a/%2e%2e%2e", "/a?next=/../x", "/a/b.c", "//a"};
+    fwt_resp_action a = {.status = 204};
+    fwt_responder_set_default(f->r, &a);
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        char *url = fwt_responder_url(f->r, sent[i]);
+        fwt__http_spec s = {.method = "GET", .url = url};
+        fwt__http_result *res = run(f, &s, 10000, &w);
+        assert_int_equal(res->http_status, 204);
+        waiter_destroy(&w);
+        fwt_resp_request *q = fwt_responder_request_copy(f->r, i);
+        assert_non_null(q);
+        assert_string_equal(q->path, sent[i]);
+        fwt_resp_request_free(q);
+        free(url);
+    }
+}
+
 static void test_redirect_not_followed(void **state)
 {
     fx *f = *state;
@@ -727,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_post_body_intact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dot_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redirect_not_followed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_deadline, setup, teardown),
