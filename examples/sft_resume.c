@@ -367,6 +367,11 @@ int main(int argc, char **argv)
         rc = fail("cannot start the run");
         goto out;
     }
+    if (fwt_checkpointer_torn_bytes(ck))
+        fprintf(stderr,
+                "sft_resume: warning: ignored %zu bytes of torn tail at the end of %s/checkpoints.jsonl (a record cut "
+                "short by a crash); resuming from the last valid entry before it\n",
+                fwt_checkpointer_torn_bytes(ck), a.log_path);
     switch (fwt_checkpointer_mode(ck)) {
     case FWT_RESUME_COMPLETE:
         fprintf(stderr, "sft_resume: the run in %s is already complete (step %" PRId64 "); nothing to do\n", a.log_path,

@@ -7,7 +7,8 @@
  *   ./weight_sync [--steps N] [--job-id ID] [--deployment-id ID] [--base-model M]
  *
  * Each step:
- *  1. rollouts: a few completions from the deployment (POST /inference/v1/completions);
+ *  1. rollouts: a few completions from the deployment (POST /inference/v1/completions,
+ *     retried on connection errors, 408, 429 and 5xx like the library's own calls);
  *  2. reward: a toy score (how many of the sampled bytes are lowercase vowels); samples
  *     above the batch mean are reinforced with cross-entropy weighted by their advantage;
  *  3. forward_backward + optim_step on the trainer;
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +54,66 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return add;
 }
 
-/* POST a completions request to the deployment; returns the parsed response or NULL. */
+/* The server's retry hint of the last response: Retry-After (seconds, via libcurl) or retry-after-ms. */
+typedef struct hint {
+    long retry_after_ms; /* -1: none */
+} hint;
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    hint *h = ud;
+    size_t len = size * n;
+    static const char name[] = "retry-after-ms:";
+    if (len > sizeof name - 1 && !strncasecmp(p, name, sizeof name - 1)) {
+        char v[32];
+        size_t vl = len - (sizeof name - 1) < sizeof v - 1 ? len - (sizeof name - 1) : sizeof v - 1;
+        memcpy(v, p + sizeof name - 1, vl);
+        v[vl] = '\0';
+        char *end = NULL;
+        double ms = strtod(v, &end);
+        if (end != v && ms >= 0 && ms < 3600e3)
+            h->retry_after_ms = (long)ms;
+    }
+    return len;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/*
+ * Worth another attempt: connection errors and timeouts, 408, 429 and 5xx
+ * (protocol §2.3, as the library itself retries), and 404/425 from a
+ * deployment that is still swapping weights (protocol §3.9). A 200 whose
+ * body is not JSON was cut short in transit and is retried too.
+ */
+static int transient(CURLcode cc, long status)
+{
+    if (cc != CURLE_OK)
+        return cc != CURLE_URL_MALFORMAT && cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_OUT_OF_MEMORY;
+    return status == 404 || status == 425 || status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
+
+#define RETRY_BUDGET_MS 120000
+#define RETRY_BASE_MS 200
+#define RETRY_CAP_MS 5000
+
+/*
+ * POST a completions request to the deployment; returns the parsed response
+ * or NULL. The library has no completions call, so this is plain libcurl with
+ * the library's retry rules: exponential backoff with full jitter, at least
+ * what Retry-After / retry-after-ms ask for, within a total budget.
+ */
 static cJSON *completions(fwt_client *client, const char *model, const char *prompt, int max_tokens, int echo,
                           double temperature, int seed)
 {
@@ -79,30 +140,55 @@ static cJSON *completions(fwt_client *client, const char *model, const char *pro
     hdr = curl_slist_append(hdr, xkey);
     buf out = {0};
     long status = 0;
+    CURLcode cc = CURLE_OK;
     cJSON *res = NULL;
-    /* A deployment that is still swapping weights answers 404/425: retry briefly (protocol §3.9). */
-    for (int attempt = 0; h && body && attempt < 50; attempt++) {
+    unsigned jitter = (unsigned)now_ms() ^ (unsigned)getpid() ^ (unsigned)seed;
+    int64_t start = now_ms();
+    for (int attempt = 0; h && body; attempt++) {
         free(out.data);
         out.data = NULL;
         out.len = 0;
+        status = 0;
+        hint hi = {-1};
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &hi);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-        if (curl_easy_perform(h) != CURLE_OK)
+        cc = curl_easy_perform(h);
+        if (cc == CURLE_OK)
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        if (cc == CURLE_OK && status == 200) {
+            res = out.data ? cJSON_Parse(out.data) : NULL;
+            if (res)
+                break;
+        } else if (!transient(cc, status)) {
             break;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (status != 404 && status != 425)
+        }
+        /* Full jitter over an exponential ceiling; the server's hint is a floor. */
+        int64_t ceiling = RETRY_BASE_MS << (attempt < 5 ? attempt : 5);
+        if (ceiling > RETRY_CAP_MS)
+            ceiling = RETRY_CAP_MS;
+        int64_t wait = (int64_t)(rand_r(&jitter) % (unsigned)(ceiling + 1));
+        curl_off_t ra_s = -1;
+        if (hi.retry_after_ms >= 0 && hi.retry_after_ms > wait)
+            wait = hi.retry_after_ms;
+        else if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra_s) == CURLE_OK && ra_s > 0 && ra_s * 1000 > wait)
+            wait = ra_s * 1000;
+        if (now_ms() + wait - start > RETRY_BUDGET_MS)
             break;
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        sleep_ms(wait);
     }
-    if (status == 200 && out.data)
-        res = cJSON_Parse(out.data);
-    else
-        fprintf(stderr, "weight_sync: completions HTTP %ld: %.300s\n", status, out.data ? out.data : "");
+    if (!res) {
+        if (cc != CURLE_OK)
+            fprintf(stderr, "weight_sync: completions failed: %s\n", curl_easy_strerror(cc));
+        else
+            fprintf(stderr, "weight_sync: completions HTTP %ld: %.300s\n", status, out.data ? out.data : "");
+    }
     free(out.data);
     curl_slist_free_all(hdr);
     if (h)

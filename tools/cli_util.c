@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,12 @@ void cli_error(const char *fmt, ...)
 int cli_fail(const char *what, int status, const fwt_error *detail)
 {
     const char *msg = detail && detail->message && detail->message[0] ? detail->message : fwt_strerror(status);
+    char http[32] = "";
     if (detail && detail->http_status)
-        cli_error("%s: %s (HTTP %d)", what, msg, (int)detail->http_status);
+        snprintf(http, sizeof http, "HTTP %d", (int)detail->http_status);
+    /* The library's own messages usually name the status already ("... (HTTP 404)"). */
+    if (http[0] && !strstr(msg, http))
+        cli_error("%s: %s (%s)", what, msg, http);
     else
         cli_error("%s: %s", what, msg);
     if (status == FWT_EAUTH) {

@@ -81,13 +81,17 @@ FWT_API int fwt_checkpoints_read(fwt_checkpoints **out, const char *log_path);
 /**
  * Read one checkpoints.jsonl file by path. A missing file is FWT_EIO.
  *
- * Torn tails are tolerated: an unterminated last fragment (a record whose
- * '\n' never reached the disk), and any lines after the last valid line that
- * are not JSON at all (garbage or NUL bytes left by a crash), are ignored
- * and reported by fwt_checkpoints_torn_bytes. Blank lines are skipped. Every
- * other bad line — invalid JSON followed by a valid line, or a JSON line that
- * is not a well-formed entry — fails with FWT_ECORRUPT and the message
- * "<path>:<line>: <reason>" (1-based line number) in fwt_error_last().
+ * Only the last line may be torn. Ignored, and counted by
+ * fwt_checkpoints_torn_bytes (callers should warn when it is non-zero):
+ *  - an unterminated last fragment (a record whose '\n' never reached the
+ *    disk, or NUL/garbage bytes a crash left without a '\n');
+ *  - one '\n'-terminated last line that is not JSON at all (it may have
+ *    been a checkpoint: fwt_checkpoints_append refuses to go past it).
+ * Blank lines are skipped. Every other bad line fails with FWT_ECORRUPT and
+ * the message "<path>:<line>: <reason>" (1-based line number) in
+ * fwt_error_last(): an invalid line followed by a valid one, two or more
+ * trailing invalid lines (the first one is named), and a JSON line that is
+ * not a well-formed entry (even the last one).
  */
 FWT_API int fwt_checkpoints_read_file(fwt_checkpoints **out, const char *path);
 
@@ -111,17 +115,22 @@ FWT_API const fwt_checkpoint_entry *fwt_checkpoints_find_step(const fwt_checkpoi
  * Durably append one entry to `{log_path}/checkpoints.jsonl`.
  *
  * The directory is created if missing (its parent fsynced). The file is
- * opened O_APPEND and locked (flock) against other appenders; a torn tail
- * left by an earlier crash is cut off first, so the record always starts on
- * a fresh line and the file again holds only whole lines. The line is
- * serialised into one buffer, written with a loop that survives short writes
- * and EINTR, then fsynced (and the directory too when the file was created).
- * On a failed write or fsync the record is withdrawn and FWT_EIO returned:
- * it is not durable and must be appended again.
+ * opened O_APPEND and locked (flock) against other appenders. An
+ * unterminated fragment left by an earlier crash (never committed) is cut
+ * off first, so the record always starts on a fresh line. Bytes ending in
+ * '\n' are never cut: when the last line is invalid (a torn tail the reader
+ * tolerates), the append fails with FWT_ECORRUPT
+ * "<path>:<line>: invalid line; remove it or fix it" and the file is left
+ * untouched. The line is serialised into one buffer, written with a loop
+ * that survives short writes and EINTR, then fsynced (and the directory too
+ * when the file was created). On a failed write or fsync the record is
+ * withdrawn and FWT_EIO returned: it is not durable and must be appended
+ * again.
  *
  * Requires name, step >= 0, data_consumed >= 0, source_job_id, and at least
- * one of state_path / sampler_path (FWT_EINVAL otherwise). A file whose
- * middle is corrupt is refused with FWT_ECORRUPT (appending would hide it).
+ * one of state_path / sampler_path (FWT_EINVAL otherwise). A file that
+ * fwt_checkpoints_read_file calls corrupt is refused with FWT_ECORRUPT
+ * (appending would hide it).
  */
 FWT_API int fwt_checkpoints_append(const char *log_path, const fwt_checkpoint_entry *e);
 
@@ -197,6 +206,15 @@ FWT_API int64_t fwt_checkpointer_start_step(const fwt_checkpointer *c);
 FWT_API int64_t fwt_checkpointer_start_data_consumed(const fwt_checkpointer *c);
 /** The path loaded at start (state_path or resolved init ref), or NULL if nothing was loaded. Borrowed. */
 FWT_API const char *fwt_checkpointer_loaded_path(const fwt_checkpointer *c);
+/**
+ * Bytes of torn tail fwt_checkpointer_start found and ignored in
+ * checkpoints.jsonl (fwt_checkpoints_torn_bytes); 0 for a clean registry.
+ * When non-zero the start was also logged as a warning (client log
+ * callback): the run may have resumed from an earlier checkpoint than the
+ * torn record meant, and a '\n'-terminated invalid last line makes the next
+ * save fail until it is removed or fixed.
+ */
+FWT_API size_t fwt_checkpointer_torn_bytes(const fwt_checkpointer *c);
 /** 1 if the run is complete: started as FWT_RESUME_COMPLETE or fwt_checkpointer_finish succeeded. */
 FWT_API int fwt_checkpointer_is_complete(const fwt_checkpointer *c);
 

@@ -221,6 +221,16 @@ FWT_API void fwt_string_list_free(fwt_string_list *l);
 /** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
 FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t);
 
+/**
+ * The training's latest sampler snapshot name: the last
+ * save_weights_for_sampler_ext submitted on this training, in call order
+ * (a failed save rolls it back to the one before), i.e. what the next
+ * full-parameter delta will be computed against (protocol §4.6).
+ * *out is a copy (free with fwt_free), NULL when no sampler save was made.
+ * Thread-safe. FWT_EINVAL for NULL arguments.
+ */
+FWT_API int fwt_training_last_sampler_snapshot(char **out, fwt_training *t);
+
 /* ---- typed results ------------------------------------------------------ */
 
 /*

@@ -289,3 +289,18 @@ int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t)
     fwt__last_ok();
     return FWT_OK;
 }
+
+int fwt_training_last_sampler_snapshot(char **out, fwt_training *t)
+{
+    if (!out || !t)
+        return fwt__last_set(FWT_EINVAL, "fwt_training_last_sampler_snapshot: %s is NULL", out ? "training" : "out");
+    pthread_mutex_lock(&t->mu);
+    char *copy = t->last_snapshot ? fwt__strdup(t->last_snapshot) : NULL;
+    int oom = t->last_snapshot && !copy;
+    pthread_mutex_unlock(&t->mu);
+    if (oom)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    *out = copy;
+    fwt__last_ok();
+    return FWT_OK;
+}

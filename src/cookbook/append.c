@@ -194,18 +194,31 @@ int fwt_checkpoints_append_file(const char *path, const fwt_checkpoint_entry *e)
 
     char *old = NULL;
     size_t old_len = 0, valid_end = 0;
+    fwt__ckpt_tail tail;
     rc = fwt__ckpt_read_all(&old, &old_len, path, NULL);
     if (rc == FWT_OK)
-        rc = fwt__ckpt_parse(NULL, &valid_end, path, old, old_len);
+        rc = fwt__ckpt_parse(NULL, &tail, path, old, old_len);
     fwt__free_mem(old);
     if (rc != FWT_OK)
         goto out;
     /*
-     * Whatever follows the last good line is a torn, never-committed record.
-     * Cut it off so the new record starts on a fresh line and the torn bytes
-     * cannot later sit between two good lines (which the reader would rightly
-     * call corruption).
+     * A '\n'-terminated line was committed by whoever wrote it (a record of
+     * ours is one buffer ending in '\n'); cutting it could destroy a user's
+     * checkpoint, and appending after it would bury it mid-file. Let the user
+     * decide.
      */
+    if (tail.bad_line) {
+        rc = fwt__last_set(FWT_ECORRUPT, "%s:%zu: invalid line; remove it or fix it (%s)", path, tail.bad_line,
+                           tail.bad_why);
+        goto out;
+    }
+    /*
+     * What follows is an unterminated fragment: a torn, never-committed
+     * record. Cut it off so the new record starts on a fresh line and the
+     * torn bytes cannot later sit between two good lines (which the reader
+     * would rightly call corruption).
+     */
+    valid_end = tail.valid_end;
     if (valid_end < old_len && ftruncate(fd, (off_t)valid_end) != 0) {
         rc = fwt__last_set(FWT_EIO, "cannot cut the torn tail of %s: %s", path, strerror(errno));
         goto out;

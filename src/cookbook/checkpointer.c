@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/training_impl.h"
 #include "core/core.h"
+#include "core/request.h"
 #include "cookbook/registry.h"
 
 /* Cookbook DCP_TIMEOUT_S (protocol §4.2). */
@@ -25,6 +27,7 @@ struct fwt_checkpointer {
     int complete;
     int64_t start_step, start_data;
     char *loaded_path;
+    size_t torn_bytes;
 };
 
 int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int version)
@@ -67,6 +70,25 @@ int64_t fwt_checkpointer_start_data_consumed(const fwt_checkpointer *c)
 const char *fwt_checkpointer_loaded_path(const fwt_checkpointer *c)
 {
     return c ? c->loaded_path : NULL;
+}
+
+size_t fwt_checkpointer_torn_bytes(const fwt_checkpointer *c)
+{
+    return c ? c->torn_bytes : 0;
+}
+
+/* Through the client's log callback; the logger lives as long as the client the training uses. */
+static void warn_torn(fwt_checkpointer *c, const char *log_path, const fwt_checkpoint_entry *last)
+{
+    pthread_mutex_lock(&c->t->mu);
+    fwt_client *client = c->t->client;
+    pthread_mutex_unlock(&c->t->mu);
+    if (!client)
+        return;
+    fwt__log(fwt__client_logger(client), FWT_LOG_WARN,
+             "%s/%s: ignored %zu bytes of torn tail after the last valid line (the last resumable entry is %s); "
+             "if the tail is an invalid line ending in a newline, the next save fails until it is removed or fixed",
+             log_path, FWT__CKPT_FILE, c->torn_bytes, last ? last->name : "none");
 }
 
 int fwt_checkpointer_is_complete(const fwt_checkpointer *c)
@@ -119,6 +141,9 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     if (rc != FWT_OK)
         return rc;
     const fwt_checkpoint_entry *last = fwt_checkpoints_last_resumable(l);
+    c->torn_bytes = fwt_checkpoints_torn_bytes(l);
+    if (c->torn_bytes)
+        warn_torn(c, o->log_path, last);
     const char *init = o->init_from_checkpoint && o->init_from_checkpoint[0] ? o->init_from_checkpoint : NULL;
     if (last && c->total > 0 && last->step >= c->total) {
         /* A finished run: nothing to load and nothing to train. */

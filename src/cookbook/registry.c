@@ -4,9 +4,11 @@
  * '\n' is the commit marker of a record. A crash can leave, after the last
  * committed record, an unterminated fragment or (when the file size reached
  * the disk before its content) garbage and NUL bytes. Such a tail is ignored,
- * like LevelDB's log reader treats a truncated tail as EOF. A bad line that
- * is followed by a good one cannot be a torn tail, so it is reported with its
- * line number rather than silently skipped: resuming from the wrong
+ * like LevelDB's log reader treats a truncated tail as EOF. Only the LAST
+ * line can be torn: one '\n'-terminated invalid last line is still tolerated
+ * (and counted in torn_bytes, so callers warn), but a bad line followed by a
+ * good one, or by a second bad line, cannot be a tear and is reported with
+ * its line number rather than silently skipped: resuming from the wrong
  * checkpoint is worse than stopping.
  */
 #include <errno.h>
@@ -254,9 +256,11 @@ static int list_push(fwt_checkpoints *l, const fwt_checkpoint_entry *e)
     return FWT_OK;
 }
 
-int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, const char *buf, size_t len)
+int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *path, const char *buf, size_t len)
 {
     fwt_checkpoints *l = NULL;
+    if (tail)
+        memset(tail, 0, sizeof *tail);
     if (out) {
         *out = NULL;
         l = fwt__calloc(1, sizeof *l);
@@ -265,9 +269,15 @@ int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, 
     }
     fwt__json_hooks_install();
 
+    /*
+     * end_ok: just past the last line that is valid or blank with no invalid
+     * line before it. bad_line: the first '\n'-terminated invalid line after
+     * it. Only the last line may be torn, so a valid line or a second invalid
+     * line after bad_line makes the file corrupt.
+     */
     size_t pos = 0, line_no = 0, end_ok = 0;
-    size_t pending_line = 0; /* first garbage line since the last good one: a torn tail unless a good line follows */
-    char pending_why[128] = "", why[128];
+    size_t bad_line = 0;
+    char bad_why[FWT__CKPT_WHY] = "", why[FWT__CKPT_WHY];
     while (pos < len) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         if (!nl)
@@ -277,6 +287,7 @@ int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, 
         fwt_checkpoint_entry e;
         why[0] = '\0';
         enum line_class c = parse_line(buf + pos, n, &e, why, sizeof why);
+        pos = (size_t)(nl - buf) + 1;
         if (c == LINE_NOMEM) {
             fwt_checkpoints_free(l);
             return fwt__last_set(FWT_ENOMEM, "out of memory reading %s", path);
@@ -285,34 +296,47 @@ int fwt__ckpt_parse(fwt_checkpoints **out, size_t *valid_end, const char *path, 
             fwt_checkpoints_free(l);
             return fwt__last_set(FWT_ECORRUPT, "%s:%zu: %s", path, line_no, why);
         }
-        if (c == LINE_GARBAGE && !pending_line) {
-            pending_line = line_no;
-            snprintf(pending_why, sizeof pending_why, "%s", why);
+        if (c == LINE_BLANK) {
+            if (!bad_line)
+                end_ok = pos; /* committed bytes: an append must keep them */
+            continue;
         }
-        if (c == LINE_OK) {
-            if (pending_line) {
-                entry_release(&e);
+        if (c == LINE_GARBAGE) {
+            if (bad_line) {
                 fwt_checkpoints_free(l);
-                return fwt__last_set(FWT_ECORRUPT, "%s:%zu: %s (and valid lines follow, so it is not a torn tail)",
-                                     path, pending_line, pending_why);
+                return fwt__last_set(FWT_ECORRUPT,
+                                     "%s:%zu: %s (line %zu is invalid too; only the last line can be torn)", path,
+                                     bad_line, bad_why, line_no);
             }
-            if (l && list_push(l, &e) != FWT_OK) {
-                entry_release(&e);
-                fwt_checkpoints_free(l);
-                return fwt__last_set(FWT_ENOMEM, "out of memory reading %s", path);
-            }
-            if (!l)
-                entry_release(&e);
-            end_ok = (size_t)(nl - buf) + 1;
+            bad_line = line_no;
+            snprintf(bad_why, sizeof bad_why, "%s", why);
+            continue;
         }
-        pos = (size_t)(nl - buf) + 1;
+        /* LINE_OK */
+        if (bad_line) {
+            entry_release(&e);
+            fwt_checkpoints_free(l);
+            return fwt__last_set(FWT_ECORRUPT, "%s:%zu: %s (and valid lines follow, so it is not a torn tail)", path,
+                                 bad_line, bad_why);
+        }
+        if (l && list_push(l, &e) != FWT_OK) {
+            entry_release(&e);
+            fwt_checkpoints_free(l);
+            return fwt__last_set(FWT_ENOMEM, "out of memory reading %s", path);
+        }
+        if (!l)
+            entry_release(&e);
+        end_ok = pos;
     }
     if (l) {
         l->torn_bytes = len - end_ok;
         *out = l;
     }
-    if (valid_end)
-        *valid_end = end_ok;
+    if (tail) {
+        tail->valid_end = end_ok;
+        tail->bad_line = bad_line;
+        snprintf(tail->bad_why, sizeof tail->bad_why, "%s", bad_why);
+    }
     return FWT_OK;
 }
 

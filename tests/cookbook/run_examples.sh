@@ -22,6 +22,24 @@ cat "$tmp/ws.out"
 [ "$(grep -c 'check=ok' "$tmp/ws.out")" -eq 3 ] || fail "weight_sync did not check 3 hotloads"
 grep -q 'step=2 .*type=delta' "$tmp/ws.out" || fail "later syncs should be deltas"
 
+echo "-- weight_sync against an inference endpoint that fails often (503/429 + Retry-After/408/dropped connections)"
+"$server" --port 0 --port-file "$tmp/fport" --data-dir "$tmp/fdata" --api-key examples-key --job-start-ms 10 \
+  --hotload-ms 10 --faults seed=11,http503=0.15,http429=0.1,retry_after=1,http408=0.1,drop=0.1,only=/inference/ \
+  >"$tmp/fserver.log" 2>&1 &
+fpid=$!
+for _ in $(seq 100); do [ -s "$tmp/fport" ] && break; sleep 0.1; done
+[ -s "$tmp/fport" ] || { kill "$fpid"; fail "faulty fwtrain-local did not start"; }
+set +e
+FIREWORKS_BASE_URL="http://127.0.0.1:$(tr -d '[:space:]' < "$tmp/fport")" "$weight_sync" --steps 2 >"$tmp/fws.out" 2>"$tmp/fws.err"
+frc=$?
+set -e
+kill "$fpid" 2>/dev/null || true
+wait "$fpid" 2>/dev/null || true
+faults=$(grep -c 'fault' "$tmp/fserver.log" || true)
+[ "$frc" -eq 0 ] || { cat "$tmp/fws.out" "$tmp/fws.err"; fail "weight_sync under inference faults exited $frc"; }
+[ "$(grep -c 'check=ok' "$tmp/fws.out")" -eq 2 ] || fail "weight_sync under faults did not check 2 hotloads"
+echo "   survived; server log lines mentioning faults: $faults"
+
 echo "-- promote example on a finished sft_resume run"
 "$sft_resume" --log-path "$tmp/run" --dataset "$dataset" --steps 3 >/dev/null 2>"$tmp/sft.err" \
   || { cat "$tmp/sft.err"; fail "sft_resume"; }

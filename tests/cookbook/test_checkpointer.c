@@ -4,6 +4,7 @@
  * (fresh, automatic, init_from_checkpoint, complete, mutual exclusion), and
  * that a failed save appends nothing.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,31 @@ static fwt_local_server *srv;
 static fwt_client *client;
 static char root[64];
 
+/* Warnings the library logged (any thread). */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char warnings[4096];
+
+static void capture_log(int level, const char *message, void *payload)
+{
+    (void)payload;
+    if (level > FWT_LOG_WARN)
+        return;
+    pthread_mutex_lock(&log_mu);
+    size_t n = strlen(warnings);
+    snprintf(warnings + n, sizeof warnings - n, "%s\n", message);
+    pthread_mutex_unlock(&log_mu);
+}
+
+/* 1 if a captured warning contains `needle`; clears the capture. */
+static int warned(const char *needle)
+{
+    pthread_mutex_lock(&log_mu);
+    int found = strstr(warnings, needle) != NULL;
+    warnings[0] = '\0';
+    pthread_mutex_unlock(&log_mu);
+    return found;
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -42,6 +68,8 @@ static int group_setup(void **state)
     co.api_key = fwt_local_server_api_key(srv);
     co.retry_budget_ms = 2000; /* the last test kills the server */
     co.connect_timeout_ms = 1000;
+    co.log_fn = capture_log;
+    co.log_level = FWT_LOG_WARN;
     return fwt_client_new(&client, &co) == FWT_OK ? 0 : -1;
 }
 
@@ -240,6 +268,49 @@ static void test_saves_and_resume(void **state)
     fwt_training_free(t2);
 }
 
+/* A torn last line: the resume falls back to the entry before it and says so (log + torn_bytes); a
+ * '\n'-terminated one is kept, so the next save fails naming it instead of destroying it. */
+static void test_torn_tail_warns(void **state)
+{
+    (void)state;
+    fwt_training *t = open_training("ckptr-torn");
+    fwt_checkpointer *c = NULL;
+    fwt_checkpointer_options o;
+    opts_for(&o, "torn", "ckptr-torn", 2, 10);
+    warned("");
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
+    assert_int_equal(fwt_checkpointer_torn_bytes(c), 0);
+    assert_false(warned("torn tail"));
+    assert_int_equal(fwt_checkpointer_step_done(c, 2, 8, NULL), FWT_OK);
+    fwt_checkpointer_free(c);
+
+    char file[160];
+    snprintf(file, sizeof file, "%s/torn/checkpoints.jsonl", root);
+    const char *bad = "{\"name\":\"step-4\",\"step\":4,}\n";
+    FILE *fp = fopen(file, "a");
+    assert_non_null(fp);
+    fputs(bad, fp);
+    fclose(fp);
+
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
+    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
+    assert_int_equal(fwt_checkpointer_start_step(c), 2);
+    assert_int_equal(fwt_checkpointer_torn_bytes(c), strlen(bad));
+    char want[64];
+    snprintf(want, sizeof want, "ignored %zu bytes of torn tail", strlen(bad));
+    assert_true(warned(want));
+    int saved = -1;
+    assert_int_equal(fwt_checkpointer_step_done(c, 4, 16, &saved), FWT_ECORRUPT);
+    assert_int_equal(saved, 0);
+    assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: invalid line; remove it or fix it"));
+    fwt_checkpointer_free(c);
+    fwt_checkpoints *l = registry("torn");
+    assert_int_equal(fwt_checkpoints_count(l), 1);
+    assert_int_equal(fwt_checkpoints_torn_bytes(l), strlen(bad)); /* still there */
+    fwt_checkpoints_free(l);
+    fwt_training_free(t);
+}
+
 /* The server dies before confirming a save: nothing is appended. */
 static void test_failed_save_appends_nothing(void **state)
 {
@@ -269,6 +340,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_option_checks),
         cmocka_unit_test(test_saves_and_resume),
+        cmocka_unit_test(test_torn_tail_warns),
         cmocka_unit_test(test_failed_save_appends_nothing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

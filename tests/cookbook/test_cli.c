@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -117,6 +118,44 @@ static void test_auto_output_model_id(void **state)
     assert_true(strlen(id) > 0 && id[0] != '-');
 }
 
+/* What cli_fail prints on stderr for (status, http, message). */
+static void fail_text(char *out, size_t n, int status, int http, const char *message)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_true(saved >= 0 && tmp);
+    assert_true(dup2(fileno(tmp), 2) >= 0);
+    fwt_error e = {.code = status, .http_status = http, .message = message, .request_id = ""};
+    (void)cli_fail("promotion failed", status, &e);
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    rewind(tmp);
+    size_t got = fread(out, 1, n - 1, tmp);
+    out[got] = '\0';
+    fclose(tmp);
+}
+
+/* The status is added once: not again when the library's message already names it. */
+static void test_fail_message_names_status_once(void **state)
+{
+    (void)state;
+    char text[512];
+    fail_text(text, sizeof text, FWT_ENOTFOUND, 400, "checkpoint x not found in trainer j1 (HTTP 400)");
+    assert_string_equal(text, "fwtrain: promotion failed: checkpoint x not found in trainer j1 (HTTP 400)\n");
+    fail_text(text, sizeof text, FWT_EAUTH, 401, "denied (HTTP 401; is the API key valid and training-scoped?)");
+    assert_non_null(strstr(text, "training-scoped?)\n"));
+    assert_null(strstr(text, "(HTTP 401)"));
+    fail_text(text, sizeof text, FWT_EHTTP, 503, "service unavailable");
+    assert_string_equal(text, "fwtrain: promotion failed: service unavailable (HTTP 503)\n");
+    /* another status in the text does not count */
+    fail_text(text, sizeof text, FWT_EHTTP, 502, "upstream said HTTP 500");
+    assert_string_equal(text, "fwtrain: promotion failed: upstream said HTTP 500 (HTTP 502)\n");
+    fail_text(text, sizeof text, FWT_EIO, 0, "disk full");
+    assert_string_equal(text, "fwtrain: promotion failed: disk full\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_promote_needs_key),
         cmocka_unit_test(test_auto_output_model_id),
+        cmocka_unit_test(test_fail_message_names_status_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,6 +106,18 @@ static void check_prefix(fwt_checkpoints *l, size_t rows)
         assert_int_equal(fwt_checkpoints_get(l, i)->step, GOLDEN_STEPS[i]);
 }
 
+static void set_entry(fwt_checkpoint_entry *e, const char *name, int64_t step, const char *state, const char *sampler)
+{
+    assert_int_equal(fwt_checkpoint_entry_init(e, FWT_CHECKPOINT_ENTRY_VERSION), FWT_OK);
+    e->name = name;
+    e->step = step;
+    e->data_consumed = step * 4;
+    e->state_path = state;
+    e->sampler_path = sampler;
+    e->source_job_id = "job-abc";
+    e->base_model = "accounts/fireworks/models/qwen3-8b";
+}
+
 static void test_golden_parse(void **state)
 {
     fixture *f = *state;
@@ -142,8 +154,9 @@ static void test_torn_every_offset(void **state)
 {
     fixture *f = *state;
     const size_t len = sizeof GOLDEN - 1;
-    static const char *tails[] = {"", "\0\0\0\0\0\0\0\0", "\x8f\xff garbage {\"na", "\0\0\0\n\0\0\n"};
-    static const size_t tail_len[] = {0, 8, 15, 7};
+    /* the last tail is one '\n'-terminated invalid line (plus a fragment): still a tolerated torn tail */
+    static const char *tails[] = {"", "\0\0\0\0\0\0\0\0", "\x8f\xff garbage {\"na", "\0\0\0\n\0\0"};
+    static const size_t tail_len[] = {0, 8, 15, 6};
     char *buf = malloc(len + 32);
     assert_non_null(buf);
     /* Under valgrind (its own lane) two tails cover the logic at half the cost. */
@@ -161,6 +174,13 @@ static void test_torn_every_offset(void **state)
             if (fwt_checkpoints_count(l) != want)
                 fail_msg("tail %zu cut %zu: %zu rows, want %zu", t, cut, fwt_checkpoints_count(l), want);
             check_prefix(l, want);
+            /* everything after the last '\n' of the golden prefix is torn */
+            size_t keep = cut;
+            while (keep > 0 && GOLDEN[keep - 1] != '\n')
+                keep--;
+            if (fwt_checkpoints_torn_bytes(l) != cut + tail_len[t] - keep)
+                fail_msg("tail %zu cut %zu: torn %zu, want %zu", t, cut, fwt_checkpoints_torn_bytes(l),
+                         cut + tail_len[t] - keep);
             fwt_checkpoints_free(l);
         }
     }
@@ -216,18 +236,89 @@ static void test_corrupt_lines(void **state)
     expect_corrupt(f->file, data, ":2: invalid JSON");
     snprintf(data, sizeof data, "{\"name\":\"a\",\"step\":1,\"state_path\":\"s\"} x\n%s", ok);
     expect_corrupt(f->file, data, ":1: unexpected bytes after the JSON object");
+    /* only the last line can be torn: two trailing invalid lines name the first */
+    snprintf(data, sizeof data, "%s%s{\"name\":\"step-3\",}\n{\"name\":\"st\n", ok, ok);
+    expect_corrupt(f->file, data, "checkpoints.jsonl:3: invalid JSON (line 4 is invalid too");
+    snprintf(data, sizeof data, "%sxx\n\n  \r\nyy\nfragment", ok);
+    expect_corrupt(f->file, data, "checkpoints.jsonl:2: invalid JSON (line 5 is invalid too");
+    memset(data, 0, sizeof data);
+    memcpy(data, ok, n);
+    memcpy(data + n + 3, "\n", 1);
+    memcpy(data + n + 6, "\n", 1);
+    write_file(f->file, data, n + 7);
+    l = NULL;
+    assert_int_equal(fwt_checkpoints_read_file(&l, f->file), FWT_ECORRUPT);
+    assert_null(l);
+    assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: line contains NUL"));
 }
 
-static void set_entry(fwt_checkpoint_entry *e, const char *name, int64_t step, const char *state, const char *sampler)
+/* The review's case: a complete ('\n'-terminated) but invalid last line. The reader tolerates it as torn
+ * (resume falls back to the line before, with torn_bytes set so callers warn); the appender refuses to
+ * cut or bury it and leaves the file byte for byte as it was. */
+static void test_terminated_invalid_last_line(void **state)
 {
-    assert_int_equal(fwt_checkpoint_entry_init(e, FWT_CHECKPOINT_ENTRY_VERSION), FWT_OK);
-    e->name = name;
-    e->step = step;
-    e->data_consumed = step * 4;
-    e->state_path = state;
-    e->sampler_path = sampler;
-    e->source_job_id = "job-abc";
-    e->base_model = "accounts/fireworks/models/qwen3-8b";
+    fixture *f = *state;
+    const char *l1 = "{\"name\":\"step-1\",\"step\":1,\"state_path\":\"cross_job://j/step-1\",\"source_job_id\":\"j\"}\n";
+    const char *l2 = "{\"name\":\"step-2\",\"step\":2,\"state_path\":\"cross_job://j/step-2\",\"source_job_id\":\"j\",}\n";
+    static const char *after[] = {"", "{\"name\":\"step-3\",\"st", "\0\0\0\0"};
+    static const size_t after_len[] = {0, 19, 4};
+    for (size_t t = 0; t < 3; t++) {
+        char data[512];
+        size_t n1 = strlen(l1), n2 = strlen(l2), len = n1 + n2 + after_len[t];
+        memcpy(data, l1, n1);
+        memcpy(data + n1, l2, n2);
+        memcpy(data + n1 + n2, after[t], after_len[t]);
+        write_file(f->file, data, len);
+
+        fwt_checkpoints *l = NULL;
+        assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
+        assert_int_equal(fwt_checkpoints_count(l), 1);
+        assert_int_equal(fwt_checkpoints_torn_bytes(l), n2 + after_len[t]);
+        assert_string_equal(fwt_checkpoints_last_resumable(l)->name, "step-1");
+        fwt_checkpoints_free(l);
+
+        fwt_checkpoint_entry e;
+        set_entry(&e, "step-3", 3, "cross_job://j/step-3", NULL);
+        assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_ECORRUPT);
+        const char *msg = fwt_error_last()->message;
+        if (!strstr(msg, "checkpoints.jsonl:2: invalid line; remove it or fix it"))
+            fail_msg("tail %zu: message \"%s\"", t, msg);
+        size_t got_len;
+        char *text = slurp(f->file, &got_len);
+        assert_int_equal(got_len, len);
+        assert_memory_equal(text, data, len); /* untouched */
+        free(text);
+    }
+    /* once the user removed the line, appending works again */
+    write_file(f->file, l1, strlen(l1));
+    fwt_checkpoint_entry e;
+    set_entry(&e, "step-3", 3, "cross_job://j/step-3", NULL);
+    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
+    fwt_checkpoints *l = NULL;
+    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_checkpoints_count(l), 2);
+    assert_int_equal(fwt_checkpoints_last_resumable(l)->step, 3);
+    fwt_checkpoints_free(l);
+}
+
+/* Blank lines are committed bytes too: an append keeps them. */
+static void test_append_keeps_blank_lines(void **state)
+{
+    fixture *f = *state;
+    const char *data = "{\"name\":\"step-1\",\"step\":1,\"state_path\":\"s1\",\"source_job_id\":\"j\"}\n\n  \r\n";
+    write_file(f->file, data, strlen(data));
+    fwt_checkpoints *l = NULL;
+    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
+    fwt_checkpoints_free(l);
+    fwt_checkpoint_entry e;
+    set_entry(&e, "step-3", 3, "s3", NULL);
+    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
+    size_t len;
+    char *text = slurp(f->file, &len);
+    assert_memory_equal(text, data, strlen(data));
+    assert_true(strncmp(text + strlen(data), "{\"name\":\"step-3\"", 16) == 0);
+    free(text);
 }
 
 static void test_append_roundtrip(void **state)
@@ -273,9 +364,10 @@ static void test_append_after_torn_tail(void **state)
 {
     fixture *f = *state;
     const char *ok = "{\"name\":\"step-1\",\"step\":1,\"state_path\":\"s1\",\"source_job_id\":\"j\"}\n";
-    static const char *tails[] = {"{\"name\":\"step-2\",\"st", "\0\0\0\0", "garbage\n\0\0\n{\"na"};
-    static const size_t tail_len[] = {19, 4, 16};
-    for (size_t t = 0; t < 3; t++) {
+    /* unterminated fragments only: never committed, so the append cuts them */
+    static const char *tails[] = {"{\"name\":\"step-2\",\"st", "\0\0\0\0", "garbage\0\0\xff{\"na", "  "};
+    static const size_t tail_len[] = {19, 4, 14, 2};
+    for (size_t t = 0; t < 4; t++) {
         char data[256];
         size_t n = strlen(ok);
         memcpy(data, ok, n);
@@ -504,7 +596,8 @@ static void test_kinds_and_specs(void **state)
 }
 
 /* Random mixes of good lines, torn fragments and garbage: never a crash or leak; OK or ECORRUPT only;
- * when OK, an append after it lands as the last entry with everything before it intact. */
+ * when OK, an append either refuses a '\n'-terminated torn line (file untouched) or lands as the last
+ * entry with every committed byte before it intact. */
 static void test_random_files(void **state)
 {
     fixture *f = *state;
@@ -540,13 +633,37 @@ static void test_random_files(void **state)
             const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, i);
             assert_true(e->name && e->step >= 0 && (e->state_path || e->sampler_path));
         }
+        /* the reader ignores only the tail; bytes up to the last '\n' before it are committed */
+        size_t torn = fwt_checkpoints_torn_bytes(l);
+        assert_true(torn <= len);
+        int tail_has_nl = memchr(buf + len - torn, '\n', torn) != NULL;
+        size_t last_nl_end = len;
+        while (last_nl_end > 0 && buf[last_nl_end - 1] != '\n')
+            last_nl_end--;
         fwt_checkpoint_entry e;
         fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
         e.name = "step-99";
         e.step = 99;
         e.state_path = "s99";
         e.source_job_id = "j";
-        assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
+        rc = fwt_checkpoints_append(f->dir, &e);
+        size_t got_len;
+        char *text = slurp(f->file, &got_len);
+        if (tail_has_nl) {
+            /* a '\n'-terminated invalid last line: refused, file untouched */
+            assert_int_equal(rc, FWT_ECORRUPT);
+            assert_non_null(strstr(fwt_error_last()->message, "invalid line; remove it or fix it"));
+            assert_int_equal(got_len, len);
+            assert_memory_equal(text, buf, len);
+            free(text);
+            fwt_checkpoints_free(l);
+            continue;
+        }
+        assert_int_equal(rc, FWT_OK);
+        /* never a '\n'-terminated byte lost: the old file up to its last '\n' is a prefix of the new one */
+        assert_true(got_len > last_nl_end);
+        assert_memory_equal(text, buf, last_nl_end);
+        free(text);
         fwt_checkpoints *l2 = NULL;
         assert_int_equal(fwt_checkpoints_read(&l2, f->dir), FWT_OK);
         assert_int_equal(fwt_checkpoints_count(l2), before + 1);
@@ -566,6 +683,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_every_offset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_terminated_invalid_last_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_append_keeps_blank_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_after_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_refuses_corrupt_and_bad_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_short_write, setup, teardown),

@@ -198,6 +198,52 @@ static void test_kill_and_resume(void **state)
     }
 }
 
+/* A torn record at the end of checkpoints.jsonl: the rerun warns, resumes from the entry before it, cuts
+ * the fragment on its next save and finishes with the reference's lines. */
+static void test_resume_after_torn_tail(void **state)
+{
+    (void)state;
+    proc_result first, second;
+    sft(&first, "torn", 6, NULL, NULL);
+    char log[128], file[160];
+    path_of(log, sizeof log, "torn");
+    snprintf(file, sizeof file, "%s/checkpoints.jsonl", log);
+    fwt_checkpoints *l = NULL;
+    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
+    const fwt_checkpoint_entry *e = fwt_checkpoints_last_resumable(l);
+    assert_non_null(e);
+    long resume_from = (long)e->step;
+    fwt_checkpoints_free(l);
+    const char *frag = "{\"name\":\"step-99\",\"st";
+    FILE *fp = fopen(file, "a");
+    assert_non_null(fp);
+    fputs(frag, fp);
+    fclose(fp);
+
+    sft(&second, "torn", 0, NULL, NULL);
+    if (second.exit_code != 0)
+        fail_msg("resumed run failed (%d): %s", second.exit_code, second.err);
+    char want[96];
+    snprintf(want, sizeof want, "warning: ignored %zu bytes of torn tail", strlen(frag));
+    if (!strstr(second.err, want))
+        fail_msg("no \"%s\" in: %s", want, second.err);
+    long resumed_at = 0;
+    assert_int_equal(sscanf(second.out, "step=%ld ", &resumed_at), 1);
+    assert_int_equal(resumed_at, resume_from + 1);
+    char line[128], ref[128];
+    for (long s = resumed_at; s <= N_STEPS; s++) {
+        assert_true(find_step_line(second.out, s, line, sizeof line));
+        assert_true(find_step_line(reference.out, s, ref, sizeof ref));
+        assert_string_equal(line, ref);
+    }
+    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
+    assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
+    assert_int_equal(fwt_checkpoints_latest_promotable(l)->step, N_STEPS);
+    fwt_checkpoints_free(l);
+    proc_result_free(&first);
+    proc_result_free(&second);
+}
+
 static void source_job_of(const char *name, char *job, size_t n)
 {
     char log[128];
@@ -353,6 +399,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uninterrupted_reference),
         cmocka_unit_test(test_kill_and_resume),
+        cmocka_unit_test(test_resume_after_torn_tail),
         cmocka_unit_test(test_init_from_checkpoint),
         cmocka_unit_test(test_cli_promote),
     };

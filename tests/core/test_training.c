@@ -262,6 +262,11 @@ static void test_sampler_failure_resets_auto(void **state)
                      FWT_OK);
     assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "c-0a1b2c3d");
     fwt_sampler_save_free(s);
+    char *last = NULL;
+    assert_int_equal(fwt_training_last_sampler_snapshot(&last, f->t), FWT_OK);
+    assert_string_equal(last, "e-0a1b2c3d");
+    fwt_free(last);
+    assert_int_equal(fwt_training_last_sampler_snapshot(NULL, f->t), FWT_EINVAL);
 }
 
 static void test_lora(void **state)
@@ -276,6 +281,9 @@ static void test_lora(void **state)
     assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(lc, "rank")->valuedouble, 8);
     cJSON_Delete(cm);
     fwt_sampler_save *s = NULL;
+    char *last = (char *)"x";
+    assert_int_equal(fwt_training_last_sampler_snapshot(&last, t), FWT_OK);
+    assert_null(last); /* none yet */
     for (int i = 0; i < 2; i++) { /* LoRA: AUTO is always base */
         assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, t, "x", FWT_CHECKPOINT_AUTO, 0, 10000), FWT_OK);
         assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
