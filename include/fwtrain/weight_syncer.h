@@ -79,7 +79,9 @@ FWT_API void fwt_weight_syncer_free(fwt_weight_syncer *s);
  * (may be NULL) receives the snapshot name "<name>-<8hex>" (free with
  * fwt_free). A warmup failure is not an error (see
  * fwt_weight_syncer_last_warmup_status). On failure the next checkpoint will
- * be base. Without a deployment this is save_only.
+ * be base. A delta that applies on top of a snapshot the deployment does not
+ * hold (another sampler save on the same training came in between) is not
+ * sent: FWT_ESTATE. Without a deployment this is save_only.
  */
 FWT_API int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
                                                fwt_checkpoint_type type);

@@ -232,9 +232,11 @@ static fwt_checkpoint_type resolve_type(const fwt_weight_syncer *s, fwt_checkpoi
     return fwt_weight_syncer_next_type(s);
 }
 
-static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type type, char **snapshot)
+/* *previous: for a delta, the snapshot it applies on top of (fwt_sampler_save_previous_snapshot_name), else NULL. */
+static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type type, char **snapshot, char **previous)
 {
     *snapshot = NULL;
+    *previous = NULL;
     int64_t t0 = now_ms();
     fwt_future *f = NULL;
     int rc = fwt_training_save_weights_for_sampler_ext(&f, s->training, name, type, s->o.save_ttl_seconds);
@@ -243,10 +245,16 @@ static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type t
         rc = wait_take(s, f, s->o.save_timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)&sv);
         if (rc == FWT_OK) {
             const char *sn = fwt_sampler_save_snapshot_name(sv);
+            const char *pv = fwt_sampler_save_previous_snapshot_name(sv);
             *snapshot = fwt__strdup(sn ? sn : "");
+            *previous = pv ? fwt__strdup(pv) : NULL;
             fwt_sampler_save_free(sv);
-            if (!*snapshot)
+            if (!*snapshot || (pv && !*previous)) {
+                fwt__free_mem(*snapshot);
+                fwt__free_mem(*previous);
+                *snapshot = *previous = NULL;
                 rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+            }
         }
     }
     s->last.save_ms = now_ms() - t0;
@@ -363,10 +371,21 @@ static int save_call(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_wei
     }
     fwt_checkpoint_type t = resolve_type(s, type);
     s->last.type = t;
-    char *snap = NULL;
-    rc = do_save(s, name, t, &snap);
-    if (rc == FWT_OK && hotload)
+    char *snap = NULL, *prev = NULL;
+    rc = do_save(s, name, t, &snap, &prev);
+    if (rc == FWT_OK && hotload && prev && s->o.lora_rank == 0 && t == FWT_CHECKPOINT_DELTA &&
+        !(s->base_identity && strcmp(prev, s->base_identity) == 0)) {
+        /* The trainer's delta applies on top of a snapshot the deployment does not hold (another save on this
+         * training came in between): loading it can only fail, so do not send it and restart with a base. */
+        rc = fwt__last_set(FWT_ESTATE,
+                           "delta chain broken: %s applies on top of %s but deployment %s holds %s; not hotloading it, "
+                           "the next checkpoint will be a base",
+                           snap, prev, s->deployment_id, s->base_identity ? s->base_identity : "(unknown)");
+        s->force_base = 1;
+    } else if (rc == FWT_OK && hotload) {
         rc = do_hotload(s, snap, t);
+    }
+    fwt__free_mem(prev);
     s->last.total_ms = now_ms() - t0;
     if (rc != FWT_OK) {
         fwt__free_mem(snap);

@@ -328,7 +328,8 @@ static void test_broken_chain_healed(void **state)
     train_step(t, b);
     assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_DELTA);
     int rc = fwt_weight_syncer_save_and_hotload(NULL, s, "c2", FWT_CHECKPOINT_AUTO);
-    assert_int_not_equal(rc, FWT_OK); /* detected */
+    assert_int_equal(rc, FWT_ESTATE); /* detected from the save result, before any hotload */
+    assert_non_null(strstr(fwt_error_last()->message, "delta chain broken"));
     assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
     train_step(t, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, s, "c3", FWT_CHECKPOINT_AUTO), "c3 (healing base)");

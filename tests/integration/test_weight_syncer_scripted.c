@@ -304,21 +304,32 @@ static void test_broken_chain_healed_by_base(void **state)
     sfx *f = *state;
     fwt_weight_syncer *s = syncer(f, "d1", 0);
     sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_CHECKPOINT_BASE);
-    /* someone else loads another base into d1: our next delta no longer applies */
-    fwt_weight_syncer *other = syncer(f, "d1", 0);
+    /* another save on the same training: the trainer's next delta applies on top of "intruder", which d1 does
+     * not hold. The syncer sees it from the save result and does not send a doomed hotload. */
+    fwt_weight_syncer *other = syncer(f, "d2", 0);
     char *snap = NULL;
     assert_int_equal(fwt_weight_syncer_save_only(&snap, NULL, other, "intruder", FWT_CHECKPOINT_BASE), FWT_OK);
-    assert_int_equal(fwt_weight_syncer_hotload(other, snap, FWT_CHECKPOINT_BASE), FWT_OK);
     fwt_free(snap);
     fwt_weight_syncer_free(other);
+    int hotloads = wint(f, &f->w.n_hl);
     assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_DELTA);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_CHECKPOINT_AUTO), FWT_EREMOTE);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_CHECKPOINT_AUTO), FWT_ESTATE);
     assert_null(snap);
-    assert_non_null(strstr(fwt_error_last()->message, "step-2-0a1b2c3d"));
+    assert_non_null(strstr(fwt_error_last()->message, "delta chain broken"));
+    assert_non_null(strstr(fwt_error_last()->message, "intruder-0a1b2c3d"));
+    assert_int_equal(wint(f, &f->w.n_hl), hotloads);
     /* healed: the next checkpoint is a base and loads */
     assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
     sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_CHECKPOINT_BASE);
     sync_ok(s, "step-4", "step-4-0a1b2c3d", FWT_CHECKPOINT_DELTA);
+    /* the deployment changes under us (e.g. a load from elsewhere): the server rejects the delta */
+    pthread_mutex_lock(&f->w.mu);
+    snprintf(f->w.deps[0].current, 96, "loaded-from-elsewhere");
+    pthread_mutex_unlock(&f->w.mu);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-5", FWT_CHECKPOINT_AUTO), FWT_EREMOTE);
+    assert_non_null(strstr(fwt_error_last()->message, "step-5-0a1b2c3d"));
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
+    sync_ok(s, "step-6", "step-6-0a1b2c3d", FWT_CHECKPOINT_BASE);
     fwt_weight_syncer_free(s);
 }
 
