@@ -5,6 +5,7 @@
  * is detected instead of silently serving wrong weights.
  */
 #include "model.h"
+#include "bytes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,28 +27,6 @@
 #define FWL_DELTA_MAGIC "FWLDELTA"
 #define FWL_DELTA_VERSION 1u
 #define FWL_DELTA_HDR 32u
-
-__attribute__((format(printf, 3, 4))) static int fwl__derr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void fwl__le32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t fwl__rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 uint32_t fwl_adler32(const uint8_t *buf, size_t len)
 {
@@ -201,12 +180,12 @@ int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zs
         }
     } while (pos < len);
     memcpy(o.p, FWL_DELTA_MAGIC, 8);
-    fwl__le32(o.p + 8, FWL_DELTA_VERSION);
-    fwl__le32(o.p + 12, (uint32_t)zstd_level);
-    fwl__le32(o.p + 16, (uint32_t)((uint64_t)len & 0xffffffffu));
-    fwl__le32(o.p + 20, (uint32_t)((uint64_t)len >> 32));
-    fwl__le32(o.p + 24, (uint32_t)ad_cur);
-    fwl__le32(o.p + 28, 0);
+    fwl_put_le32(o.p + 8, FWL_DELTA_VERSION);
+    fwl_put_le32(o.p + 12, (uint32_t)zstd_level);
+    fwl_put_le32(o.p + 16, (uint32_t)((uint64_t)len & 0xffffffffu));
+    fwl_put_le32(o.p + 20, (uint32_t)((uint64_t)len >> 32));
+    fwl_put_le32(o.p + 24, (uint32_t)ad_cur);
+    fwl_put_le32(o.p + 28, 0);
     uint8_t *shrunk = realloc(o.p, o.len);
     *out = shrunk ? shrunk : o.p;
     *out_len = o.len;
@@ -223,34 +202,34 @@ int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, 
                     char *err, size_t errlen)
 {
     if (!out || (!base && base_len) || (!delta && delta_len))
-        return fwl__derr(err, errlen, "corrupt delta: bad arguments");
+        return fwl_errf(err, errlen, "corrupt delta: bad arguments");
     *out = NULL;
     if (delta_len < FWL_DELTA_HDR || memcmp(delta, FWL_DELTA_MAGIC, 8) != 0)
-        return fwl__derr(err, errlen, "corrupt delta: not an fwtrain-local delta");
-    if (fwl__rd32(delta + 8) != FWL_DELTA_VERSION)
-        return fwl__derr(err, errlen, "corrupt delta: unsupported version %u", fwl__rd32(delta + 8));
-    uint64_t raw = (uint64_t)fwl__rd32(delta + 16) | (uint64_t)fwl__rd32(delta + 20) << 32;
+        return fwl_errf(err, errlen, "corrupt delta: not an fwtrain-local delta");
+    if (fwl_get_le32(delta + 8) != FWL_DELTA_VERSION)
+        return fwl_errf(err, errlen, "corrupt delta: unsupported version %u", fwl_get_le32(delta + 8));
+    uint64_t raw = (uint64_t)fwl_get_le32(delta + 16) | (uint64_t)fwl_get_le32(delta + 20) << 32;
     if (raw != (uint64_t)base_len)
-        return fwl__derr(err, errlen, "length mismatch: delta is for %llu bytes, base has %zu",
+        return fwl_errf(err, errlen, "length mismatch: delta is for %llu bytes, base has %zu",
                          (unsigned long long)raw, base_len);
-    uint32_t want = fwl__rd32(delta + 24);
-    if (fwl__rd32(delta + 28) != 0)
-        return fwl__derr(err, errlen, "corrupt delta: reserved header field set");
+    uint32_t want = fwl_get_le32(delta + 24);
+    if (fwl_get_le32(delta + 28) != 0)
+        return fwl_errf(err, errlen, "corrupt delta: reserved header field set");
     const uint8_t *z = delta + FWL_DELTA_HDR;
     size_t zlen = delta_len - FWL_DELTA_HDR;
     /* The frame must declare exactly base_len bytes and be the whole rest of the file. */
     unsigned long long fcs = ZSTD_getFrameContentSize(z, zlen);
     if (fcs == ZSTD_CONTENTSIZE_ERROR || fcs == ZSTD_CONTENTSIZE_UNKNOWN || fcs != (unsigned long long)base_len)
-        return fwl__derr(err, errlen, "corrupt delta: bad zstd frame header");
+        return fwl_errf(err, errlen, "corrupt delta: bad zstd frame header");
     size_t fsz = ZSTD_findFrameCompressedSize(z, zlen);
     if (ZSTD_isError(fsz) || fsz != zlen)
-        return fwl__derr(err, errlen, "corrupt delta: truncated or trailing data");
+        return fwl_errf(err, errlen, "corrupt delta: truncated or trailing data");
     uint8_t *buf = malloc(base_len ? base_len : 1);
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     if (!buf || !dc) {
         free(buf);
         ZSTD_freeDCtx(dc);
-        return fwl__derr(err, errlen, "out of memory");
+        return fwl_errf(err, errlen, "out of memory");
     }
     /* Decompress 1 MiB at a time straight into the result, XOR and checksum each piece while it is
      * still in cache. The output window is capped at base_len, so a lying frame cannot overflow. */
@@ -284,12 +263,12 @@ int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, 
     ZSTD_freeDCtx(dc);
     if (done != base_len || ZSTD_isError(ret) || ret != 0 || in.pos != in.size) {
         free(buf);
-        return fwl__derr(err, errlen, "corrupt delta: %s",
+        return fwl_errf(err, errlen, "corrupt delta: %s",
                          ZSTD_isError(ret) ? ZSTD_getErrorName(ret) : "frame does not match the base length");
     }
     if ((uint32_t)ad != want) {
         free(buf);
-        return fwl__derr(err, errlen, "checksum mismatch: wrong base or corrupt delta");
+        return fwl_errf(err, errlen, "checksum mismatch: wrong base or corrupt delta");
     }
     *out = buf;
     return 0;

@@ -5,6 +5,7 @@
  * as hostile: every length and offset is checked before it is used.
  */
 #include "model.h"
+#include "bytes.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -19,45 +20,6 @@
 #endif
 
 #define FWL_ST_MAX_HEADER (16u << 20)
-
-__attribute__((format(printf, 3, 4))) static int fwl__fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-static void fwl__put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t fwl__get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void fwl__put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t fwl__get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
 
 /* zlib's crc32 takes uInt lengths: feed it in chunks. */
 static uint32_t fwl__crc32(const uint8_t *buf, size_t len)
@@ -103,7 +65,7 @@ int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len)
     uint8_t *buf = malloc(total);
     if (!buf)
         return -1;
-    fwl__put_u64(buf, padded);
+    fwl_put_le64(buf, padded);
     memcpy(buf + 8, hdr, hlen);
     memset(buf + 8 + hlen, ' ', padded - hlen);
     memcpy(buf + 8 + padded, m->w, data);
@@ -140,20 +102,20 @@ static int fwl__st_dim(const cJSON *root, int *dim, char *err, size_t errlen)
     uint64_t d = 0;
     if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != 2 || fwl__json_uint(cJSON_GetArrayItem(shape, 1), &d) ||
         d < 1 || d > FWL_MAX_DIM)
-        return fwl__fail(err, errlen, "safetensors: embed.weight missing or with a bad shape");
+        return fwl_errf(err, errlen, "safetensors: embed.weight missing or with a bad shape");
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
     if (meta) {
         if (!cJSON_IsObject(meta))
-            return fwl__fail(err, errlen, "safetensors: __metadata__ is not an object");
+            return fwl_errf(err, errlen, "safetensors: __metadata__ is not an object");
         for (const cJSON *kv = meta->child; kv; kv = kv->next)
             if (!cJSON_IsString(kv))
-                return fwl__fail(err, errlen, "safetensors: __metadata__ values must be strings");
+                return fwl_errf(err, errlen, "safetensors: __metadata__ values must be strings");
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(meta, "dim");
         if (md) {
             char want[32];
             snprintf(want, sizeof(want), "%llu", (unsigned long long)d);
             if (strcmp(md->valuestring, want) != 0)
-                return fwl__fail(err, errlen, "safetensors: __metadata__ dim disagrees with the tensor shapes");
+                return fwl_errf(err, errlen, "safetensors: __metadata__ dim disagrees with the tensor shapes");
         }
     }
     *dim = (int)d;
@@ -180,42 +142,42 @@ static int fwl__st_check(const cJSON *root, int dim, uint64_t data_len, fwl__spa
     int seen[FWL_TENSORS] = {0};
     for (const cJSON *e = root->child; e; e = e->next) {
         if (!e->string)
-            return fwl__fail(err, errlen, "safetensors: header entry without a name");
+            return fwl_errf(err, errlen, "safetensors: header entry without a name");
         if (strcmp(e->string, "__metadata__") == 0)
             continue;
         int i = fwl__tensor_index(e->string, t);
         if (i < 0)
-            return fwl__fail(err, errlen, "safetensors: unexpected tensor '%.64s'", e->string);
+            return fwl_errf(err, errlen, "safetensors: unexpected tensor '%.64s'", e->string);
         if (seen[i])
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' appears twice", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' appears twice", t[i].name);
         seen[i] = 1;
         if (!cJSON_IsObject(e))
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' is not an object", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' is not an object", t[i].name);
         const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
         if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "F32") != 0)
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' has dtype other than F32", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' has dtype other than F32", t[i].name);
         const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
         int want_rank = t[i].cols ? 2 : 1;
         uint64_t d0 = 0, d1 = 0;
         if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != want_rank ||
             fwl__json_uint(cJSON_GetArrayItem(shape, 0), &d0) || d0 != t[i].rows ||
             (want_rank == 2 && (fwl__json_uint(cJSON_GetArrayItem(shape, 1), &d1) || d1 != t[i].cols)))
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' has the wrong shape for dim %d", t[i].name, dim);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' has the wrong shape for dim %d", t[i].name, dim);
         const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
         uint64_t b = 0, en = 0;
         if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || fwl__json_uint(cJSON_GetArrayItem(offs, 0), &b) ||
             fwl__json_uint(cJSON_GetArrayItem(offs, 1), &en) || b > en || en > data_len)
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' has bad data_offsets", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' has bad data_offsets", t[i].name);
         uint64_t want_bytes = (uint64_t)t[i].rows * (t[i].cols ? t[i].cols : 1) * sizeof(float);
         if (en - b != want_bytes)
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' data size does not match its shape", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' data size does not match its shape", t[i].name);
         spans[i].begin = b;
         spans[i].end = en;
         spans[i].idx = i;
     }
     for (int i = 0; i < FWL_TENSORS; i++)
         if (!seen[i])
-            return fwl__fail(err, errlen, "safetensors: tensor '%s' is missing", t[i].name);
+            return fwl_errf(err, errlen, "safetensors: tensor '%s' is missing", t[i].name);
     /* The data region must be covered exactly: no overlap, no hole, nothing after the last tensor. */
     fwl__span sorted[FWL_TENSORS];
     memcpy(sorted, spans, sizeof(sorted));
@@ -223,12 +185,12 @@ static int fwl__st_check(const cJSON *root, int dim, uint64_t data_len, fwl__spa
     uint64_t at = 0;
     for (int i = 0; i < FWL_TENSORS; i++) {
         if (sorted[i].begin != at)
-            return fwl__fail(err, errlen, "safetensors: tensor data %s",
+            return fwl_errf(err, errlen, "safetensors: tensor data %s",
                              sorted[i].begin < at ? "overlaps" : "leaves a gap");
         at = sorted[i].end;
     }
     if (at != data_len)
-        return fwl__fail(err, errlen, "safetensors: %llu trailing bytes after the last tensor",
+        return fwl_errf(err, errlen, "safetensors: %llu trailing bytes after the last tensor",
                          (unsigned long long)(data_len - at));
     return 0;
 }
@@ -236,29 +198,29 @@ static int fwl__st_check(const cJSON *root, int dim, uint64_t data_len, fwl__spa
 int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     if (!m || (!buf && len))
-        return fwl__fail(err, errlen, "safetensors: no input");
+        return fwl_errf(err, errlen, "safetensors: no input");
     memset(m, 0, sizeof(*m));
     if (len < 8)
-        return fwl__fail(err, errlen, "safetensors: truncated (%zu bytes, need at least 8)", len);
-    uint64_t hlen = fwl__get_u64(buf);
+        return fwl_errf(err, errlen, "safetensors: truncated (%zu bytes, need at least 8)", len);
+    uint64_t hlen = fwl_get_le64(buf);
     if (hlen < 2 || hlen > FWL_ST_MAX_HEADER)
-        return fwl__fail(err, errlen, "safetensors: header length %llu out of range", (unsigned long long)hlen);
+        return fwl_errf(err, errlen, "safetensors: header length %llu out of range", (unsigned long long)hlen);
     if (hlen > len - 8)
-        return fwl__fail(err, errlen, "safetensors: truncated header (%llu bytes declared, %zu present)",
+        return fwl_errf(err, errlen, "safetensors: truncated header (%llu bytes declared, %zu present)",
                          (unsigned long long)hlen, len - 8);
     const char *h = (const char *)buf + 8;
     if (h[0] != '{')
-        return fwl__fail(err, errlen, "safetensors: header is not a JSON object");
+        return fwl_errf(err, errlen, "safetensors: header is not a JSON object");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(h, (size_t)hlen, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return fwl__fail(err, errlen, "safetensors: header is not valid JSON");
+        return fwl_errf(err, errlen, "safetensors: header is not valid JSON");
     }
     for (const char *p = end; p && p < h + hlen; p++) {
         if (*p != ' ') {
             cJSON_Delete(root);
-            return fwl__fail(err, errlen, "safetensors: junk after the JSON header");
+            return fwl_errf(err, errlen, "safetensors: junk after the JSON header");
         }
     }
     int dim = 0;
@@ -270,7 +232,7 @@ int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *e
     }
     cJSON_Delete(root);
     if (fwl_model_alloc(m, dim) != 0)
-        return fwl__fail(err, errlen, "safetensors: out of memory for dim %d", dim);
+        return fwl_errf(err, errlen, "safetensors: out of memory for dim %d", dim);
     fwl_tensor t[FWL_TENSORS];
     fwl_model_tensors(dim, t);
     const uint8_t *data = buf + 8 + hlen;
@@ -301,10 +263,10 @@ int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t 
     if (!buf)
         return -1;
     memcpy(buf, FWL_DCP_MAGIC, 8);
-    fwl__put_u32(buf + 8, FWL_DCP_VERSION);
-    fwl__put_u32(buf + 12, (uint32_t)m->dim);
-    fwl__put_u64(buf + 16, a ? (uint64_t)a->step : 0);
-    fwl__put_u64(buf + 24, (uint64_t)n);
+    fwl_put_le32(buf + 8, FWL_DCP_VERSION);
+    fwl_put_le32(buf + 12, (uint32_t)m->dim);
+    fwl_put_le64(buf + 16, a ? (uint64_t)a->step : 0);
+    fwl_put_le64(buf + 24, (uint64_t)n);
     memcpy(buf + FWL_DCP_HDR, m->w, fb);
     if (a) {
         memcpy(buf + FWL_DCP_HDR + fb, a->m, fb);
@@ -312,7 +274,7 @@ int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t 
     } else {
         memset(buf + FWL_DCP_HDR + fb, 0, 2 * fb);
     }
-    fwl__put_u32(buf + total - 4, fwl__crc32(buf, total - 4));
+    fwl_put_le32(buf + total - 4, fwl__crc32(buf, total - 4));
     *out = buf;
     *out_len = total;
     return 0;
@@ -321,35 +283,35 @@ int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t 
 int fwl_dcp_decode(fwl_model *m, fwl_adam *a, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     if (!m || (!buf && len))
-        return fwl__fail(err, errlen, "dcp: no input");
+        return fwl_errf(err, errlen, "dcp: no input");
     memset(m, 0, sizeof(*m));
     if (a)
         memset(a, 0, sizeof(*a));
     if (len < FWL_DCP_HDR + 4)
-        return fwl__fail(err, errlen, "dcp: truncated (%zu bytes)", len);
+        return fwl_errf(err, errlen, "dcp: truncated (%zu bytes)", len);
     if (memcmp(buf, FWL_DCP_MAGIC, 8) != 0)
-        return fwl__fail(err, errlen, "dcp: bad magic (not an fwtrain-local checkpoint)");
-    uint32_t ver = fwl__get_u32(buf + 8);
+        return fwl_errf(err, errlen, "dcp: bad magic (not an fwtrain-local checkpoint)");
+    uint32_t ver = fwl_get_le32(buf + 8);
     if (ver != FWL_DCP_VERSION)
-        return fwl__fail(err, errlen, "dcp: unsupported version %u", ver);
-    uint32_t dim = fwl__get_u32(buf + 12);
-    uint64_t step = fwl__get_u64(buf + 16), n = fwl__get_u64(buf + 24);
+        return fwl_errf(err, errlen, "dcp: unsupported version %u", ver);
+    uint32_t dim = fwl_get_le32(buf + 12);
+    uint64_t step = fwl_get_le64(buf + 16), n = fwl_get_le64(buf + 24);
     if (dim < 1 || dim > FWL_MAX_DIM || n != fwl_model_param_count((int)dim))
-        return fwl__fail(err, errlen, "dcp: bad dim/parameter count");
+        return fwl_errf(err, errlen, "dcp: bad dim/parameter count");
     if (step > (uint64_t)INT64_MAX)
-        return fwl__fail(err, errlen, "dcp: bad step");
+        return fwl_errf(err, errlen, "dcp: bad step");
     size_t fb = (size_t)n * sizeof(float);
     if (len != FWL_DCP_HDR + 3 * fb + 4)
-        return fwl__fail(err, errlen, "dcp: length %zu does not match dim %u", len, dim);
-    if (fwl__get_u32(buf + len - 4) != fwl__crc32(buf, len - 4))
-        return fwl__fail(err, errlen, "dcp: checksum mismatch (corrupt checkpoint)");
+        return fwl_errf(err, errlen, "dcp: length %zu does not match dim %u", len, dim);
+    if (fwl_get_le32(buf + len - 4) != fwl__crc32(buf, len - 4))
+        return fwl_errf(err, errlen, "dcp: checksum mismatch (corrupt checkpoint)");
     if (fwl_model_alloc(m, (int)dim) != 0)
-        return fwl__fail(err, errlen, "dcp: out of memory");
+        return fwl_errf(err, errlen, "dcp: out of memory");
     memcpy(m->w, buf + FWL_DCP_HDR, fb);
     if (a) {
         if (fwl_adam_init(a, (size_t)n) != 0) {
             fwl_model_free(m);
-            return fwl__fail(err, errlen, "dcp: out of memory");
+            return fwl_errf(err, errlen, "dcp: out of memory");
         }
         memcpy(a->m, buf + FWL_DCP_HDR + fb, fb);
         memcpy(a->v, buf + FWL_DCP_HDR + 2 * fb, fb);

@@ -15,33 +15,7 @@
 
 #include "engine_test_util.h"
 #include "responder.h"
-
-static atomic_long g_count;
-static atomic_long g_fail_at; /* 0 = never */
-
-static void *t_malloc(size_t n, void *ctx)
-{
-    (void)ctx;
-    long k = atomic_fetch_add(&g_count, 1) + 1;
-    if (atomic_load(&g_fail_at) == k)
-        return NULL;
-    return malloc(n);
-}
-
-static void *t_realloc(void *p, size_t n, void *ctx)
-{
-    (void)ctx;
-    long k = atomic_fetch_add(&g_count, 1) + 1;
-    if (atomic_load(&g_fail_at) == k)
-        return NULL;
-    return realloc(p, n);
-}
-
-static void t_free(void *p, void *ctx)
-{
-    (void)ctx;
-    free(p);
-}
+#include "failing_alloc.h"
 
 static void noop_task(void *ud)
 {
@@ -51,10 +25,10 @@ static void noop_task(void *ud)
 /* One cycle; returns how many allocations it made. */
 static long cycle(fwt_responder *r, const char *url)
 {
-    atomic_store(&g_count, 0);
+    atomic_store(&fwt_test_alloc_count, 0);
     fwt__engine *e = NULL;
     if (fwt__engine_new(&e, NULL) != FWT_OK)
-        return atomic_load(&g_count);
+        return atomic_load(&fwt_test_alloc_count);
     fwt_resp_action fail = {.status = 503, .body = "busy"};
     fwt_resp_action ok = {.status = 200, .body = "{\"a\":1}", .extra_headers = "X-Request-Id: r1\r\n"};
     fwt_responder_push(r, &fail);
@@ -85,25 +59,25 @@ static long cycle(fwt_responder *r, const char *url)
     if (prc == FWT_OK)
         assert_int_equal(atomic_load(&ran), 1);
     waiter_destroy(&w);
-    return atomic_load(&g_count);
+    return atomic_load(&fwt_test_alloc_count);
 }
 
 static void test_every_allocation_fails_once(void **state)
 {
     (void)state;
-    fwt_allocator a = {FWT_ALLOCATOR_VERSION, t_malloc, t_realloc, t_free, NULL};
+    fwt_allocator a = fwt_test_failing_allocator();
     assert_int_equal(fwt_set_allocator(&a), FWT_OK);
     fwt_responder *r;
     assert_int_equal(fwt_responder_start(&r, NULL, NULL), 0);
     char *url = fwt_responder_url(r, "/x");
-    atomic_store(&g_fail_at, 0);
+    atomic_store(&fwt_test_alloc_fail_at, 0);
     long total = cycle(r, url);
     assert_true(total > 10);
     print_message("allocations per cycle: %ld\n", total);
     free(url);
     fwt_responder_stop(r);
     for (long n = 1; n <= total + 5; n++) {
-        atomic_store(&g_fail_at, n);
+        atomic_store(&fwt_test_alloc_fail_at, n);
         /* a fresh responder each time: leftover queued actions would skew the cycle */
         assert_int_equal(fwt_responder_start(&r, NULL, NULL), 0);
         url = fwt_responder_url(r, "/x");
@@ -111,7 +85,7 @@ static void test_every_allocation_fails_once(void **state)
         free(url);
         fwt_responder_stop(r);
     }
-    atomic_store(&g_fail_at, 0);
+    atomic_store(&fwt_test_alloc_fail_at, 0);
     assert_int_equal(fwt_set_allocator(NULL), FWT_OK);
 }
 

@@ -14,33 +14,7 @@
 #include <cmocka.h>
 
 #include "control_test_util.h"
-
-static atomic_long g_count;
-static atomic_long g_fail_at; /* 0 = never */
-
-static void *t_malloc(size_t n, void *ctx)
-{
-    (void)ctx;
-    long k = atomic_fetch_add(&g_count, 1) + 1;
-    if (atomic_load(&g_fail_at) == k)
-        return NULL;
-    return malloc(n);
-}
-
-static void *t_realloc(void *p, size_t n, void *ctx)
-{
-    (void)ctx;
-    long k = atomic_fetch_add(&g_count, 1) + 1;
-    if (atomic_load(&g_fail_at) == k)
-        return NULL;
-    return realloc(p, n);
-}
-
-static void t_free(void *p, void *ctx)
-{
-    (void)ctx;
-    free(p);
-}
+#include "failing_alloc.h"
 
 #define CK(id, t) "{\"name\":\"accounts/acct/rlorTrainerJobs/j/checkpoints/" id "\",\"createTime\":\"" t "\",\"promotable\":true}"
 
@@ -94,9 +68,9 @@ static long sequence(const char *base)
     o.retry_cap_ms = 2;
     o.retry_budget_ms = 200;
     fwt_client *c = NULL;
-    atomic_store(&g_count, 0);
+    atomic_store(&fwt_test_alloc_count, 0);
     if (fwt_client_new(&c, &o) != FWT_OK)
-        return atomic_load(&g_count);
+        return atomic_load(&fwt_test_alloc_count);
 
     fwt_job_create_options jo;
     fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
@@ -179,8 +153,8 @@ static long sequence(const char *base)
     assert_int_not_equal(rc, FWT_ETIMEDOUT);
     fwt_job_free(j);
 
-    long n = atomic_load(&g_count);
-    atomic_store(&g_fail_at, 0);
+    long n = atomic_load(&fwt_test_alloc_count);
+    atomic_store(&fwt_test_alloc_fail_at, 0);
     fwt_client_free(c);
     return n;
 }
@@ -191,22 +165,22 @@ static void test_every_allocation_fails_once(void **state)
     fwt_responder *r = NULL;
     assert_int_equal(fwt_responder_start(&r, route, NULL), 0);
     char *base = fwt_responder_url(r, "");
-    atomic_store(&g_fail_at, 0);
+    atomic_store(&fwt_test_alloc_fail_at, 0);
     long total = sequence(base);
     assert_true(total > 50);
     print_message("sequence makes %ld allocations\n", total);
     for (long n = 1; n <= total + 5; n++) {
-        atomic_store(&g_fail_at, n);
+        atomic_store(&fwt_test_alloc_fail_at, n);
         sequence(base);
     }
-    atomic_store(&g_fail_at, 0);
+    atomic_store(&fwt_test_alloc_fail_at, 0);
     free(base);
     fwt_responder_stop(r);
 }
 
 int main(void)
 {
-    fwt_allocator a = {FWT_ALLOCATOR_VERSION, t_malloc, t_realloc, t_free, NULL};
+    fwt_allocator a = fwt_test_failing_allocator();
     if (fwt_set_allocator(&a) != FWT_OK)
         return 1;
     const struct CMUnitTest tests[] = {
