@@ -17,6 +17,7 @@
 
 #include "fwtrain/fwtrain.h"
 #include "local_server.h"
+#include "text_batch.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-tiny"
 
@@ -25,23 +26,6 @@ static void check(int rc, const char *what)
     if (rc != FWT_OK)
         print_error("%s: %s (%s)\n", what, fwt_strerror(rc), fwt_error_last()->message);
     assert_int_equal(rc, FWT_OK);
-}
-
-static fwt_batch *text_batch(const char *text)
-{
-    size_t n = strlen(text);
-    int64_t tok[128], tgt[128];
-    float w[128];
-    assert_true(n < 128);
-    for (size_t i = 0; i + 1 < n; i++) {
-        tok[i] = (unsigned char)text[i];
-        tgt[i] = (unsigned char)text[i + 1];
-        w[i] = 1.0f;
-    }
-    fwt_batch *b = NULL;
-    check(fwt_batch_new(&b), "batch");
-    check(fwt_batch_add(b, tok, n - 1, tgt, n - 1, w, n - 1), "batch add");
-    return b;
 }
 
 static double loss_of(fwt_forward_output *o)
@@ -95,7 +79,7 @@ static void test_training_cycle(void **state)
     check(fwt_training_create_model_result(t, 30000), "create_model");
     assert_non_null(fwt_training_model_id(t));
 
-    fwt_batch *b = text_batch("the quick brown fox jumps over the lazy dog");
+    fwt_batch *b = fwt_test_text_batch("the quick brown fox jumps over the lazy dog");
     fwt_adam_params ap;
     fwt_adam_params_init(&ap, FWT_ADAM_PARAMS_VERSION);
     ap.learning_rate = 0.05;

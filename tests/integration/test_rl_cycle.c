@@ -22,6 +22,7 @@
 #include "core/request.h"
 #include "fwtrain/fwtrain.h"
 #include "local_server.h"
+#include "text_batch.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-tiny"
 
@@ -108,27 +109,10 @@ static fwt_training *open_training(env *e, const fwt_job *j)
     return t;
 }
 
-static fwt_batch *text_batch(const char *text)
-{
-    size_t n = strlen(text);
-    int64_t tok[128], tgt[128];
-    float w[128];
-    assert_true(n < 128);
-    for (size_t i = 0; i + 1 < n; i++) {
-        tok[i] = (unsigned char)text[i];
-        tgt[i] = (unsigned char)text[i + 1];
-        w[i] = 1.0f;
-    }
-    fwt_batch *b = NULL;
-    check(fwt_batch_new(&b), "batch");
-    check(fwt_batch_add(b, tok, n - 1, tgt, n - 1, w, n - 1), "batch add");
-    return b;
-}
-
 /* The deployment's prompt logprobs (echo, temperature 0) must equal the trainer's forward logprobs exactly. */
 static void expect_same_logprobs(env *e, fwt_training *t, const char *deployment_id)
 {
-    fwt_batch *b = text_batch(PROMPT);
+    fwt_batch *b = fwt_test_text_batch(PROMPT);
     fwt_forward_output *fo = NULL;
     check(fwt_training_forward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, 30000), "forward");
     size_t n = 0;
@@ -260,7 +244,7 @@ static void test_rl_cycle(void **state)
     fwt_job *j = r.j;
     fwt_training *t = r.t;
     fwt_weight_syncer *s = r.s;
-    fwt_batch *b = text_batch("hello world, hello trainer, hello deployment");
+    fwt_batch *b = fwt_test_text_batch("hello world, hello trainer, hello deployment");
     char *first = NULL, *second = NULL;
     for (int step = 1; step <= 20; step++) {
         train_step(t, b);
@@ -317,7 +301,7 @@ static void test_broken_chain_healed(void **state)
     rig r = open_rig(e, "chain-job", 0, "chain-dep", 20000);
     fwt_training *t = r.t;
     fwt_weight_syncer *s = r.s;
-    fwt_batch *b = text_batch("break the chain, then heal it");
+    fwt_batch *b = fwt_test_text_batch("break the chain, then heal it");
     train_step(t, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, s, "c1", FWT_CHECKPOINT_AUTO), "c1");
     /* the trainer saves a new base the deployment never loads: its next delta is against that base */
@@ -351,7 +335,7 @@ static void test_reattach_to_new_trainer(void **state)
     rig ra = open_rig(e, "attach-a", 0, "attach-dep", 20000);
     fwt_training *ta = ra.t;
     fwt_weight_syncer *sa = ra.s;
-    fwt_batch *b = text_batch("first trainer, then second trainer");
+    fwt_batch *b = fwt_test_text_batch("first trainer, then second trainer");
     train_step(ta, b);
     check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a1", FWT_CHECKPOINT_AUTO), "a1");
     train_step(ta, b);
@@ -469,7 +453,7 @@ static void test_cycle_under_faults(void **state)
     o.base_model = BASE_MODEL;
     check(fwt_job_create(&again, ef.c, &o), "create again under faults");
     fwt_job_free(again);
-    fwt_batch *b = text_batch("faults everywhere, results unchanged");
+    fwt_batch *b = fwt_test_text_batch("faults everywhere, results unchanged");
     char *first = NULL;
     for (int step = 1; step <= 6; step++) {
         train_step(t, b);
@@ -520,7 +504,7 @@ static void test_old_server_compat_and_lora(void **state)
     assert_int_equal(fwt_job_lora_rank(r.j), 4);
     fwt_training *t = r.t;
     fwt_weight_syncer *s = r.s;
-    fwt_batch *b = text_batch("adapters are never deltas");
+    fwt_batch *b = fwt_test_text_batch("adapters are never deltas");
     char *last = NULL;
     for (int step = 1; step <= 3; step++) {
         train_step(t, b);
