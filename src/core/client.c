@@ -248,8 +248,9 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
         ec.clock = *clock;
     ec.user_agent = c->user_agent;
     ec.max_response_bytes = o->max_response_bytes;
-    ec.log = engine_log;
+    ec.log = c->logger.fn ? engine_log : NULL;
     ec.log_ctx = c;
+    ec.skip_debug_log = c->logger.level < FWT_LOG_DEBUG;
     rc = fwt__engine_new(&c->engine, &ec);
     if (rc) {
         client_destroy(c);

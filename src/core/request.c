@@ -1,5 +1,4 @@
 /* API calls over the engine: auth headers per plane (§1), retry classes (§2.3), error mapping (§2.2, §11.1). */
-#include <pthread.h>
 #include <string.h>
 
 #include "core/client_impl.h"
@@ -124,42 +123,91 @@ static void policy_for(const fwt_client *c, fwt__retry_class rc, fwt__retry_poli
     }
 }
 
-typedef struct call_ctx {
-    fwt_client *c;
-    fwt__call_done cb;
-    void *ud;
-    fwt__reply *r;  /* allocated at submit so delivery never fails for memory */
-    char *empty;    /* body fallback when copying the body fails */
-} call_ctx;
+/* ---- one call: its engine spec, and the reply built from the engine's result ---- */
 
-static void on_http_done(fwt__http_result *res, void *ud)
+/* The engine spec of a call and the buffers it points into. */
+typedef struct call_spec {
+    fwt__http_spec spec;
+    const char **hdrs;
+    char *body;
+    char key[37];
+} call_spec;
+
+static void call_spec_clear(call_spec *cs)
 {
-    call_ctx *cc = ud;
-    fwt__reply *r = cc->r;
+    fwt__free_mem(cs->body);
+    fwt__free_mem(cs->hdrs);
+    cs->body = NULL;
+    cs->hdrs = NULL;
+}
+
+static int call_spec_build(fwt_client *c, const fwt__call *call, call_spec *cs)
+{
+    memset(cs, 0, sizeof *cs);
+    size_t nextra = 0;
+    if (call->extra_headers)
+        while (call->extra_headers[nextra])
+            nextra++;
+    cs->hdrs = fwt__calloc(nextra + 5, sizeof *cs->hdrs);
+    if (!cs->hdrs)
+        return FWT_ENOMEM;
+    size_t h = 0;
+    /* §1, §10.5: X-Api-Key (the trainer's X-API-Key is the same header) and Bearer on every plane. */
+    cs->hdrs[h++] = c->hdr_key;
+    cs->hdrs[h++] = c->hdr_bearer;
+    cs->hdrs[h++] = "Accept: application/json";
+    if (call->body)
+        cs->hdrs[h++] = "Content-Type: application/json";
+    for (size_t i = 0; i < nextra; i++)
+        cs->hdrs[h++] = call->extra_headers[i];
+    cs->hdrs[h] = NULL;
+
+    if (call->body) {
+        cs->body = fwt__json_print(call->body);
+        if (!cs->body) {
+            call_spec_clear(cs);
+            return FWT_ENOMEM;
+        }
+    }
+    const char *idem = call->idempotency_key;
+    if (!idem && strcmp(call->method, "GET") != 0) {
+        if (fwt__uuid4(cs->key) != FWT_OK) {
+            call_spec_clear(cs);
+            return FWT_EIO;
+        }
+        idem = cs->key;
+    }
+    fwt__http_spec *spec = &cs->spec;
+    spec->method = call->method;
+    spec->url = call->url;
+    spec->headers = cs->hdrs;
+    spec->body = cs->body;
+    spec->body_len = cs->body ? strlen(cs->body) : 0;
+    spec->idempotency_key = idem;
+    spec->connect_timeout_ms = c->opts.connect_timeout_ms;
+    spec->header_timeout_ms = call->header_timeout_ms ? call->header_timeout_ms : c->opts.header_timeout_ms;
+    spec->body_timeout_ms = call->body_timeout_ms ? call->body_timeout_ms : c->opts.body_timeout_ms;
+    spec->deadline_ms = call->deadline_ms;
+    spec->max_response_bytes = c->opts.max_response_bytes;
+    policy_for(c, call->retry, &spec->retry);
+    spec->allow_insecure_http = c->opts.allow_insecure_http != 0;
+    fwt__log(&c->logger, FWT_LOG_DEBUG, "%s %s", call->method, call->url);
+    return FWT_OK;
+}
+
+/* Turn the engine's result (consumed; its body moves to *r) into *r. Never fails. */
+static void reply_fill(fwt_client *c, fwt__http_result *res, fwt__reply *r)
+{
     fwt__reply_init(r);
     r->http_status = res->http_status;
     r->attempts = res->attempts;
     r->retry_after_ms = res->retry_after_ms;
-    r->body_len = res->body ? res->body_len : 0;
-    int oom = 0;
-    r->body = fwt__malloc(r->body_len + 1);
-    if (r->body) {
-        if (r->body_len)
-            memcpy(r->body, res->body, r->body_len);
-        r->body[r->body_len] = '\0';
-        fwt__free_mem(cc->empty);
-    } else {
-        r->body = cc->empty;
-        r->body_len = 0;
-        oom = 1;
-    }
-    cc->empty = NULL;
-    if (oom) {
+    r->body = res->body; /* engine.h: NUL-terminated, never NULL */
+    r->body_len = res->body_len;
+    res->body = NULL;
+    if (res->status != FWT_OK) {
         r->transport_failed = 1;
-        fwt__err_set(&r->err, FWT_ENOMEM, "out of memory");
-    } else if (res->status != FWT_OK) {
-        r->transport_failed = 1;
-        char *m = fwt__client_scrub_dup(cc->c, res->message);
+        char *m = fwt__client_scrub_dup(c, res->message);
         fwt__err_set(&r->err, res->status, "%s", m && *m ? m : fwt_strerror(res->status));
         fwt__free_mem(m);
         r->err.pub.http_status = (int32_t)res->http_status;
@@ -169,7 +217,7 @@ static void on_http_done(fwt__http_result *res, void *ud)
             r->json = fwt__json_parse(r->body, r->body_len);
         if (fwt__reply_map(r) != FWT_OK) {
             /* A server could echo the key back; it must not reach an error message. */
-            char *m = fwt__client_scrub_dup(cc->c, r->err.pub.message);
+            char *m = fwt__client_scrub_dup(c, r->err.pub.message);
             if (m) {
                 fwt__err_set(&r->err, r->err.pub.code, "%s", m);
                 fwt__free_mem(m);
@@ -181,7 +229,22 @@ static void on_http_done(fwt__http_result *res, void *ud)
     r->err.pub.http_status = (int32_t)r->http_status;
     r->err.pub.attempts = r->attempts;
     fwt__http_result_free(res);
-    cc->cb(r, cc->ud);
+}
+
+/* ---- asynchronous: through the worker ---- */
+
+typedef struct call_ctx {
+    fwt_client *c;
+    fwt__call_done cb;
+    void *ud;
+    fwt__reply *r;  /* allocated at submit so delivery never fails for memory */
+} call_ctx;
+
+static void on_http_done(fwt__http_result *res, void *ud)
+{
+    call_ctx *cc = ud;
+    reply_fill(cc->c, res, cc->r);
+    cc->cb(cc->r, cc->ud);
     fwt__free_mem(cc);
 }
 
@@ -191,128 +254,52 @@ int fwt__call_async(fwt_client *c, const fwt__call *call, fwt__call_done cb, voi
         return FWT_EINVAL;
     if (!c->engine)
         return FWT_ESTATE;
-    size_t nextra = 0;
-    if (call->extra_headers)
-        while (call->extra_headers[nextra])
-            nextra++;
-    const char **hdrs = fwt__calloc(nextra + 5, sizeof *hdrs);
-    if (!hdrs)
-        return FWT_ENOMEM;
-    size_t h = 0;
-    /* §1, §10.5: X-Api-Key (the trainer's X-API-Key is the same header) and Bearer on every plane. */
-    hdrs[h++] = c->hdr_key;
-    hdrs[h++] = c->hdr_bearer;
-    hdrs[h++] = "Accept: application/json";
-    if (call->body)
-        hdrs[h++] = "Content-Type: application/json";
-    for (size_t i = 0; i < nextra; i++)
-        hdrs[h++] = call->extra_headers[i];
-    hdrs[h] = NULL;
-
-    char *body = NULL;
-    if (call->body) {
-        body = fwt__json_print(call->body);
-        if (!body) {
-            fwt__free_mem(hdrs);
-            return FWT_ENOMEM;
-        }
-    }
-    char key[37];
-    const char *idem = call->idempotency_key;
-    if (!idem && strcmp(call->method, "GET") != 0) {
-        if (fwt__uuid4(key) != FWT_OK) {
-            fwt__free_mem(body);
-            fwt__free_mem(hdrs);
-            return FWT_EIO;
-        }
-        idem = key;
-    }
-    fwt__http_spec spec;
-    memset(&spec, 0, sizeof spec);
-    spec.method = call->method;
-    spec.url = call->url;
-    spec.headers = hdrs;
-    spec.body = body;
-    spec.body_len = body ? strlen(body) : 0;
-    spec.idempotency_key = idem;
-    spec.connect_timeout_ms = c->opts.connect_timeout_ms;
-    spec.header_timeout_ms = call->header_timeout_ms ? call->header_timeout_ms : c->opts.header_timeout_ms;
-    spec.body_timeout_ms = call->body_timeout_ms ? call->body_timeout_ms : c->opts.body_timeout_ms;
-    spec.deadline_ms = call->deadline_ms;
-    spec.max_response_bytes = c->opts.max_response_bytes;
-    policy_for(c, call->retry, &spec.retry);
-    spec.allow_insecure_http = c->opts.allow_insecure_http != 0;
-
+    call_spec cs;
+    int rc = call_spec_build(c, call, &cs);
+    if (rc)
+        return rc;
     call_ctx *cc = fwt__calloc(1, sizeof *cc);
-    int rc = cc ? FWT_OK : FWT_ENOMEM;
-    if (cc) {
+    if (cc)
         cc->r = fwt__malloc(sizeof *cc->r);
-        cc->empty = fwt__calloc(1, 1);
-        if (!cc->r || !cc->empty) {
+    if (!cc || !cc->r) {
+        if (cc)
             fwt__free_mem(cc->r);
-            fwt__free_mem(cc->empty);
-            fwt__free_mem(cc);
-            cc = NULL;
-            rc = FWT_ENOMEM;
-        }
+        fwt__free_mem(cc);
+        call_spec_clear(&cs);
+        return FWT_ENOMEM;
     }
-    if (cc) {
-        cc->c = c;
-        cc->cb = cb;
-        cc->ud = ud;
-        fwt__log(&c->logger, FWT_LOG_DEBUG, "%s %s", call->method, call->url);
-        rc = fwt__engine_submit(c->engine, &spec, on_http_done, cc, out_id);
-        if (rc) {
-            fwt__free_mem(cc->r);
-            fwt__free_mem(cc->empty);
-            fwt__free_mem(cc);
-        }
+    cc->c = c;
+    cc->cb = cb;
+    cc->ud = ud;
+    rc = fwt__engine_submit(c->engine, &cs.spec, on_http_done, cc, out_id);
+    if (rc) {
+        fwt__free_mem(cc->r);
+        fwt__free_mem(cc);
     }
-    fwt__free_mem(body);
-    fwt__free_mem(hdrs);
+    call_spec_clear(&cs);
     return rc;
 }
 
-typedef struct sync_wait {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    fwt__reply *reply;
-} sync_wait;
-
-static void sync_done(fwt__reply *r, void *ud)
-{
-    sync_wait *w = ud;
-    pthread_mutex_lock(&w->mu);
-    w->reply = r;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
+/* ---- blocking: on the caller's thread (no hand-off to the worker; engine.h fwt__engine_run) ---- */
 
 int fwt__call_sync(fwt_client *c, const fwt__call *call, fwt__reply *out)
 {
     fwt__reply_init(out);
-    if (!c || !call)
+    if (!c || !call || !call->url || !call->method)
         return fwt__last_set(FWT_EINVAL, "internal: NULL call");
-    if (c->engine && fwt__engine_on_worker(c->engine))
+    if (!c->engine)
+        return fwt__last_set(FWT_ESTATE, "the client has no engine");
+    if (fwt__engine_on_worker(c->engine))
         return fwt__last_set(FWT_ESTATE, "a blocking call was made on the worker thread (from a callback?)");
-    sync_wait w = {.done = 0, .reply = NULL};
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
-    int rc = fwt__call_async(c, call, sync_done, &w, NULL);
-    if (rc == FWT_OK) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
-    }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    call_spec cs;
+    int rc = call_spec_build(c, call, &cs);
+    fwt__http_result *res = NULL;
+    if (!rc)
+        rc = fwt__engine_run(c->engine, &cs.spec, &res);
+    call_spec_clear(&cs);
     if (rc != FWT_OK)
         return fwt__last_set(rc, "could not submit %s %s: %s", call->method, call->url, fwt_strerror(rc));
-    *out = *w.reply;
-    fwt__free_mem(w.reply); /* contents moved to *out */
+    reply_fill(c, res, out);
     if (out->err.pub.code != FWT_OK)
         return fwt__last_set_err(&out->err);
     fwt__last_ok();

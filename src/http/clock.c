@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "fwtrain/client.h"
 #include "http/engine_int.h"
 
 static uint64_t real_now_ms(void *ctx)
@@ -55,7 +56,7 @@ uint64_t fwt__engine_now_ms(const fwt__engine *e)
 
 void fwt__engine_logf(const fwt__engine *e, int level, const char *fmt, ...)
 {
-    if (!e || !e->log)
+    if (!e || !e->log || (level >= FWT_LOG_DEBUG && !e->log_debug))
         return;
     char buf[512];
     va_list ap;

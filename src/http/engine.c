@@ -12,7 +12,6 @@
 #include "http/engine_int.h"
 
 #define FWT__IDLE_POLL_MS 60000
-#define FWT__HINT_CLAMP_MS 60000 /* Retry-After honoured up to 60 s (reliability-anchors §1) */
 #define FWT__DEFAULT_MAX_BYTES (64 * 1024 * 1024)
 #define FWT__SHUTDOWN_ROUNDS 1000
 
@@ -146,84 +145,19 @@ static void run_task(fwt__engine *e, fwt__op *op)
         fn(ud);
 }
 
-/* ---------- retries ---------- */
+/* ---------- attempts ---------- */
 
-static void log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now)
-{
-    if (!e->log)
-        return;
-    unsigned long long ms = (unsigned long long)(now - r->attempt_start_ms);
-    if (res->status == FWT_OK)
-        fwt__engine_logf(e, FWT_LOG_DEBUG, "http %s %s -> %ld (%llu ms, attempt %d)", r->method, r->url_log,
-                         res->http_status, ms, r->attempts);
-    else
-        fwt__engine_logf(e, FWT_LOG_DEBUG, "http %s %s -> error %d: %s (%llu ms, attempt %d)", r->method,
-                         r->url_log, res->status, res->message, ms, r->attempts);
-}
-
-/* Returns the delay before the next attempt, or -1 when no retry may start. */
-static int64_t next_delay(fwt__engine *e, fwt__req *r, int64_t hint, uint64_t now)
-{
-    const fwt__retry_policy *p = &r->retry;
-    if (p->max_attempts > 0 && r->attempts >= p->max_attempts)
-        return -1;
-    int64_t budget = fwt__retry_budget(p, r->deadline_at ? 1 : 0);
-    int64_t elapsed = (int64_t)(now - r->first_attempt_ms);
-    if (budget > 0 && elapsed >= budget)
-        return -1;
-    int64_t delay;
-    if (hint >= 0) {
-        /* A server asking for more time than we have left will not be ready in time. */
-        if (budget > 0 && hint > budget - elapsed)
-            return -1;
-        if (r->deadline_at && now + (uint64_t)hint >= r->deadline_at)
-            return -1;
-        delay = hint < FWT__HINT_CLAMP_MS ? hint : FWT__HINT_CLAMP_MS;
-    } else {
-        uint64_t ceil = fwt__backoff_ceiling(p, r->retry_n);
-        delay = (int64_t)(fwt__engine_random(e) % (ceil + 1)); /* full jitter */
-    }
-    if (budget > 0 && elapsed + delay > budget)
-        return -1;
-    if (r->deadline_at && now + (uint64_t)delay >= r->deadline_at)
-        return -1;
-    return delay;
-}
-
-/* An attempt ended with `res` (owned). Retry or complete. */
+/* An attempt ended with `res` (owned). Retry or complete (settle.c decides). */
 static void attempt_ended(fwt__engine *e, fwt__op *op, fwt__http_result *res, int conn_class)
 {
     fwt__req *r = op->req;
     uint64_t now = fwt__engine_now_ms(e);
-    if (!res) {
-        finish_error(e, op, FWT_ENOMEM, "out of memory");
+    fwt__http_result *final;
+    int64_t delay;
+    if (fwt__req_settle(e, r, res, conn_class, now, &final, &delay)) {
+        finish_req(e, op, final);
         return;
     }
-    log_attempt(e, r, res, now);
-    int retryable = fwt__retry_retryable(&r->retry, res, conn_class);
-    if (res->status == FWT_OK && r->should_retry == 0)
-        retryable = 0; /* x-should-retry: false */
-    if (!retryable) {
-        finish_req(e, op, res);
-        return;
-    }
-    /* Only this attempt's own response may set the wait (not an older one kept below). */
-    int64_t hint = res->status == FWT_OK ? res->retry_after_ms : -1;
-    /* Keep the latest HTTP response; a transport error only replaces another error. */
-    if (res->status == FWT_OK || !r->last || r->last->status != FWT_OK) {
-        fwt__http_result_free(r->last);
-        r->last = res;
-    } else {
-        fwt__http_result_free(res);
-    }
-    int64_t delay = next_delay(e, r, hint, now);
-    if (delay < 0) {
-        fwt__http_result *last = r->last;
-        r->last = NULL;
-        finish_req(e, op, last);
-        return;
-    }
-    r->retry_n++;
     r->state = FWT__RS_WAITING;
     fwt__heap_update(e, op, now + (uint64_t)delay);
 }
@@ -238,23 +172,12 @@ static void start_attempt(fwt__engine *e, fwt__op *op)
 /* A running transfer's timer fired: overall deadline, header or body timeout. */
 static void transfer_timer(fwt__engine *e, fwt__op *op, uint64_t now)
 {
-    fwt__req *r = op->req;
-    char msg[128];
-    if (r->deadline_at && now >= r->deadline_at) {
-        fwt__transfer_stop(e, op);
-        snprintf(msg, sizeof msg, "deadline exceeded after %d attempt(s)", r->attempts);
-        fwt__http_result *res = fwt__result_new_error(FWT_ETIMEDOUT, msg);
-        if (res)
-            log_attempt(e, r, res, now);
-        finish_req(e, op, res);
-        return;
-    }
-    if (!r->headers_done)
-        snprintf(msg, sizeof msg, "no response headers within %lld ms", (long long)r->header_timeout_ms);
-    else
-        snprintf(msg, sizeof msg, "response body not complete within %lld ms", (long long)r->body_timeout_ms);
     fwt__transfer_stop(e, op);
-    attempt_ended(e, op, fwt__result_new_error(FWT_ECONNECT, msg), 1);
+    fwt__http_result *res;
+    if (fwt__req_timer_outcome(e, op->req, now, &res))
+        finish_req(e, op, res);
+    else
+        attempt_ended(e, op, res, 1);
 }
 
 /* ---------- worker loop ---------- */
@@ -440,7 +363,7 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     if (!out)
         return FWT_EINVAL;
     *out = NULL;
-    if (cfg && (cfg->max_response_bytes < 0 || cfg->max_pooled_handles < 0))
+    if (cfg && (cfg->max_response_bytes < 0 || cfg->max_pooled_handles < 0 || cfg->max_idle_lanes < 0))
         return FWT_EINVAL;
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_rc != CURLE_OK)
@@ -452,10 +375,12 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         e->clock = cfg->clock;
         e->log = cfg->log;
         e->log_ctx = cfg->log_ctx;
+        e->log_debug = cfg->log && !cfg->skip_debug_log;
     }
     e->user_agent = fwt__strdup(cfg && cfg->user_agent ? cfg->user_agent : "libfwtrain");
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
+    e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 4;
     e->pool = fwt__calloc((size_t)e->max_pooled, sizeof *e->pool);
     e->multi = curl_multi_init();
     e->next_id = 1;
@@ -465,9 +390,11 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         goto fail;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->rng_mu, NULL);
+    pthread_cond_init(&e->direct_cv, NULL);
     if (pthread_create(&e->thread, NULL, worker_main, e) != 0) {
         pthread_mutex_destroy(&e->mu);
         pthread_mutex_destroy(&e->rng_mu);
+        pthread_cond_destroy(&e->direct_cv);
         goto fail;
     }
     *out = e;
@@ -493,6 +420,7 @@ void fwt__engine_free(fwt__engine *e)
     atomic_store(&e->stopping, 1);
     curl_multi_wakeup(e->multi);
     pthread_join(e->thread, NULL);
+    fwt__engine_lanes_shutdown(e);
     for (int i = 0; i < e->pool_len; i++)
         curl_easy_cleanup(e->pool[i]);
     curl_multi_cleanup(e->multi);
@@ -501,6 +429,7 @@ void fwt__engine_free(fwt__engine *e)
     fwt__free_mem(e->user_agent);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->rng_mu);
+    pthread_cond_destroy(&e->direct_cv);
     fwt__free_mem(e);
 }
 
@@ -513,7 +442,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
     if (atomic_load(&e->stopping))
         return FWT_ECANCELED;
     int err;
-    fwt__req *r = fwt__req_new(spec, e, fwt__engine_now_ms(e), &err);
+    fwt__req *r = fwt__req_new(spec, e, fwt__engine_now_ms(e), 0, &err);
     if (!r)
         return err;
     r->fallback = fwt__result_new_error(FWT_ENOMEM, "out of memory");

@@ -5,7 +5,8 @@
  *
  * Threading: every callback (request completion, timers) runs on the worker
  * thread. fwt__engine_submit / _post / _cancel are callable from any thread,
- * including the worker itself.
+ * including the worker itself. fwt__engine_run performs a request on the
+ * calling thread instead (any thread but the worker).
  */
 #ifndef FWT_HTTP_ENGINE_H
 #define FWT_HTTP_ENGINE_H
@@ -38,7 +39,9 @@ typedef struct fwt__engine_config {
     int64_t max_response_bytes;    /* default per request when the spec has 0 */
     fwt__log_sink log;             /* may be NULL; must never be given secrets */
     void *log_ctx;
-    int max_pooled_handles;        /* easy handles kept for reuse; 0 = 16 */
+    int skip_debug_log;            /* nonzero: the sink drops FWT_LOG_DEBUG, so never build those lines */
+    int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = 16 */
+    int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 4 */
 } fwt__engine_config;
 
 /* Which failures a request retries (protocol §2.3). */
@@ -120,7 +123,8 @@ typedef void (*fwt__http_done_fn)(fwt__http_result *res, void *ud);
 typedef void (*fwt__task_fn)(void *ud);
 
 int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg);
-/* Cancels what is in flight (callbacks run with FWT_ECANCELED), joins the worker, frees.
+/* Cancels what is in flight (callbacks run with FWT_ECANCELED; fwt__engine_run calls
+ * return FWT_ECANCELED results), joins the worker, waits for those runs, frees.
  * Must not be called on the worker thread. */
 void fwt__engine_free(fwt__engine *e);
 
@@ -137,6 +141,24 @@ void fwt__engine_free(fwt__engine *e);
  * never logged; the DEBUG line per attempt names method, URL without query,
  * status or error, elapsed ms and the attempt number. */
 int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id);
+
+/*
+ * Perform a request on the calling thread and wait for its outcome: the same
+ * validation, attempts, retries, deadlines, safety defaults and logging as
+ * fwt__engine_submit, without handing anything to the worker (a sequential
+ * call then costs one round trip, not two extra thread wake-ups). The
+ * transfer runs on a lane (a private multi handle with its own connection
+ * cache, pooled across calls: up to max_idle_lanes kept), so concurrent runs
+ * from several threads proceed in parallel and reuse connections.
+ * The spec's url and body are used in place (not copied) while the call runs.
+ * Returns FWT_OK with *out set (the caller frees it with fwt__http_result_free;
+ * its status is FWT_ECANCELED if fwt__engine_free began meanwhile: free wakes
+ * the run and waits for it to return); otherwise *out is NULL and the code is
+ * one of fwt__engine_submit's, FWT_ESTATE on the worker thread (it would stall
+ * every other request) or FWT_ENOMEM when memory ran out along the way.
+ * Backoff waits use the engine clock's sleep_ms when given.
+ */
+int fwt__engine_run(fwt__engine *e, const fwt__http_spec *spec, fwt__http_result **out);
 
 /* Run fn(ud) on the worker after delay_ms (0 = as soon as possible). When the engine is
  * freed first, fn still runs once (so owners can release ud) with fwt__engine_stopping()

@@ -25,12 +25,14 @@ enum { FWT__RS_QUEUED = 0, FWT__RS_RUNNING, FWT__RS_WAITING, FWT__RS_DONE };
 typedef struct fwt__req {
     struct fwt__engine *eng;
     struct fwt__op *op;
-    /* copied spec */
-    char *method;
-    char *url;
+    /* the spec, copied (borrowed by caller-thread runs, whose spec outlives them) */
+    const char *method;            /* static spelling */
+    const char *url;
+    int borrowed;                  /* url and body point into the caller's spec */
     char *url_log;                 /* scheme://host[:port]/path: no userinfo, query or fragment */
-    struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:" */
-    char *body;
+    struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:", one block (transfer.c) */
+    size_t headers_bytes;          /* its size, for wiping */
+    const void *body;
     size_t body_len;
     int64_t connect_timeout_ms, header_timeout_ms, body_timeout_ms;
     uint64_t deadline_at;          /* absolute engine ms; 0 = none */
@@ -49,6 +51,7 @@ typedef struct fwt__req {
     int attempts;
     int retry_n;                   /* retries scheduled so far = backoff exponent */
     int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
+    int direct;                    /* run on the caller's lane (direct.c): no worker heap */
 
     /* current attempt's response */
     long status;                   /* from the last status line seen */
@@ -69,6 +72,14 @@ typedef struct fwt__req {
 } fwt__req;
 
 enum { FWT__ABORT_NONE = 0, FWT__ABORT_HEADER, FWT__ABORT_BODY, FWT__ABORT_DEADLINE };
+
+/* A caller-thread transfer lane (direct.c): a private multi handle whose connection
+ * cache persists between calls, and the one easy handle it drives. */
+typedef struct fwt__lane {
+    CURLM *multi;
+    CURL *easy;
+    struct fwt__lane *next;        /* mu: idle stack or busy list */
+} fwt__lane;
 
 typedef struct fwt__op {
     uint64_t id;
@@ -98,6 +109,7 @@ struct fwt__engine {
     int64_t max_response_bytes;
     fwt__log_sink log;
     void *log_ctx;
+    int log_debug;                 /* log set and DEBUG lines wanted */
     int max_pooled;
 
     CURLM *multi;
@@ -110,6 +122,14 @@ struct fwt__engine {
     uint64_t next_id;              /* mu */
     int closed;                    /* mu: worker exited, nothing is accepted */
     atomic_int stopping;
+
+    /* caller-thread runs (direct.c) */
+    fwt__lane *lanes_idle;         /* mu: kept for reuse, at most max_idle_lanes */
+    int lanes_idle_n;              /* mu */
+    int max_idle_lanes;
+    fwt__lane *lanes_busy;         /* mu: lanes inside fwt__engine_run, woken on free */
+    int direct_running;            /* mu */
+    pthread_cond_t direct_cv;      /* signalled when direct_running drops to 0 during shutdown */
 
     pthread_mutex_t rng_mu;        /* default random state */
     uint64_t rng;
@@ -134,22 +154,49 @@ void fwt__heap_update(fwt__engine *e, fwt__op *op, uint64_t due); /* push or mov
 fwt__op *fwt__heap_peek(const fwt__engine *e);
 fwt__op *fwt__heap_pop(fwt__engine *e);
 
+/* ---- caller-thread runs (direct.c) ---- */
+/* Wake every busy lane, wait until no run holds one, free the idle ones. stopping is set. */
+void fwt__engine_lanes_shutdown(fwt__engine *e);
+
 /* ---- clock (clock.c) ---- */
 void fwt__clock_fill_defaults(fwt__engine *e);
 uint64_t fwt__engine_random(fwt__engine *e);
 
 /* ---- transfers (transfer.c); worker only ---- */
-fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int *err);
+/* borrow: keep pointers to the spec's url and body instead of copies (the spec outlives the request). */
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int borrow, int *err);
 void fwt__req_free(fwt__req *r);
-/* Start one attempt. Returns FWT_OK or an error status (the request is then not running). */
+/* Start one attempt on the worker. Returns FWT_OK or an error status (the request is then not running). */
 int fwt__transfer_start(fwt__engine *e, fwt__op *op);
-/* Detach the running transfer and recycle its easy handle. */
+/* Detach the worker's running transfer and recycle its easy handle. */
 void fwt__transfer_stop(fwt__engine *e, fwt__op *op);
+/* A new easy handle with the options every request shares (safety defaults, callbacks). */
+CURL *fwt__easy_new(const fwt__engine *e);
+/* Either thread kind: configure `h` for the next attempt of op's request, count the attempt
+ * and add it to `multi`. FWT_OK or FWT_ENOMEM (h is then not added and not freed). */
+int fwt__transfer_attach(fwt__engine *e, fwt__op *op, CURLM *multi, CURL *h);
+/* Remove the request's easy handle from `multi` and clear its pointers into the request;
+ * returns the handle, ready for another request's attach. */
+CURL *fwt__transfer_detach(fwt__op *op, CURLM *multi);
 /* Build the result of a finished attempt from curl's code and the buffers. */
 fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc, int *conn_class);
 fwt__http_result *fwt__result_new_error(int status, const char *msg);
 /* Nearest deadline of a running transfer (0 = none). */
 uint64_t fwt__transfer_deadline(const fwt__req *r);
+
+/* ---- after an attempt (settle.c): shared by the worker and caller-thread runs ---- */
+/*
+ * An attempt of r ended with `res` (owned; NULL = out of memory). Logs it, then either
+ * returns 1 with *final the result to complete with (NULL: use r->fallback), or
+ * returns 0 with *delay_ms the wait before the next attempt (r->retry_n advanced).
+ */
+int fwt__req_settle(fwt__engine *e, fwt__req *r, fwt__http_result *res, int conn_class, uint64_t now,
+                    fwt__http_result **final, int64_t *delay_ms);
+/* A running attempt's timer fired at `now`: 1 with *final (ETIMEDOUT) when the overall
+ * deadline passed, else 0 with *res the connection-class error of a header/body timeout
+ * (to pass to fwt__req_settle). The caller has detached the transfer already. */
+int fwt__req_timer_outcome(fwt__engine *e, fwt__req *r, uint64_t now, fwt__http_result **res);
+void fwt__req_log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now);
 
 /* ---- retries (retry.c) ---- */
 /* Is this outcome retryable under policy `p`? res is the attempt's outcome; `conn_class`
@@ -161,8 +208,8 @@ uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n);
 int64_t fwt__retry_budget(const fwt__retry_policy *p, int64_t deadline_ms);
 
 /* ---- URLs (url.c) ---- */
-/* One parse for submit: 1 if http(s) with a host (then *log_out = fwt__url_for_log form,
- * malloc'd), 0 if invalid, -1 on OOM. */
+/* One parse for submit: 1 if http(s) with a host (then *log_out, unless log_out is NULL,
+ * = fwt__url_for_log form, malloc'd), 0 if invalid, -1 on OOM. */
 int fwt__url_inspect(const char *url, int *is_https, int *is_loopback, char **log_out);
 /* The URL without userinfo, query or fragment; malloc'd. */
 char *fwt__url_for_log(const char *url);

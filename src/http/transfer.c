@@ -59,44 +59,74 @@ static int has_dot_segment(const char *url)
     return 0;
 }
 
-static int method_ok(const char *m)
+/* The static spelling of a supported method, or NULL. */
+static const char *method_known(const char *m)
 {
     static const char *const ok[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         if (strcmp(m, ok[i]) == 0)
-            return 1;
-    return 0;
+            return ok[i];
+    return NULL;
 }
 
-/* Header values may hold API keys: wipe the list before freeing it. */
-static void slist_free_secret(struct curl_slist *l)
+/*
+ * The request's header list as one block: the curl_slist nodes, then their
+ * strings. curl only reads the list, so one allocation replaces one node and
+ * one copy per header. Values may hold API keys: the block is wiped when freed.
+ */
+static struct curl_slist *header_block(const fwt__http_spec *spec, size_t *bytes)
 {
-    for (struct curl_slist *p = l; p; p = p->next)
-        if (p->data)
-            explicit_bzero(p->data, strlen(p->data));
-    curl_slist_free_all(l);
-}
-
-static int append_header(struct curl_slist **l, const char *h)
-{
-    struct curl_slist *n = curl_slist_append(*l, h);
-    if (!n)
-        return -1;
-    *l = n;
-    return 0;
+    static const char idem_name[] = "X-Idempotency-Key: ";
+    static const char expect[] = "Expect:"; /* no "Expect: 100-continue" round trip on POST bodies */
+    size_t n = 1, chars = sizeof expect;
+    if (spec->headers)
+        for (const char *const *h = spec->headers; *h; h++, n++)
+            chars += strlen(*h) + 1;
+    if (spec->idempotency_key) {
+        n++;
+        chars += sizeof idem_name - 1 + strlen(spec->idempotency_key) + 1;
+    }
+    *bytes = n * sizeof(struct curl_slist) + chars;
+    struct curl_slist *nodes = fwt__malloc(*bytes);
+    if (!nodes)
+        return NULL;
+    char *text = (char *)(nodes + n);
+    size_t i = 0;
+    if (spec->headers)
+        for (const char *const *h = spec->headers; *h; h++, i++) {
+            size_t len = strlen(*h) + 1;
+            memcpy(text, *h, len);
+            nodes[i].data = text;
+            text += len;
+        }
+    if (spec->idempotency_key) {
+        size_t len = strlen(spec->idempotency_key) + 1;
+        memcpy(text, idem_name, sizeof idem_name - 1);
+        memcpy(text + sizeof idem_name - 1, spec->idempotency_key, len);
+        nodes[i++].data = text;
+        text += sizeof idem_name - 1 + len;
+    }
+    memcpy(text, expect, sizeof expect);
+    nodes[i++].data = text;
+    for (size_t k = 0; k < n; k++)
+        nodes[k].next = k + 1 < n ? &nodes[k + 1] : NULL;
+    return nodes;
 }
 
 void fwt__req_free(fwt__req *r)
 {
     if (!r)
         return;
-    fwt__free_mem(r->method);
-    fwt__free_mem(r->url);
+    if (!r->borrowed)
+        fwt__free_mem((char *)r->url);
     fwt__free_mem(r->url_log);
-    slist_free_secret(r->headers);
-    if (r->body) {
-        explicit_bzero(r->body, r->body_len);
-        fwt__free_mem(r->body);
+    if (r->headers) {
+        explicit_bzero(r->headers, r->headers_bytes);
+        fwt__free_mem(r->headers);
+    }
+    if (r->body && !r->borrowed) {
+        explicit_bzero((char *)r->body, r->body_len);
+        fwt__free_mem((char *)r->body);
     }
     fwt__free_mem(r->rbody);
     fwt__http_result_free(r->last);
@@ -104,10 +134,11 @@ void fwt__req_free(fwt__req *r)
     fwt__free_mem(r);
 }
 
-fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int *err)
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int borrow, int *err)
 {
     *err = FWT_EINVAL;
-    if (!spec || !spec->method || !spec->url || !method_ok(spec->method))
+    const char *method = spec && spec->method ? method_known(spec->method) : NULL;
+    if (!method || !spec->url)
         return NULL;
     if (!spec->body && spec->body_len)
         return NULL;
@@ -134,7 +165,8 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
 
     int https = 0, loopback = 0;
     char *url_log = NULL;
-    int uok = fwt__url_inspect(spec->url, &https, &loopback, &url_log);
+    /* The log form of the URL is only needed for DEBUG lines; building it costs a URL round trip. */
+    int uok = fwt__url_inspect(spec->url, &https, &loopback, e->log_debug ? &url_log : NULL);
     /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
     if (uok == 0 || (uok > 0 && !https && !loopback && !spec->allow_insecure_http)) {
         fwt__free_mem(url_log);
@@ -148,33 +180,23 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     }
     r->eng = e;
     r->url_log = url_log;
-    r->method = fwt__strdup(spec->method);
-    r->url = fwt__strdup(spec->url);
-    if (!r->method || !r->url)
+    r->method = method;
+    r->borrowed = borrow;
+    r->url = borrow ? spec->url : fwt__strdup(spec->url);
+    if (!r->url)
         goto oom;
-    if (spec->headers)
-        for (const char *const *h = spec->headers; *h; h++)
-            if (append_header(&r->headers, *h) != 0)
-                goto oom;
-    if (spec->idempotency_key) {
-        size_t n = strlen(spec->idempotency_key) + 32;
-        char *h = fwt__malloc(n);
-        if (!h)
-            goto oom;
-        snprintf(h, n, "X-Idempotency-Key: %s", spec->idempotency_key);
-        int rc = append_header(&r->headers, h);
-        fwt__free_mem(h);
-        if (rc != 0)
-            goto oom;
-    }
-    /* No "Expect: 100-continue" round trip on POST bodies. */
-    if (append_header(&r->headers, "Expect:") != 0)
+    r->headers = header_block(spec, &r->headers_bytes);
+    if (!r->headers)
         goto oom;
-    if (spec->body_len) {
-        r->body = fwt__malloc(spec->body_len);
-        if (!r->body)
+    if (spec->body_len && borrow) {
+        r->body = spec->body;
+        r->body_len = spec->body_len;
+    } else if (spec->body_len) {
+        char *b = fwt__malloc(spec->body_len);
+        if (!b)
             goto oom;
-        memcpy(r->body, spec->body, spec->body_len);
+        memcpy(b, spec->body, spec->body_len);
+        r->body = b;
         r->body_len = spec->body_len;
     }
     r->connect_timeout_ms = spec->connect_timeout_ms ? spec->connect_timeout_ms : 10000;
@@ -248,11 +270,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         if (r->status >= 200 && !r->headers_done) {
             r->headers_done = 1;
             r->headers_at_ms = fwt__engine_now_ms(r->eng);
-            uint64_t d = fwt__transfer_deadline(r);
-            if (d)
-                fwt__heap_update(r->eng, op, d);
-            else
-                fwt__heap_remove(r->eng, op);
+            if (!r->direct) { /* a caller-thread run re-reads the deadline itself */
+                uint64_t d = fwt__transfer_deadline(r);
+                if (d)
+                    fwt__heap_update(r->eng, op, d);
+                else
+                    fwt__heap_remove(r->eng, op);
+            }
         }
         return n;
     }
@@ -298,11 +322,9 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
 
 /* ---------- attempts ---------- */
 
-static void configure(fwt__engine *e, fwt__op *op, CURL *h)
+/* Options that are the same for every request: set once per easy handle (fwt__easy_new). */
+static void configure_fixed(const fwt__engine *e, CURL *h)
 {
-    fwt__req *r = op->req;
-    curl_easy_setopt(h, CURLOPT_URL, r->url);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, op);
     /* Safe defaults (reliability-anchors §3). */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -315,39 +337,59 @@ static void configure(fwt__engine *e, fwt__op *op, CURL *h)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, 3600L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
-    if (r->max_bytes > 0)
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_bytes);
     if (e->user_agent)
         curl_easy_setopt(h, CURLOPT_USERAGENT, e->user_agent);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+}
+
+CURL *fwt__easy_new(const fwt__engine *e)
+{
+    CURL *h = curl_easy_init();
+    if (h)
+        configure_fixed(e, h);
+    return h;
+}
+
+/*
+ * Everything that varies between requests, each set explicitly on every
+ * attempt: a reused handle then carries nothing over from the previous
+ * request (no curl_easy_reset, which would cost a full re-setup per call).
+ */
+static void configure_attempt(fwt__op *op, CURL *h)
+{
+    fwt__req *r = op->req;
+    curl_easy_setopt(h, CURLOPT_URL, r->url);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, op);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(r->max_bytes > 0 ? r->max_bytes : 0));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, op);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, op);
 
-    if (strcmp(r->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(r->method, "HEAD") == 0) {
+    /* Method: clear what a previous request may have set, then choose. */
+    curl_easy_setopt(h, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    if (strcmp(r->method, "GET") == 0)
+        return;
+    if (strcmp(r->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else {
-        if (strcmp(r->method, "POST") != 0)
-            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-        if (r->body_len || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
-            strcmp(r->method, "PATCH") == 0) {
-            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-        }
+        return;
+    }
+    if (strcmp(r->method, "POST") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+    if (r->body_len || strcmp(r->method, "POST") == 0 || strcmp(r->method, "PUT") == 0 ||
+        strcmp(r->method, "PATCH") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
     }
 }
 
-int fwt__transfer_start(fwt__engine *e, fwt__op *op)
+int fwt__transfer_attach(fwt__engine *e, fwt__op *op, CURLM *multi, CURL *h)
 {
     fwt__req *r = op->req;
-    CURL *h = e->pool_len ? e->pool[--e->pool_len] : curl_easy_init();
-    if (!h)
-        return FWT_ENOMEM;
     reset_response(r);
     r->status = 0;
     r->too_large = 0;
@@ -355,20 +397,48 @@ int fwt__transfer_start(fwt__engine *e, fwt__op *op)
     r->headers_done = 0;
     r->abort_reason = FWT__ABORT_NONE;
     r->errbuf[0] = '\0';
-    configure(e, op, h);
+    configure_attempt(op, h);
     uint64_t now = fwt__engine_now_ms(e);
     r->attempt_start_ms = now;
     if (r->attempts == 0)
         r->first_attempt_ms = now;
     r->attempts++;
-    if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
+    if (curl_multi_add_handle(multi, h) != CURLM_OK)
+        return FWT_ENOMEM;
+    r->easy = h;
+    r->state = FWT__RS_RUNNING;
+    return FWT_OK;
+}
+
+CURL *fwt__transfer_detach(fwt__op *op, CURLM *multi)
+{
+    fwt__req *r = op->req;
+    CURL *h = r->easy;
+    if (!h)
+        return NULL;
+    curl_multi_remove_handle(multi, h);
+    /* Drop pointers into the request, which is freed before the handle is used again. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, (char *)NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
+    r->easy = NULL;
+    return h;
+}
+
+int fwt__transfer_start(fwt__engine *e, fwt__op *op)
+{
+    CURL *h = e->pool_len ? e->pool[--e->pool_len] : fwt__easy_new(e);
+    if (!h)
+        return FWT_ENOMEM;
+    if (fwt__transfer_attach(e, op, e->multi, h) != FWT_OK) {
         curl_easy_cleanup(h);
         return FWT_ENOMEM;
     }
-    r->easy = h;
-    r->state = FWT__RS_RUNNING;
     e->n_running++;
-    uint64_t d = fwt__transfer_deadline(r);
+    uint64_t d = fwt__transfer_deadline(op->req);
     if (d)
         fwt__heap_update(e, op, d);
     return FWT_OK;
@@ -376,18 +446,14 @@ int fwt__transfer_start(fwt__engine *e, fwt__op *op)
 
 void fwt__transfer_stop(fwt__engine *e, fwt__op *op)
 {
-    fwt__req *r = op->req;
     fwt__heap_remove(e, op);
-    if (!r->easy)
+    CURL *h = fwt__transfer_detach(op, e->multi);
+    if (!h)
         return;
-    curl_multi_remove_handle(e->multi, r->easy);
-    /* Reset drops our pointers (headers, buffers) but keeps the TLS session cache. */
-    curl_easy_reset(r->easy);
     if (e->pool_len < e->max_pooled)
-        e->pool[e->pool_len++] = r->easy;
+        e->pool[e->pool_len++] = h;
     else
-        curl_easy_cleanup(r->easy);
-    r->easy = NULL;
+        curl_easy_cleanup(h);
     e->n_running--;
 }
 

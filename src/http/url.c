@@ -24,14 +24,6 @@ static CURLU *parse(const char *url)
     return u;
 }
 
-static int scheme_is(CURLU *u, const char *want)
-{
-    char *s = NULL;
-    int ok = curl_url_get(u, CURLUPART_SCHEME, &s, 0) == CURLUE_OK && s && strcasecmp(s, want) == 0;
-    curl_free(s);
-    return ok;
-}
-
 static int host_is_loopback(const char *host)
 {
     if (strcasecmp(host, "localhost") == 0)
@@ -70,21 +62,74 @@ static char *log_form(CURLU *u)
     return out;
 }
 
+/*
+ * The verdict on a URL's scheme and host depends only on its origin: the
+ * bytes before the first '/', '?' or '#' after "://", where curl's parser
+ * ends the authority too (urlapi.c: strcspn(host, "/?#")). A thread remembers the last origin curl accepted,
+ * so a run of calls to one server parses each URL's origin once (a full
+ * curl_url parse costs more than a tenth of a loopback round trip). URLs
+ * with a control byte, a space or a non-ASCII byte always take the full
+ * parse, so curl still rejects what it would reject.
+ */
+typedef struct origin_memo {
+    char origin[256];
+    size_t len;
+    int https, loopback;
+} origin_memo;
+
+static _Thread_local origin_memo tl_memo;
+
+/*
+ * Length of the URL's origin, or 0 when the fast path must not be used. Only
+ * "http://" or "https://" followed by a non-empty authority qualify: curl also
+ * accepts one or three slashes, and there the authority starts elsewhere.
+ */
+static size_t origin_len(const char *url)
+{
+    size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 : strncmp(url, "http://", 7) == 0 ? 7 : 0;
+    if (!scheme)
+        return 0;
+    size_t authority = strcspn(url + scheme, "/?#");
+    if (authority == 0)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return 0;
+    size_t n = scheme + authority;
+    return n < sizeof tl_memo.origin ? n : 0;
+}
+
 int fwt__url_inspect(const char *url, int *is_https, int *is_loopback, char **log_out)
 {
-    *log_out = NULL;
+    if (log_out)
+        *log_out = NULL;
+    size_t olen = url ? origin_len(url) : 0;
+    if (olen && !log_out && olen == tl_memo.len && memcmp(url, tl_memo.origin, olen) == 0) {
+        *is_https = tl_memo.https;
+        *is_loopback = tl_memo.loopback;
+        return 1;
+    }
     CURLU *u = parse(url);
     if (!u)
         return 0;
-    int https = scheme_is(u, "https");
-    int ok = https || scheme_is(u, "http");
+    char *scheme = NULL;
+    int ok = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme;
+    int https = ok && strcasecmp(scheme, "https") == 0;
+    ok = ok && (https || strcasecmp(scheme, "http") == 0);
+    curl_free(scheme);
     char *host = NULL;
     if (ok && (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host || !*host))
         ok = 0;
     *is_https = https;
     *is_loopback = ok && host_is_loopback(host);
     curl_free(host);
-    if (ok) {
+    if (ok && olen) {
+        memcpy(tl_memo.origin, url, olen);
+        tl_memo.len = olen;
+        tl_memo.https = *is_https;
+        tl_memo.loopback = *is_loopback;
+    }
+    if (ok && log_out) {
         *log_out = log_form(u);
         if (!*log_out)
             ok = -1;
