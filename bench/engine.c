@@ -1,13 +1,17 @@
 /*
  * Engine benchmark. Prints one JSON object:
- *   fwt_rps / raw_rps  median sequential round trips per second through the engine
- *                      (submit + wait, one at a time) and through a minimal
- *                      libcurl loop on one reused easy handle, same requests;
+ *   fwt_rps            median sequential round trips per second through the public
+ *                      blocking API (fwt_job_get: URL building, auth headers, the
+ *                      engine's caller-thread run, JSON parse and decode);
+ *   raw_rps            the same GET with the same headers through a minimal libcurl
+ *                      loop on one reused easy handle;
  *   ratio              median over paired rounds of raw_time / fwt_time;
- *   concurrent_*       N requests in flight at once on one engine;
+ *   future_rps, future_ratio  the same requests submitted to the worker one at a
+ *                      time and awaited (the asynchronous path; pays two thread
+ *                      hand-offs per request, see handoff_roundtrip_us);
+ *   concurrent_*       N requests in flight at once on one engine worker;
  *   max_rss_mib        peak RSS of this process (getrusage);
- *   handoff_roundtrip_us  a no-op task posted to the worker and awaited: the
- *                      thread hand-off cost that the sequential ratio pays twice.
+ *   handoff_roundtrip_us  a no-op task posted to the worker and awaited.
  * The responder (tests/support) runs in a forked child so its threads and
  * buffers do not count against the engine's memory.
  *
@@ -27,11 +31,16 @@
 
 #include <curl/curl.h>
 
+#include "fwtrain/client.h"
 #include "fwtrain/common.h"
+#include "fwtrain/jobs.h"
 #include "http/engine.h"
 #include "responder.h"
 
-static const char k_body[] = "{\"ok\":true,\"n\":1}";
+#define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
+static const char k_body[] = "{\"name\":\"" JOB_NAME "\",\"state\":\"JOB_STATE_RUNNING\","
+                             "\"baseModel\":\"accounts/fireworks/models/tiny\",\"loraRank\":0,"
+                             "\"createTime\":\"2026-11-23T00:00:00Z\"}";
 
 static double now_s(void)
 {
@@ -96,9 +105,25 @@ static void wait_for(sync_wait *w, long n)
     pthread_mutex_unlock(&w->mu);
 }
 
-static const char *const k_headers[] = {"Accept: application/json", "X-Api-Key: bench-key", NULL};
+#define API_KEY "bench-key"
+static const char *const k_headers[] = {"X-Api-Key: " API_KEY, "Authorization: Bearer " API_KEY,
+                                        "Accept: application/json", NULL};
 
-static double fwt_sequential(fwt__engine *e, const char *url, long n, long *ok)
+/* The public blocking path: one fwt_job_get per round trip. */
+static double api_sequential(fwt_client *c, long n, long *ok)
+{
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        fwt_job *j = NULL;
+        if (fwt_job_get(&j, c, "bench-job") == FWT_OK && strcmp(fwt_job_name(j), JOB_NAME) == 0)
+            (*ok)++;
+        fwt_job_free(j);
+    }
+    return now_s() - t0;
+}
+
+/* The asynchronous path: submit to the worker, wait for its callback. */
+static double future_sequential(fwt__engine *e, const char *url, long n, long *ok)
 {
     sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
     fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers};
@@ -206,33 +231,49 @@ int main(int argc, char **argv)
         fprintf(stderr, "responder did not start\n");
         return 1;
     }
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/bench", port);
+    char url[128];
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "%s/v1/accounts/bench/rlorTrainerJobs/bench-job", base);
 
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.base_url = base;
+    o.api_key = API_KEY;
+    o.account_id = "bench";
+    fwt_client *c;
+    if (fwt_client_new(&c, &o) != FWT_OK)
+        return 1;
     fwt__engine *e;
     fwt__engine_config cfg = {.user_agent = "libfwtrain-bench"};
-    if (fwt__engine_new(&e, &cfg) != FWT_OK) /* also runs curl_global_init */
+    if (fwt__engine_new(&e, &cfg) != FWT_OK)
         return 1;
     CURL *raw = curl_easy_init();
     curl_easy_setopt(raw, CURLOPT_USERAGENT, "libfwtrain-bench");
 
-    /* Warm up both paths (connection set up, caches filled). The box is shared, so
-     * measure many short paired rounds (raw then fwt, back to back) and report
-     * medians: a burst of foreign load then hits one round, not the result. */
-    long ok_f = 0, ok_r = 0, warm = 0;
-    fwt_sequential(e, url, 200, &warm);
+    /* Warm up every path (connection set up, caches filled). The box is shared, so
+     * measure many short rounds (raw, then the API, then the future path, back to
+     * back) and report medians: a burst of foreign load then hits one round, not
+     * the result. */
+    long ok_a = 0, ok_f = 0, ok_r = 0, warm = 0;
+    api_sequential(c, 200, &warm);
+    future_sequential(e, url, 200, &warm);
     raw_sequential(raw, url, 200, &warm);
     enum { ROUNDS = 25 };
     long per = n_seq / ROUNDS;
-    double rf[ROUNDS], rr[ROUNDS], ratio[ROUNDS];
+    double ra[ROUNDS], rf[ROUNDS], rr[ROUNDS], ratio[ROUNDS], fratio[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
         double tr = raw_sequential(raw, url, per, &ok_r);
-        double tf = fwt_sequential(e, url, per, &ok_f);
+        double ta = api_sequential(c, per, &ok_a);
+        double tf = future_sequential(e, url, per, &ok_f);
         rr[i] = (double)per / tr;
+        ra[i] = (double)per / ta;
         rf[i] = (double)per / tf;
-        ratio[i] = tr / tf;
+        ratio[i] = tr / ta;
+        fratio[i] = tr / tf;
     }
     long done_seq = per * ROUNDS;
+    fwt_client_free(c);
 
     /* The floor under fwt's round trip: hand a no-op task to the worker and wait
      * for it (two thread wake-ups, no HTTP). */
@@ -245,7 +286,8 @@ int main(int argc, char **argv)
         wait_for(&pw, i + 1);
     }
     double handoff_us = (now_s() - tp) / (double)n_post * 1e6;
-    double fwt_rps = median(rf, ROUNDS), raw_rps = median(rr, ROUNDS), med_ratio = median(ratio, ROUNDS);
+    double fwt_rps = median(ra, ROUNDS), raw_rps = median(rr, ROUNDS), med_ratio = median(ratio, ROUNDS);
+    double future_rps = median(rf, ROUNDS), future_ratio = median(fratio, ROUNDS);
     curl_easy_cleanup(raw);
 
     /* Concurrent: every request submitted before any is awaited. */
@@ -268,10 +310,11 @@ int main(int argc, char **argv)
     int st;
     waitpid(pid, &st, 0);
 
-    printf("{\"fwt_rps\": %.0f, \"raw_rps\": %.0f, \"ratio\": %.3f, \"sequential_requests\": %ld, "
-           "\"sequential_ok\": {\"fwt\": %ld, \"raw\": %ld}, \"concurrent_futures\": %ld, \"concurrent_ok\": %ld, "
-           "\"concurrent_seconds\": %.3f, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
-           "\"responder\": \"separate process\"}\n",
-           fwt_rps, raw_rps, med_ratio, done_seq, ok_f, ok_r, submitted, w.ok, conc_s, rss_mib, handoff_us);
-    return (ok_f == done_seq && ok_r == done_seq && w.ok == submitted) ? 0 : 1;
+    printf("{\"fwt_rps\": %.0f, \"raw_rps\": %.0f, \"ratio\": %.3f, \"future_rps\": %.0f, \"future_ratio\": %.3f, "
+           "\"sequential_requests\": %ld, \"sequential_ok\": {\"fwt\": %ld, \"future\": %ld, \"raw\": %ld}, "
+           "\"concurrent_futures\": %ld, \"concurrent_ok\": %ld, \"concurrent_seconds\": %.3f, \"max_rss_mib\": %.1f, "
+           "\"handoff_roundtrip_us\": %.1f, \"responder\": \"separate process\"}\n",
+           fwt_rps, raw_rps, med_ratio, future_rps, future_ratio, done_seq, ok_a, ok_f, ok_r, submitted, w.ok, conc_s,
+           rss_mib, handoff_us);
+    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && w.ok == submitted) ? 0 : 1;
 }
