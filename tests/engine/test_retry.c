@@ -1,7 +1,9 @@
 /*
  * Retries, backoff and Retry-After against the responder, on a fake clock:
  * the engine's waits are recorded instead of slept (protocol §2.3,
- * reliability-anchors §7 rows R1, R2, R3, R5, R7).
+ * reliability-anchors §7 rows R1, R2, R3, R5, R7). Built twice: requests go
+ * through the worker (engine_retry) and, with FWT_TEST_DIRECT, through
+ * fwt__engine_run on the test's thread (engine_retry_direct).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -64,6 +66,16 @@ typedef struct outcome {
 
 static outcome submit_wait(fx *f, const fwt__http_spec *s)
 {
+#ifdef FWT_TEST_DIRECT
+    /* The same matrix through fwt__engine_run: retries on the caller's thread. */
+    fwt__http_result *res = NULL;
+    assert_int_equal(fwt__engine_run(f->e, s, &res), FWT_OK);
+    assert_non_null(res);
+    outcome o = {res->status, res->http_status, res->attempts, res->retry_after_ms, {0}};
+    snprintf(o.body, sizeof o.body, "%s", res->body);
+    fwt__http_result_free(res);
+    return o;
+#else
     waiter w;
     waiter_init(&w);
     uint64_t id = 0;
@@ -76,6 +88,7 @@ static outcome submit_wait(fx *f, const fwt__http_spec *s)
     assert_int_equal(waiter_calls(&w), 1);
     waiter_destroy(&w);
     return o;
+#endif
 }
 
 static void test_503_503_200_same_key_and_body(void **state)
