@@ -1,7 +1,8 @@
 /*
  * libfwtrain — fwt_client: connection settings, credentials, timeouts,
- * retry policy, logging. One client owns one worker thread that drives all
- * of its HTTP traffic, timers and completion callbacks.
+ * retry policy, logging. One client owns one worker thread that drives its
+ * asynchronous HTTP traffic (futures), timers and completion callbacks; a
+ * blocking call performs its request on the calling thread.
  */
 #ifndef FWTRAIN_CLIENT_H
 #define FWTRAIN_CLIENT_H
@@ -23,7 +24,8 @@ typedef enum fwt_log_level {
 } fwt_log_level;
 
 /**
- * Log sink. Called from any library thread (often the worker); must not block
+ * Log sink. Called from the client's worker or from a thread inside a
+ * blocking call (which performs its request itself); must not block
  * for long and must not call back into the library. Messages never contain
  * the API key or an Authorization header.
  */
@@ -72,7 +74,8 @@ FWT_API int fwt_client_new(fwt_client **out, const fwt_client_options *opts);
  * Cancel everything in flight (futures complete with FWT_ECANCELED and their
  * callbacks run), stop the worker, wipe the API key from memory, free.
  * Futures still held by the caller stay valid and must still be freed.
- * Must not be called from a completion callback. NULL is allowed.
+ * Must not be called from a completion callback, nor while another thread
+ * is inside a call on this client. NULL is allowed.
  */
 FWT_API void fwt_client_free(fwt_client *client);
 

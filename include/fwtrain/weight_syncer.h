@@ -16,9 +16,9 @@
  * fwt_weight_syncer_reset_delta_chain on the saving syncer so the next save
  * is a base every deployment can load.
  *
- * The calls block the calling thread (they wait on futures; the library never
- * sleeps on a user thread); fwt_weight_syncer_cancel from another thread cuts
- * the current wait short. A syncer is used by one thread at a time.
+ * The calls block the calling thread; fwt_weight_syncer_cancel from another
+ * thread cuts short the current wait for a save or for the deployment. A
+ * syncer is used by one thread at a time.
  */
 #ifndef FWTRAIN_WEIGHT_SYNCER_H
 #define FWTRAIN_WEIGHT_SYNCER_H
