@@ -1,4 +1,4 @@
-/* Helpers shared by the engine tests: a blocking waiter for results and a fake clock. */
+/* Helpers shared by the engine tests: a blocking waiter, a fake clock, the responder fixture, a log capture. */
 #ifndef FWT_ENGINE_TEST_UTIL_H
 #define FWT_ENGINE_TEST_UTIL_H
 
@@ -13,6 +13,7 @@
 
 #include "fwtrain/common.h"
 #include "http/engine.h"
+#include "responder.h"
 
 /* ---- waiter: collects the completion of one request ---- */
 typedef struct waiter {
@@ -185,6 +186,66 @@ static inline int under_valgrind(void)
 static inline uint64_t slack_ms(uint64_t ms)
 {
     return under_valgrind() ? ms * 4 : ms;
+}
+
+/* ---- fixture: a scripted responder and an engine pointed at it ---- */
+typedef struct engine_fx {
+    fwt_responder *r;
+    fwt__engine *e;
+    char *url; /* the responder's /v1/thing?x=1 */
+} engine_fx;
+
+/* For cmocka setup functions: 0, or -1 (the test is then reported as failed). */
+static inline int engine_fx_start(void **state, const fwt__engine_config *cfg)
+{
+    engine_fx *f = calloc(1, sizeof *f);
+    if (!f || fwt_responder_start(&f->r, NULL, NULL) != 0) {
+        free(f);
+        return -1;
+    }
+    f->url = fwt_responder_url(f->r, "/v1/thing?x=1");
+    if (!f->url || fwt__engine_new(&f->e, cfg) != FWT_OK) {
+        fwt_responder_stop(f->r);
+        free(f->url);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static inline int engine_fx_stop(void **state)
+{
+    engine_fx *f = *state;
+    fwt__engine_free(f->e); /* NULL when a test freed it already */
+    fwt_responder_stop(f->r);
+    free(f->url);
+    free(f);
+    return 0;
+}
+
+/* ---- log capture: an engine log sink that keeps every line ---- */
+typedef struct log_cap {
+    pthread_mutex_t mu;
+    char text[8192];
+    size_t len;
+    int lines;
+} log_cap;
+
+static inline void log_sink(int level, const char *msg, void *ctx)
+{
+    log_cap *c = ctx;
+    (void)level;
+    pthread_mutex_lock(&c->mu);
+    size_t n = strlen(msg);
+    if (c->len + n + 2 < sizeof c->text) {
+        memcpy(c->text + c->len, msg, n);
+        c->len += n;
+        c->text[c->len++] = '\n';
+        c->text[c->len] = '\0';
+    }
+    c->lines++;
+    pthread_mutex_unlock(&c->mu);
 }
 
 #endif /* FWT_ENGINE_TEST_UTIL_H */

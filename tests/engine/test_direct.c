@@ -16,32 +16,17 @@
 #include "engine_test_util.h"
 #include "responder.h"
 
-typedef struct fx {
-    fwt_responder *r;
-    fwt__engine *e;
-    char *url;
-} fx;
+typedef engine_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(fwt_responder_start(&f->r, NULL, NULL), 0);
     fwt__engine_config cfg = {.user_agent = "fwt-test/1", .max_idle_lanes = 2};
-    assert_int_equal(fwt__engine_new(&f->e, &cfg), FWT_OK);
-    f->url = fwt_responder_url(f->r, "/v1/thing?x=1");
-    *state = f;
-    return 0;
+    return engine_fx_start(state, &cfg);
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    fwt__engine_free(f->e);
-    fwt_responder_stop(f->r);
-    free(f->url);
-    free(f);
-    return 0;
+    return engine_fx_stop(state);
 }
 
 /* Run and require a result. */
@@ -431,29 +416,6 @@ static void test_idle_lane_cap(void **state)
 }
 
 /* ---- logging ---- */
-
-typedef struct log_cap {
-    pthread_mutex_t mu;
-    char text[4096];
-    size_t len;
-    int lines;
-} log_cap;
-
-static void log_sink(int level, const char *msg, void *ctx)
-{
-    log_cap *c = ctx;
-    (void)level;
-    pthread_mutex_lock(&c->mu);
-    size_t n = strlen(msg);
-    if (c->len + n + 2 < sizeof c->text) {
-        memcpy(c->text + c->len, msg, n);
-        c->len += n;
-        c->text[c->len++] = '\n';
-        c->text[c->len] = '\0';
-    }
-    c->lines++;
-    pthread_mutex_unlock(&c->mu);
-}
 
 static void run_logged(fx *f, int skip_debug, log_cap *lc)
 {
