@@ -24,8 +24,8 @@ typedef enum fwt_log_level {
 } fwt_log_level;
 
 /**
- * Log sink. Called from the client's worker or from a thread inside a
- * blocking call (which performs its request itself); must not block
+ * Log sink. Called from the client's worker or from any thread inside a
+ * library call (a blocking call performs its request itself); must not block
  * for long and must not call back into the library. Messages never contain
  * the API key or an Authorization header.
  */

@@ -380,7 +380,7 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     e->user_agent = fwt__strdup(cfg && cfg->user_agent ? cfg->user_agent : "libfwtrain");
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
-    e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 4;
+    e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
     e->pool = fwt__calloc((size_t)e->max_pooled, sizeof *e->pool);
     e->multi = curl_multi_init();
     e->next_id = 1;

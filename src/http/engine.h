@@ -20,9 +20,11 @@ typedef struct fwt__engine fwt__engine;
  * Injectable time and randomness so backoff tests never sleep.
  * now_ms: monotonic milliseconds. sleep_ms: called by the worker when it has
  * nothing to do but wait `ms` for a timer (no transfer in flight, no queued
- * submission); a fake clock advances itself and returns at once. NULL fields
- * take the real implementation (CLOCK_MONOTONIC, curl_multi_poll, a seeded
- * xorshift).
+ * submission), and by a caller-thread run (fwt__engine_run) waiting out a
+ * backoff; a fake clock advances itself and returns at once. Being shared,
+ * that virtual time also moves for the worker's transfers in flight: a test
+ * should not mix both kinds of waits with tight timeouts. NULL fields take the
+ * real implementation (CLOCK_MONOTONIC, curl_multi_poll, a seeded xorshift).
  */
 typedef struct fwt__clock {
     uint64_t (*now_ms)(void *ctx);
@@ -41,7 +43,7 @@ typedef struct fwt__engine_config {
     void *log_ctx;
     int skip_debug_log;            /* nonzero: the sink drops FWT_LOG_DEBUG, so never build those lines */
     int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = 16 */
-    int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 4 */
+    int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 16 */
 } fwt__engine_config;
 
 /* Which failures a request retries (protocol §2.3). */
@@ -63,7 +65,7 @@ typedef struct fwt__retry_policy {
     int64_t budget_ms;      /* total time from first attempt; no retry starts after it */
 } fwt__retry_policy;
 /*
- * Retry rules as implemented (src/http/retry.c, engine.c):
+ * Retry rules as implemented (src/http/retry.c, settle.c):
  *  - Defaults: base_ms 0 = 500, cap_ms 0 = 30000. budget_ms 0 = no budget, except
  *    when max_attempts and deadline_ms are 0 too: then 300000 (protocol §2.3).
  *  - The wait before retry n (n = 0 for the first retry) is uniform[0, min(cap, base*2^n)]
@@ -124,8 +126,9 @@ typedef void (*fwt__task_fn)(void *ud);
 
 int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg);
 /* Cancels what is in flight (callbacks run with FWT_ECANCELED; fwt__engine_run calls
- * return FWT_ECANCELED results), joins the worker, waits for those runs, frees.
- * Must not be called on the worker thread. */
+ * under way return FWT_ECANCELED results), joins the worker, waits until those runs
+ * have handed their lanes back, frees. Must not be called on the worker thread, nor
+ * while another thread may still enter fwt__engine_submit/_post/_run. */
 void fwt__engine_free(fwt__engine *e);
 
 /* Submit a request. *out_id (optional) receives a nonzero id for cancellation.
@@ -153,7 +156,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
  * The spec's url and body are used in place (not copied) while the call runs.
  * Returns FWT_OK with *out set (the caller frees it with fwt__http_result_free;
  * its status is FWT_ECANCELED if fwt__engine_free began meanwhile: free wakes
- * the run and waits for it to return); otherwise *out is NULL and the code is
+ * the run and waits for its lane); otherwise *out is NULL and the code is
  * one of fwt__engine_submit's, FWT_ESTATE on the worker thread (it would stall
  * every other request) or FWT_ENOMEM when memory ran out along the way.
  * Backoff waits use the engine clock's sleep_ms when given.

@@ -4,7 +4,10 @@
  *
  * Ownership: an op (request or posted task) is created by the submitting
  * thread, then owned by the worker. The submitting thread and cancel() only
- * touch the fields marked "mu" while holding fwt__engine.mu.
+ * touch the fields marked "mu" while holding fwt__engine.mu. A caller-thread
+ * run (direct.c) keeps its op on its own stack and never shares it: the
+ * fields marked "worker" are then the calling thread's, and the heap,
+ * inbox, live list and pool are not used.
  */
 #ifndef FWT_HTTP_ENGINE_INT_H
 #define FWT_HTTP_ENGINE_INT_H
@@ -41,7 +44,7 @@ typedef struct fwt__req {
     fwt__http_done_fn cb;
     void *ud;
 
-    /* worker state */
+    /* worker state (the calling thread's in a caller-thread run) */
     int state;                     /* FWT__RS_* */
     CURL *easy;
     uint64_t first_attempt_ms;
@@ -162,7 +165,7 @@ void fwt__engine_lanes_shutdown(fwt__engine *e);
 void fwt__clock_fill_defaults(fwt__engine *e);
 uint64_t fwt__engine_random(fwt__engine *e);
 
-/* ---- transfers (transfer.c); worker only ---- */
+/* ---- transfers (transfer.c): the worker, or the calling thread of a run for its own op ---- */
 /* borrow: keep pointers to the spec's url and body instead of copies (the spec outlives the request). */
 fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int borrow, int *err);
 void fwt__req_free(fwt__req *r);

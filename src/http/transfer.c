@@ -387,6 +387,17 @@ static void configure_attempt(fwt__op *op, CURL *h)
     }
 }
 
+/* Drop pointers into a request, which is freed before the handle is used again. */
+static void clear_request_pointers(CURL *h)
+{
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, (char *)NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)NULL);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
+}
+
 int fwt__transfer_attach(fwt__engine *e, fwt__op *op, CURLM *multi, CURL *h)
 {
     fwt__req *r = op->req;
@@ -403,8 +414,10 @@ int fwt__transfer_attach(fwt__engine *e, fwt__op *op, CURLM *multi, CURL *h)
     if (r->attempts == 0)
         r->first_attempt_ms = now;
     r->attempts++;
-    if (curl_multi_add_handle(multi, h) != CURLM_OK)
+    if (curl_multi_add_handle(multi, h) != CURLM_OK) {
+        clear_request_pointers(h);
         return FWT_ENOMEM;
+    }
     r->easy = h;
     r->state = FWT__RS_RUNNING;
     return FWT_OK;
@@ -417,13 +430,7 @@ CURL *fwt__transfer_detach(fwt__op *op, CURLM *multi)
     if (!h)
         return NULL;
     curl_multi_remove_handle(multi, h);
-    /* Drop pointers into the request, which is freed before the handle is used again. */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, (char *)NULL);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, (char *)NULL);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)NULL);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)NULL);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)NULL);
+    clear_request_pointers(h);
     r->easy = NULL;
     return h;
 }

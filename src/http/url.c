@@ -68,8 +68,8 @@ static char *log_form(CURLU *u)
  * ends the authority too (urlapi.c: strcspn(host, "/?#")). A thread remembers the last origin curl accepted,
  * so a run of calls to one server parses each URL's origin once (a full
  * curl_url parse costs more than a tenth of a loopback round trip). URLs
- * with a control byte, a space or a non-ASCII byte always take the full
- * parse, so curl still rejects what it would reject.
+ * with a control byte, a space or a non-ASCII byte, or too long for curl,
+ * always take the full parse, so curl still rejects what it would reject.
  */
 typedef struct origin_memo {
     char origin[256];
@@ -78,6 +78,8 @@ typedef struct origin_memo {
 } origin_memo;
 
 static _Thread_local origin_memo tl_memo;
+
+#define FWT__CURL_MAX_URL 8000000 /* libcurl's CURL_MAX_INPUT_LENGTH */
 
 /*
  * Length of the URL's origin, or 0 when the fast path must not be used. Only
@@ -92,9 +94,12 @@ static size_t origin_len(const char *url)
     size_t authority = strcspn(url + scheme, "/?#");
     if (authority == 0)
         return 0;
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+    const unsigned char *p = (const unsigned char *)url;
+    for (; *p; p++)
         if (*p <= 0x20 || *p >= 0x7f)
             return 0;
+    if ((size_t)(p - (const unsigned char *)url) >= FWT__CURL_MAX_URL)
+        return 0; /* curl refuses longer input outright */
     size_t n = scheme + authority;
     return n < sizeof tl_memo.origin ? n : 0;
 }

@@ -83,6 +83,54 @@ static void test_loopback(void **state)
     assert_false(fwt__url_is_loopback(NULL));
 }
 
+/* fwt__url_inspect: 1/0, https, loopback; asserts the pair on every call. */
+static int inspect(const char *url, int *https, int *loopback)
+{
+    *https = *loopback = -1;
+    return fwt__url_inspect(url, https, loopback, NULL);
+}
+
+/* The per-thread origin memo must never answer differently from curl's full parse. */
+static void test_url_inspect_memo(void **state)
+{
+    (void)state;
+    int https, lo;
+    assert_int_equal(inspect("http://127.0.0.1:9/a", &https, &lo), 1);
+    assert_int_equal(https, 0);
+    assert_int_equal(lo, 1);
+    /* same origin, other path, query or fragment: same verdict */
+    assert_int_equal(inspect("http://127.0.0.1:9/b?c=d#e", &https, &lo), 1);
+    assert_int_equal(lo, 1);
+    assert_int_equal(inspect("http://127.0.0.1:9?q", &https, &lo), 1);
+    assert_int_equal(lo, 1);
+    /* a longer authority that starts alike is another origin */
+    assert_int_equal(inspect("http://127.0.0.1:9@evil.example/", &https, &lo), 1);
+    assert_int_equal(lo, 0);
+    assert_int_equal(inspect("http://127.0.0.1:9/a", &https, &lo), 1);
+    /* one or three slashes: curl finds the host elsewhere; never answered from the memo */
+    assert_int_equal(inspect("http:///evil.example/x", &https, &lo), 1);
+    assert_int_equal(lo, 0);
+    assert_int_equal(inspect("http://127.0.0.1:9/a", &https, &lo), 1);
+    assert_int_equal(inspect("http:/evil.example/x", &https, &lo), 1);
+    assert_int_equal(lo, 0);
+    /* bytes curl refuses anywhere in the URL still fail on a known origin */
+    assert_int_equal(inspect("http://127.0.0.1:9/a b", &https, &lo), 0);
+    assert_int_equal(inspect("http://127.0.0.1:9/a\tb", &https, &lo), 0);
+    size_t n = 8000000 + 64;
+    char *huge = malloc(n + 1);
+    assert_non_null(huge);
+    memcpy(huge, "http://127.0.0.1:9/", 19);
+    memset(huge + 19, 'a', n - 19);
+    huge[n] = '\0';
+    assert_int_equal(inspect(huge, &https, &lo), 0);
+    free(huge);
+    /* the scheme is part of the origin */
+    assert_int_equal(inspect("https://127.0.0.1:9/a", &https, &lo), 1);
+    assert_int_equal(https, 1);
+    assert_int_equal(inspect("http://127.0.0.1:9/a", &https, &lo), 1);
+    assert_int_equal(https, 0);
+}
+
 static void test_url_for_log(void **state)
 {
     (void)state;
@@ -151,7 +199,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retry_after_seconds), cmocka_unit_test(test_retry_after_garbage),
         cmocka_unit_test(test_retry_after_dates),   cmocka_unit_test(test_retry_after_ms),
-        cmocka_unit_test(test_loopback),            cmocka_unit_test(test_url_for_log),
+        cmocka_unit_test(test_loopback), cmocka_unit_test(test_url_inspect_memo),            cmocka_unit_test(test_url_for_log),
         cmocka_unit_test(test_backoff_ceiling),     cmocka_unit_test(test_classification),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
