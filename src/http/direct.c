@@ -17,8 +17,6 @@
 #include "fwtrain/common.h"
 #include "http/engine_int.h"
 
-#define FWT__LANE_POLL_MAX_MS 60000
-
 static void lane_free(fwt__lane *l)
 {
     if (!l)
@@ -121,7 +119,7 @@ void fwt__engine_lanes_shutdown(fwt__engine *e)
 
 static uint64_t poll_ms(uint64_t wait)
 {
-    return wait > FWT__LANE_POLL_MAX_MS ? FWT__LANE_POLL_MAX_MS : wait;
+    return wait > FWT__POLL_MAX_MS ? FWT__POLL_MAX_MS : wait;
 }
 
 enum { ATTEMPT_DONE, ATTEMPT_TIMER, ATTEMPT_STOPPED };
@@ -153,7 +151,7 @@ static int drive_attempt(fwt__engine *e, fwt__lane *l, fwt__op *op, fwt__http_re
             return ATTEMPT_TIMER;
         }
         /* curl_multi_poll also wakes for libcurl's own timers and for curl_multi_wakeup. */
-        curl_multi_poll(l->multi, NULL, 0, (int)poll_ms(due ? due - now : FWT__LANE_POLL_MAX_MS), NULL);
+        curl_multi_poll(l->multi, NULL, 0, (int)poll_ms(due ? due - now : FWT__POLL_MAX_MS), NULL);
     }
 }
 
@@ -185,19 +183,17 @@ static fwt__http_result *run_attempts(fwt__engine *e, fwt__lane *l, fwt__op *op)
             return fwt__result_new_error(FWT_ENOMEM, "could not start the transfer");
         fwt__http_result *res = NULL, *final = NULL;
         int conn_class = 0;
-        switch (drive_attempt(e, l, op, &res, &conn_class)) {
-        case ATTEMPT_STOPPED:
+        int how = drive_attempt(e, l, op, &res, &conn_class);
+        if (how == ATTEMPT_STOPPED)
             return fwt__result_new_error(FWT_ECANCELED, "engine shutting down");
-        case ATTEMPT_TIMER:
-            if (fwt__req_timer_outcome(e, r, fwt__engine_now_ms(e), &res))
+        uint64_t now = fwt__engine_now_ms(e);
+        if (how == ATTEMPT_TIMER) {
+            if (fwt__req_timer_outcome(e, r, now, &res))
                 return res;
             conn_class = 1;
-            break;
-        default:
-            break;
         }
         int64_t delay;
-        if (fwt__req_settle(e, r, res, conn_class, fwt__engine_now_ms(e), &final, &delay))
+        if (fwt__req_settle(e, r, res, conn_class, now, &final, &delay))
             return final;
         if (!backoff(e, l, delay)) {
             fwt__http_result_free(r->last);
@@ -221,7 +217,7 @@ int fwt__engine_run(fwt__engine *e, const fwt__http_spec *spec, fwt__http_result
     fwt__req *r = fwt__req_new(spec, e, fwt__engine_now_ms(e), 1, &err);
     if (!r)
         return err;
-    r->direct = 1; /* no fallback result: out of memory is this function's return code */
+    /* No fallback result (r->fallback): out of memory is this function's return code. */
     fwt__op op = {.kind = FWT__OP_REQ, .heap_idx = SIZE_MAX, .req = r};
     r->op = &op;
     fwt__lane *l = lane_acquire(e, &err);

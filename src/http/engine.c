@@ -11,7 +11,6 @@
 #include "fwtrain/common.h"
 #include "http/engine_int.h"
 
-#define FWT__IDLE_POLL_MS 60000
 #define FWT__DEFAULT_MAX_BYTES (64 * 1024 * 1024)
 #define FWT__SHUTDOWN_ROUNDS 1000
 
@@ -24,26 +23,28 @@ static void curl_init_once(void)
     g_curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---------- live list and queues (mu held) ---------- */
+/* ---------- lists and queues ---------- */
 
-static void live_link(fwt__engine *e, fwt__op *op)
+/* Push op on the list `which` (FWT__LIST_LIVE under mu, FWT__LIST_ACTIVE on the worker). */
+static void list_push(fwt__op **head, fwt__op *op, int which)
 {
-    op->prev = NULL;
-    op->next = e->live;
-    if (e->live)
-        e->live->prev = op;
-    e->live = op;
+    op->link[which].prev = NULL;
+    op->link[which].next = *head;
+    if (*head)
+        (*head)->link[which].prev = op;
+    *head = op;
 }
 
-static void live_unlink(fwt__engine *e, fwt__op *op)
+static void list_unlink(fwt__op **head, fwt__op *op, int which)
 {
-    if (op->prev)
-        op->prev->next = op->next;
-    else if (e->live == op)
-        e->live = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    op->prev = op->next = NULL;
+    fwt__op *prev = op->link[which].prev, *next = op->link[which].next;
+    if (prev)
+        prev->link[which].next = next;
+    else if (*head == op)
+        *head = next;
+    if (next)
+        next->link[which].prev = prev;
+    op->link[which].prev = op->link[which].next = NULL;
 }
 
 static void inbox_push(fwt__engine *e, fwt__op *op)
@@ -56,28 +57,6 @@ static void inbox_push(fwt__engine *e, fwt__op *op)
     e->inbox_tail = op;
 }
 
-/* ---------- worker-only active list ---------- */
-
-static void active_link(fwt__engine *e, fwt__op *op)
-{
-    op->aprev = NULL;
-    op->anext = e->active;
-    if (e->active)
-        e->active->aprev = op;
-    e->active = op;
-}
-
-static void active_unlink(fwt__engine *e, fwt__op *op)
-{
-    if (op->aprev)
-        op->aprev->anext = op->anext;
-    else if (e->active == op)
-        e->active = op->anext;
-    if (op->anext)
-        op->anext->aprev = op->aprev;
-    op->aprev = op->anext = NULL;
-}
-
 /* Mark finished and drop from the live list. Returns 1 if the op may be freed now. */
 static int retire(fwt__engine *e, fwt__op *op, int *was_cancelled)
 {
@@ -85,7 +64,7 @@ static int retire(fwt__engine *e, fwt__op *op, int *was_cancelled)
     if (was_cancelled)
         *was_cancelled = op->cancelled;
     op->finished = 1;
-    live_unlink(e, op);
+    list_unlink(&e->live, op, FWT__LIST_LIVE);
     int can_free = !op->in_cancel_q;
     if (!can_free)
         op->zombie = 1;
@@ -101,7 +80,7 @@ static void finish_req(fwt__engine *e, fwt__op *op, fwt__http_result *res)
     fwt__heap_remove(e, op);
     if (r->easy)
         fwt__transfer_stop(e, op);
-    active_unlink(e, op);
+    list_unlink(&e->active, op, FWT__LIST_ACTIVE);
     e->n_owned--;
     r->state = FWT__RS_DONE;
     int cancelled = 0;
@@ -211,7 +190,7 @@ static void take_inbox(fwt__engine *e, fwt__op *list)
             if (!room || fwt__heap_push(e, op) != 0)
                 run_task(e, op); /* no memory for the timer: run it early rather than never */
         } else {
-            active_link(e, op);
+            list_push(&e->active, op, FWT__LIST_ACTIVE);
             if (!room)
                 finish_error(e, op, FWT_ENOMEM, "out of memory");
             else if (atomic_load(&e->stopping))
@@ -338,9 +317,9 @@ static void *worker_main(void *arg)
 
         fwt__op *top = fwt__heap_peek(e);
         uint64_t now = fwt__engine_now_ms(e);
-        uint64_t wait = top ? (top->due > now ? top->due - now : 0) : FWT__IDLE_POLL_MS;
-        if (wait > FWT__IDLE_POLL_MS)
-            wait = FWT__IDLE_POLL_MS;
+        uint64_t wait = top ? (top->due > now ? top->due - now : 0) : FWT__POLL_MAX_MS;
+        if (wait > FWT__POLL_MAX_MS)
+            wait = FWT__POLL_MAX_MS;
         if (wait == 0)
             continue;
         if (e->fake_sleep && e->n_running == 0 && top) {
@@ -466,7 +445,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
         return FWT_ECANCELED;
     }
     op->id = e->next_id++;
-    live_link(e, op);
+    list_push(&e->live, op, FWT__LIST_LIVE);
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
@@ -498,7 +477,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
         return FWT_ESTATE;
     }
     op->id = e->next_id++;
-    live_link(e, op);
+    list_push(&e->live, op, FWT__LIST_LIVE);
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
@@ -514,7 +493,7 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id)
         return 0;
     int hit = 0;
     pthread_mutex_lock(&e->mu);
-    for (fwt__op *op = e->live; op; op = op->next) {
+    for (fwt__op *op = e->live; op; op = op->link[FWT__LIST_LIVE].next) {
         if (op->id != id)
             continue;
         if (!op->finished && !op->cancelled) {

@@ -31,7 +31,8 @@ typedef struct fwt__req {
     /* the spec, copied (borrowed by caller-thread runs, whose spec outlives them) */
     const char *method;            /* static spelling */
     const char *url;
-    int borrowed;                  /* url and body point into the caller's spec */
+    int direct;                    /* a caller-thread run (direct.c): url and body point into the
+                                      caller's spec; no worker heap, no fallback result */
     char *url_log;                 /* scheme://host[:port]/path: no userinfo, query or fragment */
     struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:", one block (transfer.c) */
     size_t headers_bytes;          /* its size, for wiping */
@@ -54,7 +55,6 @@ typedef struct fwt__req {
     int attempts;
     int retry_n;                   /* retries scheduled so far = backoff exponent */
     int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
-    int direct;                    /* run on the caller's lane (direct.c): no worker heap */
 
     /* current attempt's response */
     long status;                   /* from the last status line seen */
@@ -84,11 +84,19 @@ typedef struct fwt__lane {
     struct fwt__lane *next;        /* mu: idle stack or busy list */
 } fwt__lane;
 
+/* The two doubly linked lists an op can be on (engine.c list_push / list_unlink). */
+enum {
+    FWT__LIST_LIVE = 0,            /* every op not finished; guarded by mu */
+    FWT__LIST_ACTIVE = 1           /* requests running or waiting to retry; worker only */
+};
+
 typedef struct fwt__op {
     uint64_t id;
     int kind;
+    struct {
+        struct fwt__op *prev, *next;
+    } link[2];                     /* indexed by FWT__LIST_* */
     /* mu: */
-    struct fwt__op *prev, *next;   /* live list */
     struct fwt__op *qnext;         /* inbox */
     struct fwt__op *cnext;         /* cancel queue */
     int cancelled;
@@ -102,7 +110,6 @@ typedef struct fwt__op {
     fwt__task_fn fn;
     void *ud;
     fwt__req *req;
-    struct fwt__op *aprev, *anext; /* worker's active-request list */
 } fwt__op;
 
 struct fwt__engine {
@@ -157,6 +164,10 @@ void fwt__heap_update(fwt__engine *e, fwt__op *op, uint64_t due); /* push or mov
 fwt__op *fwt__heap_peek(const fwt__engine *e);
 fwt__op *fwt__heap_pop(fwt__engine *e);
 
+/* Longest single wait in curl_multi_poll, for the worker and caller-thread runs alike:
+ * deadlines and shutdown are re-checked at least this often. */
+#define FWT__POLL_MAX_MS 60000
+
 /* ---- caller-thread runs (direct.c) ---- */
 /* Wake every busy lane, wait until no run holds one, free the idle ones. stopping is set. */
 void fwt__engine_lanes_shutdown(fwt__engine *e);
@@ -166,8 +177,9 @@ void fwt__clock_fill_defaults(fwt__engine *e);
 uint64_t fwt__engine_random(fwt__engine *e);
 
 /* ---- transfers (transfer.c): the worker, or the calling thread of a run for its own op ---- */
-/* borrow: keep pointers to the spec's url and body instead of copies (the spec outlives the request). */
-fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int borrow, int *err);
+/* direct: for a caller-thread run, which keeps pointers to the spec's url and body instead of
+ * copies (the spec outlives the request). */
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int direct, int *err);
 void fwt__req_free(fwt__req *r);
 /* Start one attempt on the worker. Returns FWT_OK or an error status (the request is then not running). */
 int fwt__transfer_start(fwt__engine *e, fwt__op *op);
@@ -199,7 +211,6 @@ int fwt__req_settle(fwt__engine *e, fwt__req *r, fwt__http_result *res, int conn
  * deadline passed, else 0 with *res the connection-class error of a header/body timeout
  * (to pass to fwt__req_settle). The caller has detached the transfer already. */
 int fwt__req_timer_outcome(fwt__engine *e, fwt__req *r, uint64_t now, fwt__http_result **res);
-void fwt__req_log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now);
 
 /* ---- retries (retry.c) ---- */
 /* Is this outcome retryable under policy `p`? res is the attempt's outcome; `conn_class`

@@ -11,7 +11,7 @@
 
 #define FWT__HINT_CLAMP_MS 60000 /* Retry-After honoured up to 60 s (reliability-anchors §1) */
 
-void fwt__req_log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now)
+static void log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now)
 {
     if (!e->log_debug)
         return;
@@ -62,7 +62,7 @@ int fwt__req_settle(fwt__engine *e, fwt__req *r, fwt__http_result *res, int conn
         *final = fwt__result_new_error(FWT_ENOMEM, "out of memory");
         return 1;
     }
-    fwt__req_log_attempt(e, r, res, now);
+    log_attempt(e, r, res, now);
     int retryable = fwt__retry_retryable(&r->retry, res, conn_class);
     if (res->status == FWT_OK && r->should_retry == 0)
         retryable = 0; /* x-should-retry: false */
@@ -97,7 +97,7 @@ int fwt__req_timer_outcome(fwt__engine *e, fwt__req *r, uint64_t now, fwt__http_
         snprintf(msg, sizeof msg, "deadline exceeded after %d attempt(s)", r->attempts);
         *res = fwt__result_new_error(FWT_ETIMEDOUT, msg);
         if (*res)
-            fwt__req_log_attempt(e, r, *res, now);
+            log_attempt(e, r, *res, now);
         return 1;
     }
     if (!r->headers_done)

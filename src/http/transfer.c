@@ -117,14 +117,14 @@ void fwt__req_free(fwt__req *r)
 {
     if (!r)
         return;
-    if (!r->borrowed)
+    if (!r->direct)
         fwt__free_mem((char *)r->url);
     fwt__free_mem(r->url_log);
     if (r->headers) {
         explicit_bzero(r->headers, r->headers_bytes);
         fwt__free_mem(r->headers);
     }
-    if (r->body && !r->borrowed) {
+    if (r->body && !r->direct) {
         explicit_bzero((char *)r->body, r->body_len);
         fwt__free_mem((char *)r->body);
     }
@@ -134,7 +134,7 @@ void fwt__req_free(fwt__req *r)
     fwt__free_mem(r);
 }
 
-fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int borrow, int *err)
+fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now, int direct, int *err)
 {
     *err = FWT_EINVAL;
     const char *method = spec && spec->method ? method_known(spec->method) : NULL;
@@ -181,14 +181,14 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     r->eng = e;
     r->url_log = url_log;
     r->method = method;
-    r->borrowed = borrow;
-    r->url = borrow ? spec->url : fwt__strdup(spec->url);
+    r->direct = direct;
+    r->url = direct ? spec->url : fwt__strdup(spec->url);
     if (!r->url)
         goto oom;
     r->headers = header_block(spec, &r->headers_bytes);
     if (!r->headers)
         goto oom;
-    if (spec->body_len && borrow) {
+    if (spec->body_len && direct) {
         r->body = spec->body;
         r->body_len = spec->body_len;
     } else if (spec->body_len) {
