@@ -17,6 +17,25 @@ enum {
     CLI_EXIT_AUTH = 4      /* the API key was refused (401/403) */
 };
 
+/* Options every command takes (fwtrain --help), anywhere on the command line. */
+typedef struct cli_global {
+    int verbose;             /* --verbose: the library's debug log on stderr */
+    int quiet;               /* --quiet: no retry or progress lines, errors only */
+    int64_t timeout_ms;      /* --timeout SECONDS: retry budget of each request; 0 = library defaults */
+    int allow_insecure_http; /* --allow-insecure-http: http:// to a non-loopback host */
+} cli_global;
+
+extern cli_global cli_opts;
+
+/*
+ * Take the global options out of argv (before a "--"), leaving the command and its own
+ * options. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after printing why.
+ */
+int cli_take_global_options(int *argc, char **argv);
+
+/* An informational line ("fwtrain: ...") on stderr, unless --quiet. */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* "fwtrain: <message>\n" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report a library failure (fwt_error_last or the given detail) and map it to an exit code. */

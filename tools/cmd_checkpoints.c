@@ -118,7 +118,7 @@ static int cmd_list(const list_args *a)
     } else if (a->json) {
         ex = print_json(shown);
     } else if (fwt_checkpoint_list_count(shown) == 0) {
-        fprintf(stderr, "fwtrain: job %s has no %scheckpoints\n", a->job_id, a->promotable_only ? "promotable " : "");
+        cli_note("job %s has no %scheckpoints", a->job_id, a->promotable_only ? "promotable " : "");
     } else {
         printf("%-40s  %-32s  %-26s  %s\n", "CHECKPOINT", "CREATED", "TYPE", "PROMOTABLE");
         for (size_t i = 0; i < fwt_checkpoint_list_count(shown); i++) {

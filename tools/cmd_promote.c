@@ -50,7 +50,7 @@ typedef struct promote_args {
 static void progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
 {
     (void)payload;
-    fprintf(stderr, "fwtrain: %s after %.1f s%s%s\n", fwt_progress_stage_name(stage), (double)elapsed_ms / 1000.0,
+    cli_note("%s after %.1f s%s%s", fwt_progress_stage_name(stage), (double)elapsed_ms / 1000.0,
             message[0] ? ": " : "", message);
 }
 
@@ -73,7 +73,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     popts.progress = progress;
     if (poll_ms > 0)
         popts.poll_interval_ms = poll_ms;
-    fprintf(stderr, "fwtrain: promoting checkpoint %s of job %s (base model %s) to model id %s\n", checkpoint_id,
+    cli_note("promoting checkpoint %s of job %s (base model %s) to model id %s", checkpoint_id,
             job_id, base_model, output_id);
     fwt_future *f = NULL;
     int rc = row_name ? fwt_promote_checkpoint(&f, client, row_name, output_id, base_model, &popts)
@@ -152,7 +152,7 @@ static int promote_from_jsonl(const promote_args *a)
         ex = CLI_EXIT_USAGE;
     }
     if (ex == CLI_EXIT_OK) {
-        fprintf(stderr, "fwtrain: selected %s (step %" PRId64 ", kind %s) from %s\n", e->name, e->step,
+        cli_note("selected %s (step %" PRId64 ", kind %s) from %s", e->name, e->step,
                 fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_checkpoint_entry_kind(e)), a->jsonl);
         ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a->output_id, a->poll_ms);
     }
@@ -201,7 +201,7 @@ static int promote_from_job(const promote_args *a)
             goto out;
         }
     }
-    fprintf(stderr, "fwtrain: selected %s (created %s, type %s)\n", fwt_checkpoint_row_id(row),
+    cli_note("selected %s (created %s, type %s)", fwt_checkpoint_row_id(row),
             fwt_checkpoint_row_create_time(row), fwt_checkpoint_row_type(row));
     fwt_client_free(client);
     client = NULL;

@@ -17,19 +17,37 @@ static const char USAGE[] =
     "\n"
     "Run 'fwtrain <command> --help' for the options of a command.\n"
     "\n"
+    "Options of every command (before or after it):\n"
+    "  -v, --verbose         also print the library's debug log (every HTTP attempt)\n"
+    "  -q, --quiet           print errors only (no retry or progress lines)\n"
+    "  --timeout SECONDS     give up on a request after retrying this long (default: 30 s while the\n"
+    "                        server cannot be reached, 300 s once it answers); a running promotion\n"
+    "                        is still waited for\n"
+    "  --allow-insecure-http allow http:// to a host other than this machine (the API key then\n"
+    "                        travels in clear text)\n"
+    "\n"
+    "Each retry prints one line on stderr, e.g.\n"
+    "  fwtrain: retrying GET https://api.fireworks.ai/v1/accounts in 1.3 s (attempt 2: ...)\n"
+    "\n"
     "Environment:\n"
     "  FIREWORKS_API_KEY     API key (training-scoped); needed by promote and checkpoints list\n"
     "  FIREWORKS_BASE_URL    control-plane base URL (default https://api.fireworks.ai)\n"
+    "  FIREWORKS_ACCOUNT_ID  account id, when the key has several (default: looked up)\n"
+    "  https_proxy, all_proxy  proxy for https requests only, always as a CONNECT tunnel; plain-http\n"
+    "                        requests never go through a proxy\n"
     "\n"
     "Exit codes:\n"
     "  0  success\n"
     "  1  the operation failed (server, network or local file error)\n"
     "  2  usage error (bad options, missing FIREWORKS_API_KEY or base model)\n"
     "  3  nothing to act on (no promotable checkpoint, no such --step or --checkpoint-name)\n"
-    "  4  the API key was refused (HTTP 401/403)\n";
+    "  4  the API key was refused (HTTP 401) or lacks a permission (HTTP 403)\n";
 
 int main(int argc, char **argv)
 {
+    int ex = cli_take_global_options(&argc, argv);
+    if (ex != CLI_EXIT_OK)
+        return ex;
     if (argc < 2) {
         fputs(USAGE, stderr);
         return CLI_EXIT_USAGE;

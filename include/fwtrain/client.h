@@ -57,6 +57,24 @@ typedef struct fwt_client_options {
     int64_t max_response_bytes;    /**< response size cap; default 64 MiB */
     int64_t heartbeat_interval_ms; /**< session heartbeat; default 10000 (protocol §4.1) */
     int64_t poll_floor_ms;         /**< minimum delay before re-polling after a fast try_again/408/5xx; default 100 */
+    /**
+     * How long one request keeps retrying while the server cannot be reached at all
+     * (unknown host, connection refused, connect timeout; a TLS failure is never retried):
+     * 0 = the default, 30000; -1 = no separate limit (retry_budget_ms applies); >0 = ms.
+     * Once any attempt reaches the server, retry_budget_ms applies. Polls of an operation
+     * the server accepted (training results, job, hotload, promotion) keep their own long
+     * timeouts and are never cut short by this.
+     */
+    int64_t unreachable_timeout_ms;
+    /**
+     * Proxy policy. The API key never crosses a proxy in clear text: plain-http requests
+     * never use a proxy (http_proxy / all_proxy are ignored for them), and https requests
+     * use one only as a CONNECT tunnel, never sending it the API key.
+     * NULL (default): https requests use the environment's proxy (https_proxy, all_proxy,
+     * honouring no_proxy); "": never use a proxy; a URL such as "http://proxy:3128": https
+     * requests use that proxy, and http:// base URLs are refused by fwt_client_new.
+     */
+    const char *proxy;
 } fwt_client_options;
 
 /** Fill `opts` with defaults. Returns FWT_EINVAL if `version` is unknown. */

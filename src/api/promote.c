@@ -136,7 +136,8 @@ static void handle_operation(promote_op *p, const cJSON *op)
         if (fwt__json_get_object(op, "error", &err) == FWT_OK) {
             const char *msg = NULL;
             (void)fwt__json_get_string(err, "message", &msg);
-            fwt__waiter_fail(&p->w, FWT_EREMOTE, "promotion of %s failed: %s", p->checkpoint,
+            /* The operation's canonical code decides the status (ALREADY_EXISTS → FWT_ECONFLICT, ...). */
+            fwt__waiter_fail(&p->w, fwt__status_from_json(err, FWT_EREMOTE), "promotion of %s failed: %s", p->checkpoint,
                              msg && *msg ? msg : "(no message)");
             return;
         }

@@ -116,9 +116,11 @@ static void on_result(fwt__top *op, fwt__reply *r)
         }
         char *msg = cJSON_IsString(err) ? fwt__strdup(err->valuestring) : fwt__json_print(err);
         char *clean = fwt__client_scrub_dup(op->t->client, msg ? msg : "");
+        /* A canonical code in the error (or beside it) states the kind: NOT_FOUND → FWT_ENOTFOUND, ... */
+        int st = fwt__status_from_json(cJSON_IsObject(err) ? err : j, FWT_EREMOTE);
         fwt__err e;
         fwt__err_init(&e);
-        fwt__err_set(&e, FWT_EREMOTE, "%s failed on the server (%s error): %s", op->route,
+        fwt__err_set(&e, st, "%s failed on the server (%s error): %s", op->route,
                      category == FWT_CATEGORY_USER ? "user" : category == FWT_CATEGORY_SERVER ? "server" : "unknown",
                      clean ? clean : "");
         fwt__free_mem(msg);
@@ -126,7 +128,7 @@ static void on_result(fwt__top *op, fwt__reply *r)
         e.pub.category = category;
         e.pub.http_status = (int32_t)r->http_status;
         fwt__err_set_request_id(&e, op->request_id);
-        fwt__top_finish(op, FWT_EREMOTE, &e, FWT__VALUE_NONE, NULL, NULL);
+        fwt__top_finish(op, st, &e, FWT__VALUE_NONE, NULL, NULL);
         return;
     }
     fwt__err e;

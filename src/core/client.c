@@ -10,6 +10,7 @@
 #include "json/json.h"
 
 #define DEFAULT_BASE_URL "https://api.fireworks.ai"
+#define FWT__UNREACHABLE_DEFAULT_MS 30000
 #define MAX_URL_LEN 2048
 
 int fwt_client_options_init(fwt_client_options *opts, unsigned int version)
@@ -30,6 +31,7 @@ int fwt_client_options_init(fwt_client_options *opts, unsigned int version)
     opts->max_response_bytes = 64LL * 1024 * 1024;
     opts->heartbeat_interval_ms = 10000;
     opts->poll_floor_ms = 100;
+    opts->unreachable_timeout_ms = FWT__UNREACHABLE_DEFAULT_MS;
     return FWT_OK;
 }
 
@@ -71,12 +73,8 @@ static void client_log_forward(int level, const char *msg, void *payload)
 {
     fwt_client *c = payload;
     char buf[1100];
-    size_t n = strlen(msg);
-    if (n >= sizeof buf - 16)
-        n = sizeof buf - 17;
-    memcpy(buf, msg, n);
-    buf[n] = '\0';
-    scrub(buf, sizeof buf, c->api_key);
+    /* Redact on the whole line, then cut: a key straddling the cut leaves no fragment. */
+    fwt__redact_copy(buf, sizeof buf, msg, strlen(msg), c->api_key, c->api_key ? strlen(c->api_key) : 0);
     c->user_log(level, buf, c->user_log_payload);
 }
 
@@ -120,7 +118,7 @@ int fwt__check_base_url(const char *what, const char *url, int allow_insecure, c
     if (http && !allow_insecure && !fwt__url_is_loopback(url))
         return fwt__last_set(FWT_EINVAL,
                              "%s uses http:// to a non-loopback host; the API key would travel in clear text "
-                             "(set allow_insecure_http to override)",
+                             "(allow_insecure_http overrides this)",
                              what);
     size_t n = strlen(url);
     while (n > 0 && url[n - 1] == '/')
@@ -145,6 +143,7 @@ static void client_destroy(fwt_client *c)
     fwt__free_mem(c->hotload_url);
     fwt__free_mem(c->inference_url);
     fwt__free_mem(c->account_id);
+    fwt__free_mem(c->proxy);
     fwt__free_secret(c->hdr_key);
     fwt__free_secret(c->hdr_bearer);
     fwt__free_secret(c->api_key);
@@ -184,6 +183,11 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
     if (!rc) rc = check_ms("heartbeat_interval_ms", opts->heartbeat_interval_ms, defs.heartbeat_interval_ms,
                            &o->heartbeat_interval_ms);
     if (!rc) rc = check_ms("poll_floor_ms", opts->poll_floor_ms, defs.poll_floor_ms, &o->poll_floor_ms);
+    if (!rc && opts->unreachable_timeout_ms < -1)
+        rc = fwt__last_set(FWT_EINVAL, "unreachable_timeout_ms must be -1 (no separate limit), 0 (default) or positive");
+    if (!rc)
+        o->unreachable_timeout_ms = opts->unreachable_timeout_ms ? opts->unreachable_timeout_ms
+                                                                 : FWT__UNREACHABLE_DEFAULT_MS;
     if (!rc && (opts->log_level < FWT_LOG_ERROR || opts->log_level > FWT_LOG_DEBUG))
         rc = fwt__last_set(FWT_EINVAL, "log_level %d is not a fwt_log_level", (int)opts->log_level);
     if (rc) {
@@ -225,10 +229,23 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
         if (!rc && !(c->account_id = fwt__strdup(opts->account_id)))
             rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     }
+    if (!rc && opts->proxy) {
+        /* Proxy policy (client.h): an explicit proxy never sees plain http, so the key never
+         * crosses it in clear text. */
+        if (strlen(opts->proxy) > MAX_URL_LEN || bad_chars(opts->proxy))
+            rc = fwt__last_set(FWT_EINVAL, "proxy contains whitespace or control characters, or is too long");
+        else if (*opts->proxy && (strncasecmp(c->base_url, "http://", 7) == 0 || strncasecmp(c->hotload_url, "http://", 7) == 0 ||
+                                  strncasecmp(c->inference_url, "http://", 7) == 0))
+            rc = fwt__last_set(FWT_EINVAL, "a proxy is set and a base URL uses plain http://: the proxy would see the "
+                                           "API key in clear text (use https://, or no proxy)");
+        else if (!(c->proxy = fwt__strdup(opts->proxy)))
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
     if (rc) {
         client_destroy(c);
         return rc;
     }
+    o->proxy = c->proxy;
     o->base_url = c->base_url;
     o->hotload_base_url = c->hotload_url;
     o->inference_base_url = c->inference_url;
@@ -251,6 +268,8 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
     ec.log = c->logger.fn ? engine_log : NULL;
     ec.log_ctx = c;
     ec.skip_debug_log = c->logger.level < FWT_LOG_DEBUG;
+    ec.proxy = c->proxy;
+    ec.redact = strlen(c->api_key) >= FWT__SCRUB_MIN_KEY ? c->api_key : NULL;
     rc = fwt__engine_new(&c->engine, &ec);
     if (rc) {
         client_destroy(c);

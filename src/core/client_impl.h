@@ -17,6 +17,7 @@ struct fwt_client {
     fwt_client_options opts;   /* resolved defaults; api_key NULL */
     char *base_url, *hotload_url, *inference_url;
     char *account_id;          /* configured or resolved; guarded by account_mu until set */
+    char *proxy;               /* options.proxy copied (NULL = environment, https only) */
     char *api_key;             /* wiped on free */
     char *hdr_key, *hdr_bearer;/* "X-Api-Key: …", "Authorization: Bearer …"; wiped on free */
     fwt__logger logger;

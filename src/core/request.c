@@ -32,6 +32,9 @@ void fwt__reply_free(fwt__reply *r)
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
+/* Not an fwt_status: "the JSON states no code". */
+#define FWT__STATUS_NONE 1
+
 /* protocol §11.1 */
 char *fwt__error_text(const char *body, size_t len, const cJSON *json)
 {
@@ -73,6 +76,28 @@ char *fwt__error_text(const char *body, size_t len, const cJSON *json)
     return out;
 }
 
+static int status_of_code(const cJSON *code, int fallback)
+{
+    if (cJSON_IsString(code))
+        return fwt__status_from_canonical(code->valuestring, -1, fallback);
+    if (cJSON_IsNumber(code) && code->valuedouble >= 0 && code->valuedouble < 100)
+        return fwt__status_from_canonical(NULL, (int)code->valuedouble, fallback);
+    return fallback;
+}
+
+int fwt__status_from_json(const cJSON *obj, int fallback)
+{
+    if (!obj || !cJSON_IsObject(obj))
+        return fallback;
+    int st = status_of_code(fwt__json_get(obj, "code"), FWT__STATUS_NONE);
+    if (st == FWT__STATUS_NONE)
+        st = status_of_code(fwt__json_get(obj, "status"), FWT__STATUS_NONE);
+    const cJSON *err = fwt__json_get(obj, "error");
+    if (st == FWT__STATUS_NONE && err && cJSON_IsObject(err))
+        st = fwt__status_from_json(err, FWT__STATUS_NONE);
+    return st == FWT__STATUS_NONE ? fallback : st;
+}
+
 int fwt__reply_map(fwt__reply *r)
 {
     long st = r->http_status;
@@ -88,13 +113,18 @@ int fwt__reply_map(fwt__reply *r)
     case 409: code = FWT_ECONFLICT; break;
     case 410: code = FWT_EEXPIRED; break;
     case 429: code = FWT_ERATELIMIT; break;
-    default: code = FWT_EHTTP; break;
+    /* The status alone says little: the body's canonical code, when it states one, says more. */
+    default: code = fwt__status_from_json(r->json, FWT_EHTTP); break;
     }
     char *text = fwt__error_text(r->body, r->body_len, r->json);
     const char *t = text && *text ? text : fwt_strerror(code);
     if (st == 401)
         fwt__err_set(&r->err, code,
                      "%s (HTTP 401; is the API key valid and training-scoped? inference-only keys are rejected)", t);
+    else if (st == 403)
+        /* Not the key's validity: a permission it lacks, or a proxy's refusal; the body says whose. */
+        fwt__err_set(&r->err, code, "permission denied: %s (HTTP 403)",
+                     text && *text ? text : "the server gave no reason");
     else
         fwt__err_set(&r->err, code, "%s (HTTP %ld)", t, st);
     fwt__free_mem(text);
@@ -109,6 +139,9 @@ static void policy_for(const fwt_client *c, fwt__retry_class rc, fwt__retry_poli
     p->base_ms = c->opts.retry_base_ms;
     p->cap_ms = c->opts.retry_cap_ms;
     p->budget_ms = c->opts.retry_budget_ms;
+    /* A request that never reached the server gives up sooner (client.h unreachable_timeout_ms).
+     * Single-attempt calls (polls of accepted operations) carry their own loops and budgets. */
+    p->unreachable_ms = c->opts.unreachable_timeout_ms > 0 ? c->opts.unreachable_timeout_ms : 0;
     switch (rc) {
     case FWT__RC_CONTROL: /* §2.3, §11.2–3: 425 is not retried */
         p->on = FWT__RETRY_408 | FWT__RETRY_429 | FWT__RETRY_5XX_COMMON | FWT__RETRY_CONN;
@@ -195,6 +228,38 @@ static int call_spec_build(fwt_client *c, const fwt__call *call, call_spec *cs)
     return FWT_OK;
 }
 
+/*
+ * A server can echo the key back in any body (an error text, an operation message, a
+ * future's error): replace it before anything reads, keeps, cuts or logs the body, so
+ * what derives from it (error messages, progress text, registry lines) never holds the
+ * key nor a piece of it. Bodies without the key (all but hostile ones) cost one scan.
+ * Out of memory: the body is dropped rather than kept with the key. Keys shorter than
+ * FWT__SCRUB_MIN_KEY (test keys such as "k"; real keys are far longer) would match
+ * ordinary JSON: for them only error texts and log lines are scrubbed.
+ */
+static void scrub_body(const fwt_client *c, char **body, size_t *len)
+{
+    size_t klen = c->api_key ? strlen(c->api_key) : 0;
+    if (klen < FWT__SCRUB_MIN_KEY || !*body || *len < klen)
+        return;
+    size_t count = 0;
+    for (const char *p = *body, *end = *body + *len; (p = memmem(p, (size_t)(end - p), c->api_key, klen)) != NULL;
+         p += klen)
+        count++;
+    if (!count)
+        return;
+    size_t old = *len, cap = old + count * 10 + 1;
+    char *out = fwt__malloc(cap);
+    *len = out ? fwt__redact_copy(out, cap, *body, old, c->api_key, klen) : 0;
+    if (out) {
+        explicit_bzero(*body, old);
+        fwt__free_mem(*body);
+        *body = out;
+    } else {
+        explicit_bzero(*body, old + 1); /* keep the (now empty) buffer: the body is never NULL */
+    }
+}
+
 /* Turn the engine's result (consumed; its body moves to *r) into *r. Never fails. */
 static void reply_fill(fwt_client *c, fwt__http_result *res, fwt__reply *r)
 {
@@ -205,6 +270,7 @@ static void reply_fill(fwt_client *c, fwt__http_result *res, fwt__reply *r)
     r->body = res->body; /* engine.h: NUL-terminated, never NULL */
     r->body_len = res->body_len;
     res->body = NULL;
+    scrub_body(c, &r->body, &r->body_len);
     if (res->status != FWT_OK) {
         r->transport_failed = 1;
         char *m = fwt__client_scrub_dup(c, res->message);

@@ -55,12 +55,28 @@ void fwt__reply_clear(fwt__reply *r);
 
 /*
  * Map a non-2xx reply to an error (§2.2, §11.1 message rules):
- * 401/403→EAUTH (401 adds the hint "is the key training-scoped?");
- * 404→ENOTFOUND; 409→ECONFLICT; 410→EEXPIRED; 429→ERATELIMIT; other→EHTTP.
- * The message is "<server message> (HTTP <n>)". Also used by callers that
- * post-process replies themselves.
+ * 401/403→EAUTH; 404→ENOTFOUND; 409→ECONFLICT; 410→EEXPIRED; 429→ERATELIMIT;
+ * any other status→the canonical code of the body when it states one
+ * ({"code":6} → ECONFLICT, see fwt__status_from_canonical), else EHTTP.
+ * The message is "<server message> (HTTP <n>)"; only a 401 adds the API-key hint,
+ * a 403 reads "permission denied: <server message> (HTTP 403)". Also used by
+ * callers that post-process replies themselves.
  */
 int fwt__reply_map(fwt__reply *r);
+
+/*
+ * The fwt_status a canonical status code states (google.rpc.Code: "ALREADY_EXISTS" or 6 →
+ * FWT_ECONFLICT, NOT_FOUND → FWT_ENOTFOUND, PERMISSION_DENIED / UNAUTHENTICATED → FWT_EAUTH,
+ * INVALID_ARGUMENT / OUT_OF_RANGE → FWT_EINVAL, RESOURCE_EXHAUSTED → FWT_ERATELIMIT,
+ * FAILED_PRECONDITION → FWT_ESTATE, ABORTED → FWT_ECONFLICT, DEADLINE_EXCEEDED →
+ * FWT_ETIMEDOUT, UNIMPLEMENTED → FWT_EUNSUPPORTED, CANCELLED / UNKNOWN / INTERNAL /
+ * UNAVAILABLE / DATA_LOSS → FWT_EREMOTE). `name` wins when given (case-insensitive);
+ * otherwise `number` (-1 = none). OK, unknown names and numbers give `fallback` (error.c).
+ */
+int fwt__status_from_canonical(const char *name, int number, int fallback);
+/* The same for a JSON error object or response: its "code" (name or number) or "status"
+ * (name), also one level down in "error" when that is an object. NULL → fallback. */
+int fwt__status_from_json(const cJSON *obj, int fallback);
 
 /* §11.1 error text of a body: error.message | error JSON | error string | message | body | trimmed ≤200 chars. */
 char *fwt__error_text(const char *body, size_t len, const cJSON *json);
@@ -103,6 +119,8 @@ void fwt__client_detach(fwt_client *c, void *handle);
  * Sets the last error naming `what` and returns FWT_EINVAL on failure.
  */
 int fwt__check_base_url(const char *what, const char *url, int allow_insecure_http, char **out);
+/* Response bodies and header values are scrubbed of keys at least this long (request.c). */
+#define FWT__SCRUB_MIN_KEY 8
 /* A copy of msg with the API key replaced by "[REDACTED]" (fwt__free_mem). */
 char *fwt__client_scrub_dup(const fwt_client *c, const char *msg);
 

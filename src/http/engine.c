@@ -357,6 +357,13 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         e->log_debug = cfg->log && !cfg->skip_debug_log;
     }
     e->user_agent = fwt__strdup(cfg && cfg->user_agent ? cfg->user_agent : "libfwtrain");
+    int copies_ok = 1;
+    if (cfg && cfg->proxy)
+        copies_ok = (e->proxy = fwt__strdup(cfg->proxy)) != NULL;
+    if (copies_ok && cfg && cfg->redact && *cfg->redact) {
+        copies_ok = (e->redact = fwt__strdup(cfg->redact)) != NULL;
+        e->redact_len = e->redact ? strlen(e->redact) : 0;
+    }
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
     e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
@@ -365,7 +372,7 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     e->next_id = 1;
     fwt__clock_fill_defaults(e);
     atomic_init(&e->stopping, 0);
-    if (!e->user_agent || !e->pool || !e->multi)
+    if (!e->user_agent || !e->pool || !e->multi || !copies_ok)
         goto fail;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->rng_mu, NULL);
@@ -383,6 +390,8 @@ fail:
         curl_multi_cleanup(e->multi);
     fwt__free_mem(e->pool);
     fwt__free_mem(e->user_agent);
+    fwt__free_mem(e->proxy);
+    fwt__free_secret(e->redact);
     fwt__free_mem(e);
     return FWT_ENOMEM;
 }
@@ -406,6 +415,8 @@ void fwt__engine_free(fwt__engine *e)
     fwt__free_mem(e->pool);
     fwt__free_mem(e->heap);
     fwt__free_mem(e->user_agent);
+    fwt__free_mem(e->proxy);
+    fwt__free_secret(e->redact);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->rng_mu);
     pthread_cond_destroy(&e->direct_cv);

@@ -44,6 +44,16 @@ typedef struct fwt__engine_config {
     int skip_debug_log;            /* nonzero: the sink drops FWT_LOG_DEBUG, so never build those lines */
     int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = 16 */
     int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 16 */
+    /* Proxy policy (README "Safety"): plain-http requests never use a proxy (curl is told "" so
+     * http_proxy / all_proxy are ignored); https requests use one only as a CONNECT tunnel.
+     * NULL: the environment's (https_proxy, all_proxy, no_proxy as curl reads them) for https;
+     * "": never a proxy; else this proxy URL for https, and plain-http requests are refused
+     * (FWT_EINVAL at submit) since the proxy would see them in clear text. Copied. */
+    const char *proxy;
+    /* A secret (the API key) that must never be kept from a response: every response header
+     * value the engine stores and every transport error text has it replaced by "[REDACTED]"
+     * before any cut, so not even a fragment of it survives. NULL = none. Copied, wiped on free. */
+    const char *redact;
 } fwt__engine_config;
 
 /* Which failures a request retries (protocol §2.3). */
@@ -63,6 +73,11 @@ typedef struct fwt__retry_policy {
     int64_t base_ms;        /* backoff ceiling for retry n is min(cap, base * 2^n), full jitter */
     int64_t cap_ms;
     int64_t budget_ms;      /* total time from first attempt; no retry starts after it */
+    int64_t unreachable_ms; /* tighter budget while no attempt has reached the server (every attempt so
+                               far failed to resolve or to connect); 0 = none. The last wait is cut
+                               short so the last attempt starts 1 s before the budget ends, and each
+                               attempt's connect timeout is clamped to the time left, so the request
+                               ends within it. */
 } fwt__retry_policy;
 /*
  * Retry rules as implemented (src/http/retry.c, settle.c):
@@ -81,8 +96,14 @@ typedef struct fwt__retry_policy {
  *    its retry.
  *  - Transport errors: connect/resolve/send/recv/reset/partial body/empty reply and
  *    header or body timeouts are connection-class (FWT_ECONNECT, retried only with
- *    FWT__RETRY_CONN); TLS failures (FWT_ETLS) and the size cap (FWT_ETOOLARGE) are
- *    never retried. Only deadline_ms yields FWT_ETIMEDOUT.
+ *    FWT__RETRY_CONN); TLS failures (FWT_ETLS) and the size caps (FWT_ETOOLARGE: the body
+ *    cap, and response headers over FWT__MAX_HEADER_BYTES or a header line libcurl refuses)
+ *    are never retried. Only deadline_ms yields FWT_ETIMEDOUT.
+ *  - unreachable_ms: while no attempt has reached the server (could not resolve, could not
+ *    connect, connect timeout), retries stop at that budget instead of budget_ms.
+ *  - Every retry is logged at FWT_LOG_WARN ("retrying GET <url> in 1.2 s (attempt 2): ...").
+ *    The final transport error says what was tried, how often and for how long, e.g.
+ *    "connection refused to 127.0.0.1:9 after 7 attempts over 30.0 s".
  *  - Every attempt sends the same body, headers and X-Idempotency-Key.
  */
 
@@ -190,6 +211,12 @@ void fwt__http_result_free(fwt__http_result *res);
  * retry-after-ms value. Returns -1 when unparseable. Exposed for tests. */
 int64_t fwt__parse_retry_after(const char *value, int64_t now_unix_s);
 int64_t fwt__parse_retry_after_ms(const char *value);
+
+/* Copy in[0, len) to out (cap bytes with the NUL; cap > 0), every occurrence of
+ * secret[0, slen) replaced by "[REDACTED]", stopping when out is full (redact.c). The
+ * match is made on the whole input before anything is cut, so a secret straddling the
+ * cut leaves no fragment. slen 0 = plain bounded copy. Returns the length written. */
+size_t fwt__redact_copy(char *out, size_t cap, const char *in, size_t len, const char *secret, size_t slen);
 
 /* True if the URL's host is a loopback address (127.0.0.0/8, ::1, localhost). */
 int fwt__url_is_loopback(const char *url);

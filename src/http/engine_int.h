@@ -24,6 +24,10 @@ enum { FWT__RS_QUEUED = 0, FWT__RS_RUNNING, FWT__RS_WAITING, FWT__RS_DONE };
 
 /* Bounds on what the header callback copies (response headers are untrusted). */
 #define FWT__HDR_VALUE_MAX 256
+/* Response headers (all lines of one attempt) beyond this are refused at once with
+ * FWT_ETOOLARGE: below libcurl 7.88's own 300 KiB limit, so the answer does not depend
+ * on the libcurl version. */
+#define FWT__MAX_HEADER_BYTES (256 * 1024)
 
 typedef struct fwt__req {
     struct fwt__engine *eng;
@@ -33,6 +37,7 @@ typedef struct fwt__req {
     const char *url;
     int direct;                    /* a caller-thread run (direct.c): url and body point into the
                                       caller's spec; no worker heap, no fallback result */
+    int https;                     /* the URL's scheme (decides the proxy options) */
     char *url_log;                 /* scheme://host[:port]/path: no userinfo, query or fragment */
     struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:", one block (transfer.c) */
     size_t headers_bytes;          /* its size, for wiping */
@@ -55,12 +60,17 @@ typedef struct fwt__req {
     int attempts;
     int retry_n;                   /* retries scheduled so far = backoff exponent */
     int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
+    int reached;                   /* some attempt got past connecting: the unreachable budget is off */
+    int last_rc;                   /* CURLcode of the latest failed attempt (0 = none) */
+    long last_os_errno;            /* CURLINFO_OS_ERRNO of that attempt */
 
     /* current attempt's response */
     long status;                   /* from the last status line seen */
     char *rbody;
     size_t rlen, rcap;
     int too_large;
+    int hdr_too_large;             /* response headers over FWT__MAX_HEADER_BYTES */
+    size_t hdr_bytes;              /* header bytes of this attempt so far */
     int oom;                       /* the body buffer could not grow */
     char ctype[FWT__HDR_VALUE_MAX];
     char reqid[FWT__HDR_VALUE_MAX];
@@ -121,6 +131,9 @@ struct fwt__engine {
     void *log_ctx;
     int log_debug;                 /* log set and DEBUG lines wanted */
     int max_pooled;
+    char *proxy;                   /* fwt__engine_config.proxy copied (NULL = environment, https only) */
+    char *redact;                  /* fwt__engine_config.redact copied; wiped on free */
+    size_t redact_len;
 
     CURLM *multi;
     pthread_t thread;
@@ -227,6 +240,9 @@ int64_t fwt__retry_budget(const fwt__retry_policy *p, int64_t deadline_ms);
 int fwt__url_inspect(const char *url, int *is_https, int *is_loopback, char **log_out);
 /* The URL without userinfo, query or fragment; malloc'd. */
 char *fwt__url_for_log(const char *url);
+
+/* "host:port" of a URL (default port filled in) into out; "(unknown host)" if unparseable. */
+void fwt__url_host_port(const char *url, char *out, size_t n);
 
 /* ---- logging ---- */
 void fwt__engine_logf(const fwt__engine *e, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

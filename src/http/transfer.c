@@ -172,6 +172,16 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
         fwt__free_mem(url_log);
         return NULL;
     }
+    if (uok > 0 && !https && e->proxy && *e->proxy) {
+        /* An explicit proxy would see a plain-http request, API key included (README "Safety"). */
+        char *u = fwt__url_for_log(spec->url);
+        fwt__engine_logf(e, FWT_LOG_ERROR,
+                         "refusing %s %s: plain http with a proxy configured would show the API key to the proxy",
+                         spec->method, u ? u : "(url)");
+        fwt__free_mem(u);
+        fwt__free_mem(url_log);
+        return NULL;
+    }
     *err = FWT_ENOMEM;
     fwt__req *r = uok > 0 ? fwt__calloc(1, sizeof *r) : NULL;
     if (!r) {
@@ -179,6 +189,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
         return NULL;
     }
     r->eng = e;
+    r->https = https;
     r->url_log = url_log;
     r->method = method;
     r->direct = direct;
@@ -228,8 +239,8 @@ uint64_t fwt__transfer_deadline(const fwt__req *r)
     return d;
 }
 
-/* Copy a header value (trimmed, bounded) if the line is "name: value". */
-static int header_value(const char *line, size_t n, const char *name, char *out)
+/* Copy a header value (trimmed, secret redacted, then bounded) if the line is "name: value". */
+static int header_value(const fwt__engine *e, const char *line, size_t n, const char *name, char *out)
 {
     size_t nl = strlen(name);
     if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
@@ -239,11 +250,7 @@ static int header_value(const char *line, size_t n, const char *name, char *out)
         v++;
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
         end--;
-    size_t len = (size_t)(end - v);
-    if (len >= FWT__HDR_VALUE_MAX)
-        len = FWT__HDR_VALUE_MAX - 1;
-    memcpy(out, v, len);
-    out[len] = '\0';
+    fwt__redact_copy(out, FWT__HDR_VALUE_MAX, v, (size_t)(end - v), e->redact, e->redact_len);
     return 1;
 }
 
@@ -258,7 +265,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
     fwt__op *op = ud;
     fwt__req *r = op->req;
+    const fwt__engine *e = r->eng;
     size_t n = size * nitems;
+    r->hdr_bytes += n;
+    if (r->hdr_bytes > FWT__MAX_HEADER_BYTES) {
+        r->hdr_too_large = 1;
+        return 0; /* curl aborts the transfer (CURLE_WRITE_ERROR); outcome says ETOOLARGE */
+    }
     if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after a 1xx, or the first): forget the previous one. */
         reset_response(r);
@@ -280,12 +293,12 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         }
         return n;
     }
-    if (header_value(buf, n, "content-type", r->ctype) || header_value(buf, n, "x-request-id", r->reqid) ||
-        header_value(buf, n, "retry-after", r->retry_after) ||
-        header_value(buf, n, "retry-after-ms", r->retry_after_ms) || header_value(buf, n, "date", r->date))
+    if (header_value(e, buf, n, "content-type", r->ctype) || header_value(e, buf, n, "x-request-id", r->reqid) ||
+        header_value(e, buf, n, "retry-after", r->retry_after) ||
+        header_value(e, buf, n, "retry-after-ms", r->retry_after_ms) || header_value(e, buf, n, "date", r->date))
         return n;
     char v[FWT__HDR_VALUE_MAX];
-    if (header_value(buf, n, "x-should-retry", v)) {
+    if (header_value(e, buf, n, "x-should-retry", v)) {
         if (strcasecmp(v, "true") == 0)
             r->should_retry = 1;
         else if (strcasecmp(v, "false") == 0)
@@ -336,6 +349,10 @@ static void configure_fixed(const fwt__engine *e, CURL *h)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* A proxy, when one is used (https only, see configure_attempt), is only ever a CONNECT
+     * tunnel, and our headers (the API key) go to the server alone, never to the proxy. */
+    curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    curl_easy_setopt(h, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
     curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, 3600L);
     if (e->user_agent)
         curl_easy_setopt(h, CURLOPT_USERAGENT, e->user_agent);
@@ -356,12 +373,25 @@ CURL *fwt__easy_new(const fwt__engine *e)
  * attempt: a reused handle then carries nothing over from the previous
  * request (no curl_easy_reset, which would cost a full re-setup per call).
  */
-static void configure_attempt(fwt__op *op, CURL *h)
+static void configure_attempt(const fwt__engine *e, fwt__op *op, CURL *h, uint64_t now)
 {
     fwt__req *r = op->req;
     curl_easy_setopt(h, CURLOPT_URL, r->url);
     curl_easy_setopt(h, CURLOPT_PRIVATE, op);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    /* Proxy policy (engine.h): plain http never through a proxy, whatever the environment
+     * says ("" disables curl's http_proxy/all_proxy lookup); https through the configured
+     * one, or the environment's when NULL, as a tunnel (configure_fixed). */
+    curl_easy_setopt(h, CURLOPT_PROXY, r->https ? e->proxy : "");
+    int64_t ct = r->connect_timeout_ms;
+    if (!r->reached && r->retry.unreachable_ms > 0) {
+        /* End within the unreachable budget even when the last attempt hangs in connect. */
+        int64_t left = r->retry.unreachable_ms - (r->attempts ? (int64_t)(now - r->first_attempt_ms) : 0);
+        if (left < 1)
+            left = 1;
+        if (left < ct)
+            ct = left;
+    }
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ct);
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(r->max_bytes > 0 ? r->max_bytes : 0));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
@@ -406,10 +436,12 @@ int fwt__transfer_attach(fwt__engine *e, fwt__op *op, CURLM *multi, CURL *h)
     r->too_large = 0;
     r->oom = 0;
     r->headers_done = 0;
+    r->hdr_too_large = 0;
+    r->hdr_bytes = 0;
     r->abort_reason = FWT__ABORT_NONE;
     r->errbuf[0] = '\0';
-    configure_attempt(op, h);
     uint64_t now = fwt__engine_now_ms(e);
+    configure_attempt(e, op, h, now);
     r->attempt_start_ms = now;
     if (r->attempts == 0)
         r->first_attempt_ms = now;
@@ -505,16 +537,48 @@ static void append_text(char *dst, size_t n, const char *src)
     dst[used + len] = '\0';
 }
 
-/* "prefix<curl text>[: detail]", truncated to fit. */
-static void error_text(char *dst, size_t n, const char *prefix, CURLcode rc, const char *detail)
+/* "prefix<curl text>[: detail]", truncated to fit; the detail (curl's error buffer, which can
+ * quote what the server sent) has the secret redacted before it is cut. */
+static void error_text(const fwt__engine *e, char *dst, size_t n, const char *prefix, CURLcode rc, const char *detail)
 {
     dst[0] = '\0';
     append_text(dst, n, prefix);
     append_text(dst, n, curl_easy_strerror(rc));
     if (detail[0]) {
+        char clean[CURL_ERROR_SIZE];
+        fwt__redact_copy(clean, sizeof clean, detail, strlen(detail), e->redact, e->redact_len);
         append_text(dst, n, ": ");
-        append_text(dst, n, detail);
+        append_text(dst, n, clean);
     }
+}
+
+/* Did this failed attempt never get to talk to the server (name or connect failure)? */
+static int is_unreachable(const fwt__req *r, CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return 1;
+    case CURLE_OPERATION_TIMEDOUT:
+        /* No curl-level transfer timeout is set (the engine keeps its own), so curl's own
+         * timeout is the connect timeout, unless a status line came in. */
+        return r->status == 0;
+    default:
+        return 0;
+    }
+}
+
+/* The response headers were refused for their size: by us (FWT__MAX_HEADER_BYTES) or by
+ * libcurl (7.88: one line over 100 KiB is CURLE_OUT_OF_MEMORY right after a status line,
+ * all lines over 300 KiB CURLE_RECV_ERROR "Too large response headers"; 8.6+: CURLE_TOO_LARGE). */
+static int headers_too_large(const fwt__req *r, CURLcode rc)
+{
+    if (r->hdr_too_large || (int)rc == 100 /* CURLE_TOO_LARGE, libcurl >= 8.6 */)
+        return 1;
+    if (rc == CURLE_RECV_ERROR && strstr(r->errbuf, "Too large response headers"))
+        return 1;
+    return rc == CURLE_OUT_OF_MEMORY && r->status > 0 && !r->headers_done;
 }
 
 static int is_tls_error(CURLcode rc)
@@ -583,6 +647,14 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
     fwt__req *r = op->req;
     *conn_class = 0;
     fwt__http_result *res;
+    if (rc == CURLE_OK || !is_unreachable(r, rc))
+        r->reached = 1;
+    if (rc != CURLE_OK) {
+        long os_errno = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+        r->last_rc = (int)rc;
+        r->last_os_errno = os_errno;
+    }
     if (rc == CURLE_OK) {
         res = fwt__calloc(1, sizeof *res);
         if (!res)
@@ -613,12 +685,17 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
     if (r->oom) {
         status = FWT_ENOMEM;
         snprintf(msg, sizeof msg, "out of memory buffering the response");
+    } else if (headers_too_large(r, rc)) {
+        /* Deterministic: the same server sends the same headers again. Never retried. */
+        status = FWT_ETOOLARGE;
+        snprintf(msg, sizeof msg, "response headers too large (over %d bytes, or one line over libcurl's limit)",
+                 FWT__MAX_HEADER_BYTES);
     } else if (r->too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         status = FWT_ETOOLARGE;
         snprintf(msg, sizeof msg, "response larger than %lld bytes", (long long)r->max_bytes);
     } else if (is_tls_error(rc)) {
         status = FWT_ETLS;
-        error_text(msg, sizeof msg, "TLS: ", rc, r->errbuf);
+        error_text(e, msg, sizeof msg, "TLS: ", rc, r->errbuf);
     } else if (rc == CURLE_OUT_OF_MEMORY) {
         status = FWT_ENOMEM;
         snprintf(msg, sizeof msg, "out of memory in libcurl");
@@ -628,9 +705,8 @@ fwt__http_result *fwt__transfer_outcome(fwt__engine *e, fwt__op *op, CURLcode rc
     } else {
         status = FWT_ECONNECT;
         *conn_class = is_conn_error(rc);
-        error_text(msg, sizeof msg, "", rc, r->errbuf);
+        error_text(e, msg, sizeof msg, "", rc, r->errbuf);
     }
-    (void)e;
     res = fwt__result_new_error(status, msg);
     if (res)
         res->attempts = r->attempts;

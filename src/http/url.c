@@ -3,6 +3,7 @@
  * host curl will connect to (no parser differential to exploit).
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -161,4 +162,19 @@ char *fwt__url_for_log(const char *url)
     char *out = u ? log_form(u) : NULL;
     curl_url_cleanup(u);
     return out ? out : fwt__strdup("(invalid url)");
+}
+
+void fwt__url_host_port(const char *url, char *out, size_t n)
+{
+    snprintf(out, n, "(unknown host)");
+    CURLU *u = parse(url);
+    if (!u)
+        return;
+    char *host = NULL, *port = NULL;
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK && port)
+        snprintf(out, n, "%s:%s", host, port);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
 }

@@ -535,10 +535,11 @@ static void test_logging_no_secrets(void **state)
     assert_int_equal(res->attempts, 2);
     waiter_destroy(&w);
     fwt__engine_free(e);
-    assert_int_equal(lc.lines, 2);
+    assert_int_equal(lc.lines, 3); /* two DEBUG attempt lines, one WARN retry line */
     assert_non_null(strstr(lc.text, "POST"));
     assert_non_null(strstr(lc.text, "/log/path"));
     assert_non_null(strstr(lc.text, "503"));
+    assert_non_null(strstr(lc.text, "retrying POST http://127.0.0.1:"));
     assert_non_null(strstr(lc.text, "attempt 2"));
     assert_null(strstr(lc.text, "SECRET"));
     free(url);

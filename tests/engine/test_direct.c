@@ -447,15 +447,18 @@ static void test_logging(void **state)
     fx *f = *state;
     log_cap lc;
     run_logged(f, 0, &lc);
-    assert_int_equal(lc.lines, 2);
+    assert_int_equal(lc.lines, 3); /* two DEBUG attempt lines, one WARN retry line */
     assert_non_null(strstr(lc.text, "POST"));
     assert_non_null(strstr(lc.text, "/log/path"));
     assert_non_null(strstr(lc.text, "-> 503"));
     assert_non_null(strstr(lc.text, "attempt 2"));
     assert_null(strstr(lc.text, "SECRET"));
-    /* A sink that drops DEBUG is never handed those lines. */
+    /* A sink that drops DEBUG is never handed those lines; the retry (WARN) it still gets. */
     run_logged(f, 1, &lc);
-    assert_int_equal(lc.lines, 0);
+    assert_int_equal(lc.lines, 1);
+    assert_non_null(strstr(lc.text, "retrying POST http://127.0.0.1:"));
+    assert_non_null(strstr(lc.text, "(attempt 1: HTTP 503 from 127.0.0.1:"));
+    assert_null(strstr(lc.text, "QUERYSECRET"));
 }
 
 int main(void)
