@@ -20,12 +20,14 @@
  *        "finish_reason": "length" | "stop" | ... (required string),
  *        token ids (required), from the first of:
  *          "raw_output": {"completion_token_ids": [int...], "prompt_token_ids"?: [int...]}
- *          "logprobs":   {"token_ids": [int...]}
- *        With echo these lists hold the prompt's ids first, then the generated ones.
+ *                        (the service's field; with echo the prompt's ids come first)
+ *          "token_ids": [int...]   (the generated ids only, never the prompt's)
+ *          "logprobs":  {"token_ids": [int...]}   (aligned with the logprob entries: with echo the
+ *                        prompt's ids first)
  *        "logprobs" (required when asked for), in either form:
  *          legacy: {"tokens": [str...], "token_logprobs": [num | null ...], "token_ids"?: [int...]}
  *          newer:  {"content": [{"logprob": num, ...}, ...]}
- *        one entry per token of the id list above (so with echo: prompt + generated); only the
+ *        one entry per token: with echo the prompt's tokens, then the generated ones; only the
  *        first prompt token's entry may be null (it has no context).
  *       }],
  *    "usage": {"prompt_tokens": int, "completion_tokens": int, "total_tokens"?: int} (required)}
@@ -56,7 +58,8 @@ struct fwt_completion {
     size_t n;
     int64_t *prompt_tokens;
     size_t n_prompt;
-    float *prompt_logprobs; /* n_prompt entries (element 0 NaN), or NULL */
+    float *prompt_logprobs; /* n_prompt_logprobs entries (element 0 NaN), or NULL */
+    size_t n_prompt_logprobs;
     int64_t usage_prompt, usage_completion;
 };
 
@@ -102,7 +105,7 @@ const float *fwt_completion_prompt_logprobs(const fwt_completion *c, size_t *n)
 {
     int ok = c && c->prompt_logprobs;
     if (n)
-        *n = ok ? c->n_prompt : 0;
+        *n = ok ? c->n_prompt_logprobs : 0;
     return ok ? c->prompt_logprobs : NULL;
 }
 
@@ -197,20 +200,81 @@ static int logprob_value(const cJSON *e, int content_form, int allow_null, float
     return 1;
 }
 
-/* Where the generated part starts in a choice's echoed id list. */
-static int echo_split(const fwt__sample_spec *s, const cJSON *raw, int64_t usage_prompt, size_t n_ids, size_t *np,
-                      fwt__err *err, size_t ci)
+/*
+ * A choice's token ids: the generated ones (*gen) and, with echo, the prompt's (*prompt, NULL when the
+ * response does not say them). Sources, first present wins (see the contract at the top):
+ * raw_output.completion_token_ids (prompt first with echo), token_ids (generated only),
+ * logprobs.token_ids (prompt first with echo).
+ */
+static int choice_ids(const cJSON *ch, const fwt__sample_spec *s, int64_t usage_prompt, int64_t **gen, size_t *ng,
+                      int64_t **prompt, size_t *np, fwt__err *err, size_t ci)
 {
-    if (s->prompt_tokens)
-        *np = s->n_prompt_tokens;
-    else {
+    const cJSON *raw = fwt__json_get(ch, "raw_output");
+    const cJSON *lp = fwt__json_get(ch, "logprobs");
+    const cJSON *raw_ids = fwt__json_get(raw, "completion_token_ids");
+    const cJSON *gen_ids = fwt__json_get(ch, "token_ids");
+    const cJSON *lp_ids = fwt__json_get(lp, "token_ids");
+    *gen = *prompt = NULL;
+    *ng = *np = 0;
+    int64_t *all = NULL;
+    size_t n_all = 0;
+    int rc;
+    if (cJSON_IsArray(gen_ids) && !cJSON_IsArray(raw_ids)) {
+        if ((rc = read_ids(gen_ids, gen, ng, err, ci, "token_ids")))
+            return rc;
+        if (!s->echo)
+            return FWT_OK;
+        /* The prompt's ids: the given ones, or where the response lists them. */
         const cJSON *pt = fwt__json_get(raw, "prompt_token_ids");
-        *np = cJSON_IsArray(pt) ? (size_t)cJSON_GetArraySize(pt) : (size_t)usage_prompt;
+        if (cJSON_IsArray(pt))
+            return read_ids(pt, prompt, np, err, ci, "raw_output.prompt_token_ids");
+        if (!cJSON_IsArray(lp_ids))
+            return FWT_OK; /* unknown unless given (the caller fills those in) */
+        if ((rc = read_ids(lp_ids, &all, &n_all, err, ci, "logprobs.token_ids")))
+            return rc;
+        if (n_all < *ng + 1 || memcmp(all + (n_all - *ng), *gen, *ng * sizeof *all) != 0) {
+            fwt__free_mem(all);
+            return fwt__err_set(err, FWT_EPROTO,
+                                "completions: choices[%zu].logprobs.token_ids does not end with its token_ids", ci);
+        }
+        *np = n_all - *ng;
+        *prompt = all;
+        return FWT_OK;
     }
-    if (*np > n_ids || *np == 0)
+    const cJSON *ids = cJSON_IsArray(raw_ids) ? raw_ids : lp_ids;
+    const char *field = cJSON_IsArray(raw_ids) ? "raw_output.completion_token_ids" : "logprobs.token_ids";
+    if (!cJSON_IsArray(ids))
         return fwt__err_set(err, FWT_EPROTO,
-                            "completions: choices[%zu] echoes %zu token ids, fewer than the %zu prompt tokens", ci,
-                            n_ids, *np);
+                            "completions: choices[%zu] has no token ids (none of raw_output.completion_token_ids, "
+                            "token_ids, logprobs.token_ids is a list)",
+                            ci);
+    if ((rc = read_ids(ids, &all, &n_all, err, ci, field)))
+        return rc;
+    size_t split = 0;
+    if (s->echo) {
+        const cJSON *pt = fwt__json_get(raw, "prompt_token_ids");
+        split = s->prompt_tokens                ? s->n_prompt_tokens
+                : cJSON_IsArray(pt)             ? (size_t)cJSON_GetArraySize(pt)
+                                                : (size_t)usage_prompt;
+        if (split > n_all || split == 0) {
+            fwt__free_mem(all);
+            return fwt__err_set(err, FWT_EPROTO,
+                                "completions: choices[%zu] echoes %zu token ids, fewer than the %zu prompt tokens", ci,
+                                n_all, split);
+        }
+    }
+    *ng = n_all - split;
+    *gen = fwt__calloc(*ng ? *ng : 1, sizeof **gen);
+    if (split)
+        *prompt = fwt__calloc(split, sizeof **prompt);
+    if (!*gen || (split && !*prompt)) {
+        fwt__free_mem(all);
+        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    }
+    memcpy(*gen, all + split, *ng * sizeof *all);
+    memcpy(*prompt ? *prompt : *gen, all, split * sizeof *all);
+    *np = split;
+    fwt__free_mem(all);
     return FWT_OK;
 }
 
@@ -230,58 +294,33 @@ static int decode_choice(fwt_completion *c, size_t slot, const cJSON *ch, const 
     if (!out->text || !out->finish_reason)
         return fwt__err_set(err, FWT_ENOMEM, "out of memory");
 
-    /* token ids: raw_output.completion_token_ids, else logprobs.token_ids */
-    const cJSON *raw = fwt__json_get(ch, "raw_output");
-    const cJSON *lp = fwt__json_get(ch, "logprobs");
-    const cJSON *ids = fwt__json_get(raw, "completion_token_ids");
-    const char *ids_field = "raw_output.completion_token_ids";
-    if (!ids) {
-        ids = fwt__json_get(lp, "token_ids");
-        ids_field = "logprobs.token_ids";
-    }
-    if (!cJSON_IsArray(ids))
-        return fwt__err_set(err, FWT_EPROTO,
-                            "completions: choices[%zu] has no token ids (neither raw_output.completion_token_ids nor "
-                            "logprobs.token_ids is a list)",
-                            ci);
-    int64_t *all = NULL;
-    size_t n_all = 0;
-    int rc = read_ids(ids, &all, &n_all, err, ci, ids_field);
-    if (rc)
-        return rc;
+    int64_t *prompt = NULL;
     size_t np = 0;
-    if (s->echo && (rc = echo_split(s, raw, c->usage_prompt, n_all, &np, err, ci))) {
-        fwt__free_mem(all);
-        return rc;
+    int rc = choice_ids(ch, s, c->usage_prompt, &out->tokens, &out->n_tokens, &prompt, &np, err, ci);
+    if (!rc && s->echo && prompt && s->prompt_tokens &&
+        (np != s->n_prompt_tokens || memcmp(prompt, s->prompt_tokens, np * sizeof *prompt) != 0))
+        rc = fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] echoes token ids that are not the prompt", ci);
+    if (!rc && s->echo && !prompt && s->prompt_tokens) { /* not echoed as ids: they are the given ones */
+        np = s->n_prompt_tokens;
+        if (!(prompt = fwt__calloc(np, sizeof *prompt)))
+            rc = fwt__err_set(err, FWT_ENOMEM, "out of memory");
+        else
+            memcpy(prompt, s->prompt_tokens, np * sizeof *prompt);
     }
-    if (s->echo && s->prompt_tokens && memcmp(all, s->prompt_tokens, np * sizeof *all) != 0) {
-        fwt__free_mem(all);
-        return fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] echoes token ids that are not the prompt", ci);
-    }
-    /* The echoed prompt is the same for every choice: keep the first one's. */
-    if (s->echo && slot == 0) {
-        c->prompt_tokens = fwt__calloc(np, sizeof *c->prompt_tokens);
-        if (!c->prompt_tokens) {
-            fwt__free_mem(all);
-            return fwt__err_set(err, FWT_ENOMEM, "out of memory");
-        }
-        memcpy(c->prompt_tokens, all, np * sizeof *all);
+    /* The echoed prompt is the same for every choice: keep the first one's, compare the others. */
+    if (!rc && prompt && slot == 0) {
+        c->prompt_tokens = prompt;
         c->n_prompt = np;
-    } else if (s->echo && np != c->n_prompt) {
-        fwt__free_mem(all);
-        return fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] echoes a prompt of another length", ci);
+        prompt = NULL;
+    } else if (!rc && prompt && (np != c->n_prompt || !c->prompt_tokens ||
+                                 memcmp(prompt, c->prompt_tokens, np * sizeof *prompt) != 0)) {
+        rc = fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] echoes another prompt than choices[0]", ci);
     }
-    out->n_tokens = n_all - np;
-    out->tokens = fwt__calloc(out->n_tokens ? out->n_tokens : 1, sizeof *out->tokens);
-    if (!out->tokens) {
-        fwt__free_mem(all);
-        return fwt__err_set(err, FWT_ENOMEM, "out of memory");
-    }
-    memcpy(out->tokens, all + np, out->n_tokens * sizeof *all);
-    fwt__free_mem(all);
+    fwt__free_mem(prompt);
+    if (rc || !s->logprobs)
+        return rc;
 
-    if (!s->logprobs)
-        return FWT_OK;
+    const cJSON *lp = fwt__json_get(ch, "logprobs");
     const cJSON *arr = NULL;
     int content_form = 0;
     if (!cJSON_IsObject(lp) || !logprob_entries(lp, &arr, &content_form))
@@ -290,28 +329,34 @@ static int decode_choice(fwt_completion *c, size_t slot, const cJSON *ch, const 
                             "logprobs were asked for",
                             ci);
     size_t n_lp = (size_t)cJSON_GetArraySize(arr);
-    if (n_lp != n_all)
-        return fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] has %zu logprobs for %zu tokens", ci, n_lp,
-                            n_all);
-    out->logprobs = fwt__calloc(out->n_tokens ? out->n_tokens : 1, sizeof *out->logprobs);
+    size_t ng = out->n_tokens;
+    /* With echo the entries cover the prompt too: as many as the prompt's ids when known. */
+    size_t lp_np = s->echo ? (n_lp > ng ? n_lp - ng : 0) : 0;
+    if (n_lp != lp_np + ng || (s->echo && lp_np == 0) || (s->echo && c->prompt_tokens && lp_np != c->n_prompt))
+        return fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] has %zu logprobs for %zu%s tokens", ci, n_lp,
+                            ng + (s->echo && c->prompt_tokens ? c->n_prompt : 0),
+                            s->echo ? " prompt and generated" : "");
+    out->logprobs = fwt__calloc(ng ? ng : 1, sizeof *out->logprobs);
     float *plp = NULL;
     if (s->echo && slot == 0)
-        plp = c->prompt_logprobs = fwt__calloc(np, sizeof *plp);
+        plp = c->prompt_logprobs = fwt__calloc(lp_np, sizeof *plp);
     if (!out->logprobs || (s->echo && slot == 0 && !plp))
         return fwt__err_set(err, FWT_ENOMEM, "out of memory");
+    if (s->echo && slot == 0)
+        c->n_prompt_logprobs = lp_np;
     size_t k = 0;
     const cJSON *e = NULL;
     cJSON_ArrayForEach(e, arr)
     {
         float v = 0;
-        if (!logprob_value(e, content_form, k == 0 && np > 0, &v))
+        if (!logprob_value(e, content_form, k == 0 && lp_np > 0, &v))
             return fwt__err_set(err, FWT_EPROTO, "completions: choices[%zu] logprob %zu is not a finite number", ci,
                                 k);
-        if (k < np) {
+        if (k < lp_np) {
             if (plp)
                 plp[k] = v;
         } else {
-            out->logprobs[k - np] = v;
+            out->logprobs[k - lp_np] = v;
         }
         k++;
     }

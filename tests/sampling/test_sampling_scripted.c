@@ -323,6 +323,48 @@ static void test_tokens_echo_raw_output(void **state)
     fwt_completion_free(c);
 }
 
+/* fwtrain-local's shape: generated ids in choices[].token_ids, logprobs.token_ids with the prompt first (echo). */
+static void test_choice_token_ids(void **state)
+{
+    fx *f = *state;
+    push(f, 200,
+         "{\"choices\":[{\"index\":0,\"text\":\"Hey\",\"finish_reason\":\"stop\",\"token_ids\":[121],"
+         "\"logprobs\":{\"tokens\":[\"H\",\"e\",\"y\"],\"token_logprobs\":[null,-2,-3],\"token_ids\":[72,101,121]}}],"
+         "\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}");
+    push(f, 200,
+         "{\"choices\":[{\"index\":0,\"text\":\"Hey\",\"finish_reason\":\"length\",\"token_ids\":[121],"
+         "\"logprobs\":null}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}");
+    fwt_sample_request r = text_req("He");
+    r.max_tokens = 1;
+    r.echo = 1;
+    r.logprobs = 1;
+    fwt_completion *c = NULL;
+    assert_int_equal(fwt_sample_result(&c, f->c, DEP, &r, 5000), FWT_OK);
+    size_t n = 0;
+    const int64_t *t = fwt_completion_tokens(c, 0, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(t[0], 121);
+    const int64_t *pt = fwt_completion_prompt_tokens(c, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(pt[0], 72);
+    const float *plp = fwt_completion_prompt_logprobs(c, &n);
+    assert_int_equal(n, 2);
+    assert_true(isnan(plp[0]) && plp[1] == -2.0f);
+    const float *lp = fwt_completion_logprobs(c, 0, &n);
+    assert_int_equal(n, 1);
+    assert_true(lp[0] == -3.0f);
+    fwt_completion_free(c);
+    /* no logprobs asked: the ids alone; a text prompt echoed without ids has no known prompt tokens */
+    r.logprobs = 0;
+    assert_int_equal(fwt_sample_result(&c, f->c, DEP, &r, 5000), FWT_OK);
+    t = fwt_completion_tokens(c, 0, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(t[0], 121);
+    assert_null(fwt_completion_prompt_tokens(c, &n));
+    assert_null(fwt_completion_logprobs(c, 0, &n));
+    fwt_completion_free(c);
+}
+
 /* A text prompt with echo: the split comes from usage.prompt_tokens; the echoed ids become the prompt tokens. */
 static void test_text_echo_split_by_usage(void **state)
 {
@@ -383,6 +425,10 @@ static void test_missing_fields_are_eproto(void **state)
          "{\"choices\":[{\"text\":\"a\",\"finish_reason\":\"length\",\"raw_output\":{\"completion_token_ids\":[1]}},"
          "{\"text\":\"b\",\"finish_reason\":\"length\",\"raw_output\":{\"completion_token_ids\":[2]}}],"
          "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}", 0, 0},
+        {"does not end with",
+         "{\"choices\":[{\"text\":\"ab\",\"finish_reason\":\"length\",\"token_ids\":[98],\"logprobs\":{"
+         "\"token_logprobs\":[null,-1],\"token_ids\":[97,99]}}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}",
+         1, 1},
         {"not a JSON object", "[1,2]", 0, 0},
         {"not JSON", "<html>oops</html>", 0, 0},
     };
@@ -610,6 +656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_and_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tokens_echo_raw_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_echo_split_by_usage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choice_token_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_fields_are_eproto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hotload_404_425_retried_then_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hotload_budget_exhausted, setup, teardown),
