@@ -1,14 +1,16 @@
 /* Checkpoint storage: DCP and sampler snapshots of a job under DATA/jobs/<job>/checkpoints/.
  * Each checkpoint is a data file "<name>.<stamp>.bin" plus a meta file "<name>.json" written LAST, so a crash
  * mid-save never lists a partial checkpoint; an overwrite swaps the meta atomically then drops the old data. */
-#include "fwl.h"
-#include "model.h"
+#include "ckpt.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "model.h"
+#include "store.h"
 
 static const char *kind_str(fwl_ck_kind k)
 {
@@ -256,8 +258,9 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
     return 0;
 }
 
-void fwl_ttl_sweep(fwl_server *s)
+void fwl_ttl_sweep(fwl_server *s, void *unused)
 {
+    (void)unused;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/jobs", s->cfg.data_dir);
     size_t nj = 0;

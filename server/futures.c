@@ -1,13 +1,15 @@
 /* The request table behind retrieve_future, with long-poll (protocol §4.2).
  * Request ids carry this run's epoch: an id from an earlier run (the server restarted) or one evicted
  * from the table answers 410 "promise expired", an id never issued answers 404. */
-#include "fwl.h"
+#include "futures.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "util.h"
 
 #define FWL_MAX_FUTURES 20000
 

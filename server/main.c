@@ -1,6 +1,4 @@
 /* fwtrain-local: the local Fireworks training API server. Command line, signals, startup banner. */
-#include "fwl.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -8,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "config.h"
+#include "faults.h"
+#include "server.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
 
 static void usage(FILE *f)
 {
