@@ -19,4 +19,7 @@ void fwl_config_defaults(fwl_config *c)
     c->hotload_ms = 50;
     c->promote_ms = 200;
     c->ttl_sweep_ms = 1000;
+    c->max_connections = 1000;
+    c->max_per_client = 256;
+    c->idle_timeout_s = 3;
 }

@@ -38,9 +38,9 @@ typedef struct fwl_config {
     bool no_async_promote; /* old control plane: async_promotion -> 400 (§3.6 fallback) */
     /* connection bounds (http.c) */
     int max_connections;       /* all open connections */
-    int max_per_client;        /* open connections of one peer address */
-    int request_timeout_ms;    /* a connection must deliver a whole request within this */
-    int idle_timeout_s;        /* keep-alive connection idle between requests */
+    int max_per_client;        /* open connections of one peer address (0: no limit) */
+    int idle_timeout_s;        /* a connection that sends nothing this long (waiting for or inside a request) is
+                                * closed; a request being answered (a held long-poll) is not idle */
     fwl_faults faults;
 } fwl_config;
 

@@ -3,12 +3,15 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "faults.h"
 #include "util.h"
@@ -261,6 +264,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
+/* libmicrohttpd's own messages. A flood repeats one line per refused connection: the same line within a second
+ * is counted instead of printed, and the count goes out with the next line printed. */
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_last_msg[512];
+static int64_t g_last_us;
+static unsigned long g_suppressed;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -270,43 +280,105 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t l = strlen(msg);
     while (l && msg[l - 1] == '\n')
         msg[--l] = 0;
-    fwl_log("httpd: %s", msg);
+    int64_t now = fwl_now_us();
+    pthread_mutex_lock(&g_log_mu);
+    bool repeat = !strcmp(msg, g_last_msg) && now - g_last_us < 1000000;
+    unsigned long skipped = repeat ? 0 : g_suppressed;
+    if (repeat) {
+        g_suppressed++;
+    } else {
+        g_suppressed = 0;
+        g_last_us = now;
+        snprintf(g_last_msg, sizeof g_last_msg, "%s", msg);
+    }
+    pthread_mutex_unlock(&g_log_mu);
+    if (skipped)
+        fwl_log("httpd: (the previous line repeated %lu more times)", skipped);
+    if (!repeat)
+        fwl_log("httpd: %s", msg);
+}
+
+/* The listening socket, bound by us so a refusal names its reason. SO_REUSEADDR only (a restart may bind
+ * while old connections sit in TIME_WAIT); never SO_REUSEPORT, so a port held by another process is an
+ * error here instead of a silently shared port. -1 with the reason logged. */
+static int listen_socket(const fwl_config *c, bool *v6)
+{
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    memset(&sa4, 0, sizeof sa4);
+    memset(&sa6, 0, sizeof sa6);
+    const struct sockaddr *sa;
+    socklen_t salen;
+    if (inet_pton(AF_INET, c->host, &sa4.sin_addr) == 1) {
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons((uint16_t)c->port);
+        sa = (const struct sockaddr *)&sa4;
+        salen = sizeof sa4;
+        *v6 = false;
+    } else if (inet_pton(AF_INET6, c->host, &sa6.sin6_addr) == 1) {
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t)c->port);
+        sa = (const struct sockaddr *)&sa6;
+        salen = sizeof sa6;
+        *v6 = true;
+    } else {
+        fwl_log("--host must be an IPv4 or IPv6 address literal, got '%s'", c->host);
+        return -1;
+    }
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+        fwl_log("cannot create a listening socket: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (bind(fd, sa, salen) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        fwl_log("cannot listen on %s:%d: %s%s", c->host, c->port, strerror(e),
+                e == EADDRINUSE ? " (another process holds this port: stop it or pick another --port)" : "");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
 }
 
 int fwl_http_start(fwl_server *s, fwl_router router)
 {
     s->router = router;
-    struct sockaddr_in sa4;
-    struct sockaddr_in6 sa6;
-    const struct sockaddr *sa;
-    /* poll(), not select(): no FD_SETSIZE cap on concurrent connections */
+    bool v6 = false;
+    int fd = listen_socket(&s->cfg, &v6);
+    if (fd < 0)
+        return -1;
+    s->bound_port = bound_port(fd);
+    /* One thread per connection (a held long-poll blocks only its own), accepted by a poll() thread (no
+     * FD_SETSIZE cap). Bounds against floods (protocol-independent): at most max_connections in all and
+     * max_per_client per peer address (more are closed at once), and a connection that sends nothing for
+     * idle_timeout_s is closed; MHD only counts that time while it waits on the socket, never while our
+     * handler runs, so a long-poll being held is not idle. */
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-    memset(&sa4, 0, sizeof sa4);
-    memset(&sa6, 0, sizeof sa6);
-    if (inet_pton(AF_INET, s->cfg.host, &sa4.sin_addr) == 1) {
-        sa4.sin_family = AF_INET;
-        sa4.sin_port = htons((uint16_t)s->cfg.port);
-        sa = (const struct sockaddr *)&sa4;
-    } else if (inet_pton(AF_INET6, s->cfg.host, &sa6.sin6_addr) == 1) {
-        sa6.sin6_family = AF_INET6;
-        sa6.sin6_port = htons((uint16_t)s->cfg.port);
-        sa = (const struct sockaddr *)&sa6;
+    if (v6)
         flags |= MHD_USE_IPv6;
-    } else {
-        fwl_log("--host must be an IPv4 or IPv6 address literal, got '%s'", s->cfg.host);
-        return -1;
-    }
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                         (unsigned)1, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_per_client, MHD_OPTION_END);
     if (!d) {
-        fwl_log("cannot listen on %s:%d", s->cfg.host, s->cfg.port);
+        fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
+        close(fd);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    s->bound_port = info ? (int)info->port : s->cfg.port;
     s->mhd = d;
     return 0;
 }
