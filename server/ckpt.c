@@ -19,12 +19,14 @@ static const char *kind_str(fwl_ck_kind k)
 
 const char *fwl_ckpt_type_name(const fwl_ckpt *ck)
 {
-    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_* */
+    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_*:
+     * BASE (safetensors), LORA (adapter), ARC_V2 (delta) */
     if (ck->kind == FWL_CK_DCP)
         return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_TRAINING_LORA" : "CHECKPOINT_TYPE_TRAINING";
     if (ck->kind == FWL_CK_BASE)
         return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_INFERENCE_LORA" : "CHECKPOINT_TYPE_INFERENCE_BASE";
-    return "CHECKPOINT_TYPE_INFERENCE_DELTA";
+    /* the service names delta (XOR, compressed) sampler rows after their arc_v2 format */
+    return "CHECKPOINT_TYPE_INFERENCE_ARC_V2";
 }
 
 bool fwl_ckpt_promotable(const fwl_ckpt *ck)

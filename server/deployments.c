@@ -32,8 +32,9 @@ static int check_field(const cJSON *v, int type)
 {
     if (type == 0)
         return cJSON_IsString(v) || cJSON_IsNull(v);
+    int64_t x;
     if (type == 1)
-        return cJSON_IsNumber(v) && v->valuedouble >= 0;
+        return fwl_json_num_in(v, 0, 1000, &x); /* replica counts: integers that fit */
     if (type == 2)
         return cJSON_IsBool(v);
     return 1;
@@ -64,7 +65,8 @@ static int apply_fields(cJSON *dst, const cJSON *body, const char *mask, fwl_res
         if (!v)
             continue;
         if (!check_field(v, FIELDS[i].type)) {
-            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "field %s has the wrong type", FIELDS[i].camel);
+            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "field %s has the wrong type%s", FIELDS[i].camel,
+                           FIELDS[i].type == 1 ? " (an integer 0..1000)" : "");
             return -1;
         }
         if (!strcmp(FIELDS[i].camel, "hotLoadTrainerJob") && cJSON_IsString(v) && v->valuestring[0]) {
@@ -194,9 +196,26 @@ static void dep_delete(fwl_server *s, fwl_resp *out, const char *id)
     fwl_resp_json(out, 200, cJSON_CreateObject());
 }
 
+/* The serving pod rolls (protocol §3.7): a re-attach to another trainer brings up a new pod that holds the base
+ * weights under a fresh identity (so a client sees "the new pod is up"), and drops the old snapshot, so the next
+ * delta has nothing to apply to: the delta chain starts again from a base. Scaling to zero, or detaching, leaves
+ * no pod. Updates the record; *pod gets the new pod's identity ("" when none). */
+static void dep_roll(fwl_server *s, cJSON *d, char *pod, size_t pl)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_podIdentity");
+    const char *tj = fwl_json_str(d, "hotLoadTrainerJob");
+    pod[0] = 0;
+    if (tj && *tj && !fwl_deployment_scaled_to_zero(d)) {
+        fwl_new_id(s, "pod-", pod, pl);
+        fwl_json_put(d, "_podIdentity", cJSON_CreateString(pod));
+    }
+}
+
 /* Applies the PATCH to the stored record; 0 done (*d the new record), -1 out already filled. */
 static int dep_patch_store(fwl_server *s, const char *id, const cJSON *body, const char *mask, fwl_resp *out,
-                           cJSON **dp, bool *changed)
+                           cJSON **dp, bool *changed, char *pod, size_t pl)
 {
     char p[4200];
     fwl_deployment_path(s, id, p, sizeof p);
@@ -211,11 +230,8 @@ static int dep_patch_store(fwl_server *s, const char *id, const cJSON *body, con
         fwl_json_put(d, "updateTime", cJSON_CreateString(ts));
         if (fwl_deployment_scaled_to_zero(d))
             *changed = true; /* scaled to zero: the replica goes away with its weights */
-        if (*changed) {
-            /* re-attach: the serving pod rolls and comes back without weights (protocol §3.7, §5) */
-            cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");
-            cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
-        }
+        if (*changed)
+            dep_roll(s, d, pod, pl);
         if (fwl_write_json(p, d) != 0) {
             fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the deployment (see the server log)");
             rc = -1;
@@ -238,12 +254,13 @@ static void dep_patch(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
     const char *mask = fwl_req_query(r, "updateMask");
     cJSON *d = NULL;
     bool changed = false;
-    int rc = dep_patch_store(s, id, body, mask && *mask ? mask : NULL, out, &d, &changed);
+    char pod[48] = "";
+    int rc = dep_patch_store(s, id, body, mask && *mask ? mask : NULL, out, &d, &changed, pod, sizeof pod);
     cJSON_Delete(body);
     if (rc != 0)
         return;
     if (changed)
-        fwl_replica_reset(s, id);
+        fwl_replica_roll(s, id, pod[0] ? pod : NULL);
     fwl_resp_json(out, 200, fwl_public_copy(d));
     cJSON_Delete(d);
 }

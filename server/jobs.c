@@ -1,6 +1,7 @@
 /* Control plane: the account, RLOR trainer jobs, and the control-plane checkpoint listing (protocol §1, §3.1–§3.5). */
 #include "jobs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "dataplane.h"
 #include "promote.h"
 #include "records.h"
+#include "shapes.h"
 #include "store.h"
 #include "util.h"
 
@@ -68,28 +70,64 @@ static void copy_field(cJSON *dst, const cJSON *src, const char *camel, const ch
 /* What a create request asked for, validated (pointers into the parsed body). */
 typedef struct job_spec {
     const char *id;
-    const cJSON *tc;  /* trainingConfig (either casing), may be NULL */
-    const cJSON *dn;  /* displayName, may be NULL */
+    const cJSON *tc;        /* trainingConfig (either casing) */
+    const cJSON *dn;        /* displayName, may be NULL */
+    const fwl_shape *shape; /* ?trainingShape=..., may be NULL */
 } job_spec;
 
-/* Validates the body of a create; NULL error text when fine. */
-static const char *job_create_check(const cJSON *body, job_spec *sp)
+static const cJSON *either(const cJSON *o, const char *camel, const char *snake)
 {
-    sp->tc = cJSON_GetObjectItemCaseSensitive(body, "trainingConfig");
-    if (!sp->tc)
-        sp->tc = cJSON_GetObjectItemCaseSensitive(body, "training_config");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, camel);
+    return v ? v : cJSON_GetObjectItemCaseSensitive(o, snake);
+}
+
+/* Integer fields and their ranges: a value outside (or not integral) is a 400, never a silent conversion. */
+static const struct {
+    bool in_tc; /* inside trainingConfig, else at the top level */
+    const char *camel, *snake;
+    double lo, hi;
+} INT_FIELDS[] = {
+    {true, "loraRank", "lora_rank", 0, 1024},
+    {true, "maxContextLength", "max_context_length", 0, 16777216},
+    {true, "acceleratorCount", "accelerator_count", 0, 1024},
+    {false, "nodeCount", "node_count", 0, 1024},
+    {false, "trainerReplicaCount", "trainer_replica_count", 0, 1024},
+};
+
+/* Validates the numeric fields; NULL when fine, else the message (in msg). */
+static const char *job_numbers_check(const cJSON *body, const cJSON *tc, char *msg, size_t ml)
+{
+    for (size_t i = 0; i < sizeof INT_FIELDS / sizeof INT_FIELDS[0]; i++) {
+        const cJSON *v = either(INT_FIELDS[i].in_tc ? tc : body, INT_FIELDS[i].camel, INT_FIELDS[i].snake);
+        int64_t x;
+        if (v && !cJSON_IsNull(v) && !fwl_json_num_in(v, INT_FIELDS[i].lo, INT_FIELDS[i].hi, &x)) {
+            snprintf(msg, ml, "%s%s must be an integer in %.0f..%.0f", INT_FIELDS[i].in_tc ? "trainingConfig." : "",
+                     INT_FIELDS[i].camel, INT_FIELDS[i].lo, INT_FIELDS[i].hi);
+            return msg;
+        }
+    }
+    const cJSON *lr = either(tc, "learningRate", "learning_rate");
+    if (lr && !cJSON_IsNull(lr) && (!cJSON_IsNumber(lr) || !(lr->valuedouble >= 0 && lr->valuedouble <= 1e6)))
+        return "trainingConfig.learningRate must be a number in 0..1e6";
+    return NULL;
+}
+
+/* Validates the body of a create; NULL error text when fine (msg holds it when it needs the request's text). */
+static const char *job_create_check(const cJSON *body, job_spec *sp, char *msg, size_t ml)
+{
+    sp->tc = either(body, "trainingConfig", "training_config");
     if (sp->tc && !cJSON_IsObject(sp->tc))
         return "trainingConfig must be an object";
     sp->dn = cJSON_GetObjectItemCaseSensitive(body, "displayName");
     if (sp->dn && (!cJSON_IsString(sp->dn) || strlen(sp->dn->valuestring) >= 64))
         return "displayName must be a string shorter than 64 characters";
-    const cJSON *lr = sp->tc ? cJSON_GetObjectItemCaseSensitive(sp->tc, "loraRank") : NULL;
-    if (lr && !cJSON_IsNumber(lr))
-        return "trainingConfig.loraRank must be a number";
-    const cJSON *bm = sp->tc ? cJSON_GetObjectItemCaseSensitive(sp->tc, "baseModel") : NULL;
+    const cJSON *bm = sp->tc ? either(sp->tc, "baseModel", "base_model") : NULL;
     if (bm && !cJSON_IsString(bm))
         return "trainingConfig.baseModel must be a string";
-    return NULL;
+    /* protocol §3.1: the trainer needs to know what it trains */
+    if (!bm || !*bm->valuestring)
+        return "trainingConfig.baseModel is required (e.g. accounts/fireworks/models/<model>)";
+    return job_numbers_check(body, sp->tc, msg, ml);
 }
 
 /* The stored record of a new job (with the internal _readyUs); NULL when out of memory. */
@@ -114,17 +152,29 @@ static cJSON *job_record_new(fwl_server *s, const cJSON *body, const job_spec *s
     cJSON_AddStringToObject(job, "createTime", ts);
     cJSON_AddStringToObject(job, "updateTime", ts);
     cJSON *tcc = cJSON_AddObjectToObject(job, "trainingConfig");
-    if (sp->tc) {
-        copy_field(tcc, sp->tc, "baseModel", "base_model");
-        copy_field(tcc, sp->tc, "loraRank", "lora_rank");
-        copy_field(tcc, sp->tc, "learningRate", "learning_rate");
-        copy_field(tcc, sp->tc, "maxContextLength", "max_context_length");
-        copy_field(tcc, sp->tc, "region", NULL);
+    copy_field(tcc, sp->tc, "baseModel", "base_model");
+    copy_field(tcc, sp->tc, "loraRank", "lora_rank");
+    copy_field(tcc, sp->tc, "learningRate", "learning_rate");
+    copy_field(tcc, sp->tc, "maxContextLength", "max_context_length");
+    copy_field(tcc, sp->tc, "region", NULL);
+    cJSON_AddBoolToObject(job, "serviceMode", true);
+    if (sp->shape) {
+        /* protocol §3.1: on the shape path the shape decides the hardware */
+        char ref[160];
+        snprintf(ref, sizeof ref, "accounts/fireworks/trainingShapes/%s", sp->shape->id);
+        cJSON_AddStringToObject(job, "trainingShape", ref);
+        cJSON_AddStringToObject(tcc, "acceleratorType", sp->shape->accelerator_type);
+        cJSON_AddNumberToObject(tcc, "acceleratorCount", sp->shape->accelerator_count);
+        cJSON_AddNumberToObject(job, "nodeCount", sp->shape->node_count);
+        if (!cJSON_GetObjectItemCaseSensitive(tcc, "maxContextLength"))
+            cJSON_AddNumberToObject(tcc, "maxContextLength", sp->shape->max_context_length);
+    } else {
+        copy_field(tcc, sp->tc, "acceleratorType", "accelerator_type");
+        copy_field(tcc, sp->tc, "acceleratorCount", "accelerator_count");
+        copy_field(job, body, "nodeCount", "node_count");
     }
     if (!cJSON_GetObjectItemCaseSensitive(tcc, "maxContextLength"))
         cJSON_AddNumberToObject(tcc, "maxContextLength", 4096);
-    cJSON_AddBoolToObject(job, "serviceMode", true);
-    copy_field(job, body, "nodeCount", "node_count");
     copy_field(job, body, "hotLoadDeploymentId", "hot_load_deployment_id");
     copy_field(job, body, "forwardOnly", "forward_only");
     copy_field(job, body, "inactivityTimeout", "inactivity_timeout");
@@ -164,10 +214,17 @@ static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
                        "invalid rlorTrainerJobId \"%.80s\": must match ^[a-z0-9-]{1,63}$", sp.id);
         return;
     }
+    const char *shape = fwl_req_query(r, "trainingShape");
+    if (shape && !(sp.shape = fwl_shape_find(shape))) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
+                       "training shape \"%.200s\" not found (GET /v1/accounts/local/trainingShapes lists them)", shape);
+        return;
+    }
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    const char *err = job_create_check(body, &sp);
+    char msg[160];
+    const char *err = job_create_check(body, &sp, msg, sizeof msg);
     if (err) {
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
         cJSON_Delete(body);
@@ -278,8 +335,9 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
     const char *ps = fwl_req_query(r, "pageSize");
     if (ps) {
         char *end;
+        errno = 0;
         page = strtol(ps, &end, 10);
-        if (*end || page < 0) {
+        if (*end || end == ps || errno == ERANGE || page < 0) {
             fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "pageSize must be a non-negative integer");
             return;
         }
@@ -289,7 +347,9 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
     const char *pt = fwl_req_query(r, "pageToken");
     if (pt && *pt) {
         char *end;
-        if (strncmp(pt, "o", 1) != 0 || (start = strtol(pt + 1, &end, 10)) < 0 || *end) {
+        errno = 0;
+        if (strncmp(pt, "o", 1) != 0 || (start = strtol(pt + 1, &end, 10)) < 0 || *end || end == pt + 1 ||
+            errno == ERANGE || start > 1000000000L) {
             fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "invalid pageToken");
             return;
         }

@@ -34,6 +34,7 @@ typedef struct fwl_replica {
     char target[FWL_NAME_MAX];
     char error[400];
     uint64_t gen;
+    bool rolling;          /* a new pod is coming up: not ready, holds nothing */
     struct fwl_replica *next;
 } fwl_replica;
 
@@ -87,6 +88,20 @@ static fwl_weights *weights_from_file(fwl_server *s, const char *file, const cha
     return w;
 }
 
+/* The base weights (what a fresh trainer model starts from) under `identity`: what a new pod serves. */
+static fwl_weights *weights_base(fwl_server *s, const char *identity)
+{
+    fwl_weights *w = calloc(1, sizeof *w);
+    if (!w || fwl_model_init(&w->m, s->cfg.model_dim, s->cfg.seed) != 0) {
+        fwl_log("out of memory bringing up a pod %s", identity);
+        free(w);
+        return NULL;
+    }
+    w->refs = 1;
+    snprintf(w->identity, sizeof w->identity, "%s", identity);
+    return w;
+}
+
 static fwl_replica *find_locked(fwl_server *s, const char *dep)
 {
     for (fwl_replica *r = s->replicas; r; r = r->next)
@@ -109,10 +124,13 @@ static fwl_replica *replica_restore(fwl_server *s, const char *dep)
     snprintf(r->dep, sizeof r->dep, "%s", dep);
     snprintf(r->stage, sizeof r->stage, "idle");
     const char *id = fwl_json_str(d, "_currentIdentity"), *file = fwl_json_str(d, "_weightsFile");
+    const char *pod = fwl_json_str(d, "_podIdentity");
     if (id && file) {
         r->w = weights_from_file(s, file, id);
         if (r->w)
             snprintf(r->stage, sizeof r->stage, "done");
+    } else if (pod) {
+        r->w = weights_base(s, pod); /* a rolled pod that has loaded nothing yet */
     }
     cJSON_Delete(d);
     return r;
@@ -167,19 +185,53 @@ void fwl_replica_forget(fwl_server *s, const char *dep)
     pthread_mutex_unlock(&s->lock);
 }
 
-void fwl_replica_reset(fwl_server *s, const char *dep)
+typedef struct pod_task {
+    char dep[FWL_ID_MAX];
+    char pod[48];
+    uint64_t gen;
+} pod_task;
+
+/* The new pod is up (unless the replica rolled again or loaded something meanwhile). */
+static void pod_up(fwl_server *s, void *arg)
 {
+    pod_task *t = arg;
+    fwl_weights *w = weights_base(s, t->pod);
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = find_locked(s, t->dep);
+    if (r && r->gen == t->gen && r->rolling) {
+        r->rolling = false;
+        r->w = w;
+        w = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (w)
+        fwl_weights_unref(s, w);
+}
+
+void fwl_replica_roll(fwl_server *s, const char *dep, const char *pod)
+{
+    pod_task *t = pod ? calloc(1, sizeof *t) : NULL;
     pthread_mutex_lock(&s->lock);
     fwl_replica *r = find_locked(s, dep);
     if (r) {
         weights_unref_locked(r->w);
         r->w = NULL;
         r->gen++;
+        r->rolling = pod != NULL;
         snprintf(r->stage, sizeof r->stage, "idle");
         r->target[0] = 0;
         r->error[0] = 0;
     }
+    if (r && t) {
+        snprintf(t->dep, sizeof t->dep, "%s", dep);
+        snprintf(t->pod, sizeof t->pod, "%s", pod);
+        t->gen = r->gen;
+    }
     pthread_mutex_unlock(&s->lock);
+    if (r && t)
+        fwl_bg_post(s, s->cfg.hotload_ms, pod_up, t, free);
+    else
+        free(t); /* not in memory: the first use restores the pod from the record */
 }
 
 void fwl_replicas_free(fwl_server *s)
@@ -413,6 +465,7 @@ int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const
         post = false;
     } else {
         rep->gen++;
+        rep->rolling = false; /* a load lands on whatever pod is there */
         t->gen = rep->gen;
         snprintf(rep->stage, sizeof rep->stage, "pending");
         snprintf(rep->target, sizeof rep->target, "%s", identity);
@@ -443,7 +496,7 @@ cJSON *fwl_replica_status(fwl_server *s, const char *dep)
             cJSON_AddStringToObject(rep, "current_snapshot_identity", r->w->identity);
         else
             cJSON_AddNullToObject(rep, "current_snapshot_identity");
-        cJSON_AddBoolToObject(rep, "readiness", true);
+        cJSON_AddBoolToObject(rep, "readiness", !r->rolling);
         cJSON_AddStringToObject(ls, "stage", r->stage);
         if (r->target[0])
             cJSON_AddStringToObject(ls, "target_snapshot_identity", r->target);

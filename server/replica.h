@@ -19,8 +19,10 @@ fwl_weights *fwl_replica_weights(fwl_server *s, const char *dep);
 const struct fwl_model *fwl_weights_model(const fwl_weights *w);
 void fwl_weights_unref(fwl_server *s, fwl_weights *w);
 
-/* The replica rolled (re-attached to another trainer, scaled to zero): it holds nothing until the next load. */
-void fwl_replica_reset(fwl_server *s, const char *dep);
+/* The replica rolls: it drops what it holds at once; with pod != NULL (re-attached to another trainer) a new
+ * pod comes up after cfg.hotload_ms holding the base weights under identity `pod`; with NULL (scaled to zero,
+ * detached) it stays empty until the next load. Any load in flight is superseded. */
+void fwl_replica_roll(fwl_server *s, const char *dep, const char *pod);
 /* The deployment is gone (deleted, or recreated under the same id). */
 void fwl_replica_forget(fwl_server *s, const char *dep);
 void fwl_replicas_free(fwl_server *s);

@@ -9,6 +9,7 @@
 #include "inference.h"
 #include "jobs.h"
 #include "promote.h"
+#include "shapes.h"
 #include "util.h"
 
 void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
@@ -17,6 +18,11 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
     if (fwl_req_seg_is(r, 0, "v1") && fwl_req_seg_is(r, 1, "accounts")) {
         if (r->nseg <= 3) {
             fwl_accounts_route(s, r, out);
+            return;
+        }
+        if (r->nseg >= 4 && !strcmp(r->seg[3], "trainingShapes") &&
+            (!strcmp(r->seg[2], FWL_ACCOUNT) || !strcmp(r->seg[2], "fireworks"))) {
+            fwl_shapes_route(s, r, out, 4); /* public shapes live under accounts/fireworks */
             return;
         }
         if (strcmp(r->seg[2], FWL_ACCOUNT) != 0) {

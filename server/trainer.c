@@ -632,7 +632,10 @@ void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
     } else if (!strcmp(op, "unload_model")) {
         h_unload(s, r, out, job);
     } else if (!strcmp(op, "telemetry")) {
-        fwl_resp_json(out, 200, cJSON_CreateObject());
+        /* the official client re-sends a batch (once a second, for the whole session) unless it reads this */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "accepted");
+        fwl_resp_json(out, 200, o);
     } else {
         h_submit(s, r, out, job, op);
     }
