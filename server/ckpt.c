@@ -204,7 +204,13 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
         }
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
-            chain = realloc(chain, cap * sizeof *chain);
+            fwl_ckpt *nc = realloc(chain, cap * sizeof *chain);
+            if (!nc) {
+                snprintf(err, errlen, "out of memory following the delta chain of %s", ck->name);
+                free(chain);
+                return -1;
+            }
+            chain = nc;
         }
         chain[n++] = cur;
         if (cur.kind == FWL_CK_BASE)
@@ -235,7 +241,12 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
             } else {
                 wlen = m.n_params * sizeof(float);
                 w = malloc(wlen);
-                memcpy(w, m.w, wlen);
+                if (w)
+                    memcpy(w, m.w, wlen);
+                else {
+                    snprintf(err, errlen, "out of memory decoding %s", chain[i].name);
+                    rc = -1;
+                }
                 fwl_model_free(&m);
             }
         } else {

@@ -28,6 +28,10 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
     f->retry_after_s = 1;
     f->stall_ms = 60000;
     char *copy = strdup(spec), *save = NULL;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int rc = 0;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');
