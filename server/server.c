@@ -63,7 +63,7 @@ static void unlock_data_dir(fwl_server *s)
     }
 }
 
-int fwl_server_start(fwl_server *s)
+int fwl_server_open(fwl_server *s)
 {
     s->lock_fd = -1;
     if (fwl_mkdirs(s->cfg.data_dir) != 0 || lock_data_dir(s) != 0)
@@ -89,22 +89,22 @@ int fwl_server_start(fwl_server *s)
         return -1;
     }
     fwl_operations_resume(s);
-    if (fwl_http_start(s, fwl_route) != 0) {
-        s->stopping = 1;
-        fwl_bg_stop(s);
-        unlock_data_dir(s);
-        return -1;
-    }
     return 0;
 }
 
-void fwl_server_stop(fwl_server *s)
+/* Wakes every sleeper and long-poll: they see `stopping` and return. */
+static void announce_stop(fwl_server *s)
 {
     pthread_mutex_lock(&s->lock);
     s->stopping = 1;
     pthread_cond_broadcast(&s->fut_cond);
     pthread_mutex_unlock(&s->lock);
-    fwl_http_stop(s);
+}
+
+/* Stops what fwl_server_open started (HTTP already stopped or never started). */
+static void server_close(fwl_server *s)
+{
+    announce_stop(s);
     fwl_bg_stop(s);
     fwl_trainer_shutdown(s);
     fwl_replicas_free(s);
@@ -113,4 +113,27 @@ void fwl_server_stop(fwl_server *s)
     pthread_mutex_destroy(&s->rec_lock);
     pthread_mutex_destroy(&s->lock);
     unlock_data_dir(s); /* last: nothing of this server touches the dir any more */
+}
+
+int fwl_server_start(fwl_server *s)
+{
+    if (fwl_server_open(s) != 0)
+        return -1;
+    if (fwl_http_start(s, fwl_route) != 0) {
+        server_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+void fwl_server_stop(fwl_server *s)
+{
+    announce_stop(s); /* held long-polls return, so the HTTP threads can be joined */
+    fwl_http_stop(s); /* then no request is running while the rest goes */
+    server_close(s);
+}
+
+void fwl_server_close(fwl_server *s)
+{
+    server_close(s);
 }
