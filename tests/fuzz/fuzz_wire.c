@@ -2,8 +2,9 @@
  * Whole server responses through the public API, over a loopback socket to the scripted
  * responder (tests/support/responder.h). This reaches the decoders that live inside the
  * clients' state machines: checkpoint listing pages, the promotion operation envelope,
- * job / deployment / hotload waits, warmup, and the training flow's submit and
- * retrieve_future envelopes (try_again, error, result).
+ * job / deployment / hotload waits, warmup, sampling (the 404/425 hotload retries around the
+ * completions decoder), and the training flow's submit and retrieve_future envelopes
+ * (try_again, error, result).
  *
  * Input: one selector byte (which call), then responses separated by NUL bytes. Each response
  * is a status byte (mapped through `statuses`) followed by the body. Requests are answered in
@@ -177,6 +178,24 @@ static void warmup(fwt_client *c)
     rc_ok(fwt_deployment_warmup_result(c, "d1", &wo, WAIT_MS));
 }
 
+static void sample(fwt_client *c)
+{
+    static const int64_t prompt[] = {72, 105, 33};
+    fwt_sample_request rq;
+    fwt_sample_request_init(&rq, FWT_SAMPLE_REQUEST_VERSION);
+    rq.prompt_tokens = prompt;
+    rq.n_prompt_tokens = 3;
+    rq.max_tokens = 2;
+    rq.n = 2;
+    rq.logprobs = 1;
+    rq.echo = 1;
+    rq.hotload_retry_interval_ms = 1;
+    rq.hotload_retry_timeout_ms = 50;
+    fwt_completion *out = NULL;
+    rc_ok(fwt_sample_result(&out, c, "d1", &rq, WAIT_MS));
+    fwt_completion_free(out);
+}
+
 static void training(fwt_client *c)
 {
     fwt_training_options to;
@@ -205,8 +224,8 @@ static void training(fwt_client *c)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static void (*const calls[])(fwt_client *) = {list_checkpoints, promote, job, job_create,
-                                                  deployment, hotload, warmup, training};
+    static void (*const calls[])(fwt_client *) = {list_checkpoints, promote, job, job_create, deployment,
+                                                  hotload, warmup, training, sample};
     if (size < 1)
         return 0;
     pthread_mutex_lock(&mu);
@@ -215,7 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     script_pos = 0;
     pthread_mutex_unlock(&mu);
     fwt_client *c = client();
-    calls[data[0] % (sizeof calls / sizeof calls[0])](c);
+    calls[(data[0] & 15) % (sizeof calls / sizeof calls[0])](c); /* "0".."8" pick calls 0..8 */
     fwt_client_free(c);
     /* Nothing may keep pointing into this input once the run is over. */
     pthread_mutex_lock(&mu);
