@@ -24,7 +24,7 @@ clang_major() {
   local dep
   dep=$(dpkg-query -W -f='${Depends}' clang 2>/dev/null || true)
   [ -n "$dep" ] || dep=$(apt-cache depends clang 2>/dev/null | sed -n 's/^ *Depends: //p' || true)
-  printf '%s\n' "$dep" | grep -o 'clang-[0-9][0-9]*' | head -n1 | cut -d- -f2
+  printf '%s\n' "$dep" | { grep -o 'clang-[0-9][0-9]*' || true; } | head -n1 | cut -d- -f2
 }
 # Debian names the sanitizer runtimes libclang-rt-N-dev from clang 14 on (libclang-common-N-dev before).
 rt_pkg() { echo "libclang-rt-$1-dev"; }
