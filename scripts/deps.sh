@@ -27,7 +27,7 @@ clang_major() {
   printf '%s\n' "$dep" | { grep -o 'clang-[0-9][0-9]*' || true; } | head -n1 | cut -d- -f2
 }
 # Debian names the sanitizer runtimes libclang-rt-N-dev from clang 14 on (libclang-common-N-dev before).
-rt_pkg() { echo "libclang-rt-$1-dev"; }
+rt_pkg() { if [ "$1" -ge 14 ]; then echo "libclang-rt-$1-dev"; else echo "libclang-common-$1-dev"; fi; }
 
 missing=()
 for p in "${pkgs[@]}"; do installed "$p" || missing+=("$p"); done
