@@ -6,7 +6,8 @@
 #   build:        cmake make gcc g++ pkg-config + the -dev packages of the libraries
 #   test lanes:   clang and its sanitizer runtimes (libclang-rt-N-dev: Debian only *recommends* it, and
 #                 without it the ASan/TSan lanes cannot link), valgrind, cmocka,
-#                 python3 (the ctypes FFI test)
+#                 python3 (the ctypes FFI test), doxygen (the API reference and its tests),
+#                 abigail-tools (the ABI check)
 #   the library:  ca-certificates, without which every https:// request fails ("error setting
 #                 certificate file")
 # Runs apt-get as root, or through sudo otherwise. Works on a minimal Debian 12 (the debian:12 image).
@@ -14,7 +15,7 @@ set -euo pipefail
 
 pkgs=(ca-certificates cmake make gcc g++ clang pkg-config valgrind python3
       libcurl4-openssl-dev libcjson-dev libssl-dev libcmocka-dev
-      libmicrohttpd-dev libzstd-dev zlib1g-dev)
+      libmicrohttpd-dev libzstd-dev zlib1g-dev doxygen abigail-tools)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
@@ -43,7 +44,7 @@ fi
 if installed clang && installed valgrind; then
   eta="under a minute"
 else
-  eta="about 2-5 minutes and ~400 MB of downloads on a fresh machine"
+  eta="about 2-4 minutes and ~200 MB of downloads on a fresh machine"
 fi
 echo "deps: installing ${missing[*]} (Debian packages, with apt-get; $eta)"
 
