@@ -16,9 +16,13 @@ die() { printf '\n\033[31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
 # sft_resume prints "step=N loss=<hex float>": exact, so two runs compare bit for bit. Shown to people as
 # a decimal, with the exact value beside it.
 show_steps() {
-  local s l
+  local s l d
   while read -r s l; do
-    LC_ALL=C printf '    step %-3s loss %.4f   (exact: %s)\n' "${s#step=}" "${l#loss=}" "${l#loss=}"
+    if LC_ALL=C printf -v d '%.4f' "${l#loss=}" 2>/dev/null; then
+      printf '    step %-3s loss %s   (exact: %s)\n' "${s#step=}" "$d" "${l#loss=}"
+    else
+      printf '    %s %s\n' "$s" "$l"   # not the expected format: show it as printed
+    fi
   done
 }
 server_pid=""
