@@ -150,7 +150,6 @@ static void test_unknown_host(void **state)
 typedef struct once_srv {
     int fd;
     int port;
-    int no_read; /* answer at once, without reading: a TLS client gets plain bytes for its hello */
     pthread_t th;
 } once_srv;
 
@@ -161,18 +160,23 @@ static void *once_main(void *arg)
     close(o->fd); /* before answering: the retry after our 503 finds the port closed */
     if (c >= 0) {
         char buf[4096];
-        if (!o->no_read)
-            (void)!read(c, buf, sizeof buf);
+        (void)!read(c, buf, sizeof buf);
         static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy";
         (void)!write(c, resp, sizeof resp - 1);
+        /* Closing with unread input would reset the connection before the client reads the
+         * answer: half-close, then drain until the client closes (bounded). */
+        shutdown(c, SHUT_WR);
+        struct timeval tv = {.tv_sec = 5};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        while (read(c, buf, sizeof buf) > 0) {
+        }
         close(c);
     }
     return NULL;
 }
 
-static void once_start(once_srv *o, int no_read)
+static void once_start(once_srv *o)
 {
-    o->no_read = no_read;
     o->fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(bind(o->fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -188,14 +192,17 @@ static void test_tls_failure_once(void **state)
 {
     fx *f = *state;
     once_srv o;
-    once_start(&o, 0); /* reads the TLS hello, answers plain HTTP: "wrong version number" */
+    once_start(&o); /* reads the TLS hello, answers plain HTTP: "wrong version number" */
     f->clk.rnd = 100;
     char url[64];
     snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/x", o.port);
-    fwt__http_spec s = {.method = "GET", .url = url,
-                        .retry = {.on = CONTROL_PLANE, .max_attempts = 3, .unreachable_ms = 3000}};
+    /* The connect timeout covers the TLS handshake, and loading the CA store under valgrind on a
+     * loaded machine can take seconds: generous, so only the handshake's answer decides. */
+    fwt__http_spec s = {.method = "GET", .url = url, .connect_timeout_ms = 120000,
+                        .retry = {.on = CONTROL_PLANE, .max_attempts = 3, .unreachable_ms = 120000}};
     fwt__http_result *res = perform(f, &s);
-    assert_int_equal(res->status, FWT_ETLS);
+    if (res->status != FWT_ETLS)
+        fail_msg("status %d after %d attempts: %s\nlog:\n%s", res->status, res->attempts, res->message, f->lc.text);
     assert_int_equal(res->attempts, 1);
     assert_int_equal(f->clk.n_sleeps, 0);
     assert_non_null(strstr(res->message, "TLS"));
@@ -211,7 +218,7 @@ static void test_reached_keeps_long_budget(void **state)
     fx *f = *state;
     f->clk.rnd = 999; /* waits of 999 ms, then 999 ms each: the 4 s budget spans several */
     once_srv o;
-    once_start(&o, 0);
+    once_start(&o);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/x", o.port);
     fwt__http_spec s = {.method = "GET", .url = url,
@@ -318,6 +325,42 @@ static void test_client_option_values(void **state)
     fake_clock_destroy(&clk);
 }
 
+/* A wait on an operation the server accepted (here a job's readiness) polls through an unreachable
+ * server for its own whole timeout: the 30 s unreachable budget never cuts it short. */
+static void test_accepted_wait_not_cut_short(void **state)
+{
+    (void)state;
+    int port = refused_port();
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    fake_clock clk;
+    fake_clock_init(&clk, 5000);
+    clk.rnd = 250;
+    fwt_client_options o;
+    assert_int_equal(fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION), FWT_OK);
+    o.base_url = base;
+    o.api_key = "test-key-unreachable";
+    o.account_id = "acct";
+    fwt__clock k = fake_clock_iface(&clk);
+    fwt_client *c = NULL;
+    assert_int_equal(fwt__client_new_with_clock(&c, &o, &k), FWT_OK);
+    fwt_job_wait_options w;
+    assert_int_equal(fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION), FWT_OK);
+    w.poll_interval_ms = 1000;
+    w.pending_timeout_ms = 90000;
+    w.ready_timeout_ms = 90000;
+    fwt_job *j = NULL;
+    uint64_t t0 = fake_now(&clk);
+    int rc = fwt_job_wait_ready_result(&j, c, "job-1", &w, -1);
+    uint64_t waited = fake_now(&clk) - t0;
+    if (waited < 90000)
+        fail_msg("gave up after %llu ms (virtual) with %d: %s", (unsigned long long)waited, rc,
+                 fwt_error_last()->message);
+    assert_int_not_equal(rc, FWT_OK);
+    fwt_client_free(c);
+    fake_clock_destroy(&clk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reached_keeps_long_budget, setup, teardown),
         cmocka_unit_test(test_client_default_is_30s),
         cmocka_unit_test(test_client_option_values),
+        cmocka_unit_test(test_accepted_wait_not_cut_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
