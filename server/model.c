@@ -199,10 +199,10 @@ static int fwl__tok_ok(int64_t t)
     return t >= 0 && t < FWL_VOCAB;
 }
 
-double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
-                         size_t n, float *logprobs_out, float *grad)
+double fwl_model_forward_loss(const fwl_model *m, const int64_t *tokens, const int64_t *targets, size_t n,
+                              fwl_token_loss_fn loss_fn, void *ud, float *logprobs_out, float *grad)
 {
-    if (!m || !m->w || (n > 0 && (!tokens || !targets)))
+    if (!m || !m->w || !loss_fn || (n > 0 && (!tokens || !targets)))
         return NAN;
     for (size_t i = 0; i < n; i++)
         if (!fwl__tok_ok(tokens[i]) || !fwl__tok_ok(targets[i]))
@@ -232,31 +232,32 @@ double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_
         float lp = s.logits[tgt] - lse;
         if (logprobs_out)
             logprobs_out[i] = lp;
-        float wi = weights ? weights[i] : 1.0f;
-        loss += (double)wi * -(double)lp;
-        if (!grad || wi == 0.0f)
-            continue; /* zero weight: no gradient, so untouched rows stay untouched */
+        double dlp = 0.0;
+        loss += loss_fn(ud, i, (double)lp, &dlp);
+        /* g = -d loss / d lp; d lp / d logits = onehot - softmax, so d loss / d logits = g * (softmax - onehot) */
+        float g = (float)-dlp;
+        if (!grad || g == 0.0f)
+            continue; /* no gradient (zero weight or advantage, clipped token): untouched rows stay untouched */
 
-        /* d loss / d logits = w * (softmax - onehot) */
         for (size_t o = 0; o < FWL_VOCAB; o++)
-            s.dl[o] = wi * expf(s.logits[o] - lse);
-        s.dl[tgt] -= wi;
+            s.dl[o] = g * expf(s.logits[o] - lse);
+        s.dl[tgt] -= g;
 
         memset(s.dh, 0, d * sizeof(float));
         for (size_t o = 0; o < FWL_VOCAB; o++) {
-            float g = s.dl[o];
-            gb2[o] += g;
-            fwl__axpy(gW2 + o * d, g, s.h, d);
-            fwl__axpy(s.dh, g, v.W2 + o * d, d);
+            float go = s.dl[o];
+            gb2[o] += go;
+            fwl__axpy(gW2 + o * d, go, s.h, d);
+            fwl__axpy(s.dh, go, v.W2 + o * d, d);
         }
         for (size_t j = 0; j < d; j++)
             s.dh[j] *= 1.0f - s.h[j] * s.h[j]; /* now dz */
         memset(s.de, 0, d * sizeof(float));
         for (size_t j = 0; j < d; j++) {
-            float g = s.dh[j];
-            gb1[j] += g;
-            fwl__axpy(gW1 + j * d, g, s.e, d);
-            fwl__axpy(s.de, g, v.W1 + j * d, d);
+            float gj = s.dh[j];
+            gb1[j] += gj;
+            fwl__axpy(gW1 + j * d, gj, s.e, d);
+            fwl__axpy(s.de, gj, v.W1 + j * d, d);
         }
         float *ge = gE + (size_t)cur * d, *gc = gC + fwl__ctx(prev, cur) * d;
         for (size_t k = 0; k < d; k++) {
@@ -266,6 +267,39 @@ double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_
     }
     free(s.e);
     return loss;
+}
+
+/* cross-entropy with optional weights: w * -lp, d/dlp = -w (the arithmetic fwl_model_forward always had) */
+static double fwl__ce_token(void *ud, size_t i, double lp, double *dlp)
+{
+    const float *weights = ud;
+    float wi = weights ? weights[i] : 1.0f;
+    *dlp = -(double)wi;
+    return (double)wi * -lp;
+}
+
+double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
+                         size_t n, float *logprobs_out, float *grad)
+{
+    return fwl_model_forward_loss(m, tokens, targets, n, fwl__ce_token, (void *)weights, logprobs_out, grad);
+}
+
+size_t fwl_model_scratch_len(int dim)
+{
+    return dim > 0 ? 4 * (size_t)dim + 2 * FWL_VOCAB : 0;
+}
+
+const float *fwl_model_next_logits(const fwl_model *m, int64_t prev, int64_t cur, float *scratch, float *lse)
+{
+    if (!m || !m->w || !scratch || !fwl__tok_ok(prev) || !fwl__tok_ok(cur))
+        return NULL;
+    size_t d = (size_t)m->dim;
+    /* the layout fwl__scratch_alloc gives its buffer */
+    fwl__scratch s = {scratch, scratch + d, scratch + 4 * d, scratch + 4 * d + FWL_VOCAB, scratch + 2 * d,
+                      scratch + 3 * d};
+    fwl__view v = fwl__view_of(m);
+    *lse = fwl__forward_one(&v, prev, cur, &s);
+    return s.logits;
 }
 
 void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out)

@@ -4,6 +4,8 @@
  * so a bad op never leaves a hole in the sequence that would stall the ops behind it. */
 #include "trainer.h"
 
+#include "fwd_batch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,7 @@ static void *worker_main(void *p)
         pthread_mutex_unlock(&tm->mu);
         fwl_run_op(tm, op);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
         pthread_mutex_lock(&tm->mu);
         tm->next_seq++;
@@ -62,6 +65,7 @@ static void *worker_main(void *p)
         fwl_future_fail(tm->s, op->fut, "server", "model %s was unloaded before op seq_id %lld ran", tm->id,
                         (long long)op->seq);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
     }
     pthread_mutex_unlock(&tm->mu);
@@ -306,6 +310,13 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     const char *key = fwl_req_header(r, "X-Idempotency-Key");
     char keybuf[160];
     snprintf(keybuf, sizeof keybuf, "%s", key ? key : "");
+    /* A forward batch is checked here so a bad one is a 400 (fwd_batch.h). The op still takes its seq_id and
+     * fails its future with the same message: the ops behind it must not wait for a seq_id that never comes. */
+    fwl_fwd_batch *batch = NULL;
+    char verr[512] = "";
+    bool fwd = !strcmp(type, "forward_backward") || !strcmp(type, "forward");
+    if (fwd)
+        fwl_fwd_batch_parse(&batch, body, !strcmp(type, "forward_backward"), verr, sizeof verr);
 
     pthread_mutex_lock(&s->lock);
     fwl_tmodel *tm = model_locked(jobrt_locked(s, job, false), mid);
@@ -313,6 +324,7 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         pthread_mutex_unlock(&s->lock);
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown model_id %.64s on this trainer (create_model first)", mid);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(batch);
         return;
     }
     pthread_mutex_lock(&tm->mu);
@@ -327,7 +339,11 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
             pthread_mutex_unlock(&tm->mu);
             pthread_mutex_unlock(&s->lock);
             cJSON_Delete(body);
-            reply_future(out, rid, m2); /* a retried submit: the original promise, never a second run */
+            fwl_fwd_batch_free(batch);
+            if (verr[0]) /* a retried refused submit: refused again, same text */
+                fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", verr);
+            else
+                reply_future(out, rid, m2); /* a retried submit: the original promise, never a second run */
             return;
         }
         char was[40];
@@ -335,6 +351,7 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         pthread_mutex_unlock(&tm->mu);
         pthread_mutex_unlock(&s->lock);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(batch);
         fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
                        "seq_id %lld was already submitted as another request (%s, different idempotency key)",
                        (long long)seq, was);
@@ -344,6 +361,7 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         pthread_mutex_unlock(&tm->mu);
         pthread_mutex_unlock(&s->lock);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(batch);
         fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld is behind this model's sequence", (long long)seq);
         return;
     }
@@ -355,10 +373,12 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     if (!f || !op) {
         free(op);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(batch);
         fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
         return;
     }
     op->seq = seq;
+    op->batch = batch;
     snprintf(op->type, sizeof op->type, "%s", type);
     op->body = body;
     op->fut = f;
@@ -370,6 +390,7 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         fwl_future_fail(s, f, "server", "model was unloaded");
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model %.64s was unloaded", mid);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(batch);
         free(op);
         return;
     }
@@ -385,8 +406,11 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
             pthread_mutex_unlock(&s->lock);
             fwl_future_fail(s, f, "server", "duplicate submit");
             cJSON_Delete(body);
+            fwl_fwd_batch_free(batch);
             free(op);
-            if (same)
+            if (same && verr[0])
+                fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", verr);
+            else if (same)
                 reply_future(out, rid, model_id);
             else
                 fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld was already submitted", (long long)seq);
@@ -410,7 +434,10 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     pthread_cond_broadcast(&tm->cv);
     pthread_mutex_unlock(&tm->mu);
     pthread_mutex_unlock(&s->lock);
-    reply_future(out, f->id, model_id);
+    if (verr[0])
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", verr);
+    else
+        reply_future(out, f->id, model_id);
 }
 
 static void h_unload(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)

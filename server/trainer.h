@@ -9,6 +9,7 @@ typedef struct fwl_op {
     int64_t seq;
     char type[40];
     cJSON *body;
+    struct fwl_fwd_batch *batch; /* forward / forward_backward: parsed at submit (fwd_batch.h), NULL if refused */
     fwl_future *fut;
     struct fwl_op *next;
 } fwl_op;
