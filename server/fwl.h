@@ -47,6 +47,7 @@ typedef struct fwl_faults {
     int retry_after_s;
     int stall_ms;
     char only_prefix[128]; /* when set, only paths starting with it are faulted */
+    int hotload_busy;      /* hotload_busy=404|425: completions answer it while the deployment loads a snapshot */
 } fwl_faults;
 
 typedef struct fwl_config {
@@ -236,6 +237,8 @@ struct fwl_model;
 typedef struct fwl_weights fwl_weights;
 /* The deployment's current weights with a reference taken (NULL while it holds none). */
 fwl_weights *fwl_replica_weights(fwl_server *s, const char *dep);
+/* true while the deployment's replica loads a snapshot (stage pending or downloading) */
+bool fwl_replica_loading(fwl_server *s, const char *dep);
 const struct fwl_model *fwl_weights_model(const fwl_weights *w);
 void fwl_weights_unref(fwl_server *s, fwl_weights *w);
 bool fwl_parse_deployment_header(const char *v, char *dep, size_t len);

@@ -97,11 +97,6 @@ const float *fwl_model_next_logits(const fwl_model *m, int64_t prev, int64_t cur
  * tokens = p[0..n-2], targets = p[1..n-1]. */
 void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out);
 
-/* Generate max_tokens tokens after the prompt. temperature 0 = greedy (argmax, lowest id on ties),
- * else sampling with a seeded RNG. out_logprobs (may be NULL) gets each chosen token's logprob. Returns count. */
-size_t fwl_model_generate(const fwl_model *m, const int64_t *prompt, size_t n, size_t max_tokens, double temperature,
-                          uint64_t seed, int64_t *out_tokens, float *out_logprobs);
-
 int fwl_adam_init(fwl_adam *a, size_t n);        /* zero moments, step 0 */
 void fwl_adam_reset(fwl_adam *a);                /* zero moments, step 0 (load without optimizer) */
 void fwl_adam_free(fwl_adam *a);

@@ -6,6 +6,7 @@
 
 #include "fwd_batch.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +181,20 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
     const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
     const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
     const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
-    int lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
-                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
-                                                                          : 0;
+    /* ranks are converted to int only once known to fit (a float-to-int overflow is undefined behaviour) */
+    if (lc_rank && !cJSON_IsNull(lc_rank) &&
+        (!cJSON_IsNumber(lc_rank) || !isfinite(lc_rank->valuedouble) || lc_rank->valuedouble < 0 ||
+         lc_rank->valuedouble > FWL_MAX_LORA_RANK || lc_rank->valuedouble != floor(lc_rank->valuedouble))) {
+        cJSON_Delete(body);
+        cJSON_Delete(jobj);
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "lora_config.rank must be an integer 0..%d (0 = full-parameter)",
+                       FWL_MAX_LORA_RANK);
+        return;
+    }
+    double jrank = cJSON_IsNumber(jr_rank) && isfinite(jr_rank->valuedouble) ? jr_rank->valuedouble : 0;
+    int lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0 ? (int)lc_rank->valuedouble
+                    : jrank > 0 ? (jrank >= FWL_MAX_LORA_RANK ? FWL_MAX_LORA_RANK : (int)jrank)
+                                : 0;
     char mismatch[600] = "";
     if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
         snprintf(mismatch, sizeof mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);

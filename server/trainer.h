@@ -5,6 +5,9 @@
 #include "fwl.h"
 #include "model.h"
 
+/* Largest LoRA rank create_model accepts (fwtrain-local's model has no adapters; the rank marks a LoRA session). */
+#define FWL_MAX_LORA_RANK 65536
+
 typedef struct fwl_op {
     int64_t seq;
     char type[40];

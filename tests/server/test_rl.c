@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +182,355 @@ static void test_rl_losses(void **state)
     }
 }
 
+/* ---- sampling --------------------------------------------------------------------------------------- */
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Job + model, a base sampler snapshot of its weights, a deployment attached to the job holding it. */
+static char *deploy(const char *b, const char *job, const char *dep, int *seq)
+{
+    char *m = srv_setup_model(b, KEY, job);
+    assert_non_null(m);
+    char body[512], path[256];
+    snprintf(body, sizeof body, "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s-s0\",\"checkpoint_type\":\"base\"}", m,
+             (*seq)++, job);
+    cJSON *r = srv_op(b, KEY, job, "save_weights_for_sampler", body);
+    assert_non_null(r);
+    assert_null(str(r, "error"));
+    cJSON_Delete(r);
+    snprintf(path, sizeof path, "/v1/accounts/local/deployments?deploymentId=%s", dep);
+    snprintf(body, sizeof body,
+             "{\"baseModel\":\"accounts/fireworks/models/byte\",\"minReplicaCount\":0,\"maxReplicaCount\":1,"
+             "\"enableHotLoad\":true,\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/%s\"}",
+             job);
+    srv_resp resp;
+    srv_call(&resp, b, KEY, "POST", path, body);
+    assert_int_equal(resp.status, 200);
+    srv_resp_free(&resp);
+    char url[512], hdr[256];
+    snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", b);
+    snprintf(hdr, sizeof hdr, "fireworks-deployment: accounts/local/deployments/%s", dep);
+    const char *h[] = {hdr, NULL};
+    snprintf(body, sizeof body, "{\"identity\":\"%s-s0\"}", job);
+    srv_req(&resp, "POST", url, KEY, body, h, 5000);
+    assert_int_equal(resp.status, 200);
+    srv_resp_free(&resp);
+    return m;
+}
+
+/* Waits until the deployment serves (completions stop answering 425). */
+static void wait_serving(const char *b, const char *dep)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"model\":\"accounts/local/deployments/%s\",\"prompt\":\"a\",\"max_tokens\":1}", dep);
+    for (int i = 0; i < 6000; i++) {
+        srv_resp r;
+        srv_call(&r, b, KEY, "POST", "/inference/v1/completions", body);
+        long st = r.status;
+        srv_resp_free(&r);
+        if (st == 200)
+            return;
+        assert_int_equal(st, 425);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("deployment %s never served", dep);
+}
+
+/* POSTs a completion; returns the status and (in *out, may be NULL) the JSON body. */
+static long complete(const char *b, const char *body, cJSON **out)
+{
+    srv_resp r;
+    srv_call(&r, b, KEY, "POST", "/inference/v1/completions", body);
+    long st = r.status;
+    if (out) {
+        *out = r.json;
+        r.json = NULL;
+    }
+    srv_resp_free(&r);
+    return st;
+}
+
+static const cJSON *choice(const cJSON *res, int i)
+{
+    return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res, "choices"), i);
+}
+
+static size_t ids_of(const cJSON *arr, int *out, size_t cap)
+{
+    size_t n = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr)
+    {
+        assert_true(n < cap);
+        out[n++] = (int)v->valuedouble;
+    }
+    return n;
+}
+
+/* n samples, seeds, the OpenAI shape with token ids, and logprobs equal to the trainer's forward logprobs. */
+static void test_completions(void **state)
+{
+    (void)state;
+    int seq = 1;
+    char *m = deploy(base, "samp", "dep-samp", &seq);
+    wait_serving(base, "dep-samp");
+    const char *req = "{\"model\":\"accounts/local/deployments/dep-samp\",\"prompt\":\"hello\",\"n\":4,\"max_tokens\":12,"
+                      "\"temperature\":1.0,\"top_p\":0.95,\"top_k\":200,\"seed\":7,\"logprobs\":1}";
+    cJSON *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(complete(base, req, &a), 200);
+    assert_int_equal(complete(base, req, &b), 200);
+    assert_string_equal(str(a, "object"), "text_completion");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(a, "choices")), 4);
+    size_t total = 0;
+    int ids[4][64];
+    size_t nid[4];
+    for (int i = 0; i < 4; i++) {
+        const cJSON *ch = choice(a, i);
+        assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(ch, "index")->valuedouble, i);
+        assert_string_equal(str(ch, "finish_reason"), "length");
+        nid[i] = ids_of(cJSON_GetObjectItemCaseSensitive(ch, "token_ids"), ids[i], 64);
+        assert_int_equal(nid[i], 12);
+        total += nid[i];
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(ch, "logprobs");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lp, "tokens")), 12);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs")), 12);
+        int lids[64];
+        assert_int_equal(ids_of(cJSON_GetObjectItemCaseSensitive(lp, "token_ids"), lids, 64), 12);
+        assert_memory_equal(lids, ids[i], 12 * sizeof(int));
+        /* same seed, same samples */
+        char *ta = cJSON_PrintUnformatted(ch), *tb = cJSON_PrintUnformatted(choice(b, i));
+        assert_string_equal(ta, tb);
+        free(ta);
+        free(tb);
+    }
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(a, "usage");
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens")->valuedouble, 5);
+    assert_int_equal((size_t)cJSON_GetObjectItemCaseSensitive(u, "completion_tokens")->valuedouble, total);
+    /* the choices of one request differ, and another seed gives other samples */
+    bool differ = false;
+    for (int i = 1; i < 4; i++)
+        differ |= memcmp(ids[0], ids[i], 12 * sizeof(int)) != 0;
+    assert_true(differ);
+    char req8[512];
+    snprintf(req8, sizeof req8, "%s", req);
+    strstr(req8, "\"seed\":7")[7] = '8';
+    assert_int_equal(complete(base, req8, &c), 200);
+    int other[64];
+    ids_of(cJSON_GetObjectItemCaseSensitive(choice(c, 0), "token_ids"), other, 64);
+    assert_true(memcmp(other, ids[0], 12 * sizeof(int)) != 0);
+    cJSON_Delete(c);
+    /* the same prompt as token ids samples the same */
+    assert_int_equal(complete(base,
+                              "{\"model\":\"accounts/local/deployments/dep-samp\",\"prompt\":[104,101,108,108,111],\"n\":4,"
+                              "\"max_tokens\":12,\"temperature\":1.0,\"top_p\":0.95,\"top_k\":200,\"seed\":7,\"logprobs\":1}",
+                              &c),
+                     200);
+    ids_of(cJSON_GetObjectItemCaseSensitive(choice(c, 3), "token_ids"), other, 64);
+    assert_memory_equal(other, ids[3], 12 * sizeof(int));
+    cJSON_Delete(c);
+
+    /* choice 2's logprobs are the trainer's forward logprobs of the same tokens, exactly */
+    int full[17] = {104, 101, 108, 108, 111};
+    memcpy(full + 5, ids[2], 12 * sizeof(int));
+    char *tk = ints(full, 16), *tg = ints(full + 1, 16), body[2048];
+    snprintf(body, sizeof body,
+             "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_input\":{\"loss_fn\":\"cross_entropy\",\"data\":[{"
+             "\"model_input\":{\"chunks\":[{\"type\":\"encoded_text\",\"tokens\":%s}]},\"loss_fn_inputs\":{"
+             "\"target_tokens\":{\"data\":%s}}}]}}",
+             m, seq++, tk, tg);
+    cJSON *f = srv_op(base, KEY, "samp", "forward", body);
+    assert_non_null(f);
+    const cJSON *flp = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(f, "loss_fn_outputs"), 0),
+                                         "logprobs"),
+        "data");
+    const cJSON *slp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(choice(a, 2), "logprobs"),
+                                                        "token_logprobs");
+    for (int i = 0; i < 12; i++)
+        assert_true(cJSON_GetArrayItem(flp, 4 + i)->valuedouble == cJSON_GetArrayItem(slp, i)->valuedouble);
+    cJSON_Delete(f);
+    free(tk);
+    free(tg);
+
+    /* echo: the prompt's tokens and logprobs first (the first has no context: null); no logprobs: null */
+    assert_int_equal(complete(base,
+                              "{\"model\":\"accounts/local/deployments/dep-samp\",\"prompt\":\"hello\",\"max_tokens\":3,"
+                              "\"temperature\":0,\"echo\":true,\"logprobs\":0}",
+                              &c),
+                     200);
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(choice(c, 0), "logprobs");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lp, "tokens")), 8);
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs"), 0)));
+    assert_int_equal(strncmp(str(choice(c, 0), "text"), "hello", 5), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(choice(c, 0), "token_ids")), 3);
+    cJSON_Delete(c);
+    assert_int_equal(complete(base, "{\"model\":\"accounts/local/deployments/dep-samp\",\"prompt\":\"hi\",\"max_tokens\":2}",
+                              &c),
+                     200);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(choice(c, 0), "logprobs")));
+    cJSON_Delete(c);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    free(m);
+}
+
+/* stop strings end a choice early (finish_reason "stop") without the stop string, unless asked to keep it. */
+static void test_stop(void **state)
+{
+    (void)state;
+    int seq = 1;
+    char *m = deploy(base, "stop", "dep-stop", &seq);
+    wait_serving(base, "dep-stop");
+    cJSON *g = NULL;
+    assert_int_equal(complete(base,
+                              "{\"model\":\"accounts/local/deployments/dep-stop\",\"prompt\":\"ab\",\"max_tokens\":40,"
+                              "\"temperature\":0}",
+                              &g),
+                     200);
+    int ids[64];
+    size_t n = ids_of(cJSON_GetObjectItemCaseSensitive(choice(g, 0), "token_ids"), ids, 64);
+    assert_int_equal(n, 40);
+    assert_string_equal(str(choice(g, 0), "finish_reason"), "length");
+    /* the first printable byte the greedy run produces becomes the stop string */
+    size_t at = 0;
+    while (at < n && !(ids[at] >= 'A' && ids[at] <= 'z' && ids[at] != '\\'))
+        at++;
+    if (at == n)
+        fail_msg("no letter in 40 greedy tokens; pick another prompt");
+    char body[512];
+    for (int keep = 0; keep < 2; keep++) {
+        snprintf(body, sizeof body,
+                 "{\"model\":\"accounts/local/deployments/dep-stop\",\"prompt\":\"ab\",\"max_tokens\":40,\"temperature\":0,"
+                 "\"stop\":[\"\\u00ff\\u00fe\",\"%c\"],\"include_stop_str_in_output\":%s,\"logprobs\":true}",
+                 (char)ids[at], keep ? "true" : "false");
+        cJSON *c = NULL;
+        assert_int_equal(complete(base, body, &c), 200);
+        assert_string_equal(str(choice(c, 0), "finish_reason"), "stop");
+        int got[64];
+        size_t k = ids_of(cJSON_GetObjectItemCaseSensitive(choice(c, 0), "token_ids"), got, 64);
+        assert_int_equal(k, at + (size_t)keep);
+        assert_memory_equal(got, ids, k * sizeof(int));
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(choice(c, 0), "logprobs"), "token_logprobs")),
+                         k);
+        cJSON_Delete(c);
+    }
+    cJSON_Delete(g);
+    free(m);
+}
+
+/* Every bad sampling parameter is a 400 naming it; nothing that does not fit its C type is converted. */
+static void test_completion_validation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *extra, *needle;
+    } cases[] = {
+        {"\"n\":0", "n must"},
+        {"\"n\":129", "n must"},
+        {"\"n\":1.5", "n must"},
+        {"\"temperature\":-0.1", "temperature"},
+        {"\"top_p\":0", "top_p"},
+        {"\"top_p\":1.5", "top_p"},
+        {"\"top_k\":-1", "top_k"},
+        {"\"top_k\":1e10", "top_k"},
+        {"\"seed\":1e30", "seed"},
+        {"\"seed\":9223372036854775808", "seed"},
+        {"\"seed\":-1e19", "seed"},
+        {"\"seed\":1.5", "seed"},
+        {"\"seed\":\"7\"", "seed"},
+        {"\"max_tokens\":4097", "max_tokens"},
+        {"\"max_tokens\":-1", "max_tokens"},
+        {"\"max_tokens\":1e300", "max_tokens"},
+        {"\"logprobs\":6", "logprobs"},
+        {"\"stop\":\"\"", "stop"},
+        {"\"stop\":[1]", "stop"},
+        {"\"stop\":7", "stop"},
+        {"\"echo\":1", "echo"},
+        {"\"stream\":true", "stream"},
+        {"\"prompt\":[[1,2]]", "list of prompts"},
+        {"\"prompt\":[256]", "0..255"},
+        {"\"prompt\":7", "prompt must"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[512];
+        /* a later duplicate key would be ignored by cJSON, so the case's key goes first */
+        snprintf(body, sizeof body, "{%s,\"model\":\"accounts/local/deployments/dep-samp\",\"prompt\":\"x\"}",
+                 cases[i].extra);
+        cJSON *r = NULL;
+        long st = complete(base, body, &r);
+        const char *msg = str(r, "message");
+        if (st != 400 || !msg || !strstr(msg, cases[i].needle))
+            fail_msg("%s: HTTP %ld %s (wanted 400 naming %s)", cases[i].extra, st, msg ? msg : "", cases[i].needle);
+        cJSON_Delete(r);
+    }
+    /* the biggest and smallest int64 seeds are fine */
+    assert_int_equal(complete(base,
+                              "{\"seed\":-9223372036854775808,\"model\":\"accounts/local/deployments/dep-samp\","
+                              "\"prompt\":\"x\",\"max_tokens\":1}",
+                              NULL),
+                     200);
+}
+
+/* create_model: a lora_config.rank that is not an integer 0..65536 is a 400 (never an int overflow). */
+static void test_lora_rank_validation(void **state)
+{
+    (void)state;
+    char *m = srv_setup_model(base, KEY, "rank");
+    assert_non_null(m);
+    free(m);
+    srv_resp r;
+    srv_call(&r, base, KEY, "POST", "/training/v1/rlorTrainerJobs/local/rank/api/v1/create_session", "{}");
+    char sid[64];
+    snprintf(sid, sizeof sid, "%s", str(r.json, "session_id"));
+    srv_resp_free(&r);
+    static const char *const bad[] = {"1e300", "-1", "2.5", "65537", "\"8\"", "-1e300"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"base_model\":\"accounts/fireworks/models/byte\","
+                 "\"lora_config\":{\"rank\":%s},\"type\":\"create_model\"}", sid, bad[i]);
+        srv_call(&r, base, KEY, "POST", "/training/v1/rlorTrainerJobs/local/rank/api/v1/create_model", body);
+        if (r.status != 400 || !strstr(str(r.json, "message") ? str(r.json, "message") : "", "lora_config.rank"))
+            fail_msg("rank %s: HTTP %ld %s", bad[i], r.status, r.body ? r.body : "");
+        srv_resp_free(&r);
+    }
+}
+
+/* --faults hotload_busy=404: completions answer 404 while the deployment loads a snapshot. */
+static void test_hotload_busy(void **state)
+{
+    (void)state;
+    /* a bad value is refused at start */
+    static const char *bad_args[] = {"--faults", "hotload_busy=500", NULL};
+    assert_null(srv_start(KEY, bad_args));
+    /* a hotload that takes far longer than the test: it is in flight for every request below */
+    static const char *args[] = {"--job-start-ms", "0", "--model-dim", "8", "--hotload-ms", "600000", "--faults",
+                                 "hotload_busy=404", NULL};
+    fwt_local_server *s2 = srv_start(KEY, args);
+    assert_non_null(s2);
+    const char *b2 = fwt_local_server_url(s2);
+    int seq = 1;
+    char *m = deploy(b2, "busy", "dep-busy", &seq);
+    cJSON *r = NULL;
+    long st = complete(b2, "{\"model\":\"accounts/local/deployments/dep-busy\",\"prompt\":\"a\",\"max_tokens\":1}", &r);
+    assert_int_equal(st, 404);
+    assert_non_null(strstr(str(r, "message"), "hotload in progress"));
+    cJSON_Delete(r);
+    free(m);
+    assert_int_equal(srv_finish(s2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rl_losses),
+        cmocka_unit_test(test_rl_losses),           cmocka_unit_test(test_completions),
+        cmocka_unit_test(test_stop),                cmocka_unit_test(test_completion_validation),
+        cmocka_unit_test(test_lora_rank_validation), cmocka_unit_test(test_hotload_busy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
