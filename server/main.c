@@ -30,9 +30,13 @@ static void usage(FILE *f)
           "  --hotload-ms MS       time a replica spends downloading a snapshot (default 50)\n"
           "  --promote-ms MS       time an async promotion stays not done (default 200)\n"
           "  --ttl-sweep-ms MS     period of the checkpoint TTL sweep (default 1000)\n"
+          "  --session-timeout-ms MS  a session with no heartbeat, create_model or op for MS is dropped and its\n"
+          "                        models unloaded, freeing their LoRA slots (default 60000, 0 = never)\n"
           "  --faults SPEC         seeded faults, e.g. seed=7,http503=0.1,http429=0.05,retry_after=1,\n"
           "                        http408=0.05,http410=0.01,drop=0.05,stall_body_ms=60000@0.02,\n"
-          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX]\n"
+          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX];\n"
+          "                        hotload_busy=404 or 425: completions answer that status while their\n"
+          "                        deployment loads a snapshot (as the service does mid-hotload)\n"
           "  --strict-hotload      behave like an old serving stack: unknown hotload body fields (e.g.\n"
           "                        reset_prompt_cache) are rejected with 400 \"Extra inputs are not permitted\"\n"
           "  --no-async-promotion  behave like an old control plane: async_promotion is rejected with 400\n"
@@ -171,6 +175,7 @@ int main(int argc, char **argv)
         INT_OPT("--max-body-mib", 1, 4096, c->max_body_bytes = (size_t)x << 20)
         INT_OPT("--job-start-ms", 0, 600000, c->job_start_ms = (int)x)
         INT_OPT("--hotload-ms", 0, 600000, c->hotload_ms = (int)x)
+        INT_OPT("--session-timeout-ms", 0, 86400000, c->session_timeout_ms = (int)x)
         INT_OPT("--promote-ms", 0, 600000, c->promote_ms = (int)x)
         INT_OPT("--ttl-sweep-ms", 10, 600000, c->ttl_sweep_ms = (int)x)
         fprintf(stderr, "fwtrain-local: unknown argument '%s' (see --help)\n", a);

@@ -89,6 +89,62 @@ static void model_destroy(fwl_tmodel *tm)
     free(tm);
 }
 
+/* ---- sessions ---------------------------------------------------------------- */
+
+static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
+{
+    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
+        if (!strcmp(ss->id, id))
+            return ss;
+    return NULL;
+}
+
+/* s->lock held. A session with no heartbeat, create_model or submit for --session-timeout-ms is gone, with its
+ * models (so a LoRA slot held by a dead client comes back). Unlinks them (except session `keep`) and returns the
+ * models for reap_finish, which must run without the lock: a worker's running op takes it. */
+static fwl_tmodel *reap_locked(fwl_server *s, fwl_jobrt *jr, const char *keep)
+{
+    fwl_tmodel *dead = NULL;
+    int64_t now = fwl_now_us(), limit = (int64_t)s->cfg.session_timeout_ms * 1000;
+    for (fwl_session **pp = jr && limit > 0 ? &jr->sessions : NULL; pp && *pp;) {
+        fwl_session *ss = *pp;
+        if ((keep && !strcmp(ss->id, keep)) || now - ss->last_us <= limit) {
+            pp = &ss->next;
+            continue;
+        }
+        *pp = ss->next;
+        for (fwl_tmodel **mp = &jr->models; *mp;) {
+            fwl_tmodel *tm = *mp;
+            if (!strcmp(tm->session, ss->id)) {
+                *mp = tm->next;
+                tm->next = dead;
+                dead = tm;
+            } else {
+                mp = &tm->next;
+            }
+        }
+        if (s->cfg.verbose)
+            fwl_log("session %s of %s expired (no heartbeat for %d ms); its models are unloaded", ss->id, jr->job,
+                    s->cfg.session_timeout_ms);
+        while (ss->created) {
+            fwl_cm_seen *c = ss->created;
+            ss->created = c->next;
+            free(c);
+        }
+        free(ss);
+    }
+    return dead;
+}
+
+static void reap_finish(fwl_tmodel *dead)
+{
+    while (dead) {
+        fwl_tmodel *n = dead->next;
+        model_destroy(dead);
+        dead = n;
+    }
+}
+
 /* ---- HTTP handlers ---------------------------------------------------------- */
 
 static void reply_future(fwl_resp *out, const char *rid, const char *model_id)
@@ -111,21 +167,15 @@ static void h_create_session(fwl_server *s, fwl_req *r, fwl_resp *out, const cha
     ss->last_us = fwl_now_us();
     pthread_mutex_lock(&s->lock);
     fwl_jobrt *jr = jobrt_locked(s, job, true);
+    fwl_tmodel *dead = reap_locked(s, jr, NULL);
     ss->next = jr->sessions;
     jr->sessions = ss;
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "session_id", ss->id);
     cJSON_AddStringToObject(o, "type", "create_session");
     fwl_resp_json(out, 200, o);
-}
-
-static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
-{
-    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
-        if (!strcmp(ss->id, id))
-            return ss;
-    return NULL;
 }
 
 static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
@@ -140,10 +190,13 @@ static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *jo
         return;
     }
     pthread_mutex_lock(&s->lock);
-    fwl_session *ss = session_locked(jobrt_locked(s, job, false), sid);
+    fwl_jobrt *jr = jobrt_locked(s, job, false);
+    fwl_tmodel *dead = reap_locked(s, jr, NULL); /* a heartbeat after the timeout is too late */
+    fwl_session *ss = session_locked(jr, sid);
     if (ss)
         ss->last_us = fwl_now_us();
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     if (!ss)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (the trainer may have restarted)", sid);
     else {
@@ -203,8 +256,10 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
     pthread_mutex_lock(&s->lock);
     fwl_jobrt *jr = jobrt_locked(s, job, true);
     fwl_session *ss = session_locked(jr, sid);
+    fwl_tmodel *dead = reap_locked(s, jr, sid); /* other sessions' expiry frees their LoRA slots */
     if (!ss) {
         pthread_mutex_unlock(&s->lock);
+        reap_finish(dead);
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", sid);
         cJSON_Delete(body);
         return;
@@ -216,12 +271,14 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
             char rid[48];
             snprintf(rid, sizeof rid, "%s", c->rid);
             pthread_mutex_unlock(&s->lock);
+            reap_finish(dead);
             cJSON_Delete(body);
             reply_future(out, rid, NULL);
             return;
         }
     }
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
 
     fwl_future *f = fwl_future_new(s, job);
     if (!f) {
@@ -238,6 +295,7 @@ static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char 
             tm->s = s;
             tm->next_seq = 1;
             tm->lora_rank = lora_rank;
+            snprintf(tm->session, sizeof tm->session, "%s", sid);
         }
         ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
         ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
@@ -339,6 +397,9 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         fwl_fwd_batch_free(batch);
         return;
     }
+    fwl_session *owner = session_locked(tm->jr, tm->session);
+    if (owner)
+        owner->last_us = fwl_now_us(); /* a working client keeps its session alive even between heartbeats */
     pthread_mutex_lock(&tm->mu);
     for (size_t i = 0; i < tm->nseen; i++) {
         fwl_seen *sn = &tm->seen[i];

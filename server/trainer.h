@@ -35,6 +35,7 @@ typedef struct fwl_tmodel {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int lora_rank;         /* > 0: a LoRA session (adapter saves are always full, protocol §4.6) */
+    char session[48];      /* the session that created it: the model goes when that session expires */
     fwl_op *queue;         /* sorted by seq */
     int64_t next_seq;
     bool stop;

@@ -525,12 +525,110 @@ static void test_hotload_busy(void **state)
     assert_int_equal(srv_finish(s2), 0);
 }
 
+/* ---- LoRA sessions ----------------------------------------------------------------------------------- */
+
+static char *lora_session(const char *b, const char *job)
+{
+    srv_resp r;
+    char path[256];
+    snprintf(path, sizeof path, "/training/v1/rlorTrainerJobs/local/%s/api/v1/create_session", job);
+    srv_call(&r, b, KEY, "POST", path, "{\"type\":\"create_session\"}");
+    assert_int_equal(r.status, 200);
+    char *sid = strdup(str(r.json, "session_id"));
+    srv_resp_free(&r);
+    return sid;
+}
+
+/* create_model with LoRA rank 8 in session sid: the model id, or NULL with the future's error in err. */
+static char *lora_model(const char *b, const char *job, const char *sid, char *err, size_t el)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"session_id\":\"%s\",\"base_model\":\"accounts/fireworks/models/byte\",\"lora_config\":{\"rank\":8},"
+             "\"type\":\"create_model\"}",
+             sid);
+    cJSON *r = srv_op(b, KEY, job, "create_model", body);
+    assert_non_null(r);
+    char *mid = str(r, "model_id") ? strdup(str(r, "model_id")) : NULL;
+    snprintf(err, el, "%s", str(r, "error") ? str(r, "error") : "");
+    cJSON_Delete(r);
+    return mid;
+}
+
+static long heartbeat(const char *b, const char *job, const char *sid)
+{
+    char path[256], body[256];
+    snprintf(path, sizeof path, "/training/v1/rlorTrainerJobs/local/%s/api/v1/session_heartbeat", job);
+    snprintf(body, sizeof body, "{\"session_id\":\"%s\",\"type\":\"session_heartbeat\"}", sid);
+    srv_resp r;
+    srv_call(&r, b, KEY, "POST", path, body);
+    long st = r.status;
+    srv_resp_free(&r);
+    return st;
+}
+
+/* A LoRA trainer admits two concurrent models: a third gets the service's error; unload_model frees a slot,
+ * and so does a session that stops heartbeating (after --session-timeout-ms), with its models. */
+static void test_lora_slots(void **state)
+{
+    (void)state;
+    /* Session a must stay alive across the few requests between its heartbeats below and expire during the
+     * sleep: 2 s is far more than a round trip even under valgrind, and the sleep is 2.5 times that. */
+    enum { TIMEOUT_MS = 2000 };
+    static const char *args[] = {"--job-start-ms", "0", "--model-dim", "4", "--session-timeout-ms", "2000", NULL};
+    fwt_local_server *s2 = srv_start(KEY, args);
+    assert_non_null(s2);
+    const char *b2 = fwt_local_server_url(s2);
+    free(srv_setup_model(b2, KEY, "lora")); /* the job (its own full-parameter model holds no LoRA slot) */
+    char err[512];
+    char *a = lora_session(b2, "lora");
+    char *m1 = lora_model(b2, "lora", a, err, sizeof err), *m2 = lora_model(b2, "lora", a, err, sizeof err);
+    assert_non_null(m1);
+    assert_non_null(m2);
+    char *bs = lora_session(b2, "lora");
+    assert_int_equal(heartbeat(b2, "lora", a), 200);
+    assert_null(lora_model(b2, "lora", bs, err, sizeof err));
+    assert_non_null(strstr(err, "maximum of 2 concurrent sessions"));
+    /* unload_model frees one */
+    char body[256];
+    snprintf(body, sizeof body, "{\"model_id\":\"%s\",\"type\":\"unload_model\"}", m1);
+    cJSON *r = srv_op(b2, KEY, "lora", "unload_model", body);
+    assert_string_equal(str(r, "type"), "unload_model");
+    cJSON_Delete(r);
+    char *m3 = lora_model(b2, "lora", bs, err, sizeof err);
+    assert_non_null(m3);
+    assert_int_equal(heartbeat(b2, "lora", a), 200);
+    assert_null(lora_model(b2, "lora", bs, err, sizeof err)); /* full again: m2 (session a) and m3 */
+    /* session a goes silent; b keeps working. Once a's timeout has certainly passed (the server stamped a's
+     * last request before we got its answer), b's next create_model finds a gone and its slot free. */
+    struct timespec ts = {TIMEOUT_MS * 5 / 2 / 1000, (TIMEOUT_MS * 5 / 2 % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    char *m4 = lora_model(b2, "lora", bs, err, sizeof err);
+    if (!m4)
+        fail_msg("slot of the expired session not freed: %s", err);
+    assert_int_equal(heartbeat(b2, "lora", a), 404); /* a is gone, and m2 with it */
+    snprintf(body, sizeof body,
+             "{\"model_id\":\"%s\",\"seq_id\":1,\"type\":\"optim_step\",\"adam_params\":{\"learning_rate\":0.1}}", m2);
+    srv_resp resp;
+    srv_call(&resp, b2, KEY, "POST", "/training/v1/rlorTrainerJobs/local/lora/api/v1/optim_step", body);
+    assert_int_equal(resp.status, 404);
+    srv_resp_free(&resp);
+    free(a);
+    free(bs);
+    free(m1);
+    free(m2);
+    free(m3);
+    free(m4);
+    assert_int_equal(srv_finish(s2), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rl_losses),           cmocka_unit_test(test_completions),
         cmocka_unit_test(test_stop),                cmocka_unit_test(test_completion_validation),
         cmocka_unit_test(test_lora_rank_validation), cmocka_unit_test(test_hotload_busy),
+        cmocka_unit_test(test_lora_slots),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
