@@ -105,7 +105,8 @@ static int read_datum(const fwl_loss *loss, const cJSON *d, size_t di, fwl_fwd_d
                      (!strcmp(k, "advantages") && (uses & FWL_LOSS_IN_ADVANTAGES));
         if (!known) {
             snprintf(err, el, "data[%zu].loss_fn_inputs.%.60s is not an input of %s (it takes %s)", di, k, lname,
-                     (uses & FWL_LOSS_IN_WEIGHTS) ? "target_tokens, weights" : "target_tokens, logprobs, advantages");
+                     (uses & FWL_LOSS_IN_ADVANTAGES) ? "target_tokens, logprobs, advantages, weights"
+                                                     : "target_tokens, weights");
             return -1;
         }
     }
@@ -286,7 +287,7 @@ cJSON *fwl_fwd_batch_run(const fwl_fwd_batch *b, const fwl_model *m, float *grad
         total += b->loss.kind == FWL_LOSS_CROSS_ENTROPY
                      ? fwl_model_forward(m, d->tokens, d->targets, d->weights, d->n, lp, grad)
                      : fwl_model_forward_loss(m, d->tokens, d->targets, d->n, token_loss, &c, lp, grad);
-        /* tokens counted: the weights' sum for cross_entropy (as before), every position for the RL losses */
+        /* tokens counted: the weights' sum (every position when there are no weights) */
         for (size_t k = 0; k < d->n; k++)
             count += d->weights ? d->weights[k] : 1.0;
         cJSON *o = cJSON_CreateObject();

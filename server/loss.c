@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define RL_INPUTS (FWL_LOSS_IN_WEIGHTS | FWL_LOSS_IN_LOGPROBS | FWL_LOSS_IN_ADVANTAGES)
+
 static const struct {
     const char *name;
     fwl_loss_kind kind;
@@ -13,13 +15,13 @@ static const struct {
     double clip_low, clip_high, beta;
 } LOSSES[] = {
     {"cross_entropy", FWL_LOSS_CROSS_ENTROPY, FWL_LOSS_IN_WEIGHTS, 0, 0, 0},
-    {"importance_sampling", FWL_LOSS_IMPORTANCE_SAMPLING, FWL_LOSS_IN_LOGPROBS | FWL_LOSS_IN_ADVANTAGES, 0, 0, 0},
+    {"importance_sampling", FWL_LOSS_IMPORTANCE_SAMPLING, RL_INPUTS, 0, 0, 0},
     /* Tinker's PPO clips the ratio to [1 - 0.2, 1 + 0.2] unless told otherwise */
-    {"ppo", FWL_LOSS_PPO, FWL_LOSS_IN_LOGPROBS | FWL_LOSS_IN_ADVANTAGES, 0.8, 1.2, 0},
+    {"ppo", FWL_LOSS_PPO, RL_INPUTS, 0.8, 1.2, 0},
     /* CISPO's default is one-sided: no lower bound, the coefficient capped at 4 */
-    {"cispo", FWL_LOSS_CISPO, FWL_LOSS_IN_LOGPROBS | FWL_LOSS_IN_ADVANTAGES, 0.0, 4.0, 0},
+    {"cispo", FWL_LOSS_CISPO, RL_INPUTS, 0.0, 4.0, 0},
     /* Tinker documents beta as configurable without giving its default; 0.1 is ours */
-    {"dro", FWL_LOSS_DRO, FWL_LOSS_IN_LOGPROBS | FWL_LOSS_IN_ADVANTAGES, 0, 0, 0.1},
+    {"dro", FWL_LOSS_DRO, RL_INPUTS, 0, 0, 0.1},
 };
 #define NLOSSES (sizeof LOSSES / sizeof LOSSES[0])
 
@@ -109,13 +111,13 @@ static double clamp(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-double fwl_loss_token(const fwl_loss *l, double lp, double weight, double q, double a, double *dlp)
+/* Tinker's per-token RL loss (weight 1). */
+static double rl_token(const fwl_loss *l, double lp, double q, double a, double *dlp)
 {
     double r, c;
     switch (l->kind) {
     case FWL_LOSS_CROSS_ENTROPY:
-        *dlp = -weight;
-        return weight * -lp;
+        break;
     case FWL_LOSS_IMPORTANCE_SAMPLING:
         r = exp(lp - q); /* d r / d lp = r */
         *dlp = -r * a;
@@ -137,4 +139,22 @@ double fwl_loss_token(const fwl_loss *l, double lp, double weight, double q, dou
     }
     *dlp = 0.0;
     return NAN;
+}
+
+double fwl_loss_token(const fwl_loss *l, double lp, double weight, double q, double a, double *dlp)
+{
+    if (l->kind == FWL_LOSS_CROSS_ENTROPY) {
+        *dlp = -weight;
+        return weight * -lp;
+    }
+    if (weight == 0.0) { /* masked: no value, no gradient (even where the loss itself would be inf) */
+        *dlp = 0.0;
+        return 0.0;
+    }
+    double v = rl_token(l, lp, q, a, dlp);
+    if (weight != 1.0) { /* exactly Tinker's loss without weights */
+        *dlp *= weight;
+        v *= weight;
+    }
+    return v;
 }

@@ -12,8 +12,10 @@
  *   dro                  -(lp * A - beta / 2 * (lp - q)^2)                 default beta 0.1
  *
  * clip_low / clip_high are thresholds on the ratio itself (0.8 means 1 - 0.2), as in Tinker's
- * loss_fn_config keys clip_low_threshold / clip_high_threshold; DRO's key is beta. Pure functions:
- * no allocation, no global state.
+ * loss_fn_config keys clip_low_threshold / clip_high_threshold; DRO's key is beta. Tinker's RL losses take no
+ * weights; fwtrain-local accepts optional weights for them too and multiplies each token's loss (and gradient)
+ * by its weight, so without weights (all 1) they are exactly Tinker's. Pure functions: no allocation, no
+ * global state.
  */
 #ifndef FWL_LOSS_H
 #define FWL_LOSS_H
@@ -46,8 +48,8 @@ int fwl_loss_init(fwl_loss *l, const char *name);
 const char *fwl_loss_name(fwl_loss_kind k);
 /* The accepted names, comma-separated (for error messages). */
 const char *fwl_loss_names(void);
-/* Inputs the loss uses. cross_entropy: weights, optional (1 when absent); the RL losses: logprobs and
- * advantages, both required, and no weights (a token is masked with advantage 0). */
+/* Inputs the loss reads. Every loss: weights, optional (1 when absent); the RL losses also logprobs and
+ * advantages, both required. */
 unsigned fwl_loss_inputs(fwl_loss_kind k);
 
 /* Applies loss_fn_config (NULL or JSON null = defaults): an object of numbers with only the keys this loss
@@ -55,8 +57,9 @@ unsigned fwl_loss_inputs(fwl_loss_kind k);
  * 0 <= low <= high, finite; beta >= 0, finite. 0 ok; -1 with err text naming the key (l may be partly set). */
 int fwl_loss_configure(fwl_loss *l, const cJSON *config, char *err, size_t errlen);
 
-/* One token: returns its loss and stores d loss / d lp in *dlp. weight is used by cross_entropy only,
- * sampling_lp (q) and advantage (A) by the RL losses. Arithmetic in double. */
+/* One token: returns its loss and stores d loss / d lp in *dlp. weight multiplies both (a weight of 0 gives
+ * exactly 0, even where the loss would overflow); sampling_lp (q) and advantage (A) are read by the RL losses.
+ * Arithmetic in double. */
 double fwl_loss_token(const fwl_loss *l, double lp, double weight, double sampling_lp, double advantage, double *dlp);
 
 #endif /* FWL_LOSS_H */

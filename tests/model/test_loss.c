@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,9 @@ static double clampd(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
-/* One token's loss. For cispo the clipped ratio is a constant for the gradient: cfix >= 0 replaces it
- * (the value at the base point), so differentiating this gives CISPO's gradient. */
+/* One token's loss, times its weight (fwtrain-local's extension for the RL losses; 1 = Tinker's). For cispo
+ * the clipped ratio is a constant for the gradient: cfix >= 0 replaces it (the value at the base point), so
+ * differentiating this gives CISPO's gradient. */
 static double ref_token(const char *name, double lo, double hi, double beta, double lp, double w, double q, double a,
                         double cfix)
 {
@@ -37,14 +39,20 @@ static double ref_token(const char *name, double lo, double hi, double beta, dou
     if (!strcmp(name, "cross_entropy"))
         return -w * lp;
     if (!strcmp(name, "importance_sampling"))
-        return -r * a;
+        return w * -r * a;
     if (!strcmp(name, "ppo")) {
         double u = r * a, c = clampd(r, lo, hi) * a;
-        return -(u < c ? u : c);
+        return w * -(u < c ? u : c);
     }
     if (!strcmp(name, "cispo"))
-        return -(cfix >= 0 ? cfix : clampd(r, lo, hi)) * lp * a;
-    return -(lp * a - 0.5 * beta * (lp - q) * (lp - q)); /* dro */
+        return w * -(cfix >= 0 ? cfix : clampd(r, lo, hi)) * lp * a;
+    return w * -(lp * a - 0.5 * beta * (lp - q) * (lp - q)); /* dro */
+}
+
+/* importance_sampling goes without weights in the batch tests, the others with them */
+static bool sends_weights(const char *name)
+{
+    return strcmp(name, "importance_sampling") != 0;
 }
 
 /* ratios placed on every branch of ppo's min and cispo's clip (0.8 / 1.2 and 0 / 4) */
@@ -77,6 +85,11 @@ static void test_values_and_derivatives(void **state)
                 fail_msg("%s token %d: d/dlp %.12g, central difference %.12g", NAMES[li], i, dlp, fd);
         }
     }
+    /* a zero weight masks a token completely, even one whose ratio overflows */
+    fwl_loss is;
+    fwl_loss_init(&is, "importance_sampling");
+    double dz = 1;
+    assert_true(fwl_loss_token(&is, 0.0, 0.0, -1000.0, 1.0, &dz) == 0.0 && dz == 0.0);
     /* the branches really were taken: ppo's gradient is zero on clipped-and-smaller tokens only */
     fwl_loss ppo;
     fwl_loss_init(&ppo, "ppo");
@@ -186,7 +199,8 @@ static double ref_total(const char *name, const fwl_loss *l, const double *lp, c
 {
     double tot = 0;
     for (size_t i = 0; i < NT; i++)
-        tot += ref_token(name, l->clip_low, l->clip_high, l->beta, lp[i], WEIGHT[i], q[i], ADV[i], cfix[i]);
+        tot += ref_token(name, l->clip_low, l->clip_high, l->beta, lp[i], sends_weights(name) ? WEIGHT[i] : 1.0, q[i],
+                         ADV[i], cfix[i]);
     return tot;
 }
 
@@ -223,9 +237,9 @@ static cJSON *batch_body(const char *loss, const double *q)
         cJSON_AddItemToArray(chunks, chunk);
         cJSON *lfi = cJSON_AddObjectToObject(d, "loss_fn_inputs");
         add_tensor(lfi, "target_tokens", tgt, n);
-        if (!strcmp(loss, "cross_entropy")) {
+        if (sends_weights(loss))
             add_tensor(lfi, "weights", WEIGHT + a, n);
-        } else {
+        if (strcmp(loss, "cross_entropy") != 0) {
             add_tensor(lfi, "logprobs", q + a, n);
             add_tensor(lfi, "advantages", ADV + a, n);
         }
@@ -322,7 +336,7 @@ static void test_model_gradients(void **state)
         double want = 0;
         for (size_t i = 0; i < NT; i++)
             want += ref_token(NAMES[li], cfg[li].clip_low, cfg[li].clip_high, cfg[li].beta, (double)gc[li].lp[i],
-                              WEIGHT[i], q[i], ADV[i], -1);
+                              sends_weights(NAMES[li]) ? WEIGHT[i] : 1.0, q[i], ADV[i], -1);
         if (fabs(gc[li].loss - want) > 1e-9 * (1 + fabs(want)))
             fail_msg("%s: loss:sum %.12g, definition %.12g", NAMES[li], gc[li].loss, want);
     }
@@ -448,8 +462,8 @@ static void test_batch_refusals(void **state)
                                                    "{\"data\":[1]}")),
                    "advantages has 1 entries for 2 input tokens");
     expect_refused(FB("cispo", DATUM("\"target_tokens\":" T2 ",\"logprobs\":" F2 ",\"advantages\":" F2
-                                     ",\"weights\":" F2)),
-                   "weights is not an input of cispo");
+                                     ",\"mask\":" F2)),
+                   "mask is not an input of cispo");
     expect_refused(FB("cross_entropy", DATUM("\"target_tokens\":" T2 ",\"advantages\":" F2)),
                    "advantages is not an input of cross_entropy");
     expect_refused(FB("cross_entropy", DATUM("\"weights\":" F2)), "target_tokens is required");
