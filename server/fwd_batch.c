@@ -1,6 +1,7 @@
 /* Parsing, validation and execution of forward / forward_backward batches (fwd_batch.h). */
 #include "fwd_batch.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,12 @@ static int read_datum(const fwl_loss *loss, const cJSON *d, size_t di, fwl_fwd_d
         snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.weights", di);
         if (tensor_read(wj, false, n, tmp, what, err, el) != 0)
             goto out;
+        for (size_t i = 0; i < n; i++) {
+            if (fabs(tmp[i]) > FLT_MAX) { /* stored as float32: a bigger one does not fit */
+                snprintf(err, el, "%s.data[%zu] does not fit a float32", what, i);
+                goto out;
+            }
+        }
         if (!(dd->weights = malloc((n ? n : 1) * sizeof *dd->weights))) {
             snprintf(err, el, "out of memory");
             goto out;

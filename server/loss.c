@@ -151,6 +151,10 @@ double fwl_loss_token(const fwl_loss *l, double lp, double weight, double q, dou
         *dlp = 0.0;
         return 0.0;
     }
+    if (a == 0.0 && l->kind != FWL_LOSS_DRO) { /* 0 exactly, also where the ratio overflows (inf * 0) */
+        *dlp = 0.0;
+        return 0.0;
+    }
     double v = rl_token(l, lp, q, a, dlp);
     if (weight != 1.0) { /* exactly Tinker's loss without weights */
         *dlp *= weight;

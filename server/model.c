@@ -5,6 +5,7 @@
  */
 #include "model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,7 +236,8 @@ double fwl_model_forward_loss(const fwl_model *m, const int64_t *tokens, const i
         double dlp = 0.0;
         loss += loss_fn(ud, i, (double)lp, &dlp);
         /* g = -d loss / d lp; d lp / d logits = onehot - softmax, so d loss / d logits = g * (softmax - onehot) */
-        float g = (float)-dlp;
+        /* a double beyond float's range saturates to +-inf explicitly (a plain cast would be undefined) */
+        float g = fabs(dlp) <= FLT_MAX ? (float)-dlp : dlp > 0 ? -INFINITY : dlp < 0 ? INFINITY : NAN;
         if (!grad || g == 0.0f)
             continue; /* no gradient (zero weight or advantage, clipped token): untouched rows stay untouched */
 

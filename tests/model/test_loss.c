@@ -90,6 +90,9 @@ static void test_values_and_derivatives(void **state)
     fwl_loss_init(&is, "importance_sampling");
     double dz = 1;
     assert_true(fwl_loss_token(&is, 0.0, 0.0, -1000.0, 1.0, &dz) == 0.0 && dz == 0.0);
+    /* so does a zero advantage (the loss is 0 times the ratio) */
+    dz = 1;
+    assert_true(fwl_loss_token(&is, 0.0, 1.0, -1000.0, 0.0, &dz) == 0.0 && dz == 0.0);
     /* the branches really were taken: ppo's gradient is zero on clipped-and-smaller tokens only */
     fwl_loss ppo;
     fwl_loss_init(&ppo, "ppo");
@@ -467,6 +470,8 @@ static void test_batch_refusals(void **state)
     expect_refused(FB("cross_entropy", DATUM("\"target_tokens\":" T2 ",\"advantages\":" F2)),
                    "advantages is not an input of cross_entropy");
     expect_refused(FB("cross_entropy", DATUM("\"weights\":" F2)), "target_tokens is required");
+    expect_refused(FB("cross_entropy", DATUM("\"target_tokens\":" T2 ",\"weights\":{\"data\":[1,1e300]}")),
+                   "weights.data[1] does not fit a float32");
     expect_refused(FB("cross_entropy", DATUM("\"target_tokens\":{\"data\":[2,300]}")), "0..255");
     expect_refused(FB("ppo", DATUM("\"target_tokens\":" T2 ",\"logprobs\":{\"data\":[-1,\"x\"]},\"advantages\":" F2)),
                    "logprobs.data[1] must be a finite number");
