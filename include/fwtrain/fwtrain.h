@@ -10,6 +10,7 @@
 #include "deployments.h"
 #include "weight_syncer.h"
 #include "checkpoints.h"
+#include "sampling.h"
 /* Modules added by later work append their #include here. */
 
 #endif /* FWTRAIN_FWTRAIN_H */

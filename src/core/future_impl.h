@@ -26,7 +26,8 @@ typedef enum fwt__value_kind {
     FWT__VALUE_MODEL = 6,           /* fwt_model* (jobs.h, promotion) */
     FWT__VALUE_DEPLOYMENT = 7,      /* fwt_deployment* (deployments.h) */
     FWT__VALUE_HOTLOAD = 8,         /* hotload outcome (deployments.h) */
-    FWT__VALUE_SYNC = 9             /* weight syncer result (weight_syncer.h) */
+    FWT__VALUE_SYNC = 9,            /* weight syncer result (weight_syncer.h) */
+    FWT__VALUE_COMPLETION = 10      /* fwt_completion* (sampling.h) */
     /* append only */
 } fwt__value_kind;
 
