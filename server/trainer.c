@@ -1,7 +1,9 @@
 /* Trainer data plane (protocol §4): sessions, models and routes. Each model has one worker thread that runs its
- * ops strictly in seq_id order (protocol §4.3). A submit is only refused at the HTTP level when it cannot be
- * ordered (bad JSON, no model, no seq_id); every other problem fails the op's future with category "user" (ops.c),
- * so a bad op never leaves a hole in the sequence that would stall the ops behind it. */
+ * ops strictly in seq_id order (protocol §4.3). A submit is refused without taking its seq_id only when it cannot
+ * be ordered (bad JSON, no model, no seq_id). A bad forward batch is answered 400 but still takes its seq_id;
+ * every other problem fails the op's future with category "user" (ops.c). Either way a bad op never leaves a hole
+ * in the sequence that would stall the ops behind it. Sessions silent for --session-timeout-ms expire with their
+ * models (reap_locked). */
 #include "trainer.h"
 
 #include "fwd_batch.h"
