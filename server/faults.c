@@ -5,11 +5,13 @@
  * no-ops); drip_body sends the body a byte at a time, delay holds even the headers back. The trainer healthz probe is never faulted: it is a readiness probe, not an API call.
  * hotload_busy=404|425 is not drawn: completions answer that status while their deployment loads a snapshot
  * (inference.c), as the service does mid-hotload. */
-#include "fwl.h"
+#include "faults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 static int parse_prob(const char *v, double *out)
 {
@@ -28,6 +30,10 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
     f->retry_after_s = 1;
     f->stall_ms = 60000;
     char *copy = strdup(spec), *save = NULL;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int rc = 0;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');

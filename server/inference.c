@@ -3,34 +3,26 @@
  * is its UTF-8 bytes. Logprobs are the model's own, equal to the trainer's forward logprobs; with echo the
  * prompt tokens' logprobs come back too (the first has no context: null). 425 while the deployment holds no
  * weights; with --faults hotload_busy=404|425, that status while a hotload is in flight. */
-#include "fwl.h"
-#include "model.h"
-#include "sample.h"
+#include "inference.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
+#include "records.h"
+#include "replica.h"
+#include "state.h"
+#include "util.h"
+
 #define MAX_PROMPT (1u << 20)
 #define MAX_GEN 4096
 #define MAX_N 128
-#define MAX_STOP 16
 #define MAX_STOP_LEN 256
 #define MAX_LOGPROBS 5
 
-/* What a request asks for, validated. */
-typedef struct creq {
-    char dep[FWL_ID_MAX];
-    int64_t *prompt;
-    size_t np;
-    size_t max_tokens, n;
-    fwl_sample_params sp;
-    bool has_seed, echo, want_lp, include_stop;
-    uint64_t seed;
-    fwl_stop stop[MAX_STOP];
-    size_t nstop;
-} creq;
+typedef fwl_completion_req creq;
 
 static void token_text(int64_t t, char *buf, size_t len)
 {
@@ -120,31 +112,35 @@ static const char *parse_stop(const cJSON *sj, creq *q)
     const cJSON *one = cJSON_IsString(sj) ? sj : NULL;
     if (!one && !cJSON_IsArray(sj))
         return "stop must be a string or an array of strings";
-    if (!one && cJSON_GetArraySize(sj) > MAX_STOP)
+    if (!one && cJSON_GetArraySize(sj) > FWL_MAX_STOP)
         return "stop takes at most 16 strings";
     const cJSON *it = one ? one : sj->child;
     for (; it; it = one ? NULL : it->next) {
         if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > MAX_STOP_LEN)
             return "each stop string must be a non-empty string of at most 256 bytes";
-        q->stop[q->nstop].s = (const uint8_t *)it->valuestring;
-        q->stop[q->nstop].len = strlen(it->valuestring);
+        size_t len = strlen(it->valuestring);
+        uint8_t *copy = malloc(len);
+        if (!copy)
+            return "out of memory";
+        memcpy(copy, it->valuestring, len);
+        q->stop[q->nstop].s = copy;
+        q->stop[q->nstop].len = len;
         q->nstop++;
     }
     return NULL;
 }
 
-/* Fills q from the body (q->stop points into body). NULL on success, else the 400 text. */
-static const char *parse_request(const cJSON *body, creq *q, char *buf, size_t buflen)
+const char *fwl_completion_parse(const cJSON *body, uint64_t default_seed, fwl_completion_req *q)
 {
+    memset(q, 0, sizeof *q);
     const char *model = fwl_json_str(body, "model");
-    if (!model || !fwl_parse_deployment_header(model, q->dep, sizeof q->dep) || !strchr(model, '/')) {
-        snprintf(buf, buflen, "model must be accounts/%s/deployments/<id>", FWL_ACCOUNT);
-        return buf;
-    }
+    if (!model || !fwl_parse_deployment_header(model, q->dep, sizeof q->dep) || !strchr(model, '/'))
+        return "model must be accounts/" FWL_ACCOUNT "/deployments/<id>";
     double v;
     bool present;
     q->max_tokens = 16;
     q->n = 1;
+    q->seed = default_seed;
     q->sp = (fwl_sample_params){.temperature = 1.0, .top_p = 1.0, .top_k = 0};
     if (int_field(body, "max_tokens", 0, MAX_GEN, &v, &present))
         return "max_tokens must be an integer 0..4096";
@@ -163,10 +159,8 @@ static const char *parse_request(const cJSON *body, creq *q, char *buf, size_t b
     if (int_field(body, "seed", -9223372036854775808.0, 9223372036854775807.0, &v, &present) ||
         (present && v >= 9223372036854775808.0))
         return "seed must be an integer that fits 64 bits (-2^63 .. 2^63-1)";
-    if (present) {
-        q->has_seed = true;
+    if (present)
         q->seed = (uint64_t)(int64_t)v;
-    }
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(body, "temperature");
     if (tj && !cJSON_IsNull(tj)) {
         if (!cJSON_IsNumber(tj) || !isfinite(tj->valuedouble) || tj->valuedouble < 0)
@@ -179,13 +173,13 @@ static const char *parse_request(const cJSON *body, creq *q, char *buf, size_t b
             return "top_p must be a number in (0, 1]";
         q->sp.top_p = pj->valuedouble;
     }
-    static const char *const bools[] = {"echo", "include_stop_str_in_output", "stream"};
+    static const char *const bools[] = {"echo must be a boolean", "include_stop_str_in_output must be a boolean",
+                                        "stream must be a boolean"};
     for (size_t i = 0; i < 3; i++) {
-        const cJSON *b = cJSON_GetObjectItemCaseSensitive(body, bools[i]);
-        if (b && !cJSON_IsBool(b) && !cJSON_IsNull(b)) {
-            snprintf(buf, buflen, "%s must be a boolean", bools[i]);
-            return buf;
-        }
+        const char *k = i == 0 ? "echo" : i == 1 ? "include_stop_str_in_output" : "stream";
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(body, k);
+        if (b && !cJSON_IsBool(b) && !cJSON_IsNull(b))
+            return bools[i];
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream")))
         return "stream is not supported by fwtrain-local";
@@ -201,6 +195,15 @@ static const char *parse_request(const cJSON *body, creq *q, char *buf, size_t b
     }
     const char *e = parse_stop(cJSON_GetObjectItemCaseSensitive(body, "stop"), q);
     return e ? e : parse_prompt(cJSON_GetObjectItemCaseSensitive(body, "prompt"), q);
+}
+
+void fwl_completion_free(fwl_completion_req *q)
+{
+    free(q->prompt);
+    q->prompt = NULL;
+    for (size_t i = 0; i < q->nstop; i++)
+        free((void *)q->stop[i].s);
+    q->nstop = 0;
 }
 
 /* One generated choice. */
@@ -258,12 +261,6 @@ static cJSON *choice_json(const creq *q, const choice *c, size_t index, const fl
 static cJSON *complete(fwl_server *s, const creq *q, const fwl_model *m)
 {
     uint64_t seed = q->seed;
-    if (!q->has_seed) { /* no seed: a fresh one per request */
-        pthread_mutex_lock(&s->lock);
-        uint64_t st = s->cfg.seed ^ (uint64_t)fwl_now_us() ^ (++s->counter << 20);
-        seed = fwl_rand_u64(&st);
-        pthread_mutex_unlock(&s->lock);
-    }
     choice *cs = calloc(q->n, sizeof *cs);
     float *plp = malloc((q->np + 1) * sizeof *plp);
     cJSON *o = cs && plp ? cJSON_CreateObject() : NULL;
@@ -318,53 +315,67 @@ static cJSON *complete(fwl_server *s, const creq *q, const fwl_model *m)
     return o;
 }
 
+/* A fresh seed for a request that names none. */
+static uint64_t fresh_seed(fwl_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t st = s->cfg.seed ^ (uint64_t)fwl_now_us() ^ (++s->counter << 20);
+    uint64_t seed = fwl_rand_u64(&st);
+    pthread_mutex_unlock(&s->lock);
+    return seed;
+}
+
+/* The deployment's weights (a reference), or NULL with out filled (404 / 425, or the hotload_busy fault). */
+static fwl_weights *serving_weights(fwl_server *s, const char *dep, fwl_resp *out)
+{
+    cJSON *d = fwl_deployment_load(s, dep);
+    if (!d) {
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, dep);
+        return NULL;
+    }
+    bool zero = fwl_deployment_scaled_to_zero(d);
+    cJSON_Delete(d);
+    if (zero) {
+        fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s is scaled to zero", dep);
+        return NULL;
+    }
+    int busy = s->cfg.faults.hotload_busy;
+    if (busy && fwl_replica_loading(s, dep)) {
+        fwl_resp_error(out, busy, fwl_http_to_grpc(busy), "deployment %s is loading a snapshot (hotload in progress)",
+                       dep);
+        return NULL;
+    }
+    fwl_weights *w = fwl_replica_weights(s, dep);
+    if (!w)
+        fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s holds no weights yet (hotload a snapshot)", dep);
+    return w;
+}
+
 void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
 {
     if (strcmp(r->method, "POST") != 0) {
-        fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on completions", r->method);
+        fwl_resp_method(out, r, "completions");
         return;
     }
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    creq q;
-    memset(&q, 0, sizeof q);
-    char buf[160];
-    const char *bad = parse_request(body, &q, buf, sizeof buf);
+    fwl_completion_req q;
+    const char *bad = fwl_completion_parse(body, fresh_seed(s), &q);
+    cJSON_Delete(body);
     if (bad) {
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", bad);
-        goto done;
+        fwl_completion_free(&q);
+        return;
     }
-    cJSON *d = fwl_deployment_load(s, q.dep);
-    if (!d) {
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT,
-                       q.dep);
-        goto done;
+    fwl_weights *w = serving_weights(s, q.dep, out);
+    if (w) {
+        cJSON *o = complete(s, &q, fwl_weights_model(w));
+        fwl_weights_unref(s, w);
+        if (o)
+            fwl_resp_json(out, 200, o);
+        else
+            fwl_resp_oom(out);
     }
-    bool zero = fwl_deployment_scaled_to_zero(d);
-    cJSON_Delete(d);
-    if (zero) {
-        fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s is scaled to zero", q.dep);
-        goto done;
-    }
-    int busy = s->cfg.faults.hotload_busy;
-    if (busy && fwl_replica_loading(s, q.dep)) {
-        fwl_resp_error(out, busy, fwl_http_to_grpc(busy), "deployment %s is loading a snapshot (hotload in progress)",
-                       q.dep);
-        goto done;
-    }
-    fwl_weights *w = fwl_replica_weights(s, q.dep);
-    if (!w) {
-        fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s holds no weights yet (hotload a snapshot)", q.dep);
-        goto done;
-    }
-    cJSON *o = complete(s, &q, fwl_weights_model(w));
-    fwl_weights_unref(s, w);
-    if (o)
-        fwl_resp_json(out, 200, o);
-    else
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
-done:
-    free(q.prompt);
-    cJSON_Delete(body);
+    fwl_completion_free(&q);
 }
