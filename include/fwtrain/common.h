@@ -111,10 +111,10 @@ FWT_API void fwt_free(void *ptr);
 /** Allocator hooks. Install before any other call; all fields must be set. */
 typedef struct fwt_allocator {
     unsigned int version; /**< FWT_ALLOCATOR_VERSION */
-    void *(*malloc_fn)(size_t size, void *ctx);
-    void *(*realloc_fn)(void *ptr, size_t size, void *ctx);
-    void (*free_fn)(void *ptr, void *ctx);
-    void *ctx;
+    void *(*malloc_fn)(size_t size, void *ctx);            /**< like malloc; NULL on failure */
+    void *(*realloc_fn)(void *ptr, size_t size, void *ctx); /**< like realloc; NULL on failure */
+    void (*free_fn)(void *ptr, void *ctx);                 /**< like free; accepts NULL */
+    void *ctx;                                             /**< passed to every hook */
 } fwt_allocator;
 #define FWT_ALLOCATOR_VERSION 1
 

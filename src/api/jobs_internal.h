@@ -7,9 +7,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "core/request.h"
 #include "fwtrain/deployments.h"
+#include "fwtrain/checkpoint_list.h"
 #include "fwtrain/jobs.h"
 
 /* Per-request timeouts of the control plane (protocol §2.3). */
@@ -25,8 +26,6 @@ int fwt__contains_ci(const char *hay, const char *needle);
 char *fwt__json_dup(const cJSON *obj, const char *key, const char *key2);
 /* The control base without a trailing '/'; freshly allocated. */
 char *fwt__control_base(fwt_client *c);
-/* A job or deployment id (protocol §6): ^[a-z0-9-]{1,63}$. Sets the last error naming `arg`. */
-int fwt__check_id(const char *arg, const char *value);
 /* Any other path segment (checkpoint id, account): 1-200 chars of [A-Za-z0-9._-], never "." or ".."
  * (libcurl would squash such a dot segment and the request would reach another resource). */
 int fwt__check_resource_id(const char *arg, const char *value);

@@ -9,8 +9,6 @@
 
 #include "api/training_impl.h"
 
-#define BILLING_SLEEP_MS 5000
-#define BILLING_MAX_MS (3600LL * 1000)
 #define BAD400_RETRIES 3
 
 static void poll_send(fwt__top *op);
@@ -56,16 +54,10 @@ static void repoll_floor(fwt__top *op)
     repoll_after(op, spent >= floor_ms ? 0 : floor_ms - spent);
 }
 
-/* 429 and connection-class errors: min(base * 2^k, cap) with k consecutive such errors (§11.6). */
+/* 429 and connection-class errors: min(base * 2^k, cap) with k consecutive such errors (§11.6), no jitter. */
 static void repoll_backoff(fwt__top *op)
 {
-    const fwt_client_options *o = fwt__client_options(op->t->client);
-    int k = op->backoff_k++;
-    uint64_t d = (uint64_t)o->retry_base_ms;
-    for (int i = 0; i < k && d < (uint64_t)o->retry_cap_ms; i++)
-        d *= 2;
-    if (d > (uint64_t)o->retry_cap_ms)
-        d = (uint64_t)o->retry_cap_ms;
+    uint64_t d = (uint64_t)fwt__backoff_next(&op->backoff, fwt__engine_random(op->t->eng));
     fwt__log(fwt__client_logger(op->t->client), FWT_LOG_DEBUG, "retrieve_future %s: backing off %llu ms",
              op->request_id, (unsigned long long)d);
     repoll_after(op, d);
@@ -94,12 +86,12 @@ static void on_result(fwt__top *op, fwt__reply *r)
     }
     const char *type = NULL, *status = NULL;
     if (fwt__json_get_string(j, "type", &type) == FWT_OK && strcmp(type, "try_again") == 0) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         repoll_floor(op);
         return;
     }
     if (fwt__json_get_string(j, "status", &status) == FWT_OK && strcmp(status, "complete_metadata") == 0) {
-        op->backoff_k = 0; /* we always send allow_metadata_only:false; re-poll with false (§11.6) */
+        fwt__backoff_reset(&op->backoff); /* we always send allow_metadata_only:false; re-poll with false (§11.6) */
         repoll_floor(op);
         return;
     }
@@ -171,37 +163,37 @@ static void on_poll(fwt__reply *r, void *ud)
     if (st != 402)
         op->billing_start_ms = 0;
     if (st >= 200 && st < 300) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         on_result(op, r);
     } else if (st == 408) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         if (r->json) /* "try_again pretending to be an HTTP error" resets the 400 budget (§11.6) */
             op->bad400 = 0;
         repoll_floor(op);
     } else if (st >= 500 && st < 600) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         repoll_floor(op);
     } else if (st == 429) {
         repoll_backoff(op);
     } else if (st == 400 && r->body_len == 0) {
         repoll_backoff(op); /* proxy rejection: connection-class (§11.6) */
     } else if (st == 400) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         if (++op->bad400 > BAD400_RETRIES)
             fwt__top_finish(op, r->err.pub.code, &r->err, FWT__VALUE_NONE, NULL, NULL);
         else
             repoll_floor(op);
     } else if (st == 402) {
-        op->backoff_k = 0;
+        fwt__backoff_reset(&op->backoff);
         uint64_t now = fwt__engine_now_ms(op->t->eng);
         if (!op->billing_start_ms)
             op->billing_start_ms = now ? now : 1;
-        if (now - op->billing_start_ms >= (uint64_t)BILLING_MAX_MS) {
+        if (now - op->billing_start_ms >= (uint64_t)FWT__BILLING_MAX_MS) {
             fail(op, FWT_EHTTP, st, "%s: billing pause (HTTP 402) lasted longer than 3600 s", op->route);
         } else {
             fwt__log(fwt__client_logger(op->t->client), FWT_LOG_WARN,
                      "retrieve_future %s: billing pause (HTTP 402); retrying in 5 s", op->request_id);
-            repoll_after(op, BILLING_SLEEP_MS);
+            repoll_after(op, (uint64_t)fwt__backoff_next(&op->billing, fwt__engine_random(op->t->eng)));
         }
     } else if (st == 410) {
         fail(op, FWT_EEXPIRED, st, "%s: promise expired; the operation is lost and was not re-submitted", op->route);
@@ -251,7 +243,7 @@ void fwt__poll_start(fwt__top *op)
     op->phase = FWT__OP_POLLING;
     pthread_mutex_unlock(&op->t->mu);
     op->iter = 0;
-    op->backoff_k = 0;
+    fwt__backoff_reset(&op->backoff);
     op->bad400 = 0;
     poll_send(op);
 }

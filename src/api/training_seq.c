@@ -211,9 +211,6 @@ void fwt__top_cancel_all(fwt_training *t)
     fwt__free_mem(fs);
 }
 
-#define BILLING_SLEEP_MS 5000
-#define BILLING_MAX_MS (3600LL * 1000)
-
 static void submit(fwt__top *op);
 
 /*
@@ -266,10 +263,11 @@ static int billing_pause(fwt__top *op, const fwt__reply *r)
     uint64_t now = fwt__engine_now_ms(t->eng);
     if (!op->billing_start_ms)
         op->billing_start_ms = now ? now : 1;
-    if (now - op->billing_start_ms >= (uint64_t)BILLING_MAX_MS)
+    if (now - op->billing_start_ms >= (uint64_t)FWT__BILLING_MAX_MS)
         return 0;
     uint64_t id = 0;
-    if (fwt__engine_post(t->eng, BILLING_SLEEP_MS, billing_retry, op, &id) != FWT_OK)
+    uint64_t delay = (uint64_t)fwt__backoff_next(&op->billing, fwt__engine_random(t->eng));
+    if (fwt__engine_post(t->eng, delay, billing_retry, op, &id) != FWT_OK)
         return 0;
     fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN, "%s: billing pause (HTTP 402); submitting again in 5 s",
              op->route);
@@ -418,7 +416,7 @@ static void drive_task(void *ud)
 
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
-                   fwt_checkpoint_type ctype, const char *prev_snapshot)
+                   fwt_sampler_type ctype, const char *prev_snapshot)
 {
     *out = NULL;
     fwt__top *op = fwt__calloc(1, sizeof *op);
@@ -436,6 +434,9 @@ int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const c
     op->finish = finish;
     op->refs = 1;
     op->phase = FWT__OP_QUEUED;
+    const fwt_client_options *co = t->client ? fwt__client_options(t->client) : NULL;
+    fwt__backoff_init(&op->backoff, co ? co->retry_base_ms : 1000, co ? co->retry_cap_ms : 30000, 0);
+    fwt__backoff_init(&op->billing, FWT__BILLING_PAUSE_MS, FWT__BILLING_PAUSE_MS, 0);
     if (fwt__future_new(&op->f, t->eng, op_cancel_hook, op) != FWT_OK) {
         cJSON_Delete(body);
         fwt__free_mem(op);

@@ -129,10 +129,19 @@ int fwt__check_base_url(const char *what, const char *url, int allow_insecure, c
     return *out ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
 }
 
+/* "No bound" for a *_timeout_ms field set to -1: about 35 years, far from any overflow. */
+#define NO_TIMEOUT_MS ((int64_t)1 << 40)
+
+/* The option rule: 0 = the default, > 0 = the value, and for *_timeout_ms fields -1 = no bound. */
 static int check_ms(const char *what, int64_t v, int64_t def, int64_t *out)
 {
+    if (v == -1 && strstr(what, "_timeout_ms")) {
+        *out = NO_TIMEOUT_MS;
+        return FWT_OK;
+    }
     if (v < 0)
-        return fwt__last_set(FWT_EINVAL, "%s must not be negative", what);
+        return fwt__last_set(FWT_EINVAL, "%s must not be negative%s", what,
+                             strstr(what, "_timeout_ms") ? " (except -1: no bound)" : "");
     *out = v ? v : def;
     return FWT_OK;
 }
@@ -328,6 +337,12 @@ void fwt__client_detach(fwt_client *c, void *handle)
 const char *fwt_client_base_url(const fwt_client *c) { return c ? c->base_url : NULL; }
 fwt__engine *fwt__client_engine(fwt_client *c) { return c->engine; }
 const fwt__logger *fwt__client_logger(const fwt_client *c) { return &c->logger; }
+
+void fwt_client_log(fwt_client *client, int level, const char *message)
+{
+    if (client && message)
+        fwt__log(&client->logger, level, "%s", message);
+}
 const fwt_client_options *fwt__client_options(const fwt_client *c) { return &c->opts; }
 const char *fwt__client_hotload_url(const fwt_client *c) { return c->hotload_url; }
 const char *fwt__client_inference_url(const fwt_client *c) { return c->inference_url; }

@@ -11,7 +11,7 @@
 #ifndef FWT_CORE_FUTURE_IMPL_H
 #define FWT_CORE_FUTURE_IMPL_H
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "fwtrain/future.h"
 #include "http/engine.h"
 
@@ -61,6 +61,13 @@ void fwt__future_unref(fwt_future *f);
 
 /* True once fwt__future_complete ran or cancellation was requested (for cooperative producers). */
 int fwt__future_cancel_requested(const fwt_future *f);
+
+/*
+ * Block the calling thread for `ms` on the engine's (injectable) clock: a
+ * worker timer completes a private future. FWT_OK after the pause,
+ * FWT_ECANCELED when the engine shuts down first, FWT_ESTATE on the worker.
+ */
+int fwt__future_pause(fwt__engine *e, uint64_t ms);
 
 /* Blocking helper for _result wrappers: wait(timeout), cancel on timeout, take, free. */
 int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);

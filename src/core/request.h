@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "fwtrain/client.h"
 #include "http/engine.h"
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "core/request.h"
 #include "fwtrain/fwtrain.h"
 #include "json/json.h"
@@ -304,17 +304,17 @@ static void test_resolve_checkpoint_path(void **state)
 static void test_checkpoint_type_names(void **state)
 {
     (void)state;
-    fwt_checkpoint_type t;
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "BASE"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_BASE);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "delta"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_DELTA);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "Merged_Base"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_MERGED_BASE);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "auto"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_AUTO);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "full"), FWT_EINVAL);
-    assert_null(fwt_checkpoint_type_name((fwt_checkpoint_type)9));
+    fwt_sampler_type t;
+    assert_int_equal(fwt_sampler_type_parse(&t, "BASE"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_BASE);
+    assert_int_equal(fwt_sampler_type_parse(&t, "delta"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_DELTA);
+    assert_int_equal(fwt_sampler_type_parse(&t, "Merged_Base"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_MERGED_BASE);
+    assert_int_equal(fwt_sampler_type_parse(&t, "auto"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_AUTO);
+    assert_int_equal(fwt_sampler_type_parse(&t, "full"), FWT_EINVAL);
+    assert_null(fwt_sampler_type_name((fwt_sampler_type)9));
 }
 
 static void test_batch_validation(void **state)

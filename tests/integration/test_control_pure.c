@@ -70,15 +70,15 @@ static void test_options_and_names(void **state)
     fwt_promote_options p;
     assert_int_equal(fwt_promote_options_init(&p, 99), FWT_EINVAL);
     assert_int_equal(fwt_promote_options_init(&p, FWT_PROMOTE_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(p.poll_interval_ms, 10000);
-    assert_int_equal(p.timeout_ms, 7200000);
+    assert_int_equal(p.wait.poll_interval_ms, 10000);
+    assert_int_equal(p.wait.timeout_ms, 7200000);
     fwt_job_wait_options w;
     assert_int_equal(fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(w.poll_interval_ms, 5000);
+    assert_int_equal(w.wait.poll_interval_ms, 5000);
     fwt_weight_syncer_options s;
     assert_int_equal(fwt_weight_syncer_options_init(&s, FWT_WEIGHT_SYNCER_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(s.hotload_timeout_ms, 600000);
-    assert_int_equal(s.first_checkpoint_type, FWT_CHECKPOINT_BASE);
+    assert_int_equal(s.hotload_wait.timeout_ms, 600000);
+    assert_int_equal(s.first_sampler_type, FWT_SAMPLER_BASE);
     assert_string_equal(fwt_progress_stage_name(FWT_PROGRESS_HOTLOAD_LOADING), "hotload_loading");
     assert_string_equal(fwt_progress_stage_name(12345), "unknown");
     /* NULL-safe accessors and frees */

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 void fwt__log(const fwt__logger *lg, int level, const char *fmt, ...)
 {

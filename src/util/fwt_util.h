@@ -2,8 +2,8 @@
  * Core internals shared by every module: allocation, error recording,
  * logging, small string helpers. Internal names carry the fwt__ prefix.
  */
-#ifndef FWT_CORE_CORE_H
-#define FWT_CORE_CORE_H
+#ifndef FWT_UTIL_FWT_UTIL_H
+#define FWT_UTIL_FWT_UTIL_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +55,8 @@ void fwt__last_ok(void);
 
 /* Validation helpers: set the last error naming the argument and return FWT_EINVAL. */
 int fwt__check_name(const char *arg_name, const char *value, size_t max_len); /* non-NULL, non-empty, <= max, no '/' */
+/* A resource id (job, deployment, model): 1-63 of [a-z0-9-]. */
+int fwt__check_id(const char *arg, const char *value);
 
 /* ---- logging ---- */
 typedef struct fwt__logger {
@@ -74,4 +76,4 @@ int fwt__uuid4(char out[37]);
 /* Trim ASCII whitespace; returns a new string. */
 char *fwt__strtrim_dup(const char *s);
 
-#endif /* FWT_CORE_CORE_H */
+#endif /* FWT_UTIL_FWT_UTIL_H */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 const char *fwt_strerror(int status)
 {
