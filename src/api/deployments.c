@@ -238,3 +238,5 @@ int fwt_deployment_reattach(fwt_deployment **out, fwt_client *c, const char *dep
         fwt_deployment_free(d);
     return rc;
 }
+
+const fwt__value_type fwt__vt_deployment = {"deployment"};

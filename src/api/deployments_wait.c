@@ -176,5 +176,5 @@ int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *c, const 
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_ready(&f, c, deployment_id, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_DEPLOYMENT, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_DEPLOYMENT, (void **)out);
 }

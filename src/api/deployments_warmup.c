@@ -140,5 +140,5 @@ int fwt_deployment_warmup_result(fwt_client *c, const char *deployment_id, const
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_warmup(&f, c, deployment_id, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

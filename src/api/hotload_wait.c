@@ -200,7 +200,7 @@ int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_client *c, 
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_hotload(&f, c, deployment_id, base_model, expected_identity, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
 }
 
 int fwt_deployment_wait_hotload_ready_result(fwt_hotload_status **out, fwt_client *c, const char *deployment_id,
@@ -208,5 +208,5 @@ int fwt_deployment_wait_hotload_ready_result(fwt_hotload_status **out, fwt_clien
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_hotload_ready(&f, c, deployment_id, base_model, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
 }

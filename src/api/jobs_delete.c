@@ -80,5 +80,5 @@ int fwt_job_delete_result(fwt_client *c, const char *job_id, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
     int rc = fwt_job_delete(&f, c, job_id);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

@@ -213,5 +213,5 @@ int fwt_job_wait_ready_result(fwt_job **out, fwt_client *c, const char *job_id, 
 {
     fwt_future *f = NULL;
     int rc = fwt_job_wait_ready(&f, c, job_id, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_JOB, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_JOB, (void **)out);
 }

@@ -210,10 +210,8 @@ void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...)
     fwt__err_init(&e);
     va_list ap;
     va_start(ap, fmt);
-    char *msg = fwt__vasprintf(fmt, ap);
+    fwt__err_setv(&e, code, fmt, ap);
     va_end(ap);
-    fwt__err_set(&e, code, "%s", msg ? msg : "error");
-    fwt__free_mem(msg);
     fwt__waiter_finish(w, code, &e, FWT__VALUE_NONE, NULL, NULL);
     fwt__err_clear(&e);
 }
@@ -247,26 +245,8 @@ void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...)
 
 void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...)
 {
-    const fwt__logger *lg = fwt__client_logger(w->client);
-    if (!lg || !lg->fn || level > lg->level)
-        return;
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    fwt__vlog(fwt__client_logger(w->client), level, fmt, ap);
     va_end(ap);
-    fwt__log(lg, level, "%s", buf);
-}
-
-int fwt__waiter_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
-{
-    if (start_rc != FWT_OK)
-        return start_rc;
-    if (out)
-        *out = NULL;
-    void *v = NULL;
-    int rc = fwt__future_wait_take(f, timeout_ms, kind, out ? &v : NULL);
-    if (out && rc == FWT_OK)
-        *out = v;
-    return rc;
 }

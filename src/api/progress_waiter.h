@@ -74,9 +74,6 @@ void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...) __attribut
 /* Fail with the reply's mapped error, prefixed with context. */
 void fwt__waiter_fail_reply(fwt__waiter *w, fwt__reply *r, const char *context);
 int64_t fwt__waiter_elapsed(const fwt__waiter *w);
-/* The blocking *_result twins: given the start call's rc and future, wait up to timeout_ms (cancel on
- * timeout), take the value of `kind` into *out (may be NULL for FWT__VALUE_NONE), free the future. */
-int fwt__waiter_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
 void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Log through the client's logger (never pass secrets). */
 void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -409,7 +409,7 @@ int fwt_promote_checkpoint_result(fwt_model **out, fwt_client *c, const char *ch
 {
     fwt_future *f = NULL;
     int rc = fwt_promote_checkpoint(&f, c, checkpoint_name, output_model_id, base_model, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
 }
 
 int fwt_promote_checkpoint_by_id_result(fwt_model **out, fwt_client *c, const char *job_id, const char *checkpoint_id,
@@ -418,5 +418,5 @@ int fwt_promote_checkpoint_by_id_result(fwt_model **out, fwt_client *c, const ch
 {
     fwt_future *f = NULL;
     int rc = fwt_promote_checkpoint_by_id(&f, c, job_id, checkpoint_id, output_model_id, base_model, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
 }

@@ -121,7 +121,7 @@ int fwt__training_usable(fwt_training *t, const char *fn);
 int fwt__heartbeat_start(fwt_training *t);
 void fwt__heartbeat_stop(fwt_training *t);
 
-/* training_seq.c: create an op (body ownership moves in) and enqueue it. */
+/* training_lifecycle.c: create an op (body ownership moves in) and enqueue it. */
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
                    fwt_sampler_type ctype, const char *prev_snapshot);
@@ -132,10 +132,15 @@ void fwt__top_release(fwt__top *op);
 /* Cancel every live op of t (training_free). */
 void fwt__top_cancel_all(fwt_training *t);
 
-/* training_poll.c: start retrieving the promise (worker). */
+/* training_lifecycle.c: start retrieving the promise (worker). */
 void fwt__poll_start(fwt__top *op);
 
-/* training_types.c: typed values */
+/* training_types.c: typed values and their future result descriptors */
+extern const fwt__value_type fwt__vt_string, fwt__vt_forward_output, fwt__vt_metrics, fwt__vt_sampler_save;
+#define FWT__VALUE_STRING (&fwt__vt_string)                 /* char * (fwt__malloc) */
+#define FWT__VALUE_FORWARD_OUTPUT (&fwt__vt_forward_output) /* fwt_forward_output * */
+#define FWT__VALUE_METRICS (&fwt__vt_metrics)               /* fwt_metrics * */
+#define FWT__VALUE_SAMPLER_SAVE (&fwt__vt_sampler_save)     /* fwt_sampler_save * */
 void fwt__forward_output_free_v(void *p);
 void fwt__metrics_free_v(void *p);
 void fwt__sampler_save_free_v(void *p);

@@ -497,3 +497,8 @@ int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f)
 {
     return fwt__future_take(f, FWT__VALUE_SAMPLER_SAVE, (void **)out);
 }
+
+const fwt__value_type fwt__vt_string = {"string"};
+const fwt__value_type fwt__vt_forward_output = {"forward output"};
+const fwt__value_type fwt__vt_metrics = {"metrics"};
+const fwt__value_type fwt__vt_sampler_save = {"sampler save"};

@@ -219,13 +219,10 @@ int fwt__future_fail(fwt_future *f, int code, const char *fmt, ...)
 {
     fwt__err e;
     fwt__err_init(&e);
-    e.pub.code = code;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = fwt__vasprintf(fmt, ap);
+    fwt__err_setv(&e, code, fmt, ap);
     va_end(ap);
-    fwt__err_set(&e, code, "%s", msg ? msg : fwt_strerror(code));
-    fwt__free_mem(msg);
     return fwt__future_complete(f, code, &e, FWT__VALUE_NONE, NULL, NULL);
 }
 
@@ -413,8 +410,8 @@ int fwt__future_take(fwt_future *f, fwt__value_kind kind, void **out)
     } else if (f->taken) {
         rc = fwt__last_set(FWT_ESTATE, "the result was already taken");
     } else if (f->kind != kind) {
-        rc = fwt__last_set(FWT_EINVAL, "the future holds a different kind of result (%d, asked %d)", (int)f->kind,
-                           (int)kind);
+        rc = fwt__last_set(FWT_EINVAL, "the future holds a different kind of result (%s, asked for %s)",
+                           f->kind ? f->kind->name : "none", kind ? kind->name : "none");
     } else {
         *out = f->value;
         f->value = NULL;
@@ -423,6 +420,19 @@ int fwt__future_take(fwt_future *f, fwt__value_kind kind, void **out)
         fwt__last_ok();
     }
     pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+int fwt__future_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+{
+    if (out)
+        *out = NULL;
+    if (start_rc != FWT_OK)
+        return start_rc;
+    void *v = NULL;
+    int rc = fwt__future_wait_take(f, timeout_ms, kind, out ? &v : NULL);
+    if (out && rc == FWT_OK)
+        *out = v;
     return rc;
 }
 
