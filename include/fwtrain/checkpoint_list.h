@@ -16,6 +16,7 @@
 extern "C" {
 #endif
 
+/** Version of fwt_checkpoint_list_options. */
 #define FWT_CHECKPOINT_LIST_OPTIONS_VERSION 1
 
 /** Options of fwt_job_list_checkpoints. */

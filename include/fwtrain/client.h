@@ -29,6 +29,7 @@ typedef enum fwt_log_level {
  */
 typedef void (*fwt_log_fn)(int level, const char *message, void *payload);
 
+/** Version of fwt_client_options. */
 #define FWT_CLIENT_OPTIONS_VERSION 1
 
 /**

@@ -36,6 +36,7 @@ FWT_API void fwt_deployment_free(fwt_deployment *d);
 /** GET the deployment (blocking). FWT_ENOTFOUND if absent. */
 FWT_API int fwt_deployment_get(fwt_deployment **out, fwt_client *client, const char *deployment_id);
 
+/** Version of fwt_deployment_create_options. */
 #define FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_create (protocol §3.7). */
@@ -120,6 +121,7 @@ FWT_API int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *c
 
 /* ---- hotload (protocol §3.8, §3.9, §11.3, §11.8) ------------------------ */
 
+/** Version of fwt_hotload_options. */
 #define FWT_HOTLOAD_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_hotload. NULL = a full (base) load. */
@@ -209,6 +211,7 @@ FWT_API int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_cli
 
 /* ---- warmup (protocol §3.10) ------------------------------------------ */
 
+/** Version of fwt_warmup_options. */
 #define FWT_WARMUP_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_warmup. */

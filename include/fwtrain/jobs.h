@@ -20,6 +20,7 @@ extern "C" {
 
 /* ---- jobs --------------------------------------------------------------- */
 
+/** Version of fwt_job_create_options. */
 #define FWT_JOB_CREATE_OPTIONS_VERSION 1
 
 /**
@@ -125,6 +126,7 @@ FWT_API const char *fwt_job_trainer_url(const fwt_job *job);
  */
 FWT_API int fwt_job_trainer_url_build(char **out, fwt_client *client, const char *job_id);
 
+/** Version of fwt_job_wait_options. */
 #define FWT_JOB_WAIT_OPTIONS_VERSION 1
 
 /**
@@ -185,6 +187,7 @@ FWT_API const char *fwt_model_base_model(const fwt_model *m);
 /** Release a model. NULL is allowed. */
 FWT_API void fwt_model_free(fwt_model *m);
 
+/** Version of fwt_promote_options. */
 #define FWT_PROMOTE_OPTIONS_VERSION 1
 
 /** Options of fwt_promote_checkpoint. NULL = defaults. */

@@ -14,6 +14,7 @@
 extern "C" {
 #endif
 
+/** Version of fwt_training_options. */
 #define FWT_TRAINING_OPTIONS_VERSION 1
 
 /** Where the trainer is and how to talk to it. */
@@ -124,6 +125,7 @@ FWT_API int fwt_training_forward_backward(fwt_future **out, fwt_training *t, con
 /** POST /api/v1/forward (no gradient kept); completes with an fwt_forward_output. */
 FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
 
+/** Version of fwt_adam_params. */
 #define FWT_ADAM_PARAMS_VERSION 1
 /** Adam hyper-parameters (protocol §4.9). */
 typedef struct fwt_adam_params {
@@ -151,7 +153,9 @@ FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt
  * ttl_seconds must be >= 0. Violations fail with FWT_EINVAL before any request
  * is sent; fwt_error_last() names the argument.
  */
+/** Longest checkpoint name accepted (characters). */
 #define FWT_CHECKPOINT_NAME_MAX 200
+/** Longest checkpoint path or reference accepted (characters). */
 #define FWT_CHECKPOINT_PATH_MAX 1024
 
 /**

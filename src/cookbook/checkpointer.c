@@ -38,6 +38,7 @@ int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int v
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_options_init: unknown version %u", version);
     memset(opts, 0, sizeof *opts);
     opts->version = version;
+    opts->op_timeout_ms = DEFAULT_OP_TIMEOUT_MS;
     return FWT_OK;
 }
 

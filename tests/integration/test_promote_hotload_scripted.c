@@ -371,6 +371,32 @@ static void test_wait_hotload_rules(void **state)
     fwt_hotload_status_free(s);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Default options poll fast at first (about 100 ms, doubling): three "not yet" answers cost well under a
+ * second, where polling at the 5 s interval would take at least 7.5 s (15 s before the backoff existed). */
+static void test_wait_hotload_default_polls_fast(void **state)
+{
+    cfx *f = *state;
+    for (int i = 0; i < 3; i++)
+        cfx_push(f, 200, "{\"replicas\":[{\"readiness\":false,\"current_snapshot_identity\":\"old\","
+                         "\"loading_state\":{\"stage\":\"downloading\",\"target_snapshot_identity\":\"want\"}}]}");
+    cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"want\","
+                     "\"loading_state\":{\"stage\":\"done\",\"target_snapshot_identity\":\"want\"}}]}");
+    int64_t t0 = mono_ms();
+    assert_int_equal(fwt_deployment_wait_hotload_result(NULL, f->c, "d1", BASE_MODEL, "want", NULL, 0), FWT_OK);
+    int64_t el = mono_ms() - t0;
+    assert_int_equal(fwt_responder_request_count(f->r), 4);
+    if (el >= 5000)
+        print_error("the wait took %lld ms\n", (long long)el);
+    assert_true(el < 5000);
+}
+
 static void test_wait_hotload_adapter_and_errors(void **state)
 {
     cfx *f = *state;
@@ -570,6 +596,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_promote_invalid_output_id_sends_nothing, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_hotload_default_polls_fast, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_sync_model_and_body, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_async_fallback, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_operation_polling, cfx_setup, cfx_teardown),
