@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(cmake make gcc g++ clang pkg-config valgrind python3
       libcurl4-openssl-dev libcjson-dev libssl-dev libcmocka-dev
-      libmicrohttpd-dev libzstd-dev zlib1g-dev)
+      libmicrohttpd-dev libzstd-dev zlib1g-dev doxygen abigail-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

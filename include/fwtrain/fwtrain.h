@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "checkpoint_list.h"
 #include "deployments.h"
+#include "sampling.h"
 /* Wire modules added by later work append their #include here. */
 
 /* orchestration and local policy, built on the headers above */

@@ -27,6 +27,16 @@ typedef struct fwt_training_options {
     int32_t reserved0;           /**< must be 0 */
     int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = default (none), -1 = none */
     const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (protocol §4.6) */
+    /**
+     * Nonzero: fwt_training_free leaves the model loaded on the trainer.
+     * Default 0: free unloads it (unload_model), so the trainer's session
+     * slot is released (a LoRA trainer holds at most 2 concurrent sessions,
+     * protocol §4.1) and a later process can start or resume on it.
+     */
+    int32_t keep_model_on_free;
+    int32_t reserved1;
+    /** Bound of the unload fwt_training_free performs: 0 = 30000 ms (default), -1 = none, > 0 ms. */
+    int64_t unload_timeout_ms;
 } fwt_training_options;
 
 /** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
@@ -39,7 +49,13 @@ FWT_API int fwt_training_options_init(fwt_training_options *opts, unsigned int v
  */
 FWT_API int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_options *opts);
 
-/** Stop the heartbeat, cancel pending ops, free. Outstanding futures stay valid. NULL is allowed. */
+/**
+ * Cancel pending ops, unload the model (unless options.keep_model_on_free,
+ * or it was unloaded already; bounded by options.unload_timeout_ms; a failed
+ * unload is logged as a warning), stop the heartbeat, free. Blocks for the
+ * unload. Outstanding futures stay valid. NULL is allowed. Must not be
+ * called from a completion callback.
+ */
 FWT_API void fwt_training_free(fwt_training *t);
 
 /** The session id from create_session (borrowed). */
@@ -68,6 +84,18 @@ FWT_API fwt_client *fwt_training_client(fwt_training *t);
  * Only one model per fwt_training. Requires options.base_model.
  */
 FWT_API int fwt_training_create_model(fwt_future **out, fwt_training *t);
+
+/* ---- unload_model (protocol §4.1) ------------------------------------- */
+
+/**
+ * POST /api/v1/unload_model {model_id}: the trainer frees the model and its
+ * session slot. Completes with no value (fwt_future_status). After the call
+ * no other op can start on this training (FWT_ESTATE); a failed unload can be
+ * tried again. Requires a created model (FWT_ESTATE otherwise).
+ */
+FWT_API int fwt_training_unload_model(fwt_future **out, fwt_training *t);
+/** unload_model + wait up to timeout_ms (-1 = forever). */
+FWT_API int fwt_training_unload_model_result(fwt_training *t, int64_t timeout_ms);
 
 /* ---- training data (protocol §4.10) ----------------------------------- */
 
@@ -117,11 +145,80 @@ FWT_API const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *
 /** Free an output taken from a future. NULL is allowed. */
 FWT_API void fwt_forward_output_free(fwt_forward_output *o);
 
-/** Supported losses (protocol §4.10). */
-typedef enum fwt_loss_fn { FWT_LOSS_CROSS_ENTROPY = 0 } fwt_loss_fn;
+/**
+ * Supported losses (protocol §4.10), with the datum inputs each needs:
+ * cross_entropy: target_tokens, weights. The RL losses (importance_sampling,
+ * ppo, cispo, dro): target_tokens, logprobs (the sampling logprobs of the
+ * targets, e.g. fwt_completion_logprobs) and advantages; weights optional.
+ * Their definitions are Tinker's; fwt_loss_config passes their parameters.
+ */
+typedef enum fwt_loss_fn {
+    FWT_LOSS_CROSS_ENTROPY = 0,
+    FWT_LOSS_IMPORTANCE_SAMPLING = 1,
+    FWT_LOSS_PPO = 2,
+    FWT_LOSS_CISPO = 3,
+    FWT_LOSS_DRO = 4
+} fwt_loss_fn;
 
-/** POST /api/v1/forward_backward; completes with an fwt_forward_output. The batch is copied. */
+/** The wire name ("cross_entropy", "importance_sampling", "ppo", "cispo", "dro"); NULL for an unknown value. */
+FWT_API const char *fwt_loss_fn_name(fwt_loss_fn loss);
+/** Parse a wire name (exact). FWT_EINVAL naming it if unknown. */
+FWT_API int fwt_loss_fn_parse(fwt_loss_fn *out, const char *name);
+
+#define FWT_DATUM_VERSION 1
+/**
+ * One datum with every input a loss may use (protocol §4.10). All arrays have
+ * one element per input token (n_tokens); the optional ones are NULL with 0.
+ * Initialise with fwt_datum_init.
+ */
+typedef struct fwt_datum {
+    unsigned int version;          /**< FWT_DATUM_VERSION */
+    const int64_t *tokens;         /**< model input tokens (ids in [0, 2^53]) */
+    size_t n_tokens;
+    const int64_t *target_tokens;  /**< the token each position predicts */
+    size_t n_target_tokens;
+    const float *weights;          /**< per-token loss weights; required by cross_entropy, optional otherwise */
+    size_t n_weights;
+    const float *logprobs;         /**< sampling logprobs of the targets; required by the RL losses */
+    size_t n_logprobs;
+    const float *advantages;       /**< per-token advantages; required by the RL losses */
+    size_t n_advantages;
+} fwt_datum;
+
+/** Zero `d` and set its version. FWT_EINVAL for NULL or an unknown version. */
+FWT_API int fwt_datum_init(fwt_datum *d, unsigned int version);
+/**
+ * Append a datum (arrays copied). Lengths must all equal n_tokens (> 0) and
+ * values be finite; FWT_EINVAL naming the argument otherwise, the batch
+ * unchanged. Whether the inputs suit the loss is checked by the call.
+ */
+FWT_API int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d);
+
+#define FWT_LOSS_CONFIG_VERSION 1
+/**
+ * loss_fn_config (protocol §4.10): named numeric parameters of the loss, e.g.
+ * {"clip_low_threshold", 0.8}, {"clip_high_threshold", 1.2} for ppo.
+ * Names are sent as given (the server checks them); values must be finite.
+ */
+typedef struct fwt_loss_config {
+    unsigned int version;          /**< FWT_LOSS_CONFIG_VERSION */
+    const char *const *keys;       /**< n non-empty names, each at most 64 characters, no duplicates */
+    const double *values;          /**< n finite values */
+    size_t n;
+} fwt_loss_config;
+
+/** Zero `c` (no parameters: the server's defaults) and set its version. FWT_EINVAL for NULL or an unknown version. */
+FWT_API int fwt_loss_config_init(fwt_loss_config *c, unsigned int version);
+
+/**
+ * POST /api/v1/forward_backward; completes with an fwt_forward_output. The
+ * batch is copied. Before any request: an unknown loss, a datum without an
+ * input the loss needs (see fwt_loss_fn) fail with FWT_EINVAL naming it.
+ */
 FWT_API int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
+/** forward_backward with loss_fn_config (NULL = none); validated before any request (FWT_EINVAL naming the key). */
+FWT_API int fwt_training_forward_backward_config(fwt_future **out, fwt_training *t, const fwt_batch *batch,
+                                                 fwt_loss_fn loss, const fwt_loss_config *config);
 /** POST /api/v1/forward (no gradient kept); completes with an fwt_forward_output. */
 FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
 
@@ -260,6 +357,10 @@ FWT_API int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms
 /** forward_backward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                                  fwt_loss_fn loss, int64_t timeout_ms);
+/** forward_backward_config + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
+FWT_API int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_training *t,
+                                                        const fwt_batch *batch, fwt_loss_fn loss,
+                                                        const fwt_loss_config *config, int64_t timeout_ms);
 /** forward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                         fwt_loss_fn loss, int64_t timeout_ms);

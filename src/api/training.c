@@ -98,6 +98,8 @@ static int validate(const fwt_training_options *o)
         return fwt__last_set(FWT_EINVAL, "lora_rank must not be negative (got %d)", (int)o->lora_rank);
     if (o->op_timeout_ms < -1)
         return fwt__last_set(FWT_EINVAL, "op_timeout_ms must be -1 (none), 0 (default: none) or > 0");
+    if (o->unload_timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "unload_timeout_ms must be -1 (none), 0 (default) or > 0");
     if (o->session_suffix && !is_hex8(o->session_suffix))
         return fwt__last_set(FWT_EINVAL, "session_suffix must be exactly 8 lowercase hex characters");
     if (o->base_model && (!*o->base_model || strlen(o->base_model) > 512))
@@ -191,6 +193,8 @@ int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_
     t->eng = fwt__client_engine(client);
     t->lora_rank = opts->lora_rank;
     t->op_timeout_ms = opts->op_timeout_ms > 0 ? opts->op_timeout_ms : 0; /* 0 here = no deadline */
+    t->keep_model_on_free = opts->keep_model_on_free != 0;
+    t->unload_timeout_ms = opts->unload_timeout_ms;
     if (opts->base_model && !(t->base_model = fwt__strdup(opts->base_model)))
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     if (!rc) {
@@ -233,6 +237,7 @@ void fwt_training_free(fwt_training *t)
 {
     if (!t)
         return;
+    fwt__training_unload_on_free(t); /* before closing: it is an op of this training */
     pthread_mutex_lock(&t->mu);
     t->closed = 1;
     fwt_client *c = t->client;

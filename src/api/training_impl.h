@@ -101,6 +101,10 @@ struct fwt_training {
     fwt__top *live;           /* every op not yet released */
     char *broken;             /* why the sequence cannot continue; NULL if fine */
     int sampler_saved;        /* §4.6: a sampler save was submitted (AUTO → delta) */
+    /* unload_model (§4.1): requested (no new op may start), done (the server freed the model) */
+    int unload_started, unloaded;
+    int keep_model_on_free;   /* options: fwt_training_free leaves the model loaded */
+    int64_t unload_timeout_ms;/* options: bound of the unload fwt_training_free performs (resolved; -1 none) */
     char *last_snapshot;      /* the last sampler snapshot submitted (a delta is computed against it, §4.6) */
     /* heartbeat (§4.1) */
     int hb_stop;
@@ -148,7 +152,18 @@ int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__
 int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
 fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous);
-cJSON *fwt__batch_to_json(const fwt_batch *b);
+/* rl: also send the sampling logprobs and advantages (protocol §4.10). */
+cJSON *fwt__batch_to_json(const fwt_batch *b, int rl);
+/* Every datum has what the loss needs (rl: logprobs + advantages, else weights); FWT_EINVAL naming the gap. */
+int fwt__batch_check_inputs(const fwt_batch *b, int rl, const char *loss_name, const char *fn);
+
+/* training_loss.c: loss names and loss_fn_config (protocol §4.10). */
+int fwt__loss_is_rl(fwt_loss_fn loss);
+/* Validate config (NULL = none) and add "loss_fn" and "loss_fn_config" to `input`; sets the last error. */
+int fwt__loss_add(cJSON *input, fwt_loss_fn loss, const fwt_loss_config *config, const char *fn);
+
+/* training_unload.c: the blocking unload fwt_training_free performs unless the options keep the model. */
+void fwt__training_unload_on_free(fwt_training *t);
 /* arr may be NULL (empty list). FWT_EPROTO if an element is not a string. */
 int fwt__string_list_from_json(fwt_string_list **out, const cJSON *arr);
 

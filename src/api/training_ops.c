@@ -155,7 +155,14 @@ static cJSON *body_new(fwt_training *t, const char *type, int with_model, int *r
         pthread_mutex_lock(&t->mu);
         char *mid = t->model_id ? fwt__strdup(t->model_id) : NULL;
         int have = t->model_id != NULL;
+        int unloaded = t->unload_started;
         pthread_mutex_unlock(&t->mu);
+        if (unloaded) {
+            fwt__free_mem(mid);
+            cJSON_Delete(b);
+            *rc = fwt__last_set(FWT_ESTATE, "%s: the model was unloaded (fwt_training_unload_model)", type);
+            return NULL;
+        }
         if (!have) {
             cJSON_Delete(b);
             *rc = fwt__last_set(FWT_ESTATE, "%s: no model yet; call fwt_training_create_model and wait for it first",
@@ -238,9 +245,9 @@ int fwt_training_create_model(fwt_future **out, fwt_training *t)
 
 /* ---- forward / forward_backward (§4.10) ---- */
 
-static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss, int backward)
+static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss,
+               const fwt_loss_config *config, int backward, const char *fn)
 {
-    const char *fn = backward ? "fwt_training_forward_backward" : "fwt_training_forward";
     int rc = start_checks(out, t, fn);
     if (rc)
         return rc;
@@ -248,17 +255,25 @@ static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_lo
         return fwt__last_set(FWT_EINVAL, "%s: batch is NULL", fn);
     if (fwt_batch_count(batch) == 0)
         return fwt__last_set(FWT_EINVAL, "%s: batch is empty", fn);
-    if (loss != FWT_LOSS_CROSS_ENTROPY)
-        return fwt__last_set(FWT_EINVAL, "%s: unknown loss %d", fn, (int)loss);
+    const char *name = fwt_loss_fn_name(loss);
+    if (!name)
+        return fwt__last_set(FWT_EINVAL, "%s: unknown loss %d (not a fwt_loss_fn)", fn, (int)loss);
+    int rl = fwt__loss_is_rl(loss);
+    if ((rc = fwt__batch_check_inputs(batch, rl, name, fn)) != FWT_OK)
+        return rc;
     const char *type = backward ? "forward_backward" : "forward";
     cJSON *b = body_new(t, type, 1, &rc);
     if (rc)
         return rc;
     cJSON *input = cJSON_AddObjectToObject(b, backward ? "forward_backward_input" : "forward_input");
-    cJSON *data = input ? fwt__batch_to_json(batch) : NULL;
-    if (!data || !cJSON_AddItemToObject(input, "data", data) || fwt__json_add_string(input, "loss_fn", "cross_entropy")) {
+    cJSON *data = input ? fwt__batch_to_json(batch, rl) : NULL;
+    if (!data || !cJSON_AddItemToObject(input, "data", data)) {
         cJSON_Delete(b);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    if ((rc = fwt__loss_add(input, loss, config, fn)) != FWT_OK) {
+        cJSON_Delete(b);
+        return rc;
     }
     return fwt__top_start(out, t, type, backward ? "ForwardBackward" : "Forward", b, 1, parse_forward, NULL, NULL,
                           FWT_SAMPLER_AUTO, NULL);
@@ -266,12 +281,18 @@ static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_lo
 
 int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss)
 {
-    return fwd(out, t, batch, loss, 1);
+    return fwd(out, t, batch, loss, NULL, 1, "fwt_training_forward_backward");
+}
+
+int fwt_training_forward_backward_config(fwt_future **out, fwt_training *t, const fwt_batch *batch,
+                                         fwt_loss_fn loss, const fwt_loss_config *config)
+{
+    return fwd(out, t, batch, loss, config, 1, "fwt_training_forward_backward_config");
 }
 
 int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss)
 {
-    return fwd(out, t, batch, loss, 0);
+    return fwd(out, t, batch, loss, NULL, 0, "fwt_training_forward");
 }
 
 /* ---- optim_step (§4.9) ---- */
@@ -445,6 +466,16 @@ int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training 
     fwt_future *f = NULL;
     int rc = fwt_training_forward_backward(&f, t, batch, loss);
     return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+}
+
+int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
+                                                fwt_loss_fn loss, const fwt_loss_config *config, int64_t timeout_ms)
+{
+    fwt_future *f = NULL;
+    if (out)
+        *out = NULL;
+    int rc = fwt_training_forward_backward_config(&f, t, batch, loss, config);
+    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss,

@@ -55,6 +55,13 @@ static void route(const fwt_resp_request *req, fwt_resp_action *out, void *ud)
     }
 }
 
+/*
+ * Every wait below is bounded only to turn a hang into a failure: no step of the sequence
+ * should come near it (each answer is immediate), so it is far above what a loaded machine
+ * needs. A short bound here made a slow run look like a hang.
+ */
+#define HANG_MS 30000
+
 static int ok_or_error(int rc)
 {
     return rc == FWT_OK || rc < 0;
@@ -97,10 +104,10 @@ static long sequence(const char *base)
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
     po.wait.poll_interval_ms = 1;
-    po.wait.timeout_ms = 3000;
+    po.wait.timeout_ms = HANG_MS;
     fwt_model *m = NULL;
     rc = fwt_promote_checkpoint_result(&m, c, "accounts/acct/rlorTrainerJobs/j/checkpoints/a-0a0b0c0d", "m", "b", &po,
-                                       10000);
+                                       HANG_MS);
     assert_true(ok_or_error(rc));
     assert_int_not_equal(rc, FWT_ETIMEDOUT);
     fwt_model_free(m);
@@ -112,9 +119,9 @@ static long sequence(const char *base)
     fwt_wait_options hw;
     fwt_wait_options_init(&hw, FWT_WAIT_OPTIONS_VERSION);
     hw.poll_interval_ms = 1;
-    hw.timeout_ms = 3000;
+    hw.timeout_ms = HANG_MS;
     fwt_hotload_status *s = NULL;
-    rc = fwt_deployment_wait_hotload_result(&s, c, "d1", "b", "s-1", &hw, 10000);
+    rc = fwt_deployment_wait_hotload_result(&s, c, "d1", "b", "s-1", &hw, HANG_MS);
     assert_true(ok_or_error(rc));
     assert_int_not_equal(rc, FWT_ETIMEDOUT);
     fwt_hotload_status_free(s);
@@ -125,15 +132,15 @@ static long sequence(const char *base)
     fwt_wait_options dw;
     fwt_wait_options_init(&dw, FWT_WAIT_OPTIONS_VERSION);
     dw.poll_interval_ms = 1;
-    dw.timeout_ms = 3000;
+    dw.timeout_ms = HANG_MS;
     d = NULL;
-    rc = fwt_deployment_wait_ready_result(&d, c, "d1", &dw, 10000);
+    rc = fwt_deployment_wait_ready_result(&d, c, "d1", &dw, HANG_MS);
     assert_true(ok_or_error(rc));
     assert_int_not_equal(rc, FWT_ETIMEDOUT);
     fwt_deployment_free(d);
     fwt_future *f = NULL;
     if (fwt_deployment_wait_hotload_ready(&f, c, "d1", "b", &dw) == FWT_OK) {
-        assert_int_equal(fwt_future_wait(f, 10000), FWT_OK);
+        assert_int_equal(fwt_future_wait(f, HANG_MS), FWT_OK);
         s = NULL;
         if (fwt_future_take_hotload_status(&s, f) == FWT_OK)
             fwt_hotload_status_free(s);
@@ -142,13 +149,13 @@ static long sequence(const char *base)
     fwt_warmup_options wo;
     fwt_warmup_options_init(&wo, FWT_WARMUP_OPTIONS_VERSION);
     wo.retry_interval_ms = 1;
-    assert_true(ok_or_error(fwt_deployment_warmup_result(c, "d1", &wo, 10000)));
+    assert_true(ok_or_error(fwt_deployment_warmup_result(c, "d1", &wo, HANG_MS)));
     fwt_job_wait_options jw;
     fwt_job_wait_options_init(&jw, FWT_JOB_WAIT_OPTIONS_VERSION);
     jw.wait.poll_interval_ms = 1;
-    jw.wait.timeout_ms = 3000;
+    jw.wait.timeout_ms = HANG_MS;
     j = NULL;
-    rc = fwt_job_wait_ready_result(&j, c, "j", &jw, 10000);
+    rc = fwt_job_wait_ready_result(&j, c, "j", &jw, HANG_MS);
     assert_true(ok_or_error(rc));
     assert_int_not_equal(rc, FWT_ETIMEDOUT);
     fwt_job_free(j);

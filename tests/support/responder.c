@@ -456,10 +456,14 @@ static int respond(conn *c, const fwt_resp_request *req, const fwt_resp_action *
     return close_after ? -1 : 0;
 }
 
-static void record(fwt_responder *r, fwt_resp_request *req)
+/*
+ * Append a copy of req to the log and wake fwt_responder_wait_requests. Holds
+ * r->mu. req->index must already be set. Counting a request and choosing its
+ * answer happen in one critical section (see conn_main): otherwise a second
+ * connection could take the queued answer meant for a request already counted.
+ */
+static void record_locked(fwt_responder *r, fwt_resp_request *req)
 {
-    pthread_mutex_lock(&r->mu);
-    req->index = (int)r->n_reqs;
     if (r->n_reqs == r->reqs_cap) {
         size_t nc = r->reqs_cap ? r->reqs_cap * 2 : 64;
         fwt_resp_request **nr = realloc(r->reqs, nc * sizeof *nr);
@@ -474,7 +478,42 @@ static void record(fwt_responder *r, fwt_resp_request *req)
             r->reqs[r->n_reqs++] = copy;
     }
     pthread_cond_broadcast(&r->cv);
+}
+
+/*
+ * Count req and decide its answer atomically: once a request is visible in
+ * fwt_responder_request_count / _wait_requests, its answer is already fixed,
+ * and the Nth request counted is the one that gets the Nth queued action.
+ * Returns 1 when *act is owned (must be released), 0 when the handler filled it.
+ */
+static int count_and_choose(fwt_responder *r, fwt_resp_request *req, fwt_resp_action *act)
+{
+    if (r->h) {
+        /* handler_mu serializes handlers, so the index read here stays the next one until
+           record_locked; r->mu is not held while the handler runs (it may call our API). */
+        pthread_mutex_lock(&r->handler_mu);
+        pthread_mutex_lock(&r->mu);
+        req->index = (int)r->n_reqs;
+        pthread_mutex_unlock(&r->mu);
+        r->h(req, act, r->ud);
+        pthread_mutex_lock(&r->mu);
+        record_locked(r, req);
+        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->handler_mu);
+        return 0;
+    }
+    pthread_mutex_lock(&r->mu);
+    req->index = (int)r->n_reqs;
+    if (r->q_len) {
+        *act = r->queue[r->q_head];
+        r->q_head = (r->q_head + 1) % r->q_cap;
+        r->q_len--;
+    } else {
+        action_copy(act, &r->dflt);
+    }
+    record_locked(r, req);
     pthread_mutex_unlock(&r->mu);
+    return 1;
 }
 
 static void *conn_main(void *arg)
@@ -486,26 +525,9 @@ static void *conn_main(void *arg)
         fwt_resp_request *req = read_request(c, &client_close);
         if (!req)
             break;
-        record(r, req);
         fwt_resp_action act;
         memset(&act, 0, sizeof act);
-        int owned = 0;
-        if (r->h) {
-            pthread_mutex_lock(&r->handler_mu);
-            r->h(req, &act, r->ud);
-            pthread_mutex_unlock(&r->handler_mu);
-        } else {
-            pthread_mutex_lock(&r->mu);
-            if (r->q_len) {
-                act = r->queue[r->q_head];
-                r->q_head = (r->q_head + 1) % r->q_cap;
-                r->q_len--;
-            } else {
-                action_copy(&act, &r->dflt);
-            }
-            pthread_mutex_unlock(&r->mu);
-            owned = 1;
-        }
+        int owned = count_and_choose(r, req, &act);
         int rc = respond(c, req, &act, client_close);
         if (owned)
             action_release(&act);

@@ -12,7 +12,10 @@
  *      with an empty body.
  *
  * Every request received is recorded (method, path, headers, body, connection
- * id) and can be inspected with fwt_responder_request_copy.
+ * id) and can be inspected with fwt_responder_request_copy. A request is
+ * counted only together with choosing its answer (one critical section): the
+ * Nth request counted gets the Nth queued action, and once
+ * fwt_responder_wait_requests sees a request its answer is already decided.
  *
  * Usage:
  *   fwt_responder *r;
@@ -88,7 +91,7 @@ void fwt_responder_push(fwt_responder *r, const fwt_resp_action *a);
 /** Replace the action used when neither a handler nor a queued action applies (deep-copied). */
 void fwt_responder_set_default(fwt_responder *r, const fwt_resp_action *a);
 
-/** Requests received so far (counted once their body has been read). */
+/** Requests received so far (counted once their body has been read and their answer chosen). */
 size_t fwt_responder_request_count(fwt_responder *r);
 
 /** Wait until at least n requests arrived or timeout_ms passed. Returns the count. */
