@@ -68,11 +68,22 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
     /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (protocol §1, §4) */
     if (fwl_req_seg_is(r, 0, "training") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "rlorTrainerJobs") && r->nseg == 8 &&
         fwl_req_seg_is(r, 5, "api") && fwl_req_seg_is(r, 6, "v1")) {
+        if (s->cfg.no_gateway) {
+            /* a gateway that cannot reach the trainer: clients fall back to the job's directRouteHandle */
+            fwl_resp_error(out, 503, FWL_GRPC_UNAVAILABLE,
+                           "trainer gateway unavailable (fwtrain-local --no-gateway): use the job's directRouteHandle");
+            return;
+        }
         if (strcmp(r->seg[3], FWL_ACCOUNT) != 0) {
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found", r->seg[3]);
             return;
         }
         fwl_trainer_route(s, r, out, r->seg[4], r->seg[7]);
+        return;
+    }
+    /* {directRouteHandle}/api/v1/{op}: the same trainer without the gateway (protocol §3.2) */
+    if (r->nseg == 5 && fwl_req_seg_is(r, 0, "direct") && fwl_req_seg_is(r, 2, "api") && fwl_req_seg_is(r, 3, "v1")) {
+        fwl_trainer_route(s, r, out, r->seg[1], r->seg[4]);
         return;
     }
     /* protocol §3.8/§3.9 */
