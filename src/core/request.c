@@ -1,5 +1,6 @@
 /* API calls over the engine: auth headers per plane (§1), retry classes (§2.3), error mapping (§2.2, §11.1). */
 #include <string.h>
+#include <strings.h>
 
 #include "core/client_impl.h"
 #include "json/json.h"
@@ -74,6 +75,51 @@ char *fwt__error_text(const char *body, size_t len, const cJSON *json)
     if (own)
         cJSON_Delete(own);
     return out;
+}
+
+/*
+ * The service's canonical status codes (google.rpc.Code, by name or number) to
+ * fwt_status, so an error says what kind of failure the server stated (an
+ * existing model id is a conflict, a missing resource not found) whatever
+ * path it came by: HTTP body, operation error, future error.
+ */
+int fwt__status_from_canonical(const char *name, int number, int fallback)
+{
+    static const struct {
+        const char *name;
+        int status;
+    } map[] = {
+        {"OK", FWT_OK},
+        {"CANCELLED", FWT_EREMOTE},           /* cancelled on the server, not by fwt_future_cancel */
+        {"UNKNOWN", FWT_EREMOTE},
+        {"INVALID_ARGUMENT", FWT_EINVAL},
+        {"DEADLINE_EXCEEDED", FWT_ETIMEDOUT},
+        {"NOT_FOUND", FWT_ENOTFOUND},
+        {"ALREADY_EXISTS", FWT_ECONFLICT},
+        {"PERMISSION_DENIED", FWT_EAUTH},
+        {"RESOURCE_EXHAUSTED", FWT_ERATELIMIT},
+        {"FAILED_PRECONDITION", FWT_ESTATE},
+        {"ABORTED", FWT_ECONFLICT},
+        {"OUT_OF_RANGE", FWT_EINVAL},
+        {"UNIMPLEMENTED", FWT_EUNSUPPORTED},
+        {"INTERNAL", FWT_EREMOTE},
+        {"UNAVAILABLE", FWT_EREMOTE},
+        {"DATA_LOSS", FWT_EREMOTE},
+        {"UNAUTHENTICATED", FWT_EAUTH},
+    };
+    const size_t n = sizeof map / sizeof map[0];
+    int st;
+    if (name && *name) {
+        for (size_t i = 0; i < n; i++)
+            if (strcasecmp(name, map[i].name) == 0) {
+                st = map[i].status;
+                return st == FWT_OK ? fallback : st;
+            }
+        return fallback;
+    }
+    if (number > 0 && (size_t)number < n)
+        return map[number].status;
+    return fallback;
 }
 
 static int status_of_code(const cJSON *code, int fallback)

@@ -72,8 +72,8 @@ static fwt_promote_options fast_promote(void)
 {
     fwt_promote_options o;
     fwt_promote_options_init(&o, FWT_PROMOTE_OPTIONS_VERSION);
-    o.poll_interval_ms = 1;
-    o.timeout_ms = 5000;
+    o.wait.poll_interval_ms = 1;
+    o.wait.timeout_ms = 5000;
     return o;
 }
 

@@ -205,8 +205,8 @@ static void test_library_paths(void **state)
     /* a promotion whose progress text and final error echo the key */
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 1;
-    po.timeout_ms = 5000;
+    po.wait.poll_interval_ms = 1;
+    po.wait.timeout_ms = 5000;
     fwt_model *m = NULL;
     int rc = fwt_promote_checkpoint_result(&m, c, "accounts/acct/rlorTrainerJobs/j/checkpoints/step-1-0a0b0c0d", "m1",
                                            "accounts/fireworks/models/b", &po, 10000);

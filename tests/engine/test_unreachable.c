@@ -346,9 +346,9 @@ static void test_accepted_wait_not_cut_short(void **state)
     assert_int_equal(fwt__client_new_with_clock(&c, &o, &k), FWT_OK);
     fwt_job_wait_options w;
     assert_int_equal(fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION), FWT_OK);
-    w.poll_interval_ms = 1000;
+    w.wait.poll_interval_ms = 1000;
     w.pending_timeout_ms = 90000;
-    w.ready_timeout_ms = 90000;
+    w.wait.timeout_ms = 90000;
     fwt_job *j = NULL;
     uint64_t t0 = fake_now(&clk);
     int rc = fwt_job_wait_ready_result(&j, c, "job-1", &w, -1);

@@ -2,10 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
-#include "core/core.h"
-#include "core/request.h"
+#include "fwt_util.h"
 
 const char *fwt_strerror(int status)
 {
@@ -59,14 +57,20 @@ static void err_set_message(fwt__err *e, char *msg)
     e->pub.message = msg ? msg : fwt_strerror(e->pub.code);
 }
 
-int fwt__err_set(fwt__err *e, int code, const char *fmt, ...)
+int fwt__err_setv(fwt__err *e, int code, const char *fmt, va_list ap)
 {
     if (!e)
         return code;
     e->pub.code = code;
+    err_set_message(e, fwt__vasprintf(fmt, ap));
+    return code;
+}
+
+int fwt__err_set(fwt__err *e, int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    err_set_message(e, fwt__vasprintf(fmt, ap));
+    fwt__err_setv(e, code, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -172,49 +176,4 @@ int fwt__check_name(const char *arg_name, const char *value, size_t max_len)
         if (*p < 0x20 || *p == 0x7f)
             return fwt__last_set(FWT_EINVAL, "%s must not contain control characters", arg_name);
     return FWT_OK;
-}
-
-/*
- * The service's canonical status codes (google.rpc.Code, by name or number) to
- * fwt_status, so an error says what kind of failure the server stated (an
- * existing model id is a conflict, a missing resource not found) whatever
- * path it came by: HTTP body, operation error, future error.
- */
-int fwt__status_from_canonical(const char *name, int number, int fallback)
-{
-    static const struct {
-        const char *name;
-        int status;
-    } map[] = {
-        {"OK", FWT_OK},
-        {"CANCELLED", FWT_EREMOTE},           /* cancelled on the server, not by fwt_future_cancel */
-        {"UNKNOWN", FWT_EREMOTE},
-        {"INVALID_ARGUMENT", FWT_EINVAL},
-        {"DEADLINE_EXCEEDED", FWT_ETIMEDOUT},
-        {"NOT_FOUND", FWT_ENOTFOUND},
-        {"ALREADY_EXISTS", FWT_ECONFLICT},
-        {"PERMISSION_DENIED", FWT_EAUTH},
-        {"RESOURCE_EXHAUSTED", FWT_ERATELIMIT},
-        {"FAILED_PRECONDITION", FWT_ESTATE},
-        {"ABORTED", FWT_ECONFLICT},
-        {"OUT_OF_RANGE", FWT_EINVAL},
-        {"UNIMPLEMENTED", FWT_EUNSUPPORTED},
-        {"INTERNAL", FWT_EREMOTE},
-        {"UNAVAILABLE", FWT_EREMOTE},
-        {"DATA_LOSS", FWT_EREMOTE},
-        {"UNAUTHENTICATED", FWT_EAUTH},
-    };
-    const size_t n = sizeof map / sizeof map[0];
-    int st;
-    if (name && *name) {
-        for (size_t i = 0; i < n; i++)
-            if (strcasecmp(name, map[i].name) == 0) {
-                st = map[i].status;
-                return st == FWT_OK ? fallback : st;
-            }
-        return fallback;
-    }
-    if (number > 0 && (size_t)number < n)
-        return map[number].status;
-    return fallback;
 }
