@@ -165,9 +165,10 @@ static void proxy_stop(proxy *p)
 /* No piece of the key (8 bytes or more) anywhere in what the proxy saw. */
 static void assert_no_key(const proxy *p)
 {
-    const size_t klen = sizeof KEY - 1;
+    static const char key[] = KEY;
+    const size_t klen = sizeof key - 1;
     for (size_t i = 0; i + 8 <= klen; i++)
-        if (memmem(p->seen, p->seen_len, KEY + i, 8))
+        if (memmem(p->seen, p->seen_len, key + i, 8))
             fail_msg("the proxy saw key bytes at offset %zu:\n%s", i, p->seen);
     assert_null(strstr(p->seen, "X-Api-Key"));
     assert_null(strstr(p->seen, "Authorization"));

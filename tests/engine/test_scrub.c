@@ -143,9 +143,10 @@ static void keep_error(sink *s, const fwt_error *e)
 /* No copy and no 8-byte piece of the key in text. */
 static void assert_clean(const char *what, const char *text, size_t len)
 {
-    const size_t klen = sizeof KEY - 1;
+    static const char key[] = KEY;
+    const size_t klen = sizeof key - 1;
     for (size_t i = 0; i + 8 <= klen; i++) {
-        const char *hit = memmem(text, len, KEY + i, 8);
+        const char *hit = memmem(text, len, key + i, 8);
         if (hit)
             fail_msg("%s holds key bytes %zu..%zu: ...%.80s...", what, i, i + 8,
                      hit - text > 40 ? hit - 40 : text);
