@@ -38,12 +38,19 @@ static void usage(FILE *f)
           "  --hotload-ms MS       time a replica spends downloading a snapshot (default 50)\n"
           "  --promote-ms MS       time an async promotion stays not done (default 200)\n"
           "  --ttl-sweep-ms MS     period of the checkpoint TTL sweep (default 1000)\n"
+          "  --session-timeout-ms MS\n"
+          "                        a session with no heartbeat, create_model or op for MS is dropped and its\n"
+          "                        models unloaded, freeing their LoRA slots (default 60000, 0 = never)\n"
           "  --faults SPEC         seeded faults, e.g. seed=7,http503=0.1,http429=0.05,retry_after=1,\n"
           "                        http408=0.05,http410=0.01,drop=0.05,stall_body_ms=60000@0.02,\n"
-          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX]\n"
+          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX];\n"
+          "                        hotload_busy=404 or 425: completions answer that status while their\n"
+          "                        deployment loads a snapshot (as the service does mid-hotload)\n"
           "  --strict-hotload      behave like an old serving stack: unknown hotload body fields (e.g.\n"
           "                        reset_prompt_cache) are rejected with 400 \"Extra inputs are not permitted\"\n"
           "  --no-async-promotion  behave like an old control plane: async_promotion is rejected with 400\n"
+          "  --no-gateway          the trainer gateway path (/training/v1/...) answers 503, as when the gateway\n"
+          "                        cannot reach the trainer; the job's directRouteHandle (/direct/{job}) works\n"
           "  --max-connections N   open connections in all (default 1000); over it a new connection is refused\n"
           "  --max-client-connections N\n"
           "                        open connections from one address (default 256; 0 = no limit)\n"
@@ -82,6 +89,7 @@ enum {
     OPT_VERBOSE,
     OPT_STRICT_HOTLOAD,
     OPT_NO_ASYNC_PROMOTE,
+    OPT_NO_GATEWAY,
     OPT_INT_FIRST /* the integer options follow, in INT_OPTS order */
 };
 
@@ -94,7 +102,7 @@ static const int_opt INT_OPTS[] = {
     {"port", 0, 65535},           {"model-dim", 1, 4096},         {"long-poll-ms", 0, 600000},
     {"max-body-mib", 1, 4096},    {"job-start-ms", 0, 600000},    {"hotload-ms", 0, 600000},
     {"promote-ms", 0, 600000},    {"ttl-sweep-ms", 10, 600000},   {"max-connections", 1, 1000000},
-    {"max-client-connections", 0, 1000000}, {"idle-timeout-s", 1, 3600},
+    {"max-client-connections", 0, 1000000}, {"idle-timeout-s", 1, 3600}, {"session-timeout-ms", 0, 86400000},
 };
 #define N_INT_OPTS (sizeof INT_OPTS / sizeof INT_OPTS[0])
 
@@ -111,7 +119,8 @@ static void set_int_opt(fwl_config *c, size_t i, long x)
     case 7: c->ttl_sweep_ms = (int)x; break;
     case 8: c->max_connections = (int)x; break;
     case 9: c->max_per_client = (int)x; break;
-    default: c->idle_timeout_s = (int)x; break;
+    case 10: c->idle_timeout_s = (int)x; break;
+    default: c->session_timeout_ms = (int)x; break;
     }
 }
 
@@ -172,7 +181,7 @@ static int set_seed(fwl_config *c, const char *v)
 /* Parses argv into c with getopt_long (--opt VALUE and --opt=VALUE). -1 to go on; else the exit status. */
 static int parse_args(int argc, char **argv, fwl_config *c)
 {
-    struct option opts[N_INT_OPTS + 12];
+    struct option opts[N_INT_OPTS + 16]; /* the non-integer options, the terminator, room */
     size_t n = 0;
     opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     opts[n++] = (struct option){"data-dir", required_argument, NULL, OPT_DATA_DIR};
@@ -184,6 +193,7 @@ static int parse_args(int argc, char **argv, fwl_config *c)
     opts[n++] = (struct option){"verbose", no_argument, NULL, OPT_VERBOSE};
     opts[n++] = (struct option){"strict-hotload", no_argument, NULL, OPT_STRICT_HOTLOAD};
     opts[n++] = (struct option){"no-async-promotion", no_argument, NULL, OPT_NO_ASYNC_PROMOTE};
+    opts[n++] = (struct option){"no-gateway", no_argument, NULL, OPT_NO_GATEWAY};
     for (size_t i = 0; i < N_INT_OPTS; i++)
         opts[n++] = (struct option){INT_OPTS[i].name, required_argument, NULL, OPT_INT_FIRST + (int)i};
     opts[n] = (struct option){NULL, 0, NULL, 0};
@@ -201,8 +211,12 @@ static int parse_args(int argc, char **argv, fwl_config *c)
         } else if (opt == ':') {
             fprintf(stderr, "fwtrain-local: %s needs a value\n", arg);
             rc = 2;
-        } else if (opt == OPT_VERBOSE || opt == OPT_STRICT_HOTLOAD || opt == OPT_NO_ASYNC_PROMOTE) {
-            *(opt == OPT_VERBOSE ? &c->verbose : opt == OPT_STRICT_HOTLOAD ? &c->strict_hotload : &c->no_async_promote) = true;
+        } else if (opt == OPT_VERBOSE || opt == OPT_STRICT_HOTLOAD || opt == OPT_NO_ASYNC_PROMOTE ||
+                   opt == OPT_NO_GATEWAY) {
+            *(opt == OPT_VERBOSE           ? &c->verbose
+              : opt == OPT_STRICT_HOTLOAD  ? &c->strict_hotload
+              : opt == OPT_NO_GATEWAY      ? &c->no_gateway
+                                           : &c->no_async_promote) = true;
         } else if (opt == OPT_SEED) {
             rc = set_seed(c, optarg) ? 2 : -1;
         } else if (opt >= OPT_INT_FIRST) {
