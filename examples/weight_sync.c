@@ -364,7 +364,6 @@ int main(int argc, char **argv)
     }
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = 250;
     int wrc = fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, -1);
     fwt_job_free(created);
     if (wrc != FWT_OK) {
@@ -390,15 +389,13 @@ int main(int argc, char **argv)
     fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     so.deployment_id = fwt_deployment_id(dep);
     so.base_model = base_model;
-    so.hotload_poll_interval_ms = 100;
-    so.warmup_interval_ms = 200;
     if (fwt_weight_syncer_new(&sync, client, t, &so) != FWT_OK) {
         rc = fail("cannot create the weight syncer");
         goto out;
     }
     /* The deployment serves nothing until the first hotload: push the initial weights. */
     char *snap = NULL;
-    if (fwt_weight_syncer_save_and_hotload(&snap, sync, "step-00000", FWT_CHECKPOINT_AUTO) != FWT_OK) {
+    if (fwt_weight_syncer_save_and_hotload(&snap, sync, "step-00000", FWT_SAMPLER_AUTO) != FWT_OK) {
         rc = fail("initial hotload failed");
         goto out;
     }
@@ -414,7 +411,7 @@ int main(int argc, char **argv)
         fwt_sync_timing tm;
         tm.version = FWT_SYNC_TIMING_VERSION;
         snap = NULL;
-        if (fwt_weight_syncer_save_and_hotload(&snap, sync, name, FWT_CHECKPOINT_AUTO) != FWT_OK) {
+        if (fwt_weight_syncer_save_and_hotload(&snap, sync, name, FWT_SAMPLER_AUTO) != FWT_OK) {
             rc = fail("save_and_hotload failed");
             goto out;
         }
@@ -424,7 +421,7 @@ int main(int argc, char **argv)
             goto out;
         }
         printf("step=%d reward=%.3f snapshot=%s type=%s check=ok (save %" PRId64 " ms, hotload %" PRId64 " ms)\n", step,
-               mean, snap, fwt_checkpoint_type_name((fwt_checkpoint_type)tm.type), tm.save_ms, tm.hotload_ms);
+               mean, snap, fwt_sampler_type_name((fwt_sampler_type)tm.type), tm.save_ms, tm.hotload_ms);
         fflush(stdout);
         fwt_free(snap);
     }
@@ -435,7 +432,7 @@ out:
         fprintf(stderr, "weight_sync: warning: could not delete deployment %s\n", fwt_deployment_id(dep));
     fwt_deployment_free(dep);
     fwt_training_free(t);
-    if (job && fwt_job_delete(client, fwt_job_id(job)) != FWT_OK)
+    if (job && fwt_job_delete_result(client, fwt_job_id(job), -1) != FWT_OK)
         fprintf(stderr, "weight_sync: warning: could not delete job %s\n", fwt_job_id(job));
     fwt_job_free(job);
     fwt_client_free(client);

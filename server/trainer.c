@@ -1,12 +1,20 @@
 /* Trainer data plane (protocol §4): sessions, models and routes. Each model has one worker thread that runs its
- * ops strictly in seq_id order (protocol §4.3). A submit is only refused at the HTTP level when it cannot be
- * ordered (bad JSON, no model, no seq_id); every other problem fails the op's future with category "user" (ops.c),
- * so a bad op never leaves a hole in the sequence that would stall the ops behind it. */
+ * ops strictly in seq_id order (protocol §4.3). A submit is refused without taking its seq_id only when it cannot
+ * be ordered (bad JSON, no model, no seq_id). A bad forward batch is answered 400 but still takes its seq_id;
+ * every other problem fails the op's future with category "user" (ops.c). Either way a bad op never leaves a hole
+ * in the sequence that would stall the ops behind it. Sessions silent for --session-timeout-ms expire with their
+ * models (reap_locked). */
 #include "trainer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "dataplane.h"
+#include "fwd_batch.h"
+#include "records.h"
+#include "request.h"
 
 /* ---- live state lookup (s->lock held) ------------------------------------ */
 
@@ -52,6 +60,7 @@ static void *worker_main(void *p)
         pthread_mutex_unlock(&tm->mu);
         fwl_run_op(tm, op);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
         pthread_mutex_lock(&tm->mu);
         tm->next_seq++;
@@ -62,6 +71,7 @@ static void *worker_main(void *p)
         fwl_future_fail(tm->s, op->fut, "server", "model %s was unloaded before op seq_id %lld ran", tm->id,
                         (long long)op->seq);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
     }
     pthread_mutex_unlock(&tm->mu);
@@ -84,14 +94,71 @@ static void model_destroy(fwl_tmodel *tm)
     free(tm);
 }
 
+/* ---- sessions ---------------------------------------------------------------- */
+
+static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
+{
+    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
+        if (!strcmp(ss->id, id))
+            return ss;
+    return NULL;
+}
+
+/* s->lock held. A session with no heartbeat, create_model or submit for --session-timeout-ms is gone, with its
+ * models (so a LoRA slot held by a dead client comes back). Unlinks them (except session `keep`) and returns the
+ * models for reap_finish, which must run without the lock: a worker's running op takes it. */
+static fwl_tmodel *reap_locked(fwl_server *s, fwl_jobrt *jr, const char *keep)
+{
+    fwl_tmodel *dead = NULL;
+    int64_t now = fwl_now_us(), limit = (int64_t)s->cfg.session_timeout_ms * 1000;
+    for (fwl_session **pp = jr && limit > 0 ? &jr->sessions : NULL; pp && *pp;) {
+        fwl_session *ss = *pp;
+        if ((keep && !strcmp(ss->id, keep)) || now - ss->last_us <= limit) {
+            pp = &ss->next;
+            continue;
+        }
+        *pp = ss->next;
+        for (fwl_tmodel **mp = &jr->models; *mp;) {
+            fwl_tmodel *tm = *mp;
+            if (!strcmp(tm->session, ss->id)) {
+                *mp = tm->next;
+                tm->next = dead;
+                dead = tm;
+            } else {
+                mp = &tm->next;
+            }
+        }
+        if (s->cfg.verbose)
+            fwl_log("session %s of %s expired (no heartbeat for %d ms); its models are unloaded", ss->id, jr->job,
+                    s->cfg.session_timeout_ms);
+        while (ss->created) {
+            fwl_cm_seen *c = ss->created;
+            ss->created = c->next;
+            free(c);
+        }
+        free(ss);
+    }
+    return dead;
+}
+
+static void reap_finish(fwl_tmodel *dead)
+{
+    while (dead) {
+        fwl_tmodel *n = dead->next;
+        model_destroy(dead);
+        dead = n;
+    }
+}
+
 /* ---- HTTP handlers ---------------------------------------------------------- */
 
 static void reply_future(fwl_resp *out, const char *rid, const char *model_id)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "request_id", rid);
-    if (model_id)
-        cJSON_AddStringToObject(o, "model_id", model_id);
+    if (!cJSON_AddStringToObject(o, "request_id", rid) || (model_id && !cJSON_AddStringToObject(o, "model_id", model_id))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
     fwl_resp_json(out, 200, o);
 }
 
@@ -102,25 +169,32 @@ static void h_create_session(fwl_server *s, fwl_req *r, fwl_resp *out, const cha
         return;
     cJSON_Delete(body);
     fwl_session *ss = calloc(1, sizeof *ss);
-    fwl_new_id(s, "sess-", ss->id, sizeof ss->id);
+    if (!ss) {
+        fwl_resp_oom(out);
+        return;
+    }
+    char id[48];
+    fwl_new_id(s, "sess-", id, sizeof id);
+    memcpy(ss->id, id, sizeof id);
     ss->last_us = fwl_now_us();
     pthread_mutex_lock(&s->lock);
     fwl_jobrt *jr = jobrt_locked(s, job, true);
-    ss->next = jr->sessions;
-    jr->sessions = ss;
+    fwl_tmodel *dead = reap_locked(s, jr, NULL);
+    if (jr) {
+        ss->next = jr->sessions;
+        jr->sessions = ss;
+    }
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
+    if (!jr) {
+        free(ss);
+        fwl_resp_oom(out);
+        return;
+    }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "session_id", ss->id);
+    cJSON_AddStringToObject(o, "session_id", id);
     cJSON_AddStringToObject(o, "type", "create_session");
     fwl_resp_json(out, 200, o);
-}
-
-static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
-{
-    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
-        if (!strcmp(ss->id, id))
-            return ss;
-    return NULL;
 }
 
 static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
@@ -135,10 +209,13 @@ static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *jo
         return;
     }
     pthread_mutex_lock(&s->lock);
-    fwl_session *ss = session_locked(jobrt_locked(s, job, false), sid);
+    fwl_jobrt *jr = jobrt_locked(s, job, false);
+    fwl_tmodel *dead = reap_locked(s, jr, NULL); /* a heartbeat after the timeout is too late */
+    fwl_session *ss = session_locked(jr, sid);
     if (ss)
         ss->last_us = fwl_now_us();
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     if (!ss)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (the trainer may have restarted)", sid);
     else {
@@ -149,139 +226,337 @@ static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *jo
     cJSON_Delete(body);
 }
 
+/* A create_model request, validated. */
+typedef struct cm_req {
+    char sid[256];
+    bool has_mseq;
+    int64_t mseq;
+    int lora_rank;
+    char mismatch[600]; /* non-empty: the op fails with this (category user) */
+} cm_req;
+
+/* Parses a create_model body against the job's record; NULL when fine, else the 400 message. */
+static const char *cm_parse(fwl_server *s, const char *job, const cJSON *body, cm_req *cm)
+{
+    memset(cm, 0, sizeof *cm);
+    const char *sid = fwl_json_str(body, "session_id");
+    cm->has_mseq = cJSON_GetObjectItemCaseSensitive(body, "model_seq_id") != NULL;
+    if (!sid || (cm->has_mseq && !fwl_json_int(body, "model_seq_id", &cm->mseq)))
+        return "session_id (string) is required; model_seq_id must be an integer";
+    if (strlen(sid) >= sizeof cm->sid)
+        return "session_id is too long";
+    snprintf(cm->sid, sizeof cm->sid, "%s", sid);
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(body, "lora_config");
+    const char *bm = fwl_json_str(body, "base_model");
+    if ((lc && !cJSON_IsObject(lc) && !cJSON_IsNull(lc)) || (cJSON_GetObjectItemCaseSensitive(body, "base_model") && !bm))
+        return "lora_config must be an object and base_model a string";
+    cJSON *jobj = fwl_job_load(s, job);
+    const cJSON *tc = jobj ? cJSON_GetObjectItemCaseSensitive(jobj, "trainingConfig") : NULL;
+    const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
+    const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
+    const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
+    /* ranks are converted to int only once known to fit (a float-to-int overflow is undefined behaviour) */
+    if (lc_rank && !cJSON_IsNull(lc_rank) &&
+        (!cJSON_IsNumber(lc_rank) || !isfinite(lc_rank->valuedouble) || lc_rank->valuedouble < 0 ||
+         lc_rank->valuedouble > FWL_MAX_LORA_RANK || lc_rank->valuedouble != floor(lc_rank->valuedouble))) {
+        cJSON_Delete(jobj);
+        return "lora_config.rank must be an integer 0..65536 (0 = full-parameter)";
+    }
+    double jrank = cJSON_IsNumber(jr_rank) && isfinite(jr_rank->valuedouble) ? jr_rank->valuedouble : 0;
+    cm->lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0 ? (int)lc_rank->valuedouble
+                    : jrank > 0 ? (jrank >= FWL_MAX_LORA_RANK ? FWL_MAX_LORA_RANK : (int)jrank)
+                                : 0;
+    if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
+        snprintf(cm->mismatch, sizeof cm->mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
+    cJSON_Delete(jobj);
+    return NULL;
+}
+
+/* A retried create_model (same model_seq_id in the session) gets the same promise: 1 with rid filled; 0 new;
+ * -1 unknown session. */
+static int cm_seen(fwl_server *s, const char *job, const cm_req *cm, char *rid, size_t rl)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_jobrt *jr = jobrt_locked(s, job, true);
+    fwl_session *ss = session_locked(jr, cm->sid);
+    fwl_tmodel *dead = reap_locked(s, jr, cm->sid); /* other sessions' expiry frees their LoRA slots */
+    int rc = ss ? 0 : -1;
+    if (ss) {
+        ss->last_us = fwl_now_us();
+        for (fwl_cm_seen *c = ss->created; c && rc == 0; c = c->next) {
+            if (cm->has_mseq && c->model_seq == cm->mseq) {
+                snprintf(rid, rl, "%s", c->rid);
+                rc = 1;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
+    return rc;
+}
+
+static void cm_remember(fwl_server *s, const char *job, const cm_req *cm, const char *rid)
+{
+    if (!cm->has_mseq)
+        return;
+    fwl_cm_seen *c = calloc(1, sizeof *c);
+    if (!c) {
+        fwl_log("out of memory: a retry of create_model %lld will create another model", (long long)cm->mseq);
+        return;
+    }
+    c->model_seq = cm->mseq;
+    snprintf(c->rid, sizeof c->rid, "%s", rid);
+    pthread_mutex_lock(&s->lock);
+    fwl_session *ss = session_locked(jobrt_locked(s, job, false), cm->sid);
+    if (ss) {
+        c->next = ss->created;
+        ss->created = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(c);
+}
+
+static void model_free_unstarted(fwl_tmodel *tm, bool sync_init)
+{
+    if (!tm)
+        return;
+    if (sync_init) {
+        pthread_mutex_destroy(&tm->mu);
+        pthread_cond_destroy(&tm->cv);
+    }
+    fwl_model_free(&tm->m);
+    fwl_adam_free(&tm->a);
+    free(tm->grad);
+    free(tm);
+}
+
+/* Creates the model, starts its worker and registers it with the job; completes or fails f. */
+static void cm_create(fwl_server *s, const char *job, const cm_req *cm, fwl_future *f)
+{
+    fwl_tmodel *tm = calloc(1, sizeof *tm);
+    bool ok = tm != NULL, capped = false, sync_init = false;
+    if (ok) {
+        tm->s = s;
+        tm->next_seq = 1;
+        tm->lora_rank = cm->lora_rank;
+        snprintf(tm->session, sizeof tm->session, "%s", cm->sid);
+    }
+    ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
+    ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
+    ok = ok && (tm->grad = calloc(tm->m.n_params, sizeof(float))) != NULL;
+    if (ok) {
+        pthread_mutex_init(&tm->mu, NULL);
+        pthread_cond_init(&tm->cv, NULL);
+        sync_init = true;
+        fwl_new_id(s, "model-", tm->id, sizeof tm->id);
+        pthread_mutex_lock(&s->lock);
+        fwl_jobrt *jr = jobrt_locked(s, job, true);
+        int loras = 0;
+        for (fwl_tmodel *o = jr ? jr->models : NULL; o; o = o->next)
+            loras += o->lora_rank > 0;
+        /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
+        capped = cm->lora_rank > 0 && loras >= 2;
+        tm->jr = jr;
+        ok = jr && !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
+        if (ok) {
+            tm->next = jr->models;
+            jr->models = tm;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (ok) {
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddStringToObject(res, "model_id", tm->id);
+        cJSON_AddStringToObject(res, "type", "create_model");
+        fwl_future_complete(s, f, res);
+        return;
+    }
+    model_free_unstarted(tm, sync_init);
+    if (capped)
+        fwl_future_fail(s, f, "user", "Cannot create LoRA session %.64s: maximum of 2 concurrent sessions reached", cm->sid);
+    else
+        fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
+}
+
 /* protocol §4.1 */
 static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
 {
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    const char *sid = fwl_json_str(body, "session_id");
-    int64_t mseq = 0;
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(body, "model_seq_id");
-    if (!sid || (ms && !fwl_json_int(body, "model_seq_id", &mseq))) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "session_id (string) is required; model_seq_id must be an integer");
+    cm_req cm;
+    const char *err = cm_parse(s, job, body, &cm);
+    cJSON_Delete(body);
+    if (err) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
         return;
     }
-    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(body, "lora_config");
-    const char *bm = fwl_json_str(body, "base_model");
-    if ((lc && !cJSON_IsObject(lc) && !cJSON_IsNull(lc)) ||
-        (cJSON_GetObjectItemCaseSensitive(body, "base_model") && !bm)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "lora_config must be an object and base_model a string");
+    char rid[48];
+    int seen = cm_seen(s, job, &cm, rid, sizeof rid);
+    if (seen < 0) {
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", cm.sid);
         return;
     }
-    cJSON *jobj = fwl_job_load(s, job);
-    const cJSON *tc = jobj ? cJSON_GetObjectItemCaseSensitive(jobj, "trainingConfig") : NULL;
-    const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
-    const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
-    const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
-    int lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
-                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
-                                                                          : 0;
-    char mismatch[600] = "";
-    if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
-        snprintf(mismatch, sizeof mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
-    cJSON_Delete(jobj);
-
-    pthread_mutex_lock(&s->lock);
-    fwl_jobrt *jr = jobrt_locked(s, job, true);
-    fwl_session *ss = session_locked(jr, sid);
-    if (!ss) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", sid);
-        cJSON_Delete(body);
+    if (seen > 0) {
+        reply_future(out, rid, NULL);
         return;
     }
-    ss->last_us = fwl_now_us();
-    for (fwl_cm_seen *c = ss->created; c; c = c->next) {
-        if (ms && c->model_seq == mseq) {
-            /* a retried create_model: same promise */
-            char rid[48];
-            snprintf(rid, sizeof rid, "%s", c->rid);
-            pthread_mutex_unlock(&s->lock);
-            cJSON_Delete(body);
-            reply_future(out, rid, NULL);
-            return;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-
     fwl_future *f = fwl_future_new(s, job);
     if (!f) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
+        fwl_resp_oom(out);
         return;
     }
-    if (mismatch[0]) {
-        fwl_future_fail(s, f, "user", "%s", mismatch);
-    } else {
-        fwl_tmodel *tm = calloc(1, sizeof *tm);
-        bool ok = tm != NULL, capped = false;
-        if (ok) {
-            tm->s = s;
-            tm->next_seq = 1;
-            tm->lora_rank = lora_rank;
-        }
-        ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
-        ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
-        ok = ok && (tm->grad = calloc(tm->m.n_params, sizeof(float))) != NULL;
-        if (ok) {
-            pthread_mutex_init(&tm->mu, NULL);
-            pthread_cond_init(&tm->cv, NULL);
-            fwl_new_id(s, "model-", tm->id, sizeof tm->id);
-            pthread_mutex_lock(&s->lock);
-            jr = jobrt_locked(s, job, true);
-            tm->jr = jr;
-            int loras = 0;
-            for (fwl_tmodel *o = jr->models; o; o = o->next)
-                loras += o->lora_rank > 0;
-            /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
-            capped = lora_rank > 0 && loras >= 2;
-            ok = !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
-            if (ok) {
-                tm->next = jr->models;
-                jr->models = tm;
-            }
-            pthread_mutex_unlock(&s->lock);
-        }
-        if (!ok) {
-            if (tm) {
-                if (capped) {
-                    pthread_mutex_destroy(&tm->mu);
-                    pthread_cond_destroy(&tm->cv);
-                }
-                fwl_model_free(&tm->m);
-                fwl_adam_free(&tm->a);
-                free(tm->grad);
-                free(tm);
-            }
-            if (capped)
-                fwl_future_fail(s, f, "user", "Cannot create LoRA session %.64s: maximum of 2 concurrent sessions reached",
-                                sid);
-            else
-                fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
-        } else {
-            cJSON *res = cJSON_CreateObject();
-            cJSON_AddStringToObject(res, "model_id", tm->id);
-            cJSON_AddStringToObject(res, "type", "create_model");
-            fwl_future_complete(s, f, res);
-        }
-    }
-    if (ms) {
-        pthread_mutex_lock(&s->lock);
-        fwl_session *ss2 = session_locked(jobrt_locked(s, job, false), sid);
-        if (ss2) {
-            fwl_cm_seen *c = calloc(1, sizeof *c);
-            c->model_seq = mseq;
-            snprintf(c->rid, sizeof c->rid, "%s", f->id);
-            c->next = ss2->created;
-            ss2->created = c;
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
-    cJSON_Delete(body);
+    if (cm.mismatch[0])
+        fwl_future_fail(s, f, "user", "%s", cm.mismatch);
+    else
+        cm_create(s, job, &cm, f);
+    cm_remember(s, job, &cm, f->id);
     reply_future(out, f->id, NULL);
+}
+
+/* seq_id's entry in the model's submit log, or NULL. tm->mu held. */
+static const fwl_seen *seen_find(const fwl_tmodel *tm, int64_t seq)
+{
+    for (size_t i = 0; i < tm->nseen; i++)
+        if (tm->seen[i].seq == seq)
+            return &tm->seen[i];
+    return NULL;
+}
+
+/* A submit as the model's ordering sees it. */
+typedef struct submit {
+    const char *job, *type, *mid;
+    int64_t seq;
+    char key[160];        /* X-Idempotency-Key ("" when absent) */
+    char model_id[48];
+    fwl_fwd_batch *batch; /* forward / forward_backward: the parsed batch (NULL if refused) */
+    char verr[512];       /* non-empty: the batch was refused (a 400, though the op still takes its seq_id) */
+} submit;
+
+/* s->lock and tm->mu held: has this seq been submitted before? 0 no (and it is not behind the sequence);
+ * 1 the same request again (rid filled: the original promise, never a second run); -1 refused (out filled). */
+static int submit_dedupe_locked(const fwl_tmodel *tm, const submit *sb, char *rid, size_t rl, fwl_resp *out)
+{
+    const fwl_seen *sn = seen_find(tm, sb->seq);
+    if (sn && !strcmp(sn->key, sb->key) && !strcmp(sn->type, sb->type)) {
+        snprintf(rid, rl, "%s", sn->rid);
+        return 1;
+    }
+    if (sn) {
+        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
+                       "seq_id %lld was already submitted as another request (%s, different idempotency key)",
+                       (long long)sb->seq, sn->type);
+        return -1;
+    }
+    if (sb->seq < tm->next_seq) {
+        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld is behind this model's sequence",
+                       (long long)sb->seq);
+        return -1;
+    }
+    return 0;
+}
+
+/* The model a submit names, with s->lock and tm->mu HELD; NULL (no lock held) with out filled. */
+static fwl_tmodel *submit_model_lock(fwl_server *s, const submit *sb, fwl_resp *out)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_tmodel *tm = model_locked(jobrt_locked(s, sb->job, false), sb->mid);
+    if (!tm) {
+        pthread_mutex_unlock(&s->lock);
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown model_id %.64s on this trainer (create_model first)",
+                       sb->mid);
+        return NULL;
+    }
+    fwl_session *owner = session_locked(tm->jr, tm->session);
+    if (owner)
+        owner->last_us = fwl_now_us(); /* a working client keeps its session alive even between heartbeats */
+    pthread_mutex_lock(&tm->mu);
+    return tm;
+}
+
+static void submit_unlock(fwl_server *s, fwl_tmodel *tm)
+{
+    pthread_mutex_unlock(&tm->mu);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Records the submit and queues op in seq order; both locks held. -1 when out of memory. */
+static int submit_enqueue_locked(fwl_tmodel *tm, const submit *sb, fwl_op *op)
+{
+    if (tm->nseen == tm->capseen) {
+        size_t nc = tm->capseen ? tm->capseen * 2 : 64;
+        fwl_seen *nv = realloc(tm->seen, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        tm->seen = nv;
+        tm->capseen = nc;
+    }
+    fwl_seen *sn = &tm->seen[tm->nseen++];
+    sn->seq = sb->seq;
+    snprintf(sn->key, sizeof sn->key, "%s", sb->key);
+    snprintf(sn->type, sizeof sn->type, "%s", sb->type);
+    snprintf(sn->rid, sizeof sn->rid, "%s", op->fut->id);
+    fwl_op **pp = &tm->queue;
+    while (*pp && (*pp)->seq < sb->seq)
+        pp = &(*pp)->next;
+    op->next = *pp;
+    *pp = op;
+    pthread_cond_broadcast(&tm->cv);
+    return 0;
+}
+
+/* The answer to an accepted submit: its promise, or the 400 of a refused forward batch. */
+static void reply_submit(fwl_resp *out, const submit *sb, const char *rid)
+{
+    if (sb->verr[0])
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", sb->verr);
+    else
+        reply_future(out, rid, sb->model_id);
+}
+
+/* Queues the op (takes body and sb->batch); the future's id goes into out. */
+static void submit_queue(fwl_server *s, submit *sb, cJSON *body, fwl_resp *out)
+{
+    fwl_future *f = fwl_future_new(s, sb->job);
+    fwl_op *op = calloc(1, sizeof *op);
+    if (!f || !op) {
+        if (f)
+            fwl_future_fail(s, f, "server", "out of memory");
+        free(op);
+        cJSON_Delete(body);
+        fwl_fwd_batch_free(sb->batch);
+        fwl_resp_oom(out);
+        return;
+    }
+    char fid[48], rid[48];
+    snprintf(fid, sizeof fid, "%s", f->id); /* once queued, the op may run and free body before we reply */
+    op->seq = sb->seq;
+    snprintf(op->type, sizeof op->type, "%s", sb->type);
+    op->body = body;
+    op->batch = sb->batch;
+    op->fut = f;
+    fwl_tmodel *tm = submit_model_lock(s, sb, out);
+    /* re-check under the lock: a concurrent retry of the same seq may have won */
+    int dup = tm ? submit_dedupe_locked(tm, sb, rid, sizeof rid, out) : -1;
+    if (dup == 0 && submit_enqueue_locked(tm, sb, op) != 0) {
+        fwl_resp_oom(out);
+        dup = -1;
+    }
+    if (tm) {
+        snprintf(sb->model_id, sizeof sb->model_id, "%s", tm->id);
+        submit_unlock(s, tm);
+    }
+    if (dup == 0) {
+        reply_submit(out, sb, fid);
+        return;
+    }
+    fwl_future_fail(s, f, "server", tm ? "duplicate submit" : "model was unloaded");
+    cJSON_Delete(body);
+    fwl_fwd_batch_free(op->batch);
+    free(op);
+    if (dup == 1)
+        reply_submit(out, sb, rid);
 }
 
 /* protocol §4.3: a seq'd training op */
@@ -290,9 +565,8 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    const char *mid = fwl_json_str(body, "model_id");
-    int64_t seq;
-    if (!mid || !fwl_json_int(body, "seq_id", &seq) || seq < 1) {
+    submit sb = {.job = job, .type = type, .mid = fwl_json_str(body, "model_id")};
+    if (!sb.mid || !fwl_json_int(body, "seq_id", &sb.seq) || sb.seq < 1) {
         cJSON_Delete(body);
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "model_id (string) and seq_id (integer >= 1) are required");
         return;
@@ -304,113 +578,26 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         return;
     }
     const char *key = fwl_req_header(r, "X-Idempotency-Key");
-    char keybuf[160];
-    snprintf(keybuf, sizeof keybuf, "%s", key ? key : "");
-
-    pthread_mutex_lock(&s->lock);
-    fwl_tmodel *tm = model_locked(jobrt_locked(s, job, false), mid);
-    if (!tm) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown model_id %.64s on this trainer (create_model first)", mid);
+    snprintf(sb.key, sizeof sb.key, "%s", key ? key : "");
+    /* A forward batch is checked here so a bad one is a 400 (fwd_batch.h). The op still takes its seq_id and
+     * fails its future with the same message: the ops behind it must not wait for a seq_id that never comes. */
+    if (!strcmp(type, "forward_backward") || !strcmp(type, "forward"))
+        fwl_fwd_batch_parse(&sb.batch, body, !strcmp(type, "forward_backward"), sb.verr, sizeof sb.verr);
+    char rid[48];
+    fwl_tmodel *tm = submit_model_lock(s, &sb, out);
+    int dup = tm ? submit_dedupe_locked(tm, &sb, rid, sizeof rid, out) : -1;
+    if (tm) {
+        snprintf(sb.model_id, sizeof sb.model_id, "%s", tm->id);
+        submit_unlock(s, tm);
+    }
+    if (dup == 1) /* a retried submit: the original promise (or the same 400), never a second run */
+        reply_submit(out, &sb, rid);
+    if (dup != 0) {
         cJSON_Delete(body);
+        fwl_fwd_batch_free(sb.batch);
         return;
     }
-    pthread_mutex_lock(&tm->mu);
-    for (size_t i = 0; i < tm->nseen; i++) {
-        fwl_seen *sn = &tm->seen[i];
-        if (sn->seq != seq)
-            continue;
-        if (!strcmp(sn->key, keybuf) && !strcmp(sn->type, type)) {
-            char rid[48], m2[48];
-            snprintf(rid, sizeof rid, "%s", sn->rid);
-            snprintf(m2, sizeof m2, "%s", tm->id);
-            pthread_mutex_unlock(&tm->mu);
-            pthread_mutex_unlock(&s->lock);
-            cJSON_Delete(body);
-            reply_future(out, rid, m2); /* a retried submit: the original promise, never a second run */
-            return;
-        }
-        char was[40];
-        snprintf(was, sizeof was, "%s", sn->type);
-        pthread_mutex_unlock(&tm->mu);
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
-                       "seq_id %lld was already submitted as another request (%s, different idempotency key)",
-                       (long long)seq, was);
-        return;
-    }
-    if (seq < tm->next_seq) {
-        pthread_mutex_unlock(&tm->mu);
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld is behind this model's sequence", (long long)seq);
-        return;
-    }
-    pthread_mutex_unlock(&tm->mu);
-    pthread_mutex_unlock(&s->lock);
-
-    fwl_future *f = fwl_future_new(s, job);
-    fwl_op *op = calloc(1, sizeof *op);
-    if (!f || !op) {
-        free(op);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
-        return;
-    }
-    op->seq = seq;
-    snprintf(op->type, sizeof op->type, "%s", type);
-    op->body = body;
-    op->fut = f;
-    char model_id[48];
-    pthread_mutex_lock(&s->lock);
-    tm = model_locked(jobrt_locked(s, job, false), mid);
-    if (!tm) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_future_fail(s, f, "server", "model was unloaded");
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model %.64s was unloaded", mid);
-        cJSON_Delete(body);
-        free(op);
-        return;
-    }
-    snprintf(model_id, sizeof model_id, "%s", tm->id);
-    pthread_mutex_lock(&tm->mu);
-    /* re-check under the lock: a concurrent retry of the same seq may have won */
-    for (size_t i = 0; i < tm->nseen; i++) {
-        if (tm->seen[i].seq == seq) {
-            char rid[48];
-            bool same = !strcmp(tm->seen[i].key, keybuf) && !strcmp(tm->seen[i].type, type);
-            snprintf(rid, sizeof rid, "%s", tm->seen[i].rid);
-            pthread_mutex_unlock(&tm->mu);
-            pthread_mutex_unlock(&s->lock);
-            fwl_future_fail(s, f, "server", "duplicate submit");
-            cJSON_Delete(body);
-            free(op);
-            if (same)
-                reply_future(out, rid, model_id);
-            else
-                fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld was already submitted", (long long)seq);
-            return;
-        }
-    }
-    if (tm->nseen == tm->capseen) {
-        tm->capseen = tm->capseen ? tm->capseen * 2 : 64;
-        tm->seen = realloc(tm->seen, tm->capseen * sizeof *tm->seen);
-    }
-    fwl_seen *sn = &tm->seen[tm->nseen++];
-    sn->seq = seq;
-    snprintf(sn->key, sizeof sn->key, "%s", keybuf);
-    snprintf(sn->type, sizeof sn->type, "%s", type);
-    snprintf(sn->rid, sizeof sn->rid, "%s", f->id);
-    fwl_op **pp = &tm->queue;
-    while (*pp && (*pp)->seq < seq)
-        pp = &(*pp)->next;
-    op->next = *pp;
-    *pp = op;
-    pthread_cond_broadcast(&tm->cv);
-    pthread_mutex_unlock(&tm->mu);
-    pthread_mutex_unlock(&s->lock);
-    reply_future(out, f->id, model_id);
+    submit_queue(s, &sb, body, out); /* sb.mid points into body: queued with it */
 }
 
 static void h_unload(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
@@ -461,6 +648,11 @@ static void h_list_checkpoints(fwl_server *s, fwl_resp *out, const char *job)
     fwl_ckpt *cks = fwl_ckpt_list(s, job, &n);
     size_t nd = 0;
     const char **names = calloc(n + 1, sizeof *names);
+    if (!names) {
+        free(cks);
+        fwl_resp_oom(out);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (cks[i].kind == FWL_CK_DCP)
             names[nd++] = cks[i].name;
@@ -533,7 +725,10 @@ void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
     } else if (!strcmp(op, "unload_model")) {
         h_unload(s, r, out, job);
     } else if (!strcmp(op, "telemetry")) {
-        fwl_resp_json(out, 200, cJSON_CreateObject());
+        /* the official client re-sends a batch (once a second, for the whole session) unless it reads this */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "accepted");
+        fwl_resp_json(out, 200, o);
     } else {
         h_submit(s, r, out, job, op);
     }

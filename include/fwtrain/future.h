@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — fwt_future: a pollable handle on an asynchronous operation.
  *
  * A future is single-owner: whoever received it through `**out` frees it.
@@ -8,13 +9,11 @@
 #ifndef FWTRAIN_FUTURE_H
 #define FWTRAIN_FUTURE_H
 
-#include "common.h"
+#include "types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct fwt_future fwt_future;
 
 /**
  * Completion callback. Runs exactly once per registration, on the client's

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — fwt_training: one session and one model on a trainer's data
  * plane (protocol §4). Training ops return futures; their submissions go out
  * strictly in seq_id order while their results are retrieved concurrently
@@ -14,8 +15,7 @@
 extern "C" {
 #endif
 
-typedef struct fwt_training fwt_training;
-
+/** Version of fwt_training_options. */
 #define FWT_TRAINING_OPTIONS_VERSION 1
 
 /** Where the trainer is and how to talk to it. */
@@ -25,9 +25,19 @@ typedef struct fwt_training_options {
     const char *trainer_url;     /**< explicit data-plane base URL; overrides job_id */
     const char *base_model;      /**< "accounts/fireworks/models/..."; required for create_model */
     int32_t lora_rank;           /**< 0 = full-parameter (enables the delta chain) */
-    int32_t reserved0;
-    int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = none (default) */
+    int32_t reserved0;           /**< must be 0 */
+    int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = default (none), -1 = none */
     const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (protocol §4.6) */
+    /**
+     * Nonzero: fwt_training_free leaves the model loaded on the trainer.
+     * Default 0: free unloads it (unload_model), so the trainer's session
+     * slot is released (a LoRA trainer holds at most 2 concurrent sessions,
+     * protocol §4.1) and a later process can start or resume on it.
+     */
+    int32_t keep_model_on_free;
+    int32_t reserved1;
+    /** Bound of the unload fwt_training_free performs: 0 = 30000 ms (default), -1 = none, > 0 ms. */
+    int64_t unload_timeout_ms;
 } fwt_training_options;
 
 /** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
@@ -40,7 +50,13 @@ FWT_API int fwt_training_options_init(fwt_training_options *opts, unsigned int v
  */
 FWT_API int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_options *opts);
 
-/** Stop the heartbeat, cancel pending ops, free. Outstanding futures stay valid. NULL is allowed. */
+/**
+ * Cancel pending ops, unload the model (unless options.keep_model_on_free,
+ * or it was unloaded already; bounded by options.unload_timeout_ms; a failed
+ * unload is logged as a warning), stop the heartbeat, free. Blocks for the
+ * unload. Outstanding futures stay valid. NULL is allowed. Must not be
+ * called from a completion callback.
+ */
 FWT_API void fwt_training_free(fwt_training *t);
 
 /** The session id from create_session (borrowed). */
@@ -55,6 +71,12 @@ FWT_API const char *fwt_training_model_id(const fwt_training *t);
 /** The data-plane base URL in use (borrowed). */
 FWT_API const char *fwt_training_url(const fwt_training *t);
 
+/**
+ * The client the training runs on (borrowed), or NULL once that client was
+ * freed or for a NULL training. Thread-safe.
+ */
+FWT_API fwt_client *fwt_training_client(fwt_training *t);
+
 /* ---- create_model (protocol §4.1) ------------------------------------- */
 
 /**
@@ -63,6 +85,18 @@ FWT_API const char *fwt_training_url(const fwt_training *t);
  * Only one model per fwt_training. Requires options.base_model.
  */
 FWT_API int fwt_training_create_model(fwt_future **out, fwt_training *t);
+
+/* ---- unload_model (protocol §4.1) ------------------------------------- */
+
+/**
+ * POST /api/v1/unload_model {model_id}: the trainer frees the model and its
+ * session slot. Completes with no value (fwt_future_status). After the call
+ * no other op can start on this training (FWT_ESTATE); a failed unload can be
+ * tried again. Requires a created model (FWT_ESTATE otherwise).
+ */
+FWT_API int fwt_training_unload_model(fwt_future **out, fwt_training *t);
+/** unload_model + wait up to timeout_ms (-1 = forever). */
+FWT_API int fwt_training_unload_model_result(fwt_training *t, int64_t timeout_ms);
 
 /* ---- training data (protocol §4.10) ----------------------------------- */
 
@@ -112,14 +146,86 @@ FWT_API const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *
 /** Free an output taken from a future. NULL is allowed. */
 FWT_API void fwt_forward_output_free(fwt_forward_output *o);
 
-/** Supported losses (protocol §4.10). */
-typedef enum fwt_loss_fn { FWT_LOSS_CROSS_ENTROPY = 0 } fwt_loss_fn;
+/**
+ * Supported losses (protocol §4.10), with the datum inputs each needs:
+ * cross_entropy: target_tokens, weights. The RL losses (importance_sampling,
+ * ppo, cispo, dro): target_tokens, logprobs (the sampling logprobs of the
+ * targets, e.g. fwt_completion_logprobs) and advantages; weights optional.
+ * Their definitions are Tinker's; fwt_loss_config passes their parameters.
+ */
+typedef enum fwt_loss_fn {
+    FWT_LOSS_CROSS_ENTROPY = 0,
+    FWT_LOSS_IMPORTANCE_SAMPLING = 1,
+    FWT_LOSS_PPO = 2,
+    FWT_LOSS_CISPO = 3,
+    FWT_LOSS_DRO = 4
+} fwt_loss_fn;
 
-/** POST /api/v1/forward_backward; completes with an fwt_forward_output. The batch is copied. */
+/** The wire name ("cross_entropy", "importance_sampling", "ppo", "cispo", "dro"); NULL for an unknown value. */
+FWT_API const char *fwt_loss_fn_name(fwt_loss_fn loss);
+/** Parse a wire name (exact). FWT_EINVAL naming it if unknown. */
+FWT_API int fwt_loss_fn_parse(fwt_loss_fn *out, const char *name);
+
+/** The current version of fwt_datum (its `version` field). */
+#define FWT_DATUM_VERSION 1
+/**
+ * One datum with every input a loss may use (protocol §4.10). All arrays have
+ * one element per input token (n_tokens); the optional ones are NULL with 0.
+ * Initialise with fwt_datum_init.
+ */
+typedef struct fwt_datum {
+    unsigned int version;          /**< FWT_DATUM_VERSION */
+    const int64_t *tokens;         /**< model input tokens (ids in [0, 2^53]) */
+    size_t n_tokens;
+    const int64_t *target_tokens;  /**< the token each position predicts */
+    size_t n_target_tokens;
+    const float *weights;          /**< per-token loss weights; required by cross_entropy, optional otherwise */
+    size_t n_weights;
+    const float *logprobs;         /**< sampling logprobs of the targets; required by the RL losses */
+    size_t n_logprobs;
+    const float *advantages;       /**< per-token advantages; required by the RL losses */
+    size_t n_advantages;
+} fwt_datum;
+
+/** Zero `d` and set its version. FWT_EINVAL for NULL or an unknown version. */
+FWT_API int fwt_datum_init(fwt_datum *d, unsigned int version);
+/**
+ * Append a datum (arrays copied). Lengths must all equal n_tokens (> 0) and
+ * values be finite; FWT_EINVAL naming the argument otherwise, the batch
+ * unchanged. Whether the inputs suit the loss is checked by the call.
+ */
+FWT_API int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d);
+
+/** The current version of fwt_loss_config (its `version` field). */
+#define FWT_LOSS_CONFIG_VERSION 1
+/**
+ * loss_fn_config (protocol §4.10): named numeric parameters of the loss, e.g.
+ * {"clip_low_threshold", 0.8}, {"clip_high_threshold", 1.2} for ppo.
+ * Names are sent as given (the server checks them); values must be finite.
+ */
+typedef struct fwt_loss_config {
+    unsigned int version;          /**< FWT_LOSS_CONFIG_VERSION */
+    const char *const *keys;       /**< n non-empty names, each at most 64 characters, no duplicates */
+    const double *values;          /**< n finite values */
+    size_t n;
+} fwt_loss_config;
+
+/** Zero `c` (no parameters: the server's defaults) and set its version. FWT_EINVAL for NULL or an unknown version. */
+FWT_API int fwt_loss_config_init(fwt_loss_config *c, unsigned int version);
+
+/**
+ * POST /api/v1/forward_backward; completes with an fwt_forward_output. The
+ * batch is copied. Before any request: an unknown loss, a datum without an
+ * input the loss needs (see fwt_loss_fn) fail with FWT_EINVAL naming it.
+ */
 FWT_API int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
+/** forward_backward with loss_fn_config (NULL = none); validated before any request (FWT_EINVAL naming the key). */
+FWT_API int fwt_training_forward_backward_config(fwt_future **out, fwt_training *t, const fwt_batch *batch,
+                                                 fwt_loss_fn loss, const fwt_loss_config *config);
 /** POST /api/v1/forward (no gradient kept); completes with an fwt_forward_output. */
 FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
 
+/** Version of fwt_adam_params. */
 #define FWT_ADAM_PARAMS_VERSION 1
 /** Adam hyper-parameters (protocol §4.9). */
 typedef struct fwt_adam_params {
@@ -147,7 +253,9 @@ FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt
  * ttl_seconds must be >= 0. Violations fail with FWT_EINVAL before any request
  * is sent; fwt_error_last() names the argument.
  */
+/** Longest checkpoint name accepted (characters). */
 #define FWT_CHECKPOINT_NAME_MAX 200
+/** Longest checkpoint path or reference accepted (characters). */
 #define FWT_CHECKPOINT_PATH_MAX 1024
 
 /**
@@ -163,17 +271,17 @@ FWT_API int fwt_training_load_state(fwt_future **out, fwt_training *t, const cha
 FWT_API int fwt_training_load_state_with_optimizer(fwt_future **out, fwt_training *t, const char *path);
 
 /** Sampler checkpoint type (protocol §4.6). */
-typedef enum fwt_checkpoint_type {
-    FWT_CHECKPOINT_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
-    FWT_CHECKPOINT_BASE = 1,
-    FWT_CHECKPOINT_DELTA = 2,
-    FWT_CHECKPOINT_MERGED_BASE = 3
-} fwt_checkpoint_type;
+typedef enum fwt_sampler_type {
+    FWT_SAMPLER_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
+    FWT_SAMPLER_BASE = 1,
+    FWT_SAMPLER_DELTA = 2,
+    FWT_SAMPLER_MERGED_BASE = 3
+} fwt_sampler_type;
 
 /** "base", "delta", "merged_base", "auto"; NULL for an unknown value. */
-FWT_API const char *fwt_checkpoint_type_name(fwt_checkpoint_type type);
+FWT_API const char *fwt_sampler_type_name(fwt_sampler_type type);
 /** Parse a type name (case-insensitive). FWT_EINVAL if unknown. */
-FWT_API int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name);
+FWT_API int fwt_sampler_type_parse(fwt_sampler_type *out, const char *name);
 
 /** Result of a sampler save. */
 typedef struct fwt_sampler_save fwt_sampler_save;
@@ -181,8 +289,8 @@ typedef struct fwt_sampler_save fwt_sampler_save;
 FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
 /** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
 FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
-/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_CHECKPOINT_AUTO for NULL. */
-FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
+/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_SAMPLER_AUTO for NULL. */
+FWT_API fwt_sampler_type fwt_sampler_save_type(const fwt_sampler_save *s);
 /**
  * For a full-parameter delta: the snapshot name the delta applies on top of,
  * i.e. the training's previous sampler snapshot when this save was submitted
@@ -200,7 +308,7 @@ FWT_API void fwt_sampler_save_free(fwt_sampler_save *s);
  * Completes with an fwt_sampler_save.
  */
 FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t, const char *name,
-                                                      fwt_checkpoint_type type, int64_t ttl_seconds);
+                                                      fwt_sampler_type type, int64_t ttl_seconds);
 
 /**
  * resolve_checkpoint_path (protocol §4.7, no request): "gs://..." and "/..."
@@ -208,15 +316,6 @@ FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_trai
  * non-empty, name without '/'); else name unchanged. *out is freed with fwt_free.
  */
 FWT_API int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source_job_id);
-
-/** A list of strings (opaque). */
-typedef struct fwt_string_list fwt_string_list;
-/** Number of strings (0 for NULL). */
-FWT_API size_t fwt_string_list_count(const fwt_string_list *l);
-/** String i (borrowed, valid until the list is freed); NULL if i is out of range. */
-FWT_API const char *fwt_string_list_get(const fwt_string_list *l, size_t i);
-/** Free the list and its strings. NULL is allowed. */
-FWT_API void fwt_string_list_free(fwt_string_list *l);
 
 /** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
 FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t);
@@ -261,6 +360,10 @@ FWT_API int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms
 /** forward_backward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                                  fwt_loss_fn loss, int64_t timeout_ms);
+/** forward_backward_config + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
+FWT_API int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_training *t,
+                                                        const fwt_batch *batch, fwt_loss_fn loss,
+                                                        const fwt_loss_config *config, int64_t timeout_ms);
 /** forward + wait; *out (free with fwt_forward_output_free) may be NULL to discard the output. */
 FWT_API int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                         fwt_loss_fn loss, int64_t timeout_ms);
@@ -276,7 +379,7 @@ FWT_API int fwt_training_load_state_result(fwt_training *t, const char *path, in
 FWT_API int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms);
 /** save_weights_for_sampler_ext + wait; *out (free with fwt_sampler_save_free) may be NULL. */
 FWT_API int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
-                                                             fwt_checkpoint_type type, int64_t ttl_seconds,
+                                                             fwt_sampler_type type, int64_t ttl_seconds,
                                                              int64_t timeout_ms);
 
 #ifdef __cplusplus

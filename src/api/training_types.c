@@ -12,8 +12,10 @@ typedef struct datum {
     int64_t *tokens;
     size_t n_tokens;
     int64_t *targets;
-    float *weights;
+    float *weights;           /* NULL: not sent (RL losses without weights) */
     size_t n_targets;
+    float *logprobs;          /* sampling logprobs (RL losses), NULL if none; n_targets entries */
+    float *advantages;        /* RL losses, NULL if none; n_targets entries */
 } datum;
 
 struct fwt_batch {
@@ -37,6 +39,8 @@ void fwt_batch_free(fwt_batch *b)
         fwt__free_mem(b->d[i].tokens);
         fwt__free_mem(b->d[i].targets);
         fwt__free_mem(b->d[i].weights);
+        fwt__free_mem(b->d[i].logprobs);
+        fwt__free_mem(b->d[i].advantages);
     }
     fwt__free_mem(b->d);
     fwt__free_mem(b);
@@ -46,28 +50,60 @@ size_t fwt_batch_count(const fwt_batch *b) { return b ? b->n : 0; }
 
 #define MAX_EXACT_INT 9007199254740992LL /* 2^53: JSON numbers are doubles */
 
-int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const int64_t *target_tokens, size_t n_targets,
-                  const float *weights, size_t n_weights)
+int fwt_datum_init(fwt_datum *d, unsigned int version)
+{
+    if (!d)
+        return fwt__last_set(FWT_EINVAL, "fwt_datum_init: d is NULL");
+    if (version != FWT_DATUM_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_datum_init: unknown version %u", version);
+    memset(d, 0, sizeof *d);
+    d->version = version;
+    return FWT_OK;
+}
+
+/* One optional float input: absent (NULL, n 0) or n_targets finite values. */
+static int check_floats(const char *fn, const char *name, const float *v, size_t n, size_t want, int required)
+{
+    if (!v && !n && !required)
+        return FWT_OK;
+    if (!v || n != want)
+        return fwt__last_set(FWT_EINVAL, "%s: %s must have n_targets (%zu) elements, got %zu", fn, name, want,
+                             v ? n : (size_t)0);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return fwt__last_set(FWT_EINVAL, "%s: %s[%zu] is not finite", fn, name, i);
+    return FWT_OK;
+}
+
+static float *dup_floats(const float *v, size_t n)
+{
+    float *c = v ? fwt__calloc(n, sizeof *c) : NULL;
+    if (c)
+        memcpy(c, v, n * sizeof *c);
+    return c;
+}
+
+static int add_datum(fwt_batch *b, const fwt_datum *in, int weights_required, const char *fn)
 {
     if (!b)
-        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: batch is NULL");
-    if (!tokens || n_tokens == 0)
-        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: tokens must be a non-empty array");
-    if (!target_tokens || n_targets == 0)
-        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: target_tokens must be a non-empty array");
-    if (n_targets != n_tokens) /* one target per input token (Tinker and fwtrain-local require it) */
-        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: n_targets (%zu) must equal n_tokens (%zu)", n_targets, n_tokens);
-    if (!weights || n_weights != n_targets)
-        return fwt__last_set(FWT_EINVAL, "fwt_batch_add: weights must have n_targets (%zu) elements, got %zu",
-                             n_targets, weights ? n_weights : (size_t)0);
-    for (size_t i = 0; i < n_tokens; i++)
-        if (tokens[i] < 0 || tokens[i] > MAX_EXACT_INT)
-            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: tokens[%zu] is out of range", i);
-    for (size_t i = 0; i < n_targets; i++) {
-        if (target_tokens[i] < 0 || target_tokens[i] > MAX_EXACT_INT)
-            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: target_tokens[%zu] is out of range", i);
-        if (!isfinite(weights[i]))
-            return fwt__last_set(FWT_EINVAL, "fwt_batch_add: weights[%zu] is not finite", i);
+        return fwt__last_set(FWT_EINVAL, "%s: batch is NULL", fn);
+    if (!in->tokens || in->n_tokens == 0)
+        return fwt__last_set(FWT_EINVAL, "%s: tokens must be a non-empty array", fn);
+    if (!in->target_tokens || in->n_target_tokens == 0)
+        return fwt__last_set(FWT_EINVAL, "%s: target_tokens must be a non-empty array", fn);
+    size_t n = in->n_target_tokens;
+    if (n != in->n_tokens) /* one target per input token (Tinker and fwtrain-local require it) */
+        return fwt__last_set(FWT_EINVAL, "%s: n_targets (%zu) must equal n_tokens (%zu)", fn, n, in->n_tokens);
+    int rc = check_floats(fn, "weights", in->weights, in->n_weights, n, weights_required);
+    if (!rc) rc = check_floats(fn, "logprobs", in->logprobs, in->n_logprobs, n, 0);
+    if (!rc) rc = check_floats(fn, "advantages", in->advantages, in->n_advantages, n, 0);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (in->tokens[i] < 0 || in->tokens[i] > MAX_EXACT_INT)
+            return fwt__last_set(FWT_EINVAL, "%s: tokens[%zu] is out of range", fn, i);
+        if (in->target_tokens[i] < 0 || in->target_tokens[i] > MAX_EXACT_INT)
+            return fwt__last_set(FWT_EINVAL, "%s: target_tokens[%zu] is out of range", fn, i);
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 8;
@@ -80,23 +116,50 @@ int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const in
         b->cap = cap;
     }
     datum d = {0};
-    d.tokens = fwt__calloc(n_tokens, sizeof *d.tokens); /* overflow-checked sizes */
-    d.targets = fwt__calloc(n_targets, sizeof *d.targets);
-    d.weights = fwt__calloc(n_targets, sizeof *d.weights);
-    if (!d.tokens || !d.targets || !d.weights) {
+    d.tokens = fwt__calloc(n, sizeof *d.tokens); /* overflow-checked sizes */
+    d.targets = fwt__calloc(n, sizeof *d.targets);
+    d.weights = dup_floats(in->weights, n);
+    d.logprobs = dup_floats(in->logprobs, n);
+    d.advantages = dup_floats(in->advantages, n);
+    if (!d.tokens || !d.targets || (in->weights && !d.weights) || (in->logprobs && !d.logprobs) ||
+        (in->advantages && !d.advantages)) {
         fwt__free_mem(d.tokens);
         fwt__free_mem(d.targets);
         fwt__free_mem(d.weights);
+        fwt__free_mem(d.logprobs);
+        fwt__free_mem(d.advantages);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    memcpy(d.tokens, tokens, n_tokens * sizeof *d.tokens);
-    memcpy(d.targets, target_tokens, n_targets * sizeof *d.targets);
-    memcpy(d.weights, weights, n_targets * sizeof *d.weights);
-    d.n_tokens = n_tokens;
-    d.n_targets = n_targets;
+    memcpy(d.tokens, in->tokens, n * sizeof *d.tokens);
+    memcpy(d.targets, in->target_tokens, n * sizeof *d.targets);
+    d.n_tokens = n;
+    d.n_targets = n;
     b->d[b->n++] = d;
     fwt__last_ok();
     return FWT_OK;
+}
+
+int fwt_batch_add(fwt_batch *b, const int64_t *tokens, size_t n_tokens, const int64_t *target_tokens, size_t n_targets,
+                  const float *weights, size_t n_weights)
+{
+    fwt_datum d;
+    fwt_datum_init(&d, FWT_DATUM_VERSION);
+    d.tokens = tokens;
+    d.n_tokens = n_tokens;
+    d.target_tokens = target_tokens;
+    d.n_target_tokens = n_targets;
+    d.weights = weights;
+    d.n_weights = n_weights;
+    return add_datum(b, &d, 1, "fwt_batch_add");
+}
+
+int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d)
+{
+    if (!d)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add_datum: d is NULL");
+    if (d->version != FWT_DATUM_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_batch_add_datum: unknown fwt_datum version %u", d->version);
+    return add_datum(b, d, 0, "fwt_batch_add_datum");
 }
 
 static cJSON *tensor(const void *data, size_t n, int is_float)
@@ -132,8 +195,10 @@ oom:
     return NULL;
 }
 
-/* protocol §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}} */
-cJSON *fwt__batch_to_json(const fwt_batch *b)
+/* protocol §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}}.
+ * loss_fn_inputs: target_tokens (int64), weights (float32) when present; with `rl` also the sampling
+ * logprobs and the advantages (float32). cross_entropy never gets the RL inputs. */
+cJSON *fwt__batch_to_json(const fwt_batch *b, int rl)
 {
     cJSON *data = cJSON_CreateArray();
     if (!data)
@@ -163,17 +228,46 @@ cJSON *fwt__batch_to_json(const fwt_batch *b)
         }
         cJSON_AddItemToObject(chunk, "tokens", toks);
         cJSON *lfi = ok ? cJSON_AddObjectToObject(dj, "loss_fn_inputs") : NULL;
-        cJSON *tt = lfi ? tensor(d->targets, d->n_targets, 0) : NULL;
-        cJSON *w = tt ? tensor(d->weights, d->n_targets, 1) : NULL;
-        if (!w) {
-            cJSON_Delete(tt);
+        const struct {
+            const char *name;
+            const void *v;
+            int is_float;
+        } in[] = {{"target_tokens", d->targets, 0},
+                  {"weights", d->weights, 1},
+                  {"logprobs", rl ? d->logprobs : NULL, 1},
+                  {"advantages", rl ? d->advantages : NULL, 1}};
+        for (size_t k = 0; lfi && k < sizeof in / sizeof in[0]; k++) {
+            if (!in[k].v)
+                continue;
+            cJSON *tj = tensor(in[k].v, d->n_targets, in[k].is_float);
+            if (!tj) {
+                lfi = NULL;
+                break;
+            }
+            cJSON_AddItemToObject(lfi, in[k].name, tj);
+        }
+        if (!lfi) {
             cJSON_Delete(data);
             return NULL;
         }
-        cJSON_AddItemToObject(lfi, "target_tokens", tt);
-        cJSON_AddItemToObject(lfi, "weights", w);
     }
     return data;
+}
+
+/* Every datum carries the inputs `loss` needs (protocol §4.10); sets the last error naming the first gap. */
+int fwt__batch_check_inputs(const fwt_batch *b, int rl, const char *loss_name, const char *fn)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const datum *d = &b->d[i];
+        const char *missing = !rl && !d->weights      ? "weights"
+                              : rl && !d->logprobs   ? "logprobs (the sampling logprobs)"
+                              : rl && !d->advantages ? "advantages"
+                                                     : NULL;
+        if (missing)
+            return fwt__last_set(FWT_EINVAL, "%s: datum %zu has no %s, which the %s loss needs", fn, i, missing,
+                                 loss_name);
+    }
+    return FWT_OK;
 }
 
 /* ---- metrics ---- */
@@ -367,10 +461,10 @@ struct fwt_sampler_save {
     char *path;
     char *snapshot_name;
     char *previous; /* NULL unless a delta */
-    fwt_checkpoint_type type;
+    fwt_sampler_type type;
 };
 
-fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type,
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous)
 {
     fwt_sampler_save *s = fwt__calloc(1, sizeof *s);
@@ -389,7 +483,7 @@ fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_n
 
 const char *fwt_sampler_save_path(const fwt_sampler_save *s) { return s ? s->path : NULL; }
 const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s) { return s ? s->snapshot_name : NULL; }
-fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_CHECKPOINT_AUTO; }
+fwt_sampler_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_SAMPLER_AUTO; }
 const char *fwt_sampler_save_previous_snapshot_name(const fwt_sampler_save *s) { return s ? s->previous : NULL; }
 
 void fwt_sampler_save_free(fwt_sampler_save *s)
@@ -404,25 +498,25 @@ void fwt_sampler_save_free(fwt_sampler_save *s)
 
 void fwt__sampler_save_free_v(void *p) { fwt_sampler_save_free(p); }
 
-const char *fwt_checkpoint_type_name(fwt_checkpoint_type type)
+const char *fwt_sampler_type_name(fwt_sampler_type type)
 {
     switch (type) {
-    case FWT_CHECKPOINT_AUTO: return "auto";
-    case FWT_CHECKPOINT_BASE: return "base";
-    case FWT_CHECKPOINT_DELTA: return "delta";
-    case FWT_CHECKPOINT_MERGED_BASE: return "merged_base";
+    case FWT_SAMPLER_AUTO: return "auto";
+    case FWT_SAMPLER_BASE: return "base";
+    case FWT_SAMPLER_DELTA: return "delta";
+    case FWT_SAMPLER_MERGED_BASE: return "merged_base";
     default: return NULL;
     }
 }
 
-int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name)
+int fwt_sampler_type_parse(fwt_sampler_type *out, const char *name)
 {
     if (!out || !name)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoint_type_parse: %s is NULL", out ? "name" : "out");
-    static const fwt_checkpoint_type all[] = {FWT_CHECKPOINT_AUTO, FWT_CHECKPOINT_BASE, FWT_CHECKPOINT_DELTA,
-                                              FWT_CHECKPOINT_MERGED_BASE};
+        return fwt__last_set(FWT_EINVAL, "fwt_sampler_type_parse: %s is NULL", out ? "name" : "out");
+    static const fwt_sampler_type all[] = {FWT_SAMPLER_AUTO, FWT_SAMPLER_BASE, FWT_SAMPLER_DELTA,
+                                              FWT_SAMPLER_MERGED_BASE};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcasecmp(name, fwt_checkpoint_type_name(all[i])) == 0) {
+        if (strcasecmp(name, fwt_sampler_type_name(all[i])) == 0) {
             *out = all[i];
             return FWT_OK;
         }
@@ -497,3 +591,8 @@ int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f)
 {
     return fwt__future_take(f, FWT__VALUE_SAMPLER_SAVE, (void **)out);
 }
+
+const fwt__value_type fwt__vt_string = {"string"};
+const fwt__value_type fwt__vt_forward_output = {"forward output"};
+const fwt__value_type fwt__vt_metrics = {"metrics"};
+const fwt__value_type fwt__vt_sampler_save = {"sampler save"};
