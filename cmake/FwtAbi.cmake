@@ -8,9 +8,11 @@ if(NOT FWT_BUILD_TESTS OR NOT TARGET fwtrain)
   return()
 endif()
 find_package(Python3 COMPONENTS Interpreter QUIET)
-if(Python3_Interpreter_FOUND AND CMAKE_NM)
+# GNU nm (binutils) whatever the compiler: llvm-nm 14 has no --with-symbol-versions.
+find_program(FWT_GNU_NM NAMES nm)
+if(Python3_Interpreter_FOUND AND FWT_GNU_NM)
   add_test(NAME abi_symbols
-           COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/abi/check_symbols.py ${CMAKE_NM}
+           COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/abi/check_symbols.py ${FWT_GNU_NM}
                    $<TARGET_FILE:fwtrain> ${PROJECT_SOURCE_DIR}/abi/symbols.txt ${PROJECT_SOURCE_DIR}/include)
   set_tests_properties(abi_symbols PROPERTIES LABELS "unit;abi" TIMEOUT 60)
 endif()
