@@ -389,6 +389,9 @@ int main(int argc, char **argv)
     fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     so.deployment_id = fwt_deployment_id(dep);
     so.base_model = base_model;
+    /* Not a poll: a failed warmup probe is tried again after a fixed gap (10 s by default, the service's pace);
+     * a local server answers at once, so retry sooner. */
+    so.warmup.retry_interval_ms = 200;
     if (fwt_weight_syncer_new(&sync, client, t, &so) != FWT_OK) {
         rc = fail("cannot create the weight syncer");
         goto out;
