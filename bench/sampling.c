@@ -1,8 +1,9 @@
 /*
  * Sampling benchmark against fwtrain-local. Prints one JSON object:
  *   rollouts[]         for 1, 16 and 256 requests in flight: rollouts per second
- *                      through the public sampling API (fwt_sample futures, a
- *                      window of that many in flight) next to raw libcurl multi
+ *                      through the public sampling API (fwt_sample futures;
+ *                      each completion callback submits the next request) next
+ *                      to raw libcurl multi
  *                      doing the same requests (same body and headers, the
  *                      response parsed with cJSON), and ratio = api / raw
  *                      (median over paired rounds; target >= 0.9);
@@ -16,6 +17,7 @@
  * Usage: sampling [requests_per_round] [rounds]
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,16 @@ static void die(const char *what)
     exit(1);
 }
 
-/* ---- the API side: a FIFO window of `inflight` futures ---- */
+/* ---- the API side: `inflight` chains of futures; each completion submits the chain's next request from its
+ * callback (on the worker thread), so no thread hand-off sits between two requests, as in the raw loop ---- */
+
+typedef struct api_run {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fwt_client *c;
+    long n, next, done, ok;
+    fwt_future **all; /* every future, freed by the owner at the end (never from its own callback) */
+} api_run;
 
 static int submit(fwt_future **f, fwt_client *c, long i)
 {
@@ -69,31 +80,57 @@ static int submit(fwt_future **f, fwt_client *c, long i)
     return fwt_sample(f, c, DEP, &r);
 }
 
+static void on_done(fwt_future *f, void *payload);
+
+/* Start request i of the run (any thread). */
+static void start_one(api_run *run, long i)
+{
+    if (submit(&run->all[i], run->c, i) != FWT_OK || fwt_future_on_done(run->all[i], on_done, run) != FWT_OK)
+        die("fwt_sample");
+}
+
+static void on_done(fwt_future *f, void *payload)
+{
+    api_run *run = payload;
+    fwt_completion *cm = NULL;
+    int ok = fwt_future_take_completion(&cm, f) == FWT_OK && fwt_completion_count(cm) == 1;
+    fwt_completion_free(cm);
+    pthread_mutex_lock(&run->mu);
+    run->ok += ok;
+    run->done++;
+    long i = run->next < run->n ? run->next++ : -1;
+    if (run->done == run->n)
+        pthread_cond_signal(&run->cv);
+    pthread_mutex_unlock(&run->mu);
+    if (i >= 0)
+        start_one(run, i);
+}
+
 static double api_round(fwt_client *c, long n, int inflight, long *ok)
 {
-    fwt_future **win = calloc((size_t)inflight, sizeof *win);
-    long next = 0, done = 0;
+    api_run run = {.c = c, .n = n};
+    pthread_mutex_init(&run.mu, NULL);
+    pthread_cond_init(&run.cv, NULL);
+    run.all = calloc((size_t)n, sizeof *run.all);
     double t0 = now_s();
-    for (; next < n && next < inflight; next++)
-        if (submit(&win[next % inflight], c, next) != FWT_OK)
-            die("fwt_sample");
-    while (done < n) {
-        fwt_future *f = win[done % inflight];
-        fwt_future_wait(f, -1);
-        fwt_completion *cm = NULL;
-        if (fwt_future_take_completion(&cm, f) == FWT_OK && fwt_completion_count(cm) == 1)
-            (*ok)++;
-        fwt_completion_free(cm);
-        fwt_future_free(f);
-        done++;
-        if (next < n) {
-            if (submit(&win[next % inflight], c, next) != FWT_OK)
-                die("fwt_sample");
-            next++;
-        }
-    }
-    free(win);
-    return now_s() - t0;
+    pthread_mutex_lock(&run.mu);
+    long first = n < inflight ? n : inflight;
+    run.next = first;
+    pthread_mutex_unlock(&run.mu);
+    for (long i = 0; i < first; i++)
+        start_one(&run, i);
+    pthread_mutex_lock(&run.mu);
+    while (run.done < n)
+        pthread_cond_wait(&run.cv, &run.mu);
+    pthread_mutex_unlock(&run.mu);
+    double t = now_s() - t0;
+    for (long i = 0; i < n; i++)
+        fwt_future_free(run.all[i]);
+    free(run.all);
+    *ok += run.ok;
+    pthread_mutex_destroy(&run.mu);
+    pthread_cond_destroy(&run.cv);
+    return t;
 }
 
 /* ---- the raw side: libcurl multi with `inflight` easy handles ---- */

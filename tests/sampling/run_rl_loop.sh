@@ -5,9 +5,13 @@
 #   2. SIGKILL in the middle, rerun: it resumes from its checkpoint and reprints the steps after it exactly
 #      as they were printed before the kill, then completes; a third run finds the run complete;
 #   3. the same loop while the inference endpoint fails often (5xx/429/408/dropped connections).
-# Args: FWTRAIN_LOCAL RL_LOOP [STEPS]
+# Args: FWTRAIN_LOCAL RL_LOOP [STEPS [WRAPPER...]]
+# With a WRAPPER (e.g. valgrind and its options) only a short run is made, under the wrapper: every step must
+# check its hotload and the wrapper must report no error (the reward test needs more steps than that affords).
 set -euo pipefail
 server=$1 rl_loop=$2 steps=${3:-20}
+shift $(( $# < 3 ? $# : 3 ))
+wrap=("$@")
 tmp=$(mktemp -d /tmp/fwt-rl-loop-XXXXXX)
 pids=()
 cleanup() {
@@ -33,6 +37,16 @@ mean_reward() { sed -n "$2,$3p" "$1" | sed -n 's/.*reward=\([0-9.]*\).*/\1/p' | 
 export FIREWORKS_API_KEY=rl-key
 start_server main
 export FIREWORKS_BASE_URL=$url
+
+if [ "${#wrap[@]}" -gt 0 ]; then
+  echo "-- rl_loop: $steps steps under ${wrap[0]}"
+  "${wrap[@]}" "$rl_loop" --log-path "$tmp/run-w" --steps "$steps" --group-size 4 --seed 3 >"$tmp/w.out" 2>"$tmp/w.err" \
+    || { cat "$tmp/w.out" "$tmp/w.err"; fail "rl_loop under ${wrap[0]} exited non-zero"; }
+  cat "$tmp/w.out"
+  [ "$(grep -c ' check=ok$' "$tmp/w.out")" -eq "$steps" ] || fail "not every step checked its hotload"
+  echo "-- rl_loop OK under ${wrap[0]}"
+  exit 0
+fi
 
 echo "-- rl_loop: $steps steps with a fixed seed"
 "$rl_loop" --log-path "$tmp/run-a" --steps "$steps" --seed 3 >"$tmp/a.out" 2>"$tmp/a.err" \
