@@ -254,7 +254,8 @@ static double retrieve_rps(void)
     curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
 
     const char *step = "create job";
-    j = call(&c, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=bench-rps", "{}");
+    j = call(&c, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=bench-rps",
+             "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\"}}");
     if (!j)
         goto fail;
     for (int i = 0; i < 200; i++) { /* until RUNNING (immediate unless the server simulates a start delay) */

@@ -1,9 +1,11 @@
 /* The background thread: hotloads, async promotions and the periodic TTL sweep (protocol §3.6, §3.8, §4.4). */
-#include "fwl.h"
+#include "bg.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "util.h"
 
 typedef struct fwl_task {
     int64_t not_before_us;
@@ -48,7 +50,8 @@ static void *bg_main(void *p)
         }
         if (now >= next_sweep) {
             pthread_mutex_unlock(&s->lock);
-            fwl_ttl_sweep(s);
+            if (s->bg_sweep)
+                s->bg_sweep(s, NULL);
             pthread_mutex_lock(&s->lock);
             next_sweep = fwl_now_us() + (int64_t)s->cfg.ttl_sweep_ms * 1000;
             continue;
@@ -69,8 +72,9 @@ static void *bg_main(void *p)
     return NULL;
 }
 
-int fwl_bg_start(fwl_server *s)
+int fwl_bg_start(fwl_server *s, fwl_task_fn sweep)
 {
+    s->bg_sweep = sweep;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_cond_init(&s->bg_cond, &ca);
@@ -93,13 +97,14 @@ void fwl_bg_stop(fwl_server *s)
     pthread_cond_destroy(&s->bg_cond);
 }
 
-void fwl_bg_post(fwl_server *s, int delay_ms, fwl_task_fn fn, void *arg, void (*free_fn)(void *))
+int fwl_bg_post(fwl_server *s, int delay_ms, fwl_task_fn fn, void *arg, void (*free_fn)(void *))
 {
     fwl_task *t = calloc(1, sizeof *t);
     if (!t) {
+        fwl_log("out of memory: a background task was dropped");
         if (free_fn)
             free_fn(arg);
-        return;
+        return -1;
     }
     t->not_before_us = fwl_now_us() + (int64_t)delay_ms * 1000;
     t->fn = fn;
@@ -112,4 +117,5 @@ void fwl_bg_post(fwl_server *s, int delay_ms, fwl_task_fn fn, void *arg, void (*
     *pp = t;
     pthread_cond_broadcast(&s->bg_cond);
     pthread_mutex_unlock(&s->lock);
+    return 0;
 }

@@ -1,14 +1,16 @@
 /* Checkpoint storage: DCP and sampler snapshots of a job under DATA/jobs/<job>/checkpoints/.
  * Each checkpoint is a data file "<name>.<stamp>.bin" plus a meta file "<name>.json" written LAST, so a crash
  * mid-save never lists a partial checkpoint; an overwrite swaps the meta atomically then drops the old data. */
-#include "fwl.h"
-#include "model.h"
+#include "ckpt.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "model.h"
+#include "store.h"
 
 static const char *kind_str(fwl_ck_kind k)
 {
@@ -17,12 +19,14 @@ static const char *kind_str(fwl_ck_kind k)
 
 const char *fwl_ckpt_type_name(const fwl_ckpt *ck)
 {
-    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_* */
+    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_*:
+     * BASE (safetensors), LORA (adapter), ARC_V2 (delta) */
     if (ck->kind == FWL_CK_DCP)
         return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_TRAINING_LORA" : "CHECKPOINT_TYPE_TRAINING";
     if (ck->kind == FWL_CK_BASE)
         return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_INFERENCE_LORA" : "CHECKPOINT_TYPE_INFERENCE_BASE";
-    return "CHECKPOINT_TYPE_INFERENCE_DELTA";
+    /* the service names delta (XOR, compressed) sampler rows after their arc_v2 format */
+    return "CHECKPOINT_TYPE_INFERENCE_ARC_V2";
 }
 
 bool fwl_ckpt_promotable(const fwl_ckpt *ck)
@@ -200,7 +204,13 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
         }
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
-            chain = realloc(chain, cap * sizeof *chain);
+            fwl_ckpt *nc = realloc(chain, cap * sizeof *chain);
+            if (!nc) {
+                snprintf(err, errlen, "out of memory following the delta chain of %s", ck->name);
+                free(chain);
+                return -1;
+            }
+            chain = nc;
         }
         chain[n++] = cur;
         if (cur.kind == FWL_CK_BASE)
@@ -231,7 +241,12 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
             } else {
                 wlen = m.n_params * sizeof(float);
                 w = malloc(wlen);
-                memcpy(w, m.w, wlen);
+                if (w)
+                    memcpy(w, m.w, wlen);
+                else {
+                    snprintf(err, errlen, "out of memory decoding %s", chain[i].name);
+                    rc = -1;
+                }
                 fwl_model_free(&m);
             }
         } else {
@@ -256,8 +271,9 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
     return 0;
 }
 
-void fwl_ttl_sweep(fwl_server *s)
+void fwl_ttl_sweep(fwl_server *s, void *unused)
 {
+    (void)unused;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/jobs", s->cfg.data_dir);
     size_t nj = 0;

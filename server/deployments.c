@@ -1,40 +1,16 @@
 /* Deployments (protocol §3.7): create / get / list / patch / delete. The serving state (weights, hotload
  * stage) lives in hotload.c; this file only keeps the resource. */
-#include "fwl.h"
+#include "deployments.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void dep_path(fwl_server *s, const char *dep, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/deployments/%s.json", s->cfg.data_dir, dep);
-}
-
-bool fwl_deployment_scaled_to_zero(const cJSON *d)
-{
-    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(d, "maxReplicaCount");
-    return cJSON_IsNumber(mx) && mx->valuedouble == 0;
-}
-
-cJSON *fwl_deployment_load(fwl_server *s, const char *dep)
-{
-    if (!fwl_valid_id(dep))
-        return NULL;
-    char p[4200];
-    dep_path(s, dep, p, sizeof p);
-    return fwl_read_json(p);
-}
-
-
-static void put(cJSON *o, const char *k, cJSON *v)
-{
-    if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
-    else
-        cJSON_AddItemToObject(o, k, v);
-}
+#include "records.h"
+#include "replica.h"
+#include "store.h"
+#include "util.h"
 
 /* Fields a client may set, camelCase with their snake_case twin (protocol §2.1 accepts both). */
 static const struct {
@@ -56,8 +32,9 @@ static int check_field(const cJSON *v, int type)
 {
     if (type == 0)
         return cJSON_IsString(v) || cJSON_IsNull(v);
+    int64_t x;
     if (type == 1)
-        return cJSON_IsNumber(v) && v->valuedouble >= 0;
+        return fwl_json_num_in(v, 0, 1000, &x); /* replica counts: integers that fit */
     if (type == 2)
         return cJSON_IsBool(v);
     return 1;
@@ -88,7 +65,8 @@ static int apply_fields(cJSON *dst, const cJSON *body, const char *mask, fwl_res
         if (!v)
             continue;
         if (!check_field(v, FIELDS[i].type)) {
-            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "field %s has the wrong type", FIELDS[i].camel);
+            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "field %s has the wrong type%s", FIELDS[i].camel,
+                           FIELDS[i].type == 1 ? " (an integer 0..1000)" : "");
             return -1;
         }
         if (!strcmp(FIELDS[i].camel, "hotLoadTrainerJob") && cJSON_IsString(v) && v->valuestring[0]) {
@@ -103,12 +81,12 @@ static int apply_fields(cJSON *dst, const cJSON *body, const char *mask, fwl_res
             snprintf(full, sizeof full, "accounts/%s/rlorTrainerJobs/%s", FWL_ACCOUNT, job);
             if (!old || strcmp(old, full) != 0)
                 *trainer_changed = true;
-            put(dst, "hotLoadTrainerJob", cJSON_CreateString(full));
+            fwl_json_put(dst, "hotLoadTrainerJob", cJSON_CreateString(full));
             continue;
         }
         if (!strcmp(FIELDS[i].camel, "hotLoadTrainerJob") && fwl_json_str(dst, "hotLoadTrainerJob"))
             *trainer_changed = true;
-        put(dst, FIELDS[i].camel, cJSON_Duplicate(v, 1));
+        fwl_json_put(dst, FIELDS[i].camel, cJSON_Duplicate(v, 1));
     }
     return 0;
 }
@@ -128,6 +106,11 @@ static void dep_create(fwl_server *s, fwl_req *r, fwl_resp *out)
     snprintf(name, sizeof name, "accounts/%s/deployments/%s", FWL_ACCOUNT, id);
     fwl_format_time(now, ts, sizeof ts);
     cJSON *d = cJSON_CreateObject();
+    if (!d) {
+        cJSON_Delete(body);
+        fwl_resp_oom(out);
+        return;
+    }
     cJSON_AddStringToObject(d, "name", name);
     cJSON_AddStringToObject(d, "state", "READY");
     cJSON_AddNumberToObject(d, "minReplicaCount", 0);
@@ -144,11 +127,11 @@ static void dep_create(fwl_server *s, fwl_req *r, fwl_resp *out)
     cJSON_AddStringToObject(d, "createTime", ts);
     cJSON_AddStringToObject(d, "updateTime", ts);
     char p[4200];
-    dep_path(s, id, p, sizeof p);
-    pthread_mutex_lock(&s->lock);
+    fwl_deployment_path(s, id, p, sizeof p);
+    pthread_mutex_lock(&s->rec_lock);
     cJSON *ex = fwl_read_json(p);
     int rc = ex ? 1 : fwl_write_json(p, d);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rec_lock);
     cJSON_Delete(ex);
     if (rc == 1) {
         cJSON_Delete(d);
@@ -157,7 +140,7 @@ static void dep_create(fwl_server *s, fwl_req *r, fwl_resp *out)
     }
     if (rc != 0) {
         cJSON_Delete(d);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the deployment");
+        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the deployment (see the server log)");
         return;
     }
     fwl_replica_forget(s, id); /* a recreated id starts empty */
@@ -172,92 +155,128 @@ static void dep_list(fwl_server *s, fwl_resp *out)
     fwl_resp_json(out, 200, fwl_list_records(dir, "deployments"));
 }
 
-static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
+static void dep_not_found(fwl_resp *out, const char *id)
+{
+    fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%.64s not found", FWL_ACCOUNT, id);
+}
+
+static void dep_get(fwl_server *s, fwl_resp *out, const char *id)
+{
+    cJSON *d = fwl_deployment_load(s, id);
+    if (!d) {
+        dep_not_found(out, id);
+        return;
+    }
+    fwl_resp_json(out, 200, fwl_public_copy(d));
+    cJSON_Delete(d);
+}
+
+static void dep_delete(fwl_server *s, fwl_resp *out, const char *id)
+{
+    char p[4200], dir[4200];
+    fwl_deployment_path(s, id, p, sizeof p);
+    snprintf(dir, sizeof dir, "%s/deployments", s->cfg.data_dir);
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *d = fwl_read_json(p);
+    if (d && unlink(p) == 0)
+        fwl_fsync_dir(dir);
+    pthread_mutex_unlock(&s->rec_lock);
+    if (!d) {
+        dep_not_found(out, id);
+        return;
+    }
+    const char *wf = fwl_json_str(d, "_weightsFile");
+    if (wf && !strchr(wf, '/')) {
+        char wp[4500];
+        snprintf(wp, sizeof wp, "%s/%s", dir, wf);
+        unlink(wp);
+    }
+    cJSON_Delete(d);
+    fwl_replica_forget(s, id);
+    fwl_resp_json(out, 200, cJSON_CreateObject());
+}
+
+/* The serving pod rolls (protocol §3.7): a re-attach to another trainer brings up a new pod that holds the base
+ * weights under a fresh identity (so a client sees "the new pod is up"), and drops the old snapshot, so the next
+ * delta has nothing to apply to: the delta chain starts again from a base. Scaling to zero, or detaching, leaves
+ * no pod. Updates the record; *pod gets the new pod's identity ("" when none). */
+static void dep_roll(fwl_server *s, cJSON *d, char *pod, size_t pl)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_podIdentity");
+    const char *tj = fwl_json_str(d, "hotLoadTrainerJob");
+    pod[0] = 0;
+    if (tj && *tj && !fwl_deployment_scaled_to_zero(d)) {
+        fwl_new_id(s, "pod-", pod, pl);
+        fwl_json_put(d, "_podIdentity", cJSON_CreateString(pod));
+    }
+}
+
+/* Applies the PATCH to the stored record; 0 done (*d the new record), -1 out already filled. */
+static int dep_patch_store(fwl_server *s, const char *id, const cJSON *body, const char *mask, fwl_resp *out,
+                           cJSON **dp, bool *changed, char *pod, size_t pl)
 {
     char p[4200];
-    if (!fwl_valid_id(id)) {
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment %.64s not found", id);
-        return;
-    }
-    dep_path(s, id, p, sizeof p);
-    if (!strcmp(r->method, "GET")) {
-        cJSON *d = fwl_deployment_load(s, id);
-        if (!d) {
-            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, id);
-            return;
+    fwl_deployment_path(s, id, p, sizeof p);
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *d = fwl_read_json(p);
+    int rc = d ? apply_fields(d, body, mask, out, changed) : -1;
+    if (!d)
+        dep_not_found(out, id);
+    if (rc == 0) {
+        char ts[48];
+        fwl_format_time(fwl_now_us(), ts, sizeof ts);
+        fwl_json_put(d, "updateTime", cJSON_CreateString(ts));
+        if (fwl_deployment_scaled_to_zero(d))
+            *changed = true; /* scaled to zero: the replica goes away with its weights */
+        if (*changed)
+            dep_roll(s, d, pod, pl);
+        if (fwl_write_json(p, d) != 0) {
+            fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the deployment (see the server log)");
+            rc = -1;
         }
-        fwl_resp_json(out, 200, fwl_public_copy(d));
+    }
+    pthread_mutex_unlock(&s->rec_lock);
+    if (rc != 0) {
         cJSON_Delete(d);
-        return;
+        return -1;
     }
-    if (!strcmp(r->method, "DELETE")) {
-        pthread_mutex_lock(&s->lock);
-        cJSON *d = fwl_read_json(p);
-        if (d)
-            unlink(p);
-        pthread_mutex_unlock(&s->lock);
-        if (!d) {
-            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, id);
-            return;
-        }
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s/deployments", s->cfg.data_dir);
-        fwl_fsync_dir(dir);
-        const char *wf = fwl_json_str(d, "_weightsFile");
-        if (wf && !strchr(wf, '/')) {
-            char wp[4500];
-            snprintf(wp, sizeof wp, "%s/%s", dir, wf);
-            unlink(wp);
-        }
-        cJSON_Delete(d);
-        fwl_replica_forget(s, id);
-        fwl_resp_json(out, 200, cJSON_CreateObject());
+    *dp = d;
+    return 0;
+}
+
+static void dep_patch(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
+{
+    cJSON *body = fwl_req_json(r, out);
+    if (!body)
         return;
-    }
-    if (!strcmp(r->method, "PATCH")) {
-        cJSON *body = fwl_req_json(r, out);
-        if (!body)
-            return;
-        const char *mask = fwl_req_query(r, "updateMask");
-        pthread_mutex_lock(&s->lock);
-        cJSON *d = fwl_read_json(p);
-        if (!d) {
-            pthread_mutex_unlock(&s->lock);
-            cJSON_Delete(body);
-            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, id);
-            return;
-        }
-        bool changed = false;
-        int rc = apply_fields(d, body, mask && *mask ? mask : NULL, out, &changed);
-        if (rc == 0) {
-            char ts[48];
-            fwl_format_time(fwl_now_us(), ts, sizeof ts);
-            put(d, "updateTime", cJSON_CreateString(ts));
-            const cJSON *mx = cJSON_GetObjectItemCaseSensitive(d, "maxReplicaCount");
-            if (cJSON_IsNumber(mx) && mx->valuedouble == 0)
-                changed = true; /* scaled to zero: the replica goes away with its weights */
-            if (changed) {
-                /* re-attach: the serving pod rolls and comes back without weights (protocol §3.7, §5) */
-                cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");
-                cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
-            }
-            rc = fwl_write_json(p, d) == 0 ? 0 : 2;
-        }
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
-        if (rc == 2)
-            fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the deployment");
-        if (rc != 0) {
-            cJSON_Delete(d);
-            return;
-        }
-        if (changed)
-            fwl_replica_reset(s, id);
-        fwl_resp_json(out, 200, fwl_public_copy(d));
-        cJSON_Delete(d);
+    const char *mask = fwl_req_query(r, "updateMask");
+    cJSON *d = NULL;
+    bool changed = false;
+    char pod[48] = "";
+    int rc = dep_patch_store(s, id, body, mask && *mask ? mask : NULL, out, &d, &changed, pod, sizeof pod);
+    cJSON_Delete(body);
+    if (rc != 0)
         return;
-    }
-    fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on a deployment", r->method);
+    if (changed)
+        fwl_replica_roll(s, id, pod[0] ? pod : NULL);
+    fwl_resp_json(out, 200, fwl_public_copy(d));
+    cJSON_Delete(d);
+}
+
+static void dep_one(fwl_server *s, fwl_req *r, fwl_resp *out, const char *id)
+{
+    if (!fwl_valid_id(id))
+        dep_not_found(out, id);
+    else if (!strcmp(r->method, "GET"))
+        dep_get(s, out, id);
+    else if (!strcmp(r->method, "DELETE"))
+        dep_delete(s, out, id);
+    else if (!strcmp(r->method, "PATCH"))
+        dep_patch(s, r, out, id);
+    else
+        fwl_resp_method(out, r, "a deployment");
 }
 
 void fwl_deployments_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i)

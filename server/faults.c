@@ -3,11 +3,13 @@
  * drop and stall_body act AFTER the handler (the client cannot know the outcome, every route is safe to
  * retry: creates answer 409, submits dedupe on seq_id + idempotency key, hotloads of the held identity are
  * no-ops); drip_body sends the body a byte at a time, delay holds even the headers back. The trainer healthz probe is never faulted: it is a readiness probe, not an API call. */
-#include "fwl.h"
+#include "faults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 static int parse_prob(const char *v, double *out)
 {
@@ -26,6 +28,10 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
     f->retry_after_s = 1;
     f->stall_ms = 60000;
     char *copy = strdup(spec), *save = NULL;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     int rc = 0;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(t, '=');

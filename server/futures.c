@@ -1,13 +1,15 @@
 /* The request table behind retrieve_future, with long-poll (protocol §4.2).
  * Request ids carry this run's epoch: an id from an earlier run (the server restarted) or one evicted
  * from the table answers 410 "promise expired", an id never issued answers 404. */
-#include "fwl.h"
+#include "futures.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "util.h"
 
 #define FWL_MAX_FUTURES 20000
 
@@ -47,9 +49,12 @@ fwl_future *fwl_future_new(fwl_server *s, const char *job)
     return f;
 }
 
+/* What a future whose result could not be kept (out of memory) answers. */
+static const char OOM_RESULT[] = "{\"error\":\"the server ran out of memory keeping this result\",\"category\":\"server\"}";
+
 void fwl_future_complete(fwl_server *s, fwl_future *f, cJSON *result)
 {
-    char *txt = cJSON_PrintUnformatted(result);
+    char *txt = result ? cJSON_PrintUnformatted(result) : NULL; /* NULL: OOM_RESULT */
     cJSON_Delete(result);
     pthread_mutex_lock(&s->lock);
     if (!f->done) {
@@ -133,7 +138,7 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
     }
     if (f->done && meta_only) {
         /* protocol §4.2 case 2: the client asked for metadata first; it re-polls with false for the payload */
-        size_t n = strlen(f->result);
+        size_t n = strlen(f->result ? f->result : OOM_RESULT);
         pthread_mutex_unlock(&s->lock);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "status", "complete_metadata");
@@ -144,8 +149,10 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
     }
     if (f->done) {
         out->status = 200;
-        out->body = strdup(f->result);
+        out->body = strdup(f->result ? f->result : OOM_RESULT);
         pthread_mutex_unlock(&s->lock);
+        if (!out->body)
+            fwl_resp_oom(out);
         return;
     }
     pthread_mutex_unlock(&s->lock);

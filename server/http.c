@@ -1,14 +1,20 @@
 /* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging. One thread per
  * connection, so a held long-poll (protocol §4.2) never starves another request. */
-#include "fwl.h"
+#include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "faults.h"
+#include "util.h"
 
 typedef struct conn_ctx {
     char *body;
@@ -25,14 +31,9 @@ typedef struct stall_ctx {
     bool stalled;
 } stall_ctx;
 
-const char *fwl_req_query(const fwl_req *r, const char *key)
+static const char *mhd_lookup(void *ctx, fwl_lookup_kind kind, const char *key)
 {
-    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key) : NULL;
-}
-
-const char *fwl_req_header(const fwl_req *r, const char *key)
-{
-    return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key) : NULL;
+    return MHD_lookup_connection_value(ctx, kind == FWL_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, key);
 }
 
 static bool key_equals(const char *given, const char *want)
@@ -103,6 +104,8 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stal
     struct MHD_Response *resp;
     if ((stall_ms > 0 || drip_ms > 0) && len > 0) {
         stall_ctx *st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
         st->s = s;
         st->body = r->body;
         st->len = len;
@@ -114,7 +117,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stal
         resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     }
     if (!resp)
-        return MHD_NO;
+        return MHD_NO; /* (the callback response's free hook already ran or never took st) */
     if (len > 0)
         MHD_add_response_header(resp, "Content-Type", "application/json");
     if (r->retry_after_s > 0) {
@@ -127,18 +130,87 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stal
     return ret;
 }
 
-static void split_path(fwl_req *r, char *copy)
+/* The first call for a connection: set up its body buffer, refuse a declared oversized body at once. */
+static enum MHD_Result conn_begin(fwl_server *s, struct MHD_Connection *c, const char *method, const char *url,
+                                  void **con_cls)
 {
-    size_t cap = 16;
-    r->seg = calloc(cap, sizeof *r->seg);
-    r->nseg = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (r->nseg == cap) {
-            cap *= 2;
-            r->seg = realloc(r->seg, cap * sizeof *r->seg);
-        }
-        r->seg[r->nseg++] = t;
+    conn_ctx *cc = calloc(1, sizeof *cc);
+    if (!cc)
+        return MHD_NO;
+    *con_cls = cc;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
+        fwl_resp r = {0};
+        fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %.40s bytes exceeds the %zu-byte limit",
+                       cl, s->cfg.max_body_bytes);
+        fwl_log("%s %s -> 413 (body too large)", method, url);
+        enum MHD_Result ret = send_resp(c, &r, 0, 0, s);
+        free(r.body);
+        return ret;
+    }
+    return MHD_YES;
+}
+
+/* Appends an upload chunk (beyond the cap only the flag is kept: the 413 goes out once the body is in). */
+static enum MHD_Result conn_upload(fwl_server *s, conn_ctx *cc, const char *upload, size_t n)
+{
+    if (cc->too_large || cc->len + n > s->cfg.max_body_bytes) {
+        cc->too_large = true;
+        return MHD_YES;
+    }
+    if (cc->len + n + 1 > cc->cap) {
+        size_t nc = (cc->len + n + 1) * 2;
+        char *nb = realloc(cc->body, nc);
+        if (!nb)
+            return MHD_NO;
+        cc->body = nb;
+        cc->cap = nc;
+    }
+    memcpy(cc->body + cc->len, upload, n);
+    cc->len += n;
+    cc->body[cc->len] = 0;
+    return MHD_YES;
+}
+
+/* The response for a whole request: 413, 401, an injected status fault, or the router's. */
+static fwl_fault_kind handle(fwl_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                             const conn_ctx *cc, fwl_resp *r)
+{
+    fwl_fault_kind fault = FWL_FAULT_NONE;
+    int fstatus = 0, fretry = 0;
+    if (cc->too_large) {
+        fwl_resp_error(r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body exceeds the %zu-byte limit",
+                       s->cfg.max_body_bytes);
+    } else if (!authorized(s, c)) {
+        /* the key never appears in the message or the log */
+        fwl_resp_error(r, 401, FWL_GRPC_UNAUTHENTICATED,
+                       "missing or invalid API key (send X-Api-Key or Authorization: Bearer)");
+    } else if ((fault = fwl_faults_draw(s, url, &fstatus, &fretry)) == FWL_FAULT_STATUS) {
+        /* replaces the response before the handler runs: no side effect is committed */
+        fwl_resp_error(r, fstatus, fwl_http_to_grpc(fstatus), "injected fault: HTTP %d", fstatus);
+        r->retry_after_s = fretry;
+    } else {
+        fwl_req req;
+        if (fwl_req_init(&req, method, url, cc->body, cc->len, mhd_lookup, c) != 0)
+            fwl_resp_oom(r);
+        else
+            s->router(s, &req, r);
+        fwl_req_free(&req);
+    }
+    if (r->status == 0)
+        fwl_resp_error(r, 500, FWL_GRPC_INTERNAL, "internal error: no response");
+    return fault;
+}
+
+static const char *fault_label(fwl_fault_kind f)
+{
+    switch (f) {
+    case FWL_FAULT_DROP: return " [fault: drop]";
+    case FWL_FAULT_STALL: return " [fault: stall body]";
+    case FWL_FAULT_DRIP: return " [fault: drip body]";
+    case FWL_FAULT_DELAY: return " [fault: delay]";
+    case FWL_FAULT_STATUS: return " [fault]";
+    default: return "";
     }
 }
 
@@ -148,83 +220,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     fwl_server *s = cls;
     conn_ctx *cc = *con_cls;
-    if (!cc) {
-        cc = calloc(1, sizeof *cc);
-        if (!cc)
-            return MHD_NO;
-        *con_cls = cc;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
-            fwl_resp r = {0};
-            fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %s bytes exceeds the %zu-byte limit",
-                           cl, s->cfg.max_body_bytes);
-            fwl_log("%s %s -> 413 (body too large)", method, url);
-            enum MHD_Result ret = send_resp(c, &r, 0, 0, s);
-            free(r.body);
-            return ret;
-        }
-        return MHD_YES;
-    }
+    if (!cc)
+        return conn_begin(s, c, method, url, con_cls);
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (cc->too_large || cc->len + n > s->cfg.max_body_bytes) {
-            cc->too_large = true;
-            return MHD_YES;
-        }
-        if (cc->len + n + 1 > cc->cap) {
-            size_t nc = (cc->len + n + 1) * 2;
-            char *nb = realloc(cc->body, nc);
-            if (!nb)
-                return MHD_NO;
-            cc->body = nb;
-            cc->cap = nc;
-        }
-        memcpy(cc->body + cc->len, upload, n);
-        cc->len += n;
-        cc->body[cc->len] = 0;
-        return MHD_YES;
+        return conn_upload(s, cc, upload, n);
     }
-
     int64_t t0 = fwl_now_us();
     fwl_resp r = {0};
-    fwl_fault_kind fault = FWL_FAULT_NONE;
-    int fstatus = 0, fretry = 0;
-    if (cc->too_large) {
-        fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body exceeds the %zu-byte limit",
-                       s->cfg.max_body_bytes);
-    } else if (!authorized(s, c)) {
-        /* the key never appears in the message or the log */
-        fwl_resp_error(&r, 401, FWL_GRPC_UNAUTHENTICATED,
-                       "missing or invalid API key (send X-Api-Key or Authorization: Bearer)");
-    } else {
-        fault = fwl_faults_draw(s, url, &fstatus, &fretry);
-        if (fault == FWL_FAULT_STATUS) {
-            /* replaces the response before the handler runs: no side effect is committed */
-            fwl_resp_error(&r, fstatus, fwl_http_to_grpc(fstatus), "injected fault: HTTP %d", fstatus);
-            r.retry_after_s = fretry;
-        } else {
-            char *copy = strdup(url);
-            fwl_req req = {.method = method, .path = url, .conn = c, .body = cc->body, .body_len = cc->len};
-            split_path(&req, copy);
-            fwl_route(s, &req, &r);
-            free(req.seg);
-            free(copy);
-        }
-    }
-    if (r.status == 0)
-        fwl_resp_error(&r, 500, FWL_GRPC_INTERNAL, "internal error: no response");
+    fwl_fault_kind fault = handle(s, c, url, method, cc, &r);
     int64_t ms = (fwl_now_us() - t0) / 1000;
     if (r.status >= 400 || s->cfg.verbose || fault != FWL_FAULT_NONE) {
         /* error bodies carry the reason; the key is never in them */
-        fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status,
-                fault == FWL_FAULT_DROP    ? " [fault: drop]"
-                : fault == FWL_FAULT_STALL ? " [fault: stall body]"
-                : fault == FWL_FAULT_DRIP  ? " [fault: drip body]"
-                : fault == FWL_FAULT_DELAY ? " [fault: delay]"
-                : fault == FWL_FAULT_STATUS ? " [fault]"
-                                            : "",
-                (long long)ms, r.status >= 400 && r.body ? r.body : "");
+        fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status, fault_label(fault), (long long)ms,
+                r.status >= 400 && r.body ? r.body : "");
     }
     enum MHD_Result ret;
     if (fault == FWL_FAULT_DROP) {
@@ -254,6 +264,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
+/* libmicrohttpd's own messages. A flood repeats one line per refused connection: the same line within a second
+ * is counted instead of printed, and the count goes out with the next line printed. */
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_last_msg[512];
+static int64_t g_last_us;
+static unsigned long g_suppressed;
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -263,43 +280,105 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t l = strlen(msg);
     while (l && msg[l - 1] == '\n')
         msg[--l] = 0;
-    fwl_log("httpd: %s", msg);
+    int64_t now = fwl_now_us();
+    pthread_mutex_lock(&g_log_mu);
+    bool repeat = !strcmp(msg, g_last_msg) && now - g_last_us < 1000000;
+    unsigned long skipped = repeat ? 0 : g_suppressed;
+    if (repeat) {
+        g_suppressed++;
+    } else {
+        g_suppressed = 0;
+        g_last_us = now;
+        snprintf(g_last_msg, sizeof g_last_msg, "%s", msg);
+    }
+    pthread_mutex_unlock(&g_log_mu);
+    if (skipped)
+        fwl_log("httpd: (the previous line repeated %lu more times)", skipped);
+    if (!repeat)
+        fwl_log("httpd: %s", msg);
 }
 
-int fwl_http_start(fwl_server *s);
-void fwl_http_stop(fwl_server *s);
-
-int fwl_http_start(fwl_server *s)
+/* The listening socket, bound by us so a refusal names its reason. SO_REUSEADDR only (a restart may bind
+ * while old connections sit in TIME_WAIT); never SO_REUSEPORT, so a port held by another process is an
+ * error here instead of a silently shared port. -1 with the reason logged. */
+static int listen_socket(const fwl_config *c, bool *v6)
 {
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
-    const struct sockaddr *sa;
-    /* poll(), not select(): no FD_SETSIZE cap on concurrent connections */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     memset(&sa4, 0, sizeof sa4);
     memset(&sa6, 0, sizeof sa6);
-    if (inet_pton(AF_INET, s->cfg.host, &sa4.sin_addr) == 1) {
+    const struct sockaddr *sa;
+    socklen_t salen;
+    if (inet_pton(AF_INET, c->host, &sa4.sin_addr) == 1) {
         sa4.sin_family = AF_INET;
-        sa4.sin_port = htons((uint16_t)s->cfg.port);
+        sa4.sin_port = htons((uint16_t)c->port);
         sa = (const struct sockaddr *)&sa4;
-    } else if (inet_pton(AF_INET6, s->cfg.host, &sa6.sin6_addr) == 1) {
+        salen = sizeof sa4;
+        *v6 = false;
+    } else if (inet_pton(AF_INET6, c->host, &sa6.sin6_addr) == 1) {
         sa6.sin6_family = AF_INET6;
-        sa6.sin6_port = htons((uint16_t)s->cfg.port);
+        sa6.sin6_port = htons((uint16_t)c->port);
         sa = (const struct sockaddr *)&sa6;
-        flags |= MHD_USE_IPv6;
+        salen = sizeof sa6;
+        *v6 = true;
     } else {
-        fwl_log("--host must be an IPv4 or IPv6 address literal, got '%s'", s->cfg.host);
+        fwl_log("--host must be an IPv4 or IPv6 address literal, got '%s'", c->host);
         return -1;
     }
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                         (unsigned)1, MHD_OPTION_END);
-    if (!d)
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
+        fwl_log("cannot create a listening socket: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    s->bound_port = info ? (int)info->port : s->cfg.port;
+    }
+    if (bind(fd, sa, salen) != 0 || listen(fd, 1024) != 0) {
+        int e = errno;
+        fwl_log("cannot listen on %s:%d: %s%s", c->host, c->port, strerror(e),
+                e == EADDRINUSE ? " (another process holds this port: stop it or pick another --port)" : "");
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int fwl_http_start(fwl_server *s, fwl_router router)
+{
+    s->router = router;
+    bool v6 = false;
+    int fd = listen_socket(&s->cfg, &v6);
+    if (fd < 0)
+        return -1;
+    s->bound_port = bound_port(fd);
+    /* One thread per connection (a held long-poll blocks only its own), accepted by a poll() thread (no
+     * FD_SETSIZE cap). Bounds against floods (protocol-independent): at most max_connections in all and
+     * max_per_client per peer address (more are closed at once), and a connection that sends nothing for
+     * idle_timeout_s is closed; MHD only counts that time while it waits on the socket, never while our
+     * handler runs, so a long-poll being held is not idle. */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_per_client, MHD_OPTION_END);
+    if (!d) {
+        fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
+        close(fd);
+        return -1;
+    }
     s->mhd = d;
     return 0;
 }

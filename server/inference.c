@@ -2,13 +2,18 @@
  * weights. Tokens are bytes; a string prompt is its UTF-8 bytes. With echo + logprobs the prompt tokens'
  * logprobs come back too (the first has no context: null), so a client can compare them with the trainer's
  * forward logprobs. 425 while the deployment holds no weights. */
-#include "fwl.h"
-#include "model.h"
+#include "inference.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model.h"
+#include "records.h"
+#include "replica.h"
+#include "state.h"
+#include "util.h"
 
 #define MAX_PROMPT (1u << 20)
 #define MAX_GEN 4096
@@ -21,13 +26,17 @@ static void token_text(int64_t t, char *buf, size_t len)
         snprintf(buf, len, "bytes:\\x%02x", (unsigned)t);
 }
 
-/* Bytes as JSON-safe text: ASCII kept, other bytes as U+FFFD. */
-static void append_text(char **buf, size_t *len, size_t *cap, const int64_t *toks, size_t n)
+/* Bytes as JSON-safe text: ASCII kept, other bytes as U+FFFD. -1 when out of memory. */
+static int append_text(char **buf, size_t *len, size_t *cap, const int64_t *toks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (*len + 4 >= *cap) {
-            *cap = (*cap + 4) * 2;
-            *buf = realloc(*buf, *cap);
+            size_t nc = (*cap + 4) * 2;
+            char *nb = realloc(*buf, nc);
+            if (!nb)
+                return -1;
+            *buf = nb;
+            *cap = nc;
         }
         if (toks[i] < 128 && toks[i] > 0) {
             (*buf)[(*len)++] = (char)toks[i];
@@ -39,45 +48,83 @@ static void append_text(char **buf, size_t *len, size_t *cap, const int64_t *tok
         }
         (*buf)[*len] = 0;
     }
+    return 0;
 }
 
-void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
+/* The prompt as byte tokens (a string's bytes, or an array of integers 0..255). NULL + *bad on a bad one. */
+static int64_t *parse_prompt(const cJSON *pj, size_t *np, const char **bad)
 {
-    if (strcmp(r->method, "POST") != 0) {
-        fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on completions", r->method);
-        return;
+    int64_t *prompt = NULL;
+    *np = 0;
+    if (cJSON_IsString(pj)) {
+        size_t n = strlen(pj->valuestring);
+        if (n > MAX_PROMPT) {
+            *bad = "prompt too long";
+            return NULL;
+        }
+        if (!(prompt = malloc((n + 1) * sizeof *prompt))) {
+            *bad = "out of memory";
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+            prompt[i] = (unsigned char)pj->valuestring[i];
+        *np = n;
+        return prompt;
     }
-    cJSON *body = fwl_req_json(r, out);
-    if (!body)
-        return;
+    if (!cJSON_IsArray(pj)) {
+        *bad = "prompt must be a string or an array of token ids";
+        return NULL;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(pj);
+    if (n > MAX_PROMPT) {
+        *bad = "prompt too long";
+        return NULL;
+    }
+    if (!(prompt = malloc((n + 1) * sizeof *prompt))) {
+        *bad = "out of memory";
+        return NULL;
+    }
+    const cJSON *t;
+    cJSON_ArrayForEach(t, pj)
+    {
+        if (!fwl_json_num_in(t, 0, 255, &prompt[*np])) {
+            *bad = "prompt tokens must be integers 0..255 (byte-level model)";
+            free(prompt);
+            *np = 0;
+            return NULL;
+        }
+        (*np)++;
+    }
+    return prompt;
+}
+
+const char *fwl_completion_parse(const cJSON *body, uint64_t default_seed, fwl_completion_req *q)
+{
+    memset(q, 0, sizeof *q);
+    q->temperature = 1.0;
+    q->max_tokens = 16;
+    q->seed = default_seed;
     const char *model = fwl_json_str(body, "model");
-    char dep[FWL_ID_MAX];
-    if (!model || !fwl_parse_deployment_header(model, dep, sizeof dep) || !strchr(model, '/')) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "model must be accounts/%s/deployments/<id>", FWL_ACCOUNT);
-        return;
-    }
-    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(body, "prompt");
+    if (!model || !fwl_parse_deployment_header(model, q->dep, sizeof q->dep) || !strchr(model, '/'))
+        return "model must be accounts/" FWL_ACCOUNT "/deployments/<id>";
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(body, "temperature");
     const cJSON *ej = cJSON_GetObjectItemCaseSensitive(body, "echo");
     const cJSON *lj = cJSON_GetObjectItemCaseSensitive(body, "logprobs");
     const cJSON *sj = cJSON_GetObjectItemCaseSensitive(body, "seed");
-    double temperature = 1.0;
-    long max_tokens = 16;
     const char *bad = NULL;
+    int64_t v;
     if (mt && !cJSON_IsNull(mt)) {
-        if (!cJSON_IsNumber(mt) || mt->valuedouble < 0 || mt->valuedouble > MAX_GEN ||
-            mt->valuedouble != floor(mt->valuedouble))
+        if (!fwl_json_num_in(mt, 0, MAX_GEN, &v))
             bad = "max_tokens must be an integer 0..4096";
         else
-            max_tokens = (long)mt->valuedouble;
+            q->max_tokens = (long)v;
     }
     if (tj && !cJSON_IsNull(tj)) {
-        if (!cJSON_IsNumber(tj) || tj->valuedouble < 0 || tj->valuedouble > 100)
+        if (!cJSON_IsNumber(tj) || !(tj->valuedouble >= 0 && tj->valuedouble <= 100))
             bad = "temperature must be a number 0..100";
         else
-            temperature = tj->valuedouble;
+            q->temperature = tj->valuedouble;
     }
     if (ej && !cJSON_IsBool(ej) && !cJSON_IsNull(ej))
         bad = "echo must be a boolean";
@@ -85,128 +132,163 @@ void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         bad = "logprobs must be an integer or a boolean";
     if (sj && !cJSON_IsNull(sj) && !cJSON_IsNumber(sj))
         bad = "seed must be an integer";
-    int64_t *prompt = NULL;
-    size_t np = 0;
-    if (!bad) {
-        if (cJSON_IsString(pj)) {
-            np = strlen(pj->valuestring);
-            if (np > MAX_PROMPT)
-                bad = "prompt too long";
-            else {
-                prompt = malloc((np + 1) * sizeof *prompt);
-                for (size_t i = 0; i < np; i++)
-                    prompt[i] = (unsigned char)pj->valuestring[i];
-            }
-        } else if (cJSON_IsArray(pj)) {
-            np = (size_t)cJSON_GetArraySize(pj);
-            if (np > MAX_PROMPT)
-                bad = "prompt too long";
-            prompt = malloc((np + 1) * sizeof *prompt);
-            size_t i = 0;
-            const cJSON *t;
-            cJSON_ArrayForEach(t, pj)
-            {
-                if (bad)
-                    break;
-                if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 255 ||
-                    t->valuedouble != floor(t->valuedouble))
-                    bad = "prompt tokens must be integers 0..255 (byte-level model)";
-                else
-                    prompt[i++] = (int64_t)t->valuedouble;
-            }
-        } else {
-            bad = "prompt must be a string or an array of token ids";
-        }
-    }
-    if (bad) {
-        free(prompt);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", bad);
-        return;
-    }
-    bool echo = cJSON_IsTrue(ej);
-    bool want_lp = lj && (cJSON_IsTrue(lj) || (cJSON_IsNumber(lj) && lj->valuedouble >= 0));
-    uint64_t seed = sj && cJSON_IsNumber(sj) ? (uint64_t)sj->valuedouble : s->cfg.seed;
-    cJSON_Delete(body);
+    if (bad)
+        return bad;
+    q->echo = cJSON_IsTrue(ej);
+    q->want_lp = lj && (cJSON_IsTrue(lj) || (cJSON_IsNumber(lj) && lj->valuedouble >= 0));
+    if (sj && cJSON_IsNumber(sj))
+        q->seed = (uint64_t)sj->valuedouble;
+    q->prompt = parse_prompt(cJSON_GetObjectItemCaseSensitive(body, "prompt"), &q->np, &bad);
+    return bad;
+}
 
+void fwl_completion_free(fwl_completion_req *q)
+{
+    free(q->prompt);
+    q->prompt = NULL;
+}
+
+/* What the model produced for one request. */
+typedef struct completion {
+    int64_t *gen;
+    float *glp, *plp;
+    size_t ng;
+} completion;
+
+static void completion_free(completion *c)
+{
+    free(c->gen);
+    free(c->glp);
+    free(c->plp);
+}
+
+static int completion_run(const fwl_model *m, const fwl_completion_req *q, completion *c)
+{
+    memset(c, 0, sizeof *c);
+    c->gen = malloc(((size_t)q->max_tokens + 1) * sizeof *c->gen);
+    c->glp = malloc(((size_t)q->max_tokens + 1) * sizeof *c->glp);
+    c->plp = malloc((q->np + 1) * sizeof *c->plp);
+    if (!c->gen || !c->glp || !c->plp)
+        return -1;
+    c->ng = q->max_tokens > 0
+                ? fwl_model_generate(m, q->prompt, q->np, (size_t)q->max_tokens, q->temperature, q->seed, c->gen, c->glp)
+                : 0;
+    if (q->echo && q->want_lp && q->np > 0)
+        fwl_model_prompt_logprobs(m, q->prompt, q->np, c->plp);
+    return 0;
+}
+
+static void add_token(cJSON *toks, cJSON *ids, cJSON *tlp, int64_t tok, cJSON *lp)
+{
+    char tt[32];
+    token_text(tok, tt, sizeof tt);
+    cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
+    cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)tok));
+    cJSON_AddItemToArray(tlp, lp);
+}
+
+/* choices[0]: text, finish_reason and (asked for) logprobs. NULL when out of memory. */
+static cJSON *completion_choice(const fwl_completion_req *q, const completion *c)
+{
+    char *text = calloc(1, 16);
+    size_t tl = 0, tc = 16;
+    if (!text || (q->echo && append_text(&text, &tl, &tc, q->prompt, q->np) != 0) ||
+        append_text(&text, &tl, &tc, c->gen, c->ng) != 0) {
+        free(text);
+        return NULL;
+    }
+    cJSON *ch = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON_AddStringToObject(ch, "text", text);
+    cJSON_AddStringToObject(ch, "finish_reason", "length");
+    free(text);
+    if (q->want_lp) {
+        cJSON *lp = cJSON_AddObjectToObject(ch, "logprobs");
+        cJSON *toks = cJSON_AddArrayToObject(lp, "tokens");
+        cJSON *tlp = cJSON_AddArrayToObject(lp, "token_logprobs");
+        cJSON *ids = cJSON_AddArrayToObject(lp, "token_ids");
+        for (size_t i = 0; q->echo && i < q->np; i++)
+            add_token(toks, ids, tlp, q->prompt[i], i == 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)c->plp[i]));
+        for (size_t i = 0; i < c->ng; i++)
+            add_token(toks, ids, tlp, c->gen[i], cJSON_CreateNumber((double)c->glp[i]));
+    }
+    return ch;
+}
+
+static cJSON *completion_json(fwl_server *s, const fwl_completion_req *q, const completion *c)
+{
+    cJSON *ch = completion_choice(q, c);
+    cJSON *o = ch ? cJSON_CreateObject() : NULL;
+    if (!o) {
+        cJSON_Delete(ch);
+        return NULL;
+    }
+    char id[64], mname[128];
+    fwl_new_id(s, "cmpl-", id, sizeof id);
+    snprintf(mname, sizeof mname, "accounts/%s/deployments/%s", FWL_ACCOUNT, q->dep);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "object", "text_completion");
+    cJSON_AddNumberToObject(o, "created", (double)(fwl_now_us() / 1000000));
+    cJSON_AddStringToObject(o, "model", mname);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    if (!cJSON_AddItemToArray(choices, ch))
+        cJSON_Delete(ch);
+    cJSON *u = cJSON_AddObjectToObject(o, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)q->np);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)c->ng);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(q->np + c->ng));
+    return o;
+}
+
+/* The deployment's weights (a reference), or NULL with out filled (404 / 425). */
+static fwl_weights *serving_weights(fwl_server *s, const char *dep, fwl_resp *out)
+{
     cJSON *d = fwl_deployment_load(s, dep);
     if (!d) {
-        free(prompt);
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "deployment accounts/%s/deployments/%s not found", FWL_ACCOUNT, dep);
-        return;
+        return NULL;
     }
     bool zero = fwl_deployment_scaled_to_zero(d);
     cJSON_Delete(d);
     if (zero) {
-        free(prompt);
         fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s is scaled to zero", dep);
-        return;
+        return NULL;
     }
     fwl_weights *w = fwl_replica_weights(s, dep);
-    if (!w) {
-        free(prompt);
+    if (!w)
         fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s holds no weights yet (hotload a snapshot)", dep);
+    return w;
+}
+
+void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
+{
+    if (strcmp(r->method, "POST") != 0) {
+        fwl_resp_method(out, r, "completions");
         return;
     }
-    const fwl_model *m = fwl_weights_model(w);
-    int64_t *gen = malloc(((size_t)max_tokens + 1) * sizeof *gen);
-    float *glp = malloc(((size_t)max_tokens + 1) * sizeof *glp);
-    float *plp = malloc((np + 1) * sizeof *plp);
-    size_t ng = max_tokens > 0 ? fwl_model_generate(m, prompt, np, (size_t)max_tokens, temperature, seed, gen, glp) : 0;
-    if (echo && want_lp && np > 0)
-        fwl_model_prompt_logprobs(m, prompt, np, plp);
-    fwl_weights_unref(s, w);
-
-    char *text = calloc(1, 16);
-    size_t tl = 0, tc = 16;
-    if (echo)
-        append_text(&text, &tl, &tc, prompt, np);
-    append_text(&text, &tl, &tc, gen, ng);
-
-    cJSON *o = cJSON_CreateObject();
-    char id[64];
-    fwl_new_id(s, "cmpl-", id, sizeof id);
-    cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "object", "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)(fwl_now_us() / 1000000));
-    char mname[128];
-    snprintf(mname, sizeof mname, "accounts/%s/deployments/%s", FWL_ACCOUNT, dep);
-    cJSON_AddStringToObject(o, "model", mname);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddNumberToObject(c, "index", 0);
-    cJSON_AddStringToObject(c, "text", text);
-    cJSON_AddStringToObject(c, "finish_reason", "length");
-    if (want_lp) {
-        cJSON *lp = cJSON_AddObjectToObject(c, "logprobs");
-        cJSON *toks = cJSON_AddArrayToObject(lp, "tokens");
-        cJSON *tlp = cJSON_AddArrayToObject(lp, "token_logprobs");
-        cJSON *ids = cJSON_AddArrayToObject(lp, "token_ids");
-        char tt[32];
-        if (echo) {
-            for (size_t i = 0; i < np; i++) {
-                token_text(prompt[i], tt, sizeof tt);
-                cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
-                cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)prompt[i]));
-                cJSON_AddItemToArray(tlp, i == 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)plp[i]));
-            }
-        }
-        for (size_t i = 0; i < ng; i++) {
-            token_text(gen[i], tt, sizeof tt);
-            cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
-            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)gen[i]));
-            cJSON_AddItemToArray(tlp, cJSON_CreateNumber((double)glp[i]));
-        }
+    cJSON *body = fwl_req_json(r, out);
+    if (!body)
+        return;
+    fwl_completion_req q;
+    const char *bad = fwl_completion_parse(body, s->cfg.seed, &q);
+    cJSON_Delete(body);
+    if (bad) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", bad);
+        fwl_completion_free(&q);
+        return;
     }
-    cJSON_AddItemToArray(choices, c);
-    cJSON *u = cJSON_AddObjectToObject(o, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)np);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)ng);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(np + ng));
-    free(text);
-    free(gen);
-    free(glp);
-    free(plp);
-    free(prompt);
-    fwl_resp_json(out, 200, o);
+    fwl_weights *w = serving_weights(s, q.dep, out);
+    if (!w) {
+        fwl_completion_free(&q);
+        return;
+    }
+    completion c;
+    int rc = completion_run(fwl_weights_model(w), &q, &c);
+    fwl_weights_unref(s, w);
+    if (rc == 0)
+        fwl_resp_json(out, 200, completion_json(s, &q, &c));
+    else
+        fwl_resp_oom(out);
+    completion_free(&c);
+    fwl_completion_free(&q);
 }

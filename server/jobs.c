@@ -1,71 +1,18 @@
 /* Control plane: the account, RLOR trainer jobs, and the control-plane checkpoint listing (protocol §1, §3.1–§3.5). */
-#include "fwl.h"
+#include "jobs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void job_path(fwl_server *s, const char *job, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s/jobs/%s/job.json", s->cfg.data_dir, job);
-}
-
-
-static void set_str(cJSON *o, const char *k, const char *v)
-{
-    cJSON *n = cJSON_CreateString(v);
-    if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, n);
-    else
-        cJSON_AddItemToObject(o, k, n);
-}
-
-static void set_num(cJSON *o, const char *k, double v)
-{
-    cJSON *n = cJSON_CreateNumber(v);
-    if (cJSON_GetObjectItemCaseSensitive(o, k))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, k, n);
-    else
-        cJSON_AddItemToObject(o, k, n);
-}
-
-static void touch(cJSON *job)
-{
-    char ts[48];
-    fwl_format_time(fwl_now_us(), ts, sizeof ts);
-    set_str(job, "updateTime", ts);
-}
-
-cJSON *fwl_job_load(fwl_server *s, const char *job)
-{
-    if (!fwl_valid_id(job))
-        return NULL;
-    char p[4200];
-    job_path(s, job, p, sizeof p);
-    pthread_mutex_lock(&s->lock);
-    cJSON *j = fwl_read_json(p);
-    if (j) {
-        const char *st = fwl_json_str(j, "state");
-        cJSON *ready = cJSON_GetObjectItemCaseSensitive(j, "_readyUs");
-        if (st && !strcmp(st, "JOB_STATE_CREATING") && cJSON_IsNumber(ready) && fwl_now_us() >= (int64_t)ready->valuedouble) {
-            set_str(j, "state", "JOB_STATE_RUNNING");
-            touch(j);
-            if (fwl_write_json(p, j) != 0)
-                fwl_log("could not persist job %s state", job);
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-    return j;
-}
-
-bool fwl_job_running(fwl_server *s, const char *job, bool *exists)
-{
-    cJSON *j = fwl_job_load(s, job);
-    *exists = j != NULL;
-    bool run = j && !strcmp(fwl_json_str(j, "state") ? fwl_json_str(j, "state") : "", "JOB_STATE_RUNNING");
-    cJSON_Delete(j);
-    return run;
-}
+#include "ckpt.h"
+#include "dataplane.h"
+#include "promote.h"
+#include "records.h"
+#include "shapes.h"
+#include "store.h"
+#include "util.h"
 
 /* 404 unless the job exists (any state, tombstones included). */
 static bool job_exists(fwl_server *s, const char *job, fwl_resp *out)
@@ -120,72 +67,82 @@ static void copy_field(cJSON *dst, const cJSON *src, const char *camel, const ch
         cJSON_AddItemToObject(dst, camel, cJSON_Duplicate(v, 1));
 }
 
-static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
-{
-    const char *id = fwl_req_query(r, "rlorTrainerJobId");
-    if (!id || !*id) {
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "query parameter rlorTrainerJobId is required");
-        return;
-    }
-    if (!fwl_valid_id(id)) {
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
-                       "invalid rlorTrainerJobId \"%.80s\": must match ^[a-z0-9-]{1,63}$", id);
-        return;
-    }
-    cJSON *body = fwl_req_json(r, out);
-    if (!body)
-        return;
-    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(body, "trainingConfig");
-    if (!tc)
-        tc = cJSON_GetObjectItemCaseSensitive(body, "training_config");
-    if (tc && !cJSON_IsObject(tc)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "trainingConfig must be an object");
-        return;
-    }
-    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(body, "displayName");
-    if (dn && (!cJSON_IsString(dn) || strlen(dn->valuestring) >= 64)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "displayName must be a string shorter than 64 characters");
-        return;
-    }
-    const cJSON *lr = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
-    if (lr && !cJSON_IsNumber(lr)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "trainingConfig.loraRank must be a number");
-        return;
-    }
-    const cJSON *bm = tc ? cJSON_GetObjectItemCaseSensitive(tc, "baseModel") : NULL;
-    if (bm && !cJSON_IsString(bm)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "trainingConfig.baseModel must be a string");
-        return;
-    }
+/* What a create request asked for, validated (pointers into the parsed body). */
+typedef struct job_spec {
+    const char *id;
+    const cJSON *tc;        /* trainingConfig (either casing) */
+    const cJSON *dn;        /* displayName, may be NULL */
+    const fwl_shape *shape; /* ?trainingShape=..., may be NULL */
+} job_spec;
 
-    char p[4200];
-    job_path(s, id, p, sizeof p);
-    pthread_mutex_lock(&s->lock);
-    cJSON *existing = fwl_read_json(p);
-    if (existing) {
-        pthread_mutex_unlock(&s->lock);
-        const char *st = fwl_json_str(existing, "state");
-        bool tomb = st && (!strcmp(st, "JOB_STATE_DELETED") || !strcmp(st, "JOB_STATE_ARCHIVED"));
-        fwl_resp_error(out, 409, FWL_GRPC_ALREADY_EXISTS, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%s already exists%s",
-                       FWL_ACCOUNT, id, tomb ? " (deleted; the id cannot be reused)" : "");
-        cJSON_Delete(existing);
-        cJSON_Delete(body);
-        return;
+static const cJSON *either(const cJSON *o, const char *camel, const char *snake)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, camel);
+    return v ? v : cJSON_GetObjectItemCaseSensitive(o, snake);
+}
+
+/* Integer fields and their ranges: a value outside (or not integral) is a 400, never a silent conversion. */
+static const struct {
+    bool in_tc; /* inside trainingConfig, else at the top level */
+    const char *camel, *snake;
+    double lo, hi;
+} INT_FIELDS[] = {
+    {true, "loraRank", "lora_rank", 0, 1024},
+    {true, "maxContextLength", "max_context_length", 0, 16777216},
+    {true, "acceleratorCount", "accelerator_count", 0, 1024},
+    {false, "nodeCount", "node_count", 0, 1024},
+    {false, "trainerReplicaCount", "trainer_replica_count", 0, 1024},
+};
+
+/* Validates the numeric fields; NULL when fine, else the message (in msg). */
+static const char *job_numbers_check(const cJSON *body, const cJSON *tc, char *msg, size_t ml)
+{
+    for (size_t i = 0; i < sizeof INT_FIELDS / sizeof INT_FIELDS[0]; i++) {
+        const cJSON *v = either(INT_FIELDS[i].in_tc ? tc : body, INT_FIELDS[i].camel, INT_FIELDS[i].snake);
+        int64_t x;
+        if (v && !cJSON_IsNull(v) && !fwl_json_num_in(v, INT_FIELDS[i].lo, INT_FIELDS[i].hi, &x)) {
+            snprintf(msg, ml, "%s%s must be an integer in %.0f..%.0f", INT_FIELDS[i].in_tc ? "trainingConfig." : "",
+                     INT_FIELDS[i].camel, INT_FIELDS[i].lo, INT_FIELDS[i].hi);
+            return msg;
+        }
     }
+    const cJSON *lr = either(tc, "learningRate", "learning_rate");
+    if (lr && !cJSON_IsNull(lr) && (!cJSON_IsNumber(lr) || !(lr->valuedouble >= 0 && lr->valuedouble <= 1e6)))
+        return "trainingConfig.learningRate must be a number in 0..1e6";
+    return NULL;
+}
+
+/* Validates the body of a create; NULL error text when fine (msg holds it when it needs the request's text). */
+static const char *job_create_check(const cJSON *body, job_spec *sp, char *msg, size_t ml)
+{
+    sp->tc = either(body, "trainingConfig", "training_config");
+    if (sp->tc && !cJSON_IsObject(sp->tc))
+        return "trainingConfig must be an object";
+    sp->dn = cJSON_GetObjectItemCaseSensitive(body, "displayName");
+    if (sp->dn && (!cJSON_IsString(sp->dn) || strlen(sp->dn->valuestring) >= 64))
+        return "displayName must be a string shorter than 64 characters";
+    const cJSON *bm = sp->tc ? either(sp->tc, "baseModel", "base_model") : NULL;
+    if (bm && !cJSON_IsString(bm))
+        return "trainingConfig.baseModel must be a string";
+    /* protocol §3.1: the trainer needs to know what it trains */
+    if (!bm || !*bm->valuestring)
+        return "trainingConfig.baseModel is required (e.g. accounts/fireworks/models/<model>)";
+    return job_numbers_check(body, sp->tc, msg, ml);
+}
+
+/* The stored record of a new job (with the internal _readyUs); NULL when out of memory. */
+static cJSON *job_record_new(fwl_server *s, const cJSON *body, const job_spec *sp)
+{
     int64_t now = fwl_now_us();
     char name[128], ts[48];
-    snprintf(name, sizeof name, "accounts/%s/rlorTrainerJobs/%s", FWL_ACCOUNT, id);
+    snprintf(name, sizeof name, "accounts/%s/rlorTrainerJobs/%s", FWL_ACCOUNT, sp->id);
     fwl_format_time(now, ts, sizeof ts);
     cJSON *job = cJSON_CreateObject();
     cJSON_AddStringToObject(job, "name", name);
-    if (dn)
-        cJSON_AddStringToObject(job, "displayName", dn->valuestring);
+    if (sp->dn)
+        cJSON_AddStringToObject(job, "displayName", sp->dn->valuestring);
     /* displayName "fwl-stay-pending" keeps a job in the capacity queue forever (tests of wait/cancel) */
-    bool stay = dn && !strcmp(dn->valuestring, "fwl-stay-pending");
+    bool stay = sp->dn && !strcmp(sp->dn->valuestring, "fwl-stay-pending");
     cJSON_AddStringToObject(job, "state", stay                      ? "JOB_STATE_PENDING"
                                           : s->cfg.job_start_ms > 0 ? "JOB_STATE_CREATING"
                                                                     : "JOB_STATE_RUNNING");
@@ -195,32 +152,97 @@ static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
     cJSON_AddStringToObject(job, "createTime", ts);
     cJSON_AddStringToObject(job, "updateTime", ts);
     cJSON *tcc = cJSON_AddObjectToObject(job, "trainingConfig");
-    if (tc) {
-        copy_field(tcc, tc, "baseModel", "base_model");
-        copy_field(tcc, tc, "loraRank", "lora_rank");
-        copy_field(tcc, tc, "learningRate", "learning_rate");
-        copy_field(tcc, tc, "maxContextLength", "max_context_length");
-        copy_field(tcc, tc, "region", NULL);
+    copy_field(tcc, sp->tc, "baseModel", "base_model");
+    copy_field(tcc, sp->tc, "loraRank", "lora_rank");
+    copy_field(tcc, sp->tc, "learningRate", "learning_rate");
+    copy_field(tcc, sp->tc, "maxContextLength", "max_context_length");
+    copy_field(tcc, sp->tc, "region", NULL);
+    cJSON_AddBoolToObject(job, "serviceMode", true);
+    if (sp->shape) {
+        /* protocol §3.1: on the shape path the shape decides the hardware */
+        char ref[160];
+        snprintf(ref, sizeof ref, "accounts/fireworks/trainingShapes/%s", sp->shape->id);
+        cJSON_AddStringToObject(job, "trainingShape", ref);
+        cJSON_AddStringToObject(tcc, "acceleratorType", sp->shape->accelerator_type);
+        cJSON_AddNumberToObject(tcc, "acceleratorCount", sp->shape->accelerator_count);
+        cJSON_AddNumberToObject(job, "nodeCount", sp->shape->node_count);
+        if (!cJSON_GetObjectItemCaseSensitive(tcc, "maxContextLength"))
+            cJSON_AddNumberToObject(tcc, "maxContextLength", sp->shape->max_context_length);
+    } else {
+        copy_field(tcc, sp->tc, "acceleratorType", "accelerator_type");
+        copy_field(tcc, sp->tc, "acceleratorCount", "accelerator_count");
+        copy_field(job, body, "nodeCount", "node_count");
     }
     if (!cJSON_GetObjectItemCaseSensitive(tcc, "maxContextLength"))
         cJSON_AddNumberToObject(tcc, "maxContextLength", 4096);
-    cJSON_AddBoolToObject(job, "serviceMode", true);
-    copy_field(job, body, "nodeCount", "node_count");
     copy_field(job, body, "hotLoadDeploymentId", "hot_load_deployment_id");
     copy_field(job, body, "forwardOnly", "forward_only");
     copy_field(job, body, "inactivityTimeout", "inactivity_timeout");
     copy_field(job, body, "purpose", NULL);
     cJSON_AddNumberToObject(job, "acceleratorSeconds", 0);
-    cJSON_AddNumberToObject(job, "_readyUs", (double)(now + (int64_t)s->cfg.job_start_ms * 1000));
-    int rc = fwl_write_json(p, job);
-    pthread_mutex_unlock(&s->lock);
-    cJSON_Delete(body);
-    if (rc != 0) {
+    if (!cJSON_AddNumberToObject(job, "_readyUs", (double)(now + (int64_t)s->cfg.job_start_ms * 1000)) || !tcc) {
         cJSON_Delete(job);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the job");
+        return NULL;
+    }
+    return job;
+}
+
+/* Stores job unless the id is taken: 0 stored, 1 taken (*tomb: by a deleted job), -1 store failed. */
+static int job_store_new(fwl_server *s, const char *id, const cJSON *job, bool *tomb)
+{
+    char p[4200];
+    fwl_job_path(s, id, p, sizeof p);
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *existing = fwl_read_json(p);
+    int rc = existing ? 1 : fwl_write_json(p, job) == 0 ? 0 : -1;
+    pthread_mutex_unlock(&s->rec_lock);
+    const char *st = existing ? fwl_json_str(existing, "state") : NULL;
+    *tomb = st && (!strcmp(st, "JOB_STATE_DELETED") || !strcmp(st, "JOB_STATE_ARCHIVED"));
+    cJSON_Delete(existing);
+    return rc;
+}
+
+static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
+{
+    job_spec sp = {.id = fwl_req_query(r, "rlorTrainerJobId")};
+    if (!sp.id || !*sp.id) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "query parameter rlorTrainerJobId is required");
         return;
     }
-    fwl_resp_json(out, 200, fwl_public_copy(job));
+    if (!fwl_valid_id(sp.id)) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
+                       "invalid rlorTrainerJobId \"%.80s\": must match ^[a-z0-9-]{1,63}$", sp.id);
+        return;
+    }
+    const char *shape = fwl_req_query(r, "trainingShape");
+    if (shape && !(sp.shape = fwl_shape_find(shape))) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT,
+                       "training shape \"%.200s\" not found (GET /v1/accounts/local/trainingShapes lists them)", shape);
+        return;
+    }
+    cJSON *body = fwl_req_json(r, out);
+    if (!body)
+        return;
+    char msg[160];
+    const char *err = job_create_check(body, &sp, msg, sizeof msg);
+    if (err) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON *job = job_record_new(s, body, &sp);
+    cJSON_Delete(body);
+    bool tomb = false;
+    int rc = job ? job_store_new(s, sp.id, job, &tomb) : -2;
+    if (rc == 1)
+        fwl_resp_error(out, 409, FWL_GRPC_ALREADY_EXISTS, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%s already exists%s",
+                       FWL_ACCOUNT, sp.id, tomb ? " (deleted; the id cannot be reused)" : "");
+    else if (rc == -2)
+        fwl_resp_oom(out);
+    else if (rc != 0)
+        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the job (see the server log)");
+    else
+        fwl_resp_json(out, 200, fwl_public_copy(job));
     cJSON_Delete(job);
 }
 
@@ -246,34 +268,6 @@ static void job_list(fwl_server *s, fwl_req *r, fwl_resp *out)
     cJSON_AddStringToObject(o, "nextPageToken", "");
     cJSON_AddNumberToObject(o, "totalSize", total);
     fwl_resp_json(out, 200, o);
-}
-
-static bool set_state(fwl_server *s, const char *job, const char *from_ok[], const char *to, char *was, size_t wl)
-{
-    char p[4200];
-    job_path(s, job, p, sizeof p);
-    pthread_mutex_lock(&s->lock);
-    cJSON *j = fwl_read_json(p);
-    bool ok = false;
-    if (j) {
-        const char *st = fwl_json_str(j, "state");
-        snprintf(was, wl, "%s", st ? st : "");
-        for (size_t i = 0; from_ok[i]; i++)
-            if (st && !strcmp(st, from_ok[i]))
-                ok = true;
-        if (ok) {
-            set_str(j, "state", to);
-            touch(j);
-            if (!strcmp(to, "JOB_STATE_CREATING"))
-                set_num(j, "_readyUs", (double)(fwl_now_us() + (int64_t)s->cfg.job_start_ms * 1000));
-            ok = fwl_write_json(p, j) == 0;
-        }
-    } else {
-        was[0] = 0;
-    }
-    pthread_mutex_unlock(&s->lock);
-    cJSON_Delete(j);
-    return ok;
 }
 
 static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
@@ -302,19 +296,19 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
     char was[64];
     if (verb) {
         /* protocol §3.3 */
-        static const char *resumable[] = {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED",
+        static const char *const resumable[] = {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED",
                                           "JOB_STATE_COMPLETED", "JOB_STATE_EXPIRED", NULL};
-        if (!set_state(s, job, resumable, "JOB_STATE_CREATING", was, sizeof was) &&
+        if (!fwl_job_set_state(s, job, resumable, "JOB_STATE_CREATING", was, sizeof was) &&
             strcmp(was, "JOB_STATE_RUNNING") != 0 && strcmp(was, "JOB_STATE_CREATING") != 0) {
             fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "cannot resume job in state: %s", was);
             return;
         }
     } else if (!strcmp(r->method, "DELETE")) {
         /* protocol §3.4: soft delete, second delete is a no-op */
-        static const char *any[] = {"JOB_STATE_UNSPECIFIED", "JOB_STATE_CREATING", "JOB_STATE_RUNNING",
+        static const char *const any[] = {"JOB_STATE_UNSPECIFIED", "JOB_STATE_CREATING", "JOB_STATE_RUNNING",
                                     "JOB_STATE_COMPLETED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
                                     "JOB_STATE_PAUSED", "JOB_STATE_PENDING", "JOB_STATE_EXPIRED", "JOB_STATE_IDLE", NULL};
-        set_state(s, job, any, "JOB_STATE_DELETED", was, sizeof was);
+        fwl_job_set_state(s, job, any, "JOB_STATE_DELETED", was, sizeof was);
         fwl_trainer_drop_job(s, job);
         fwl_resp_json(out, 200, cJSON_CreateObject());
         return;
@@ -341,8 +335,9 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
     const char *ps = fwl_req_query(r, "pageSize");
     if (ps) {
         char *end;
+        errno = 0;
         page = strtol(ps, &end, 10);
-        if (*end || page < 0) {
+        if (*end || end == ps || errno == ERANGE || page < 0) {
             fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "pageSize must be a non-negative integer");
             return;
         }
@@ -352,7 +347,9 @@ static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *j
     const char *pt = fwl_req_query(r, "pageToken");
     if (pt && *pt) {
         char *end;
-        if (strncmp(pt, "o", 1) != 0 || (start = strtol(pt + 1, &end, 10)) < 0 || *end) {
+        errno = 0;
+        if (strncmp(pt, "o", 1) != 0 || (start = strtol(pt + 1, &end, 10)) < 0 || *end || end == pt + 1 ||
+            errno == ERANGE || start > 1000000000L) {
             fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "invalid pageToken");
             return;
         }

@@ -2,11 +2,17 @@
  * A promotion copies the snapshot's safetensors to DATA/models/<id>.safetensors and then writes the model
  * record; both are atomic, and a promotion is idempotent (same output model from the same checkpoint returns
  * the existing model), so a retried or restarted promotion never duplicates or damages anything. */
-#include "fwl.h"
+#include "promote.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bg.h"
+#include "ckpt.h"
+#include "records.h"
+#include "store.h"
+#include "util.h"
 
 static void model_path(fwl_server *s, const char *id, const char *ext, char *buf, size_t len)
 {
@@ -101,7 +107,7 @@ static cJSON *do_promote(fwl_server *s, const promo *p, int *status, char *msg, 
     if (rc != 0) {
         cJSON_Delete(m);
         *status = 500;
-        snprintf(msg, ml, "could not store model %s", p->model);
+        snprintf(msg, ml, "could not store model %s (see the server log)", p->model);
         return NULL;
     }
     return m;
@@ -145,100 +151,99 @@ static void op_finish(fwl_server *s, void *arg)
     cJSON_Delete(m);
 }
 
-void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, const char *ckpt)
+/* Parses the body into p; NULL when fine, else the 400 message. *async gets async_promotion. */
+static const char *promote_parse(fwl_server *s, const cJSON *body, const char *job, const char *ckpt, promo *p,
+                                 bool *async)
 {
-    cJSON *body = fwl_req_json(r, out);
-    if (!body)
-        return;
-    promo p;
-    memset(&p, 0, sizeof p);
+    memset(p, 0, sizeof *p);
     const char *om = fwl_json_str2(body, "output_model", "outputModel");
     const char *tj = fwl_json_str2(body, "trainer_job_id", "trainerJobId");
     const char *bm = fwl_json_str2(body, "base_model", "baseModel");
     const cJSON *aj = cJSON_GetObjectItemCaseSensitive(body, "async_promotion");
     if (!aj)
         aj = cJSON_GetObjectItemCaseSensitive(body, "asyncPromotion");
-    if (aj && s->cfg.no_async_promote) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "invalid JSON payload: unknown field \"async_promotion\"");
-        return;
-    }
-    const char *err = NULL;
+    if (aj && s->cfg.no_async_promote)
+        return "invalid JSON payload: unknown field \"async_promotion\"";
     if (!om)
-        err = "output_model (accounts/local/models/<id>) is required";
-    else if (!fwl_parse_resource(om, "models", p.model, sizeof p.model))
-        err = "invalid output_model: the model id must match ^[a-z0-9-]{1,63}$";
-    else if (aj && !cJSON_IsBool(aj))
-        err = "async_promotion must be a boolean";
-    else if (bm && strlen(bm) >= sizeof p.base_model)
-        err = "base_model too long";
-    if (!err) {
-        if (job)
-            snprintf(p.job, sizeof p.job, "%s", job);
-        else if (!tj)
-            err = "trainer_job_id (accounts/local/rlorTrainerJobs/<id>) is required";
-        else if (!fwl_parse_resource(tj, "rlorTrainerJobs", p.job, sizeof p.job))
-            err = "invalid trainer_job_id";
-    }
-    if (!err && !fwl_valid_ckpt_name(ckpt))
-        err = "invalid checkpoint id";
-    if (err) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
-        return;
-    }
-    snprintf(p.ckpt, sizeof p.ckpt, "%s", ckpt);
+        return "output_model (accounts/local/models/<id>) is required";
+    if (!fwl_parse_resource(om, "models", p->model, sizeof p->model))
+        return "invalid output_model: the model id must match ^[a-z0-9-]{1,63}$";
+    if (aj && !cJSON_IsBool(aj))
+        return "async_promotion must be a boolean";
+    if (bm && strlen(bm) >= sizeof p->base_model)
+        return "base_model too long";
+    if (job)
+        snprintf(p->job, sizeof p->job, "%s", job);
+    else if (!tj)
+        return "trainer_job_id (accounts/local/rlorTrainerJobs/<id>) is required";
+    else if (!fwl_parse_resource(tj, "rlorTrainerJobs", p->job, sizeof p->job))
+        return "invalid trainer_job_id";
+    if (!fwl_valid_ckpt_name(ckpt))
+        return "invalid checkpoint id";
+    snprintf(p->ckpt, sizeof p->ckpt, "%s", ckpt);
     if (bm)
-        snprintf(p.base_model, sizeof p.base_model, "%s", bm);
-    bool async = cJSON_IsTrue(aj);
-    cJSON_Delete(body);
-    cJSON *jobj = fwl_job_load(s, p.job);
+        snprintf(p->base_model, sizeof p->base_model, "%s", bm);
+    *async = cJSON_IsTrue(aj);
+    return NULL;
+}
+
+/* Refuses now what do_promote would refuse, so a refused promotion is a 400 in both modes and never stages
+ * anything. false with out filled. */
+static bool promote_precheck(fwl_server *s, const promo *p, fwl_resp *out)
+{
+    cJSON *jobj = fwl_job_load(s, p->job);
     if (!jobj) {
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%s not found",
-                       FWL_ACCOUNT, p.job);
-        return;
+                       FWL_ACCOUNT, p->job);
+        return false;
     }
     cJSON_Delete(jobj);
-
-    /* validate now, so a refused promotion is a 400 in both modes and never stages anything */
     char mp[4200];
-    model_path(s, p.model, "json", mp, sizeof mp);
+    model_path(s, p->model, "json", mp, sizeof mp);
     cJSON *ex = fwl_read_json(mp);
-    if (!ex) {
-        fwl_ckpt ck;
-        if (fwl_ckpt_get(s, p.job, p.ckpt, &ck) != 0) {
-            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "checkpoint \"%s\" not found in trainer %s", p.ckpt,
-                           p.job);
-            return;
-        }
-        if (ck.kind != FWL_CK_BASE) {
-            fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "checkpoint %s is not promotable (%s)", p.ckpt,
-                           ck.kind == FWL_CK_DELTA ? "full-parameter delta" : "training checkpoint");
-            return;
-        }
+    if (ex) {
+        cJSON_Delete(ex); /* an existing model: do_promote decides (same source: idempotent; else 409) */
+        return true;
     }
-    cJSON_Delete(ex);
+    fwl_ckpt ck;
+    if (fwl_ckpt_get(s, p->job, p->ckpt, &ck) != 0) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "checkpoint \"%s\" not found in trainer %s", p->ckpt,
+                       p->job);
+        return false;
+    }
+    if (ck.kind != FWL_CK_BASE) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "checkpoint %s is not promotable (%s)", p->ckpt,
+                       ck.kind == FWL_CK_DELTA ? "full-parameter delta" : "training checkpoint");
+        return false;
+    }
+    return true;
+}
 
-    if (!async) {
-        int st = 0;
-        char msg[512];
-        pthread_mutex_lock(&g_promo_lock);
-        cJSON *m = do_promote(s, &p, &st, msg, sizeof msg);
-        pthread_mutex_unlock(&g_promo_lock);
-        if (!m) {
-            fwl_resp_error(out, st, fwl_http_to_grpc(st), "%s", msg);
-            return;
-        }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "model", fwl_public_copy(m));
-        cJSON_Delete(m);
-        fwl_resp_json(out, 200, o);
+static void promote_sync(fwl_server *s, const promo *p, fwl_resp *out)
+{
+    int st = 0;
+    char msg[512];
+    pthread_mutex_lock(&g_promo_lock);
+    cJSON *m = do_promote(s, p, &st, msg, sizeof msg);
+    pthread_mutex_unlock(&g_promo_lock);
+    if (!m) {
+        fwl_resp_error(out, st, fwl_http_to_grpc(st), "%s", msg);
         return;
     }
-    /* a retried async promotion gets the operation already running for the same output model */
+    cJSON *o = cJSON_CreateObject();
+    if (!cJSON_AddItemToObject(o, "model", fwl_public_copy(m))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    cJSON_Delete(m);
+    fwl_resp_json(out, 200, o);
+}
+
+/* g_promo_lock held: the not-done operation already promoting to this output model, or NULL. */
+static cJSON *op_find_running(fwl_server *s, const char *model)
+{
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/operations", s->cfg.data_dir);
-    pthread_mutex_lock(&g_promo_lock);
     size_t n = 0;
     char **files = fwl_list_dir(dir, ".json", &n);
     cJSON *found = NULL;
@@ -247,42 +252,89 @@ void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         cJSON *op = fwl_read_json(path);
         const char *om2 = op ? fwl_json_str(op, "_model") : NULL;
-        if (om2 && !strcmp(om2, p.model) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "done")))
+        if (om2 && !strcmp(om2, model) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "done")))
             found = op;
         else
             cJSON_Delete(op);
     }
     fwl_free_list(files, n);
-    if (!found) {
-        fwl_new_id(s, "op-", p.op, sizeof p.op);
-        char name[160], path[4200];
-        snprintf(name, sizeof name, "accounts/%s/operations/%s", FWL_ACCOUNT, p.op);
-        found = cJSON_CreateObject();
-        cJSON_AddStringToObject(found, "name", name);
-        cJSON_AddBoolToObject(found, "done", false);
-        cJSON *meta = cJSON_AddObjectToObject(found, "metadata");
-        cJSON_AddStringToObject(meta, "@type", "type.googleapis.com/gateway.PromoteCheckpointMetadata");
-        cJSON_AddStringToObject(meta, "status_message", "promoting checkpoint");
-        cJSON_AddStringToObject(found, "_job", p.job);
-        cJSON_AddStringToObject(found, "_ckpt", p.ckpt);
-        cJSON_AddStringToObject(found, "_model", p.model);
-        cJSON_AddStringToObject(found, "_baseModel", p.base_model);
-        op_path(s, p.op, path, sizeof path);
-        if (fwl_write_json(path, found) != 0) {
-            pthread_mutex_unlock(&g_promo_lock);
-            cJSON_Delete(found);
-            fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the operation");
-            return;
-        }
-        promo *cp = malloc(sizeof *cp);
-        *cp = p;
-        fwl_bg_post(s, s->cfg.promote_ms, op_finish, cp, free);
+    return found;
+}
+
+/* g_promo_lock held: stores a new not-done operation for p (p->op gets its id) and schedules its finish.
+ * NULL with out filled on failure. */
+static cJSON *op_start(fwl_server *s, promo *p, fwl_resp *out)
+{
+    fwl_new_id(s, "op-", p->op, sizeof p->op);
+    char name[160], path[4200];
+    snprintf(name, sizeof name, "accounts/%s/operations/%s", FWL_ACCOUNT, p->op);
+    cJSON *op = cJSON_CreateObject();
+    cJSON_AddStringToObject(op, "name", name);
+    cJSON_AddBoolToObject(op, "done", false);
+    cJSON *meta = cJSON_AddObjectToObject(op, "metadata");
+    cJSON_AddStringToObject(meta, "@type", "type.googleapis.com/gateway.PromoteCheckpointMetadata");
+    cJSON_AddStringToObject(meta, "status_message", "promoting checkpoint");
+    cJSON_AddStringToObject(op, "_job", p->job);
+    cJSON_AddStringToObject(op, "_ckpt", p->ckpt);
+    cJSON_AddStringToObject(op, "_model", p->model);
+    promo *cp = malloc(sizeof *cp);
+    if (!cJSON_AddStringToObject(op, "_baseModel", p->base_model) || !meta || !cp) {
+        free(cp);
+        cJSON_Delete(op);
+        fwl_resp_oom(out);
+        return NULL;
     }
+    op_path(s, p->op, path, sizeof path);
+    if (fwl_write_json(path, op) != 0) {
+        free(cp);
+        cJSON_Delete(op);
+        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the operation (see the server log)");
+        return NULL;
+    }
+    *cp = *p;
+    fwl_bg_post(s, s->cfg.promote_ms, op_finish, cp, free);
+    return op;
+}
+
+static void promote_async(fwl_server *s, promo *p, fwl_resp *out)
+{
+    /* a retried async promotion gets the operation already running for the same output model */
+    pthread_mutex_lock(&g_promo_lock);
+    cJSON *op = op_find_running(s, p->model);
+    if (!op)
+        op = op_start(s, p, out);
     pthread_mutex_unlock(&g_promo_lock);
+    if (!op)
+        return;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "operation", fwl_public_copy(found));
-    cJSON_Delete(found);
+    if (!cJSON_AddItemToObject(o, "operation", fwl_public_copy(op))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    cJSON_Delete(op);
     fwl_resp_json(out, 200, o);
+}
+
+void fwl_promote_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, const char *ckpt)
+{
+    cJSON *body = fwl_req_json(r, out);
+    if (!body)
+        return;
+    promo p;
+    bool async = false;
+    const char *err = promote_parse(s, body, job, ckpt, &p, &async);
+    if (err) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON_Delete(body);
+    if (!promote_precheck(s, &p, out))
+        return;
+    if (async)
+        promote_async(s, &p, out);
+    else
+        promote_sync(s, &p, out);
 }
 
 void fwl_operations_resume(fwl_server *s)
@@ -297,6 +349,11 @@ void fwl_operations_resume(fwl_server *s)
         cJSON *op = fwl_read_json(path);
         if (op && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op, "done"))) {
             promo *p = calloc(1, sizeof *p);
+            if (!p) {
+                fwl_log("out of memory resuming operation %s", files[i]);
+                cJSON_Delete(op);
+                break;
+            }
             snprintf(p->job, sizeof p->job, "%s", fwl_json_str(op, "_job") ? fwl_json_str(op, "_job") : "");
             snprintf(p->ckpt, sizeof p->ckpt, "%s", fwl_json_str(op, "_ckpt") ? fwl_json_str(op, "_ckpt") : "");
             snprintf(p->model, sizeof p->model, "%s", fwl_json_str(op, "_model") ? fwl_json_str(op, "_model") : "");

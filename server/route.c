@@ -1,19 +1,28 @@
 /* Route table: path shape -> handler. Unknown shapes are 404; known shapes with another method are 405. */
-#include "fwl.h"
+#include "route.h"
 
 #include <string.h>
 
-static bool seg_is(const fwl_req *r, size_t i, const char *v)
-{
-    return i < r->nseg && strcmp(r->seg[i], v) == 0;
-}
+#include "dataplane.h"
+#include "deployments.h"
+#include "hotload.h"
+#include "inference.h"
+#include "jobs.h"
+#include "promote.h"
+#include "shapes.h"
+#include "util.h"
 
 void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
 {
     /* /v1/accounts... (protocol §3) */
-    if (seg_is(r, 0, "v1") && seg_is(r, 1, "accounts")) {
+    if (fwl_req_seg_is(r, 0, "v1") && fwl_req_seg_is(r, 1, "accounts")) {
         if (r->nseg <= 3) {
             fwl_accounts_route(s, r, out);
+            return;
+        }
+        if (r->nseg >= 4 && !strcmp(r->seg[3], "trainingShapes") &&
+            (!strcmp(r->seg[2], FWL_ACCOUNT) || !strcmp(r->seg[2], "fireworks"))) {
+            fwl_shapes_route(s, r, out, 4); /* public shapes live under accounts/fireworks */
             return;
         }
         if (strcmp(r->seg[2], FWL_ACCOUNT) != 0) {
@@ -57,8 +66,8 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (protocol §1, §4) */
-    if (seg_is(r, 0, "training") && seg_is(r, 1, "v1") && seg_is(r, 2, "rlorTrainerJobs") && r->nseg == 8 &&
-        seg_is(r, 5, "api") && seg_is(r, 6, "v1")) {
+    if (fwl_req_seg_is(r, 0, "training") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "rlorTrainerJobs") && r->nseg == 8 &&
+        fwl_req_seg_is(r, 5, "api") && fwl_req_seg_is(r, 6, "v1")) {
         if (strcmp(r->seg[3], FWL_ACCOUNT) != 0) {
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found", r->seg[3]);
             return;
@@ -67,13 +76,13 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     /* protocol §3.8/§3.9 */
-    if (r->nseg == 4 && seg_is(r, 0, "hot_load") && seg_is(r, 1, "v1") && seg_is(r, 2, "models") &&
-        seg_is(r, 3, "hot_load")) {
+    if (r->nseg == 4 && fwl_req_seg_is(r, 0, "hot_load") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "models") &&
+        fwl_req_seg_is(r, 3, "hot_load")) {
         fwl_hotload_route(s, r, out);
         return;
     }
     /* protocol §3.10 */
-    if (r->nseg == 3 && seg_is(r, 0, "inference") && seg_is(r, 1, "v1") && seg_is(r, 2, "completions")) {
+    if (r->nseg == 3 && fwl_req_seg_is(r, 0, "inference") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "completions")) {
         fwl_inference_route(s, r, out);
         return;
     }

@@ -1,43 +1,59 @@
 /* Crash-safe files: every write goes to a temp file that is fsynced and renamed over the target, then the
  * directory is fsynced, so a reader (or a restart after kill -9) sees the old or the new file, never a part. */
-#include "fwl.h"
+#include "store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static unsigned long g_tmp_counter;
 static pthread_mutex_t g_tmp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Logs "<what> <path>: <errno text>" and returns -1 with errno preserved. */
+static int fail(const char *what, const char *path)
+{
+    int e = errno;
+    fwl_log("%s %s: %s", what, path, strerror(e));
+    errno = e;
+    return -1;
+}
 
 int fwl_mkdirs(const char *path)
 {
     char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return -1;
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return fail("cannot create directory", path);
+    }
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
             *p = 0;
             if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
+                return fail("cannot create directory", buf);
             *p = '/';
         }
     }
     if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return -1;
+        return fail("cannot create directory", buf);
     return 0;
 }
 
 int fwl_fsync_dir(const char *dir)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return fail("cannot open directory", dir);
     int rc = fsync(fd);
+    if (rc != 0)
+        fail("cannot fsync directory", dir);
     close(fd);
     return rc;
 }
@@ -47,8 +63,10 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
     char dir[4096], tmp[4200];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
-    if (!slash)
-        return -1;
+    if (!slash) {
+        errno = EINVAL;
+        return fail("cannot write (not an absolute path)", path);
+    }
     *slash = 0;
     if (fwl_mkdirs(dir) != 0)
         return -1;
@@ -58,7 +76,7 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), n);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        return -1;
+        return fail("cannot create file", tmp);
     const uint8_t *p = data;
     size_t left = len;
     while (left > 0) {
@@ -66,6 +84,7 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            fail("cannot write file", tmp);
             close(fd);
             unlink(tmp);
             return -1;
@@ -73,11 +92,19 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
         p += w;
         left -= (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if (fsync(fd) != 0) {
+        fail("cannot fsync file", tmp);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        fail("cannot close file", tmp);
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
+        fail("cannot rename temp file onto", path);
         unlink(tmp);
         return -1;
     }
@@ -100,19 +127,28 @@ int fwl_read_file(const char *path, uint8_t **out, size_t *len)
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return errno == ENOENT ? -1 : fail("cannot open file", path);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        fail("cannot stat file", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        fail("cannot read (not a regular file)", path);
         close(fd);
         return -1;
     }
     size_t sz = (size_t)st.st_size;
     uint8_t *buf = malloc(sz + 1);
     if (!buf) {
+        fail("cannot read file", path);
         close(fd);
         return -1;
     }
     size_t got = 0;
+    errno = 0;
     while (got < sz) {
         ssize_t r = read(fd, buf + got, sz - got);
         if (r < 0 && errno == EINTR)
@@ -121,8 +157,11 @@ int fwl_read_file(const char *path, uint8_t **out, size_t *len)
             break;
         got += (size_t)r;
     }
+    int rerr = errno;
     close(fd);
     if (got != sz) {
+        errno = rerr ? rerr : EIO;
+        fail("cannot read file (short read)", path);
         free(buf);
         return -1;
     }
@@ -156,8 +195,11 @@ char **fwl_list_dir(const char *dir, const char *suffix, size_t *n)
 {
     *n = 0;
     DIR *d = opendir(dir);
-    if (!d)
+    if (!d) {
+        if (errno != ENOENT)
+            fail("cannot open directory", dir);
         return NULL;
+    }
     char **v = NULL;
     size_t cap = 0;
     size_t sl = suffix ? strlen(suffix) : 0;
@@ -171,11 +213,18 @@ char **fwl_list_dir(const char *dir, const char *suffix, size_t *n)
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             char **nv = realloc(v, cap * sizeof *v);
-            if (!nv)
+            if (!nv) {
+                fwl_log("listing %s: out of memory", dir);
                 break;
+            }
             v = nv;
         }
-        v[(*n)++] = strdup(e->d_name);
+        char *name = strdup(e->d_name);
+        if (!name) {
+            fwl_log("listing %s: out of memory", dir);
+            break;
+        }
+        v[(*n)++] = name;
     }
     closedir(d);
     if (*n)
@@ -214,4 +263,33 @@ int fwl_remove_tree(const char *path)
     if (rmdir(path) != 0)
         rc = -1;
     return rc;
+}
+
+cJSON *fwl_list_records(const char *dir, const char *key)
+{
+    size_t n = 0;
+    char **files = fwl_list_dir(dir, ".json", &n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, key);
+    if (!arr) {
+        cJSON_Delete(o);
+        fwl_free_list(files, n);
+        return NULL;
+    }
+    int total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char p[4500];
+        snprintf(p, sizeof p, "%.4000s/%.255s", dir, files[i]);
+        cJSON *rec = fwl_read_json(p);
+        cJSON *pub = rec ? fwl_public_copy(rec) : NULL;
+        if (pub && cJSON_AddItemToArray(arr, pub))
+            total++;
+        else
+            cJSON_Delete(pub);
+        cJSON_Delete(rec);
+    }
+    fwl_free_list(files, n);
+    cJSON_AddStringToObject(o, "nextPageToken", "");
+    cJSON_AddNumberToObject(o, "totalSize", total);
+    return o;
 }

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane.h"
+#include "records.h"
+#include "request.h"
+
 /* ---- live state lookup (s->lock held) ------------------------------------ */
 
 static fwl_jobrt *jobrt_locked(fwl_server *s, const char *job, bool create)
@@ -89,9 +93,10 @@ static void model_destroy(fwl_tmodel *tm)
 static void reply_future(fwl_resp *out, const char *rid, const char *model_id)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "request_id", rid);
-    if (model_id)
-        cJSON_AddStringToObject(o, "model_id", model_id);
+    if (!cJSON_AddStringToObject(o, "request_id", rid) || (model_id && !cJSON_AddStringToObject(o, "model_id", model_id))) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
     fwl_resp_json(out, 200, o);
 }
 
@@ -102,15 +107,28 @@ static void h_create_session(fwl_server *s, fwl_req *r, fwl_resp *out, const cha
         return;
     cJSON_Delete(body);
     fwl_session *ss = calloc(1, sizeof *ss);
-    fwl_new_id(s, "sess-", ss->id, sizeof ss->id);
+    if (!ss) {
+        fwl_resp_oom(out);
+        return;
+    }
+    char id[48];
+    fwl_new_id(s, "sess-", id, sizeof id);
+    memcpy(ss->id, id, sizeof id);
     ss->last_us = fwl_now_us();
     pthread_mutex_lock(&s->lock);
     fwl_jobrt *jr = jobrt_locked(s, job, true);
-    ss->next = jr->sessions;
-    jr->sessions = ss;
+    if (jr) {
+        ss->next = jr->sessions;
+        jr->sessions = ss;
+    }
     pthread_mutex_unlock(&s->lock);
+    if (!jr) {
+        free(ss);
+        fwl_resp_oom(out);
+        return;
+    }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "session_id", ss->id);
+    cJSON_AddStringToObject(o, "session_id", id);
     cJSON_AddStringToObject(o, "type", "create_session");
     fwl_resp_json(out, 200, o);
 }
@@ -149,139 +167,308 @@ static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *jo
     cJSON_Delete(body);
 }
 
+/* A create_model request, validated. */
+typedef struct cm_req {
+    char sid[256];
+    bool has_mseq;
+    int64_t mseq;
+    int lora_rank;
+    char mismatch[600]; /* non-empty: the op fails with this (category user) */
+} cm_req;
+
+/* Parses a create_model body against the job's record; NULL when fine, else the 400 message. */
+static const char *cm_parse(fwl_server *s, const char *job, const cJSON *body, cm_req *cm)
+{
+    memset(cm, 0, sizeof *cm);
+    const char *sid = fwl_json_str(body, "session_id");
+    cm->has_mseq = cJSON_GetObjectItemCaseSensitive(body, "model_seq_id") != NULL;
+    if (!sid || (cm->has_mseq && !fwl_json_int(body, "model_seq_id", &cm->mseq)))
+        return "session_id (string) is required; model_seq_id must be an integer";
+    if (strlen(sid) >= sizeof cm->sid)
+        return "session_id is too long";
+    snprintf(cm->sid, sizeof cm->sid, "%s", sid);
+    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(body, "lora_config");
+    const char *bm = fwl_json_str(body, "base_model");
+    if ((lc && !cJSON_IsObject(lc) && !cJSON_IsNull(lc)) || (cJSON_GetObjectItemCaseSensitive(body, "base_model") && !bm))
+        return "lora_config must be an object and base_model a string";
+    cJSON *jobj = fwl_job_load(s, job);
+    const cJSON *tc = jobj ? cJSON_GetObjectItemCaseSensitive(jobj, "trainingConfig") : NULL;
+    const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
+    const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
+    const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
+    cm->lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
+                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
+                                                                          : 0;
+    if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
+        snprintf(cm->mismatch, sizeof cm->mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
+    cJSON_Delete(jobj);
+    return NULL;
+}
+
+/* A retried create_model (same model_seq_id in the session) gets the same promise: 1 with rid filled; 0 new;
+ * -1 unknown session. */
+static int cm_seen(fwl_server *s, const char *job, const cm_req *cm, char *rid, size_t rl)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_session *ss = session_locked(jobrt_locked(s, job, true), cm->sid);
+    int rc = ss ? 0 : -1;
+    if (ss) {
+        ss->last_us = fwl_now_us();
+        for (fwl_cm_seen *c = ss->created; c && rc == 0; c = c->next) {
+            if (cm->has_mseq && c->model_seq == cm->mseq) {
+                snprintf(rid, rl, "%s", c->rid);
+                rc = 1;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static void cm_remember(fwl_server *s, const char *job, const cm_req *cm, const char *rid)
+{
+    if (!cm->has_mseq)
+        return;
+    fwl_cm_seen *c = calloc(1, sizeof *c);
+    if (!c) {
+        fwl_log("out of memory: a retry of create_model %lld will create another model", (long long)cm->mseq);
+        return;
+    }
+    c->model_seq = cm->mseq;
+    snprintf(c->rid, sizeof c->rid, "%s", rid);
+    pthread_mutex_lock(&s->lock);
+    fwl_session *ss = session_locked(jobrt_locked(s, job, false), cm->sid);
+    if (ss) {
+        c->next = ss->created;
+        ss->created = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(c);
+}
+
+static void model_free_unstarted(fwl_tmodel *tm, bool sync_init)
+{
+    if (!tm)
+        return;
+    if (sync_init) {
+        pthread_mutex_destroy(&tm->mu);
+        pthread_cond_destroy(&tm->cv);
+    }
+    fwl_model_free(&tm->m);
+    fwl_adam_free(&tm->a);
+    free(tm->grad);
+    free(tm);
+}
+
+/* Creates the model, starts its worker and registers it with the job; completes or fails f. */
+static void cm_create(fwl_server *s, const char *job, const cm_req *cm, fwl_future *f)
+{
+    fwl_tmodel *tm = calloc(1, sizeof *tm);
+    bool ok = tm != NULL, capped = false, sync_init = false;
+    if (ok) {
+        tm->s = s;
+        tm->next_seq = 1;
+        tm->lora_rank = cm->lora_rank;
+    }
+    ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
+    ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
+    ok = ok && (tm->grad = calloc(tm->m.n_params, sizeof(float))) != NULL;
+    if (ok) {
+        pthread_mutex_init(&tm->mu, NULL);
+        pthread_cond_init(&tm->cv, NULL);
+        sync_init = true;
+        fwl_new_id(s, "model-", tm->id, sizeof tm->id);
+        pthread_mutex_lock(&s->lock);
+        fwl_jobrt *jr = jobrt_locked(s, job, true);
+        int loras = 0;
+        for (fwl_tmodel *o = jr ? jr->models : NULL; o; o = o->next)
+            loras += o->lora_rank > 0;
+        /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
+        capped = cm->lora_rank > 0 && loras >= 2;
+        tm->jr = jr;
+        ok = jr && !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
+        if (ok) {
+            tm->next = jr->models;
+            jr->models = tm;
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (ok) {
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddStringToObject(res, "model_id", tm->id);
+        cJSON_AddStringToObject(res, "type", "create_model");
+        fwl_future_complete(s, f, res);
+        return;
+    }
+    model_free_unstarted(tm, sync_init);
+    if (capped)
+        fwl_future_fail(s, f, "user", "Cannot create LoRA session %.64s: maximum of 2 concurrent sessions reached", cm->sid);
+    else
+        fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
+}
+
 /* protocol §4.1 */
 static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
 {
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    const char *sid = fwl_json_str(body, "session_id");
-    int64_t mseq = 0;
-    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(body, "model_seq_id");
-    if (!sid || (ms && !fwl_json_int(body, "model_seq_id", &mseq))) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "session_id (string) is required; model_seq_id must be an integer");
+    cm_req cm;
+    const char *err = cm_parse(s, job, body, &cm);
+    cJSON_Delete(body);
+    if (err) {
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", err);
         return;
     }
-    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(body, "lora_config");
-    const char *bm = fwl_json_str(body, "base_model");
-    if ((lc && !cJSON_IsObject(lc) && !cJSON_IsNull(lc)) ||
-        (cJSON_GetObjectItemCaseSensitive(body, "base_model") && !bm)) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "lora_config must be an object and base_model a string");
+    char rid[48];
+    int seen = cm_seen(s, job, &cm, rid, sizeof rid);
+    if (seen < 0) {
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", cm.sid);
         return;
     }
-    cJSON *jobj = fwl_job_load(s, job);
-    const cJSON *tc = jobj ? cJSON_GetObjectItemCaseSensitive(jobj, "trainingConfig") : NULL;
-    const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
-    const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
-    const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
-    int lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
-                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
-                                                                          : 0;
-    char mismatch[600] = "";
-    if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
-        snprintf(mismatch, sizeof mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
-    cJSON_Delete(jobj);
-
-    pthread_mutex_lock(&s->lock);
-    fwl_jobrt *jr = jobrt_locked(s, job, true);
-    fwl_session *ss = session_locked(jr, sid);
-    if (!ss) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (create_session first)", sid);
-        cJSON_Delete(body);
+    if (seen > 0) {
+        reply_future(out, rid, NULL);
         return;
     }
-    ss->last_us = fwl_now_us();
-    for (fwl_cm_seen *c = ss->created; c; c = c->next) {
-        if (ms && c->model_seq == mseq) {
-            /* a retried create_model: same promise */
-            char rid[48];
-            snprintf(rid, sizeof rid, "%s", c->rid);
-            pthread_mutex_unlock(&s->lock);
-            cJSON_Delete(body);
-            reply_future(out, rid, NULL);
-            return;
-        }
-    }
-    pthread_mutex_unlock(&s->lock);
-
     fwl_future *f = fwl_future_new(s, job);
     if (!f) {
-        cJSON_Delete(body);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
+        fwl_resp_oom(out);
         return;
     }
-    if (mismatch[0]) {
-        fwl_future_fail(s, f, "user", "%s", mismatch);
-    } else {
-        fwl_tmodel *tm = calloc(1, sizeof *tm);
-        bool ok = tm != NULL, capped = false;
-        if (ok) {
-            tm->s = s;
-            tm->next_seq = 1;
-            tm->lora_rank = lora_rank;
-        }
-        ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
-        ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
-        ok = ok && (tm->grad = calloc(tm->m.n_params, sizeof(float))) != NULL;
-        if (ok) {
-            pthread_mutex_init(&tm->mu, NULL);
-            pthread_cond_init(&tm->cv, NULL);
-            fwl_new_id(s, "model-", tm->id, sizeof tm->id);
-            pthread_mutex_lock(&s->lock);
-            jr = jobrt_locked(s, job, true);
-            tm->jr = jr;
-            int loras = 0;
-            for (fwl_tmodel *o = jr->models; o; o = o->next)
-                loras += o->lora_rank > 0;
-            /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
-            capped = lora_rank > 0 && loras >= 2;
-            ok = !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
-            if (ok) {
-                tm->next = jr->models;
-                jr->models = tm;
-            }
-            pthread_mutex_unlock(&s->lock);
-        }
-        if (!ok) {
-            if (tm) {
-                if (capped) {
-                    pthread_mutex_destroy(&tm->mu);
-                    pthread_cond_destroy(&tm->cv);
-                }
-                fwl_model_free(&tm->m);
-                fwl_adam_free(&tm->a);
-                free(tm->grad);
-                free(tm);
-            }
-            if (capped)
-                fwl_future_fail(s, f, "user", "Cannot create LoRA session %.64s: maximum of 2 concurrent sessions reached",
-                                sid);
-            else
-                fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
-        } else {
-            cJSON *res = cJSON_CreateObject();
-            cJSON_AddStringToObject(res, "model_id", tm->id);
-            cJSON_AddStringToObject(res, "type", "create_model");
-            fwl_future_complete(s, f, res);
-        }
-    }
-    if (ms) {
-        pthread_mutex_lock(&s->lock);
-        fwl_session *ss2 = session_locked(jobrt_locked(s, job, false), sid);
-        if (ss2) {
-            fwl_cm_seen *c = calloc(1, sizeof *c);
-            c->model_seq = mseq;
-            snprintf(c->rid, sizeof c->rid, "%s", f->id);
-            c->next = ss2->created;
-            ss2->created = c;
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
-    cJSON_Delete(body);
+    if (cm.mismatch[0])
+        fwl_future_fail(s, f, "user", "%s", cm.mismatch);
+    else
+        cm_create(s, job, &cm, f);
+    cm_remember(s, job, &cm, f->id);
     reply_future(out, f->id, NULL);
+}
+
+/* seq_id's entry in the model's submit log, or NULL. tm->mu held. */
+static const fwl_seen *seen_find(const fwl_tmodel *tm, int64_t seq)
+{
+    for (size_t i = 0; i < tm->nseen; i++)
+        if (tm->seen[i].seq == seq)
+            return &tm->seen[i];
+    return NULL;
+}
+
+/* A submit as the model's ordering sees it. */
+typedef struct submit {
+    const char *job, *type, *mid;
+    int64_t seq;
+    char key[160];        /* X-Idempotency-Key ("" when absent) */
+    char model_id[48];
+} submit;
+
+/* s->lock and tm->mu held: has this seq been submitted before? 0 no (and it is not behind the sequence);
+ * 1 the same request again (rid filled: the original promise, never a second run); -1 refused (out filled). */
+static int submit_dedupe_locked(const fwl_tmodel *tm, const submit *sb, char *rid, size_t rl, fwl_resp *out)
+{
+    const fwl_seen *sn = seen_find(tm, sb->seq);
+    if (sn && !strcmp(sn->key, sb->key) && !strcmp(sn->type, sb->type)) {
+        snprintf(rid, rl, "%s", sn->rid);
+        return 1;
+    }
+    if (sn) {
+        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
+                       "seq_id %lld was already submitted as another request (%s, different idempotency key)",
+                       (long long)sb->seq, sn->type);
+        return -1;
+    }
+    if (sb->seq < tm->next_seq) {
+        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld is behind this model's sequence",
+                       (long long)sb->seq);
+        return -1;
+    }
+    return 0;
+}
+
+/* The model a submit names, with s->lock and tm->mu HELD; NULL (no lock held) with out filled. */
+static fwl_tmodel *submit_model_lock(fwl_server *s, const submit *sb, fwl_resp *out)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_tmodel *tm = model_locked(jobrt_locked(s, sb->job, false), sb->mid);
+    if (!tm) {
+        pthread_mutex_unlock(&s->lock);
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown model_id %.64s on this trainer (create_model first)",
+                       sb->mid);
+        return NULL;
+    }
+    pthread_mutex_lock(&tm->mu);
+    return tm;
+}
+
+static void submit_unlock(fwl_server *s, fwl_tmodel *tm)
+{
+    pthread_mutex_unlock(&tm->mu);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Records the submit and queues op in seq order; both locks held. -1 when out of memory. */
+static int submit_enqueue_locked(fwl_tmodel *tm, const submit *sb, fwl_op *op)
+{
+    if (tm->nseen == tm->capseen) {
+        size_t nc = tm->capseen ? tm->capseen * 2 : 64;
+        fwl_seen *nv = realloc(tm->seen, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        tm->seen = nv;
+        tm->capseen = nc;
+    }
+    fwl_seen *sn = &tm->seen[tm->nseen++];
+    sn->seq = sb->seq;
+    snprintf(sn->key, sizeof sn->key, "%s", sb->key);
+    snprintf(sn->type, sizeof sn->type, "%s", sb->type);
+    snprintf(sn->rid, sizeof sn->rid, "%s", op->fut->id);
+    fwl_op **pp = &tm->queue;
+    while (*pp && (*pp)->seq < sb->seq)
+        pp = &(*pp)->next;
+    op->next = *pp;
+    *pp = op;
+    pthread_cond_broadcast(&tm->cv);
+    return 0;
+}
+
+/* Queues the op (takes body); the future's id goes into out. */
+static void submit_queue(fwl_server *s, const submit *sb, cJSON *body, fwl_resp *out)
+{
+    fwl_future *f = fwl_future_new(s, sb->job);
+    fwl_op *op = calloc(1, sizeof *op);
+    if (!f || !op) {
+        if (f)
+            fwl_future_fail(s, f, "server", "out of memory");
+        free(op);
+        cJSON_Delete(body);
+        fwl_resp_oom(out);
+        return;
+    }
+    char fid[48], rid[48], model_id[48];
+    snprintf(fid, sizeof fid, "%s", f->id); /* once queued, the op may run and free body before we reply */
+    op->seq = sb->seq;
+    snprintf(op->type, sizeof op->type, "%s", sb->type);
+    op->body = body;
+    op->fut = f;
+    fwl_tmodel *tm = submit_model_lock(s, sb, out);
+    /* re-check under the lock: a concurrent retry of the same seq may have won */
+    int dup = tm ? submit_dedupe_locked(tm, sb, rid, sizeof rid, out) : -1;
+    if (dup == 0 && submit_enqueue_locked(tm, sb, op) != 0) {
+        fwl_resp_oom(out);
+        dup = -1;
+    }
+    if (tm) {
+        snprintf(model_id, sizeof model_id, "%s", tm->id);
+        submit_unlock(s, tm);
+    }
+    if (dup == 0) {
+        reply_future(out, fid, model_id);
+        return;
+    }
+    fwl_future_fail(s, f, "server", tm ? "duplicate submit" : "model was unloaded");
+    cJSON_Delete(body);
+    free(op);
+    if (dup == 1)
+        reply_future(out, rid, model_id);
 }
 
 /* protocol §4.3: a seq'd training op */
@@ -290,9 +477,8 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     cJSON *body = fwl_req_json(r, out);
     if (!body)
         return;
-    const char *mid = fwl_json_str(body, "model_id");
-    int64_t seq;
-    if (!mid || !fwl_json_int(body, "seq_id", &seq) || seq < 1) {
+    submit sb = {.job = job, .type = type, .mid = fwl_json_str(body, "model_id")};
+    if (!sb.mid || !fwl_json_int(body, "seq_id", &sb.seq) || sb.seq < 1) {
         cJSON_Delete(body);
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "model_id (string) and seq_id (integer >= 1) are required");
         return;
@@ -304,113 +490,21 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         return;
     }
     const char *key = fwl_req_header(r, "X-Idempotency-Key");
-    char keybuf[160];
-    snprintf(keybuf, sizeof keybuf, "%s", key ? key : "");
-
-    pthread_mutex_lock(&s->lock);
-    fwl_tmodel *tm = model_locked(jobrt_locked(s, job, false), mid);
-    if (!tm) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown model_id %.64s on this trainer (create_model first)", mid);
+    snprintf(sb.key, sizeof sb.key, "%s", key ? key : "");
+    char rid[48];
+    fwl_tmodel *tm = submit_model_lock(s, &sb, out);
+    int dup = tm ? submit_dedupe_locked(tm, &sb, rid, sizeof rid, out) : -1;
+    if (tm) {
+        snprintf(sb.model_id, sizeof sb.model_id, "%s", tm->id);
+        submit_unlock(s, tm);
+    }
+    if (dup == 1)
+        reply_future(out, rid, sb.model_id);
+    if (dup != 0) {
         cJSON_Delete(body);
         return;
     }
-    pthread_mutex_lock(&tm->mu);
-    for (size_t i = 0; i < tm->nseen; i++) {
-        fwl_seen *sn = &tm->seen[i];
-        if (sn->seq != seq)
-            continue;
-        if (!strcmp(sn->key, keybuf) && !strcmp(sn->type, type)) {
-            char rid[48], m2[48];
-            snprintf(rid, sizeof rid, "%s", sn->rid);
-            snprintf(m2, sizeof m2, "%s", tm->id);
-            pthread_mutex_unlock(&tm->mu);
-            pthread_mutex_unlock(&s->lock);
-            cJSON_Delete(body);
-            reply_future(out, rid, m2); /* a retried submit: the original promise, never a second run */
-            return;
-        }
-        char was[40];
-        snprintf(was, sizeof was, "%s", sn->type);
-        pthread_mutex_unlock(&tm->mu);
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION,
-                       "seq_id %lld was already submitted as another request (%s, different idempotency key)",
-                       (long long)seq, was);
-        return;
-    }
-    if (seq < tm->next_seq) {
-        pthread_mutex_unlock(&tm->mu);
-        pthread_mutex_unlock(&s->lock);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld is behind this model's sequence", (long long)seq);
-        return;
-    }
-    pthread_mutex_unlock(&tm->mu);
-    pthread_mutex_unlock(&s->lock);
-
-    fwl_future *f = fwl_future_new(s, job);
-    fwl_op *op = calloc(1, sizeof *op);
-    if (!f || !op) {
-        free(op);
-        cJSON_Delete(body);
-        fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "out of memory");
-        return;
-    }
-    op->seq = seq;
-    snprintf(op->type, sizeof op->type, "%s", type);
-    op->body = body;
-    op->fut = f;
-    char model_id[48];
-    pthread_mutex_lock(&s->lock);
-    tm = model_locked(jobrt_locked(s, job, false), mid);
-    if (!tm) {
-        pthread_mutex_unlock(&s->lock);
-        fwl_future_fail(s, f, "server", "model was unloaded");
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "model %.64s was unloaded", mid);
-        cJSON_Delete(body);
-        free(op);
-        return;
-    }
-    snprintf(model_id, sizeof model_id, "%s", tm->id);
-    pthread_mutex_lock(&tm->mu);
-    /* re-check under the lock: a concurrent retry of the same seq may have won */
-    for (size_t i = 0; i < tm->nseen; i++) {
-        if (tm->seen[i].seq == seq) {
-            char rid[48];
-            bool same = !strcmp(tm->seen[i].key, keybuf) && !strcmp(tm->seen[i].type, type);
-            snprintf(rid, sizeof rid, "%s", tm->seen[i].rid);
-            pthread_mutex_unlock(&tm->mu);
-            pthread_mutex_unlock(&s->lock);
-            fwl_future_fail(s, f, "server", "duplicate submit");
-            cJSON_Delete(body);
-            free(op);
-            if (same)
-                reply_future(out, rid, model_id);
-            else
-                fwl_resp_error(out, 400, FWL_GRPC_FAILED_PRECONDITION, "seq_id %lld was already submitted", (long long)seq);
-            return;
-        }
-    }
-    if (tm->nseen == tm->capseen) {
-        tm->capseen = tm->capseen ? tm->capseen * 2 : 64;
-        tm->seen = realloc(tm->seen, tm->capseen * sizeof *tm->seen);
-    }
-    fwl_seen *sn = &tm->seen[tm->nseen++];
-    sn->seq = seq;
-    snprintf(sn->key, sizeof sn->key, "%s", keybuf);
-    snprintf(sn->type, sizeof sn->type, "%s", type);
-    snprintf(sn->rid, sizeof sn->rid, "%s", f->id);
-    fwl_op **pp = &tm->queue;
-    while (*pp && (*pp)->seq < seq)
-        pp = &(*pp)->next;
-    op->next = *pp;
-    *pp = op;
-    pthread_cond_broadcast(&tm->cv);
-    pthread_mutex_unlock(&tm->mu);
-    pthread_mutex_unlock(&s->lock);
-    reply_future(out, f->id, model_id);
+    submit_queue(s, &sb, body, out); /* sb.mid points into body: queued with it */
 }
 
 static void h_unload(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
@@ -461,6 +555,11 @@ static void h_list_checkpoints(fwl_server *s, fwl_resp *out, const char *job)
     fwl_ckpt *cks = fwl_ckpt_list(s, job, &n);
     size_t nd = 0;
     const char **names = calloc(n + 1, sizeof *names);
+    if (!names) {
+        free(cks);
+        fwl_resp_oom(out);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (cks[i].kind == FWL_CK_DCP)
             names[nd++] = cks[i].name;
@@ -533,7 +632,10 @@ void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
     } else if (!strcmp(op, "unload_model")) {
         h_unload(s, r, out, job);
     } else if (!strcmp(op, "telemetry")) {
-        fwl_resp_json(out, 200, cJSON_CreateObject());
+        /* the official client re-sends a batch (once a second, for the whole session) unless it reads this */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "accepted");
+        fwl_resp_json(out, 200, o);
     } else {
         h_submit(s, r, out, job, op);
     }

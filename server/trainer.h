@@ -2,8 +2,17 @@
 #ifndef FWL_TRAINER_H
 #define FWL_TRAINER_H
 
-#include "fwl.h"
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ckpt.h"
+#include "futures.h"
 #include "model.h"
+#include "state.h"
+#include "util.h"
 
 typedef struct fwl_op {
     int64_t seq;

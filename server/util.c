@@ -1,7 +1,8 @@
-/* Small helpers: time, ids, name validation, JSON lookups, error bodies, logging. */
-#include "fwl.h"
+/* Small helpers with no server state: time, names, random numbers, JSON lookups, logging. */
+#include "util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,16 +83,6 @@ double fwl_rand_unit(uint64_t *st)
     return (double)(fwl_rand_u64(st) >> 11) / 9007199254740992.0;
 }
 
-void fwl_new_id(fwl_server *s, const char *prefix, char *buf, size_t len)
-{
-    pthread_mutex_lock(&s->lock);
-    uint64_t n = ++s->counter;
-    pthread_mutex_unlock(&s->lock);
-    uint64_t st = n ^ ((uint64_t)s->epoch << 32) ^ (uint64_t)fwl_now_us();
-    snprintf(buf, len, "%s%08x-%llu-%04x", prefix, (unsigned)s->epoch, (unsigned long long)n,
-             (unsigned)(fwl_rand_u64(&st) & 0xffff));
-}
-
 bool fwl_parse_resource(const char *s, const char *kind, char *id, size_t idlen)
 {
     if (!s)
@@ -133,68 +124,6 @@ void fwl_log(const char *fmt, ...)
     fprintf(stderr, "fwtrain-local %s %s\n", ts, msg);
 }
 
-int fwl_http_to_grpc(int st)
-{
-    switch (st) {
-    case 400: return FWL_GRPC_INVALID_ARGUMENT;
-    case 401: return FWL_GRPC_UNAUTHENTICATED;
-    case 403: return FWL_GRPC_PERMISSION_DENIED;
-    case 404: return FWL_GRPC_NOT_FOUND;
-    case 405: return FWL_GRPC_UNIMPLEMENTED;
-    case 408: return FWL_GRPC_DEADLINE_EXCEEDED;
-    case 409: return FWL_GRPC_ALREADY_EXISTS;
-    case 410: return FWL_GRPC_NOT_FOUND;
-    case 413: return FWL_GRPC_RESOURCE_EXHAUSTED;
-    case 425: return FWL_GRPC_UNAVAILABLE;
-    case 429: return FWL_GRPC_RESOURCE_EXHAUSTED;
-    case 503: return FWL_GRPC_UNAVAILABLE;
-    default: return st >= 500 ? FWL_GRPC_INTERNAL : FWL_GRPC_INVALID_ARGUMENT;
-    }
-}
-
-void fwl_resp_json(fwl_resp *out, int status, cJSON *obj)
-{
-    free(out->body);
-    out->status = status;
-    out->body = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-}
-
-/* protocol §2.2: {"code": <grpc>, "message": "..."} */
-void fwl_resp_error(fwl_resp *out, int http_status, int grpc_code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "code", grpc_code);
-    cJSON_AddStringToObject(o, "message", msg);
-    fwl_resp_json(out, http_status, o);
-}
-
-cJSON *fwl_req_json(const fwl_req *r, fwl_resp *out)
-{
-    if (!r->body || r->body_len == 0) {
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "request body is empty; expected a JSON object");
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
-    if (!j) {
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "malformed JSON body (near byte %zu)",
-                       end ? (size_t)(end - r->body) : (size_t)0);
-        return NULL;
-    }
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "request body must be a JSON object");
-        return NULL;
-    }
-    return j;
-}
-
 /* Strip internal "_" fields before a resource leaves the server. */
 cJSON *fwl_public_copy(const cJSON *o)
 {
@@ -209,25 +138,21 @@ cJSON *fwl_public_copy(const cJSON *o)
     return c;
 }
 
-cJSON *fwl_list_records(const char *dir, const char *key)
+bool fwl_json_num_in(const cJSON *v, double lo, double hi, int64_t *out)
 {
-    size_t n = 0;
-    char **files = fwl_list_dir(dir, ".json", &n);
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, key);
-    int total = 0;
-    for (size_t i = 0; i < n; i++) {
-        char p[4500];
-        snprintf(p, sizeof p, "%.4000s/%.255s", dir, files[i]);
-        cJSON *rec = fwl_read_json(p);
-        if (rec) {
-            cJSON_AddItemToArray(arr, fwl_public_copy(rec));
-            total++;
-        }
-        cJSON_Delete(rec);
-    }
-    fwl_free_list(files, n);
-    cJSON_AddStringToObject(o, "nextPageToken", "");
-    cJSON_AddNumberToObject(o, "totalSize", total);
-    return o;
+    /* the range test comes first: converting an out-of-range double to an integer is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) || v->valuedouble != floor(v->valuedouble))
+        return false;
+    *out = (int64_t)v->valuedouble;
+    return true;
+}
+
+void fwl_json_put(cJSON *o, const char *k, cJSON *v)
+{
+    if (!v)
+        return;
+    if (cJSON_GetObjectItemCaseSensitive(o, k))
+        cJSON_ReplaceItemInObjectCaseSensitive(o, k, v);
+    else if (!cJSON_AddItemToObject(o, k, v))
+        cJSON_Delete(v);
 }

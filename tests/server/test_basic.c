@@ -165,7 +165,7 @@ static void test_jobs(void **state)
     srv_resp_free(&r);
     /* stay-pending knob */
     srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=job-p",
-             "{\"displayName\":\"fwl-stay-pending\"}");
+             "{\"displayName\":\"fwl-stay-pending\",\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/b\"}}");
     assert_string_equal(state_of(&r), "JOB_STATE_PENDING");
     srv_resp_free(&r);
     /* healthz is 503 until RUNNING (a pending job never gets there: deterministic under load) */

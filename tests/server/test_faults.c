@@ -16,6 +16,7 @@
 #include "srv_http.h"
 
 #define KEY "faults-key"
+#define JOB_BODY "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\"}}"
 
 static fwt_local_server *start(const char *spec)
 {
@@ -54,7 +55,7 @@ static void test_status_kinds(void **state)
         assert_non_null(s);
         const char *base = fwt_local_server_url(s);
         srv_resp r;
-        srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=fj", "{}");
+        srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=fj", JOB_BODY);
         assert_int_equal(r.status, kinds[i].status);
         assert_string_equal(r.retry_after, kinds[i].retry_after);
         assert_non_null(r.json); /* a JSON error body, §2.2 */
@@ -79,7 +80,7 @@ static void test_drop_after_side_effect(void **state)
     fwt_local_server *s = start("seed=3,drop=1");
     assert_non_null(s);
     srv_resp r;
-    srv_call(&r, fwt_local_server_url(s), KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=dj", "{}");
+    srv_call(&r, fwt_local_server_url(s), KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=dj", JOB_BODY);
     assert_int_equal(r.status, 0);
     assert_int_not_equal(r.curl_code, 0); /* connection closed without a response */
     srv_resp_free(&r);
@@ -167,7 +168,7 @@ static void test_healthz_exempt(void **state)
     assert_non_null(s);
     const char *base = fwt_local_server_url(s);
     srv_resp r;
-    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=hj", "{}");
+    srv_call(&r, base, KEY, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=hj", JOB_BODY);
     assert_int_equal(r.status, 200);
     srv_resp_free(&r);
     srv_call(&r, base, KEY, "GET", "/training/v1/rlorTrainerJobs/local/hj/api/v1/healthz", NULL);

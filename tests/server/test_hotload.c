@@ -307,15 +307,18 @@ static void test_deployments(void **state)
     sampler_save("dj-b", m2, &seq2, "b0-11112222", "base");
     hotload_post("dep-x", "b0-11112222", NULL);
     assert_int_equal(hotload_wait("dep-x", "b0-11112222", err, sizeof err), 0);
-    /* re-attach to dj-b: the pod rolls (no weights), then b0 loads */
+    /* re-attach to dj-b: the pod rolls (the old snapshot is gone; the new pod serves the base weights under a
+     * fresh identity, see test_fidelity), then b0 loads */
     srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x?updateMask=hot_load_trainer_job",
              "{\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/dj-b\"}");
     assert_int_equal(r.status, 200);
     assert_string_equal(str(r.json, "hotLoadTrainerJob"), "accounts/local/rlorTrainerJobs/dj-b");
     srv_resp_free(&r);
-    srv_call(&r, base, KEY, "POST", "/inference/v1/completions",
-             "{\"model\":\"accounts/local/deployments/dep-x\",\"prompt\":[1],\"max_tokens\":1}");
-    assert_int_equal(r.status, 425);
+    char hsurl[256];
+    snprintf(hsurl, sizeof hsurl, "%s/hot_load/v1/models/hot_load", base);
+    const char *hsh[] = {"fireworks-deployment: accounts/local/deployments/dep-x", NULL};
+    srv_req(&r, "GET", hsurl, KEY, NULL, hsh, 5000);
+    assert_null(strstr(r.body, "a0-11112222"));
     srv_resp_free(&r);
     hotload_post("dep-x", "b0-11112222", NULL);
     assert_int_equal(hotload_wait("dep-x", "b0-11112222", err, sizeof err), 1);

@@ -1,0 +1,514 @@
+/* Deployments' serving state. Each deployment has one replica holding its own copy of the weights. A base
+ * snapshot is loaded whole; a delta is applied to the held weights only if the request names the held snapshot
+ * as previous_snapshot_identity and the result's adler32 matches, exactly like the service. Loading runs on the
+ * background thread (pending -> downloading -> done | error); the held snapshot is persisted (safetensors +
+ * identity in the deployment record) so it survives a restart.
+ *
+ * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
+ * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is
+ * reset or asked for another load, so a load that finished for an older generation is dropped. */
+#include "replica.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bg.h"
+#include "ckpt.h"
+#include "model.h"
+#include "records.h"
+#include "store.h"
+#include "util.h"
+
+struct fwl_weights {
+    int refs;
+    fwl_model m;
+    char identity[FWL_NAME_MAX];
+};
+
+typedef struct fwl_replica {
+    char dep[FWL_ID_MAX];
+    fwl_weights *w;
+    char stage[16];
+    char target[FWL_NAME_MAX];
+    char error[400];
+    uint64_t gen;
+    bool rolling;          /* a new pod is coming up: not ready, holds nothing */
+    struct fwl_replica *next;
+} fwl_replica;
+
+typedef struct load_task {
+    char dep[FWL_ID_MAX];
+    char identity[FWL_NAME_MAX];
+    char prev[FWL_NAME_MAX];
+    bool incremental;
+    uint64_t gen;
+} load_task;
+
+const struct fwl_model *fwl_weights_model(const fwl_weights *w)
+{
+    return &w->m;
+}
+
+static void weights_unref_locked(fwl_weights *w)
+{
+    if (w && --w->refs == 0) {
+        fwl_model_free(&w->m);
+        free(w);
+    }
+}
+
+void fwl_weights_unref(fwl_server *s, fwl_weights *w)
+{
+    pthread_mutex_lock(&s->lock);
+    weights_unref_locked(w);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static fwl_weights *weights_from_file(fwl_server *s, const char *file, const char *identity)
+{
+    char p[4500];
+    snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, file);
+    uint8_t *buf;
+    size_t len;
+    if (strchr(file, '/') || fwl_read_file(p, &buf, &len) != 0)
+        return NULL;
+    fwl_weights *w = calloc(1, sizeof *w);
+    char err[256];
+    if (!w || fwl_safetensors_decode(&w->m, buf, len, err, sizeof err) != 0) {
+        fwl_log("deployment weights %s unreadable: %s", p, w ? err : "out of memory");
+        free(w);
+        free(buf);
+        return NULL;
+    }
+    free(buf);
+    w->refs = 1;
+    snprintf(w->identity, sizeof w->identity, "%s", identity);
+    return w;
+}
+
+/* The base weights (what a fresh trainer model starts from) under `identity`: what a new pod serves. */
+static fwl_weights *weights_base(fwl_server *s, const char *identity)
+{
+    fwl_weights *w = calloc(1, sizeof *w);
+    if (!w || fwl_model_init(&w->m, s->cfg.model_dim, s->cfg.seed) != 0) {
+        fwl_log("out of memory bringing up a pod %s", identity);
+        free(w);
+        return NULL;
+    }
+    w->refs = 1;
+    snprintf(w->identity, sizeof w->identity, "%s", identity);
+    return w;
+}
+
+static fwl_replica *find_locked(fwl_server *s, const char *dep)
+{
+    for (fwl_replica *r = s->replicas; r; r = r->next)
+        if (!strcmp(r->dep, dep))
+            return r;
+    return NULL;
+}
+
+/* A new replica restoring the persisted snapshot (disk reads: called without s->lock). */
+static fwl_replica *replica_restore(fwl_server *s, const char *dep)
+{
+    cJSON *d = fwl_deployment_load(s, dep);
+    if (!d)
+        return NULL;
+    fwl_replica *r = calloc(1, sizeof *r);
+    if (!r) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    snprintf(r->dep, sizeof r->dep, "%s", dep);
+    snprintf(r->stage, sizeof r->stage, "idle");
+    const char *id = fwl_json_str(d, "_currentIdentity"), *file = fwl_json_str(d, "_weightsFile");
+    const char *pod = fwl_json_str(d, "_podIdentity");
+    if (id && file) {
+        r->w = weights_from_file(s, file, id);
+        if (r->w)
+            snprintf(r->stage, sizeof r->stage, "done");
+    } else if (pod) {
+        r->w = weights_base(s, pod); /* a rolled pod that has loaded nothing yet */
+    }
+    cJSON_Delete(d);
+    return r;
+}
+
+/* Returns with s->lock HELD and the deployment's replica (created on first use), or NULL (lock still held)
+ * when the deployment is unknown or memory ran out. */
+static fwl_replica *replica_acquire(fwl_server *s, const char *dep)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = find_locked(s, dep);
+    if (r)
+        return r;
+    pthread_mutex_unlock(&s->lock);
+    fwl_replica *nr = replica_restore(s, dep);
+    pthread_mutex_lock(&s->lock);
+    r = find_locked(s, dep); /* another thread may have restored it meanwhile */
+    if (r || !nr) {
+        if (nr) {
+            weights_unref_locked(nr->w);
+            free(nr);
+        }
+        return r;
+    }
+    nr->next = s->replicas;
+    s->replicas = nr;
+    return nr;
+}
+
+fwl_weights *fwl_replica_weights(fwl_server *s, const char *dep)
+{
+    fwl_replica *r = replica_acquire(s, dep);
+    fwl_weights *w = r ? r->w : NULL;
+    if (w)
+        w->refs++;
+    pthread_mutex_unlock(&s->lock);
+    return w;
+}
+
+void fwl_replica_forget(fwl_server *s, const char *dep)
+{
+    pthread_mutex_lock(&s->lock);
+    for (fwl_replica **pp = &s->replicas; *pp; pp = &(*pp)->next) {
+        if (!strcmp((*pp)->dep, dep)) {
+            fwl_replica *r = *pp;
+            *pp = r->next;
+            weights_unref_locked(r->w);
+            free(r);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+typedef struct pod_task {
+    char dep[FWL_ID_MAX];
+    char pod[48];
+    uint64_t gen;
+} pod_task;
+
+/* The new pod is up (unless the replica rolled again or loaded something meanwhile). */
+static void pod_up(fwl_server *s, void *arg)
+{
+    pod_task *t = arg;
+    fwl_weights *w = weights_base(s, t->pod);
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = find_locked(s, t->dep);
+    if (r && r->gen == t->gen && r->rolling) {
+        r->rolling = false;
+        r->w = w;
+        w = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (w)
+        fwl_weights_unref(s, w);
+}
+
+void fwl_replica_roll(fwl_server *s, const char *dep, const char *pod)
+{
+    pod_task *t = pod ? calloc(1, sizeof *t) : NULL;
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = find_locked(s, dep);
+    if (r) {
+        weights_unref_locked(r->w);
+        r->w = NULL;
+        r->gen++;
+        r->rolling = pod != NULL;
+        snprintf(r->stage, sizeof r->stage, "idle");
+        r->target[0] = 0;
+        r->error[0] = 0;
+    }
+    if (r && t) {
+        snprintf(t->dep, sizeof t->dep, "%s", dep);
+        snprintf(t->pod, sizeof t->pod, "%s", pod);
+        t->gen = r->gen;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (r && t)
+        fwl_bg_post(s, s->cfg.hotload_ms, pod_up, t, free);
+    else
+        free(t); /* not in memory: the first use restores the pod from the record */
+}
+
+void fwl_replicas_free(fwl_server *s)
+{
+    while (s->replicas) {
+        fwl_replica *r = s->replicas;
+        s->replicas = r->next;
+        weights_unref_locked(r->w);
+        free(r);
+    }
+}
+
+bool fwl_parse_deployment_header(const char *v, char *dep, size_t len)
+{
+    return v && fwl_parse_resource(v, "deployments", dep, len);
+}
+
+/* s->lock held: the replica this task was posted for, unless it was reset, re-targeted or deleted since. */
+static fwl_replica *task_replica_locked(fwl_server *s, const load_task *t)
+{
+    fwl_replica *r = find_locked(s, t->dep);
+    return r && r->gen == t->gen ? r : NULL;
+}
+
+static void set_stage(fwl_server *s, const load_task *t, const char *stage, const char *err)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = task_replica_locked(s, t);
+    if (r) {
+        snprintf(r->stage, sizeof r->stage, "%s", stage);
+        snprintf(r->error, sizeof r->error, "%s", err ? err : "");
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (err)
+        fwl_log("hotload of %s on deployment %s failed: %s", t->identity, t->dep, err);
+}
+
+/* Still current? With held != NULL, also takes a reference to the weights the replica holds now. */
+static bool current_gen(fwl_server *s, const load_task *t, fwl_weights **held)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = task_replica_locked(s, t);
+    if (r && held) {
+        *held = r->w;
+        if (r->w)
+            r->w->refs++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r != NULL;
+}
+
+/* New weights = held weights with the delta in buf applied; NULL + err on failure. */
+static fwl_weights *apply_delta(const load_task *t, const fwl_weights *held, const uint8_t *buf, size_t len,
+                                char *err, size_t el)
+{
+    if (!held || strcmp(held->identity, t->prev) != 0) {
+        snprintf(err, el, "previous_snapshot_identity %s is not the snapshot this replica holds (%s)", t->prev,
+                 held ? held->identity : "none");
+        return NULL;
+    }
+    size_t wl = held->m.n_params * sizeof(float);
+    uint8_t *out = NULL;
+    char derr[256];
+    if (fwl_delta_apply((const uint8_t *)held->m.w, wl, buf, len, &out, derr, sizeof derr) != 0) {
+        snprintf(err, el, "delta %.100s does not apply to %.100s: %.150s", t->identity, held->identity, derr);
+        return NULL;
+    }
+    fwl_weights *nw = calloc(1, sizeof *nw);
+    if (!nw || fwl_model_copy(&nw->m, &held->m) != 0) {
+        free(nw);
+        free(out);
+        snprintf(err, el, "out of memory");
+        return NULL;
+    }
+    memcpy(nw->m.w, out, wl);
+    free(out);
+    return nw;
+}
+
+/* The weights snapshot `ck` stands for (decoded base, or delta over held); NULL + err on failure. */
+static fwl_weights *weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *ck, const fwl_weights *held,
+                                      char *err, size_t el)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    fwl_weights *nw = NULL;
+    if (fwl_ckpt_read_data(s, ck, &buf, &len) != 0) {
+        snprintf(err, el, "cannot read snapshot %s", t->identity);
+    } else if (ck->kind == FWL_CK_BASE && ck->lora_rank > 0 && t->incremental) {
+        /* protocol §5: incremental metadata on a LoRA adapter crashes the serving container */
+        snprintf(err, el, "%s is a LoRA adapter: load it without incremental_snapshot_metadata", t->identity);
+    } else if (ck->kind == FWL_CK_BASE) {
+        nw = calloc(1, sizeof *nw);
+        if (!nw)
+            snprintf(err, el, "out of memory");
+        else if (fwl_safetensors_decode(&nw->m, buf, len, err, el) != 0) {
+            free(nw);
+            nw = NULL;
+        }
+    } else if (!t->incremental) {
+        snprintf(err, el, "%s is a delta snapshot; load it with incremental_snapshot_metadata", t->identity);
+    } else {
+        nw = apply_delta(t, held, buf, len, err, el);
+    }
+    free(buf);
+    return nw;
+}
+
+/* Finds the snapshot the task names in the attached trainer's bucket; -1 + err when it cannot be loaded. */
+static int find_snapshot(fwl_server *s, const load_task *t, fwl_ckpt *ck, char *err, size_t el)
+{
+    cJSON *d = fwl_deployment_load(s, t->dep);
+    const char *tj = d ? fwl_json_str(d, "hotLoadTrainerJob") : NULL;
+    char job[FWL_ID_MAX];
+    int rc = -1;
+    if (!d)
+        snprintf(err, el, "deployment was deleted");
+    else if (!tj || !*tj || !fwl_parse_resource(tj, "rlorTrainerJobs", job, sizeof job))
+        snprintf(err, el, "deployment is not attached to a trainer (set hotLoadTrainerJob)");
+    else if (fwl_ckpt_get(s, job, t->identity, ck) != 0)
+        snprintf(err, el, "snapshot %s not found in trainer %s's bucket", t->identity, job);
+    else if (ck->kind == FWL_CK_DCP)
+        snprintf(err, el, "%s is a training (DCP) checkpoint, not a sampler snapshot", t->identity);
+    else
+        rc = 0;
+    cJSON_Delete(d);
+    return rc;
+}
+
+/* Persists nw (weights file, then the record pointing at it) and installs it in the replica. Takes nw. */
+static void load_commit(fwl_server *s, const load_task *t, fwl_weights *nw)
+{
+    uint8_t *st = NULL;
+    size_t stl = 0;
+    char file[FWL_NAME_MAX + 96], p[4500], dp[4500], old[FWL_NAME_MAX + 96] = "";
+    snprintf(file, sizeof file, "%s.%lld.safetensors", t->dep, (long long)fwl_now_us());
+    snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, file);
+    fwl_deployment_path(s, t->dep, dp, sizeof dp);
+    bool ok = fwl_safetensors_encode(&nw->m, &st, &stl) == 0 && fwl_write_atomic(p, st, stl) == 0;
+    free(st);
+    /* rec_lock keeps a PATCH/DELETE of the record out until the replica holds what the record says */
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *cur = fwl_deployment_load(s, t->dep);
+    bool still = cur && current_gen(s, t, NULL);
+    if (ok && still) {
+        const char *of = fwl_json_str(cur, "_weightsFile");
+        if (of)
+            snprintf(old, sizeof old, "%s", of);
+        fwl_json_put(cur, "_weightsFile", cJSON_CreateString(file));
+        fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
+        ok = fwl_write_json(dp, cur) == 0;
+    }
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = ok && still ? task_replica_locked(s, t) : NULL;
+    if (r) {
+        weights_unref_locked(r->w);
+        r->w = nw;
+        nw = NULL;
+        snprintf(r->stage, sizeof r->stage, "done");
+        r->error[0] = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rec_lock);
+    cJSON_Delete(cur);
+    if (nw) {
+        /* superseded, deleted, or not persisted */
+        unlink(p);
+        fwl_weights_unref(s, nw);
+        if (!ok)
+            set_stage(s, t, "error", "could not persist the loaded snapshot (see the server log)");
+        return;
+    }
+    if (old[0] && strcmp(old, file) != 0 && !strchr(old, '/')) {
+        snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, old);
+        unlink(p);
+    }
+}
+
+static void load_run(fwl_server *s, void *arg)
+{
+    load_task *t = arg;
+    if (!current_gen(s, t, NULL))
+        return; /* superseded or deleted */
+    set_stage(s, t, "downloading", NULL);
+    /* the "downloading" time; cut short by shutdown */
+    for (int waited = 0; waited < s->cfg.hotload_ms && !s->stopping; waited += 10)
+        fwl_sleep_ms(s->cfg.hotload_ms - waited < 10 ? s->cfg.hotload_ms - waited : 10);
+    if (s->stopping)
+        return;
+    char err[400] = "";
+    fwl_ckpt ck;
+    fwl_weights *held = NULL, *nw = NULL;
+    if (find_snapshot(s, t, &ck, err, sizeof err) == 0) {
+        if (!current_gen(s, t, &held))
+            return;
+        nw = weights_from_ckpt(s, t, &ck, held, err, sizeof err);
+    }
+    if (held)
+        fwl_weights_unref(s, held);
+    if (!nw) {
+        set_stage(s, t, "error", err[0] ? err : "load failed");
+        return;
+    }
+    nw->refs = 1;
+    snprintf(nw->identity, sizeof nw->identity, "%s", t->identity);
+    load_commit(s, t, nw);
+}
+
+int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const char *prev)
+{
+    load_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return -1;
+    snprintf(t->dep, sizeof t->dep, "%s", dep);
+    snprintf(t->identity, sizeof t->identity, "%s", identity);
+    if (prev) {
+        t->incremental = true;
+        snprintf(t->prev, sizeof t->prev, "%s", prev);
+    }
+    bool post = true;
+    fwl_replica *rep = replica_acquire(s, dep);
+    if (!rep) {
+        pthread_mutex_unlock(&s->lock);
+        free(t);
+        return -1;
+    }
+    bool loading = !strcmp(rep->stage, "pending") || !strcmp(rep->stage, "downloading");
+    if ((rep->w && !strcmp(rep->w->identity, identity) && (!strcmp(rep->stage, "done") || !strcmp(rep->stage, "idle"))) ||
+        (loading && !strcmp(rep->target, identity))) {
+        /* already held or already loading it: a retried POST is a no-op */
+        post = false;
+    } else {
+        rep->gen++;
+        rep->rolling = false; /* a load lands on whatever pod is there */
+        t->gen = rep->gen;
+        snprintf(rep->stage, sizeof rep->stage, "pending");
+        snprintf(rep->target, sizeof rep->target, "%s", identity);
+        rep->error[0] = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!post) {
+        free(t);
+        return 0;
+    }
+    return fwl_bg_post(s, 0, load_run, t, free);
+}
+
+cJSON *fwl_replica_status(fwl_server *s, const char *dep)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *reps = cJSON_AddArrayToObject(o, "replicas");
+    cJSON *rep = cJSON_CreateObject();
+    cJSON *ls = cJSON_AddObjectToObject(rep, "loading_state");
+    if (!reps || !ls) {
+        cJSON_Delete(o);
+        cJSON_Delete(rep);
+        return NULL;
+    }
+    fwl_replica *r = replica_acquire(s, dep);
+    if (r) {
+        if (r->w)
+            cJSON_AddStringToObject(rep, "current_snapshot_identity", r->w->identity);
+        else
+            cJSON_AddNullToObject(rep, "current_snapshot_identity");
+        cJSON_AddBoolToObject(rep, "readiness", !r->rolling);
+        cJSON_AddStringToObject(ls, "stage", r->stage);
+        if (r->target[0])
+            cJSON_AddStringToObject(ls, "target_snapshot_identity", r->target);
+        else
+            cJSON_AddNullToObject(ls, "target_snapshot_identity");
+        if (r->error[0])
+            cJSON_AddStringToObject(ls, "error_message", r->error);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (r)
+        cJSON_AddItemToArray(reps, rep);
+    else
+        cJSON_Delete(rep);
+    return o;
+}

@@ -1,0 +1,26 @@
+/* Crash-safe files (store.c). Every failure logs the path and errno's text before returning -1, so a caller's
+ * "could not store X" always has the reason next to it in the log. */
+#ifndef FWL_STORE_H
+#define FWL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+int fwl_mkdirs(const char *path);
+/* temp file in the same dir, write, fsync, rename, fsync dir. */
+int fwl_write_atomic(const char *path, const void *data, size_t len);
+int fwl_write_json(const char *path, const cJSON *obj);
+/* A missing file is -1 with errno ENOENT and is not logged (callers treat it as "absent"). */
+int fwl_read_file(const char *path, uint8_t **out, size_t *len);
+cJSON *fwl_read_json(const char *path);
+/* Names of the regular files in dir ending with suffix (temp files skipped). Free with fwl_free_list. */
+char **fwl_list_dir(const char *dir, const char *suffix, size_t *n);
+void fwl_free_list(char **l, size_t n);
+int fwl_remove_tree(const char *path);
+int fwl_fsync_dir(const char *dir);
+/* {<key>: [public copies of the .json records in dir], "nextPageToken": "", "totalSize": n}; NULL when out of memory. */
+cJSON *fwl_list_records(const char *dir, const char *key);
+
+#endif /* FWL_STORE_H */
