@@ -6,7 +6,9 @@
  *                      to raw libcurl multi
  *                      doing the same requests (same body and headers, the
  *                      response parsed with cJSON), and ratio = api / raw
- *                      (median over paired rounds; target >= 0.9);
+ *                      (median over paired rounds; target >= 0.9), and the CPU
+ *                      time this process spent per rollout on each side (the
+ *                      server runs in another process);
  *   rl_step            one full RL step as examples/rl_loop.c does it (3 prompts
  *                      x 8 samples, forward_backward importance_sampling,
  *                      optim_step, save_and_hotload, the echo check): wall time,
@@ -369,30 +371,31 @@ int main(int argc, char **argv)
         for (int i = 0; i < inflight; i++)
             slots[i].h = curl_easy_init();
         long api_ok = 0, raw_ok = 0;
-        double api_t[64], raw_t[64], ratio[64], api_sum = 0, raw_sum = 0;
+        double api_t[64], raw_t[64], ratio[64], api_cpu = 0, raw_cpu = 0;
         /* warm both paths (connections, server caches) */
         api_round(c, inflight, inflight, &api_ok);
         raw_round(m, slots, url, hdrs, inflight, inflight, &raw_ok);
         api_ok = raw_ok = 0;
         for (int r = 0; r < rounds; r++) { /* paired, alternating order */
-            if (r % 2) {
-                raw_t[r] = raw_round(m, slots, url, hdrs, per_round, inflight, &raw_ok);
-                api_t[r] = api_round(c, per_round, inflight, &api_ok);
-            } else {
-                api_t[r] = api_round(c, per_round, inflight, &api_ok);
-                raw_t[r] = raw_round(m, slots, url, hdrs, per_round, inflight, &raw_ok);
+            for (int k = 0; k < 2; k++) {
+                double c0 = cpu_s();
+                if ((r + k) % 2) {
+                    raw_t[r] = raw_round(m, slots, url, hdrs, per_round, inflight, &raw_ok);
+                    raw_cpu += cpu_s() - c0;
+                } else {
+                    api_t[r] = api_round(c, per_round, inflight, &api_ok);
+                    api_cpu += cpu_s() - c0;
+                }
             }
             ratio[r] = raw_t[r] / api_t[r];
-            api_sum += api_t[r];
-            raw_sum += raw_t[r];
         }
         double api_med = median(api_t, rounds), raw_med = median(raw_t, rounds);
+        double total = (double)per_round * rounds;
         printf("%s{\"inflight\":%d,\"api_rollouts_per_s\":%.1f,\"raw_rollouts_per_s\":%.1f,\"ratio\":%.3f,"
+               "\"api_client_cpu_us_per_rollout\":%.1f,\"raw_client_cpu_us_per_rollout\":%.1f,"
                "\"api_ok\":%ld,\"raw_ok\":%ld,\"requests\":%ld}",
-               li ? "," : "", inflight, per_round / api_med, per_round / raw_med, median(ratio, rounds), api_ok,
-               raw_ok, per_round * rounds);
-        (void)api_sum;
-        (void)raw_sum;
+               li ? "," : "", inflight, per_round / api_med, per_round / raw_med, median(ratio, rounds),
+               api_cpu / total * 1e6, raw_cpu / total * 1e6, api_ok, raw_ok, per_round * rounds);
         for (int i = 0; i < inflight; i++)
             curl_easy_cleanup(slots[i].h), free(slots[i].buf);
         free(slots);
