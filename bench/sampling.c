@@ -309,7 +309,8 @@ int main(int argc, char **argv)
     fwt_local_server *srv = NULL;
     fwt_local_server_opts so;
     fwt_local_server_opts_init(&so);
-    static const char *const args[] = {"--job-start-ms", "0", "--hotload-ms", "0", NULL};
+    /* no per-client connection cap: the raw side and the API each keep up to 256 connections */
+    static const char *const args[] = {"--job-start-ms", "0", "--hotload-ms", "0", "--max-client-connections", "0", NULL};
     so.extra_args = args;
     if (fwt_local_server_start(&srv, &so) != 0)
         return 1;
