@@ -36,3 +36,13 @@ else()
 endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/fwtrain.pc.in ${PROJECT_BINARY_DIR}/fwtrain.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/fwtrain.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# Last rule: make the installed library loadable (ldconfig as root into a system prefix, else say what to do).
+# The prefix is read at install time: `cmake --install --prefix DIR` overrides the configured one.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(FWT_LDCONFIG_LIBDIR_CODE "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(FWT_LDCONFIG_LIBDIR_CODE "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+install(CODE "include(\"${PROJECT_SOURCE_DIR}/cmake/FwtLdconfig.cmake\")
+fwt_ldconfig_after_install(\"${FWT_LDCONFIG_LIBDIR_CODE}\")")

@@ -13,6 +13,18 @@ interval=10
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
 die() { printf '\n\033[31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
+# sft_resume prints "step=N loss=<hex float>": exact, so two runs compare bit for bit. Shown to people as
+# a decimal, with the exact value beside it.
+show_steps() {
+  local s l d
+  while read -r s l; do
+    if LC_ALL=C printf -v d '%.4f' "${l#loss=}" 2>/dev/null; then
+      printf '    step %-3s loss %s   (exact: %s)\n' "${s#step=}" "$d" "${l#loss=}"
+    else
+      printf '    %s %s\n' "$s" "$l"   # not the expected format: show it as printed
+    fi
+  done
+}
 server_pid=""
 trainer_pid=""
 cleanup() {
@@ -26,11 +38,13 @@ say "1/7 Checking build dependencies (Debian packages; installs only what is mis
 "$root/scripts/deps.sh" || die "could not install the dependencies"
 
 say "2/7 Building libfwtrain, fwtrain-local, the fwtrain CLI and the examples (${FWT_DEMO_BUILD_TYPE:-Release})"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${FWT_DEMO_BUILD_TYPE:-Release}" -DFWT_BUILD_TESTS=OFF -DFWT_BUILD_BENCH=OFF \
-  >"$root/build-demo-configure.log" 2>&1 || { cat "$root/build-demo-configure.log"; die "cmake configure failed"; }
-rm -f "$root/build-demo-configure.log"
-cmake --build "$build" -j "$(nproc)" >/dev/null || die "build failed (run: cmake --build $build)"
-note "built in $build"
+note "1-3 minutes the first time on 2 cores, seconds afterwards; the compiler output goes to ${build#$root/}/build.log"
+mkdir -p "$build"
+t0=$(date +%s)
+{ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="${FWT_DEMO_BUILD_TYPE:-Release}" -DFWT_BUILD_TESTS=OFF \
+    -DFWT_BUILD_BENCH=OFF && cmake --build "$build" -j "$(nproc)"; } >"$build/build.log" 2>&1 ||
+  { tail -40 "$build/build.log"; die "build failed (full output: $build/build.log)"; }
+note "built in $(( $(date +%s) - t0 )) s into $build"
 
 say "3/7 Starting fwtrain-local, a local server speaking the Fireworks Training API"
 rm -rf "$run"
@@ -59,9 +73,9 @@ done
 { kill -9 "$trainer_pid"; wait "$trainer_pid"; } 2>/dev/null || true
 trainer_pid=""
 last1=$(tail -1 "$run/run1.out" | sed 's/ .*//; s/step=//')
-head -3 "$run/run1.out" | sed 's/^/    /'
+head -3 "$run/run1.out" | show_steps
 note "..."
-tail -2 "$run/run1.out" | sed 's/^/    /'
+tail -2 "$run/run1.out" | show_steps
 note "killed with SIGKILL after step $last1. checkpoints.jsonl now holds:"
 sed 's/^/    /' "$run/my_training/checkpoints.jsonl"
 
@@ -70,14 +84,14 @@ say "5/7 Running the very same command again: it resumes from the last checkpoin
 grep -m1 'resuming' "$run/run2.err" | sed 's/^sft_resume: /    /' || die "the second run did not resume"
 first=$(head -1 "$run/run2.out" | sed 's/ .*//; s/step=//')
 note "it continued at step $first and ran to step $steps:"
-head -2 "$run/run2.out" | sed 's/^/    /'
+head -2 "$run/run2.out" | show_steps
 note "..."
-tail -1 "$run/run2.out" | sed 's/^/    /'
-# Steps printed by both runs must agree bit for bit (losses are printed with %a).
+tail -1 "$run/run2.out" | show_steps
+# Steps printed by both runs must agree bit for bit: the lines hold the exact losses (%a), compared as text.
 overlap=$(comm -12 <(sort "$run/run1.out") <(sort "$run/run2.out") | wc -l)
 conflicts=$(sort -u "$run/run1.out" "$run/run2.out" | sed 's/ .*//' | sort | uniq -d | wc -l)
 [ "$conflicts" -eq 0 ] || die "the resumed run printed a different loss for a step both runs trained"
-note "steps $first..$last1 were trained twice and gave bit-identical losses ($overlap lines agree)"
+note "steps $first..$last1 were trained twice and gave bit-identical losses ($overlap exact values agree)"
 [ "$(tail -1 "$run/run2.out" | sed 's/ .*//')" = "step=$steps" ] || die "the resumed run did not reach step $steps"
 
 say "6/7 Promoting the final checkpoint (kind BOTH: resumable and promotable) with the fwtrain CLI"

@@ -3,11 +3,13 @@
 #   1. gcc, -Werror: all tests, then the valgrind lane (tests labelled 'valgrind')
 #   2. clang + AddressSanitizer + UndefinedBehaviorSanitizer: all tests
 #   3. clang + ThreadSanitizer: tests labelled 'tsan'
-# Set FWT_LANES="gcc asan tsan" (any subset) to run fewer lanes.
+#   4. fuzz: the libFuzzer targets of tests/fuzz (clang + ASan + UBSan), each for FWT_FUZZ_SECONDS
+#      (default 20); any finding fails the lane (scripts/fuzz.sh runs them longer on demand)
+# Set FWT_LANES="gcc asan tsan fuzz" (any subset) to run fewer lanes.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/deps.sh"
-lanes=${FWT_LANES:-"gcc asan tsan"}
+lanes=${FWT_LANES:-"gcc asan tsan fuzz"}
 jobs=$(nproc)
 build() { # dir, cmake args...
   local dir=$1; shift
@@ -34,6 +36,9 @@ for lane in $lanes; do
     build "$root/build/tsan" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DFWT_TSAN=ON
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
       ctest --test-dir "$root/build/tsan" --no-tests=error --output-on-failure -j "$jobs" -L tsan ;;
+  fuzz)
+    echo "== lane fuzz (libFuzzer, ASan + UBSan) =="
+    "$root/scripts/fuzz.sh" -t "${FWT_FUZZ_SECONDS:-20}" -j "$jobs" ;;
   *) echo "unknown lane $lane" >&2; exit 2 ;;
   esac
 done

@@ -4,6 +4,7 @@
 #include "ckpt.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,10 @@ int fwl_ckpt_read_data(fwl_server *s, const fwl_ckpt *ck, uint8_t **data, size_t
     char dir[4200], path[4500];
     fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%s", dir, ck->file);
-    return fwl_read_file(path, data, len);
+    int rc = fwl_read_file(path, data, len);
+    if (rc != 0 && errno == ENOENT) /* its meta exists, so this is damage, not absence (other errors are logged) */
+        fwl_log("checkpoint %s/%s: cannot open its data %s: %s", ck->job, ck->name, path, strerror(ENOENT));
+    return rc;
 }
 
 static int cmp_ck(const void *a, const void *b)

@@ -484,7 +484,7 @@ static void record_locked(fwt_responder *r, fwt_resp_request *req)
  * Count req and decide its answer atomically: once a request is visible in
  * fwt_responder_request_count / _wait_requests, its answer is already fixed,
  * and the Nth request counted is the one that gets the Nth queued action.
- * Returns 1 when *act is owned (must be released), 0 when the handler filled it.
+ * Always returns 1: *act is a deep copy the caller releases.
  */
 static int count_and_choose(fwt_responder *r, fwt_resp_request *req, fwt_resp_action *act)
 {
@@ -495,12 +495,16 @@ static int count_and_choose(fwt_responder *r, fwt_resp_request *req, fwt_resp_ac
         pthread_mutex_lock(&r->mu);
         req->index = (int)r->n_reqs;
         pthread_mutex_unlock(&r->mu);
-        r->h(req, act, r->ud);
+        fwt_resp_action chosen;
+        memset(&chosen, 0, sizeof chosen);
+        r->h(req, &chosen, r->ud);
+        /* Deep copy: the handler's strings need only live as long as the call. */
+        action_copy(act, &chosen);
         pthread_mutex_lock(&r->mu);
         record_locked(r, req);
         pthread_mutex_unlock(&r->mu);
         pthread_mutex_unlock(&r->handler_mu);
-        return 0;
+        return 1;
     }
     pthread_mutex_lock(&r->mu);
     req->index = (int)r->n_reqs;

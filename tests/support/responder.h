@@ -49,9 +49,8 @@ typedef struct fwt_resp_request {
 
 /**
  * What to answer. Zero-initialise, then set what you need; status 0 means 200.
- * All string pointers must stay valid until the response has been written:
- * use static strings or memory owned by your test. Actions given to
- * fwt_responder_push / _set_default are deep-copied, so there any pointer will do.
+ * Actions given to fwt_responder_push / _set_default and those a handler
+ * fills are deep-copied, so any pointer will do.
  */
 typedef struct fwt_resp_action {
     int status;                 /**< 0 = 200 */
@@ -72,7 +71,8 @@ typedef struct fwt_resp_action {
  * Decide the answer to `req`. Runs on a connection thread, serialized with
  * every other handler call of the same responder (no locking needed in
  * `ud` as long as only the handler touches it). Must not block: express
- * stalls with the delay fields. `out` arrives zeroed.
+ * stalls with the delay fields. `out` arrives zeroed; its strings are copied
+ * when the handler returns, so they need only stay valid during the call.
  */
 typedef void (*fwt_resp_handler)(const fwt_resp_request *req, fwt_resp_action *out, void *ud);
 
