@@ -282,7 +282,7 @@ static void rl_step(fwt_client *c, fwt_training *t, fwt_weight_syncer *sync, int
         die("rl step: optim_step");
     char name[32], *snap = NULL;
     snprintf(name, sizeof name, "bench-%d", step);
-    if (fwt_weight_syncer_save_and_hotload(&snap, sync, name, FWT_CHECKPOINT_AUTO) != FWT_OK)
+    if (fwt_weight_syncer_save_and_hotload(&snap, sync, name, FWT_SAMPLER_AUTO) != FWT_OK)
         die("rl step: save_and_hotload");
     fwt_free(snap);
     fwt_sample_request r;
@@ -328,7 +328,7 @@ int main(int argc, char **argv)
     fwt_job *job = NULL, *ready = NULL;
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = 10;
+    wo.wait.poll_interval_ms = 10;
     fwt_training *t = NULL;
     if (fwt_job_create(&job, c, &jo) != FWT_OK || fwt_job_wait_ready_result(&ready, c, "bench-job", &wo, -1) ||
         fwt_job_open_training(&t, c, ready, NULL) != FWT_OK || fwt_training_create_model_result(t, -1) != FWT_OK)
@@ -344,12 +344,12 @@ int main(int argc, char **argv)
     fwt_weight_syncer_options_init(&wso, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     wso.deployment_id = DEP;
     wso.base_model = BASE_MODEL;
-    wso.hotload_poll_interval_ms = 2;
-    wso.warmup_interval_ms = 5;
+    wso.hotload_wait.poll_interval_ms = 2;
+    wso.warmup.retry_interval_ms = 5;
     fwt_weight_syncer *sync = NULL;
     char *snap = NULL;
     if (fwt_weight_syncer_new(&sync, c, t, &wso) != FWT_OK ||
-        fwt_weight_syncer_save_and_hotload(&snap, sync, "bench-0", FWT_CHECKPOINT_AUTO) != FWT_OK)
+        fwt_weight_syncer_save_and_hotload(&snap, sync, "bench-0", FWT_SAMPLER_AUTO) != FWT_OK)
         die("first hotload");
     fwt_free(snap);
 

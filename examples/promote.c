@@ -26,13 +26,13 @@ int main(int argc, char **argv)
         return 2;
     }
     /* 1. The registry: the last line with a sampler_path is the latest promotable checkpoint. */
-    fwt_checkpoints *reg = NULL;
-    if (fwt_checkpoints_read_file(&reg, argv[1]) != FWT_OK)
+    fwt_registry *reg = NULL;
+    if (fwt_registry_read_file(&reg, argv[1]) != FWT_OK)
         return fail("cannot read the registry");
-    const fwt_checkpoint_entry *e = fwt_checkpoints_latest_promotable(reg);
+    const fwt_registry_entry *e = fwt_registry_latest_promotable(reg);
     if (!e || !e->source_job_id || !e->base_model) {
         fprintf(stderr, "promote: %s has no promotable entry with source_job_id and base_model\n", argv[1]);
-        fwt_checkpoints_free(reg);
+        fwt_registry_free(reg);
         return 3;
     }
     char output_id[64];
@@ -41,22 +41,21 @@ int main(int argc, char **argv)
     else
         snprintf(output_id, sizeof output_id, "example-%s-%ld", e->name, (long)(time(NULL) % 100000));
     if (fwt_promote_validate_output_model_id(output_id) != FWT_OK) {
-        fwt_checkpoints_free(reg);
+        fwt_registry_free(reg);
         return fail("bad output model id");
     }
 
     /* 2. Promote (source_job_id, sampler_path): the trainer need not be running. */
     fwt_client *client = NULL;
     if (fwt_client_new(&client, NULL) != FWT_OK) {
-        fwt_checkpoints_free(reg);
+        fwt_registry_free(reg);
         return fail("cannot create the client");
     }
     printf("promoting %s (step %lld) of job %s: snapshot %s\n", e->name, (long long)e->step, e->source_job_id,
            e->sampler_path);
-    /* Promotion is an operation the library polls; 10 s is the service's pace, a local server is faster. */
+    /* Promotion is an operation the library polls: fast at first, then at the service's pace (10 s). */
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 1000;
     fwt_future *f = NULL;
     fwt_model *model = NULL;
     int rc = fwt_promote_checkpoint_by_id(&f, client, e->source_job_id, e->sampler_path, output_id, e->base_model, &po);
@@ -74,6 +73,6 @@ int main(int argc, char **argv)
     fwt_model_free(model);
     fwt_future_free(f);
     fwt_client_free(client);
-    fwt_checkpoints_free(reg);
+    fwt_registry_free(reg);
     return rc == FWT_OK ? 0 : 1;
 }

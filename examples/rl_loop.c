@@ -306,7 +306,7 @@ static int sync_and_check(fwt_weight_syncer *sync, fwt_client *client, fwt_train
 {
     char name[40];
     snprintf(name, sizeof name, "step-%05" PRId64, step);
-    if (fwt_weight_syncer_save_and_hotload(snap, sync, name, FWT_CHECKPOINT_AUTO) != FWT_OK)
+    if (fwt_weight_syncer_save_and_hotload(snap, sync, name, FWT_SAMPLER_AUTO) != FWT_OK)
         return fail("save_and_hotload failed");
     return check_weights(client, t, dep);
 }
@@ -392,7 +392,7 @@ static int open_job(fwt_job **out, fwt_client *client, const char *job_id, const
         return fail("cannot create or find the trainer job");
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = 250;
+    wo.wait.poll_interval_ms = 250;
     fwt_job *ready = NULL;
     int rc = fwt_job_wait_ready_result(&ready, client, fwt_job_id(job), &wo, -1);
     fwt_job_free(job);
@@ -475,8 +475,8 @@ int main(int argc, char **argv)
     fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     so.deployment_id = fwt_deployment_id(dep);
     so.base_model = a.base_model;
-    so.hotload_poll_interval_ms = 100;
-    so.warmup_interval_ms = 200;
+    so.hotload_wait.poll_interval_ms = 100;
+    so.warmup.retry_interval_ms = 200;
     if (fwt_weight_syncer_new(&sync, client, t, &so) != FWT_OK) {
         rc = fail("cannot create the weight syncer");
         goto out;

@@ -249,10 +249,9 @@ static int open_job(fwt_job **out, fwt_client *client, const char *job_id, const
             return fail("cannot resume the trainer job");
         }
     }
-    /* A short poll: a local server starts a trainer in well under a second. */
+    /* The wait polls fast at first, so a local server's trainer is seen ready in well under a second. */
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = 250;
     fwt_job *ready = NULL;
     int rc = fwt_job_wait_ready_result(&ready, client, fwt_job_id(job), &wo, -1);
     fwt_job_free(job);

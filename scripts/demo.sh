@@ -95,8 +95,8 @@ note "steps $first..$last1 were trained twice and gave bit-identical losses ($ov
 [ "$(tail -1 "$run/run2.out" | sed 's/ .*//')" = "step=$steps" ] || die "the resumed run did not reach step $steps"
 
 say "6/7 Promoting the final checkpoint (kind BOTH: resumable and promotable) with the fwtrain CLI"
-note "fwtrain promote --checkpoints-jsonl demo-run/my_training/checkpoints.jsonl --poll-interval-ms 200"
-"$build/tools/fwtrain" promote --checkpoints-jsonl "$run/my_training/checkpoints.jsonl" --poll-interval-ms 200 \
+note "fwtrain promote --checkpoints-jsonl demo-run/my_training/checkpoints.jsonl"
+"$build/tools/fwtrain" promote --checkpoints-jsonl "$run/my_training/checkpoints.jsonl" \
   >"$run/promote.out" \
   2>"$run/promote.err" || { cat "$run/promote.err"; die "promotion failed"; }
 sed 's/^/    /' "$run/promote.out"

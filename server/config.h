@@ -36,6 +36,7 @@ typedef struct fwl_config {
     bool verbose;
     bool strict_hotload;   /* old serving stack: unknown hotload body fields (reset_prompt_cache) -> 400 (§3.8) */
     bool no_async_promote; /* old control plane: async_promotion -> 400 (§3.6 fallback) */
+    bool no_gateway;       /* the trainer gateway path answers 503; only the directRouteHandle path works */
     /* connection bounds (http.c) */
     int max_connections;       /* all open connections */
     int max_per_client;        /* open connections of one peer address (0: no limit) */

@@ -14,6 +14,24 @@
 #include "store.h"
 #include "util.h"
 
+/* The job as it leaves the server: no internal "_" fields; while it runs, its directRouteHandle (protocol §3.2:
+ * the trainer reached without the gateway, at /direct/<job> on this server; computed, since the port changes
+ * between runs). NULL when out of memory. */
+static cJSON *job_public(fwl_server *s, const cJSON *j)
+{
+    cJSON *o = fwl_public_copy(j);
+    const char *st = fwl_json_str(j, "state"), *name = fwl_json_str(j, "name");
+    const char *id = name ? strrchr(name, '/') : NULL;
+    if (o && st && !strcmp(st, "JOB_STATE_RUNNING") && id) {
+        char url[256];
+        bool v6 = strchr(s->cfg.host, ':') != NULL;
+        snprintf(url, sizeof url, "http://%s%s%s:%d/direct/%s", v6 ? "[" : "", s->cfg.host, v6 ? "]" : "",
+                 s->bound_port, id + 1);
+        fwl_json_put(o, "directRouteHandle", cJSON_CreateString(url));
+    }
+    return o;
+}
+
 /* 404 unless the job exists (any state, tombstones included). */
 static bool job_exists(fwl_server *s, const char *job, fwl_resp *out)
 {
@@ -242,7 +260,7 @@ static void job_create(fwl_server *s, fwl_req *r, fwl_resp *out)
     else if (rc != 0)
         fwl_resp_error(out, 500, FWL_GRPC_INTERNAL, "could not store the job (see the server log)");
     else
-        fwl_resp_json(out, 200, fwl_public_copy(job));
+        fwl_resp_json(out, 200, job_public(s, job));
     cJSON_Delete(job);
 }
 
@@ -260,7 +278,7 @@ static void job_list(fwl_server *s, fwl_req *r, fwl_resp *out)
         cJSON *j = fwl_job_load(s, names[i]);
         if (!j)
             continue;
-        cJSON_AddItemToArray(arr, fwl_public_copy(j));
+        cJSON_AddItemToArray(arr, job_public(s, j));
         cJSON_Delete(j);
         total++;
     }
@@ -318,7 +336,7 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob %.64s not found", job);
         return;
     }
-    fwl_resp_json(out, 200, fwl_public_copy(j));
+    fwl_resp_json(out, 200, job_public(s, j));
     cJSON_Delete(j);
 }
 

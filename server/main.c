@@ -44,6 +44,8 @@ static void usage(FILE *f)
           "  --strict-hotload      behave like an old serving stack: unknown hotload body fields (e.g.\n"
           "                        reset_prompt_cache) are rejected with 400 \"Extra inputs are not permitted\"\n"
           "  --no-async-promotion  behave like an old control plane: async_promotion is rejected with 400\n"
+          "  --no-gateway          the trainer gateway path (/training/v1/...) answers 503, as when the gateway\n"
+          "                        cannot reach the trainer; the job's directRouteHandle (/direct/{job}) works\n"
           "  --max-connections N   open connections in all (default 1000); over it a new connection is refused\n"
           "  --max-client-connections N\n"
           "                        open connections from one address (default 256; 0 = no limit)\n"
@@ -82,6 +84,7 @@ enum {
     OPT_VERBOSE,
     OPT_STRICT_HOTLOAD,
     OPT_NO_ASYNC_PROMOTE,
+    OPT_NO_GATEWAY,
     OPT_INT_FIRST /* the integer options follow, in INT_OPTS order */
 };
 
@@ -172,7 +175,7 @@ static int set_seed(fwl_config *c, const char *v)
 /* Parses argv into c with getopt_long (--opt VALUE and --opt=VALUE). -1 to go on; else the exit status. */
 static int parse_args(int argc, char **argv, fwl_config *c)
 {
-    struct option opts[N_INT_OPTS + 12];
+    struct option opts[N_INT_OPTS + 16]; /* the non-integer options, the terminator, room */
     size_t n = 0;
     opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
     opts[n++] = (struct option){"data-dir", required_argument, NULL, OPT_DATA_DIR};
@@ -184,6 +187,7 @@ static int parse_args(int argc, char **argv, fwl_config *c)
     opts[n++] = (struct option){"verbose", no_argument, NULL, OPT_VERBOSE};
     opts[n++] = (struct option){"strict-hotload", no_argument, NULL, OPT_STRICT_HOTLOAD};
     opts[n++] = (struct option){"no-async-promotion", no_argument, NULL, OPT_NO_ASYNC_PROMOTE};
+    opts[n++] = (struct option){"no-gateway", no_argument, NULL, OPT_NO_GATEWAY};
     for (size_t i = 0; i < N_INT_OPTS; i++)
         opts[n++] = (struct option){INT_OPTS[i].name, required_argument, NULL, OPT_INT_FIRST + (int)i};
     opts[n] = (struct option){NULL, 0, NULL, 0};
@@ -201,8 +205,12 @@ static int parse_args(int argc, char **argv, fwl_config *c)
         } else if (opt == ':') {
             fprintf(stderr, "fwtrain-local: %s needs a value\n", arg);
             rc = 2;
-        } else if (opt == OPT_VERBOSE || opt == OPT_STRICT_HOTLOAD || opt == OPT_NO_ASYNC_PROMOTE) {
-            *(opt == OPT_VERBOSE ? &c->verbose : opt == OPT_STRICT_HOTLOAD ? &c->strict_hotload : &c->no_async_promote) = true;
+        } else if (opt == OPT_VERBOSE || opt == OPT_STRICT_HOTLOAD || opt == OPT_NO_ASYNC_PROMOTE ||
+                   opt == OPT_NO_GATEWAY) {
+            *(opt == OPT_VERBOSE           ? &c->verbose
+              : opt == OPT_STRICT_HOTLOAD  ? &c->strict_hotload
+              : opt == OPT_NO_GATEWAY      ? &c->no_gateway
+                                           : &c->no_async_promote) = true;
         } else if (opt == OPT_SEED) {
             rc = set_seed(c, optarg) ? 2 : -1;
         } else if (opt >= OPT_INT_FIRST) {

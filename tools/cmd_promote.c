@@ -34,7 +34,8 @@ static const char PROMOTE_USAGE[] =
     "                            --checkpoints-jsonl: the entry's base_model)\n"
     "  --output-model-id ID      id of the new model: 1-63 characters of a-z, 0-9 and '-'\n"
     "                            (default: <model>-promote-<checkpoint>-<unix time % 100000>)\n"
-    "  --poll-interval-ms MS     how often to poll a running promotion (default 10000)\n"
+    "  --poll-interval-ms MS     longest gap between polls of a running promotion (default 10000;\n"
+    "                            polling starts at about 100 ms and backs off to it)\n"
     "  -h, --help                show this help\n"
     "\n"
     "Prints the model's name, state and kind. Needs FIREWORKS_API_KEY; FIREWORKS_BASE_URL is honored.\n"
@@ -70,9 +71,9 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
         return ex;
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
-    popts.progress = progress;
+    popts.wait.progress = progress;
     if (poll_ms > 0)
-        popts.poll_interval_ms = poll_ms;
+        popts.wait.poll_interval_ms = poll_ms;
     fprintf(stderr, "fwtrain: promoting checkpoint %s of job %s (base model %s) to model id %s\n", checkpoint_id,
             job_id, base_model, output_id);
     fwt_future *f = NULL;
@@ -108,30 +109,30 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
 
 static int promote_from_jsonl(const promote_args *a)
 {
-    fwt_checkpoints *l = NULL;
-    int rc = fwt_checkpoints_read_file(&l, a->jsonl);
+    fwt_registry *l = NULL;
+    int rc = fwt_registry_read_file(&l, a->jsonl);
     if (rc != FWT_OK)
         return cli_fail("cannot read the checkpoint registry", rc, fwt_error_last());
-    if (fwt_checkpoints_torn_bytes(l))
+    if (fwt_registry_torn_bytes(l))
         cli_error("warning: ignored %zu bytes after the last complete line of %s (a record cut short by a crash)",
-                  fwt_checkpoints_torn_bytes(l), a->jsonl);
+                  fwt_registry_torn_bytes(l), a->jsonl);
     int ex = CLI_EXIT_OK;
-    const fwt_checkpoint_entry *e;
+    const fwt_registry_entry *e;
     if (a->has_step) {
-        e = fwt_checkpoints_find_step(l, a->step);
+        e = fwt_registry_find_step(l, a->step);
         if (!e) {
             cli_error("%s has no entry for step %" PRId64, a->jsonl, a->step);
             ex = CLI_EXIT_NOTHING;
-        } else if (!fwt_checkpoint_entry_is_promotable(e)) {
-            const fwt_checkpoint_entry *p = fwt_checkpoints_latest_promotable(l);
+        } else if (!fwt_registry_entry_is_promotable(e)) {
+            const fwt_registry_entry *p = fwt_registry_latest_promotable(l);
             cli_error("step %" PRId64 " (%s) is a %s checkpoint: it has no sampler_path, so it cannot be promoted", a->step,
-                      e->name, fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_checkpoint_entry_kind(e)));
+                      e->name, fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)));
             if (p)
                 cli_error("the latest promotable step is %" PRId64 " (%s)", p->step, p->name);
             ex = CLI_EXIT_NOTHING;
         }
     } else {
-        e = fwt_checkpoints_latest_promotable(l);
+        e = fwt_registry_latest_promotable(l);
         if (!e) {
             cli_error("%s has no promotable checkpoint: only entries with a sampler_path (kind SAMPLER or BOTH) can be "
                       "promoted, and mid-training STATE saves cannot. Finish the run (its final checkpoint is BOTH) or "
@@ -153,10 +154,10 @@ static int promote_from_jsonl(const promote_args *a)
     }
     if (ex == CLI_EXIT_OK) {
         fprintf(stderr, "fwtrain: selected %s (step %" PRId64 ", kind %s) from %s\n", e->name, e->step,
-                fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_checkpoint_entry_kind(e)), a->jsonl);
+                fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)), a->jsonl);
         ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a->output_id, a->poll_ms);
     }
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
     return ex;
 }
 

@@ -7,13 +7,11 @@
 #ifndef FWTRAIN_CLIENT_H
 #define FWTRAIN_CLIENT_H
 
-#include "common.h"
+#include "types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct fwt_client fwt_client;
 
 /** Log levels; a message is delivered when its level <= the configured level. */
 typedef enum fwt_log_level {
@@ -31,11 +29,13 @@ typedef enum fwt_log_level {
  */
 typedef void (*fwt_log_fn)(int level, const char *message, void *payload);
 
+/** Version of fwt_client_options. */
 #define FWT_CLIENT_OPTIONS_VERSION 1
 
 /**
- * Client options. Zero / NULL fields take the documented default.
- * Durations are milliseconds.
+ * Client options. Zero / NULL fields take the documented default, which
+ * fwt_client_options_init writes. Durations are milliseconds; a
+ * *_timeout_ms field set to -1 means no bound.
  */
 typedef struct fwt_client_options {
     unsigned int version;          /**< FWT_CLIENT_OPTIONS_VERSION */
@@ -47,10 +47,10 @@ typedef struct fwt_client_options {
     int32_t allow_insecure_http;   /**< nonzero: allow http:// to non-loopback hosts (default: refuse) */
     int32_t log_level;             /**< fwt_log_level; default FWT_LOG_WARN */
     fwt_log_fn log_fn;             /**< NULL: no logging */
-    void *log_payload;
-    int64_t connect_timeout_ms;    /**< default 10000 */
-    int64_t header_timeout_ms;     /**< time to response headers, per attempt; default 45000 (protocol §4.2) */
-    int64_t body_timeout_ms;       /**< time to read the body after headers; default 45000 (protocol §4.2) */
+    void *log_payload;             /**< passed to log_fn */
+    int64_t connect_timeout_ms;    /**< TCP + TLS connect, per attempt; 0 = 10000, -1 = none */
+    int64_t header_timeout_ms;     /**< time to response headers, per attempt; 0 = 45000 (protocol §4.2), -1 = none */
+    int64_t body_timeout_ms;       /**< time to read the body after headers; 0 = 45000 (protocol §4.2), -1 = none */
     int64_t retry_base_ms;         /**< first backoff ceiling; default 1000 */
     int64_t retry_cap_ms;          /**< backoff ceiling cap; default 30000 (protocol §2.3) */
     int64_t retry_budget_ms;       /**< total time one logical request may spend retrying; default 300000 */
@@ -89,6 +89,15 @@ FWT_API const char *fwt_client_base_url(const fwt_client *client);
  * FWT_EUNSUPPORTED (several accounts), transport/HTTP errors.
  */
 FWT_API int fwt_client_account_id(const char **out, fwt_client *client);
+
+/**
+ * Deliver `message` to the client's log callback at `level` (an
+ * fwt_log_level), as the library's own messages are: nothing happens when
+ * the client has no callback or its configured level is below `level`.
+ * For layers built on the library (the cookbook) and applications that
+ * want one log stream. Thread-safe. NULL client or message is ignored.
+ */
+FWT_API void fwt_client_log(fwt_client *client, int level, const char *message);
 
 #ifdef __cplusplus
 }

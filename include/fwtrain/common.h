@@ -16,6 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * @def FWT_API
+ * Marks a function of the exported surface: default visibility with GCC and
+ * Clang (everything else is hidden), dllexport/dllimport on Windows.
+ */
 #if defined(_WIN32)
 #  if defined(FWT_BUILDING_LIBRARY) && !defined(FWT_STATIC)
 #    define FWT_API __declspec(dllexport)
@@ -34,9 +39,13 @@
 extern "C" {
 #endif
 
+/** Major version of these headers (see fwt_version_num for the linked library). */
 #define FWT_VERSION_MAJOR 0
+/** Minor version of these headers. */
 #define FWT_VERSION_MINOR 1
+/** Patch version of these headers. */
 #define FWT_VERSION_PATCH 0
+/** Version of these headers as a string (fwt_version_string: the linked library). */
 #define FWT_VERSION_STRING "0.1.0"
 /** Packed version for compile-time comparisons: 0xMMmmpp. */
 #define FWT_VERSION_NUM ((FWT_VERSION_MAJOR << 16) | (FWT_VERSION_MINOR << 8) | FWT_VERSION_PATCH)
@@ -111,11 +120,12 @@ FWT_API void fwt_free(void *ptr);
 /** Allocator hooks. Install before any other call; all fields must be set. */
 typedef struct fwt_allocator {
     unsigned int version; /**< FWT_ALLOCATOR_VERSION */
-    void *(*malloc_fn)(size_t size, void *ctx);
-    void *(*realloc_fn)(void *ptr, size_t size, void *ctx);
-    void (*free_fn)(void *ptr, void *ctx);
-    void *ctx;
+    void *(*malloc_fn)(size_t size, void *ctx);            /**< like malloc; NULL on failure */
+    void *(*realloc_fn)(void *ptr, size_t size, void *ctx); /**< like realloc; NULL on failure */
+    void (*free_fn)(void *ptr, void *ctx);                 /**< like free; accepts NULL */
+    void *ctx;                                             /**< passed to every hook */
 } fwt_allocator;
+/** Version of fwt_allocator. */
 #define FWT_ALLOCATOR_VERSION 1
 
 /**

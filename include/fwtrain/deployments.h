@@ -13,14 +13,10 @@
 
 #include "client.h"
 #include "future.h"
-#include "jobs.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/** A deployment resource (opaque). */
-typedef struct fwt_deployment fwt_deployment;
 
 /** "accounts/<a>/deployments/<id>" — also the inference model string (borrowed). */
 FWT_API const char *fwt_deployment_name(const fwt_deployment *d);
@@ -40,6 +36,7 @@ FWT_API void fwt_deployment_free(fwt_deployment *d);
 /** GET the deployment (blocking). FWT_ENOTFOUND if absent. */
 FWT_API int fwt_deployment_get(fwt_deployment **out, fwt_client *client, const char *deployment_id);
 
+/** Version of fwt_deployment_create_options. */
 #define FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_create (protocol §3.7). */
@@ -71,19 +68,16 @@ FWT_API int fwt_deployment_create_options_init(fwt_deployment_create_options *op
 FWT_API int fwt_deployment_create(fwt_deployment **out, fwt_client *client, const char *deployment_id,
                                   const fwt_deployment_create_options *opts);
 
-#define FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION 1
-
-/** Poll interval and bound of the deployment waits (delete, ready, hotload manager gate). */
-typedef struct fwt_deployment_wait_options {
-    unsigned int version;        /**< FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION */
-    int64_t poll_interval_ms;    /**< default 2000 (delete), 15000 (ready), 5000 (hotload manager) */
-    int64_t timeout_ms;          /**< default 60000 (delete), 600000 (ready), 300000 (hotload manager) */
-    fwt_progress_fn progress;    /**< optional */
-    void *progress_payload;
-} fwt_deployment_wait_options;
-
-/** Fill with zero (= per-call defaults). Returns FWT_EINVAL for an unknown version. */
-FWT_API int fwt_deployment_wait_options_init(fwt_deployment_wait_options *opts, unsigned int version);
+/*
+ * The deployment waits take an fwt_wait_options (types.h; NULL = defaults).
+ * Their defaults when a duration is 0:
+ *   fwt_deployment_delete              poll 2000 ms,  bound 60000 ms
+ *   fwt_deployment_wait_ready          poll 15000 ms, bound 600000 ms
+ *   fwt_deployment_wait_hotload_ready  poll 5000 ms,  bound 300000 ms
+ *   fwt_deployment_wait_hotload        poll 5000 ms,  bound 400000 ms
+ * Every wait polls first after poll_initial_ms (default 100 ms) and backs
+ * off to its poll interval.
+ */
 
 /**
  * DELETE `?ignoreChecks=true&hard=true`, then poll until the deployment is
@@ -91,11 +85,11 @@ FWT_API int fwt_deployment_wait_options_init(fwt_deployment_wait_options *opts, 
  * The future completes without a value (check fwt_future_status).
  */
 FWT_API int fwt_deployment_delete(fwt_future **out, fwt_client *client, const char *deployment_id,
-                                  const fwt_deployment_wait_options *opts);
+                                  const fwt_wait_options *opts);
 
 /** Blocking fwt_deployment_delete. */
 FWT_API int fwt_deployment_delete_result(fwt_client *client, const char *deployment_id,
-                                         const fwt_deployment_wait_options *opts, int64_t timeout_ms);
+                                         const fwt_wait_options *opts, int64_t timeout_ms);
 
 /**
  * Re-attach the deployment to another trainer job (blocking):
@@ -109,24 +103,25 @@ FWT_API int fwt_deployment_reattach(fwt_deployment **out, fwt_client *client, co
 
 /**
  * Wait until the deployment is READY (protocol §3.7): poll the deployment
- * (default every 15 s, bounded by 600 s; see fwt_deployment_wait_options);
+ * (default every 15 s, bounded by 600 s);
  * a CREATING deployment that already answers an inference probe counts as
  * ready. FAILED, DELETING and DELETED fail with FWT_ESTATE; a missing
  * deployment with FWT_ENOTFOUND. Completes with the deployment
  * (fwt_future_take_deployment).
  */
 FWT_API int fwt_deployment_wait_ready(fwt_future **out, fwt_client *client, const char *deployment_id,
-                                      const fwt_deployment_wait_options *opts);
+                                      const fwt_wait_options *opts);
 
 /** Take the deployment of a completed fwt_deployment_wait_ready future. */
 FWT_API int fwt_future_take_deployment(fwt_deployment **out, fwt_future *f);
 
 /** Blocking fwt_deployment_wait_ready. */
 FWT_API int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *client, const char *deployment_id,
-                                             const fwt_deployment_wait_options *opts, int64_t timeout_ms);
+                                             const fwt_wait_options *opts, int64_t timeout_ms);
 
 /* ---- hotload (protocol §3.8, §3.9, §11.3, §11.8) ------------------------ */
 
+/** Version of fwt_hotload_options. */
 #define FWT_HOTLOAD_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_hotload. NULL = a full (base) load. */
@@ -136,7 +131,7 @@ typedef struct fwt_hotload_options {
     const char *compression_format;        /**< NULL: "arc_v2" */
     const char *checksum_format;           /**< NULL: "alder32" (sic, the wire value) */
     int32_t no_reset_prompt_cache;         /**< nonzero: reset_prompt_cache false */
-    int32_t reserved0;
+    int32_t reserved0;                     /**< must be 0 */
     const char *source_url;                /**< optional x-fireworks-hot-load-source-url header */
 } fwt_hotload_options;
 
@@ -153,9 +148,6 @@ FWT_API int fwt_hotload_options_init(fwt_hotload_options *opts, unsigned int ver
  */
 FWT_API int fwt_deployment_hotload(fwt_client *client, const char *deployment_id, const char *base_model,
                                    const char *identity, const fwt_hotload_options *opts);
-
-/** Hotload status of a deployment's replicas (opaque). */
-typedef struct fwt_hotload_status fwt_hotload_status;
 
 /** Number of replicas reported. */
 FWT_API size_t fwt_hotload_status_replica_count(const fwt_hotload_status *s);
@@ -179,20 +171,6 @@ FWT_API void fwt_hotload_status_free(fwt_hotload_status *s);
 FWT_API int fwt_deployment_hotload_status(fwt_hotload_status **out, fwt_client *client, const char *deployment_id,
                                           const char *base_model);
 
-#define FWT_HOTLOAD_WAIT_OPTIONS_VERSION 1
-
-/** Options of fwt_deployment_wait_hotload. */
-typedef struct fwt_hotload_wait_options {
-    unsigned int version;        /**< FWT_HOTLOAD_WAIT_OPTIONS_VERSION */
-    int64_t poll_interval_ms;    /**< default 5000 */
-    int64_t timeout_ms;          /**< default 400000 */
-    fwt_progress_fn progress;    /**< optional */
-    void *progress_payload;
-} fwt_hotload_wait_options;
-
-/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
-FWT_API int fwt_hotload_wait_options_init(fwt_hotload_wait_options *opts, unsigned int version);
-
 /**
  * Poll the hotload status until replica 0 is ready and holds
  * `expected_identity` (current_snapshot_identity, or a loaded adapter)
@@ -206,7 +184,7 @@ FWT_API int fwt_hotload_wait_options_init(fwt_hotload_wait_options *opts, unsign
  */
 FWT_API int fwt_deployment_wait_hotload(fwt_future **out, fwt_client *client, const char *deployment_id,
                                         const char *base_model, const char *expected_identity,
-                                        const fwt_hotload_wait_options *opts);
+                                        const fwt_wait_options *opts);
 
 /**
  * The readiness gate before a first hotload: poll the hotload status until
@@ -215,30 +193,37 @@ FWT_API int fwt_deployment_wait_hotload(fwt_future **out, fwt_client *client, co
  * the status seen (fwt_future_take_hotload_status).
  */
 FWT_API int fwt_deployment_wait_hotload_ready(fwt_future **out, fwt_client *client, const char *deployment_id,
-                                              const char *base_model, const fwt_deployment_wait_options *opts);
+                                              const char *base_model, const fwt_wait_options *opts);
 
 /** Take the status of a completed wait_hotload / wait_hotload_ready future. */
 FWT_API int fwt_future_take_hotload_status(fwt_hotload_status **out, fwt_future *f);
+
+/** Blocking fwt_deployment_wait_hotload_ready. `out` may be NULL to discard the status. */
+FWT_API int fwt_deployment_wait_hotload_ready_result(fwt_hotload_status **out, fwt_client *client,
+                                                     const char *deployment_id, const char *base_model,
+                                                     const fwt_wait_options *opts, int64_t timeout_ms);
 
 /** Blocking fwt_deployment_wait_hotload. `out` may be NULL. */
 FWT_API int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_client *client,
                                                const char *deployment_id, const char *base_model,
                                                const char *expected_identity,
-                                               const fwt_hotload_wait_options *opts, int64_t timeout_ms);
+                                               const fwt_wait_options *opts, int64_t timeout_ms);
 
 /* ---- warmup (protocol §3.10) ------------------------------------------ */
 
+/** Version of fwt_warmup_options. */
 #define FWT_WARMUP_OPTIONS_VERSION 1
 
 /** Options of fwt_deployment_warmup. */
 typedef struct fwt_warmup_options {
     unsigned int version;        /**< FWT_WARMUP_OPTIONS_VERSION */
-    int32_t max_tries;           /**< default 10 */
-    int32_t max_tokens;          /**< default 4 */
-    int64_t retry_interval_ms;   /**< default 10000 */
-    int64_t request_timeout_ms;  /**< per try; default 30000 */
-    fwt_progress_fn progress;    /**< optional */
-    void *progress_payload;
+    int32_t max_tries;           /**< 0 = 10 */
+    int32_t max_tokens;          /**< 0 = 4 */
+    int32_t reserved0;           /**< must be 0 */
+    int64_t retry_interval_ms;   /**< gap between failed tries; 0 = 10000 */
+    int64_t request_timeout_ms;  /**< per try; 0 = 30000, -1 = none */
+    fwt_progress_fn progress;    /**< optional: called after each failed try */
+    void *progress_payload;      /**< passed to `progress` */
 } fwt_warmup_options;
 
 /** Fill with defaults. Returns FWT_EINVAL for an unknown version. */

@@ -8,13 +8,11 @@
 #ifndef FWTRAIN_FUTURE_H
 #define FWTRAIN_FUTURE_H
 
-#include "common.h"
+#include "types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct fwt_future fwt_future;
 
 /**
  * Completion callback. Runs exactly once per registration, on the client's

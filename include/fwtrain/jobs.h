@@ -1,7 +1,7 @@
 /*
  * libfwtrain — trainer jobs on the control plane (protocol §3.1–§3.6):
- * create / get / wait_ready / resume / delete, the control-plane checkpoint
- * listing, and promotion of a sampler checkpoint to a model.
+ * create / get / wait_ready / resume / delete, and promotion of a sampler
+ * checkpoint to a model. The job's checkpoint listing is checkpoint_list.h.
  *
  * Long waits (job readiness, promotion) return an fwt_future: it can be
  * polled, waited on, or cancelled with fwt_future_cancel, which cuts the wait
@@ -18,40 +18,9 @@
 extern "C" {
 #endif
 
-/* ---- progress reports of long waits ------------------------------------ */
-
-/** Stages reported by long waits through an fwt_progress_fn. Append-only. */
-typedef enum fwt_progress_stage {
-    FWT_PROGRESS_JOB_PENDING = 1,        /**< job queued for capacity (JOB_STATE_PENDING) */
-    FWT_PROGRESS_JOB_STARTING = 2,       /**< placed, not RUNNING yet (CREATING, ...) */
-    FWT_PROGRESS_JOB_HEALTHZ = 3,        /**< RUNNING; probing the trainer's healthz */
-    FWT_PROGRESS_JOB_READY = 4,          /**< healthz answered 200 */
-    FWT_PROGRESS_PROMOTE_SUBMITTED = 10, /**< promote request accepted */
-    FWT_PROGRESS_PROMOTE_RUNNING = 11,   /**< operation polled, not done; message = status text */
-    FWT_PROGRESS_PROMOTE_DONE = 12,      /**< model available */
-    FWT_PROGRESS_HOTLOAD_MANAGER = 20,   /**< waiting for the hotload manager (no replicas yet) */
-    FWT_PROGRESS_HOTLOAD_LOADING = 21,   /**< replica loading; message = stage and identities */
-    FWT_PROGRESS_HOTLOAD_DONE = 22,      /**< expected identity loaded and ready */
-    FWT_PROGRESS_DEPLOYMENT_DELETING = 30, /**< deployment still present after DELETE */
-    FWT_PROGRESS_DEPLOYMENT_STARTING = 31, /**< deployment not READY yet; message = its state */
-    FWT_PROGRESS_WARMUP = 40             /**< warmup probe attempt failed; retrying */
-} fwt_progress_stage;
-
-/**
- * Progress callback of a long wait. Runs on the client's worker thread after
- * each poll; must return quickly and must not make blocking library calls.
- * `message` is borrowed for the duration of the call (never NULL).
- */
-typedef void (*fwt_progress_fn)(int stage, int64_t elapsed_ms, const char *message, void *payload);
-
-/** A static name for a stage, e.g. "job_pending". Never NULL ("unknown"). */
-FWT_API const char *fwt_progress_stage_name(int stage);
-
 /* ---- jobs --------------------------------------------------------------- */
 
-/** A trainer job resource as returned by the control plane (opaque). */
-typedef struct fwt_job fwt_job;
-
+/** Version of fwt_job_create_options. */
 #define FWT_JOB_CREATE_OPTIONS_VERSION 1
 
 /**
@@ -75,11 +44,11 @@ typedef struct fwt_job_create_options {
     const char *accelerator_type;  /**< manual path, e.g. "NVIDIA_H200_141GB" */
     int32_t node_count;            /**< manual path; 0 = 1 */
     int32_t trainer_replica_count; /**< 0 = omitted */
-    const char *region;
-    const char *custom_image_tag;
+    const char *region;            /**< placement region; NULL = server's choice */
+    const char *custom_image_tag;  /**< trainer image tag; NULL = the service's */
     const char *hot_load_deployment_id; /**< PER_DEPLOYMENT hotload scope (legacy) */
     const char *extra_args;        /**< space-separated; sent as a list */
-    const char *purpose;
+    const char *purpose;           /**< free-form purpose label; NULL = omitted */
     int64_t inactivity_timeout_s;  /**< 0 = server default (60 min) */
     int32_t forward_only;          /**< nonzero: `forwardOnly: true` */
     int32_t disable_inactivity_cleanup; /**< nonzero: `disableInactivityCleanup: true` */
@@ -109,11 +78,16 @@ FWT_API int fwt_job_get(fwt_job **out, fwt_client *client, const char *job_id);
 FWT_API int fwt_job_resume(fwt_client *client, const char *job_id);
 
 /**
- * DELETE the job (blocking; protocol §3.4). A soft delete: the job becomes
+ * DELETE the job (protocol §3.4). A soft delete: the job becomes
  * JOB_STATE_DELETED and its checkpoints stay listable and promotable during
- * retention. FWT_ENOTFOUND if it does not exist.
+ * retention. The future completes without a value once the server accepted
+ * the delete (check fwt_future_status); FWT_ENOTFOUND if the job does not
+ * exist. Invalid arguments fail at once with FWT_EINVAL (no future).
  */
-FWT_API int fwt_job_delete(fwt_client *client, const char *job_id);
+FWT_API int fwt_job_delete(fwt_future **out, fwt_client *client, const char *job_id);
+
+/** Blocking fwt_job_delete: start, wait up to timeout_ms (0 or -1 = no bound of its own), free the future. */
+FWT_API int fwt_job_delete_result(fwt_client *client, const char *job_id, int64_t timeout_ms);
 
 /** Release a job. NULL is allowed. */
 FWT_API void fwt_job_free(fwt_job *job);
@@ -152,20 +126,23 @@ FWT_API const char *fwt_job_trainer_url(const fwt_job *job);
  */
 FWT_API int fwt_job_trainer_url_build(char **out, fwt_client *client, const char *job_id);
 
+/** Version of fwt_job_wait_options. */
 #define FWT_JOB_WAIT_OPTIONS_VERSION 1
 
-/** Options of fwt_job_wait_ready (protocol §3.2). */
+/**
+ * Options of fwt_job_wait_ready (protocol §3.2): the common wait options
+ * plus the bounds only a job has.
+ */
 typedef struct fwt_job_wait_options {
     unsigned int version;        /**< FWT_JOB_WAIT_OPTIONS_VERSION */
-    int64_t poll_interval_ms;    /**< default 5000 */
-    int64_t pending_timeout_ms;  /**< bound on JOB_STATE_PENDING; default 48 h */
-    int64_t ready_timeout_ms;    /**< bound once the job left PENDING; default 3600000 */
-    int64_t healthz_timeout_ms;  /**< per healthz probe; default 5000 */
-    fwt_progress_fn progress;    /**< optional */
-    void *progress_payload;
+    int32_t reserved0;           /**< must be 0 */
+    fwt_wait_options wait;       /**< timeout_ms bounds the wait once the job left PENDING (default 3600000);
+                                      poll_interval_ms default 5000; progress gets the job stages */
+    int64_t pending_timeout_ms;  /**< bound on JOB_STATE_PENDING; 0 = 172800000 (48 h), -1 = none */
+    int64_t healthz_timeout_ms;  /**< per healthz probe; 0 = 5000, -1 = none */
 } fwt_job_wait_options;
 
-/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+/** Fill with the defaults above (concrete values, wait included). Returns FWT_EINVAL for an unknown version. */
 FWT_API int fwt_job_wait_options_init(fwt_job_wait_options *opts, unsigned int version);
 
 /**
@@ -182,7 +159,10 @@ FWT_API int fwt_job_wait_ready(fwt_future **out, fwt_client *client, const char 
 /** Take the job of a completed fwt_job_wait_ready future. */
 FWT_API int fwt_future_take_job(fwt_job **out, fwt_future *f);
 
-/** Blocking fwt_job_wait_ready: start, wait up to timeout_ms (-1 = forever), take. */
+/**
+ * Blocking fwt_job_wait_ready: start, wait up to timeout_ms (0 or -1 = no
+ * bound beyond the options'), take. `out` may be NULL to discard the job.
+ */
 FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const char *job_id,
                                       const fwt_job_wait_options *opts, int64_t timeout_ms);
 
@@ -194,102 +174,7 @@ FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const c
 FWT_API int fwt_job_open_training(fwt_training **out, fwt_client *client, const fwt_job *job,
                                   const fwt_training_options *opts);
 
-/* ---- control-plane checkpoint listing (protocol §3.5, §11.5) ------------ */
-
-/** One listed checkpoint row (borrowed from its list). */
-typedef struct fwt_checkpoint_row fwt_checkpoint_row;
-/** A list of checkpoint rows in server order (opaque). */
-typedef struct fwt_checkpoint_list fwt_checkpoint_list;
-
-#define FWT_CHECKPOINT_LIST_OPTIONS_VERSION 1
-
-/** Options of fwt_job_list_checkpoints. */
-typedef struct fwt_checkpoint_list_options {
-    unsigned int version;    /**< FWT_CHECKPOINT_LIST_OPTIONS_VERSION */
-    int32_t page_size;       /**< `pageSize`; default 200 */
-    int32_t max_pages;       /**< stop after this many pages; 0 = until no next token */
-} fwt_checkpoint_list_options;
-
-/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
-FWT_API int fwt_checkpoint_list_options_init(fwt_checkpoint_list_options *opts, unsigned int version);
-
-/**
- * List the job's checkpoints (blocking), following `nextPageToken` /
- * `next_page_token` until none. Accepts `checkpoints` and
- * `rlorTrainerJobCheckpoints`. Rows keep server order across pages. Works for
- * deleted jobs within retention. `opts` may be NULL.
- */
-FWT_API int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *client, const char *job_id,
-                                     const fwt_checkpoint_list_options *opts);
-
-/** Number of rows. */
-FWT_API size_t fwt_checkpoint_list_count(const fwt_checkpoint_list *l);
-/** Row i (borrowed), NULL if out of range. */
-FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_get(const fwt_checkpoint_list *l, size_t i);
-/** Number of pages fetched to build the list. */
-FWT_API size_t fwt_checkpoint_list_pages(const fwt_checkpoint_list *l);
-
-/** Row filters for fwt_checkpoint_list_newest / _filter (bits). */
-typedef enum fwt_checkpoint_filter {
-    FWT_CHECKPOINT_FILTER_ALL = 0,
-    FWT_CHECKPOINT_FILTER_PROMOTABLE = 1, /**< `promotable` is true */
-    FWT_CHECKPOINT_FILTER_RESUMABLE = 2   /**< checkpointType ends in TRAINING or TRAINING_LORA (DCP) */
-} fwt_checkpoint_filter;
-
-/**
- * The newest row matching `filter` by parsed createTime (mixed second and
- * sub-second precision; unparseable times sort oldest; ties → later in
- * server order). NULL if none matches (borrowed).
- */
-FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_newest(const fwt_checkpoint_list *l, unsigned int filter);
-
-/** A new list holding copies of the rows matching `filter`, in the same order. */
-FWT_API int fwt_checkpoint_list_filter(fwt_checkpoint_list **out, const fwt_checkpoint_list *l, unsigned int filter);
-
-/**
- * The newest row whose checkpoint id equals `name`, or whose logical name
- * (id with the 8-hex session suffix stripped) equals `name`. NULL if none.
- */
-FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_find(const fwt_checkpoint_list *l, const char *name);
-
-/** Release a list and its rows. NULL is allowed. */
-FWT_API void fwt_checkpoint_list_free(fwt_checkpoint_list *l);
-
-/** "accounts/<a>/rlorTrainerJobs/<job>/checkpoints/<ckpt>" (borrowed). */
-FWT_API const char *fwt_checkpoint_row_name(const fwt_checkpoint_row *r);
-/** The checkpoint id: last segment of the name (borrowed). */
-FWT_API const char *fwt_checkpoint_row_id(const fwt_checkpoint_row *r);
-/** The job id parsed from the name, "" if the name is not 4-segment (borrowed). */
-FWT_API const char *fwt_checkpoint_row_job_id(const fwt_checkpoint_row *r);
-/** createTime as sent, "" if absent (borrowed). */
-FWT_API const char *fwt_checkpoint_row_create_time(const fwt_checkpoint_row *r);
-/** createTime parsed to microseconds since the Unix epoch; INT64_MIN if unparseable. */
-FWT_API int64_t fwt_checkpoint_row_create_time_us(const fwt_checkpoint_row *r);
-/** checkpointType as sent (opaque, e.g. "INFERENCE_BASE"), "" if absent (borrowed). */
-FWT_API const char *fwt_checkpoint_row_type(const fwt_checkpoint_row *r);
-/** 1 if the server marked the row promotable, else 0. */
-FWT_API int fwt_checkpoint_row_promotable(const fwt_checkpoint_row *r);
-/** 1 if checkpointType ends in TRAINING or TRAINING_LORA (resumable DCP state). */
-FWT_API int fwt_checkpoint_row_resumable(const fwt_checkpoint_row *r);
-
-/**
- * Parse an RFC 3339 UTC timestamp ("2026-01-02T03:04:05Z",
- * "...05.123456Z", "+hh:mm" offsets) into microseconds since the epoch.
- * FWT_EINVAL if it cannot be parsed.
- */
-FWT_API int fwt_checkpoint_parse_time(int64_t *out_us, const char *timestamp);
-
-/**
- * Strip a trailing 8-hex session suffix (`-[0-9a-f]{8}$`) from a snapshot
- * name: "step-5-45dda197" → "step-5"; other names are copied unchanged.
- * *out is freed with fwt_free.
- */
-FWT_API int fwt_checkpoint_logical_name(char **out, const char *name);
-
 /* ---- promotion (protocol §3.6, §6, §11.7) ------------------------------ */
-
-/** A model resource (opaque). */
-typedef struct fwt_model fwt_model;
 
 /** "accounts/<a>/models/<id>" (borrowed). */
 FWT_API const char *fwt_model_name(const fwt_model *m);
@@ -302,22 +187,20 @@ FWT_API const char *fwt_model_base_model(const fwt_model *m);
 /** Release a model. NULL is allowed. */
 FWT_API void fwt_model_free(fwt_model *m);
 
+/** Version of fwt_promote_options. */
 #define FWT_PROMOTE_OPTIONS_VERSION 1
 
 /** Options of fwt_promote_checkpoint. NULL = defaults. */
 typedef struct fwt_promote_options {
     unsigned int version;               /**< FWT_PROMOTE_OPTIONS_VERSION */
-    const char *hot_load_deployment_id; /**< deprecated; only for pre-bucket-URL jobs */
     int32_t disable_async;              /**< nonzero: never send `async_promotion: true` */
-    int32_t reserved0;
-    int64_t poll_interval_ms;           /**< operation poll interval; default 10000 */
-    int64_t backoff_cap_ms;             /**< transient poll error backoff cap; default 60000 */
-    int64_t timeout_ms;                 /**< overall deadline of the operation; default 7200000 */
-    fwt_progress_fn progress;           /**< optional */
-    void *progress_payload;
+    const char *hot_load_deployment_id; /**< deprecated; only for pre-bucket-URL jobs */
+    fwt_wait_options wait;              /**< the operation wait: timeout_ms default 7200000, poll_interval_ms
+                                             default 10000 (also the cap of the backoff after a failed poll);
+                                             progress gets the promotion stages */
 } fwt_promote_options;
 
-/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+/** Fill with the defaults above (concrete values, wait included). Returns FWT_EINVAL for an unknown version. */
 FWT_API int fwt_promote_options_init(fwt_promote_options *opts, unsigned int version);
 
 /**
@@ -348,10 +231,19 @@ FWT_API int fwt_promote_checkpoint_by_id(fwt_future **out, fwt_client *client, c
 /** Take the model of a completed promotion future. */
 FWT_API int fwt_future_take_model(fwt_model **out, fwt_future *f);
 
-/** Blocking fwt_promote_checkpoint: start, wait up to timeout_ms (-1 = forever), take. */
+/**
+ * Blocking fwt_promote_checkpoint: start, wait up to timeout_ms (0 or -1 =
+ * no bound beyond the options'), take. `out` may be NULL to discard the model.
+ */
 FWT_API int fwt_promote_checkpoint_result(fwt_model **out, fwt_client *client, const char *checkpoint_name,
                                           const char *output_model_id, const char *base_model,
                                           const fwt_promote_options *opts, int64_t timeout_ms);
+
+/** Blocking fwt_promote_checkpoint_by_id, as fwt_promote_checkpoint_result. */
+FWT_API int fwt_promote_checkpoint_by_id_result(fwt_model **out, fwt_client *client, const char *job_id,
+                                                const char *checkpoint_id, const char *output_model_id,
+                                                const char *base_model, const fwt_promote_options *opts,
+                                                int64_t timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -14,8 +14,7 @@
 extern "C" {
 #endif
 
-typedef struct fwt_training fwt_training;
-
+/** Version of fwt_training_options. */
 #define FWT_TRAINING_OPTIONS_VERSION 1
 
 /** Where the trainer is and how to talk to it. */
@@ -25,8 +24,8 @@ typedef struct fwt_training_options {
     const char *trainer_url;     /**< explicit data-plane base URL; overrides job_id */
     const char *base_model;      /**< "accounts/fireworks/models/..."; required for create_model */
     int32_t lora_rank;           /**< 0 = full-parameter (enables the delta chain) */
-    int32_t reserved0;
-    int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = none (default) */
+    int32_t reserved0;           /**< must be 0 */
+    int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = default (none), -1 = none */
     const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (protocol §4.6) */
     /**
      * Nonzero: fwt_training_free leaves the model loaded on the trainer.
@@ -70,6 +69,12 @@ FWT_API const char *fwt_training_model_id(const fwt_training *t);
 
 /** The data-plane base URL in use (borrowed). */
 FWT_API const char *fwt_training_url(const fwt_training *t);
+
+/**
+ * The client the training runs on (borrowed), or NULL once that client was
+ * freed or for a NULL training. Thread-safe.
+ */
+FWT_API fwt_client *fwt_training_client(fwt_training *t);
 
 /* ---- create_model (protocol §4.1) ------------------------------------- */
 
@@ -217,6 +222,7 @@ FWT_API int fwt_training_forward_backward_config(fwt_future **out, fwt_training 
 /** POST /api/v1/forward (no gradient kept); completes with an fwt_forward_output. */
 FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss);
 
+/** Version of fwt_adam_params. */
 #define FWT_ADAM_PARAMS_VERSION 1
 /** Adam hyper-parameters (protocol §4.9). */
 typedef struct fwt_adam_params {
@@ -244,7 +250,9 @@ FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt
  * ttl_seconds must be >= 0. Violations fail with FWT_EINVAL before any request
  * is sent; fwt_error_last() names the argument.
  */
+/** Longest checkpoint name accepted (characters). */
 #define FWT_CHECKPOINT_NAME_MAX 200
+/** Longest checkpoint path or reference accepted (characters). */
 #define FWT_CHECKPOINT_PATH_MAX 1024
 
 /**
@@ -260,17 +268,17 @@ FWT_API int fwt_training_load_state(fwt_future **out, fwt_training *t, const cha
 FWT_API int fwt_training_load_state_with_optimizer(fwt_future **out, fwt_training *t, const char *path);
 
 /** Sampler checkpoint type (protocol §4.6). */
-typedef enum fwt_checkpoint_type {
-    FWT_CHECKPOINT_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
-    FWT_CHECKPOINT_BASE = 1,
-    FWT_CHECKPOINT_DELTA = 2,
-    FWT_CHECKPOINT_MERGED_BASE = 3
-} fwt_checkpoint_type;
+typedef enum fwt_sampler_type {
+    FWT_SAMPLER_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
+    FWT_SAMPLER_BASE = 1,
+    FWT_SAMPLER_DELTA = 2,
+    FWT_SAMPLER_MERGED_BASE = 3
+} fwt_sampler_type;
 
 /** "base", "delta", "merged_base", "auto"; NULL for an unknown value. */
-FWT_API const char *fwt_checkpoint_type_name(fwt_checkpoint_type type);
+FWT_API const char *fwt_sampler_type_name(fwt_sampler_type type);
 /** Parse a type name (case-insensitive). FWT_EINVAL if unknown. */
-FWT_API int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name);
+FWT_API int fwt_sampler_type_parse(fwt_sampler_type *out, const char *name);
 
 /** Result of a sampler save. */
 typedef struct fwt_sampler_save fwt_sampler_save;
@@ -278,8 +286,8 @@ typedef struct fwt_sampler_save fwt_sampler_save;
 FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
 /** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
 FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
-/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_CHECKPOINT_AUTO for NULL. */
-FWT_API fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s);
+/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_SAMPLER_AUTO for NULL. */
+FWT_API fwt_sampler_type fwt_sampler_save_type(const fwt_sampler_save *s);
 /**
  * For a full-parameter delta: the snapshot name the delta applies on top of,
  * i.e. the training's previous sampler snapshot when this save was submitted
@@ -297,7 +305,7 @@ FWT_API void fwt_sampler_save_free(fwt_sampler_save *s);
  * Completes with an fwt_sampler_save.
  */
 FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t, const char *name,
-                                                      fwt_checkpoint_type type, int64_t ttl_seconds);
+                                                      fwt_sampler_type type, int64_t ttl_seconds);
 
 /**
  * resolve_checkpoint_path (protocol §4.7, no request): "gs://..." and "/..."
@@ -305,15 +313,6 @@ FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_trai
  * non-empty, name without '/'); else name unchanged. *out is freed with fwt_free.
  */
 FWT_API int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source_job_id);
-
-/** A list of strings (opaque). */
-typedef struct fwt_string_list fwt_string_list;
-/** Number of strings (0 for NULL). */
-FWT_API size_t fwt_string_list_count(const fwt_string_list *l);
-/** String i (borrowed, valid until the list is freed); NULL if i is out of range. */
-FWT_API const char *fwt_string_list_get(const fwt_string_list *l, size_t i);
-/** Free the list and its strings. NULL is allowed. */
-FWT_API void fwt_string_list_free(fwt_string_list *l);
 
 /** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
 FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t);
@@ -377,7 +376,7 @@ FWT_API int fwt_training_load_state_result(fwt_training *t, const char *path, in
 FWT_API int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms);
 /** save_weights_for_sampler_ext + wait; *out (free with fwt_sampler_save_free) may be NULL. */
 FWT_API int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
-                                                             fwt_checkpoint_type type, int64_t ttl_seconds,
+                                                             fwt_sampler_type type, int64_t ttl_seconds,
                                                              int64_t timeout_ms);
 
 #ifdef __cplusplus

@@ -2,7 +2,7 @@
 #ifndef FWT_API_CHECKPOINT_LIST_INTERNAL_H
 #define FWT_API_CHECKPOINT_LIST_INTERNAL_H
 
-#include "fwtrain/jobs.h"
+#include "fwtrain/checkpoint_list.h"
 
 struct fwt_checkpoint_row {
     char *name, *id, *job_id, *create_time, *type;

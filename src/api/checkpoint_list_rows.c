@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 void fwt__checkpoint_row_clear(fwt_checkpoint_row *r)
 {

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
-#include "core/core.h"
-#include "fwtrain/jobs.h"
+#include "fwt_util.h"
+#include "fwtrain/checkpoint_list.h"
 
 static int digits(const char *s, int n, int *out)
 {

@@ -1,7 +1,7 @@
 /* resolve_checkpoint_path (protocol §4.7): pure client logic, no request. */
 #include <string.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "fwtrain/training.h"
 
 int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source_job_id)

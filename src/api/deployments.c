@@ -96,6 +96,8 @@ int fwt_deployment_create_options_init(fwt_deployment_create_options *o, unsigne
     memset(o, 0, sizeof *o);
     o->version = version;
     o->max_replica_count = 1;
+    o->description = "Fireworks training deployment";
+    o->accelerator_type = "NVIDIA_H200_141GB";
     return FWT_OK;
 }
 
@@ -238,3 +240,5 @@ int fwt_deployment_reattach(fwt_deployment **out, fwt_client *c, const char *dep
         fwt_deployment_free(d);
     return rc;
 }
+
+const fwt__value_type fwt__vt_deployment = {"deployment"};

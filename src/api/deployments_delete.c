@@ -13,7 +13,6 @@ typedef struct dep_delete {
     fwt__waiter w;
     char *deployment_id, *url, *delete_url;
     int deleted_sent;
-    int64_t poll_ms, timeout_ms;
 } dep_delete;
 
 static void dd_destroy(fwt__waiter *w)
@@ -28,7 +27,7 @@ static void dd_destroy(fwt__waiter *w)
 static void dd_again(dep_delete *d, const char *state)
 {
     fwt__waiter_progress(&d->w, FWT_PROGRESS_DEPLOYMENT_DELETING, "state %s", state);
-    if (fwt__waiter_again(&d->w, d->poll_ms, d->timeout_ms))
+    if (fwt__waiter_again(&d->w))
         fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" still present %lld ms after DELETE (state %s)",
                          d->deployment_id, (long long)fwt__waiter_elapsed(&d->w), state);
 }
@@ -92,15 +91,17 @@ static void dd_step(fwt__waiter *w)
 }
 
 int fwt_deployment_delete(fwt_future **out, fwt_client *c, const char *deployment_id,
-                          const fwt_deployment_wait_options *opts)
+                          const fwt_wait_options *opts)
 {
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    if (opts && opts->version != FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_deployment_wait_options version %u", opts->version);
+    fwt__wait_policy pol;
+    int rc = fwt__wait_policy_resolve(&pol, opts, 60000, 2000, "fwt_deployment_delete");
+    if (rc != FWT_OK)
+        return rc;
     char *url = NULL, *del = NULL;
-    int rc = fwt__deployment_url(&url, c, deployment_id, "");
+    rc = fwt__deployment_url(&url, c, deployment_id, "");
     if (rc != FWT_OK)
         return rc;
     if ((rc = fwt__deployment_url(&del, c, deployment_id, "?ignoreChecks=true&hard=true")) != FWT_OK) {
@@ -113,12 +114,10 @@ int fwt_deployment_delete(fwt_future **out, fwt_client *c, const char *deploymen
         fwt__free_mem(del);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    fwt__waiter_init(&d->w, c, dd_step, dd_destroy, opts ? opts->progress : NULL, opts ? opts->progress_payload : NULL);
+    fwt__waiter_init(&d->w, c, dd_step, dd_destroy, &pol);
     d->url = url;
     d->delete_url = del;
     d->deployment_id = fwt__strdup(deployment_id);
-    d->poll_ms = opts && opts->poll_interval_ms > 0 ? opts->poll_interval_ms : 2000;
-    d->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 60000;
     if (!d->deployment_id) {
         dd_destroy(&d->w);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
@@ -126,10 +125,10 @@ int fwt_deployment_delete(fwt_future **out, fwt_client *c, const char *deploymen
     return fwt__waiter_start(out, &d->w);
 }
 
-int fwt_deployment_delete_result(fwt_client *c, const char *deployment_id, const fwt_deployment_wait_options *opts,
+int fwt_deployment_delete_result(fwt_client *c, const char *deployment_id, const fwt_wait_options *opts,
                                  int64_t timeout_ms)
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_delete(&f, c, deployment_id, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

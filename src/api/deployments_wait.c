@@ -15,7 +15,6 @@ typedef struct dep_wait {
     char *deployment_id, *url, *probe_url;
     cJSON *probe_body;
     fwt_deployment *seen;  /* CREATING deployment waiting for its probe */
-    int64_t poll_ms, timeout_ms;
 } dep_wait;
 
 static void dw_destroy(fwt__waiter *w)
@@ -32,7 +31,7 @@ static void dw_destroy(fwt__waiter *w)
 static void dw_again(dep_wait *d, const char *state)
 {
     fwt__waiter_progress(&d->w, FWT_PROGRESS_DEPLOYMENT_STARTING, "state %s", state);
-    if (fwt__waiter_again(&d->w, d->poll_ms, d->timeout_ms))
+    if (fwt__waiter_again(&d->w))
         fwt__waiter_fail(&d->w, FWT_ETIMEDOUT, "deployment \"%s\" not ready after %lld ms (state %s)", d->deployment_id,
                          (long long)fwt__waiter_elapsed(&d->w), state);
 }
@@ -117,15 +116,17 @@ static void dw_step(fwt__waiter *w)
 }
 
 int fwt_deployment_wait_ready(fwt_future **out, fwt_client *c, const char *deployment_id,
-                              const fwt_deployment_wait_options *opts)
+                              const fwt_wait_options *opts)
 {
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
-    if (opts && opts->version != FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_deployment_wait_options version %u", opts->version);
+    fwt__wait_policy pol;
+    int rc = fwt__wait_policy_resolve(&pol, opts, 600000, 15000, "fwt_deployment_wait_ready");
+    if (rc != FWT_OK)
+        return rc;
     char *url = NULL;
-    int rc = fwt__deployment_url(&url, c, deployment_id, "");
+    rc = fwt__deployment_url(&url, c, deployment_id, "");
     if (rc != FWT_OK)
         return rc;
     const char *account = NULL;
@@ -135,11 +136,9 @@ int fwt_deployment_wait_ready(fwt_future **out, fwt_client *c, const char *deplo
         fwt__free_mem(url);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    fwt__waiter_init(&d->w, c, dw_step, dw_destroy, opts ? opts->progress : NULL, opts ? opts->progress_payload : NULL);
+    fwt__waiter_init(&d->w, c, dw_step, dw_destroy, &pol);
     d->url = url;
     d->deployment_id = fwt__strdup(deployment_id);
-    d->poll_ms = opts && opts->poll_interval_ms > 0 ? opts->poll_interval_ms : 15000;
-    d->timeout_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 600000;
     const char *ib = fwt__client_inference_url(c);
     size_t n = ib ? strlen(ib) : 0;
     while (n > 0 && ib[n - 1] == '/')
@@ -173,16 +172,9 @@ int fwt_future_take_deployment(fwt_deployment **out, fwt_future *f)
 }
 
 int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *c, const char *deployment_id,
-                                     const fwt_deployment_wait_options *opts, int64_t timeout_ms)
+                                     const fwt_wait_options *opts, int64_t timeout_ms)
 {
-    if (!out)
-        return fwt__last_set(FWT_EINVAL, "out is required");
-    *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_ready(&f, c, deployment_id, opts);
-    void *v = NULL;
-    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_DEPLOYMENT, &v);
-    if (rc == FWT_OK)
-        *out = v;
-    return rc;
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_DEPLOYMENT, (void **)out);
 }

@@ -67,8 +67,9 @@ static void wu_step(fwt__waiter *w)
     call.url = u->url;
     call.body = u->body;
     call.retry = FWT__RC_NONE;
-    call.header_timeout_ms = u->o.request_timeout_ms;
-    call.body_timeout_ms = u->o.request_timeout_ms;
+    /* -1: no bound of its own; a day is beyond any real answer. */
+    call.header_timeout_ms = u->o.request_timeout_ms < 0 ? 24LL * 3600 * 1000 : u->o.request_timeout_ms;
+    call.body_timeout_ms = call.header_timeout_ms;
     fwt__waiter_call(w, &call, wu_on_reply);
 }
 
@@ -79,6 +80,10 @@ int fwt_deployment_warmup(fwt_future **out, fwt_client *c, const char *deploymen
     *out = NULL;
     if (opts && opts->version != FWT_WARMUP_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_warmup_options version %u", opts->version);
+    if (opts && (opts->request_timeout_ms < -1 || opts->retry_interval_ms < 0 || opts->max_tries < 0 ||
+                 opts->max_tokens < 0))
+        return fwt__last_set(FWT_EINVAL, "fwt_deployment_warmup: request_timeout_ms must be -1, 0 or > 0; "
+                                         "retry_interval_ms, max_tries and max_tokens must be >= 0");
     int rc = fwt__check_id("deployment_id", deployment_id);
     if (rc != FWT_OK)
         return rc;
@@ -93,11 +98,14 @@ int fwt_deployment_warmup(fwt_future **out, fwt_client *c, const char *deploymen
         if (opts->max_tries > 0) u->o.max_tries = opts->max_tries;
         if (opts->max_tokens > 0) u->o.max_tokens = opts->max_tokens;
         if (opts->retry_interval_ms > 0) u->o.retry_interval_ms = opts->retry_interval_ms;
-        if (opts->request_timeout_ms > 0) u->o.request_timeout_ms = opts->request_timeout_ms;
+        if (opts->request_timeout_ms != 0) u->o.request_timeout_ms = opts->request_timeout_ms;
         u->o.progress = opts->progress;
         u->o.progress_payload = opts->progress_payload;
     }
-    fwt__waiter_init(&u->w, c, wu_step, wu_destroy, u->o.progress, u->o.progress_payload);
+    /* Not a poll: a fixed gap between failed tries, bounded by max_tries. */
+    fwt__wait_policy pol = {.timeout_ms = -1, .interval_ms = u->o.retry_interval_ms, .initial_ms = u->o.retry_interval_ms,
+                            .progress = u->o.progress, .progress_payload = u->o.progress_payload};
+    fwt__waiter_init(&u->w, c, wu_step, wu_destroy, &pol);
     const char *ib = fwt__client_inference_url(c);
     size_t n = ib ? strlen(ib) : 0;
     while (n > 0 && ib[n - 1] == '/')
@@ -132,5 +140,5 @@ int fwt_deployment_warmup_result(fwt_client *c, const char *deployment_id, const
 {
     fwt_future *f = NULL;
     int rc = fwt_deployment_warmup(&f, c, deployment_id, opts);
-    return fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_NONE, NULL);
 }

@@ -18,6 +18,8 @@ int fwt_hotload_options_init(fwt_hotload_options *o, unsigned int version)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_hotload_options version %u", version);
     memset(o, 0, sizeof *o);
     o->version = version;
+    o->compression_format = "arc_v2";
+    o->checksum_format = "alder32";
     return FWT_OK;
 }
 

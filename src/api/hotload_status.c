@@ -216,3 +216,5 @@ const char *fwt__hotload_status_error(const fwt_hotload_status *s, size_t i)
 {
     return s && i < s->n ? s->r[i].error : NULL;
 }
+
+const fwt__value_type fwt__vt_hotload_status = {"hotload status"};

@@ -17,30 +17,9 @@ typedef struct hotload_wait {
     char *deployment_id;
     char *url;
     char **headers;
-    int64_t poll_ms, timeout_ms;
     char *last_current;    /* for the timeout message */
     char *last_problem;    /* last poll error, for the timeout message */
 } hotload_wait;
-
-int fwt_hotload_wait_options_init(fwt_hotload_wait_options *o, unsigned int version)
-{
-    if (!o || version != FWT_HOTLOAD_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_hotload_wait_options version %u", version);
-    memset(o, 0, sizeof *o);
-    o->version = version;
-    o->poll_interval_ms = 5000;
-    o->timeout_ms = 400000;
-    return FWT_OK;
-}
-
-int fwt_deployment_wait_options_init(fwt_deployment_wait_options *o, unsigned int version)
-{
-    if (!o || version != FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_deployment_wait_options version %u", version);
-    memset(o, 0, sizeof *o);
-    o->version = version;
-    return FWT_OK;
-}
 
 static void hw_destroy(fwt__waiter *w)
 {
@@ -65,17 +44,17 @@ static void hw_again(hotload_wait *h, const char *problem)
 {
     if (problem)
         set_str(&h->last_problem, problem);
-    if (fwt__waiter_again(&h->w, h->poll_ms, h->timeout_ms)) {
+    if (fwt__waiter_again(&h->w)) {
         if (h->gate)
             fwt__waiter_fail(&h->w, FWT_ETIMEDOUT,
                              "hotload manager of deployment \"%s\" reported no replica within %lld ms%s%s",
-                             h->deployment_id, (long long)h->timeout_ms, h->last_problem ? "; last: " : "",
+                             h->deployment_id, (long long)h->w.pol.timeout_ms, h->last_problem ? "; last: " : "",
                              h->last_problem ? h->last_problem : "");
         else
             fwt__waiter_fail(&h->w, FWT_ETIMEDOUT,
                              "hotload did not complete within %lld ms: deployment \"%s\" expected identity \"%s\", "
                              "current \"%s\"%s%s",
-                             (long long)h->timeout_ms, h->deployment_id, h->expected,
+                             (long long)h->w.pol.timeout_ms, h->deployment_id, h->expected,
                              h->last_current ? h->last_current : "(none)", h->last_problem ? "; last: " : "",
                              h->last_problem ? h->last_problem : "");
     }
@@ -159,21 +138,26 @@ static void hw_step(fwt__waiter *w)
     call.extra_headers = (const char *const *)h->headers;
     call.retry = FWT__RC_NONE;
     call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
-    int64_t left = h->timeout_ms - fwt__waiter_elapsed(w);
-    if (left > 0 && left < call.header_timeout_ms)
+    int64_t left = h->w.pol.timeout_ms - fwt__waiter_elapsed(w);
+    if (h->w.pol.timeout_ms >= 0 && left > 0 && left < call.header_timeout_ms)
         call.header_timeout_ms = left < 1000 ? 1000 : left;
     fwt__waiter_call(w, &call, hw_on_status);
 }
 
 static int hw_start(fwt_future **out, fwt_client *c, const char *deployment_id, const char *base_model,
-                    const char *expected, int64_t poll_ms, int64_t timeout_ms, fwt_progress_fn progress, void *payload)
+                    const char *expected, const fwt_wait_options *opts, int64_t default_timeout_ms,
+                    int64_t default_interval_ms, const char *fn)
 {
     if (!out || !c)
         return fwt__last_set(FWT_EINVAL, "out and client are required");
     *out = NULL;
+    fwt__wait_policy pol;
+    int rc = fwt__wait_policy_resolve(&pol, opts, default_timeout_ms, default_interval_ms, fn);
+    if (rc != FWT_OK)
+        return rc;
     char **headers = NULL;
     char *url = NULL;
-    int rc = fwt__hotload_prepare(c, deployment_id, base_model, NULL, &headers, &url);
+    rc = fwt__hotload_prepare(c, deployment_id, base_model, NULL, &headers, &url);
     if (rc != FWT_OK)
         return rc;
     hotload_wait *h = fwt__calloc(1, sizeof *h);
@@ -182,14 +166,12 @@ static int hw_start(fwt_future **out, fwt_client *c, const char *deployment_id, 
         fwt__free_mem(url);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    fwt__waiter_init(&h->w, c, hw_step, hw_destroy, progress, payload);
+    fwt__waiter_init(&h->w, c, hw_step, hw_destroy, &pol);
     h->url = url;
     h->headers = headers;
     h->gate = expected == NULL;
     h->expected = expected ? fwt__strdup(expected) : NULL;
     h->deployment_id = fwt__strdup(deployment_id);
-    h->poll_ms = poll_ms;
-    h->timeout_ms = timeout_ms;
     if ((expected && !h->expected) || !h->deployment_id) {
         hw_destroy(&h->w);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
@@ -198,50 +180,33 @@ static int hw_start(fwt_future **out, fwt_client *c, const char *deployment_id, 
 }
 
 int fwt_deployment_wait_hotload(fwt_future **out, fwt_client *c, const char *deployment_id, const char *base_model,
-                                const char *expected_identity, const fwt_hotload_wait_options *opts)
+                                const char *expected_identity, const fwt_wait_options *opts)
 {
-    if (opts && opts->version != FWT_HOTLOAD_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_hotload_wait_options version %u", opts->version);
     if (!expected_identity || !*expected_identity)
         return fwt__last_set(FWT_EINVAL, "expected_identity is required");
-    fwt_hotload_wait_options o;
-    fwt_hotload_wait_options_init(&o, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->poll_interval_ms > 0) o.poll_interval_ms = opts->poll_interval_ms;
-        if (opts->timeout_ms > 0) o.timeout_ms = opts->timeout_ms;
-        o.progress = opts->progress;
-        o.progress_payload = opts->progress_payload;
-    }
-    return hw_start(out, c, deployment_id, base_model, expected_identity, o.poll_interval_ms, o.timeout_ms, o.progress,
-                    o.progress_payload);
+    return hw_start(out, c, deployment_id, base_model, expected_identity, opts, 400000, 5000,
+                    "fwt_deployment_wait_hotload");
 }
 
 int fwt_deployment_wait_hotload_ready(fwt_future **out, fwt_client *c, const char *deployment_id,
-                                      const char *base_model, const fwt_deployment_wait_options *opts)
+                                      const char *base_model, const fwt_wait_options *opts)
 {
-    if (opts && opts->version != FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION)
-        return fwt__last_set(FWT_EINVAL, "unknown fwt_deployment_wait_options version %u", opts->version);
-    int64_t poll = opts && opts->poll_interval_ms > 0 ? opts->poll_interval_ms : 5000;
-    int64_t timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : 300000;
-    return hw_start(out, c, deployment_id, base_model, NULL, poll, timeout, opts ? opts->progress : NULL,
-                    opts ? opts->progress_payload : NULL);
+    return hw_start(out, c, deployment_id, base_model, NULL, opts, 300000, 5000, "fwt_deployment_wait_hotload_ready");
 }
 
 int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_client *c, const char *deployment_id,
                                        const char *base_model, const char *expected_identity,
-                                       const fwt_hotload_wait_options *opts, int64_t timeout_ms)
+                                       const fwt_wait_options *opts, int64_t timeout_ms)
 {
-    if (out)
-        *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_deployment_wait_hotload(&f, c, deployment_id, base_model, expected_identity, opts);
-    void *v = NULL;
-    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, &v);
-    if (rc == FWT_OK) {
-        if (out)
-            *out = v;
-        else
-            fwt_hotload_status_free(v);
-    }
-    return rc;
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
+}
+
+int fwt_deployment_wait_hotload_ready_result(fwt_hotload_status **out, fwt_client *c, const char *deployment_id,
+                                             const char *base_model, const fwt_wait_options *opts, int64_t timeout_ms)
+{
+    fwt_future *f = NULL;
+    int rc = fwt_deployment_wait_hotload_ready(&f, c, deployment_id, base_model, opts);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_HOTLOAD, (void **)out);
 }

@@ -1,4 +1,4 @@
-/* Trainer job get / resume / delete, trainer URL, opening a training session (protocol §1, §3.2–§3.4). */
+/* Trainer job get / resume, trainer URL, opening a training session (protocol §1, §3.2–§3.4). */
 #include "api/jobs_internal.h"
 
 #include <stdio.h>
@@ -64,13 +64,6 @@ int fwt_job_resume(fwt_client *c, const char *job_id)
     if (!c)
         return fwt__last_set(FWT_EINVAL, "client is required");
     return simple_call(c, job_id, "POST", ":resume", FWT__CP_CREATE_TIMEOUT_MS, "resume");
-}
-
-int fwt_job_delete(fwt_client *c, const char *job_id)
-{
-    if (!c)
-        return fwt__last_set(FWT_EINVAL, "client is required");
-    return simple_call(c, job_id, "DELETE", "", FWT__CP_GET_TIMEOUT_MS, "delete");
 }
 
 int fwt_job_trainer_url_build(char **out, fwt_client *c, const char *job_id)

@@ -7,9 +7,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
+#include "core/future_impl.h"
 #include "core/request.h"
 #include "fwtrain/deployments.h"
+#include "fwtrain/checkpoint_list.h"
 #include "fwtrain/jobs.h"
 
 /* Per-request timeouts of the control plane (protocol §2.3). */
@@ -25,8 +27,6 @@ int fwt__contains_ci(const char *hay, const char *needle);
 char *fwt__json_dup(const cJSON *obj, const char *key, const char *key2);
 /* The control base without a trailing '/'; freshly allocated. */
 char *fwt__control_base(fwt_client *c);
-/* A job or deployment id (protocol §6): ^[a-z0-9-]{1,63}$. Sets the last error naming `arg`. */
-int fwt__check_id(const char *arg, const char *value);
 /* Any other path segment (checkpoint id, account): 1-200 chars of [A-Za-z0-9._-], never "." or ".."
  * (libcurl would squash such a dot segment and the request would reach another resource). */
 int fwt__check_resource_id(const char *arg, const char *value);
@@ -60,6 +60,13 @@ struct fwt_job {
     int32_t lora_rank;
 };
 /* Build a job from a resource JSON object; trainer URL from `control_base`. */
+/* Future result descriptors of the control-plane modules (see core/future_impl.h). */
+extern const fwt__value_type fwt__vt_job, fwt__vt_model, fwt__vt_deployment, fwt__vt_hotload_status;
+#define FWT__VALUE_JOB (&fwt__vt_job)                       /* fwt_job * (jobs_object.c) */
+#define FWT__VALUE_MODEL (&fwt__vt_model)                   /* fwt_model * (promote_model.c) */
+#define FWT__VALUE_DEPLOYMENT (&fwt__vt_deployment)         /* fwt_deployment * (deployments.c) */
+#define FWT__VALUE_HOTLOAD (&fwt__vt_hotload_status)        /* fwt_hotload_status * (hotload_status.c) */
+
 int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base, const char *account_hint);
 int fwt__job_state_is_tombstone(const char *state);
 

@@ -124,3 +124,5 @@ int fwt_future_take_job(fwt_job **out, fwt_future *f)
         *out = v;
     return rc;
 }
+
+const fwt__value_type fwt__vt_job = {"job"};

@@ -53,22 +53,6 @@ char *fwt__control_base(fwt_client *c)
     return fwt__strndup(b, n);
 }
 
-int fwt__check_id(const char *arg, const char *value)
-{
-    if (!value || !*value)
-        return fwt__last_set(FWT_EINVAL, "%s is required", arg);
-    size_t n = strlen(value);
-    if (n > 63)
-        return fwt__last_set(FWT_EINVAL, "%s is longer than 63 characters", arg);
-    for (size_t i = 0; i < n; i++) {
-        char ch = value[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
-            return fwt__last_set(FWT_EINVAL, "%s \"%.80s\" may only contain lowercase letters, digits and '-'", arg,
-                                 value);
-    }
-    return FWT_OK;
-}
-
 int fwt__check_resource_id(const char *arg, const char *value)
 {
     if (!value || !*value)

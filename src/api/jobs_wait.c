@@ -12,11 +12,19 @@
 
 typedef struct job_wait {
     fwt__waiter w;
-    fwt_job_wait_options o;
+    int64_t pending_timeout_ms, healthz_timeout_ms; /* resolved: -1 = none */
     char *job_id, *job_url, *base, *account, *healthz_url;
     fwt_job *job;           /* last job seen (RUNNING while probing healthz) */
     int64_t placed_at_ms;   /* elapsed when first seen outside PENDING; -1 = not yet */
 } job_wait;
+
+/* Defaults (protocol §3.2). */
+#define DEFAULT_READY_MS 3600000
+#define DEFAULT_POLL_MS 5000
+#define DEFAULT_PENDING_MS (48LL * 3600 * 1000)
+#define DEFAULT_HEALTHZ_MS 5000
+/* "No bound" for one healthz probe: a day is beyond any real answer. */
+#define HEALTHZ_NONE_MS (24LL * 3600 * 1000)
 
 int fwt_job_wait_options_init(fwt_job_wait_options *o, unsigned int version)
 {
@@ -24,10 +32,12 @@ int fwt_job_wait_options_init(fwt_job_wait_options *o, unsigned int version)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_job_wait_options version %u", version);
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->poll_interval_ms = 5000;
-    o->pending_timeout_ms = 48LL * 3600 * 1000;
-    o->ready_timeout_ms = 3600000;
-    o->healthz_timeout_ms = 5000;
+    (void)fwt_wait_options_init(&o->wait, FWT_WAIT_OPTIONS_VERSION);
+    o->wait.timeout_ms = DEFAULT_READY_MS;
+    o->wait.poll_interval_ms = DEFAULT_POLL_MS;
+    o->pending_timeout_ms = DEFAULT_PENDING_MS;
+    o->healthz_timeout_ms = DEFAULT_HEALTHZ_MS;
+    fwt__last_ok();
     return FWT_OK;
 }
 
@@ -50,17 +60,13 @@ static void job_wait_again(job_wait *jw, const char *why)
 {
     int64_t el = fwt__waiter_elapsed(&jw->w);
     if (jw->placed_at_ms < 0) {
-        if (el >= jw->o.pending_timeout_ms) {
+        if (fwt__waiter_again_until(&jw->w, jw->pending_timeout_ms))
             fwt__waiter_fail(&jw->w, FWT_ETIMEDOUT, "trainer job \"%s\" still pending after %lld ms (%s)", jw->job_id,
                              (long long)el, why);
-            return;
-        }
-    } else if (el - jw->placed_at_ms >= jw->o.ready_timeout_ms) {
+    } else if (fwt__waiter_again_until(&jw->w, jw->w.pol.timeout_ms < 0 ? -1 : jw->placed_at_ms + jw->w.pol.timeout_ms)) {
         fwt__waiter_fail(&jw->w, FWT_ETIMEDOUT, "trainer job \"%s\" not ready %lld ms after placement (%s)", jw->job_id,
                          (long long)(el - jw->placed_at_ms), why);
-        return;
     }
-    fwt__waiter_schedule(&jw->w, jw->o.poll_interval_ms);
 }
 
 static void on_healthz(fwt__waiter *w, fwt__reply *r)
@@ -136,8 +142,8 @@ static void on_job(fwt__waiter *w, fwt__reply *r)
     call.method = "GET";
     call.url = jw->healthz_url;
     call.retry = FWT__RC_NONE;
-    call.header_timeout_ms = jw->o.healthz_timeout_ms;
-    call.body_timeout_ms = jw->o.healthz_timeout_ms;
+    call.header_timeout_ms = jw->healthz_timeout_ms < 0 ? HEALTHZ_NONE_MS : jw->healthz_timeout_ms;
+    call.body_timeout_ms = call.header_timeout_ms;
     fwt__waiter_call(w, &call, on_healthz);
 }
 
@@ -160,7 +166,15 @@ int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, cons
     *out = NULL;
     if (opts && opts->version != FWT_JOB_WAIT_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_job_wait_options version %u", opts->version);
-    int rc = fwt__check_id("job_id", job_id);
+    if (opts && (opts->pending_timeout_ms < -1 || opts->healthz_timeout_ms < -1))
+        return fwt__last_set(FWT_EINVAL, "fwt_job_wait_ready: pending_timeout_ms and healthz_timeout_ms must be "
+                                         "-1 (none), 0 (default) or > 0");
+    fwt__wait_policy pol;
+    int rc = fwt__wait_policy_resolve(&pol, opts ? &opts->wait : NULL, DEFAULT_READY_MS, DEFAULT_POLL_MS,
+                                      "fwt_job_wait_ready");
+    if (rc != FWT_OK)
+        return rc;
+    rc = fwt__check_id("job_id", job_id);
     if (rc != FWT_OK)
         return rc;
     char *job_url = NULL, *healthz_url = NULL;
@@ -180,17 +194,10 @@ int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, cons
     }
     jw->job_url = job_url;
     jw->healthz_url = healthz_url;
-    fwt_job_wait_options_init(&jw->o, FWT_JOB_WAIT_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->poll_interval_ms > 0) jw->o.poll_interval_ms = opts->poll_interval_ms;
-        if (opts->pending_timeout_ms > 0) jw->o.pending_timeout_ms = opts->pending_timeout_ms;
-        if (opts->ready_timeout_ms > 0) jw->o.ready_timeout_ms = opts->ready_timeout_ms;
-        if (opts->healthz_timeout_ms > 0) jw->o.healthz_timeout_ms = opts->healthz_timeout_ms;
-        jw->o.progress = opts->progress;
-        jw->o.progress_payload = opts->progress_payload;
-    }
+    jw->pending_timeout_ms = opts && opts->pending_timeout_ms ? opts->pending_timeout_ms : DEFAULT_PENDING_MS;
+    jw->healthz_timeout_ms = opts && opts->healthz_timeout_ms ? opts->healthz_timeout_ms : DEFAULT_HEALTHZ_MS;
     jw->placed_at_ms = -1;
-    fwt__waiter_init(&jw->w, c, job_wait_step, job_wait_destroy, jw->o.progress, jw->o.progress_payload);
+    fwt__waiter_init(&jw->w, c, job_wait_step, job_wait_destroy, &pol);
     jw->job_id = fwt__strdup(job_id);
     jw->base = fwt__control_base(c);
     jw->account = fwt__strdup(account ? account : "");
@@ -204,14 +211,7 @@ int fwt_job_wait_ready(fwt_future **out, fwt_client *c, const char *job_id, cons
 int fwt_job_wait_ready_result(fwt_job **out, fwt_client *c, const char *job_id, const fwt_job_wait_options *opts,
                               int64_t timeout_ms)
 {
-    if (!out)
-        return fwt__last_set(FWT_EINVAL, "out is required");
-    *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_job_wait_ready(&f, c, job_id, opts);
-    void *v = NULL;
-    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_JOB, &v);
-    if (rc == FWT_OK)
-        *out = v;
-    return rc;
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_JOB, (void **)out);
 }

@@ -46,8 +46,37 @@ static void waiter_tick(void *ud)
     waiter_release_if_idle(w);
 }
 
+int fwt__wait_policy_resolve(fwt__wait_policy *p, const fwt_wait_options *o, int64_t default_timeout_ms,
+                             int64_t default_interval_ms, const char *fn)
+{
+    p->timeout_ms = default_timeout_ms;
+    p->interval_ms = default_interval_ms;
+    p->initial_ms = FWT__WAIT_INITIAL_MS;
+    p->progress = NULL;
+    p->progress_payload = NULL;
+    if (!o)
+        return FWT_OK;
+    if (o->version != FWT_WAIT_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "%s: unknown fwt_wait_options version %u", fn, o->version);
+    if (o->timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "%s: timeout_ms must be -1 (none), 0 (default) or > 0", fn);
+    if (o->poll_interval_ms < 0 || o->poll_initial_ms < 0)
+        return fwt__last_set(FWT_EINVAL, "%s: poll_interval_ms and poll_initial_ms must be 0 (default) or > 0", fn);
+    if (o->timeout_ms != 0)
+        p->timeout_ms = o->timeout_ms;
+    if (o->poll_interval_ms > 0)
+        p->interval_ms = o->poll_interval_ms;
+    if (o->poll_initial_ms > 0)
+        p->initial_ms = o->poll_initial_ms;
+    if (p->initial_ms > p->interval_ms)
+        p->initial_ms = p->interval_ms;
+    p->progress = o->progress;
+    p->progress_payload = o->progress_payload;
+    return FWT_OK;
+}
+
 void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, void (*destroy)(fwt__waiter *w),
-                      fwt_progress_fn progress, void *payload)
+                      const fwt__wait_policy *pol)
 {
     w->client = c;
     w->engine = fwt__client_engine(c);
@@ -57,8 +86,9 @@ void fwt__waiter_init(fwt__waiter *w, fwt_client *c, fwt__waiter_step_fn step, v
     w->timer_pending = w->call_pending = 0;
     w->finished = 0;
     w->busy = 0;
-    w->progress = progress;
-    w->progress_payload = payload;
+    w->pol = *pol;
+    /* Half jitter: a wait at its interval never polls faster than half of it (backoff.h). */
+    fwt__backoff_init(&w->poll_backoff, pol->initial_ms, pol->interval_ms, 50);
     w->step = step;
     w->on_reply = NULL;
     w->destroy = destroy;
@@ -104,14 +134,21 @@ void fwt__waiter_schedule(fwt__waiter *w, int64_t delay_ms)
     }
 }
 
-int fwt__waiter_again(fwt__waiter *w, int64_t poll_ms, int64_t timeout_ms)
+int fwt__waiter_again_until(fwt__waiter *w, int64_t deadline_ms)
 {
-    int64_t el = fwt__waiter_elapsed(w);
-    if (el >= timeout_ms)
+    int64_t left = -1;
+    if (deadline_ms >= 0) {
+        int64_t el = fwt__waiter_elapsed(w);
+        left = el >= deadline_ms ? 0 : deadline_ms - el;
+    }
+    int64_t d = fwt__backoff_bound(fwt__backoff_next(&w->poll_backoff, fwt__engine_random(w->engine)), left);
+    if (d < 0)
         return 1;
-    fwt__waiter_schedule(w, el + poll_ms > timeout_ms ? timeout_ms - el : poll_ms);
+    fwt__waiter_schedule(w, d);
     return 0;
 }
+
+int fwt__waiter_again(fwt__waiter *w) { return fwt__waiter_again_until(w, w->pol.timeout_ms); }
 
 static void waiter_call_done(fwt__reply *reply, void *ud)
 {
@@ -173,10 +210,8 @@ void fwt__waiter_fail(fwt__waiter *w, int code, const char *fmt, ...)
     fwt__err_init(&e);
     va_list ap;
     va_start(ap, fmt);
-    char *msg = fwt__vasprintf(fmt, ap);
+    fwt__err_setv(&e, code, fmt, ap);
     va_end(ap);
-    fwt__err_set(&e, code, "%s", msg ? msg : "error");
-    fwt__free_mem(msg);
     fwt__waiter_finish(w, code, &e, FWT__VALUE_NONE, NULL, NULL);
     fwt__err_clear(&e);
 }
@@ -198,36 +233,20 @@ int64_t fwt__waiter_elapsed(const fwt__waiter *w)
 
 void fwt__waiter_progress(fwt__waiter *w, int stage, const char *fmt, ...)
 {
-    if (!w->progress)
+    if (!w->pol.progress)
         return;
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    w->progress(stage, fwt__waiter_elapsed(w), buf, w->progress_payload);
+    w->pol.progress(stage, fwt__waiter_elapsed(w), buf, w->pol.progress_payload);
 }
 
 void fwt__waiter_log(fwt__waiter *w, int level, const char *fmt, ...)
 {
-    const fwt__logger *lg = fwt__client_logger(w->client);
-    if (!lg || !lg->fn || level > lg->level)
-        return;
-    char buf[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    fwt__vlog(fwt__client_logger(w->client), level, fmt, ap);
     va_end(ap);
-    fwt__log(lg, level, "%s", buf);
-}
-
-int fwt__waiter_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
-{
-    if (start_rc != FWT_OK)
-        return start_rc;
-    void *v = NULL;
-    int rc = fwt__future_wait_take(f, timeout_ms, kind, &v);
-    if (out)
-        *out = rc == FWT_OK ? v : NULL;
-    return rc;
 }

@@ -21,8 +21,14 @@ typedef struct promote_op {
     int async_sent;
     char *op_name;
     char *op_url;
-    int transient_k;    /* consecutive transient poll errors */
+    fwt__backoff error_backoff; /* after transient poll errors: poll interval doubling to ERROR_CAP_FACTOR x */
 } promote_op;
+
+/* Defaults of the operation wait (protocol §3.6). */
+#define DEFAULT_TIMEOUT_MS 7200000
+#define DEFAULT_POLL_MS 10000
+/* Transient poll errors back off from the poll interval up to this many intervals (60 s by default, §3.6). */
+#define ERROR_CAP_FACTOR 6
 
 int fwt_promote_options_init(fwt_promote_options *o, unsigned int version)
 {
@@ -30,9 +36,10 @@ int fwt_promote_options_init(fwt_promote_options *o, unsigned int version)
         return fwt__last_set(FWT_EINVAL, "unknown fwt_promote_options version %u", version);
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->poll_interval_ms = 10000;
-    o->backoff_cap_ms = 60000;
-    o->timeout_ms = 7200000;
+    (void)fwt_wait_options_init(&o->wait, FWT_WAIT_OPTIONS_VERSION);
+    o->wait.timeout_ms = DEFAULT_TIMEOUT_MS;
+    o->wait.poll_interval_ms = DEFAULT_POLL_MS;
+    fwt__last_ok();
     return FWT_OK;
 }
 
@@ -172,7 +179,7 @@ static void handle_operation(promote_op *p, const cJSON *op)
         p->op_name = n;
     }
     fwt__waiter_progress(&p->w, FWT_PROGRESS_PROMOTE_RUNNING, "%s", status_text(op));
-    if (fwt__waiter_again(&p->w, p->o.poll_interval_ms, p->o.timeout_ms))
+    if (fwt__waiter_again(&p->w))
         fwt__waiter_fail(&p->w, FWT_ETIMEDOUT, "promotion operation %s not done after %lld ms (%s)", p->op_name,
                          (long long)fwt__waiter_elapsed(&p->w), status_text(op));
 }
@@ -187,22 +194,17 @@ static void on_poll(fwt__waiter *w, fwt__reply *r)
         }
         fwt__waiter_log(w, FWT_LOG_WARN, "promotion operation %s: %s; retrying", p->op_name ? p->op_name : "",
                         r->err.message && *r->err.message ? r->err.message : "transient error");
-        /* backoff min(interval * 2^(k-1), cap) (§3.6) */
-        p->transient_k++;
-        int64_t delay = p->o.poll_interval_ms;
-        for (int i = 1; i < p->transient_k && delay < p->o.backoff_cap_ms; i++)
-            delay *= 2;
-        if (delay > p->o.backoff_cap_ms)
-            delay = p->o.backoff_cap_ms;
+        /* the interval doubling up to its cap (§3.6), with the one backoff */
+        int64_t delay = fwt__backoff_next(&p->error_backoff, fwt__engine_random(w->engine));
         int64_t el = fwt__waiter_elapsed(w);
-        if (el + delay > p->o.timeout_ms) {
+        if (w->pol.timeout_ms >= 0 && el + delay > w->pol.timeout_ms) {
             fwt__waiter_fail_reply(w, r, "promotion operation deadline reached while the server kept failing");
             return;
         }
         fwt__waiter_schedule(w, delay);
         return;
     }
-    p->transient_k = 0;
+    fwt__backoff_reset(&p->error_backoff);
     const cJSON *op = r->json, *inner = NULL;
     if (fwt__json_get_object(op, "operation", &inner) == FWT_OK)
         op = inner;
@@ -287,19 +289,20 @@ static void promote_step(fwt__waiter *w)
 static int start(fwt_future **out, fwt_client *c, const char *acc, const char *job, const char *ckpt,
                  const char *output_model_id, const char *base_model, const fwt_promote_options *opts)
 {
+    fwt__wait_policy pol;
+    int rc = fwt__wait_policy_resolve(&pol, opts ? &opts->wait : NULL, DEFAULT_TIMEOUT_MS, DEFAULT_POLL_MS,
+                                      "fwt_promote_checkpoint");
+    if (rc != FWT_OK)
+        return rc;
     promote_op *p = fwt__calloc(1, sizeof *p);
     if (!p)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     fwt_promote_options_init(&p->o, FWT_PROMOTE_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->poll_interval_ms > 0) p->o.poll_interval_ms = opts->poll_interval_ms;
-        if (opts->backoff_cap_ms > 0) p->o.backoff_cap_ms = opts->backoff_cap_ms;
-        if (opts->timeout_ms > 0) p->o.timeout_ms = opts->timeout_ms;
-        p->o.disable_async = opts->disable_async;
-        p->o.progress = opts->progress;
-        p->o.progress_payload = opts->progress_payload;
-    }
-    fwt__waiter_init(&p->w, c, promote_step, promote_destroy, p->o.progress, p->o.progress_payload);
+    if (opts)
+        p->o = *opts;
+    p->o.hot_load_deployment_id = NULL; /* a borrowed string: read from opts during this call only */
+    fwt__waiter_init(&p->w, c, promote_step, promote_destroy, &pol);
+    fwt__backoff_init(&p->error_backoff, pol.interval_ms, pol.interval_ms * ERROR_CAP_FACTOR, 50);
     p->checkpoint = fwt__asprintf("accounts/%s/rlorTrainerJobs/%s/checkpoints/%s", acc, job, ckpt);
     if (fwt__account_url(&p->post_url, c, acc, "checkpoints", ckpt, ":promote") != FWT_OK) {
         int code = fwt_error_last()->code;
@@ -404,14 +407,16 @@ int fwt_promote_checkpoint_result(fwt_model **out, fwt_client *c, const char *ch
                                   const char *output_model_id, const char *base_model, const fwt_promote_options *opts,
                                   int64_t timeout_ms)
 {
-    if (!out)
-        return fwt__last_set(FWT_EINVAL, "out is required");
-    *out = NULL;
     fwt_future *f = NULL;
     int rc = fwt_promote_checkpoint(&f, c, checkpoint_name, output_model_id, base_model, opts);
-    void *v = NULL;
-    rc = fwt__waiter_result(rc, f, timeout_ms, FWT__VALUE_MODEL, &v);
-    if (rc == FWT_OK)
-        *out = v;
-    return rc;
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
+}
+
+int fwt_promote_checkpoint_by_id_result(fwt_model **out, fwt_client *c, const char *job_id, const char *checkpoint_id,
+                                        const char *output_model_id, const char *base_model,
+                                        const fwt_promote_options *opts, int64_t timeout_ms)
+{
+    fwt_future *f = NULL;
+    int rc = fwt_promote_checkpoint_by_id(&f, c, job_id, checkpoint_id, output_model_id, base_model, opts);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_MODEL, (void **)out);
 }

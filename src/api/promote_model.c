@@ -58,3 +58,5 @@ int fwt_future_take_model(fwt_model **out, fwt_future *f)
         *out = v;
     return rc;
 }
+
+const fwt__value_type fwt__vt_model = {"model"};

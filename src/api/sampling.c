@@ -312,6 +312,8 @@ int fwt_sample(fwt_future **out, fwt_client *client, const char *deployment_id, 
         fwt__free_mem(op);
         return rc;
     }
-    fwt__waiter_init(&op->w, client, op_step, op_destroy, NULL, NULL);
+    fwt__wait_policy pol; /* one request, no polling: no bound of its own, no progress */
+    (void)fwt__wait_policy_resolve(&pol, NULL, -1, FWT__WAIT_INITIAL_MS, "fwt_sample");
+    fwt__waiter_init(&op->w, client, op_step, op_destroy, &pol);
     return fwt__waiter_start(out, &op->w);
 }

@@ -432,3 +432,5 @@ int fwt__completion_decode(fwt_completion **out, const cJSON *json, const fwt__s
     *out = c;
     return FWT_OK;
 }
+
+const fwt__value_type fwt__vt_completion = {"completion"};

@@ -6,6 +6,10 @@
 #include "core/request.h"
 #include "fwtrain/sampling.h"
 
+/* The future result descriptor of fwt_sample (core/future_impl.h): an fwt_completion *. */
+extern const fwt__value_type fwt__vt_completion;
+#define FWT__VALUE_COMPLETION (&fwt__vt_completion)
+
 /* Defaults of fwt_sample_request (sampling.h documents them). */
 #define FWT__SAMPLE_MAX_TOKENS 16
 #define FWT__HOTLOAD_RETRY_INTERVAL_MS 5000

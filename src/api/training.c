@@ -96,8 +96,8 @@ static int validate(const fwt_training_options *o)
     }
     if (o->lora_rank < 0)
         return fwt__last_set(FWT_EINVAL, "lora_rank must not be negative (got %d)", (int)o->lora_rank);
-    if (o->op_timeout_ms < 0)
-        return fwt__last_set(FWT_EINVAL, "op_timeout_ms must not be negative");
+    if (o->op_timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "op_timeout_ms must be -1 (none), 0 (default: none) or > 0");
     if (o->unload_timeout_ms < -1)
         return fwt__last_set(FWT_EINVAL, "unload_timeout_ms must be -1 (none), 0 (default) or > 0");
     if (o->session_suffix && !is_hex8(o->session_suffix))
@@ -131,16 +131,23 @@ static int create_session(fwt_training *t)
     fwt__call call = {.plane = FWT__PLANE_TRAINER, .method = "POST", .url = url, .body = body,
                       .retry = FWT__RC_SUBMIT, .idempotency_key = key};
     fwt__reply r;
-    /* protocol §2.3: 402 is a billing pause: try again every 5 s for up to an hour (same idempotency key). */
-    for (int waited_s = 0;; waited_s += 5) {
+    /* protocol §2.3: 402 is a billing pause: try again every 5 s for up to an hour (same idempotency key), on the
+     * engine clock, cut short when the client shuts down. */
+    fwt__backoff billing;
+    fwt__backoff_init(&billing, FWT__BILLING_PAUSE_MS, FWT__BILLING_PAUSE_MS, 0);
+    uint64_t pause_start = fwt__engine_now_ms(t->eng);
+    for (;;) {
         rc = fwt__call_sync(t->client, &call, &r);
-        if (rc == FWT_OK || r.transport_failed || r.http_status != 402 || waited_s >= 3600)
+        if (rc == FWT_OK || r.transport_failed || r.http_status != 402 ||
+            fwt__engine_now_ms(t->eng) - pause_start >= (uint64_t)FWT__BILLING_MAX_MS)
             break;
-        fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN, "create_session: billing pause (HTTP 402); retrying in 5 s");
+        int64_t delay = fwt__backoff_next(&billing, fwt__engine_random(t->eng));
+        fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN,
+                 "create_session: billing pause (HTTP 402); retrying in %lld ms", (long long)delay);
+        int prc = fwt__future_pause(t->eng, (uint64_t)delay);
+        if (prc != FWT_OK)
+            break; /* the client is shutting down: report the 402 */
         fwt__reply_clear(&r);
-        struct timespec ts = {5, 0};
-        while (nanosleep(&ts, &ts) != 0)
-            ;
     }
     cJSON_Delete(body);
     fwt__free_mem(url);
@@ -185,7 +192,7 @@ int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_
     t->client = client;
     t->eng = fwt__client_engine(client);
     t->lora_rank = opts->lora_rank;
-    t->op_timeout_ms = opts->op_timeout_ms;
+    t->op_timeout_ms = opts->op_timeout_ms > 0 ? opts->op_timeout_ms : 0; /* 0 here = no deadline */
     t->keep_model_on_free = opts->keep_model_on_free != 0;
     t->unload_timeout_ms = opts->unload_timeout_ms;
     if (opts->base_model && !(t->base_model = fwt__strdup(opts->base_model)))
@@ -248,6 +255,16 @@ void fwt_training_free(fwt_training *t)
 const char *fwt_training_session_id(const fwt_training *t) { return t ? t->session_id : NULL; }
 const char *fwt_training_session_suffix(const fwt_training *t) { return t ? t->suffix : NULL; }
 const char *fwt_training_url(const fwt_training *t) { return t ? t->url : NULL; }
+
+fwt_client *fwt_training_client(fwt_training *t)
+{
+    if (!t)
+        return NULL;
+    pthread_mutex_lock(&t->mu);
+    fwt_client *c = t->client; /* cleared under the lock when the client is freed */
+    pthread_mutex_unlock(&t->mu);
+    return c;
+}
 
 const char *fwt_training_model_id(const fwt_training *t)
 {

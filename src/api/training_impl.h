@@ -12,10 +12,19 @@
 
 #include <pthread.h>
 
+#include "backoff.h"
 #include "core/future_impl.h"
 #include "core/request.h"
 #include "fwtrain/training.h"
 #include "json/json.h"
+
+/*
+ * The session's capacity pause (protocol §2.3): a 402 on create_session, a
+ * submit or a poll is tried again every 5 s (the one backoff with a fixed
+ * ceiling, backoff.h) for up to an hour.
+ */
+#define FWT__BILLING_PAUSE_MS 5000
+#define FWT__BILLING_MAX_MS (3600LL * 1000)
 
 #define FWT__NAME_MAX FWT_CHECKPOINT_NAME_MAX
 #define FWT__PATH_MAX FWT_CHECKPOINT_PATH_MAX
@@ -55,7 +64,8 @@ struct fwt__top {
     uint64_t submit_start_ms;
     double promise_rtt_s;
     int iter;                 /* X-Tinker-Request-Iteration */
-    int backoff_k;            /* consecutive 429 / connection-class errors */
+    fwt__backoff backoff;     /* re-polls after 429 / connection-class errors: retry_base doubling to retry_cap */
+    fwt__backoff billing;     /* the 402 pause */
     int bad400;               /* 400s with a body while polling */
     uint64_t billing_start_ms;/* 0 = not in a billing pause */
     int maybe_accepted;       /* some submit attempt got no definite refusal: the seq_id may be taken */
@@ -65,7 +75,7 @@ struct fwt__top {
     /* per-op data */
     char *snapshot_name;
     char *prev_snapshot;      /* the training's previous sampler snapshot when this one was submitted */
-    fwt_checkpoint_type ctype;
+    fwt_sampler_type ctype;
     fwt__top *qnext;
     fwt__top *lprev, *lnext;
 };
@@ -115,10 +125,10 @@ int fwt__training_usable(fwt_training *t, const char *fn);
 int fwt__heartbeat_start(fwt_training *t);
 void fwt__heartbeat_stop(fwt_training *t);
 
-/* training_seq.c: create an op (body ownership moves in) and enqueue it. */
+/* training_lifecycle.c: create an op (body ownership moves in) and enqueue it. */
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
-                   fwt_checkpoint_type ctype, const char *prev_snapshot);
+                   fwt_sampler_type ctype, const char *prev_snapshot);
 /* Complete the op's future and release the flow's reference (worker). err may be NULL. */
 void fwt__top_finish(fwt__top *op, int code, fwt__err *err, fwt__value_kind kind, void *value, void (*vfree)(void *));
 /* Release the flow's reference without completing (the future was already completed). */
@@ -126,16 +136,21 @@ void fwt__top_release(fwt__top *op);
 /* Cancel every live op of t (training_free). */
 void fwt__top_cancel_all(fwt_training *t);
 
-/* training_poll.c: start retrieving the promise (worker). */
+/* training_lifecycle.c: start retrieving the promise (worker). */
 void fwt__poll_start(fwt__top *op);
 
-/* training_types.c: typed values */
+/* training_types.c: typed values and their future result descriptors */
+extern const fwt__value_type fwt__vt_string, fwt__vt_forward_output, fwt__vt_metrics, fwt__vt_sampler_save;
+#define FWT__VALUE_STRING (&fwt__vt_string)                 /* char * (fwt__malloc) */
+#define FWT__VALUE_FORWARD_OUTPUT (&fwt__vt_forward_output) /* fwt_forward_output * */
+#define FWT__VALUE_METRICS (&fwt__vt_metrics)               /* fwt_metrics * */
+#define FWT__VALUE_SAMPLER_SAVE (&fwt__vt_sampler_save)     /* fwt_sampler_save * */
 void fwt__forward_output_free_v(void *p);
 void fwt__metrics_free_v(void *p);
 void fwt__sampler_save_free_v(void *p);
 int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__err *err);
 int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
-fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type,
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous);
 /* rl: also send the sampling logprobs and advantages (protocol §4.10). */
 cJSON *fwt__batch_to_json(const fwt_batch *b, int rl);

@@ -116,7 +116,7 @@ static int parse_sampler(fwt__top *op, const cJSON *j, fwt__err *err, fwt__value
     if (fwt__json_get_string(j, "path", &path) || !*path)
         return fwt__err_set(err, FWT_EPROTO, "save_weights_for_sampler: the result has no \"path\" string");
     /* A full-parameter delta applies on top of the training's previous sampler snapshot (§4.6). */
-    int delta = op->ctype == FWT_CHECKPOINT_DELTA && op->t->lora_rank == 0;
+    int delta = op->ctype == FWT_SAMPLER_DELTA && op->t->lora_rank == 0;
     fwt_sampler_save *s = fwt__sampler_save_new(path, op->snapshot_name, op->ctype, delta ? op->prev_snapshot : NULL);
     if (!s)
         return fwt__err_set(err, FWT_ENOMEM, "out of memory");
@@ -234,7 +234,7 @@ int fwt_training_create_model(fwt_future **out, fwt_training *t)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     rc = fwt__top_start(out, t, "create_model", "CreateModel", b, 0, parse_model_id, finish_create_model, NULL,
-                        FWT_CHECKPOINT_AUTO, NULL);
+                        FWT_SAMPLER_AUTO, NULL);
     if (rc) {
         pthread_mutex_lock(&t->mu);
         t->create_model_started = 0;
@@ -276,7 +276,7 @@ static int fwd(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_lo
         return rc;
     }
     return fwt__top_start(out, t, type, backward ? "ForwardBackward" : "Forward", b, 1, parse_forward, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO, NULL);
+                          FWT_SAMPLER_AUTO, NULL);
 }
 
 int fwt_training_forward_backward(fwt_future **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss)
@@ -340,7 +340,7 @@ int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt_adam_pa
         cJSON_Delete(b);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    return fwt__top_start(out, t, "optim_step", "OptimStep", b, 1, parse_optim, NULL, NULL, FWT_CHECKPOINT_AUTO, NULL);
+    return fwt__top_start(out, t, "optim_step", "OptimStep", b, 1, parse_optim, NULL, NULL, FWT_SAMPLER_AUTO, NULL);
 }
 
 /* ---- save_state / load_state (§4.4, §4.5) ---- */
@@ -363,7 +363,7 @@ int fwt_training_save_state(fwt_future **out, fwt_training *t, const char *name,
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return fwt__top_start(out, t, "save_weights", "SaveWeights", b, 1, parse_save_path, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO, NULL);
+                          FWT_SAMPLER_AUTO, NULL);
 }
 
 static int load(fwt_future **out, fwt_training *t, const char *path, int optimizer)
@@ -391,7 +391,7 @@ static int load(fwt_future **out, fwt_training *t, const char *path, int optimiz
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return fwt__top_start(out, t, "load_weights", "LoadWeights", b, 1, parse_load_path, NULL, NULL,
-                          FWT_CHECKPOINT_AUTO, NULL);
+                          FWT_SAMPLER_AUTO, NULL);
 }
 
 int fwt_training_load_state(fwt_future **out, fwt_training *t, const char *path) { return load(out, t, path, 0); }
@@ -404,13 +404,13 @@ int fwt_training_load_state_with_optimizer(fwt_future **out, fwt_training *t, co
 /* ---- save_weights_for_sampler_ext (§4.6) ---- */
 
 int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t, const char *name,
-                                              fwt_checkpoint_type type, int64_t ttl_seconds)
+                                              fwt_sampler_type type, int64_t ttl_seconds)
 {
     int rc = start_checks(out, t, "fwt_training_save_weights_for_sampler_ext");
     if (!rc) rc = fwt__check_name("name", name, FWT__NAME_MAX);
     if (!rc) rc = check_ttl(ttl_seconds);
-    if (!rc && !fwt_checkpoint_type_name(type))
-        rc = fwt__last_set(FWT_EINVAL, "checkpoint type %d is not a fwt_checkpoint_type", (int)type);
+    if (!rc && !fwt_sampler_type_name(type))
+        rc = fwt__last_set(FWT_EINVAL, "checkpoint type %d is not a fwt_sampler_type", (int)type);
     if (rc)
         return rc;
     cJSON *b = body_new(t, "save_weights_for_sampler", 1, &rc);
@@ -419,9 +419,9 @@ int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t,
     char *snap = fwt__asprintf("%s-%s", name, t->suffix); /* "-" not "/": the trainer takes basename() */
     /* Resolve AUTO now, in call order (§4.6): explicit wins; LoRA → base; base until a save was submitted, then delta. */
     pthread_mutex_lock(&t->mu);
-    fwt_checkpoint_type resolved = type;
-    if (type == FWT_CHECKPOINT_AUTO)
-        resolved = t->lora_rank > 0 ? FWT_CHECKPOINT_BASE : t->sampler_saved ? FWT_CHECKPOINT_DELTA : FWT_CHECKPOINT_BASE;
+    fwt_sampler_type resolved = type;
+    if (type == FWT_SAMPLER_AUTO)
+        resolved = t->lora_rank > 0 ? FWT_SAMPLER_BASE : t->sampler_saved ? FWT_SAMPLER_DELTA : FWT_SAMPLER_BASE;
     int prev = t->sampler_saved;
     t->sampler_saved = 1;
     /* Submissions go out in call order, so the snapshot saved before this one is the server's "previous". */
@@ -430,7 +430,7 @@ int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t,
     pthread_mutex_unlock(&t->mu);
     rc = snap ? fwt__json_add_string(b, "path", snap) : FWT_ENOMEM;
     if (!rc && ttl_seconds > 0) rc = fwt__json_add_int64(b, "ttl_seconds", ttl_seconds);
-    if (!rc) rc = fwt__json_add_string(b, "checkpoint_type", fwt_checkpoint_type_name(resolved));
+    if (!rc) rc = fwt__json_add_string(b, "checkpoint_type", fwt_sampler_type_name(resolved));
     if (!rc)
         rc = fwt__top_start(out, t, "save_weights_for_sampler", "SaveWeightsForSampler", b, 1, parse_sampler,
                             finish_sampler, snap, resolved, prev_snap);
@@ -457,21 +457,15 @@ int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
     int rc = fwt_training_create_model(&f, t);
-    char *id = NULL;
-    if (!rc)
-        rc = fwt__future_wait_take(f, timeout_ms, FWT__VALUE_STRING, (void **)&id);
-    fwt__free_mem(id);
-    return rc;
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL); /* the id is fwt_training_model_id */
 }
 
 int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                          fwt_loss_fn loss, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
-    if (out)
-        *out = NULL;
     int rc = fwt_training_forward_backward(&f, t, batch, loss);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
@@ -488,53 +482,45 @@ int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const
                                 int64_t timeout_ms)
 {
     fwt_future *f = NULL;
-    if (out)
-        *out = NULL;
     int rc = fwt_training_forward(&f, t, batch, loss);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_optim_step_result(fwt_metrics **out, fwt_training *t, const fwt_adam_params *params,
                                    int64_t timeout_ms)
 {
     fwt_future *f = NULL;
-    if (out)
-        *out = NULL;
     int rc = fwt_training_optim_step(&f, t, params);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_METRICS, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_METRICS, (void **)out);
 }
 
 int fwt_training_save_state_result(char **path_out, fwt_training *t, const char *name, int64_t ttl_seconds,
                                    int64_t timeout_ms)
 {
     fwt_future *f = NULL;
-    if (path_out)
-        *path_out = NULL;
     int rc = fwt_training_save_state(&f, t, name, ttl_seconds);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_STRING, (void **)path_out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, (void **)path_out);
 }
 
 int fwt_training_load_state_result(fwt_training *t, const char *path, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
     int rc = fwt_training_load_state(&f, t, path);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_STRING, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
 }
 
 int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
     int rc = fwt_training_load_state_with_optimizer(&f, t, path);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_STRING, NULL);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
 }
 
 int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
-                                                     fwt_checkpoint_type type, int64_t ttl_seconds,
+                                                     fwt_sampler_type type, int64_t ttl_seconds,
                                                      int64_t timeout_ms)
 {
     fwt_future *f = NULL;
-    if (out)
-        *out = NULL;
     int rc = fwt_training_save_weights_for_sampler_ext(&f, t, name, type, ttl_seconds);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)out);
+    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)out);
 }

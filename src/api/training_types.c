@@ -461,10 +461,10 @@ struct fwt_sampler_save {
     char *path;
     char *snapshot_name;
     char *previous; /* NULL unless a delta */
-    fwt_checkpoint_type type;
+    fwt_sampler_type type;
 };
 
-fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_checkpoint_type type,
+fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous)
 {
     fwt_sampler_save *s = fwt__calloc(1, sizeof *s);
@@ -483,7 +483,7 @@ fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_n
 
 const char *fwt_sampler_save_path(const fwt_sampler_save *s) { return s ? s->path : NULL; }
 const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s) { return s ? s->snapshot_name : NULL; }
-fwt_checkpoint_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_CHECKPOINT_AUTO; }
+fwt_sampler_type fwt_sampler_save_type(const fwt_sampler_save *s) { return s ? s->type : FWT_SAMPLER_AUTO; }
 const char *fwt_sampler_save_previous_snapshot_name(const fwt_sampler_save *s) { return s ? s->previous : NULL; }
 
 void fwt_sampler_save_free(fwt_sampler_save *s)
@@ -498,25 +498,25 @@ void fwt_sampler_save_free(fwt_sampler_save *s)
 
 void fwt__sampler_save_free_v(void *p) { fwt_sampler_save_free(p); }
 
-const char *fwt_checkpoint_type_name(fwt_checkpoint_type type)
+const char *fwt_sampler_type_name(fwt_sampler_type type)
 {
     switch (type) {
-    case FWT_CHECKPOINT_AUTO: return "auto";
-    case FWT_CHECKPOINT_BASE: return "base";
-    case FWT_CHECKPOINT_DELTA: return "delta";
-    case FWT_CHECKPOINT_MERGED_BASE: return "merged_base";
+    case FWT_SAMPLER_AUTO: return "auto";
+    case FWT_SAMPLER_BASE: return "base";
+    case FWT_SAMPLER_DELTA: return "delta";
+    case FWT_SAMPLER_MERGED_BASE: return "merged_base";
     default: return NULL;
     }
 }
 
-int fwt_checkpoint_type_parse(fwt_checkpoint_type *out, const char *name)
+int fwt_sampler_type_parse(fwt_sampler_type *out, const char *name)
 {
     if (!out || !name)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoint_type_parse: %s is NULL", out ? "name" : "out");
-    static const fwt_checkpoint_type all[] = {FWT_CHECKPOINT_AUTO, FWT_CHECKPOINT_BASE, FWT_CHECKPOINT_DELTA,
-                                              FWT_CHECKPOINT_MERGED_BASE};
+        return fwt__last_set(FWT_EINVAL, "fwt_sampler_type_parse: %s is NULL", out ? "name" : "out");
+    static const fwt_sampler_type all[] = {FWT_SAMPLER_AUTO, FWT_SAMPLER_BASE, FWT_SAMPLER_DELTA,
+                                              FWT_SAMPLER_MERGED_BASE};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcasecmp(name, fwt_checkpoint_type_name(all[i])) == 0) {
+        if (strcasecmp(name, fwt_sampler_type_name(all[i])) == 0) {
             *out = all[i];
             return FWT_OK;
         }
@@ -591,3 +591,8 @@ int fwt_future_take_sampler_save(fwt_sampler_save **out, fwt_future *f)
 {
     return fwt__future_take(f, FWT__VALUE_SAMPLER_SAVE, (void **)out);
 }
+
+const fwt__value_type fwt__vt_string = {"string"};
+const fwt__value_type fwt__vt_forward_output = {"forward output"};
+const fwt__value_type fwt__vt_metrics = {"metrics"};
+const fwt__value_type fwt__vt_sampler_save = {"sampler save"};

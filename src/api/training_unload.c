@@ -62,7 +62,7 @@ int fwt_training_unload_model(fwt_future **out, fwt_training *t)
     fwt__free_mem(mid);
     if (!rc)
         rc = fwt__top_start(out, t, "unload_model", "UnloadModel", b, 0, parse_unload, finish_unload, NULL,
-                            FWT_CHECKPOINT_AUTO, NULL);
+                            FWT_SAMPLER_AUTO, NULL);
     else {
         cJSON_Delete(b);
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");

@@ -19,18 +19,18 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
-#include "cookbook/registry.h"
+#include "fwt_util.h"
+#include "registry_impl.h"
 
 /* Largest integer every JSON reader (doubles) represents exactly. */
 #define MAX_EXACT_INT ((int64_t)1 << 53)
 
-int fwt__ckpt_check_entry(const fwt_checkpoint_entry *e)
+int fwt__ckpt_check_entry(const fwt_registry_entry *e)
 {
     if (!e)
         return fwt__last_set(FWT_EINVAL, "checkpoint entry is NULL");
-    if (e->version != FWT_CHECKPOINT_ENTRY_VERSION)
-        return fwt__last_set(FWT_EINVAL, "checkpoint entry: unknown version %u (use fwt_checkpoint_entry_init)",
+    if (e->version != FWT_REGISTRY_ENTRY_VERSION)
+        return fwt__last_set(FWT_EINVAL, "checkpoint entry: unknown version %u (use fwt_registry_entry_init)",
                              e->version);
     if (!e->name || !e->name[0])
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: name is required");
@@ -50,7 +50,7 @@ int fwt__ckpt_check_entry(const fwt_checkpoint_entry *e)
 }
 
 /* The record as one line, "...}\n". Numbers are printed as integers (cJSON would go through a double format). */
-static char *serialise(const fwt_checkpoint_entry *e, size_t *len)
+static char *serialise(const fwt_registry_entry *e, size_t *len)
 {
     char num[32];
     cJSON *o = cJSON_CreateObject();
@@ -155,10 +155,10 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-int fwt_checkpoints_append_file(const char *path, const fwt_checkpoint_entry *e)
+int fwt_registry_append_file(const char *path, const fwt_registry_entry *e)
 {
     if (!path || !path[0])
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_append_file: path is empty");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_append_file: path is empty");
     int rc = fwt__ckpt_check_entry(e);
     if (rc != FWT_OK)
         return rc;
@@ -254,10 +254,10 @@ out:
     return rc;
 }
 
-int fwt_checkpoints_append(const char *log_path, const fwt_checkpoint_entry *e)
+int fwt_registry_append(const char *log_path, const fwt_registry_entry *e)
 {
     if (!log_path || !log_path[0])
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_append: log_path is empty");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_append: log_path is empty");
     int rc = fwt__ckpt_check_entry(e);
     if (rc != FWT_OK)
         return rc;
@@ -267,7 +267,7 @@ int fwt_checkpoints_append(const char *log_path, const fwt_checkpoint_entry *e)
     char *path = fwt__ckpt_join(log_path);
     if (!path)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
-    rc = fwt_checkpoints_append_file(path, e);
+    rc = fwt_registry_append_file(path, e);
     fwt__free_mem(path);
     return rc;
 }

@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/training_impl.h"
-#include "core/core.h"
-#include "core/request.h"
-#include "cookbook/registry.h"
+#include "fwtrain/cookbook/checkpointer.h"
+#include "fwtrain/client.h"
+#include "fwt_util.h"
+#include "registry_impl.h"
 
 /* Cookbook DCP_TIMEOUT_S (protocol §4.2). */
 #define DEFAULT_OP_TIMEOUT_MS 2700000
@@ -38,6 +38,7 @@ int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int v
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_options_init: unknown version %u", version);
     memset(opts, 0, sizeof *opts);
     opts->version = version;
+    opts->op_timeout_ms = DEFAULT_OP_TIMEOUT_MS;
     return FWT_OK;
 }
 
@@ -78,17 +79,18 @@ size_t fwt_checkpointer_torn_bytes(const fwt_checkpointer *c)
 }
 
 /* Through the client's log callback; the logger lives as long as the client the training uses. */
-static void warn_torn(fwt_checkpointer *c, const char *log_path, const fwt_checkpoint_entry *last)
+static void warn_torn(fwt_checkpointer *c, const char *log_path, const fwt_registry_entry *last)
 {
-    pthread_mutex_lock(&c->t->mu);
-    fwt_client *client = c->t->client;
-    pthread_mutex_unlock(&c->t->mu);
+    fwt_client *client = fwt_training_client(c->t);
     if (!client)
         return;
-    fwt__log(fwt__client_logger(client), FWT_LOG_WARN,
-             "%s/%s: ignored %zu bytes of torn tail after the last valid line (the last resumable entry is %s); "
-             "if the tail is an invalid line ending in a newline, the next save fails until it is removed or fixed",
-             log_path, FWT__CKPT_FILE, c->torn_bytes, last ? last->name : "none");
+    char *msg = fwt__asprintf(
+        "%s/%s: ignored %zu bytes of torn tail after the last valid line (the last resumable entry is %s); "
+        "if the tail is an invalid line ending in a newline, the next save fails until it is removed or fixed",
+        log_path, FWT__CKPT_FILE, c->torn_bytes, last ? last->name : "none");
+    if (msg)
+        fwt_client_log(client, FWT_LOG_WARN, msg);
+    fwt__free_mem(msg);
 }
 
 int fwt_checkpointer_is_complete(const fwt_checkpointer *c)
@@ -136,12 +138,12 @@ static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
 /* Decide how the run begins (see checkpoints.h) and restore it. */
 static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
 {
-    fwt_checkpoints *l = NULL;
-    int rc = fwt_checkpoints_read(&l, o->log_path);
+    fwt_registry *l = NULL;
+    int rc = fwt_registry_read(&l, o->log_path);
     if (rc != FWT_OK)
         return rc;
-    const fwt_checkpoint_entry *last = fwt_checkpoints_last_resumable(l);
-    c->torn_bytes = fwt_checkpoints_torn_bytes(l);
+    const fwt_registry_entry *last = fwt_registry_last_resumable(l);
+    c->torn_bytes = fwt_registry_torn_bytes(l);
     if (c->torn_bytes)
         warn_torn(c, o->log_path, last);
     const char *init = o->init_from_checkpoint && o->init_from_checkpoint[0] ? o->init_from_checkpoint : NULL;
@@ -175,7 +177,7 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     } else {
         c->mode = FWT_RESUME_FRESH;
     }
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
     return rc;
 }
 
@@ -233,11 +235,11 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
     }
     if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
         /* Always a base snapshot: deltas are not promotable (protocol §3.6). */
-        rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_CHECKPOINT_BASE, 0, c->timeout_ms);
+        rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_SAMPLER_BASE, 0, c->timeout_ms);
     }
     if (rc == FWT_OK) {
-        fwt_checkpoint_entry e;
-        fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+        fwt_registry_entry e;
+        fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
         e.name = name;
         e.step = step;
         e.data_consumed = data_consumed;
@@ -245,7 +247,7 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
         e.sampler_path = ss ? fwt_sampler_save_snapshot_name(ss) : NULL;
         e.source_job_id = c->job_id;
         e.base_model = c->base_model;
-        rc = fwt_checkpoints_append(c->log_path, &e);
+        rc = fwt_registry_append(c->log_path, &e);
     }
     fwt_free(server_path);
     fwt_free(state_path);
@@ -276,13 +278,13 @@ int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_cons
 {
     if (!c)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: checkpointer is NULL");
-    fwt_checkpoints *l = NULL;
-    int rc = fwt_checkpoints_read(&l, c->log_path);
+    fwt_registry *l = NULL;
+    int rc = fwt_registry_read(&l, c->log_path);
     if (rc != FWT_OK)
         return rc;
-    const fwt_checkpoint_entry *e = fwt_checkpoints_find_step(l, step);
-    int done = e && fwt_checkpoint_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
-    fwt_checkpoints_free(l);
+    const fwt_registry_entry *e = fwt_registry_find_step(l, step);
+    int done = e && fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
+    fwt_registry_free(l);
     if (!done)
         rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH);
     if (rc == FWT_OK) {

@@ -20,44 +20,44 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
-#include "cookbook/registry.h"
+#include "fwt_util.h"
+#include "registry_impl.h"
 
-struct fwt_checkpoints {
-    fwt_checkpoint_entry *entries;
+struct fwt_registry {
+    fwt_registry_entry *entries;
     size_t count, cap;
     size_t torn_bytes;
 };
 
-int fwt_checkpoint_entry_init(fwt_checkpoint_entry *e, unsigned int version)
+int fwt_registry_entry_init(fwt_registry_entry *e, unsigned int version)
 {
     if (!e)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoint_entry_init: entry is NULL");
-    if (version != FWT_CHECKPOINT_ENTRY_VERSION)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoint_entry_init: unknown version %u", version);
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_entry_init: entry is NULL");
+    if (version != FWT_REGISTRY_ENTRY_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_entry_init: unknown version %u", version);
     memset(e, 0, sizeof *e);
     e->version = version;
     return FWT_OK;
 }
 
-int fwt_checkpoint_entry_kind(const fwt_checkpoint_entry *e)
+int fwt_registry_entry_kind(const fwt_registry_entry *e)
 {
     if (!e)
         return 0;
     return (e->state_path ? FWT_CHECKPOINT_KIND_STATE : 0) | (e->sampler_path ? FWT_CHECKPOINT_KIND_SAMPLER : 0);
 }
 
-int fwt_checkpoint_entry_is_resumable(const fwt_checkpoint_entry *e)
+int fwt_registry_entry_is_resumable(const fwt_registry_entry *e)
 {
     return e && e->state_path != NULL;
 }
 
-int fwt_checkpoint_entry_is_promotable(const fwt_checkpoint_entry *e)
+int fwt_registry_entry_is_promotable(const fwt_registry_entry *e)
 {
     return e && e->sampler_path != NULL;
 }
 
-static void entry_release(fwt_checkpoint_entry *e)
+static void entry_release(fwt_registry_entry *e)
 {
     fwt__free_mem((char *)e->name);
     fwt__free_mem((char *)e->state_path);
@@ -66,7 +66,7 @@ static void entry_release(fwt_checkpoint_entry *e)
     fwt__free_mem((char *)e->base_model);
 }
 
-void fwt_checkpoints_free(fwt_checkpoints *l)
+void fwt_registry_free(fwt_registry *l)
 {
     if (!l)
         return;
@@ -76,40 +76,40 @@ void fwt_checkpoints_free(fwt_checkpoints *l)
     fwt__free_mem(l);
 }
 
-size_t fwt_checkpoints_count(const fwt_checkpoints *l)
+size_t fwt_registry_count(const fwt_registry *l)
 {
     return l ? l->count : 0;
 }
 
-const fwt_checkpoint_entry *fwt_checkpoints_get(const fwt_checkpoints *l, size_t i)
+const fwt_registry_entry *fwt_registry_get(const fwt_registry *l, size_t i)
 {
     return (l && i < l->count) ? &l->entries[i] : NULL;
 }
 
-size_t fwt_checkpoints_torn_bytes(const fwt_checkpoints *l)
+size_t fwt_registry_torn_bytes(const fwt_registry *l)
 {
     return l ? l->torn_bytes : 0;
 }
 
-const fwt_checkpoint_entry *fwt_checkpoints_last_resumable(const fwt_checkpoints *l)
+const fwt_registry_entry *fwt_registry_last_resumable(const fwt_registry *l)
 {
-    for (size_t i = fwt_checkpoints_count(l); i-- > 0;)
+    for (size_t i = fwt_registry_count(l); i-- > 0;)
         if (l->entries[i].state_path)
             return &l->entries[i];
     return NULL;
 }
 
-const fwt_checkpoint_entry *fwt_checkpoints_latest_promotable(const fwt_checkpoints *l)
+const fwt_registry_entry *fwt_registry_latest_promotable(const fwt_registry *l)
 {
-    for (size_t i = fwt_checkpoints_count(l); i-- > 0;)
+    for (size_t i = fwt_registry_count(l); i-- > 0;)
         if (l->entries[i].sampler_path)
             return &l->entries[i];
     return NULL;
 }
 
-const fwt_checkpoint_entry *fwt_checkpoints_find_step(const fwt_checkpoints *l, int64_t step)
+const fwt_registry_entry *fwt_registry_find_step(const fwt_registry *l, int64_t step)
 {
-    for (size_t i = fwt_checkpoints_count(l); i-- > 0;)
+    for (size_t i = fwt_registry_count(l); i-- > 0;)
         if (l->entries[i].step == step)
             return &l->entries[i];
     return NULL;
@@ -161,7 +161,7 @@ static int get_text(const cJSON *obj, const char *key, const char **out, const c
  * (what a torn write leaves). LINE_BAD_ENTRY: a JSON object that is not a
  * valid entry (a bug in whatever wrote it, never a tear).
  */
-static enum line_class parse_line(const char *s, size_t n, fwt_checkpoint_entry *e, char *why, size_t why_len)
+static enum line_class parse_line(const char *s, size_t n, fwt_registry_entry *e, char *why, size_t why_len)
 {
     size_t i = 0;
     while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
@@ -225,7 +225,7 @@ static enum line_class parse_line(const char *s, size_t n, fwt_checkpoint_entry 
     }
 
     memset(e, 0, sizeof *e);
-    e->version = FWT_CHECKPOINT_ENTRY_VERSION;
+    e->version = FWT_REGISTRY_ENTRY_VERSION;
     e->step = step;
     e->data_consumed = data;
     e->name = fwt__strdup(name);
@@ -242,11 +242,11 @@ static enum line_class parse_line(const char *s, size_t n, fwt_checkpoint_entry 
     return LINE_OK;
 }
 
-static int list_push(fwt_checkpoints *l, const fwt_checkpoint_entry *e)
+static int list_push(fwt_registry *l, const fwt_registry_entry *e)
 {
     if (l->count == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
-        fwt_checkpoint_entry *p = fwt__realloc(l->entries, cap * sizeof *p);
+        fwt_registry_entry *p = fwt__realloc(l->entries, cap * sizeof *p);
         if (!p)
             return FWT_ENOMEM;
         l->entries = p;
@@ -256,9 +256,9 @@ static int list_push(fwt_checkpoints *l, const fwt_checkpoint_entry *e)
     return FWT_OK;
 }
 
-int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *path, const char *buf, size_t len)
+int fwt__ckpt_parse(fwt_registry **out, fwt__ckpt_tail *tail, const char *path, const char *buf, size_t len)
 {
-    fwt_checkpoints *l = NULL;
+    fwt_registry *l = NULL;
     if (tail)
         memset(tail, 0, sizeof *tail);
     if (out) {
@@ -284,16 +284,16 @@ int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *pat
             break; /* unterminated: never committed */
         line_no++;
         size_t n = (size_t)(nl - (buf + pos));
-        fwt_checkpoint_entry e;
+        fwt_registry_entry e;
         why[0] = '\0';
         enum line_class c = parse_line(buf + pos, n, &e, why, sizeof why);
         pos = (size_t)(nl - buf) + 1;
         if (c == LINE_NOMEM) {
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
             return fwt__last_set(FWT_ENOMEM, "out of memory reading %s", path);
         }
         if (c == LINE_BAD_ENTRY) {
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
             return fwt__last_set(FWT_ECORRUPT, "%s:%zu: %s", path, line_no, why);
         }
         if (c == LINE_BLANK) {
@@ -303,7 +303,7 @@ int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *pat
         }
         if (c == LINE_GARBAGE) {
             if (bad_line) {
-                fwt_checkpoints_free(l);
+                fwt_registry_free(l);
                 return fwt__last_set(FWT_ECORRUPT,
                                      "%s:%zu: %s (line %zu is invalid too; only the last line can be torn)", path,
                                      bad_line, bad_why, line_no);
@@ -315,13 +315,13 @@ int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *pat
         /* LINE_OK */
         if (bad_line) {
             entry_release(&e);
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
             return fwt__last_set(FWT_ECORRUPT, "%s:%zu: %s (and valid lines follow, so it is not a torn tail)", path,
                                  bad_line, bad_why);
         }
         if (l && list_push(l, &e) != FWT_OK) {
             entry_release(&e);
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
             return fwt__last_set(FWT_ENOMEM, "out of memory reading %s", path);
         }
         if (!l)
@@ -419,13 +419,13 @@ char *fwt__ckpt_join(const char *log_path)
     return fwt__asprintf("%.*s/%s", (int)n, log_path, FWT__CKPT_FILE);
 }
 
-int fwt_checkpoints_read_file(fwt_checkpoints **out, const char *path)
+int fwt_registry_read_file(fwt_registry **out, const char *path)
 {
     if (!out)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_read_file: out is NULL");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_read_file: out is NULL");
     *out = NULL;
     if (!path || !path[0])
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_read_file: path is empty");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_read_file: path is empty");
     char *buf;
     size_t len;
     int rc = fwt__ckpt_read_all(&buf, &len, path, NULL);
@@ -438,13 +438,13 @@ int fwt_checkpoints_read_file(fwt_checkpoints **out, const char *path)
     return rc;
 }
 
-int fwt_checkpoints_read(fwt_checkpoints **out, const char *log_path)
+int fwt_registry_read(fwt_registry **out, const char *log_path)
 {
     if (!out)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_read: out is NULL");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_read: out is NULL");
     *out = NULL;
     if (!log_path || !log_path[0])
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpoints_read: log_path is empty");
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_read: log_path is empty");
     char *path = fwt__ckpt_join(log_path);
     if (!path)
         return fwt__last_set(FWT_ENOMEM, "out of memory");

@@ -2,8 +2,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/core.h"
-#include "fwtrain/checkpoints.h"
+#include "fwt_util.h"
+#include "fwtrain/cookbook/registry.h"
+#include "fwtrain/training.h"
 
 const char *fwt_checkpoint_kind_name(fwt_checkpoint_kind kind)
 {

@@ -1,4 +1,4 @@
-/* fwt_client: options, credentials, base URLs, worker engine, account resolution (protocol §1). */
+/* fwt_client: options, credentials, base URLs, worker engine, the account slot (protocol §1). */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -129,10 +129,19 @@ int fwt__check_base_url(const char *what, const char *url, int allow_insecure, c
     return *out ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
 }
 
+/* "No bound" for a *_timeout_ms field set to -1: about 35 years, far from any overflow. */
+#define NO_TIMEOUT_MS ((int64_t)1 << 40)
+
+/* The option rule: 0 = the default, > 0 = the value, and for *_timeout_ms fields -1 = no bound. */
 static int check_ms(const char *what, int64_t v, int64_t def, int64_t *out)
 {
+    if (v == -1 && strstr(what, "_timeout_ms")) {
+        *out = NO_TIMEOUT_MS;
+        return FWT_OK;
+    }
     if (v < 0)
-        return fwt__last_set(FWT_EINVAL, "%s must not be negative", what);
+        return fwt__last_set(FWT_EINVAL, "%s must not be negative%s", what,
+                             strstr(what, "_timeout_ms") ? " (except -1: no bound)" : "");
     *out = v ? v : def;
     return FWT_OK;
 }
@@ -328,66 +337,32 @@ void fwt__client_detach(fwt_client *c, void *handle)
 const char *fwt_client_base_url(const fwt_client *c) { return c ? c->base_url : NULL; }
 fwt__engine *fwt__client_engine(fwt_client *c) { return c->engine; }
 const fwt__logger *fwt__client_logger(const fwt_client *c) { return &c->logger; }
+
+void fwt_client_log(fwt_client *client, int level, const char *message)
+{
+    if (client && message)
+        fwt__log(&client->logger, level, "%s", message);
+}
 const fwt_client_options *fwt__client_options(const fwt_client *c) { return &c->opts; }
 const char *fwt__client_hotload_url(const fwt_client *c) { return c->hotload_url; }
 const char *fwt__client_inference_url(const fwt_client *c) { return c->inference_url; }
 
-/* protocol §1: GET /v1/accounts?pageSize=2 → accounts[0].name "accounts/<id>". */
-static int resolve_account(fwt_client *c)
-{
-    char *url = fwt__url_join(c->base_url, "/v1/accounts?pageSize=2");
-    if (!url)
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
-    fwt__call call = {.plane = FWT__PLANE_CONTROL, .method = "GET", .url = url, .retry = FWT__RC_CONTROL};
-    fwt__reply r;
-    int rc = fwt__call_sync(c, &call, &r);
-    fwt__free_mem(url);
-    if (rc) {
-        fwt__reply_clear(&r);
-        return rc;
-    }
-    const cJSON *accounts = NULL;
-    int jr = r.json ? fwt__json_get_array(r.json, "accounts", &accounts) : FWT_EPROTO;
-    int n = jr == FWT_OK ? cJSON_GetArraySize(accounts) : 0;
-    if (jr == FWT_EPROTO)
-        rc = fwt__last_set(FWT_EPROTO, "account lookup: the reply is not {\"accounts\": [...]}");
-    else if (n == 0)
-        rc = fwt__last_set(FWT_ENOTFOUND, "account lookup: the API key has no account");
-    else if (n > 1)
-        rc = fwt__last_set(FWT_EUNSUPPORTED,
-                           "account lookup: multiple accounts for this API key are not supported; set account_id");
-    else {
-        const char *name = NULL;
-        const cJSON *first = cJSON_GetArrayItem(accounts, 0);
-        if (fwt__json_get_string(first, "name", &name) || strncmp(name, "accounts/", 9) != 0 || !name[9] ||
-            strchr(name + 9, '/') || !strcmp(name + 9, ".") || !strcmp(name + 9, ".."))
-            rc = fwt__last_set(FWT_EPROTO, "account lookup: accounts[0].name is not \"accounts/<id>\"");
-        else if (!(c->account_id = fwt__strdup(name + 9)))
-            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
-    }
-    fwt__reply_clear(&r);
-    return rc;
-}
-
-int fwt__client_account(fwt_client *c, const char **out)
+/*
+ * The account slot: the configured id, or the one `resolve` (the API layer's
+ * account lookup, src/api/account.c) finds the first time; core knows no route.
+ */
+int fwt__client_account_slot(fwt_client *c, fwt__account_resolve_fn resolve, const char **out)
 {
     pthread_mutex_lock(&c->account_mu);
     int rc = FWT_OK;
     if (!c->account_id)
-        rc = resolve_account(c);
+        rc = resolve(c, &c->account_id);
     if (!rc) {
         *out = c->account_id;
         fwt__last_ok();
     }
     pthread_mutex_unlock(&c->account_mu);
     return rc;
-}
-
-int fwt_client_account_id(const char **out, fwt_client *c)
-{
-    if (!out || !c)
-        return fwt__last_set(FWT_EINVAL, "fwt_client_account_id: %s is NULL", out ? "client" : "out");
-    return fwt__client_account(c, out);
 }
 
 unsigned fwt__client_compat(const fwt_client *c) { return atomic_load(&((fwt_client *)c)->compat); }

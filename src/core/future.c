@@ -219,13 +219,10 @@ int fwt__future_fail(fwt_future *f, int code, const char *fmt, ...)
 {
     fwt__err e;
     fwt__err_init(&e);
-    e.pub.code = code;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = fwt__vasprintf(fmt, ap);
+    fwt__err_setv(&e, code, fmt, ap);
     va_end(ap);
-    fwt__err_set(&e, code, "%s", msg ? msg : fwt_strerror(code));
-    fwt__free_mem(msg);
     return fwt__future_complete(f, code, &e, FWT__VALUE_NONE, NULL, NULL);
 }
 
@@ -413,8 +410,8 @@ int fwt__future_take(fwt_future *f, fwt__value_kind kind, void **out)
     } else if (f->taken) {
         rc = fwt__last_set(FWT_ESTATE, "the result was already taken");
     } else if (f->kind != kind) {
-        rc = fwt__last_set(FWT_EINVAL, "the future holds a different kind of result (%d, asked %d)", (int)f->kind,
-                           (int)kind);
+        rc = fwt__last_set(FWT_EINVAL, "the future holds a different kind of result (%s, asked for %s)",
+                           f->kind ? f->kind->name : "none", kind ? kind->name : "none");
     } else {
         *out = f->value;
         f->value = NULL;
@@ -426,9 +423,23 @@ int fwt__future_take(fwt_future *f, fwt__value_kind kind, void **out)
     return rc;
 }
 
+int fwt__future_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+{
+    if (out)
+        *out = NULL;
+    if (start_rc != FWT_OK)
+        return start_rc;
+    void *v = NULL;
+    int rc = fwt__future_wait_take(f, timeout_ms, kind, out ? &v : NULL);
+    if (out && rc == FWT_OK)
+        *out = v;
+    return rc;
+}
+
 int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
 {
-    int rc = fwt_future_wait(f, timeout_ms);
+    /* The timeout rule of every _result twin: 0 = no bound of its own (as -1); the op keeps its own deadline. */
+    int rc = fwt_future_wait(f, timeout_ms == 0 ? -1 : timeout_ms);
     if (rc == FWT_ETIMEDOUT) {
         fwt_future_cancel(f);
         fwt_future_free(f);
@@ -452,6 +463,51 @@ int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kin
             pthread_mutex_unlock(&f->mu);
         }
     }
+    fwt_future_free(f);
+    return rc;
+}
+
+/* ---- a pause on the engine clock for a blocked caller (see future_impl.h) ---- */
+
+typedef struct pause_task {
+    fwt_future *f;
+    fwt__engine *e;
+} pause_task;
+
+static void pause_fire(void *ud)
+{
+    pause_task *p = ud;
+    if (fwt__engine_stopping(p->e))
+        fwt__future_fail(p->f, FWT_ECANCELED, "the client is shutting down");
+    else
+        fwt__future_complete(p->f, FWT_OK, NULL, FWT__VALUE_NONE, NULL, NULL);
+    fwt__future_unref(p->f);
+    fwt__free_mem(p);
+}
+
+int fwt__future_pause(fwt__engine *e, uint64_t ms)
+{
+    pause_task *p = fwt__calloc(1, sizeof *p);
+    if (!p)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    p->e = e;
+    if (fwt__future_new(&p->f, e, NULL, NULL) != FWT_OK) {
+        fwt__free_mem(p);
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    fwt_future *f = p->f;
+    fwt__future_ref(f); /* the task's: it may fire after a cancel completed f */
+    int rc = fwt__engine_post(e, ms, pause_fire, p, NULL);
+    if (rc != FWT_OK) {
+        fwt__future_fail(f, rc, "cannot schedule the pause");
+        fwt__future_unref(f);
+        fwt__free_mem(p);
+        fwt_future_free(f);
+        return fwt__last_set(rc, "cannot schedule the pause");
+    }
+    rc = fwt_future_wait(f, -1);
+    if (rc == FWT_OK)
+        rc = fwt_future_status(f);
     fwt_future_free(f);
     return rc;
 }

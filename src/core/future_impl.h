@@ -11,25 +11,21 @@
 #ifndef FWT_CORE_FUTURE_IMPL_H
 #define FWT_CORE_FUTURE_IMPL_H
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "fwtrain/future.h"
 #include "http/engine.h"
 
-/* What a completed future holds; checked by the typed take functions. */
-typedef enum fwt__value_kind {
-    FWT__VALUE_NONE = 0,
-    FWT__VALUE_STRING = 1,          /* char* (fwt__malloc) */
-    FWT__VALUE_FORWARD_OUTPUT = 2,  /* fwt_forward_output* */
-    FWT__VALUE_METRICS = 3,         /* fwt_metrics* */
-    FWT__VALUE_SAMPLER_SAVE = 4,    /* fwt_sampler_save* */
-    FWT__VALUE_JOB = 5,             /* fwt_job* (jobs.h) */
-    FWT__VALUE_MODEL = 6,           /* fwt_model* (jobs.h, promotion) */
-    FWT__VALUE_DEPLOYMENT = 7,      /* fwt_deployment* (deployments.h) */
-    FWT__VALUE_HOTLOAD = 8,         /* hotload outcome (deployments.h) */
-    FWT__VALUE_SYNC = 9,            /* weight syncer result (weight_syncer.h) */
-    FWT__VALUE_COMPLETION = 10      /* fwt_completion* (sampling.h) */
-    /* append only */
-} fwt__value_kind;
+/*
+ * What a completed future holds, checked by the typed take functions. Core
+ * knows no result type: each API module defines a descriptor for each of its
+ * results (FWT__VALUE_JOB in jobs_internal.h, ...) and compares by address.
+ */
+typedef struct fwt__value_type {
+    const char *name; /* for messages: "job", "forward output", ... */
+} fwt__value_type;
+typedef const fwt__value_type *fwt__value_kind;
+/* A future that completes without a value. */
+#define FWT__VALUE_NONE ((fwt__value_kind)0)
 
 /* Called on the worker thread when the user cancels (or the owner shuts down). */
 typedef void (*fwt__cancel_fn)(fwt_future *f, void *op);
@@ -63,8 +59,23 @@ void fwt__future_unref(fwt_future *f);
 /* True once fwt__future_complete ran or cancellation was requested (for cooperative producers). */
 int fwt__future_cancel_requested(const fwt_future *f);
 
-/* Blocking helper for _result wrappers: wait(timeout), cancel on timeout, take, free. */
+/*
+ * Block the calling thread for `ms` on the engine's (injectable) clock: a
+ * worker timer completes a private future. FWT_OK after the pause,
+ * FWT_ECANCELED when the engine shuts down first, FWT_ESTATE on the worker.
+ */
+int fwt__future_pause(fwt__engine *e, uint64_t ms);
+
+/*
+ * The one wait-and-take, behind every blocking _result twin: wait up to
+ * timeout_ms (0 or -1: no bound of its own), on timeout CANCEL the operation
+ * locally and fail with FWT_ETIMEDOUT (a timed-out twin leaves nothing
+ * running), else take the value of `kind` into *out (out == NULL: the future
+ * frees it), and free the future in every case.
+ */
 int fwt__future_wait_take(fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
+/* As fwt__future_wait_take for a twin: *out = NULL first; start_rc != FWT_OK is returned as is (no future). */
+int fwt__future_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
 
 /*
  * The client registers its engine while it lives, so a future that outlives

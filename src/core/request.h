@@ -9,7 +9,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "fwtrain/client.h"
 #include "http/engine.h"
 
@@ -84,8 +84,12 @@ const fwt__logger *fwt__client_logger(const fwt_client *c);
 const fwt_client_options *fwt__client_options(const fwt_client *c); /* resolved defaults; api_key NULL */
 const char *fwt__client_hotload_url(const fwt_client *c);
 const char *fwt__client_inference_url(const fwt_client *c);
-/* Resolves the account (blocking) and returns it borrowed; sets the last error on failure. */
+/* Resolves the account (blocking, src/api/account.c) and returns it borrowed; sets the last error on failure. */
 int fwt__client_account(fwt_client *c, const char **out);
+/* Finds the account id of c's key; *out (fwt__malloc) on FWT_OK. Called with the slot's lock held, once. */
+typedef int (*fwt__account_resolve_fn)(fwt_client *c, char **out);
+/* The cached account id, resolved with `resolve` the first time (core/client.c). */
+int fwt__client_account_slot(fwt_client *c, fwt__account_resolve_fn resolve, const char **out);
 
 /* Test seam: create a client whose engine uses `clock` (NULL = real). */
 int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts, const fwt__clock *clock);

@@ -1,34 +1,40 @@
 /* URL building with percent-encoded path segments. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "core/request.h"
 
+/*
+ * Percent-encode one path segment or query value with libcurl
+ * (curl_easy_escape keeps only RFC 3986 unreserved characters), into our
+ * allocator. The one addition: a segment of only dots would be resolved as
+ * "." / ".." by URL normalisation, so its dots are encoded too.
+ */
 char *fwt__url_escape(const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     if (!s)
         return NULL;
     size_t n = strlen(s);
-    char *out = fwt__malloc(n * 3 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    /* A segment of only dots would be resolved as "." / ".." by URL normalisation: encode its dots. */
-    int dots_only = n > 0 && strspn(s, ".") == n;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char ch = *p;
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
-            (ch == '.' && !dots_only) || ch == '_' || ch == '~') {
-            out[o++] = (char)ch;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
+    if (n > 0 && strspn(s, ".") == n) {
+        char *out = fwt__malloc(n * 3 + 1);
+        if (!out)
+            return NULL;
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * 3, "%2E", 3);
+        out[n * 3] = '\0';
+        return out;
     }
-    out[o] = '\0';
+    if (n > INT_MAX / 3)
+        return NULL;
+    char *e = curl_easy_escape(NULL, s, (int)n);
+    if (!e)
+        return NULL;
+    char *out = fwt__strdup(e);
+    curl_free(e);
     return out;
 }
 

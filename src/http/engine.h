@@ -183,6 +183,8 @@ int fwt__engine_on_worker(const fwt__engine *e);
 int fwt__engine_stopping(const fwt__engine *e);
 /* The engine clock, for callers that schedule on the same time base. */
 uint64_t fwt__engine_now_ms(const fwt__engine *e);
+/* The engine's (injectable) randomness, for callers that draw backoff jitter. */
+uint64_t fwt__engine_random(fwt__engine *e);
 
 void fwt__http_result_free(fwt__http_result *res);
 

@@ -16,7 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "http/engine.h"
 
 enum { FWT__OP_REQ = 1, FWT__OP_TASK = 2 };

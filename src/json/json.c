@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 #include "json/json.h"
 
 #define FWT_JSON_MAX_DEPTH 256

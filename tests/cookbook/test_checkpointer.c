@@ -94,7 +94,7 @@ static fwt_training *open_training(const char *job_id)
         fail_msg("create job: %s", fwt_error_last()->message);
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = 20;
+    wo.wait.poll_interval_ms = 20;
     if (fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, 30000) != FWT_OK)
         fail_msg("wait job: %s", fwt_error_last()->message);
     fwt_training *t = NULL;
@@ -118,12 +118,12 @@ static void opts_for(fwt_checkpointer_options *o, const char *dir, const char *j
     o->op_timeout_ms = 30000;
 }
 
-static fwt_checkpoints *registry(const char *dir)
+static fwt_registry *registry(const char *dir)
 {
     char log[128];
     snprintf(log, sizeof log, "%s/%s", root, dir);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
     return l;
 }
 
@@ -197,17 +197,17 @@ static void test_saves_and_resume(void **state)
     assert_int_equal(fwt_checkpointer_save(c, 7, 1, (fwt_checkpoint_kind)4), FWT_EINVAL);
     fwt_checkpointer_free(c);
 
-    fwt_checkpoints *l = registry("main");
-    assert_int_equal(fwt_checkpoints_count(l), 5);
+    fwt_registry *l = registry("main");
+    assert_int_equal(fwt_registry_count(l), 5);
     static const int64_t steps[] = {2, 3, 4, 5, 6};
     static const int kinds[] = {FWT_CHECKPOINT_KIND_STATE, FWT_CHECKPOINT_KIND_SAMPLER, FWT_CHECKPOINT_KIND_STATE,
                                 FWT_CHECKPOINT_KIND_BOTH, FWT_CHECKPOINT_KIND_BOTH};
     char want[128];
     for (size_t i = 0; i < 5; i++) {
-        const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, i);
+        const fwt_registry_entry *e = fwt_registry_get(l, i);
         assert_int_equal(e->step, steps[i]);
         assert_int_equal(e->data_consumed, steps[i] * 4);
-        assert_int_equal(fwt_checkpoint_entry_kind(e), kinds[i]);
+        assert_int_equal(fwt_registry_entry_kind(e), kinds[i]);
         snprintf(want, sizeof want, "step-%lld", (long long)steps[i]);
         assert_string_equal(e->name, want);
         assert_string_equal(e->source_job_id, "ckptr-main");
@@ -222,7 +222,7 @@ static void test_saves_and_resume(void **state)
             assert_string_equal(e->sampler_path, want);
         }
     }
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
 
     /* The same run again: complete, nothing loaded. */
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
@@ -304,10 +304,10 @@ static void test_torn_tail_warns(void **state)
     assert_int_equal(saved, 0);
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: invalid line; remove it or fix it"));
     fwt_checkpointer_free(c);
-    fwt_checkpoints *l = registry("torn");
-    assert_int_equal(fwt_checkpoints_count(l), 1);
-    assert_int_equal(fwt_checkpoints_torn_bytes(l), strlen(bad)); /* still there */
-    fwt_checkpoints_free(l);
+    fwt_registry *l = registry("torn");
+    assert_int_equal(fwt_registry_count(l), 1);
+    assert_int_equal(fwt_registry_torn_bytes(l), strlen(bad)); /* still there */
+    fwt_registry_free(l);
     fwt_training_free(t);
 }
 
@@ -327,10 +327,10 @@ static void test_failed_save_appends_nothing(void **state)
     assert_int_not_equal(fwt_checkpointer_step_done(c, 2, 2, &saved), FWT_OK);
     assert_int_equal(saved, 0);
     assert_int_not_equal(fwt_checkpointer_save(c, 2, 2, FWT_CHECKPOINT_KIND_SAMPLER), FWT_OK);
-    fwt_checkpoints *l = registry("crash");
-    assert_int_equal(fwt_checkpoints_count(l), 1);
-    assert_int_equal(fwt_checkpoints_get(l, 0)->step, 1);
-    fwt_checkpoints_free(l);
+    fwt_registry *l = registry("crash");
+    assert_int_equal(fwt_registry_count(l), 1);
+    assert_int_equal(fwt_registry_get(l, 0)->step, 1);
+    fwt_registry_free(l);
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }

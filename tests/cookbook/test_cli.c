@@ -72,13 +72,13 @@ static void test_promote_needs_key(void **state)
     (void)state;
     char dir[] = "/tmp/fwt-cli-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    fwt_checkpoint_entry e;
-    fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+    fwt_registry_entry e;
+    fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
     e.name = "step-2";
     e.step = 2;
     e.sampler_path = "step-2-0badf00d";
     e.source_job_id = "job-x";
-    assert_int_equal(fwt_checkpoints_append(dir, &e), FWT_OK);
+    assert_int_equal(fwt_registry_append(dir, &e), FWT_OK);
     char file[64];
     snprintf(file, sizeof file, "%s/checkpoints.jsonl", dir);
     unsetenv("FIREWORKS_API_KEY");

@@ -99,16 +99,16 @@ static size_t committed_rows(size_t cut)
     return rows;
 }
 
-static void check_prefix(fwt_checkpoints *l, size_t rows)
+static void check_prefix(fwt_registry *l, size_t rows)
 {
-    assert_int_equal(fwt_checkpoints_count(l), rows);
+    assert_int_equal(fwt_registry_count(l), rows);
     for (size_t i = 0; i < rows; i++)
-        assert_int_equal(fwt_checkpoints_get(l, i)->step, GOLDEN_STEPS[i]);
+        assert_int_equal(fwt_registry_get(l, i)->step, GOLDEN_STEPS[i]);
 }
 
-static void set_entry(fwt_checkpoint_entry *e, const char *name, int64_t step, const char *state, const char *sampler)
+static void set_entry(fwt_registry_entry *e, const char *name, int64_t step, const char *state, const char *sampler)
 {
-    assert_int_equal(fwt_checkpoint_entry_init(e, FWT_CHECKPOINT_ENTRY_VERSION), FWT_OK);
+    assert_int_equal(fwt_registry_entry_init(e, FWT_REGISTRY_ENTRY_VERSION), FWT_OK);
     e->name = name;
     e->step = step;
     e->data_consumed = step * 4;
@@ -122,31 +122,31 @@ static void test_golden_parse(void **state)
 {
     fixture *f = *state;
     write_file(f->file, GOLDEN, sizeof GOLDEN - 1);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
     check_prefix(l, GOLDEN_ROWS);
-    assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
+    assert_int_equal(fwt_registry_torn_bytes(l), 0);
 
-    const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, 0);
+    const fwt_registry_entry *e = fwt_registry_get(l, 0);
     assert_string_equal(e->name, "step-10");
     assert_int_equal(e->data_consumed, 40);
     assert_string_equal(e->state_path, "cross_job://job-abc/step-10");
     assert_null(e->sampler_path);
     assert_string_equal(e->source_job_id, "job-abc");
     assert_string_equal(e->base_model, "accounts/fireworks/models/qwen3-8b");
-    assert_int_equal(fwt_checkpoint_entry_kind(e), FWT_CHECKPOINT_KIND_STATE);
+    assert_int_equal(fwt_registry_entry_kind(e), FWT_CHECKPOINT_KIND_STATE);
 
-    e = fwt_checkpoints_get(l, 2);
-    assert_int_equal(fwt_checkpoint_entry_kind(e), FWT_CHECKPOINT_KIND_SAMPLER);
-    assert_false(fwt_checkpoint_entry_is_resumable(e));
-    assert_true(fwt_checkpoint_entry_is_promotable(e));
+    e = fwt_registry_get(l, 2);
+    assert_int_equal(fwt_registry_entry_kind(e), FWT_CHECKPOINT_KIND_SAMPLER);
+    assert_false(fwt_registry_entry_is_resumable(e));
+    assert_true(fwt_registry_entry_is_promotable(e));
 
-    e = fwt_checkpoints_get(l, 3);
+    e = fwt_registry_get(l, 3);
     assert_string_equal(e->name, "st\"ep-50 \xc3\xa9");
-    assert_int_equal(fwt_checkpoint_entry_kind(e), FWT_CHECKPOINT_KIND_BOTH);
-    assert_null(fwt_checkpoints_get(l, 4)->base_model);
-    assert_null(fwt_checkpoints_get(l, 5));
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_entry_kind(e), FWT_CHECKPOINT_KIND_BOTH);
+    assert_null(fwt_registry_get(l, 4)->base_model);
+    assert_null(fwt_registry_get(l, 5));
+    fwt_registry_free(l);
 }
 
 /* Cut the golden file at every byte: parsed rows are exactly those whose '\n' precedes the cut. */
@@ -166,22 +166,22 @@ static void test_torn_every_offset(void **state)
             memcpy(buf, GOLDEN, cut);
             memcpy(buf + cut, tails[t], tail_len[t]);
             write_file(f->file, buf, cut + tail_len[t]);
-            fwt_checkpoints *l = NULL;
-            int rc = fwt_checkpoints_read_file(&l, f->file);
+            fwt_registry *l = NULL;
+            int rc = fwt_registry_read_file(&l, f->file);
             if (rc != FWT_OK)
                 fail_msg("tail %zu cut %zu: %s", t, cut, fwt_error_last()->message);
             size_t want = committed_rows(cut);
-            if (fwt_checkpoints_count(l) != want)
-                fail_msg("tail %zu cut %zu: %zu rows, want %zu", t, cut, fwt_checkpoints_count(l), want);
+            if (fwt_registry_count(l) != want)
+                fail_msg("tail %zu cut %zu: %zu rows, want %zu", t, cut, fwt_registry_count(l), want);
             check_prefix(l, want);
             /* everything after the last '\n' of the golden prefix is torn */
             size_t keep = cut;
             while (keep > 0 && GOLDEN[keep - 1] != '\n')
                 keep--;
-            if (fwt_checkpoints_torn_bytes(l) != cut + tail_len[t] - keep)
-                fail_msg("tail %zu cut %zu: torn %zu, want %zu", t, cut, fwt_checkpoints_torn_bytes(l),
+            if (fwt_registry_torn_bytes(l) != cut + tail_len[t] - keep)
+                fail_msg("tail %zu cut %zu: torn %zu, want %zu", t, cut, fwt_registry_torn_bytes(l),
                          cut + tail_len[t] - keep);
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
         }
     }
     free(buf);
@@ -190,8 +190,8 @@ static void test_torn_every_offset(void **state)
 static void expect_corrupt(const char *file, const char *data, const char *where)
 {
     write_file(file, data, strlen(data));
-    fwt_checkpoints *l = (fwt_checkpoints *)1;
-    assert_int_equal(fwt_checkpoints_read_file(&l, file), FWT_ECORRUPT);
+    fwt_registry *l = (fwt_registry *)1;
+    assert_int_equal(fwt_registry_read_file(&l, file), FWT_ECORRUPT);
     assert_null(l);
     const fwt_error *err = fwt_error_last();
     assert_int_equal(err->code, FWT_ECORRUPT);
@@ -214,8 +214,8 @@ static void test_corrupt_lines(void **state)
     memcpy(data + n + 4, "\n", 1);
     memcpy(data + n + 5, ok, n);
     write_file(f->file, data, 2 * n + 5);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read_file(&l, f->file), FWT_ECORRUPT);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read_file(&l, f->file), FWT_ECORRUPT);
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: line contains NUL"));
     /* a well-formed JSON line that is not an entry: reported even as the last line */
     snprintf(data, sizeof data, "%s{\"name\":\"step-2\",\"step\":\"2\",\"state_path\":\"s\"}\n", ok);
@@ -247,7 +247,7 @@ static void test_corrupt_lines(void **state)
     memcpy(data + n + 6, "\n", 1);
     write_file(f->file, data, n + 7);
     l = NULL;
-    assert_int_equal(fwt_checkpoints_read_file(&l, f->file), FWT_ECORRUPT);
+    assert_int_equal(fwt_registry_read_file(&l, f->file), FWT_ECORRUPT);
     assert_null(l);
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: line contains NUL"));
 }
@@ -270,16 +270,16 @@ static void test_terminated_invalid_last_line(void **state)
         memcpy(data + n1 + n2, after[t], after_len[t]);
         write_file(f->file, data, len);
 
-        fwt_checkpoints *l = NULL;
-        assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-        assert_int_equal(fwt_checkpoints_count(l), 1);
-        assert_int_equal(fwt_checkpoints_torn_bytes(l), n2 + after_len[t]);
-        assert_string_equal(fwt_checkpoints_last_resumable(l)->name, "step-1");
-        fwt_checkpoints_free(l);
+        fwt_registry *l = NULL;
+        assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+        assert_int_equal(fwt_registry_count(l), 1);
+        assert_int_equal(fwt_registry_torn_bytes(l), n2 + after_len[t]);
+        assert_string_equal(fwt_registry_last_resumable(l)->name, "step-1");
+        fwt_registry_free(l);
 
-        fwt_checkpoint_entry e;
+        fwt_registry_entry e;
         set_entry(&e, "step-3", 3, "cross_job://j/step-3", NULL);
-        assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_ECORRUPT);
+        assert_int_equal(fwt_registry_append(f->dir, &e), FWT_ECORRUPT);
         const char *msg = fwt_error_last()->message;
         if (!strstr(msg, "checkpoints.jsonl:2: invalid line; remove it or fix it"))
             fail_msg("tail %zu: message \"%s\"", t, msg);
@@ -291,14 +291,14 @@ static void test_terminated_invalid_last_line(void **state)
     }
     /* once the user removed the line, appending works again */
     write_file(f->file, l1, strlen(l1));
-    fwt_checkpoint_entry e;
+    fwt_registry_entry e;
     set_entry(&e, "step-3", 3, "cross_job://j/step-3", NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), 2);
-    assert_int_equal(fwt_checkpoints_last_resumable(l)->step, 3);
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_OK);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 2);
+    assert_int_equal(fwt_registry_last_resumable(l)->step, 3);
+    fwt_registry_free(l);
 }
 
 /* Blank lines are committed bytes too: an append keeps them. */
@@ -307,13 +307,13 @@ static void test_append_keeps_blank_lines(void **state)
     fixture *f = *state;
     const char *data = "{\"name\":\"step-1\",\"step\":1,\"state_path\":\"s1\",\"source_job_id\":\"j\"}\n\n  \r\n";
     write_file(f->file, data, strlen(data));
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
-    fwt_checkpoints_free(l);
-    fwt_checkpoint_entry e;
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_torn_bytes(l), 0);
+    fwt_registry_free(l);
+    fwt_registry_entry e;
     set_entry(&e, "step-3", 3, "s3", NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_OK);
     size_t len;
     char *text = slurp(f->file, &len);
     assert_memory_equal(text, data, strlen(data));
@@ -326,28 +326,28 @@ static void test_append_roundtrip(void **state)
     fixture *f = *state;
     char nested[160];
     snprintf(nested, sizeof nested, "%s/a/b/c/", f->dir);
-    fwt_checkpoint_entry e;
+    fwt_registry_entry e;
     set_entry(&e, "step-1 \"quoted\" \\ \xc3\xa9", 1, "cross_job://job-abc/step-1", NULL);
     e.data_consumed = ((int64_t)1 << 53) - 1;
-    assert_int_equal(fwt_checkpoints_append(nested, &e), FWT_OK);
+    assert_int_equal(fwt_registry_append(nested, &e), FWT_OK);
     set_entry(&e, "step-2", 2, NULL, "step-2-a1b2c3d4");
     e.base_model = NULL;
-    assert_int_equal(fwt_checkpoints_append(nested, &e), FWT_OK);
+    assert_int_equal(fwt_registry_append(nested, &e), FWT_OK);
 
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, nested), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), 2);
-    const fwt_checkpoint_entry *r = fwt_checkpoints_get(l, 0);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, nested), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 2);
+    const fwt_registry_entry *r = fwt_registry_get(l, 0);
     assert_string_equal(r->name, "step-1 \"quoted\" \\ \xc3\xa9");
     assert_int_equal(r->data_consumed, ((int64_t)1 << 53) - 1);
     assert_string_equal(r->state_path, "cross_job://job-abc/step-1");
     assert_string_equal(r->base_model, "accounts/fireworks/models/qwen3-8b");
-    r = fwt_checkpoints_get(l, 1);
+    r = fwt_registry_get(l, 1);
     assert_string_equal(r->sampler_path, "step-2-a1b2c3d4");
     assert_null(r->state_path);
     assert_null(r->base_model);
     assert_int_equal(r->data_consumed, 8);
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
 
     /* the written line is the seed's format: one compact object per line */
     char file[200];
@@ -374,15 +374,15 @@ static void test_append_after_torn_tail(void **state)
         memcpy(data + n, tails[t], tail_len[t]);
         write_file(f->file, data, n + tail_len[t]);
 
-        fwt_checkpoints *l = NULL;
-        assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-        assert_int_equal(fwt_checkpoints_count(l), 1);
-        assert_int_equal(fwt_checkpoints_torn_bytes(l), tail_len[t]);
-        fwt_checkpoints_free(l);
+        fwt_registry *l = NULL;
+        assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+        assert_int_equal(fwt_registry_count(l), 1);
+        assert_int_equal(fwt_registry_torn_bytes(l), tail_len[t]);
+        fwt_registry_free(l);
 
-        fwt_checkpoint_entry e;
+        fwt_registry_entry e;
         set_entry(&e, "step-3", 3, "s3", NULL);
-        assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_OK);
+        assert_int_equal(fwt_registry_append(f->dir, &e), FWT_OK);
         size_t len;
         char *text = slurp(f->file, &len);
         /* the new record starts on a fresh line right after the last good one */
@@ -392,11 +392,11 @@ static void test_append_after_torn_tail(void **state)
         assert_int_equal(text[len - 1], '\n');
         free(text);
 
-        assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-        assert_int_equal(fwt_checkpoints_count(l), 2);
-        assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
-        assert_int_equal(fwt_checkpoints_get(l, 1)->step, 3);
-        fwt_checkpoints_free(l);
+        assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+        assert_int_equal(fwt_registry_count(l), 2);
+        assert_int_equal(fwt_registry_torn_bytes(l), 0);
+        assert_int_equal(fwt_registry_get(l, 1)->step, 3);
+        fwt_registry_free(l);
     }
 }
 
@@ -406,9 +406,9 @@ static void test_append_refuses_corrupt_and_bad_entries(void **state)
     const char *bad = "{\"name\":\"step-1\",\"step\":1,\"state_path\":\"s1\",\"source_job_id\":\"j\"}\nxx\n"
                       "{\"name\":\"step-2\",\"step\":2,\"state_path\":\"s2\",\"source_job_id\":\"j\"}\n";
     write_file(f->file, bad, strlen(bad));
-    fwt_checkpoint_entry e;
+    fwt_registry_entry e;
     set_entry(&e, "step-3", 3, "s3", NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_ECORRUPT);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_ECORRUPT);
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2:"));
     size_t len;
     char *text = slurp(f->file, &len);
@@ -416,27 +416,27 @@ static void test_append_refuses_corrupt_and_bad_entries(void **state)
     free(text);
 
     set_entry(&e, "step-3", 3, NULL, NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "step-3", 3, "s", NULL);
     e.source_job_id = NULL;
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "", 3, "s", NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "step-3", -1, "s", NULL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "step-3", 3, "", "x");
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "step-3", 3, "s", NULL);
     e.version = 99;
-    assert_int_equal(fwt_checkpoints_append(f->dir, &e), FWT_EINVAL);
-    assert_int_equal(fwt_checkpoints_append(f->dir, NULL), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->dir, NULL), FWT_EINVAL);
     set_entry(&e, "step-3", 3, "s", NULL);
-    assert_int_equal(fwt_checkpoints_append(NULL, &e), FWT_EINVAL);
-    assert_int_equal(fwt_checkpoints_append("", &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(NULL, &e), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append("", &e), FWT_EINVAL);
     /* log_path that is a file */
-    assert_int_equal(fwt_checkpoints_append(f->file, &e), FWT_EIO);
-    assert_int_equal(fwt_checkpoint_entry_init(NULL, 1), FWT_EINVAL);
-    assert_int_equal(fwt_checkpoint_entry_init(&e, 2), FWT_EINVAL);
+    assert_int_equal(fwt_registry_append(f->file, &e), FWT_EIO);
+    assert_int_equal(fwt_registry_entry_init(NULL, 1), FWT_EINVAL);
+    assert_int_equal(fwt_registry_entry_init(&e, 2), FWT_EINVAL);
 }
 
 /* A write cut short by the file size limit: the append fails with FWT_EIO and leaves no visible record. */
@@ -452,23 +452,23 @@ static void test_append_short_write(void **state)
         struct rlimit rl = {.rlim_cur = strlen(ok) + 20, .rlim_max = RLIM_INFINITY};
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
             _exit(3);
-        fwt_checkpoint_entry e;
-        fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+        fwt_registry_entry e;
+        fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
         e.name = "step-2";
         e.step = 2;
         e.state_path = "cross_job://job-abc/step-2";
         e.source_job_id = "job-abc";
-        int rc = fwt_checkpoints_append(f->dir, &e);
+        int rc = fwt_registry_append(f->dir, &e);
         _exit(rc == FWT_EIO && strstr(fwt_error_last()->message, "cannot append") ? 0 : 1);
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), 1);
-    fwt_checkpoints_free(l);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 1);
+    fwt_registry_free(l);
 }
 
 /* Two processes appending at once: every record lands whole, on its own line. */
@@ -484,13 +484,13 @@ static void test_append_concurrent(void **state)
             for (int i = 0; i < PER; i++) {
                 char name[32];
                 snprintf(name, sizeof name, "step-%d", k * 1000 + i);
-                fwt_checkpoint_entry e;
-                fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+                fwt_registry_entry e;
+                fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
                 e.name = name;
                 e.step = k * 1000 + i;
                 e.state_path = name;
                 e.source_job_id = k ? "job-b" : "job-a";
-                if (fwt_checkpoints_append(f->dir, &e) != FWT_OK)
+                if (fwt_registry_append(f->dir, &e) != FWT_OK)
                     _exit(1);
             }
             _exit(0);
@@ -501,62 +501,62 @@ static void test_append_concurrent(void **state)
         assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), 2 * PER);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 2 * PER);
     int64_t next[2] = {0, 1000};
-    for (size_t i = 0; i < fwt_checkpoints_count(l); i++) {
-        int64_t s = fwt_checkpoints_get(l, i)->step;
+    for (size_t i = 0; i < fwt_registry_count(l); i++) {
+        int64_t s = fwt_registry_get(l, i)->step;
         int k = s >= 1000;
         assert_int_equal(s, next[k]); /* each writer's records stay in its order */
         next[k]++;
     }
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
 }
 
 static void test_queries(void **state)
 {
     fixture *f = *state;
-    fwt_checkpoints *l = NULL;
+    fwt_registry *l = NULL;
     /* missing registry = fresh run */
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), 0);
-    assert_null(fwt_checkpoints_last_resumable(l));
-    assert_null(fwt_checkpoints_latest_promotable(l));
-    assert_null(fwt_checkpoints_find_step(l, 0));
-    fwt_checkpoints_free(l);
-    assert_int_equal(fwt_checkpoints_read_file(&l, f->file), FWT_EIO);
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 0);
+    assert_null(fwt_registry_last_resumable(l));
+    assert_null(fwt_registry_latest_promotable(l));
+    assert_null(fwt_registry_find_step(l, 0));
+    fwt_registry_free(l);
+    assert_int_equal(fwt_registry_read_file(&l, f->file), FWT_EIO);
     assert_non_null(strstr(fwt_error_last()->message, "No such file"));
-    assert_int_equal(fwt_checkpoints_read(NULL, f->dir), FWT_EINVAL);
-    assert_int_equal(fwt_checkpoints_read(&l, NULL), FWT_EINVAL);
-    assert_int_equal(fwt_checkpoints_read_file(&l, f->dir), FWT_EIO); /* a directory */
+    assert_int_equal(fwt_registry_read(NULL, f->dir), FWT_EINVAL);
+    assert_int_equal(fwt_registry_read(&l, NULL), FWT_EINVAL);
+    assert_int_equal(fwt_registry_read_file(&l, f->dir), FWT_EIO); /* a directory */
 
     write_file(f->file, GOLDEN, sizeof GOLDEN - 1);
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    const fwt_checkpoint_entry *e = fwt_checkpoints_last_resumable(l);
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    const fwt_registry_entry *e = fwt_registry_last_resumable(l);
     assert_non_null(e);
     assert_string_equal(e->state_path, "cross_job://job-def/step-50"); /* the last line with a state_path */
-    e = fwt_checkpoints_latest_promotable(l);
+    e = fwt_registry_latest_promotable(l);
     assert_string_equal(e->sampler_path, "step-50-a1b2c3d4");
-    e = fwt_checkpoints_find_step(l, 50);
+    e = fwt_registry_find_step(l, 50);
     assert_int_equal(e->data_consumed, 201); /* the last with that step */
-    e = fwt_checkpoints_find_step(l, 25);
+    e = fwt_registry_find_step(l, 25);
     assert_string_equal(e->sampler_path, "step-25-0badf00d");
-    assert_null(fwt_checkpoints_find_step(l, 11));
-    fwt_checkpoints_free(l);
+    assert_null(fwt_registry_find_step(l, 11));
+    fwt_registry_free(l);
 
     /* a promotable entry followed only by STATE ones is still the latest promotable */
     const char *two = "{\"name\":\"step-5\",\"step\":5,\"sampler_path\":\"p5\",\"source_job_id\":\"j\"}\n"
                       "{\"name\":\"step-6\",\"step\":6,\"state_path\":\"s6\",\"source_job_id\":\"j\"}\n";
     write_file(f->file, two, strlen(two));
-    assert_int_equal(fwt_checkpoints_read(&l, f->dir), FWT_OK);
-    assert_int_equal(fwt_checkpoints_latest_promotable(l)->step, 5);
-    assert_int_equal(fwt_checkpoints_last_resumable(l)->step, 6);
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_latest_promotable(l)->step, 5);
+    assert_int_equal(fwt_registry_last_resumable(l)->step, 6);
+    fwt_registry_free(l);
 
-    assert_null(fwt_checkpoints_last_resumable(NULL));
-    assert_int_equal(fwt_checkpoints_count(NULL), 0);
-    fwt_checkpoints_free(NULL);
+    assert_null(fwt_registry_last_resumable(NULL));
+    assert_int_equal(fwt_registry_count(NULL), 0);
+    fwt_registry_free(NULL);
 }
 
 static void test_kinds_and_specs(void **state)
@@ -620,33 +620,33 @@ static void test_random_files(void **state)
             len += pl;
         }
         write_file(f->file, buf, len);
-        fwt_checkpoints *l = NULL;
-        int rc = fwt_checkpoints_read(&l, f->dir);
+        fwt_registry *l = NULL;
+        int rc = fwt_registry_read(&l, f->dir);
         assert_true(rc == FWT_OK || rc == FWT_ECORRUPT);
         if (rc != FWT_OK) {
             assert_null(l);
             assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:"));
             continue;
         }
-        size_t before = fwt_checkpoints_count(l);
+        size_t before = fwt_registry_count(l);
         for (size_t i = 0; i < before; i++) {
-            const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, i);
+            const fwt_registry_entry *e = fwt_registry_get(l, i);
             assert_true(e->name && e->step >= 0 && (e->state_path || e->sampler_path));
         }
         /* the reader ignores only the tail; bytes up to the last '\n' before it are committed */
-        size_t torn = fwt_checkpoints_torn_bytes(l);
+        size_t torn = fwt_registry_torn_bytes(l);
         assert_true(torn <= len);
         int tail_has_nl = memchr(buf + len - torn, '\n', torn) != NULL;
         size_t last_nl_end = len;
         while (last_nl_end > 0 && buf[last_nl_end - 1] != '\n')
             last_nl_end--;
-        fwt_checkpoint_entry e;
-        fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+        fwt_registry_entry e;
+        fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
         e.name = "step-99";
         e.step = 99;
         e.state_path = "s99";
         e.source_job_id = "j";
-        rc = fwt_checkpoints_append(f->dir, &e);
+        rc = fwt_registry_append(f->dir, &e);
         size_t got_len;
         char *text = slurp(f->file, &got_len);
         if (tail_has_nl) {
@@ -656,7 +656,7 @@ static void test_random_files(void **state)
             assert_int_equal(got_len, len);
             assert_memory_equal(text, buf, len);
             free(text);
-            fwt_checkpoints_free(l);
+            fwt_registry_free(l);
             continue;
         }
         assert_int_equal(rc, FWT_OK);
@@ -664,15 +664,15 @@ static void test_random_files(void **state)
         assert_true(got_len > last_nl_end);
         assert_memory_equal(text, buf, last_nl_end);
         free(text);
-        fwt_checkpoints *l2 = NULL;
-        assert_int_equal(fwt_checkpoints_read(&l2, f->dir), FWT_OK);
-        assert_int_equal(fwt_checkpoints_count(l2), before + 1);
-        assert_int_equal(fwt_checkpoints_torn_bytes(l2), 0);
+        fwt_registry *l2 = NULL;
+        assert_int_equal(fwt_registry_read(&l2, f->dir), FWT_OK);
+        assert_int_equal(fwt_registry_count(l2), before + 1);
+        assert_int_equal(fwt_registry_torn_bytes(l2), 0);
         for (size_t i = 0; i < before; i++)
-            assert_string_equal(fwt_checkpoints_get(l2, i)->name, fwt_checkpoints_get(l, i)->name);
-        assert_int_equal(fwt_checkpoints_get(l2, before)->step, 99);
-        fwt_checkpoints_free(l);
-        fwt_checkpoints_free(l2);
+            assert_string_equal(fwt_registry_get(l2, i)->name, fwt_registry_get(l, i)->name);
+        assert_int_equal(fwt_registry_get(l2, before)->step, 99);
+        fwt_registry_free(l);
+        fwt_registry_free(l2);
     }
 }
 

@@ -120,23 +120,23 @@ static void test_uninterrupted_reference(void **state)
 
     char log[128];
     path_of(log, sizeof log, "a");
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), N_STEPS / 4); /* STATE at 4..20, BOTH at 24 */
-    const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, 0);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), N_STEPS / 4); /* STATE at 4..20, BOTH at 24 */
+    const fwt_registry_entry *e = fwt_registry_get(l, 0);
     assert_string_equal(e->name, "step-4");
     assert_int_equal(e->step, 4);
     assert_int_equal(e->data_consumed, 16);
-    assert_int_equal(fwt_checkpoint_entry_kind(e), FWT_CHECKPOINT_KIND_STATE);
+    assert_int_equal(fwt_registry_entry_kind(e), FWT_CHECKPOINT_KIND_STATE);
     char want[160];
     snprintf(want, sizeof want, "cross_job://%s/step-4", e->source_job_id);
     assert_string_equal(e->state_path, want);
     assert_string_equal(e->base_model, MODEL);
-    e = fwt_checkpoints_latest_promotable(l);
+    e = fwt_registry_latest_promotable(l);
     assert_non_null(e);
     assert_int_equal(e->step, N_STEPS);
-    assert_int_equal(fwt_checkpoint_entry_kind(e), FWT_CHECKPOINT_KIND_BOTH);
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_entry_kind(e), FWT_CHECKPOINT_KIND_BOTH);
+    fwt_registry_free(l);
 
     /* A rerun of a finished run trains nothing. */
     proc_result again;
@@ -208,12 +208,12 @@ static void test_resume_after_torn_tail(void **state)
     char log[128], file[160];
     path_of(log, sizeof log, "torn");
     snprintf(file, sizeof file, "%s/checkpoints.jsonl", log);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    const fwt_checkpoint_entry *e = fwt_checkpoints_last_resumable(l);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    const fwt_registry_entry *e = fwt_registry_last_resumable(l);
     assert_non_null(e);
     long resume_from = (long)e->step;
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
     const char *frag = "{\"name\":\"step-99\",\"st";
     FILE *fp = fopen(file, "a");
     assert_non_null(fp);
@@ -236,10 +236,10 @@ static void test_resume_after_torn_tail(void **state)
         assert_true(find_step_line(reference.out, s, ref, sizeof ref));
         assert_string_equal(line, ref);
     }
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    assert_int_equal(fwt_checkpoints_torn_bytes(l), 0);
-    assert_int_equal(fwt_checkpoints_latest_promotable(l)->step, N_STEPS);
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    assert_int_equal(fwt_registry_torn_bytes(l), 0);
+    assert_int_equal(fwt_registry_latest_promotable(l)->step, N_STEPS);
+    fwt_registry_free(l);
     proc_result_free(&first);
     proc_result_free(&second);
 }
@@ -248,11 +248,11 @@ static void source_job_of(const char *name, char *job, size_t n)
 {
     char log[128];
     path_of(log, sizeof log, name);
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    assert_true(fwt_checkpoints_count(l) > 0);
-    snprintf(job, n, "%s", fwt_checkpoints_get(l, 0)->source_job_id);
-    fwt_checkpoints_free(l);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    assert_true(fwt_registry_count(l) > 0);
+    snprintf(job, n, "%s", fwt_registry_get(l, 0)->source_job_id);
+    fwt_registry_free(l);
 }
 
 /* init_from_checkpoint loads another job's step-8 and restarts the count at step 0. */
@@ -289,20 +289,20 @@ static void test_init_from_checkpoint(void **state)
     sft(&d1, "d", 7, NULL, NULL); /* killed after step 7 printed: step-4 is recorded */
     char log[128];
     path_of(log, sizeof log, "d");
-    fwt_checkpoints *l = NULL;
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    size_t before = fwt_checkpoints_count(l);
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    size_t before = fwt_registry_count(l);
     assert_true(before >= 1);
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
     sft(&d2, "d", 0, "--init-from-checkpoint", spec);
     assert_int_not_equal(d2.exit_code, 0);
     assert_non_null(strstr(d2.err, "mutually exclusive"));
     assert_string_equal(d2.out, "");
     proc_result_free(&d1);
     proc_result_free(&d2);
-    assert_int_equal(fwt_checkpoints_read(&l, log), FWT_OK);
-    assert_int_equal(fwt_checkpoints_count(l), before);
-    fwt_checkpoints_free(l);
+    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), before);
+    fwt_registry_free(l);
 }
 
 /* `fwtrain a1..a7`; promote polls its operation every 50 ms instead of the service's 10 s. */

@@ -10,7 +10,8 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "core/core.h"
+#include "backoff.h"
+#include "fwt_util.h"
 #include "core/request.h"
 #include "fwtrain/fwtrain.h"
 #include "json/json.h"
@@ -304,17 +305,17 @@ static void test_resolve_checkpoint_path(void **state)
 static void test_checkpoint_type_names(void **state)
 {
     (void)state;
-    fwt_checkpoint_type t;
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "BASE"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_BASE);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "delta"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_DELTA);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "Merged_Base"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_MERGED_BASE);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "auto"), FWT_OK);
-    assert_int_equal(t, FWT_CHECKPOINT_AUTO);
-    assert_int_equal(fwt_checkpoint_type_parse(&t, "full"), FWT_EINVAL);
-    assert_null(fwt_checkpoint_type_name((fwt_checkpoint_type)9));
+    fwt_sampler_type t;
+    assert_int_equal(fwt_sampler_type_parse(&t, "BASE"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_BASE);
+    assert_int_equal(fwt_sampler_type_parse(&t, "delta"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_DELTA);
+    assert_int_equal(fwt_sampler_type_parse(&t, "Merged_Base"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_MERGED_BASE);
+    assert_int_equal(fwt_sampler_type_parse(&t, "auto"), FWT_OK);
+    assert_int_equal(t, FWT_SAMPLER_AUTO);
+    assert_int_equal(fwt_sampler_type_parse(&t, "full"), FWT_EINVAL);
+    assert_null(fwt_sampler_type_name((fwt_sampler_type)9));
 }
 
 static void test_batch_validation(void **state)
@@ -423,6 +424,31 @@ static void test_scrub_weird_keys(void **state)
     }
 }
 
+/* The one backoff (util/backoff.h): ceilings double to the cap, a draw takes off at most jitter % of it. */
+static void test_backoff(void **state)
+{
+    (void)state;
+    fwt__backoff b;
+    fwt__backoff_init(&b, 100, 5000, 0);
+    const int64_t want[] = {100, 200, 400, 800, 1600, 3200, 5000, 5000};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_int_equal(fwt__backoff_next(&b, UINT64_MAX), want[i]); /* no jitter: the ceiling */
+    fwt__backoff_reset(&b);
+    assert_int_equal(fwt__backoff_next(&b, 0), 100);
+    fwt__backoff_init(&b, 1000, 1000, 50);
+    for (uint64_t r = 0; r < 64; r++) {
+        int64_t d = fwt__backoff_next(&b, r * UINT64_C(0x9e3779b97f4a7c15));
+        assert_true(d > 500 && d <= 1000);
+    }
+    assert_int_equal(fwt__backoff_next(&b, 0), 1000);          /* u = 0: nothing taken off */
+    assert_true(fwt__backoff_next(&b, UINT64_MAX) >= 500);     /* u close to 1: about half */
+    fwt__backoff_init(&b, 0, -5, 500);                         /* nonsense is clamped */
+    assert_int_equal(fwt__backoff_next(&b, 0), 1);
+    assert_int_equal(fwt__backoff_bound(300, -1), 300);        /* no deadline */
+    assert_int_equal(fwt__backoff_bound(300, 120), 120);       /* cut to the deadline */
+    assert_int_equal(fwt__backoff_bound(300, 0), -1);          /* no time left */
+}
+
 static void test_misc(void **state)
 {
     (void)state;
@@ -511,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_client_options),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_scrub_weird_keys),
         cmocka_unit_test(test_parsers_survive_mutations),
     };

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <stdatomic.h>
 
+#include "api/training_impl.h" /* FWT__VALUE_STRING: the string result of the training module */
 #include "core/future_impl.h"
 #include "core_test_util.h"
 

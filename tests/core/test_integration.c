@@ -64,8 +64,8 @@ static void test_training_cycle(void **state)
     fwt_job_free(j);
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
-    w.ready_timeout_ms = 20000;
+    w.wait.poll_interval_ms = 10;
+    w.wait.timeout_ms = 20000;
     check(fwt_job_wait_ready_result(&j, c, "core-it", &w, 30000), "wait ready");
     fwt_job_free(j);
 
@@ -109,8 +109,8 @@ static void test_training_cycle(void **state)
     fwt_free(path);
 
     fwt_sampler_save *s = NULL;
-    check(fwt_training_save_weights_for_sampler_ext_result(&s, t, "samp-1", FWT_CHECKPOINT_AUTO, 0, 30000), "sampler base");
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+    check(fwt_training_save_weights_for_sampler_ext_result(&s, t, "samp-1", FWT_SAMPLER_AUTO, 0, 30000), "sampler base");
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_BASE);
     char want[64];
     snprintf(want, sizeof want, "samp-1-%s", fwt_training_session_suffix(t));
     assert_string_equal(fwt_sampler_save_snapshot_name(s), want);
@@ -119,8 +119,8 @@ static void test_training_cycle(void **state)
     check(fwt_training_forward_backward_result(&o, t, b, FWT_LOSS_CROSS_ENTROPY, 30000), "forward_backward");
     fwt_forward_output_free(o);
     check(fwt_training_optim_step_result(NULL, t, &ap, 30000), "optim_step");
-    check(fwt_training_save_weights_for_sampler_ext_result(&s, t, "samp-2", FWT_CHECKPOINT_AUTO, 0, 30000), "sampler delta");
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_DELTA);
+    check(fwt_training_save_weights_for_sampler_ext_result(&s, t, "samp-2", FWT_SAMPLER_AUTO, 0, 30000), "sampler delta");
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_DELTA);
     snprintf(want, sizeof want, "samp-1-%s", fwt_training_session_suffix(t));
     assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), want);
     fwt_sampler_save_free(s);

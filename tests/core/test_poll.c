@@ -300,6 +300,8 @@ static void test_submit_402_billing(void **state)
     pthread_mutex_unlock(&f->tr->mu);
 
     /* past the 3600 s window the op fails */
+    if (getenv("FWT_UNDER_VALGRIND"))
+        return; /* 721 submits within save()'s 20 s real-time bound: too slow under valgrind on a loaded machine */
     for (int i = 0; i < 725; i++)
         tr_push_submit(f->tr, 402, "{}");
     s0 = tr_get(f->tr, &f->tr->n_submits);

@@ -188,28 +188,28 @@ static void test_full_flow(void **state)
 
     /* sampler saves: AUTO → base, then delta; explicit wins */
     fwt_sampler_save *s = NULL;
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-3", FWT_CHECKPOINT_AUTO, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-3", FWT_SAMPLER_AUTO, 0, 10000),
                      FWT_OK);
     assert_string_equal(fwt_sampler_save_snapshot_name(s), "step-3-0a1b2c3d");
     assert_string_equal(fwt_sampler_save_path(s), "step-3-0a1b2c3d");
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_BASE);
     assert_null(fwt_sampler_save_previous_snapshot_name(s));
     fwt_sampler_save_free(s);
     cJSON *sv = last_body(f->tr, "save_weights_for_sampler");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(sv, "checkpoint_type")->valuestring, "base");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(sv, "path")->valuestring, "step-3-0a1b2c3d");
     cJSON_Delete(sv);
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-4", FWT_CHECKPOINT_AUTO, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-4", FWT_SAMPLER_AUTO, 0, 10000),
                      FWT_OK);
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_DELTA);
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_DELTA);
     assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "step-3-0a1b2c3d");
     fwt_sampler_save_free(s);
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-5", FWT_CHECKPOINT_BASE, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-5", FWT_SAMPLER_BASE, 0, 10000),
                      FWT_OK);
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_BASE);
     assert_null(fwt_sampler_save_previous_snapshot_name(s));
     fwt_sampler_save_free(s);
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-6", FWT_CHECKPOINT_DELTA, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "step-6", FWT_SAMPLER_DELTA, 0, 10000),
                      FWT_OK);
     assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "step-5-0a1b2c3d"); /* a delta of a delta chain */
     fwt_sampler_save_free(s);
@@ -240,10 +240,10 @@ static void test_sampler_failure_resets_auto(void **state)
     fx *f = *state;
     assert_int_equal(fwt_training_create_model_result(f->t, 10000), FWT_OK);
     fwt_sampler_save *s = NULL;
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "a", FWT_CHECKPOINT_AUTO, 0, 10000), FWT_OK);
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "a", FWT_SAMPLER_AUTO, 0, 10000), FWT_OK);
     fwt_sampler_save_free(s);
     tr_push_poll(f->tr, 200, "{\"error\":\"disk full\",\"category\":\"server\"}");
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "b", FWT_CHECKPOINT_AUTO, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "b", FWT_SAMPLER_AUTO, 0, 10000),
                      FWT_EREMOTE);
     assert_int_equal(fwt_error_last()->category, FWT_CATEGORY_SERVER);
     assert_non_null(strstr(fwt_error_last()->message, "disk full"));
@@ -251,14 +251,14 @@ static void test_sampler_failure_resets_auto(void **state)
     cJSON *sv = last_body(f->tr, "save_weights_for_sampler");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(sv, "checkpoint_type")->valuestring, "delta");
     cJSON_Delete(sv);
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "c", FWT_CHECKPOINT_AUTO, 0, 10000), FWT_OK);
-    assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE); /* chain restarted */
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "c", FWT_SAMPLER_AUTO, 0, 10000), FWT_OK);
+    assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_BASE); /* chain restarted */
     fwt_sampler_save_free(s);
     /* the failed "b" did not move the server's previous snapshot; explicit delta after a failure: */
     tr_push_poll(f->tr, 200, "{\"error\":\"disk full\",\"category\":\"server\"}");
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "d", FWT_CHECKPOINT_DELTA, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "d", FWT_SAMPLER_DELTA, 0, 10000),
                      FWT_EREMOTE);
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "e", FWT_CHECKPOINT_DELTA, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "e", FWT_SAMPLER_DELTA, 0, 10000),
                      FWT_OK);
     assert_string_equal(fwt_sampler_save_previous_snapshot_name(s), "c-0a1b2c3d");
     fwt_sampler_save_free(s);
@@ -285,8 +285,8 @@ static void test_lora(void **state)
     assert_int_equal(fwt_training_last_sampler_snapshot(&last, t), FWT_OK);
     assert_null(last); /* none yet */
     for (int i = 0; i < 2; i++) { /* LoRA: AUTO is always base */
-        assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, t, "x", FWT_CHECKPOINT_AUTO, 0, 10000), FWT_OK);
-        assert_int_equal(fwt_sampler_save_type(s), FWT_CHECKPOINT_BASE);
+        assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, t, "x", FWT_SAMPLER_AUTO, 0, 10000), FWT_OK);
+        assert_int_equal(fwt_sampler_save_type(s), FWT_SAMPLER_BASE);
         fwt_sampler_save_free(s);
     }
     fwt_training_free(t);
@@ -313,9 +313,9 @@ static void test_validation_sends_nothing(void **state)
     r[k++] = (vcase){fwt_training_save_state(&fu, f->t, long_name, 0), "name"};
     r[k++] = (vcase){fwt_training_save_state(&fu, f->t, "a/b", 0), "name"};
     r[k++] = (vcase){fwt_training_save_state(&fu, f->t, "ok", -1), "ttl_seconds"};
-    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "a/b", FWT_CHECKPOINT_AUTO, 0), "name"};
-    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "ok", (fwt_checkpoint_type)7, 0), "type"};
-    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "ok", FWT_CHECKPOINT_AUTO, -5), "ttl_seconds"};
+    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "a/b", FWT_SAMPLER_AUTO, 0), "name"};
+    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "ok", (fwt_sampler_type)7, 0), "type"};
+    r[k++] = (vcase){fwt_training_save_weights_for_sampler_ext(&fu, f->t, "ok", FWT_SAMPLER_AUTO, -5), "ttl_seconds"};
     r[k++] = (vcase){fwt_training_load_state(&fu, f->t, NULL), "path"};
     r[k++] = (vcase){fwt_training_load_state_with_optimizer(&fu, f->t, ""), "path"};
     r[k++] = (vcase){fwt_training_forward_backward(&fu, f->t, NULL, FWT_LOSS_CROSS_ENTROPY), "batch"};
@@ -400,7 +400,7 @@ static void test_malformed_results(void **state)
     /* sampler result with a null path */
     tr_set_result(f->tr, "{\"path\":null}");
     fwt_sampler_save *s = NULL;
-    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "n", FWT_CHECKPOINT_BASE, 0, 10000),
+    assert_int_equal(fwt_training_save_weights_for_sampler_ext_result(&s, f->t, "n", FWT_SAMPLER_BASE, 0, 10000),
                      FWT_EPROTO);
     tr_set_result(f->tr, "{\"Path\":\"x\"}"); /* case-sensitive */
     char *p = NULL;

@@ -5,12 +5,12 @@
  */
 #include "fuzz.h"
 
-#include "cookbook/registry.h"
+#include "cookbook/registry_impl.h"
 #include "fwtrain/common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fwt_checkpoints *l = NULL;
+    fwt_registry *l = NULL;
     fwt__ckpt_tail tail;
     memset(&tail, 0, sizeof tail);
     int rc = fwt__ckpt_parse(&l, &tail, "fuzz/checkpoints.jsonl", (const char *)data, size);
@@ -19,9 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     FUZZ_CHECK(tail.valid_end <= size);
-    FUZZ_CHECK(tail.valid_end + fwt_checkpoints_torn_bytes(l) <= size);
-    for (size_t i = 0; i < fwt_checkpoints_count(l); i++) {
-        const fwt_checkpoint_entry *e = fwt_checkpoints_get(l, i);
+    FUZZ_CHECK(tail.valid_end + fwt_registry_torn_bytes(l) <= size);
+    for (size_t i = 0; i < fwt_registry_count(l); i++) {
+        const fwt_registry_entry *e = fwt_registry_get(l, i);
         FUZZ_CHECK(e && e->name && *e->name);
         FUZZ_CHECK(e->step >= 0 && e->data_consumed >= 0);
         FUZZ_CHECK(e->state_path || e->sampler_path);
@@ -30,8 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_touch(e->source_job_id);
         fuzz_touch(e->base_model);
     }
-    fwt_checkpoints_last_resumable(l);
-    fwt_checkpoints_latest_promotable(l);
-    fwt_checkpoints_free(l);
+    fwt_registry_last_resumable(l);
+    fwt_registry_latest_promotable(l);
+    fwt_registry_free(l);
     return 0;
 }

@@ -112,8 +112,8 @@ static void promote(fwt_client *c)
 {
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 1;
-    po.timeout_ms = WAIT_MS;
+    po.wait.poll_interval_ms = 1;
+    po.wait.timeout_ms = WAIT_MS;
     fwt_model *m = NULL;
     rc_ok(fwt_promote_checkpoint_result(&m, c, "accounts/acct/rlorTrainerJobs/j/checkpoints/c", "m", "b", &po, WAIT_MS));
     fwt_model_free(m);
@@ -126,8 +126,8 @@ static void job(fwt_client *c)
     fwt_job_free(j);
     fwt_job_wait_options jw;
     fwt_job_wait_options_init(&jw, FWT_JOB_WAIT_OPTIONS_VERSION);
-    jw.poll_interval_ms = 1;
-    jw.ready_timeout_ms = WAIT_MS;
+    jw.wait.poll_interval_ms = 1;
+    jw.wait.timeout_ms = WAIT_MS;
     j = NULL;
     rc_ok(fwt_job_wait_ready_result(&j, c, "j", &jw, WAIT_MS));
     fwt_job_free(j);
@@ -149,8 +149,8 @@ static void deployment(fwt_client *c)
     fwt_deployment *d = NULL;
     rc_ok(fwt_deployment_get(&d, c, "d1"));
     fwt_deployment_free(d);
-    fwt_deployment_wait_options dw;
-    fwt_deployment_wait_options_init(&dw, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options dw;
+    fwt_wait_options_init(&dw, FWT_WAIT_OPTIONS_VERSION);
     dw.poll_interval_ms = 1;
     dw.timeout_ms = WAIT_MS;
     d = NULL;
@@ -160,8 +160,8 @@ static void deployment(fwt_client *c)
 
 static void hotload(fwt_client *c)
 {
-    fwt_hotload_wait_options hw;
-    fwt_hotload_wait_options_init(&hw, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+    fwt_wait_options hw;
+    fwt_wait_options_init(&hw, FWT_WAIT_OPTIONS_VERSION);
     hw.poll_interval_ms = 1;
     hw.timeout_ms = WAIT_MS;
     fwt_hotload_status *s = NULL;

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Compiles every public header alone, as C99 and as C++11, with
+# Compiles every public header alone (the wire SDK under fwtrain/ and the
+# cookbook under fwtrain/cookbook/), as C99 and as C++11, with
 # -Wall -Wextra -pedantic -Werror, using both gcc/g++ and clang/clang++ when present.
 set -u
 inc="$1"; shift
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0; n=0
-for h in "$inc"/fwtrain/*.h; do
-  name=$(basename "$h")
-  printf '#include <fwtrain/%s>\nint fwt_header_probe_%s;\n' "$name" "${name%.h}" > "$tmp/t.c"
+for h in "$inc"/fwtrain/*.h "$inc"/fwtrain/cookbook/*.h; do
+  name=${h#"$inc"/fwtrain/}
+  probe=$(printf '%s' "${name%.h}" | tr '/' '_')
+  printf '#include <fwtrain/%s>\nint fwt_header_probe_%s;\n' "$name" "$probe" > "$tmp/t.c"
   cp "$tmp/t.c" "$tmp/t.cpp"
   for cc in gcc clang; do
     command -v $cc >/dev/null || continue

@@ -20,7 +20,7 @@ step "install into $prefix"
 "$cmake" --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; exit 1; }
 libdir=$(dirname "$(find "$prefix" -name 'libfwtrain.so' -print -quit)")
 [ -n "$libdir" ] && [ -d "$libdir" ] || { echo "libfwtrain.so not installed"; exit 1; }
-for f in include/fwtrain/fwtrain.h include/fwtrain/checkpoints.h; do
+for f in include/fwtrain/fwtrain.h include/fwtrain/types.h include/fwtrain/cookbook/registry.h; do
   [ -f "$prefix/$f" ] || { echo "missing $f"; exit 1; }
 done
 [ -f "$libdir/libfwtrain.a" ] || { echo "missing libfwtrain.a"; exit 1; }

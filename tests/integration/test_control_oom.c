@@ -103,8 +103,8 @@ static long sequence(const char *base)
 
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 1;
-    po.timeout_ms = HANG_MS;
+    po.wait.poll_interval_ms = 1;
+    po.wait.timeout_ms = HANG_MS;
     fwt_model *m = NULL;
     rc = fwt_promote_checkpoint_result(&m, c, "accounts/acct/rlorTrainerJobs/j/checkpoints/a-0a0b0c0d", "m", "b", &po,
                                        HANG_MS);
@@ -116,8 +116,8 @@ static long sequence(const char *base)
     fwt_hotload_options_init(&ho, FWT_HOTLOAD_OPTIONS_VERSION);
     ho.previous_snapshot_identity = "s-0";
     assert_true(ok_or_error(fwt_deployment_hotload(c, "d1", "b", "s-1", &ho)));
-    fwt_hotload_wait_options hw;
-    fwt_hotload_wait_options_init(&hw, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+    fwt_wait_options hw;
+    fwt_wait_options_init(&hw, FWT_WAIT_OPTIONS_VERSION);
     hw.poll_interval_ms = 1;
     hw.timeout_ms = HANG_MS;
     fwt_hotload_status *s = NULL;
@@ -129,8 +129,8 @@ static long sequence(const char *base)
     fwt_deployment *d = NULL;
     assert_true(ok_or_error(fwt_deployment_get(&d, c, "d1")));
     fwt_deployment_free(d);
-    fwt_deployment_wait_options dw;
-    fwt_deployment_wait_options_init(&dw, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options dw;
+    fwt_wait_options_init(&dw, FWT_WAIT_OPTIONS_VERSION);
     dw.poll_interval_ms = 1;
     dw.timeout_ms = HANG_MS;
     d = NULL;
@@ -152,8 +152,8 @@ static long sequence(const char *base)
     assert_true(ok_or_error(fwt_deployment_warmup_result(c, "d1", &wo, HANG_MS)));
     fwt_job_wait_options jw;
     fwt_job_wait_options_init(&jw, FWT_JOB_WAIT_OPTIONS_VERSION);
-    jw.poll_interval_ms = 1;
-    jw.ready_timeout_ms = HANG_MS;
+    jw.wait.poll_interval_ms = 1;
+    jw.wait.timeout_ms = HANG_MS;
     j = NULL;
     rc = fwt_job_wait_ready_result(&j, c, "j", &jw, HANG_MS);
     assert_true(ok_or_error(rc));

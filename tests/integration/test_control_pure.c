@@ -70,15 +70,15 @@ static void test_options_and_names(void **state)
     fwt_promote_options p;
     assert_int_equal(fwt_promote_options_init(&p, 99), FWT_EINVAL);
     assert_int_equal(fwt_promote_options_init(&p, FWT_PROMOTE_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(p.poll_interval_ms, 10000);
-    assert_int_equal(p.timeout_ms, 7200000);
+    assert_int_equal(p.wait.poll_interval_ms, 10000);
+    assert_int_equal(p.wait.timeout_ms, 7200000);
     fwt_job_wait_options w;
     assert_int_equal(fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(w.poll_interval_ms, 5000);
+    assert_int_equal(w.wait.poll_interval_ms, 5000);
     fwt_weight_syncer_options s;
     assert_int_equal(fwt_weight_syncer_options_init(&s, FWT_WEIGHT_SYNCER_OPTIONS_VERSION), FWT_OK);
-    assert_int_equal(s.hotload_timeout_ms, 600000);
-    assert_int_equal(s.first_checkpoint_type, FWT_CHECKPOINT_BASE);
+    assert_int_equal(s.hotload_wait.timeout_ms, 600000);
+    assert_int_equal(s.first_sampler_type, FWT_SAMPLER_BASE);
     assert_string_equal(fwt_progress_stage_name(FWT_PROGRESS_HOTLOAD_LOADING), "hotload_loading");
     assert_string_equal(fwt_progress_stage_name(12345), "unknown");
     /* NULL-safe accessors and frees */
@@ -93,6 +93,59 @@ static void test_options_and_names(void **state)
     fwt_weight_syncer_free(NULL);
 }
 
+/* One wait-option struct, one duration rule: _init writes 0 (the call's default); bad values fail before any request. */
+static void test_wait_options_rule(void **state)
+{
+    (void)state;
+    fwt_wait_options w;
+    assert_int_equal(fwt_wait_options_init(NULL, FWT_WAIT_OPTIONS_VERSION), FWT_EINVAL);
+    assert_int_equal(fwt_wait_options_init(&w, 99), FWT_EINVAL);
+    assert_int_equal(fwt_wait_options_init(&w, FWT_WAIT_OPTIONS_VERSION), FWT_OK);
+    assert_int_equal(w.timeout_ms, 0);
+    assert_int_equal(w.poll_interval_ms, 0);
+    assert_int_equal(w.poll_initial_ms, 0);
+    assert_null(w.progress);
+    /* embedding structs write their call's concrete defaults into the embedded copy */
+    fwt_job_wait_options j;
+    assert_int_equal(fwt_job_wait_options_init(&j, FWT_JOB_WAIT_OPTIONS_VERSION), FWT_OK);
+    assert_int_equal(j.wait.version, FWT_WAIT_OPTIONS_VERSION);
+    assert_int_equal(j.wait.timeout_ms, 3600000);
+    assert_int_equal(j.pending_timeout_ms, 48LL * 3600 * 1000);
+    fwt_weight_syncer_options s;
+    assert_int_equal(fwt_weight_syncer_options_init(&s, FWT_WEIGHT_SYNCER_OPTIONS_VERSION), FWT_OK);
+    assert_int_equal(s.manager_wait.timeout_ms, 300000);
+    assert_int_equal(s.warmup.max_tries, 10);
+    assert_string_equal(s.hotload.compression_format, "arc_v2");
+    fwt_client_options co;
+    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
+    co.api_key = "k";
+    co.base_url = "http://127.0.0.1:9";
+    co.header_timeout_ms = -1; /* -1 = no bound is accepted */
+    fwt_client *c = NULL;
+    assert_int_equal(fwt_client_new(&c, &co), FWT_OK);
+    fwt_future *f = NULL;
+    w.timeout_ms = -2;
+    assert_int_equal(fwt_deployment_wait_ready(&f, c, "d1", &w), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "timeout_ms"));
+    w.timeout_ms = -1;
+    w.poll_interval_ms = -1;
+    assert_int_equal(fwt_deployment_delete(&f, c, "d1", &w), FWT_EINVAL);
+    w.poll_interval_ms = 0;
+    w.version = 7;
+    assert_int_equal(fwt_deployment_wait_hotload_ready(&f, c, "d1", "b", &w), FWT_EINVAL);
+    assert_null(f);
+    j.pending_timeout_ms = -3;
+    assert_int_equal(fwt_job_wait_ready(&f, c, "j1", &j), FWT_EINVAL);
+    /* a blocking twin passes the start failure through and discards nothing it did not get */
+    fwt_hotload_status *st = (fwt_hotload_status *)&w; /* must be reset to NULL */
+    assert_int_equal(fwt_deployment_wait_hotload_ready_result(&st, c, "d1", "b", &w, -1), FWT_EINVAL);
+    assert_null(st);
+    assert_int_equal(fwt_job_delete_result(c, "Bad Id", -1), FWT_EINVAL);
+    fwt_client_free(c);
+    co.header_timeout_ms = -2;
+    assert_int_equal(fwt_client_new(&c, &co), FWT_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_logical_name),
         cmocka_unit_test(test_output_model_id),
         cmocka_unit_test(test_options_and_names),
+        cmocka_unit_test(test_wait_options_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

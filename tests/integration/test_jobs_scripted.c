@@ -135,7 +135,7 @@ static void test_bad_ids_send_nothing(void **state)
         fwt_future *fut = NULL;
         char *url = NULL;
         assert_int_equal(fwt_job_get(&j, f->c, id), FWT_EINVAL);
-        assert_int_equal(fwt_job_delete(f->c, id), FWT_EINVAL);
+        assert_int_equal(fwt_job_delete_result(f->c, id, -1), FWT_EINVAL);
         assert_int_equal(fwt_job_resume(f->c, id), FWT_EINVAL);
         assert_int_equal(fwt_job_trainer_url_build(&url, f->c, id), FWT_EINVAL);
         assert_int_equal(fwt_job_list_checkpoints(&l, f->c, id, NULL), FWT_EINVAL);
@@ -188,11 +188,11 @@ static fwt_job_wait_options fast_wait(seen *s)
 {
     fwt_job_wait_options o;
     fwt_job_wait_options_init(&o, FWT_JOB_WAIT_OPTIONS_VERSION);
-    o.poll_interval_ms = 5;
-    o.ready_timeout_ms = 5000;
+    o.wait.poll_interval_ms = 5;
+    o.wait.timeout_ms = 5000;
     o.pending_timeout_ms = 5000;
-    o.progress = s ? on_progress : NULL;
-    o.progress_payload = s;
+    o.wait.progress = s ? on_progress : NULL;
+    o.wait.progress_payload = s;
     return o;
 }
 
@@ -247,7 +247,7 @@ static void test_wait_ready_cancel(void **state)
     cfx *f = *state;
     cfx_default(f, 200, JOB("j4", "JOB_STATE_CREATING"));
     fwt_job_wait_options o = fast_wait(NULL);
-    o.poll_interval_ms = 20;
+    o.wait.poll_interval_ms = 20;
     fwt_future *fut = NULL;
     assert_int_equal(fwt_job_wait_ready(&fut, f->c, "j4", &o), FWT_OK);
     usleep(60 * 1000);
@@ -265,7 +265,7 @@ static void test_client_freed_under_a_wait(void **state)
     cfx *f = *state;
     cfx_default(f, 200, JOB("j6", "JOB_STATE_CREATING"));
     fwt_job_wait_options o = fast_wait(NULL);
-    o.poll_interval_ms = 10;
+    o.wait.poll_interval_ms = 10;
     fwt_future *fut = NULL;
     assert_int_equal(fwt_job_wait_ready(&fut, f->c, "j6", &o), FWT_OK);
     usleep(30 * 1000);

@@ -21,9 +21,8 @@ static fwt_promote_options fast_promote(void)
 {
     fwt_promote_options o;
     fwt_promote_options_init(&o, FWT_PROMOTE_OPTIONS_VERSION);
-    o.poll_interval_ms = 5;
-    o.backoff_cap_ms = 20;
-    o.timeout_ms = 3000;
+    o.wait.poll_interval_ms = 5;
+    o.wait.timeout_ms = 3000;
     return o;
 }
 
@@ -122,8 +121,8 @@ static void test_promote_operation_polling(void **state)
     fwt_promote_options o = fast_promote();
     prog pr;
     memset(&pr, 0, sizeof pr);
-    o.progress = on_progress;
-    o.progress_payload = &pr;
+    o.wait.progress = on_progress;
+    o.wait.progress_payload = &pr;
     fwt_model *m = NULL;
     assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "m1", BASE_MODEL, &o, 5000), FWT_OK);
     assert_string_equal(fwt_model_state(m), "READY");
@@ -175,13 +174,13 @@ static void test_promote_deadline_and_cancel(void **state)
     cfx_push(f, 200, "{\"operation\":{\"name\":\"accounts/acct/operations/op-3\",\"done\":false}}");
     cfx_default(f, 200, "{\"name\":\"accounts/acct/operations/op-3\",\"done\":false}");
     fwt_promote_options o = fast_promote();
-    o.timeout_ms = 80;
+    o.wait.timeout_ms = 80;
     fwt_model *m = NULL;
     assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "m1", BASE_MODEL, &o, 5000), FWT_ETIMEDOUT);
     assert_non_null(strstr(fwt_error_last()->message, "op-3"));
 
-    o.timeout_ms = 60000;
-    o.poll_interval_ms = 20;
+    o.wait.timeout_ms = 60000;
+    o.wait.poll_interval_ms = 20;
     cfx_push(f, 200, "{\"operation\":{\"name\":\"accounts/acct/operations/op-3\",\"done\":false}}");
     fwt_future *fut = NULL;
     assert_int_equal(fwt_promote_checkpoint_by_id(&fut, f->c, "j", "step-1-0a0b0c0d", "m1", BASE_MODEL, &o), FWT_OK);
@@ -228,8 +227,8 @@ static void test_deployment_delete_waits(void **state)
     cfx_push(f, 200, "{}");
     cfx_push(f, 200, "{\"name\":\"accounts/acct/deployments/d1\",\"state\":\"DELETING\"}");
     cfx_push(f, 404, "{\"code\":5}");
-    fwt_deployment_wait_options o;
-    fwt_deployment_wait_options_init(&o, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options o;
+    fwt_wait_options_init(&o, FWT_WAIT_OPTIONS_VERSION);
     o.poll_interval_ms = 5;
     assert_int_equal(fwt_deployment_delete_result(f->c, "d1", &o, 5000), FWT_OK);
     cfx_req q = cfx_req_get(f, 0);
@@ -242,8 +241,8 @@ static void test_deployment_delete_waits(void **state)
 static void test_deployment_wait_ready(void **state)
 {
     cfx *f = *state;
-    fwt_deployment_wait_options o;
-    fwt_deployment_wait_options_init(&o, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options o;
+    fwt_wait_options_init(&o, FWT_WAIT_OPTIONS_VERSION);
     o.poll_interval_ms = 5;
     o.timeout_ms = 5000;
     /* CREATING + a probe that fails, then CREATING + a probe that answers: ready */
@@ -336,10 +335,10 @@ static void test_hotload_retry_classes(void **state)
     assert_int_equal(fwt_error_last()->http_status, 425);
 }
 
-static fwt_hotload_wait_options fast_hw(int64_t timeout)
+static fwt_wait_options fast_hw(int64_t timeout)
 {
-    fwt_hotload_wait_options o;
-    fwt_hotload_wait_options_init(&o, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+    fwt_wait_options o;
+    fwt_wait_options_init(&o, FWT_WAIT_OPTIONS_VERSION);
     o.poll_interval_ms = 5;
     o.timeout_ms = timeout;
     return o;
@@ -357,7 +356,7 @@ static void test_wait_hotload_rules(void **state)
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"want\",\"loading_state\":null}]}");
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"want\","
                      "\"loading_state\":{\"stage\":\"done\",\"target_snapshot_identity\":\"want\"}}]}");
-    fwt_hotload_wait_options o = fast_hw(5000);
+    fwt_wait_options o = fast_hw(5000);
     prog pr;
     memset(&pr, 0, sizeof pr);
     o.progress = on_progress;
@@ -372,13 +371,39 @@ static void test_wait_hotload_rules(void **state)
     fwt_hotload_status_free(s);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Default options poll fast at first (about 100 ms, doubling): three "not yet" answers cost well under a
+ * second, where polling at the 5 s interval would take at least 7.5 s (15 s before the backoff existed). */
+static void test_wait_hotload_default_polls_fast(void **state)
+{
+    cfx *f = *state;
+    for (int i = 0; i < 3; i++)
+        cfx_push(f, 200, "{\"replicas\":[{\"readiness\":false,\"current_snapshot_identity\":\"old\","
+                         "\"loading_state\":{\"stage\":\"downloading\",\"target_snapshot_identity\":\"want\"}}]}");
+    cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"want\","
+                     "\"loading_state\":{\"stage\":\"done\",\"target_snapshot_identity\":\"want\"}}]}");
+    int64_t t0 = mono_ms();
+    assert_int_equal(fwt_deployment_wait_hotload_result(NULL, f->c, "d1", BASE_MODEL, "want", NULL, 0), FWT_OK);
+    int64_t el = mono_ms() - t0;
+    assert_int_equal(fwt_responder_request_count(f->r), 4);
+    if (el >= 5000)
+        print_error("the wait took %lld ms\n", (long long)el);
+    assert_true(el < 5000);
+}
+
 static void test_wait_hotload_adapter_and_errors(void **state)
 {
     cfx *f = *state;
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":null,"
                      "\"loading_state\":{\"stage\":\"done\"},"
                      "\"loaded_adapters\":[{\"identity\":\"lora-1\",\"status\":\"loaded\"}]}]}");
-    fwt_hotload_wait_options o = fast_hw(5000);
+    fwt_wait_options o = fast_hw(5000);
     assert_int_equal(fwt_deployment_wait_hotload_result(NULL, f->c, "d1", BASE_MODEL, "lora-1", &o, 10000), FWT_OK);
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":false,\"current_snapshot_identity\":\"old\","
                      "\"loading_state\":{\"stage\":\"error\",\"target_snapshot_identity\":\"mine\"}}]}");
@@ -393,7 +418,7 @@ static void test_wait_hotload_timeout_and_cancel(void **state)
     cfx *f = *state;
     cfx_default(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"old-snap\","
                         "\"loading_state\":{\"stage\":\"downloading\",\"target_snapshot_identity\":\"new-snap\"}}]}");
-    fwt_hotload_wait_options o = fast_hw(100);
+    fwt_wait_options o = fast_hw(100);
     assert_int_equal(fwt_deployment_wait_hotload_result(NULL, f->c, "d1", BASE_MODEL, "new-snap", &o, 10000),
                      FWT_ETIMEDOUT);
     const char *m = fwt_error_last()->message;
@@ -416,8 +441,8 @@ static void test_gate_and_warmup(void **state)
     cfx *f = *state;
     cfx_push(f, 200, "{\"replicas\":[]}");
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":null}]}");
-    fwt_deployment_wait_options wo;
-    fwt_deployment_wait_options_init(&wo, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options wo;
+    fwt_wait_options_init(&wo, FWT_WAIT_OPTIONS_VERSION);
     wo.poll_interval_ms = 5;
     fwt_future *fut = NULL;
     assert_int_equal(fwt_deployment_wait_hotload_ready(&fut, f->c, "d1", BASE_MODEL, &wo), FWT_OK);
@@ -479,7 +504,7 @@ static void test_logging(void **state)
     assert_int_equal(fwt_deployment_hotload(c, "d1", BASE_MODEL, "s-1", NULL), FWT_OK);
     cfx_push(f, 500, "{\"message\":\"flaky\"}");
     cfx_push(f, 200, "{\"replicas\":[{\"readiness\":true,\"current_snapshot_identity\":\"s-1\"}]}");
-    fwt_hotload_wait_options w = fast_hw(5000);
+    fwt_wait_options w = fast_hw(5000);
     assert_int_equal(fwt_deployment_wait_hotload_result(NULL, c, "d1", BASE_MODEL, "s-1", &w, 5000), FWT_OK);
     fwt_client_free(c);
     pthread_mutex_lock(&lc.mu);
@@ -503,8 +528,8 @@ static void cancel_soon(fwt_future *fut)
 static void test_cancel_deployment_waits(void **state)
 {
     cfx *f = *state;
-    fwt_deployment_wait_options o;
-    fwt_deployment_wait_options_init(&o, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options o;
+    fwt_wait_options_init(&o, FWT_WAIT_OPTIONS_VERSION);
     o.poll_interval_ms = 10;
     o.timeout_ms = 60000;
     fwt_future *fut = NULL;
@@ -571,6 +596,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_promote_invalid_output_id_sends_nothing, cfx_setup, cfx_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_hotload_default_polls_fast, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_sync_model_and_body, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_async_fallback, cfx_setup, cfx_teardown),
         cmocka_unit_test_setup_teardown(test_promote_operation_polling, cfx_setup, cfx_teardown),

@@ -94,8 +94,8 @@ static fwt_job *ready_job(env *e, const char *job_id, int lora_rank)
     fwt_job_free(j);
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
-    w.ready_timeout_ms = 20000;
+    w.wait.poll_interval_ms = 10;
+    w.wait.timeout_ms = 20000;
     check(fwt_job_wait_ready_result(&j, e->c, job_id, &w, 30000), "wait ready");
     assert_string_equal(fwt_job_state(j), "JOB_STATE_RUNNING");
     return j;
@@ -169,11 +169,11 @@ static fwt_weight_syncer *make_syncer(env *e, fwt_training *t, const char *deplo
     fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     o.deployment_id = deployment_id;
     o.base_model = BASE_MODEL;
-    o.hotload_poll_interval_ms = 5;
-    o.hotload_timeout_ms = hotload_timeout;
+    o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
+    o.hotload_wait.timeout_ms = hotload_timeout;
     o.lora_rank = lora_rank;
-    o.manager_timeout_ms = 20000;
-    o.warmup_interval_ms = 10;
+    o.manager_wait.timeout_ms = 20000;
+    o.warmup.retry_interval_ms = 10;
     fwt_weight_syncer *s = NULL;
     check(fwt_weight_syncer_new(&s, e->c, t, &o), "syncer");
     return s;
@@ -192,8 +192,8 @@ static void make_deployment(env *e, const char *dep, const char *job_id)
     /* get-or-create: the second call finds it */
     check(fwt_deployment_create(&d, e->c, dep, &o), "deployment create again");
     fwt_deployment_free(d);
-    fwt_deployment_wait_options w;
-    fwt_deployment_wait_options_init(&w, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
+    fwt_wait_options w;
+    fwt_wait_options_init(&w, FWT_WAIT_OPTIONS_VERSION);
     w.poll_interval_ms = 10;
     w.timeout_ms = 20000;
     check(fwt_deployment_wait_ready_result(&d, e->c, dep, &w, 30000), "deployment wait ready");
@@ -250,10 +250,10 @@ static void test_rl_cycle(void **state)
         train_step(t, b);
         char name[32], *snap = NULL;
         snprintf(name, sizeof name, "step-%d", step);
-        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO), "save_and_hotload");
+        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_SAMPLER_AUTO), "save_and_hotload");
         fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
         check(fwt_weight_syncer_last_timing(s, &tm), "timing");
-        assert_int_equal(tm.type, step == 1 ? FWT_CHECKPOINT_BASE : FWT_CHECKPOINT_DELTA);
+        assert_int_equal(tm.type, step == 1 ? FWT_SAMPLER_BASE : FWT_SAMPLER_DELTA);
         expect_same_logprobs(e, t, "rl-dep");
         if (step == 1)
             first = snap;
@@ -265,7 +265,7 @@ static void test_rl_cycle(void **state)
     /* promote the first base; a delta is refused with a clear reason */
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 10;
+    po.wait.poll_interval_ms = 10;
     fwt_future *f = NULL;
     assert_int_equal(fwt_promote_checkpoint_by_id(&f, e->c, fwt_job_id(j), second, "rl-delta", BASE_MODEL, &po), FWT_OK);
     assert_int_equal(fwt_future_wait(f, 30000), FWT_OK);
@@ -303,23 +303,23 @@ static void test_broken_chain_healed(void **state)
     fwt_weight_syncer *s = r.s;
     fwt_batch *b = fwt_test_text_batch("break the chain, then heal it");
     train_step(t, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c1", FWT_CHECKPOINT_AUTO), "c1");
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c1", FWT_SAMPLER_AUTO), "c1");
     /* the trainer saves a new base the deployment never loads: its next delta is against that base */
     train_step(t, b);
     fwt_sampler_save *sv = NULL;
-    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "side-base", FWT_CHECKPOINT_BASE, 0, 30000), "side");
+    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "side-base", FWT_SAMPLER_BASE, 0, 30000), "side");
     fwt_sampler_save_free(sv);
     train_step(t, b);
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_DELTA);
-    int rc = fwt_weight_syncer_save_and_hotload(NULL, s, "c2", FWT_CHECKPOINT_AUTO);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_DELTA);
+    int rc = fwt_weight_syncer_save_and_hotload(NULL, s, "c2", FWT_SAMPLER_AUTO);
     assert_int_equal(rc, FWT_ESTATE); /* detected from the save result, before any hotload */
     assert_non_null(strstr(fwt_error_last()->message, "delta chain broken"));
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
     train_step(t, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c3", FWT_CHECKPOINT_AUTO), "c3 (healing base)");
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c3", FWT_SAMPLER_AUTO), "c3 (healing base)");
     expect_same_logprobs(e, t, "chain-dep");
     train_step(t, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c4", FWT_CHECKPOINT_AUTO), "c4 (delta again)");
+    check(fwt_weight_syncer_save_and_hotload(NULL, s, "c4", FWT_SAMPLER_AUTO), "c4 (delta again)");
     expect_same_logprobs(e, t, "chain-dep");
     fwt_batch_free(b);
     check(fwt_deployment_delete_result(e->c, "chain-dep", NULL, 30000), "deployment delete");
@@ -337,9 +337,9 @@ static void test_reattach_to_new_trainer(void **state)
     fwt_weight_syncer *sa = ra.s;
     fwt_batch *b = fwt_test_text_batch("first trainer, then second trainer");
     train_step(ta, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a1", FWT_CHECKPOINT_AUTO), "a1");
+    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a1", FWT_SAMPLER_AUTO), "a1");
     train_step(ta, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a2", FWT_CHECKPOINT_AUTO), "a2");
+    check(fwt_weight_syncer_save_and_hotload(NULL, sa, "a2", FWT_SAMPLER_AUTO), "a2");
     expect_same_logprobs(e, ta, "attach-dep");
 
     fwt_job *jb = ready_job(e, "attach-b", 0);
@@ -354,13 +354,13 @@ static void test_reattach_to_new_trainer(void **state)
     fwt_weight_syncer *sb = make_syncer(e, tb, "attach-dep", 20000, 0);
     train_step(tb, b);
     train_step(tb, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b1", FWT_CHECKPOINT_AUTO), "b1");
+    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b1", FWT_SAMPLER_AUTO), "b1");
     fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
     check(fwt_weight_syncer_last_timing(sb, &tm), "timing");
-    assert_int_equal(tm.type, FWT_CHECKPOINT_BASE);
+    assert_int_equal(tm.type, FWT_SAMPLER_BASE);
     expect_same_logprobs(e, tb, "attach-dep");
     train_step(tb, b);
-    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b2", FWT_CHECKPOINT_AUTO), "b2");
+    check(fwt_weight_syncer_save_and_hotload(NULL, sb, "b2", FWT_SAMPLER_AUTO), "b2");
     expect_same_logprobs(e, tb, "attach-dep");
     fwt_batch_free(b);
     close_rig(&ra);
@@ -388,7 +388,7 @@ static void test_jobs_409_deleted_paging(void **state)
         char name[16];
         snprintf(name, sizeof name, "p-%d", i);
         fwt_sampler_save *sv = NULL;
-        check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, name, FWT_CHECKPOINT_BASE, 0, 30000), "save");
+        check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, name, FWT_SAMPLER_BASE, 0, 30000), "save");
         fwt_sampler_save_free(sv);
     }
     fwt_training_free(t);
@@ -410,7 +410,7 @@ static void test_jobs_409_deleted_paging(void **state)
     assert_int_equal(fwt_checkpoint_list_count(all), fwt_checkpoint_list_count(l));
     fwt_checkpoint_list_free(all);
     /* delete: still listable and promotable; the id cannot be reused */
-    check(fwt_job_delete(e->c, "dup-job"), "delete");
+    check(fwt_job_delete_result(e->c, "dup-job", -1), "delete");
     fwt_job *g = NULL;
     check(fwt_job_get(&g, e->c, "dup-job"), "get deleted");
     assert_true(fwt_job_is_tombstone(g));
@@ -422,7 +422,7 @@ static void test_jobs_409_deleted_paging(void **state)
     assert_int_equal(fwt_checkpoint_list_count(after), fwt_checkpoint_list_count(l));
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 10;
+    po.wait.poll_interval_ms = 10;
     fwt_model *m = NULL;
     check(fwt_promote_checkpoint_result(&m, e->c, fwt_checkpoint_row_name(newest), "from-deleted-job", BASE_MODEL, &po,
                                         30000),
@@ -460,7 +460,7 @@ static void test_cycle_under_faults(void **state)
         char name[32];
         snprintf(name, sizeof name, "f-%d", step);
         char *snap = NULL;
-        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO), "save_and_hotload under faults");
+        check(fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_SAMPLER_AUTO), "save_and_hotload under faults");
         expect_same_logprobs(&ef, t, "faulty-dep");
         if (step == 1)
             first = snap;
@@ -478,8 +478,7 @@ static void test_cycle_under_faults(void **state)
     assert_string_equal(fwt_checkpoint_row_id(row), first);
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 10;
-    po.backoff_cap_ms = 50;
+    po.wait.poll_interval_ms = 10;
     fwt_model *m = NULL;
     check(fwt_promote_checkpoint_result(&m, ef.c, fwt_checkpoint_row_name(row), "faulty-model", BASE_MODEL, &po, 30000),
           "promote under faults");
@@ -512,15 +511,15 @@ static void test_old_server_compat_and_lora(void **state)
         snprintf(name, sizeof name, "l-%d", step);
         fwt_free(last);
         last = NULL;
-        check(fwt_weight_syncer_save_and_hotload(&last, s, name, FWT_CHECKPOINT_AUTO), "lora save_and_hotload");
+        check(fwt_weight_syncer_save_and_hotload(&last, s, name, FWT_SAMPLER_AUTO), "lora save_and_hotload");
         fwt_sync_timing tm = {FWT_SYNC_TIMING_VERSION, 0, 0, 0, 0, 0};
         check(fwt_weight_syncer_last_timing(s, &tm), "timing");
-        assert_int_equal(tm.type, FWT_CHECKPOINT_BASE);
+        assert_int_equal(tm.type, FWT_SAMPLER_BASE);
         expect_same_logprobs(&ec, t, "lora-dep");
     }
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 10;
+    po.wait.poll_interval_ms = 10;
     fwt_future *f = NULL;
     check(fwt_promote_checkpoint_by_id(&f, ec.c, "lora-job", last, "lora-model", BASE_MODEL, &po), "promote lora");
     fwt_model *m = NULL;
@@ -547,13 +546,13 @@ static void test_slow_server_timeout_and_cancel(void **state)
     rig r = open_rig(&e2, "slow-job", 0, "slow-dep", 300);
     fwt_training *t = r.t;
     char *snap = NULL;
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, r.s, "s1", FWT_CHECKPOINT_AUTO), FWT_ETIMEDOUT);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, r.s, "s1", FWT_SAMPLER_AUTO), FWT_ETIMEDOUT);
     /* cancel the hotload wait */
     fwt_sampler_save *sv = NULL;
-    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "s2", FWT_CHECKPOINT_BASE, 0, 30000), "save");
+    check(fwt_training_save_weights_for_sampler_ext_result(&sv, t, "s2", FWT_SAMPLER_BASE, 0, 30000), "save");
     check(fwt_deployment_hotload(e2.c, "slow-dep", BASE_MODEL, fwt_sampler_save_snapshot_name(sv), NULL), "hotload");
-    fwt_hotload_wait_options hw;
-    fwt_hotload_wait_options_init(&hw, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
+    fwt_wait_options hw;
+    fwt_wait_options_init(&hw, FWT_WAIT_OPTIONS_VERSION);
     hw.poll_interval_ms = 10;
     fwt_future *f = NULL;
     check(fwt_deployment_wait_hotload(&f, e2.c, "slow-dep", BASE_MODEL, fwt_sampler_save_snapshot_name(sv), &hw), "wait");
@@ -565,7 +564,7 @@ static void test_slow_server_timeout_and_cancel(void **state)
     /* cancel the promotion wait */
     fwt_promote_options po;
     fwt_promote_options_init(&po, FWT_PROMOTE_OPTIONS_VERSION);
-    po.poll_interval_ms = 10;
+    po.wait.poll_interval_ms = 10;
     check(fwt_promote_checkpoint_by_id(&f, e2.c, "slow-job", fwt_sampler_save_snapshot_name(sv), "slow-model", BASE_MODEL,
                                        &po),
           "promote start");
@@ -593,7 +592,7 @@ static void test_cancel_wait_ready(void **state)
     check(fwt_job_create(&j, e3.c, &o), "create");
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
+    w.wait.poll_interval_ms = 10;
     fwt_future *f = NULL;
     check(fwt_job_wait_ready(&f, e3.c, fwt_job_id(j), &w), "wait start");
     usleep(50 * 1000);

@@ -254,20 +254,20 @@ static fwt_weight_syncer *syncer(sfx *f, const char *dep_id, int lora)
     o.deployment_id = dep_id;
     o.base_model = BASE_MODEL;
     o.lora_rank = lora;
-    o.hotload_poll_interval_ms = 5;
-    o.hotload_timeout_ms = 3000;
-    o.manager_timeout_ms = 3000;
-    o.warmup_interval_ms = 5;
-    o.warmup_max_tries = 2;
+    o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
+    o.hotload_wait.timeout_ms = 3000;
+    o.manager_wait.timeout_ms = 3000;
+    o.warmup.retry_interval_ms = 5;
+    o.warmup.max_tries = 2;
     fwt_weight_syncer *s = NULL;
     assert_int_equal(fwt_weight_syncer_new(&s, f->c, f->t, &o), FWT_OK);
     return s;
 }
 
-static void sync_ok(fwt_weight_syncer *s, const char *name, const char *expect_snapshot, fwt_checkpoint_type expect_type)
+static void sync_ok(fwt_weight_syncer *s, const char *name, const char *expect_snapshot, fwt_sampler_type expect_type)
 {
     char *snap = NULL;
-    int rc = fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_CHECKPOINT_AUTO);
+    int rc = fwt_weight_syncer_save_and_hotload(&snap, s, name, FWT_SAMPLER_AUTO);
     if (rc != FWT_OK)
         print_error("save_and_hotload(%s): %s\n", name, fwt_error_last()->message);
     assert_int_equal(rc, FWT_OK);
@@ -285,10 +285,10 @@ static void test_chain_base_then_deltas(void **state)
 {
     sfx *f = *state;
     fwt_weight_syncer *s = syncer(f, "d1", 0);
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-2", "step-2-0a1b2c3d", FWT_CHECKPOINT_DELTA);
-    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_CHECKPOINT_DELTA);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
+    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_SAMPLER_BASE);
+    sync_ok(s, "step-2", "step-2-0a1b2c3d", FWT_SAMPLER_DELTA);
+    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_SAMPLER_DELTA);
     assert_int_equal(wint(f, &f->w.n_hl), 3);
     assert_string_equal(wstr(f, f->w.hl_prev[0]), "");
     assert_string_equal(wstr(f, f->w.hl_prev[1]), "step-1-0a1b2c3d");
@@ -303,33 +303,33 @@ static void test_broken_chain_healed_by_base(void **state)
 {
     sfx *f = *state;
     fwt_weight_syncer *s = syncer(f, "d1", 0);
-    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_SAMPLER_BASE);
     /* another save on the same training: the trainer's next delta applies on top of "intruder", which d1 does
      * not hold. The syncer sees it from the save result and does not send a doomed hotload. */
     fwt_weight_syncer *other = syncer(f, "d2", 0);
     char *snap = NULL;
-    assert_int_equal(fwt_weight_syncer_save_only(&snap, NULL, other, "intruder", FWT_CHECKPOINT_BASE), FWT_OK);
+    assert_int_equal(fwt_weight_syncer_save_only(&snap, NULL, other, "intruder", FWT_SAMPLER_BASE), FWT_OK);
     fwt_free(snap);
     fwt_weight_syncer_free(other);
     int hotloads = wint(f, &f->w.n_hl);
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_DELTA);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_CHECKPOINT_AUTO), FWT_ESTATE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_DELTA);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_SAMPLER_AUTO), FWT_ESTATE);
     assert_null(snap);
     assert_non_null(strstr(fwt_error_last()->message, "delta chain broken"));
     assert_non_null(strstr(fwt_error_last()->message, "intruder-0a1b2c3d"));
     assert_int_equal(wint(f, &f->w.n_hl), hotloads);
     /* healed: the next checkpoint is a base and loads */
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-4", "step-4-0a1b2c3d", FWT_CHECKPOINT_DELTA);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
+    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_SAMPLER_BASE);
+    sync_ok(s, "step-4", "step-4-0a1b2c3d", FWT_SAMPLER_DELTA);
     /* the deployment changes under us (e.g. a load from elsewhere): the server rejects the delta */
     pthread_mutex_lock(&f->w.mu);
     snprintf(f->w.deps[0].current, 96, "loaded-from-elsewhere");
     pthread_mutex_unlock(&f->w.mu);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-5", FWT_CHECKPOINT_AUTO), FWT_EREMOTE);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-5", FWT_SAMPLER_AUTO), FWT_EREMOTE);
     assert_non_null(strstr(fwt_error_last()->message, "step-5-0a1b2c3d"));
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-6", "step-6-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
+    sync_ok(s, "step-6", "step-6-0a1b2c3d", FWT_SAMPLER_BASE);
     fwt_weight_syncer_free(s);
 }
 
@@ -337,17 +337,17 @@ static void test_failures_force_base(void **state)
 {
     sfx *f = *state;
     fwt_weight_syncer *s = syncer(f, "d1", 0);
-    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_SAMPLER_BASE);
     wseti(f, &f->w.fail_next_hotload_post, 1);
     char *snap = NULL;
-    assert_int_not_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_CHECKPOINT_AUTO), FWT_OK);
+    assert_int_not_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-2", FWT_SAMPLER_AUTO), FWT_OK);
     assert_non_null(strstr(fwt_error_last()->message, "injected hotload refusal"));
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
+    sync_ok(s, "step-3", "step-3-0a1b2c3d", FWT_SAMPLER_BASE);
     wseti(f, &f->w.fail_next_save, 1);
-    assert_int_not_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-4", FWT_CHECKPOINT_AUTO), FWT_OK);
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
-    sync_ok(s, "step-5", "step-5-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    assert_int_not_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "step-4", FWT_SAMPLER_AUTO), FWT_OK);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
+    sync_ok(s, "step-5", "step-5-0a1b2c3d", FWT_SAMPLER_BASE);
     fwt_weight_syncer_free(s);
 }
 
@@ -361,13 +361,13 @@ static void test_foreign_snapshot_gets_full_load(void **state)
     fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     o.deployment_id = "d1";
     o.base_model = BASE_MODEL;
-    o.first_checkpoint_type = FWT_CHECKPOINT_DELTA; /* e.g. resuming: would be a delta... */
-    o.hotload_poll_interval_ms = 5;
+    o.first_sampler_type = FWT_SAMPLER_DELTA; /* e.g. resuming: would be a delta... */
+    o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
     o.disable_warmup = 1;
     fwt_weight_syncer *s = NULL;
     assert_int_equal(fwt_weight_syncer_new(&s, f->c, f->t, &o), FWT_OK);
     /* ...but the deployment holds a snapshot we did not load: full base load */
-    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    sync_ok(s, "step-1", "step-1-0a1b2c3d", FWT_SAMPLER_BASE);
     assert_string_equal(wstr(f, f->w.hl_prev[0]), "");
     assert_int_equal(fwt_weight_syncer_last_warmup_status(s), FWT_EAGAIN);
     fwt_weight_syncer_reset_delta_chain(s);
@@ -379,8 +379,8 @@ static void test_lora_always_base(void **state)
 {
     sfx *f = *state;
     fwt_weight_syncer *s = syncer(f, "d1", 16);
-    sync_ok(s, "a", "a-0a1b2c3d", FWT_CHECKPOINT_BASE);
-    sync_ok(s, "b", "b-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    sync_ok(s, "a", "a-0a1b2c3d", FWT_SAMPLER_BASE);
+    sync_ok(s, "b", "b-0a1b2c3d", FWT_SAMPLER_BASE);
     assert_string_equal(wstr(f, f->w.hl_prev[1]), "");
     fwt_weight_syncer_free(s);
 }
@@ -393,9 +393,9 @@ static void test_one_save_two_deployments(void **state)
     for (int step = 1; step <= 3; step++) {
         char name[16], *snap = NULL;
         snprintf(name, sizeof name, "s%d", step);
-        fwt_checkpoint_type t = FWT_CHECKPOINT_AUTO;
-        assert_int_equal(fwt_weight_syncer_save_only(&snap, &t, saver, name, FWT_CHECKPOINT_AUTO), FWT_OK);
-        assert_int_equal(t, step == 1 ? FWT_CHECKPOINT_BASE : FWT_CHECKPOINT_DELTA);
+        fwt_sampler_type t = FWT_SAMPLER_AUTO;
+        assert_int_equal(fwt_weight_syncer_save_only(&snap, &t, saver, name, FWT_SAMPLER_AUTO), FWT_OK);
+        assert_int_equal(t, step == 1 ? FWT_SAMPLER_BASE : FWT_SAMPLER_DELTA);
         assert_int_equal(fwt_weight_syncer_hotload(s1, snap, t), FWT_OK);
         assert_int_equal(fwt_weight_syncer_hotload(s2, snap, t), FWT_OK);
         assert_string_equal(fwt_weight_syncer_base_identity(s1), snap);
@@ -405,7 +405,7 @@ static void test_one_save_two_deployments(void **state)
     assert_int_equal(wint(f, &f->w.n_snaps), 3); /* one save per step */
     assert_string_equal(wstr(f, f->w.deps[0].current), "s3-0a1b2c3d");
     assert_string_equal(wstr(f, f->w.deps[1].current), "s3-0a1b2c3d");
-    assert_int_equal(fwt_weight_syncer_hotload(saver, "s3-0a1b2c3d", FWT_CHECKPOINT_BASE), FWT_ESTATE);
+    assert_int_equal(fwt_weight_syncer_hotload(saver, "s3-0a1b2c3d", FWT_SAMPLER_BASE), FWT_ESTATE);
     fwt_weight_syncer_free(saver);
     fwt_weight_syncer_free(s1);
     fwt_weight_syncer_free(s2);
@@ -431,33 +431,33 @@ static void test_timeout_cancel_and_warmup_failure(void **state)
     fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     o.deployment_id = "d1";
     o.base_model = BASE_MODEL;
-    o.hotload_poll_interval_ms = 5;
-    o.hotload_timeout_ms = 150;
-    o.warmup_interval_ms = 5;
-    o.warmup_max_tries = 2;
+    o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
+    o.hotload_wait.timeout_ms = 150;
+    o.warmup.retry_interval_ms = 5;
+    o.warmup.max_tries = 2;
     fwt_weight_syncer *s = NULL;
     assert_int_equal(fwt_weight_syncer_new(&s, f->c, f->t, &o), FWT_OK);
     /* warmup failure is not fatal */
     wseti(f, &f->w.warmup_fail, 1);
-    sync_ok(s, "w1", "w1-0a1b2c3d", FWT_CHECKPOINT_BASE);
+    sync_ok(s, "w1", "w1-0a1b2c3d", FWT_SAMPLER_BASE);
     assert_int_not_equal(fwt_weight_syncer_last_warmup_status(s), FWT_OK);
     wseti(f, &f->w.warmup_fail, 0);
     /* hotload that never completes: the timeout is honoured */
     wseti(f, &f->w.deps[0].stuck, 1);
     char *snap = NULL;
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "w2", FWT_CHECKPOINT_AUTO), FWT_ETIMEDOUT);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "w2", FWT_SAMPLER_AUTO), FWT_ETIMEDOUT);
     assert_non_null(strstr(fwt_error_last()->message, "w2-0a1b2c3d"));
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
     fwt_weight_syncer_free(s);
     /* and a long wait is cancelled from another thread */
-    o.hotload_timeout_ms = 60000;
+    o.hotload_wait.timeout_ms = 60000;
     assert_int_equal(fwt_weight_syncer_new(&s, f->c, f->t, &o), FWT_OK);
     canceller cc = {s, 100};
     pthread_t th;
     pthread_create(&th, NULL, cancel_later, &cc);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "w3", FWT_CHECKPOINT_AUTO), FWT_ECANCELED);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(&snap, s, "w3", FWT_SAMPLER_AUTO), FWT_ECANCELED);
     pthread_join(th, NULL);
-    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_CHECKPOINT_BASE);
+    assert_int_equal(fwt_weight_syncer_next_type(s), FWT_SAMPLER_BASE);
     fwt_weight_syncer_free(s);
 }
 
@@ -474,10 +474,10 @@ static void test_bad_arguments(void **state)
     assert_int_equal(fwt_weight_syncer_new(&s, f->c, f->t, &o), FWT_EINVAL);
     assert_int_equal(fwt_weight_syncer_new(&s, NULL, f->t, NULL), FWT_EINVAL);
     s = syncer(f, "d1", 0);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "", FWT_CHECKPOINT_AUTO), FWT_EINVAL);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "a/b", FWT_CHECKPOINT_AUTO), FWT_EINVAL);
-    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "ok", (fwt_checkpoint_type)42), FWT_EINVAL);
-    assert_int_equal(fwt_weight_syncer_hotload(s, NULL, FWT_CHECKPOINT_BASE), FWT_EINVAL);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "", FWT_SAMPLER_AUTO), FWT_EINVAL);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "a/b", FWT_SAMPLER_AUTO), FWT_EINVAL);
+    assert_int_equal(fwt_weight_syncer_save_and_hotload(NULL, s, "ok", (fwt_sampler_type)42), FWT_EINVAL);
+    assert_int_equal(fwt_weight_syncer_hotload(s, NULL, FWT_SAMPLER_BASE), FWT_EINVAL);
     assert_int_equal(wint(f, &f->w.n_hl), 0);
     fwt_weight_syncer_free(s);
 }

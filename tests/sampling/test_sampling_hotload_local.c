@@ -79,7 +79,7 @@ static env *start(const char *busy_status)
     fwt_job_free(j);
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
+    w.wait.poll_interval_ms = 10;
     check(fwt_job_wait_ready_result(&e->job, e->c, JOB, &w, 30000), "job ready");
     check(fwt_job_open_training(&e->t, e->c, e->job, NULL), "training");
     check(fwt_training_create_model_result(e->t, 30000), "model");
@@ -107,7 +107,7 @@ static void stop(env *e)
 static void start_hotload(env *e, const char *name)
 {
     fwt_sampler_save *s = NULL;
-    check(fwt_training_save_weights_for_sampler_ext_result(&s, e->t, name, FWT_CHECKPOINT_BASE, 0, 30000), "save");
+    check(fwt_training_save_weights_for_sampler_ext_result(&s, e->t, name, FWT_SAMPLER_BASE, 0, 30000), "save");
     check(fwt_deployment_hotload(e->c, DEP, BASE_MODEL, fwt_sampler_save_snapshot_name(s), NULL), "hotload");
     fwt_sampler_save_free(s);
 }

@@ -70,7 +70,7 @@ static int group_setup(void **state)
     fwt_job_free(j);
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
+    w.wait.poll_interval_ms = 10;
     if (fwt_job_wait_ready_result(&e->job, e->c, JOB, &w, 30000) != FWT_OK ||
         fwt_job_open_training(&e->t, e->c, e->job, NULL) != FWT_OK ||
         fwt_training_create_model_result(e->t, 30000) != FWT_OK)
@@ -87,11 +87,11 @@ static int group_setup(void **state)
     fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     o.deployment_id = DEP;
     o.base_model = BASE_MODEL;
-    o.hotload_poll_interval_ms = 5;
-    o.warmup_interval_ms = 10;
+    o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
+    o.warmup.retry_interval_ms = 10;
     char *snap = NULL;
     if (fwt_weight_syncer_new(&e->sync, e->c, e->t, &o) != FWT_OK ||
-        fwt_weight_syncer_save_and_hotload(&snap, e->sync, "base", FWT_CHECKPOINT_AUTO) != FWT_OK) {
+        fwt_weight_syncer_save_and_hotload(&snap, e->sync, "base", FWT_SAMPLER_AUTO) != FWT_OK) {
         fprintf(stderr, "setup: %s\n", fwt_error_last()->message);
         return -1;
     }

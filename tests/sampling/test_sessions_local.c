@@ -76,7 +76,7 @@ static fwt_job *lora_job(env *e, const char *id)
     fwt_job_free(j);
     fwt_job_wait_options w;
     fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.poll_interval_ms = 10;
+    w.wait.poll_interval_ms = 10;
     check(fwt_job_wait_ready_result(&j, e->c, id, &w, 30000), "wait ready");
     return j;
 }

@@ -356,12 +356,61 @@ static void test_delta_row_type(void **state)
     free(m);
 }
 
+/* The direct route (issue 13 item 2's server side): a running job reports its directRouteHandle; with
+ * --no-gateway the gateway path answers 503 while the trainer works through the direct route. */
+static void test_direct_route(void **state)
+{
+    (void)state;
+    static const char *args[] = {"--job-start-ms", "0", "--no-gateway", NULL};
+    fwt_local_server *s2 = srv_start(KEY, args);
+    assert_non_null(s2);
+    const char *b2 = fwt_local_server_url(s2);
+    srv_resp r;
+    srv_call(&r, b2, KEY, "POST", JOBS "?rlorTrainerJobId=gw-job", BM);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    srv_call(&r, b2, KEY, "GET", JOBS "/gw-job", NULL);
+    assert_int_equal(r.status, 200);
+    char direct[256], want[256];
+    snprintf(direct, sizeof direct, "%s", str(r.json, "directRouteHandle") ? str(r.json, "directRouteHandle") : "");
+    snprintf(want, sizeof want, "%s/direct/gw-job", b2);
+    assert_string_equal(direct, want);
+    srv_resp_free(&r);
+    srv_call(&r, b2, KEY, "GET", "/training/v1/rlorTrainerJobs/local/gw-job/api/v1/healthz", NULL);
+    assert_int_equal(r.status, 503);
+    srv_resp_free(&r);
+    char url[512];
+    snprintf(url, sizeof url, "%s/api/v1/healthz", direct);
+    srv_req(&r, "GET", url, KEY, NULL, NULL, 5000);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    snprintf(url, sizeof url, "%s/api/v1/create_session", direct);
+    srv_req(&r, "POST", url, KEY, "{}", NULL, 5000);
+    assert_int_equal(r.status, 200);
+    assert_non_null(str(r.json, "session_id"));
+    srv_resp_free(&r);
+    srv_req(&r, "POST", url, NULL, "{}", NULL, 5000); /* the key is needed there too */
+    assert_int_equal(r.status, 401);
+    srv_resp_free(&r);
+    assert_int_equal(srv_finish(s2), 0);
+    /* without --no-gateway both paths reach the same trainer */
+    srv_call(&r, base, KEY, "POST", JOBS "?rlorTrainerJobId=gw-both", BM);
+    srv_resp_free(&r);
+    srv_call(&r, base, KEY, "GET", "/training/v1/rlorTrainerJobs/local/gw-both/api/v1/healthz", NULL);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    srv_call(&r, base, KEY, "GET", "/direct/gw-both/api/v1/healthz", NULL);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    expect("GET", "/direct/no-such-job/api/v1/healthz", NULL, 404, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_telemetry),       cmocka_unit_test(test_reattach_rolls_pod),
         cmocka_unit_test(test_training_shapes), cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_delta_row_type),
+        cmocka_unit_test(test_delta_row_type),  cmocka_unit_test(test_direct_route),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,7 +41,6 @@ def main():
         fw.check(lib, "create job", lib.fwt_job_create(byref(created), client, byref(jo)))
         wo = fw.JobWaitOptions()
         lib.fwt_job_wait_options_init(byref(wo), fw.JOB_WAIT_OPTIONS_VERSION)
-        wo.poll_interval_ms = 250
         job = c_void_p()
         rc = lib.fwt_job_wait_ready_result(byref(job), client, lib.fwt_job_id(created), byref(wo), -1)
         lib.fwt_job_free(created)
@@ -72,7 +71,7 @@ def main():
         f = c_void_p()
         fw.check(lib, "save_weights_for_sampler_ext",
                  lib.fwt_training_save_weights_for_sampler_ext(byref(f), training, b"ffi-sampler-1",
-                                                               fw.CHECKPOINT_BASE, 0))
+                                                               fw.SAMPLER_BASE, 0))
         fut = fw.Future(lib, f)
         fut.result_status("save_weights_for_sampler_ext")
         ss = c_void_p()

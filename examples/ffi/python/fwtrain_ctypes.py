@@ -54,17 +54,23 @@ class TrainingOptions(Structure):
                 ("op_timeout_ms", c_int64), ("session_suffix", c_char_p), _SPARE]
 
 
+class WaitOptions(Structure):
+    """fwt_wait_options (types.h): embedded in the options of every wait, so it has no spare area."""
+    _fields_ = [("version", c_uint), ("reserved0", c_int32), ("timeout_ms", c_int64),
+                ("poll_interval_ms", c_int64), ("poll_initial_ms", c_int64), ("progress", PROGRESS_FN),
+                ("progress_payload", c_void_p)]
+
+
 class JobWaitOptions(Structure):
-    _fields_ = [("version", c_uint), ("poll_interval_ms", c_int64), ("pending_timeout_ms", c_int64),
-                ("ready_timeout_ms", c_int64), ("healthz_timeout_ms", c_int64), ("progress", PROGRESS_FN),
-                ("progress_payload", c_void_p), _SPARE]
+    _fields_ = [("version", c_uint), ("reserved0", c_int32), ("wait", WaitOptions),
+                ("pending_timeout_ms", c_int64), ("healthz_timeout_ms", c_int64), _SPARE]
 
 
 CLIENT_OPTIONS_VERSION = 1
 JOB_WAIT_OPTIONS_VERSION = 1
 JOB_CREATE_OPTIONS_VERSION = 1
 TRAINING_OPTIONS_VERSION = 1
-CHECKPOINT_BASE = 1
+SAMPLER_BASE = 1
 
 
 class FwtrainError(RuntimeError):

@@ -15,26 +15,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "version mismatch: header %s, library %s\n", FWT_VERSION_STRING, fwt_version_string());
         return 1;
     }
-    fwt_checkpoint_entry e;
-    fwt_checkpoint_entry_init(&e, FWT_CHECKPOINT_ENTRY_VERSION);
+    fwt_registry_entry e;
+    fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
     e.name = "step-3";
     e.step = 3;
     e.data_consumed = 12;
     e.state_path = "cross_job://job-install/step-3";
     e.sampler_path = "step-3-0123abcd";
     e.source_job_id = "job-install";
-    if (fwt_checkpoints_append(argv[1], &e) != FWT_OK) {
+    if (fwt_registry_append(argv[1], &e) != FWT_OK) {
         fprintf(stderr, "append: %s\n", fwt_error_last()->message);
         return 1;
     }
-    fwt_checkpoints *l = NULL;
-    if (fwt_checkpoints_read(&l, argv[1]) != FWT_OK) {
+    fwt_registry *l = NULL;
+    if (fwt_registry_read(&l, argv[1]) != FWT_OK) {
         fprintf(stderr, "read: %s\n", fwt_error_last()->message);
         return 1;
     }
-    const fwt_checkpoint_entry *p = fwt_checkpoints_latest_promotable(l);
+    const fwt_registry_entry *p = fwt_registry_latest_promotable(l);
     int ok = p && p->step == 3 && strcmp(p->sampler_path, "step-3-0123abcd") == 0;
-    fwt_checkpoints_free(l);
+    fwt_registry_free(l);
     printf("fwtrain %s: %s\n", fwt_version_string(), ok ? "ok" : "wrong registry contents");
     return ok ? 0 : 1;
 }

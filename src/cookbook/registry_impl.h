@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "fwtrain/checkpoints.h"
+#include "fwtrain/cookbook/registry.h"
 
 #define FWT__CKPT_FILE "checkpoints.jsonl"
 /* A line longer than this cannot be one of ours: treat it as garbage. */
@@ -33,7 +33,7 @@ typedef struct fwt__ckpt_tail {
  * an invalid line followed by a valid one or by another invalid one — sets
  * the last error "<path>:<line>: <reason>" and returns FWT_ECORRUPT.
  */
-int fwt__ckpt_parse(fwt_checkpoints **out, fwt__ckpt_tail *tail, const char *path, const char *buf, size_t len);
+int fwt__ckpt_parse(fwt_registry **out, fwt__ckpt_tail *tail, const char *path, const char *buf, size_t len);
 
 /* Read a whole file into a fresh NUL-terminated buffer (fwt__free_mem). Missing file → FWT_EIO with errno ENOENT kept. */
 int fwt__ckpt_read_all(char **buf, size_t *len, const char *path, int *err_no);
@@ -42,6 +42,6 @@ int fwt__ckpt_read_all(char **buf, size_t *len, const char *path, int *err_no);
 char *fwt__ckpt_join(const char *log_path);
 
 /* Validate an entry for appending; sets the last error, returns FWT_EINVAL. */
-int fwt__ckpt_check_entry(const fwt_checkpoint_entry *e);
+int fwt__ckpt_check_entry(const fwt_registry_entry *e);
 
 #endif /* FWT_COOKBOOK_REGISTRY_H */

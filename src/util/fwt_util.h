@@ -2,8 +2,8 @@
  * Core internals shared by every module: allocation, error recording,
  * logging, small string helpers. Internal names carry the fwt__ prefix.
  */
-#ifndef FWT_CORE_CORE_H
-#define FWT_CORE_CORE_H
+#ifndef FWT_UTIL_FWT_UTIL_H
+#define FWT_UTIL_FWT_UTIL_H
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,7 +42,13 @@ typedef struct fwt__err {
 
 void fwt__err_init(fwt__err *e);                 /* FWT_OK, "" strings */
 void fwt__err_clear(fwt__err *e);                /* free strings, back to FWT_OK */
+/*
+ * The one "fail with a message" rule: format into e (on OOM the message falls
+ * back to fwt_strerror(code), the code is kept). Every helper that fails an
+ * operation (futures, waits, training ops) builds its record with these.
+ */
 int fwt__err_set(fwt__err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int fwt__err_setv(fwt__err *e, int code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 int fwt__err_copy(fwt__err *dst, const fwt__err *src);
 void fwt__err_move(fwt__err *dst, fwt__err *src);  /* src left cleared */
 /* Replace the request id (copied; NULL = ""). Returns e->pub.code. */
@@ -55,6 +61,8 @@ void fwt__last_ok(void);
 
 /* Validation helpers: set the last error naming the argument and return FWT_EINVAL. */
 int fwt__check_name(const char *arg_name, const char *value, size_t max_len); /* non-NULL, non-empty, <= max, no '/' */
+/* A resource id (job, deployment, model): 1-63 of [a-z0-9-]. */
+int fwt__check_id(const char *arg, const char *value);
 
 /* ---- logging ---- */
 typedef struct fwt__logger {
@@ -63,8 +71,9 @@ typedef struct fwt__logger {
     void *payload;
 } fwt__logger;
 
-/* Formats and delivers; never pass secrets. Safe with a NULL logger or fn. */
+/* The one log formatter: formats and delivers; never pass secrets. Safe with a NULL logger or fn. */
 void fwt__log(const fwt__logger *lg, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void fwt__vlog(const fwt__logger *lg, int level, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* ---- misc ---- */
 /* n random bytes as lowercase hex into out (2n+1 bytes). Uses OpenSSL RAND_bytes. */
@@ -74,4 +83,4 @@ int fwt__uuid4(char out[37]);
 /* Trim ASCII whitespace; returns a new string. */
 char *fwt__strtrim_dup(const char *s);
 
-#endif /* FWT_CORE_CORE_H */
+#endif /* FWT_UTIL_FWT_UTIL_H */

@@ -3,20 +3,19 @@
  * chain (protocol §5). Every wait is a future the caller's thread blocks on;
  * fwt_weight_syncer_cancel cancels the one in progress.
  */
-#include "fwtrain/weight_syncer.h"
+#include "fwtrain/cookbook/weight_syncer.h"
 
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
-#include "api/deployments_internal.h"
-#include "core/future_impl.h"
+#include "fwt_util.h"
 
 struct fwt_weight_syncer {
     fwt_client *client;
     fwt_training *training;
-    fwt_weight_syncer_options o;
-    char *deployment_id, *base_model, *compression;
+    fwt_weight_syncer_options o; /* strings point at the copies below */
+    char *deployment_id, *base_model, *compression, *checksum, *source_url;
     int base_saved;          /* a sampler checkpoint was saved in this chain */
     char *base_identity;     /* identity the deployment last loaded through us */
     int deployment_checked;  /* readiness gate + current identity read */
@@ -41,14 +40,61 @@ int fwt_weight_syncer_options_init(fwt_weight_syncer_options *o, unsigned int ve
         return fwt__last_set(FWT_EINVAL, "unknown fwt_weight_syncer_options version %u", version);
     memset(o, 0, sizeof *o);
     o->version = version;
-    o->first_checkpoint_type = FWT_CHECKPOINT_BASE;
-    o->hotload_timeout_ms = 600000;
-    o->hotload_poll_interval_ms = 5000;
-    o->manager_timeout_ms = 300000;
-    o->save_timeout_ms = -1;
-    o->warmup_max_tries = 10;
-    o->warmup_interval_ms = 10000;
+    o->first_sampler_type = FWT_SAMPLER_BASE;
+    (void)fwt_wait_options_init(&o->manager_wait, FWT_WAIT_OPTIONS_VERSION);
+    o->manager_wait.timeout_ms = 300000;
+    o->manager_wait.poll_interval_ms = 5000;
+    (void)fwt_hotload_options_init(&o->hotload, FWT_HOTLOAD_OPTIONS_VERSION);
+    (void)fwt_wait_options_init(&o->hotload_wait, FWT_WAIT_OPTIONS_VERSION);
+    o->hotload_wait.timeout_ms = 600000;
+    o->hotload_wait.poll_interval_ms = 5000;
+    (void)fwt_warmup_options_init(&o->warmup, FWT_WARMUP_OPTIONS_VERSION);
+    fwt__last_ok();
     return FWT_OK;
+}
+
+static int check_options(const fwt_weight_syncer_options *o)
+{
+    if (o->version != FWT_WEIGHT_SYNCER_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_weight_syncer_options version %u", o->version);
+    if (o->lora_rank < 0)
+        return fwt__last_set(FWT_EINVAL, "lora_rank must be >= 0");
+    if (o->first_sampler_type < 0 || o->first_sampler_type > FWT_SAMPLER_MERGED_BASE)
+        return fwt__last_set(FWT_EINVAL, "first_sampler_type is not a fwt_sampler_type");
+    if (o->save_timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "save_timeout_ms must be -1, 0 or > 0");
+    if (o->manager_wait.version != FWT_WAIT_OPTIONS_VERSION || o->hotload_wait.version != FWT_WAIT_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "manager_wait and hotload_wait must be initialised with fwt_wait_options_init");
+    if (o->hotload.version != FWT_HOTLOAD_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "hotload must be initialised with fwt_hotload_options_init");
+    if (o->warmup.version != FWT_WARMUP_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "warmup must be initialised with fwt_warmup_options_init");
+    if (o->deployment_id) {
+        int rc = fwt__check_id("deployment_id", o->deployment_id);
+        if (rc != FWT_OK)
+            return rc;
+        if (!o->base_model || !*o->base_model)
+            return fwt__last_set(FWT_EINVAL, "base_model is required with a deployment_id");
+    }
+    return FWT_OK;
+}
+
+static void syncer_release(fwt_weight_syncer *s)
+{
+    fwt__free_mem(s->deployment_id);
+    fwt__free_mem(s->base_model);
+    fwt__free_mem(s->compression);
+    fwt__free_mem(s->checksum);
+    fwt__free_mem(s->source_url);
+    fwt__free_mem(s->base_identity);
+    fwt__free_mem(s);
+}
+
+/* Copy an optional input string; 0 on OOM. */
+static int copy_opt(char **dst, const char *src)
+{
+    *dst = src ? fwt__strdup(src) : NULL;
+    return !src || *dst;
 }
 
 int fwt_weight_syncer_new(fwt_weight_syncer **out, fwt_client *client, fwt_training *training,
@@ -58,62 +104,36 @@ int fwt_weight_syncer_new(fwt_weight_syncer **out, fwt_client *client, fwt_train
         return fwt__last_set(FWT_EINVAL, "out, client and training are required");
     *out = NULL;
     fwt_weight_syncer_options o;
-    fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
-    if (opts) {
-        if (opts->version != FWT_WEIGHT_SYNCER_OPTIONS_VERSION)
-            return fwt__last_set(FWT_EINVAL, "unknown fwt_weight_syncer_options version %u", opts->version);
-        if (opts->lora_rank < 0)
-            return fwt__last_set(FWT_EINVAL, "lora_rank must be >= 0");
-        if (opts->first_checkpoint_type < 0 || opts->first_checkpoint_type > FWT_CHECKPOINT_MERGED_BASE)
-            return fwt__last_set(FWT_EINVAL, "first_checkpoint_type is not a fwt_checkpoint_type");
-        o.deployment_id = opts->deployment_id;
-        o.base_model = opts->base_model;
-        o.lora_rank = opts->lora_rank;
-        if (opts->first_checkpoint_type != FWT_CHECKPOINT_AUTO)
-            o.first_checkpoint_type = opts->first_checkpoint_type;
-        if (opts->hotload_timeout_ms > 0) o.hotload_timeout_ms = opts->hotload_timeout_ms;
-        if (opts->hotload_poll_interval_ms > 0) o.hotload_poll_interval_ms = opts->hotload_poll_interval_ms;
-        if (opts->manager_timeout_ms > 0) o.manager_timeout_ms = opts->manager_timeout_ms;
-        if (opts->save_timeout_ms != 0) o.save_timeout_ms = opts->save_timeout_ms;
-        o.save_ttl_seconds = opts->save_ttl_seconds;
-        o.compression_format = opts->compression_format;
-        o.no_reset_prompt_cache = opts->no_reset_prompt_cache;
-        o.disable_warmup = opts->disable_warmup;
-        if (opts->warmup_max_tries > 0) o.warmup_max_tries = opts->warmup_max_tries;
-        if (opts->warmup_interval_ms > 0) o.warmup_interval_ms = opts->warmup_interval_ms;
-        o.progress = opts->progress;
-        o.progress_payload = opts->progress_payload;
-    }
-    if (o.deployment_id) {
-        int rc = fwt__check_id("deployment_id", o.deployment_id);
-        if (rc != FWT_OK)
-            return rc;
-        if (!o.base_model || !*o.base_model)
-            return fwt__last_set(FWT_EINVAL, "base_model is required with a deployment_id");
-    }
+    if (opts)
+        o = *opts;
+    else
+        (void)fwt_weight_syncer_options_init(&o, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
+    int rc = check_options(&o);
+    if (rc != FWT_OK)
+        return rc;
+    if (o.first_sampler_type == FWT_SAMPLER_AUTO)
+        o.first_sampler_type = FWT_SAMPLER_BASE;
     fwt_weight_syncer *s = fwt__calloc(1, sizeof *s);
     if (!s)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     s->client = client;
     s->training = training;
-    s->o = o;
-    s->deployment_id = o.deployment_id ? fwt__strdup(o.deployment_id) : NULL;
-    s->base_model = o.base_model ? fwt__strdup(o.base_model) : NULL;
-    s->compression = fwt__strdup(o.compression_format && *o.compression_format ? o.compression_format : "arc_v2");
     s->last_warmup = FWT_EAGAIN;
     s->last.version = FWT_SYNC_TIMING_VERSION;
-    if ((o.deployment_id && !s->deployment_id) || (o.base_model && !s->base_model) || !s->compression ||
+    if (!copy_opt(&s->deployment_id, o.deployment_id) || !copy_opt(&s->base_model, o.base_model) ||
+        !copy_opt(&s->compression, o.hotload.compression_format) ||
+        !copy_opt(&s->checksum, o.hotload.checksum_format) || !copy_opt(&s->source_url, o.hotload.source_url) ||
         pthread_mutex_init(&s->lock, NULL) != 0) {
-        fwt__free_mem(s->deployment_id);
-        fwt__free_mem(s->base_model);
-        fwt__free_mem(s->compression);
-        fwt__free_mem(s);
+        syncer_release(s);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    /* Strings in o now point at our copies (or NULL). */
+    /* The options as given, their strings pointing at our copies. */
+    s->o = o;
     s->o.deployment_id = s->deployment_id;
     s->o.base_model = s->base_model;
-    s->o.compression_format = s->compression;
+    s->o.hotload.compression_format = s->compression;
+    s->o.hotload.checksum_format = s->checksum;
+    s->o.hotload.source_url = s->source_url;
     *out = s;
     fwt__last_ok();
     return FWT_OK;
@@ -124,11 +144,7 @@ void fwt_weight_syncer_free(fwt_weight_syncer *s)
     if (!s)
         return;
     pthread_mutex_destroy(&s->lock);
-    fwt__free_mem(s->deployment_id);
-    fwt__free_mem(s->base_model);
-    fwt__free_mem(s->compression);
-    fwt__free_mem(s->base_identity);
-    fwt__free_mem(s);
+    syncer_release(s);
 }
 
 int fwt_weight_syncer_cancel(fwt_weight_syncer *s)
@@ -143,8 +159,12 @@ int fwt_weight_syncer_cancel(fwt_weight_syncer *s)
     return FWT_OK;
 }
 
-/* Block on f (cancellable through the syncer), take its value, free it. */
-static int wait_take(fwt_weight_syncer *s, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+/*
+ * Block on f until it is done, cancellable through the syncer. FWT_OK once
+ * done (the caller takes the value and frees f); on FWT_ETIMEDOUT f was
+ * cancelled and freed.
+ */
+static int wait_done(fwt_weight_syncer *s, fwt_future *f, int64_t timeout_ms)
 {
     pthread_mutex_lock(&s->lock);
     s->current = f;
@@ -152,7 +172,7 @@ static int wait_take(fwt_weight_syncer *s, fwt_future *f, int64_t timeout_ms, fw
     pthread_mutex_unlock(&s->lock);
     if (pre)
         (void)fwt_future_cancel(f);
-    int rc = fwt_future_wait(f, timeout_ms);
+    int rc = fwt_future_wait(f, timeout_ms > 0 ? timeout_ms : -1);
     pthread_mutex_lock(&s->lock);
     s->current = NULL;
     pthread_mutex_unlock(&s->lock);
@@ -162,13 +182,37 @@ static int wait_take(fwt_weight_syncer *s, fwt_future *f, int64_t timeout_ms, fw
         fwt_future_free(f);
         return fwt__last_set(FWT_ETIMEDOUT, "timed out after %lld ms", (long long)timeout_ms);
     }
-    void *v = NULL;
-    rc = fwt__future_take(f, kind, &v);
+    return FWT_OK;
+}
+
+/* Wait for a future that completes without a value; its outcome, f freed. */
+static int wait_status(fwt_weight_syncer *s, fwt_future *f)
+{
+    int rc = wait_done(s, f, -1);
+    if (rc != FWT_OK)
+        return rc;
+    rc = fwt_future_status(f);
+    if (rc != FWT_OK) {
+        const fwt_error *e = fwt_future_error(f);
+        rc = fwt__last_set(rc, "%s", e ? e->message : fwt_strerror(rc));
+    }
     fwt_future_free(f);
-    if (rc == FWT_OK && out)
-        *out = v;
-    else if (rc == FWT_OK && v && kind == FWT__VALUE_HOTLOAD)
-        fwt_hotload_status_free(v);
+    return rc;
+}
+
+/* Wait for a hotload-status future; the status into *out (NULL: freed), f freed. */
+static int wait_hotload_status(fwt_weight_syncer *s, fwt_future *f, fwt_hotload_status **out)
+{
+    int rc = wait_done(s, f, -1);
+    if (rc != FWT_OK)
+        return rc;
+    fwt_hotload_status *st = NULL;
+    rc = fwt_future_take_hotload_status(&st, f);
+    fwt_future_free(f);
+    if (out)
+        *out = st;
+    else
+        fwt_hotload_status_free(st);
     return rc;
 }
 
@@ -184,18 +228,12 @@ static int check_deployment(fwt_weight_syncer *s)
 {
     if (!s->deployment_id || s->deployment_checked)
         return FWT_OK;
-    fwt_deployment_wait_options wo;
-    fwt_deployment_wait_options_init(&wo, FWT_DEPLOYMENT_WAIT_OPTIONS_VERSION);
-    wo.poll_interval_ms = s->o.hotload_poll_interval_ms;
-    wo.timeout_ms = s->o.manager_timeout_ms;
-    wo.progress = s->o.progress;
-    wo.progress_payload = s->o.progress_payload;
     fwt_future *f = NULL;
-    int rc = fwt_deployment_wait_hotload_ready(&f, s->client, s->deployment_id, s->base_model, &wo);
+    int rc = fwt_deployment_wait_hotload_ready(&f, s->client, s->deployment_id, s->base_model, &s->o.manager_wait);
     if (rc != FWT_OK)
         return rc;
     fwt_hotload_status *st = NULL;
-    rc = wait_take(s, f, -1, FWT__VALUE_HOTLOAD, (void **)&st);
+    rc = wait_hotload_status(s, f, &st);
     if (rc != FWT_OK)
         return rc;
     const char *cur = fwt_hotload_status_current_identity(st, 0);
@@ -209,31 +247,31 @@ static int check_deployment(fwt_weight_syncer *s)
     return FWT_OK;
 }
 
-fwt_checkpoint_type fwt_weight_syncer_next_type(const fwt_weight_syncer *s)
+fwt_sampler_type fwt_weight_syncer_next_type(const fwt_weight_syncer *s)
 {
     if (!s)
-        return FWT_CHECKPOINT_BASE;
+        return FWT_SAMPLER_BASE;
     if (s->o.lora_rank > 0 || s->force_base)
-        return FWT_CHECKPOINT_BASE;
+        return FWT_SAMPLER_BASE;
     if (!s->base_saved)
-        return (fwt_checkpoint_type)s->o.first_checkpoint_type;
+        return (fwt_sampler_type)s->o.first_sampler_type;
     /* With a deployment, a delta only makes sense against what it holds. */
     if (s->deployment_id && !s->base_identity)
-        return FWT_CHECKPOINT_BASE;
-    return FWT_CHECKPOINT_DELTA;
+        return FWT_SAMPLER_BASE;
+    return FWT_SAMPLER_DELTA;
 }
 
-static fwt_checkpoint_type resolve_type(const fwt_weight_syncer *s, fwt_checkpoint_type type)
+static fwt_sampler_type resolve_type(const fwt_weight_syncer *s, fwt_sampler_type type)
 {
     if (s->o.lora_rank > 0)
-        return FWT_CHECKPOINT_BASE;
-    if (type != FWT_CHECKPOINT_AUTO)
+        return FWT_SAMPLER_BASE;
+    if (type != FWT_SAMPLER_AUTO)
         return type;
     return fwt_weight_syncer_next_type(s);
 }
 
 /* *previous: for a delta, the snapshot it applies on top of (fwt_sampler_save_previous_snapshot_name), else NULL. */
-static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type type, char **snapshot, char **previous)
+static int do_save(fwt_weight_syncer *s, const char *name, fwt_sampler_type type, char **snapshot, char **previous)
 {
     *snapshot = NULL;
     *previous = NULL;
@@ -242,7 +280,11 @@ static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type t
     int rc = fwt_training_save_weights_for_sampler_ext(&f, s->training, name, type, s->o.save_ttl_seconds);
     if (rc == FWT_OK) {
         fwt_sampler_save *sv = NULL;
-        rc = wait_take(s, f, s->o.save_timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)&sv);
+        rc = wait_done(s, f, s->o.save_timeout_ms);
+        if (rc == FWT_OK) {
+            rc = fwt_future_take_sampler_save(&sv, f);
+            fwt_future_free(f);
+        }
         if (rc == FWT_OK) {
             const char *sn = fwt_sampler_save_snapshot_name(sv);
             const char *pv = fwt_sampler_save_previous_snapshot_name(sv);
@@ -263,34 +305,25 @@ static int do_save(fwt_weight_syncer *s, const char *name, fwt_checkpoint_type t
         return rc;
     }
     s->base_saved = 1;
-    if (type == FWT_CHECKPOINT_BASE || type == FWT_CHECKPOINT_MERGED_BASE)
+    if (type == FWT_SAMPLER_BASE || type == FWT_SAMPLER_MERGED_BASE)
         s->force_base = 0;
     return FWT_OK;
 }
 
-static int do_hotload(fwt_weight_syncer *s, const char *snapshot, fwt_checkpoint_type type)
+static int do_hotload(fwt_weight_syncer *s, const char *snapshot, fwt_sampler_type type)
 {
     int64_t t0 = now_ms();
     int rc = check_deployment(s);
-    fwt_hotload_options ho;
-    fwt_hotload_options_init(&ho, FWT_HOTLOAD_OPTIONS_VERSION);
-    if (s->o.lora_rank == 0 && type == FWT_CHECKPOINT_DELTA && s->base_identity)
-        ho.previous_snapshot_identity = s->base_identity;
-    ho.compression_format = s->compression;
-    ho.no_reset_prompt_cache = s->o.no_reset_prompt_cache;
+    fwt_hotload_options ho = s->o.hotload;
+    ho.previous_snapshot_identity =
+        s->o.lora_rank == 0 && type == FWT_SAMPLER_DELTA && s->base_identity ? s->base_identity : NULL;
     if (rc == FWT_OK)
         rc = fwt_deployment_hotload(s->client, s->deployment_id, s->base_model, snapshot, &ho);
     if (rc == FWT_OK) {
-        fwt_hotload_wait_options wo;
-        fwt_hotload_wait_options_init(&wo, FWT_HOTLOAD_WAIT_OPTIONS_VERSION);
-        wo.poll_interval_ms = s->o.hotload_poll_interval_ms;
-        wo.timeout_ms = s->o.hotload_timeout_ms;
-        wo.progress = s->o.progress;
-        wo.progress_payload = s->o.progress_payload;
         fwt_future *f = NULL;
-        rc = fwt_deployment_wait_hotload(&f, s->client, s->deployment_id, s->base_model, snapshot, &wo);
+        rc = fwt_deployment_wait_hotload(&f, s->client, s->deployment_id, s->base_model, snapshot, &s->o.hotload_wait);
         if (rc == FWT_OK)
-            rc = wait_take(s, f, -1, FWT__VALUE_HOTLOAD, NULL);
+            rc = wait_hotload_status(s, f, NULL);
     }
     s->last.hotload_ms = now_ms() - t0;
     if (rc != FWT_OK) {
@@ -304,20 +337,18 @@ static int do_hotload(fwt_weight_syncer *s, const char *snapshot, fwt_checkpoint
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     if (!s->o.disable_warmup) {
         int64_t w0 = now_ms();
-        fwt_warmup_options wu;
-        fwt_warmup_options_init(&wu, FWT_WARMUP_OPTIONS_VERSION);
-        wu.max_tries = s->o.warmup_max_tries;
-        wu.retry_interval_ms = s->o.warmup_interval_ms;
-        wu.progress = s->o.progress;
-        wu.progress_payload = s->o.progress_payload;
         fwt_future *f = NULL;
-        int wrc = fwt_deployment_warmup(&f, s->client, s->deployment_id, &wu);
+        int wrc = fwt_deployment_warmup(&f, s->client, s->deployment_id, &s->o.warmup);
         if (wrc == FWT_OK)
-            wrc = wait_take(s, f, -1, FWT__VALUE_NONE, NULL);
+            wrc = wait_status(s, f);
         s->last_warmup = wrc; /* not fatal (§5) */
-        if (wrc != FWT_OK)
-            fwt__log(fwt__client_logger(s->client), FWT_LOG_WARN, "warmup of deployment %s after loading %s failed: %s",
-                     s->deployment_id, snapshot, fwt_error_last()->message);
+        if (wrc != FWT_OK) {
+            char *msg = fwt__asprintf("warmup of deployment %s after loading %s failed: %s", s->deployment_id,
+                                      snapshot, fwt_error_last()->message);
+            if (msg)
+                fwt_client_log(s->client, FWT_LOG_WARN, msg);
+            fwt__free_mem(msg);
+        }
         s->last.warmup_ms = now_ms() - w0;
     }
     fwt__last_ok();
@@ -342,16 +373,16 @@ static int check_name(const char *name)
     return FWT_OK;
 }
 
-static int check_type(fwt_checkpoint_type type)
+static int check_type(fwt_sampler_type type)
 {
-    if ((int)type < FWT_CHECKPOINT_AUTO || (int)type > FWT_CHECKPOINT_MERGED_BASE)
-        return fwt__last_set(FWT_EINVAL, "type is not a fwt_checkpoint_type");
+    if ((int)type < FWT_SAMPLER_AUTO || (int)type > FWT_SAMPLER_MERGED_BASE)
+        return fwt__last_set(FWT_EINVAL, "type is not a fwt_sampler_type");
     return FWT_OK;
 }
 
 /* save (and with `hotload`, load into the deployment): the body of save_only and save_and_hotload. */
-static int save_call(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s, const char *name,
-                     fwt_checkpoint_type type, int hotload)
+static int save_call(char **snapshot_out, fwt_sampler_type *type_out, fwt_weight_syncer *s, const char *name,
+                     fwt_sampler_type type, int hotload)
 {
     if (snapshot_out)
         *snapshot_out = NULL;
@@ -369,11 +400,11 @@ static int save_call(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_wei
         s->last.total_ms = now_ms() - t0;
         return rc;
     }
-    fwt_checkpoint_type t = resolve_type(s, type);
+    fwt_sampler_type t = resolve_type(s, type);
     s->last.type = t;
     char *snap = NULL, *prev = NULL;
     rc = do_save(s, name, t, &snap, &prev);
-    if (rc == FWT_OK && hotload && prev && s->o.lora_rank == 0 && t == FWT_CHECKPOINT_DELTA &&
+    if (rc == FWT_OK && hotload && prev && s->o.lora_rank == 0 && t == FWT_SAMPLER_DELTA &&
         !(s->base_identity && strcmp(prev, s->base_identity) == 0)) {
         /* The trainer's delta applies on top of a snapshot the deployment does not hold (another save on this
          * training came in between): loading it can only fail, so do not send it and restart with a base. */
@@ -401,19 +432,19 @@ static int save_call(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_wei
     return FWT_OK;
 }
 
-int fwt_weight_syncer_save_only(char **snapshot_out, fwt_checkpoint_type *type_out, fwt_weight_syncer *s,
-                                const char *name, fwt_checkpoint_type type)
+int fwt_weight_syncer_save_only(char **snapshot_out, fwt_sampler_type *type_out, fwt_weight_syncer *s,
+                                const char *name, fwt_sampler_type type)
 {
     return save_call(snapshot_out, type_out, s, name, type, 0);
 }
 
 int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
-                                       fwt_checkpoint_type type)
+                                       fwt_sampler_type type)
 {
     return save_call(snapshot_out, NULL, s, name, type, s && s->deployment_id);
 }
 
-int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, fwt_checkpoint_type type)
+int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, fwt_sampler_type type)
 {
     if (!s)
         return fwt__last_set(FWT_EINVAL, "syncer is required");
@@ -426,7 +457,7 @@ int fwt_weight_syncer_hotload(fwt_weight_syncer *s, const char *snapshot_name, f
         return rc;
     begin(s);
     int64_t t0 = now_ms();
-    s->last.type = type == FWT_CHECKPOINT_AUTO ? FWT_CHECKPOINT_BASE : type;
+    s->last.type = type == FWT_SAMPLER_AUTO ? FWT_SAMPLER_BASE : type;
     rc = do_hotload(s, snapshot_name, type);
     s->last.total_ms = now_ms() - t0;
     return rc;

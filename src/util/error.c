@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 const char *fwt_strerror(int status)
 {
@@ -57,14 +57,20 @@ static void err_set_message(fwt__err *e, char *msg)
     e->pub.message = msg ? msg : fwt_strerror(e->pub.code);
 }
 
-int fwt__err_set(fwt__err *e, int code, const char *fmt, ...)
+int fwt__err_setv(fwt__err *e, int code, const char *fmt, va_list ap)
 {
     if (!e)
         return code;
     e->pub.code = code;
+    err_set_message(e, fwt__vasprintf(fmt, ap));
+    return code;
+}
+
+int fwt__err_set(fwt__err *e, int code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    err_set_message(e, fwt__vasprintf(fmt, ap));
+    fwt__err_setv(e, code, fmt, ap);
     va_end(ap);
     return code;
 }

@@ -1,5 +1,8 @@
-/* Names of the progress stages reported by long waits (jobs.h). */
-#include "fwtrain/jobs.h"
+/* What types.h declares besides the string list: progress stage names and the wait options. */
+#include <string.h>
+
+#include "fwt_util.h"
+#include "fwtrain/types.h"
 
 const char *fwt_progress_stage_name(int stage)
 {
@@ -19,4 +22,16 @@ const char *fwt_progress_stage_name(int stage)
     case FWT_PROGRESS_WARMUP: return "warmup";
     default: return "unknown";
     }
+}
+
+int fwt_wait_options_init(fwt_wait_options *opts, unsigned int version)
+{
+    if (!opts)
+        return fwt__last_set(FWT_EINVAL, "fwt_wait_options_init: opts is NULL");
+    if (version != FWT_WAIT_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "unknown fwt_wait_options version %u", version);
+    memset(opts, 0, sizeof *opts);
+    opts->version = version;
+    fwt__last_ok();
+    return FWT_OK;
 }

@@ -3,7 +3,7 @@
 
 #include <openssl/rand.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 int fwt__random_hex(char *out, size_t nbytes)
 {
@@ -52,4 +52,20 @@ char *fwt__strtrim_dup(const char *s)
     while (n && is_space(s[n - 1]))
         n--;
     return fwt__strndup(s, n);
+}
+
+int fwt__check_id(const char *arg, const char *value)
+{
+    if (!value || !*value)
+        return fwt__last_set(FWT_EINVAL, "%s is required", arg);
+    size_t n = strlen(value);
+    if (n > 63)
+        return fwt__last_set(FWT_EINVAL, "%s is longer than 63 characters", arg);
+    for (size_t i = 0; i < n; i++) {
+        char ch = value[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-'))
+            return fwt__last_set(FWT_EINVAL, "%s \"%.80s\" may only contain lowercase letters, digits and '-'", arg,
+                                 value);
+    }
+    return FWT_OK;
 }

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/core.h"
+#include "fwt_util.h"
 
 static void *std_malloc(size_t n, void *ctx) { (void)ctx; return malloc(n); }
 static void *std_realloc(void *p, size_t n, void *ctx) { (void)ctx; return realloc(p, n); }
