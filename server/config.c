@@ -17,6 +17,7 @@ void fwl_config_defaults(fwl_config *c)
     c->max_body_bytes = (size_t)64 << 20;
     c->job_start_ms = 200;
     c->hotload_ms = 50;
+    c->session_timeout_ms = 60000;
     c->promote_ms = 200;
     c->ttl_sweep_ms = 1000;
     c->max_connections = 1000;

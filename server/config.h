@@ -16,6 +16,7 @@ typedef struct fwl_faults {
     int retry_after_s;
     int stall_ms;
     char only_prefix[128]; /* when set, only paths starting with it are faulted */
+    int hotload_busy;      /* hotload_busy=404|425: completions answer it while the deployment loads a snapshot */
 } fwl_faults;
 
 typedef struct fwl_config {
@@ -33,6 +34,7 @@ typedef struct fwl_config {
     int hotload_ms;        /* time a replica spends "downloading" */
     int promote_ms;        /* time an async promotion stays not-done */
     int ttl_sweep_ms;
+    int session_timeout_ms; /* a session silent this long is dropped with its models; 0 = never */
     bool verbose;
     bool strict_hotload;   /* old serving stack: unknown hotload body fields (reset_prompt_cache) -> 400 (§3.8) */
     bool no_async_promote; /* old control plane: async_promotion -> 400 (§3.6 fallback) */

@@ -2,7 +2,9 @@
  * Status faults (503/429/408/410) replace the response BEFORE the handler runs, so nothing is committed;
  * drop and stall_body act AFTER the handler (the client cannot know the outcome, every route is safe to
  * retry: creates answer 409, submits dedupe on seq_id + idempotency key, hotloads of the held identity are
- * no-ops); drip_body sends the body a byte at a time, delay holds even the headers back. The trainer healthz probe is never faulted: it is a readiness probe, not an API call. */
+ * no-ops); drip_body sends the body a byte at a time, delay holds even the headers back. The trainer healthz probe is never faulted: it is a readiness probe, not an API call.
+ * hotload_busy=404|425 is not drawn: completions answer that status while their deployment loads a snapshot
+ * (inference.c), as the service does mid-hotload. */
 #include "faults.h"
 
 #include <stdio.h>
@@ -57,7 +59,10 @@ int fwl_faults_parse(fwl_faults *f, const char *spec, char *err, size_t errlen)
             bad = parse_prob(v, &f->pdrop);
         else if (!strcmp(k, "retry_after"))
             f->retry_after_s = atoi(v);
-        else if (!strcmp(k, "only"))
+        else if (!strcmp(k, "hotload_busy")) {
+            f->hotload_busy = atoi(v);
+            bad = f->hotload_busy != 404 && f->hotload_busy != 425;
+        } else if (!strcmp(k, "only"))
             snprintf(f->only_prefix, sizeof f->only_prefix, "%s", v);
         else if (!strcmp(k, "stall_body_ms") || !strcmp(k, "drip_body_ms") || !strcmp(k, "delay_ms")) {
             /* N@p */

@@ -1,7 +1,8 @@
 /* POST /inference/v1/completions (protocol §3.10): OpenAI-style completions from a deployment's current
- * weights. Tokens are bytes; a string prompt is its UTF-8 bytes. With echo + logprobs the prompt tokens'
- * logprobs come back too (the first has no context: null), so a client can compare them with the trainer's
- * forward logprobs. 425 while the deployment holds no weights. */
+ * weights, sampled by sample.c (n, temperature, top_p, top_k, seed, stop). Tokens are bytes; a string prompt
+ * is its UTF-8 bytes. Logprobs are the model's own, equal to the trainer's forward logprobs; with echo the
+ * prompt tokens' logprobs come back too (the first has no context: null). 425 while the deployment holds no
+ * weights; with --faults hotload_busy=404|425, that status while a hotload is in flight. */
 #include "inference.h"
 
 #include <math.h>
@@ -17,6 +18,11 @@
 
 #define MAX_PROMPT (1u << 20)
 #define MAX_GEN 4096
+#define MAX_N 128
+#define MAX_STOP_LEN 256
+#define MAX_LOGPROBS 5
+
+typedef fwl_completion_req creq;
 
 static void token_text(int64_t t, char *buf, size_t len)
 {
@@ -26,17 +32,16 @@ static void token_text(int64_t t, char *buf, size_t len)
         snprintf(buf, len, "bytes:\\x%02x", (unsigned)t);
 }
 
-/* Bytes as JSON-safe text: ASCII kept, other bytes as U+FFFD. -1 when out of memory. */
-static int append_text(char **buf, size_t *len, size_t *cap, const int64_t *toks, size_t n)
+/* Bytes as JSON-safe text: ASCII kept, other bytes as U+FFFD. */
+static bool append_text(char **buf, size_t *len, size_t *cap, const int64_t *toks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (*len + 4 >= *cap) {
-            size_t nc = (*cap + 4) * 2;
-            char *nb = realloc(*buf, nc);
+            char *nb = realloc(*buf, (*cap + 4) * 2);
             if (!nb)
-                return -1;
+                return false;
             *buf = nb;
-            *cap = nc;
+            *cap = (*cap + 4) * 2;
         }
         if (toks[i] < 128 && toks[i] > 0) {
             (*buf)[(*len)++] = (char)toks[i];
@@ -48,199 +53,279 @@ static int append_text(char **buf, size_t *len, size_t *cap, const int64_t *toks
         }
         (*buf)[*len] = 0;
     }
-    return 0;
+    return true;
 }
 
-/* The prompt as byte tokens (a string's bytes, or an array of integers 0..255). NULL + *bad on a bad one. */
-static int64_t *parse_prompt(const cJSON *pj, size_t *np, const char **bad)
+/* An optional integer field in lo..hi (JSON null = absent). Numbers that are not integers or do not fit are
+ * refused: converting them would be undefined behaviour in C. */
+static const char *int_field(const cJSON *body, const char *k, double lo, double hi, double *out, bool *present)
 {
-    int64_t *prompt = NULL;
-    *np = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, k);
+    *present = v && !cJSON_IsNull(v);
+    if (!*present)
+        return NULL;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble) ||
+        v->valuedouble < lo || v->valuedouble > hi)
+        return "out of range";
+    *out = v->valuedouble;
+    return NULL;
+}
+
+static const char *parse_prompt(const cJSON *pj, creq *q)
+{
     if (cJSON_IsString(pj)) {
-        size_t n = strlen(pj->valuestring);
-        if (n > MAX_PROMPT) {
-            *bad = "prompt too long";
-            return NULL;
-        }
-        if (!(prompt = malloc((n + 1) * sizeof *prompt))) {
-            *bad = "out of memory";
-            return NULL;
-        }
-        for (size_t i = 0; i < n; i++)
-            prompt[i] = (unsigned char)pj->valuestring[i];
-        *np = n;
-        return prompt;
-    }
-    if (!cJSON_IsArray(pj)) {
-        *bad = "prompt must be a string or an array of token ids";
+        q->np = strlen(pj->valuestring);
+        if (q->np > MAX_PROMPT)
+            return "prompt too long";
+        q->prompt = malloc((q->np + 1) * sizeof *q->prompt);
+        if (!q->prompt)
+            return "out of memory";
+        for (size_t i = 0; i < q->np; i++)
+            q->prompt[i] = (unsigned char)pj->valuestring[i];
         return NULL;
     }
-    size_t n = (size_t)cJSON_GetArraySize(pj);
-    if (n > MAX_PROMPT) {
-        *bad = "prompt too long";
-        return NULL;
-    }
-    if (!(prompt = malloc((n + 1) * sizeof *prompt))) {
-        *bad = "out of memory";
-        return NULL;
-    }
+    if (!cJSON_IsArray(pj))
+        return "prompt must be a string or an array of token ids";
+    q->np = (size_t)cJSON_GetArraySize(pj);
+    if (q->np > MAX_PROMPT)
+        return "prompt too long";
+    q->prompt = malloc((q->np + 1) * sizeof *q->prompt);
+    if (!q->prompt)
+        return "out of memory";
+    size_t i = 0;
     const cJSON *t;
     cJSON_ArrayForEach(t, pj)
     {
-        if (!fwl_json_num_in(t, 0, 255, &prompt[*np])) {
-            *bad = "prompt tokens must be integers 0..255 (byte-level model)";
-            free(prompt);
-            *np = 0;
-            return NULL;
-        }
-        (*np)++;
+        if (cJSON_IsArray(t) || cJSON_IsString(t))
+            return "a list of prompts is not supported by fwtrain-local (send one prompt per request)";
+        if (!cJSON_IsNumber(t) || t->valuedouble < 0 || t->valuedouble > 255 || t->valuedouble != floor(t->valuedouble))
+            return "prompt tokens must be integers 0..255 (byte-level model)";
+        q->prompt[i++] = (int64_t)t->valuedouble;
     }
-    return prompt;
+    return NULL;
+}
+
+static const char *parse_stop(const cJSON *sj, creq *q)
+{
+    if (!sj || cJSON_IsNull(sj))
+        return NULL;
+    const cJSON *one = cJSON_IsString(sj) ? sj : NULL;
+    if (!one && !cJSON_IsArray(sj))
+        return "stop must be a string or an array of strings";
+    if (!one && cJSON_GetArraySize(sj) > FWL_MAX_STOP)
+        return "stop takes at most 16 strings";
+    const cJSON *it = one ? one : sj->child;
+    for (; it; it = one ? NULL : it->next) {
+        if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > MAX_STOP_LEN)
+            return "each stop string must be a non-empty string of at most 256 bytes";
+        size_t len = strlen(it->valuestring);
+        uint8_t *copy = malloc(len);
+        if (!copy)
+            return "out of memory";
+        memcpy(copy, it->valuestring, len);
+        q->stop[q->nstop].s = copy;
+        q->stop[q->nstop].len = len;
+        q->nstop++;
+    }
+    return NULL;
 }
 
 const char *fwl_completion_parse(const cJSON *body, uint64_t default_seed, fwl_completion_req *q)
 {
     memset(q, 0, sizeof *q);
-    q->temperature = 1.0;
-    q->max_tokens = 16;
-    q->seed = default_seed;
     const char *model = fwl_json_str(body, "model");
     if (!model || !fwl_parse_deployment_header(model, q->dep, sizeof q->dep) || !strchr(model, '/'))
         return "model must be accounts/" FWL_ACCOUNT "/deployments/<id>";
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(body, "max_tokens");
+    double v;
+    bool present;
+    q->max_tokens = 16;
+    q->n = 1;
+    q->seed = default_seed;
+    q->sp = (fwl_sample_params){.temperature = 1.0, .top_p = 1.0, .top_k = 0};
+    if (int_field(body, "max_tokens", 0, MAX_GEN, &v, &present))
+        return "max_tokens must be an integer 0..4096";
+    if (present)
+        q->max_tokens = (size_t)v;
+    if (int_field(body, "n", 1, MAX_N, &v, &present))
+        return "n must be an integer 1..128";
+    if (present)
+        q->n = (size_t)v;
+    /* top_k: 0 = off; anything above the vocabulary is off too, but it must fit an int */
+    if (int_field(body, "top_k", 0, 2147483647.0, &v, &present))
+        return "top_k must be an integer >= 0 that fits 32 bits (0 = off)";
+    if (present)
+        q->sp.top_k = (int)v;
+    /* seed: an int64, as OpenAI and vLLM define it; 2^63 itself does not fit */
+    if (int_field(body, "seed", -9223372036854775808.0, 9223372036854775807.0, &v, &present) ||
+        (present && v >= 9223372036854775808.0))
+        return "seed must be an integer that fits 64 bits (-2^63 .. 2^63-1)";
+    if (present)
+        q->seed = (uint64_t)(int64_t)v;
     const cJSON *tj = cJSON_GetObjectItemCaseSensitive(body, "temperature");
-    const cJSON *ej = cJSON_GetObjectItemCaseSensitive(body, "echo");
-    const cJSON *lj = cJSON_GetObjectItemCaseSensitive(body, "logprobs");
-    const cJSON *sj = cJSON_GetObjectItemCaseSensitive(body, "seed");
-    const char *bad = NULL;
-    int64_t v;
-    if (mt && !cJSON_IsNull(mt)) {
-        if (!fwl_json_num_in(mt, 0, MAX_GEN, &v))
-            bad = "max_tokens must be an integer 0..4096";
-        else
-            q->max_tokens = (long)v;
-    }
     if (tj && !cJSON_IsNull(tj)) {
-        if (!cJSON_IsNumber(tj) || !(tj->valuedouble >= 0 && tj->valuedouble <= 100))
-            bad = "temperature must be a number 0..100";
-        else
-            q->temperature = tj->valuedouble;
+        if (!cJSON_IsNumber(tj) || !isfinite(tj->valuedouble) || tj->valuedouble < 0)
+            return "temperature must be a finite number >= 0 (0 = greedy)";
+        q->sp.temperature = tj->valuedouble;
     }
-    if (ej && !cJSON_IsBool(ej) && !cJSON_IsNull(ej))
-        bad = "echo must be a boolean";
-    if (lj && !cJSON_IsNull(lj) && !cJSON_IsBool(lj) && !cJSON_IsNumber(lj))
-        bad = "logprobs must be an integer or a boolean";
-    if (sj && !cJSON_IsNull(sj) && !cJSON_IsNumber(sj))
-        bad = "seed must be an integer";
-    if (bad)
-        return bad;
-    q->echo = cJSON_IsTrue(ej);
-    q->want_lp = lj && (cJSON_IsTrue(lj) || (cJSON_IsNumber(lj) && lj->valuedouble >= 0));
-    if (sj && cJSON_IsNumber(sj))
-        q->seed = (uint64_t)sj->valuedouble;
-    q->prompt = parse_prompt(cJSON_GetObjectItemCaseSensitive(body, "prompt"), &q->np, &bad);
-    return bad;
+    const cJSON *pj = cJSON_GetObjectItemCaseSensitive(body, "top_p");
+    if (pj && !cJSON_IsNull(pj)) {
+        if (!cJSON_IsNumber(pj) || !(pj->valuedouble > 0) || pj->valuedouble > 1)
+            return "top_p must be a number in (0, 1]";
+        q->sp.top_p = pj->valuedouble;
+    }
+    static const char *const bools[] = {"echo must be a boolean", "include_stop_str_in_output must be a boolean",
+                                        "stream must be a boolean"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *k = i == 0 ? "echo" : i == 1 ? "include_stop_str_in_output" : "stream";
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(body, k);
+        if (b && !cJSON_IsBool(b) && !cJSON_IsNull(b))
+            return bools[i];
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "stream")))
+        return "stream is not supported by fwtrain-local";
+    q->echo = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "echo"));
+    q->include_stop = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "include_stop_str_in_output"));
+    const cJSON *lj = cJSON_GetObjectItemCaseSensitive(body, "logprobs");
+    if (cJSON_IsBool(lj)) {
+        q->want_lp = cJSON_IsTrue(lj);
+    } else if (lj && !cJSON_IsNull(lj)) {
+        if (int_field(body, "logprobs", 0, MAX_LOGPROBS, &v, &present))
+            return "logprobs must be a boolean or an integer 0..5";
+        q->want_lp = true;
+    }
+    const char *e = parse_stop(cJSON_GetObjectItemCaseSensitive(body, "stop"), q);
+    return e ? e : parse_prompt(cJSON_GetObjectItemCaseSensitive(body, "prompt"), q);
 }
 
 void fwl_completion_free(fwl_completion_req *q)
 {
     free(q->prompt);
     q->prompt = NULL;
+    for (size_t i = 0; i < q->nstop; i++)
+        free((void *)q->stop[i].s);
+    q->nstop = 0;
 }
 
-/* What the model produced for one request. */
-typedef struct completion {
-    int64_t *gen;
-    float *glp, *plp;
-    size_t ng;
-} completion;
+/* One generated choice. */
+typedef struct choice {
+    int64_t *tok;
+    float *lp;
+    size_t n;
+    bool stopped;
+} choice;
 
-static void completion_free(completion *c)
-{
-    free(c->gen);
-    free(c->glp);
-    free(c->plp);
-}
-
-static int completion_run(const fwl_model *m, const fwl_completion_req *q, completion *c)
-{
-    memset(c, 0, sizeof *c);
-    c->gen = malloc(((size_t)q->max_tokens + 1) * sizeof *c->gen);
-    c->glp = malloc(((size_t)q->max_tokens + 1) * sizeof *c->glp);
-    c->plp = malloc((q->np + 1) * sizeof *c->plp);
-    if (!c->gen || !c->glp || !c->plp)
-        return -1;
-    c->ng = q->max_tokens > 0
-                ? fwl_model_generate(m, q->prompt, q->np, (size_t)q->max_tokens, q->temperature, q->seed, c->gen, c->glp)
-                : 0;
-    if (q->echo && q->want_lp && q->np > 0)
-        fwl_model_prompt_logprobs(m, q->prompt, q->np, c->plp);
-    return 0;
-}
-
-static void add_token(cJSON *toks, cJSON *ids, cJSON *tlp, int64_t tok, cJSON *lp)
-{
-    char tt[32];
-    token_text(tok, tt, sizeof tt);
-    cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
-    cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)tok));
-    cJSON_AddItemToArray(tlp, lp);
-}
-
-/* choices[0]: text, finish_reason and (asked for) logprobs. NULL when out of memory. */
-static cJSON *completion_choice(const fwl_completion_req *q, const completion *c)
+static cJSON *choice_json(const creq *q, const choice *c, size_t index, const float *plp)
 {
     char *text = calloc(1, 16);
     size_t tl = 0, tc = 16;
-    if (!text || (q->echo && append_text(&text, &tl, &tc, q->prompt, q->np) != 0) ||
-        append_text(&text, &tl, &tc, c->gen, c->ng) != 0) {
+    bool ok = text && (!q->echo || append_text(&text, &tl, &tc, q->prompt, q->np)) &&
+              append_text(&text, &tl, &tc, c->tok, c->n);
+    cJSON *o = cJSON_CreateObject();
+    if (!ok || !o) {
         free(text);
+        cJSON_Delete(o);
         return NULL;
     }
-    cJSON *ch = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ch, "index", 0);
-    cJSON_AddStringToObject(ch, "text", text);
-    cJSON_AddStringToObject(ch, "finish_reason", "length");
+    cJSON_AddNumberToObject(o, "index", (double)index);
+    cJSON_AddStringToObject(o, "text", text);
     free(text);
-    if (q->want_lp) {
-        cJSON *lp = cJSON_AddObjectToObject(ch, "logprobs");
-        cJSON *toks = cJSON_AddArrayToObject(lp, "tokens");
-        cJSON *tlp = cJSON_AddArrayToObject(lp, "token_logprobs");
-        cJSON *ids = cJSON_AddArrayToObject(lp, "token_ids");
-        for (size_t i = 0; q->echo && i < q->np; i++)
-            add_token(toks, ids, tlp, q->prompt[i], i == 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)c->plp[i]));
-        for (size_t i = 0; i < c->ng; i++)
-            add_token(toks, ids, tlp, c->gen[i], cJSON_CreateNumber((double)c->glp[i]));
+    cJSON_AddStringToObject(o, "finish_reason", c->stopped ? "stop" : "length");
+    cJSON *ids = cJSON_AddArrayToObject(o, "token_ids"); /* the generated tokens (never the prompt) */
+    for (size_t i = 0; i < c->n; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)c->tok[i]));
+    if (!q->want_lp) {
+        cJSON_AddNullToObject(o, "logprobs");
+        return o;
     }
-    return ch;
-}
-
-static cJSON *completion_json(fwl_server *s, const fwl_completion_req *q, const completion *c)
-{
-    cJSON *ch = completion_choice(q, c);
-    cJSON *o = ch ? cJSON_CreateObject() : NULL;
-    if (!o) {
-        cJSON_Delete(ch);
-        return NULL;
+    cJSON *lp = cJSON_AddObjectToObject(o, "logprobs");
+    cJSON *toks = cJSON_AddArrayToObject(lp, "tokens");
+    cJSON *tlp = cJSON_AddArrayToObject(lp, "token_logprobs");
+    cJSON *lids = cJSON_AddArrayToObject(lp, "token_ids"); /* aligned with tokens: prompt too with echo */
+    char tt[32];
+    for (size_t i = 0; q->echo && i < q->np; i++) {
+        token_text(q->prompt[i], tt, sizeof tt);
+        cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
+        cJSON_AddItemToArray(lids, cJSON_CreateNumber((double)q->prompt[i]));
+        cJSON_AddItemToArray(tlp, i == 0 ? cJSON_CreateNull() : cJSON_CreateNumber((double)plp[i]));
     }
-    char id[64], mname[128];
-    fwl_new_id(s, "cmpl-", id, sizeof id);
-    snprintf(mname, sizeof mname, "accounts/%s/deployments/%s", FWL_ACCOUNT, q->dep);
-    cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "object", "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)(fwl_now_us() / 1000000));
-    cJSON_AddStringToObject(o, "model", mname);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    if (!cJSON_AddItemToArray(choices, ch))
-        cJSON_Delete(ch);
-    cJSON *u = cJSON_AddObjectToObject(o, "usage");
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)q->np);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)c->ng);
-    cJSON_AddNumberToObject(u, "total_tokens", (double)(q->np + c->ng));
+    for (size_t i = 0; i < c->n; i++) {
+        token_text(c->tok[i], tt, sizeof tt);
+        cJSON_AddItemToArray(toks, cJSON_CreateString(tt));
+        cJSON_AddItemToArray(lids, cJSON_CreateNumber((double)c->tok[i]));
+        cJSON_AddItemToArray(tlp, cJSON_CreateNumber((double)c->lp[i]));
+    }
     return o;
 }
 
-/* The deployment's weights (a reference), or NULL with out filled (404 / 425). */
+/* Samples every choice from w's model and builds the response (NULL on OOM). */
+static cJSON *complete(fwl_server *s, const creq *q, const fwl_model *m)
+{
+    uint64_t seed = q->seed;
+    choice *cs = calloc(q->n, sizeof *cs);
+    float *plp = malloc((q->np + 1) * sizeof *plp);
+    cJSON *o = cs && plp ? cJSON_CreateObject() : NULL;
+    if (o && q->echo && q->want_lp && q->np > 0)
+        fwl_model_prompt_logprobs(m, q->prompt, q->np, plp);
+    size_t gen_total = 0;
+    for (size_t i = 0; o && i < q->n; i++) {
+        cs[i].tok = malloc((q->max_tokens + 1) * sizeof *cs[i].tok);
+        cs[i].lp = malloc((q->max_tokens + 1) * sizeof *cs[i].lp);
+        if (!cs[i].tok || !cs[i].lp) {
+            cJSON_Delete(o);
+            o = NULL;
+            break;
+        }
+        uint64_t rng = fwl_sample_rng(seed, i);
+        cs[i].n = fwl_sample_generate(m, q->prompt, q->np, q->max_tokens, &q->sp, &rng, q->stop, q->nstop,
+                                      q->include_stop, cs[i].tok, cs[i].lp, &cs[i].stopped);
+        gen_total += cs[i].n;
+    }
+    if (o) {
+        char id[64];
+        fwl_new_id(s, "cmpl-", id, sizeof id);
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "object", "text_completion");
+        cJSON_AddNumberToObject(o, "created", (double)(fwl_now_us() / 1000000));
+        char mname[128];
+        snprintf(mname, sizeof mname, "accounts/%s/deployments/%s", FWL_ACCOUNT, q->dep);
+        cJSON_AddStringToObject(o, "model", mname);
+        cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+        for (size_t i = 0; o && i < q->n; i++) {
+            cJSON *c = choice_json(q, &cs[i], i, plp);
+            if (!c) {
+                cJSON_Delete(o);
+                o = NULL;
+                break;
+            }
+            cJSON_AddItemToArray(choices, c);
+        }
+    }
+    if (o) {
+        cJSON *u = cJSON_AddObjectToObject(o, "usage");
+        cJSON_AddNumberToObject(u, "prompt_tokens", (double)q->np);
+        cJSON_AddNumberToObject(u, "completion_tokens", (double)gen_total);
+        cJSON_AddNumberToObject(u, "total_tokens", (double)(q->np + gen_total));
+    }
+    for (size_t i = 0; cs && i < q->n; i++) {
+        free(cs[i].tok);
+        free(cs[i].lp);
+    }
+    free(cs);
+    free(plp);
+    return o;
+}
+
+/* A fresh seed for a request that names none. */
+static uint64_t fresh_seed(fwl_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t st = s->cfg.seed ^ (uint64_t)fwl_now_us() ^ (++s->counter << 20);
+    uint64_t seed = fwl_rand_u64(&st);
+    pthread_mutex_unlock(&s->lock);
+    return seed;
+}
+
+/* The deployment's weights (a reference), or NULL with out filled (404 / 425, or the hotload_busy fault). */
 static fwl_weights *serving_weights(fwl_server *s, const char *dep, fwl_resp *out)
 {
     cJSON *d = fwl_deployment_load(s, dep);
@@ -252,6 +337,12 @@ static fwl_weights *serving_weights(fwl_server *s, const char *dep, fwl_resp *ou
     cJSON_Delete(d);
     if (zero) {
         fwl_resp_error(out, 425, FWL_GRPC_UNAVAILABLE, "deployment %s is scaled to zero", dep);
+        return NULL;
+    }
+    int busy = s->cfg.faults.hotload_busy;
+    if (busy && fwl_replica_loading(s, dep)) {
+        fwl_resp_error(out, busy, fwl_http_to_grpc(busy), "deployment %s is loading a snapshot (hotload in progress)",
+                       dep);
         return NULL;
     }
     fwl_weights *w = fwl_replica_weights(s, dep);
@@ -270,7 +361,7 @@ void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
     if (!body)
         return;
     fwl_completion_req q;
-    const char *bad = fwl_completion_parse(body, s->cfg.seed, &q);
+    const char *bad = fwl_completion_parse(body, fresh_seed(s), &q);
     cJSON_Delete(body);
     if (bad) {
         fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", bad);
@@ -278,17 +369,13 @@ void fwl_inference_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     fwl_weights *w = serving_weights(s, q.dep, out);
-    if (!w) {
-        fwl_completion_free(&q);
-        return;
+    if (w) {
+        cJSON *o = complete(s, &q, fwl_weights_model(w));
+        fwl_weights_unref(s, w);
+        if (o)
+            fwl_resp_json(out, 200, o);
+        else
+            fwl_resp_oom(out);
     }
-    completion c;
-    int rc = completion_run(fwl_weights_model(w), &q, &c);
-    fwl_weights_unref(s, w);
-    if (rc == 0)
-        fwl_resp_json(out, 200, completion_json(s, &q, &c));
-    else
-        fwl_resp_oom(out);
-    completion_free(&c);
     fwl_completion_free(&q);
 }

@@ -38,9 +38,14 @@ static void usage(FILE *f)
           "  --hotload-ms MS       time a replica spends downloading a snapshot (default 50)\n"
           "  --promote-ms MS       time an async promotion stays not done (default 200)\n"
           "  --ttl-sweep-ms MS     period of the checkpoint TTL sweep (default 1000)\n"
+          "  --session-timeout-ms MS\n"
+          "                        a session with no heartbeat, create_model or op for MS is dropped and its\n"
+          "                        models unloaded, freeing their LoRA slots (default 60000, 0 = never)\n"
           "  --faults SPEC         seeded faults, e.g. seed=7,http503=0.1,http429=0.05,retry_after=1,\n"
           "                        http408=0.05,http410=0.01,drop=0.05,stall_body_ms=60000@0.02,\n"
-          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX]\n"
+          "                        drip_body_ms=1000@0.01,delay_ms=5000@0.01[,only=/PREFIX];\n"
+          "                        hotload_busy=404 or 425: completions answer that status while their\n"
+          "                        deployment loads a snapshot (as the service does mid-hotload)\n"
           "  --strict-hotload      behave like an old serving stack: unknown hotload body fields (e.g.\n"
           "                        reset_prompt_cache) are rejected with 400 \"Extra inputs are not permitted\"\n"
           "  --no-async-promotion  behave like an old control plane: async_promotion is rejected with 400\n"
@@ -97,7 +102,7 @@ static const int_opt INT_OPTS[] = {
     {"port", 0, 65535},           {"model-dim", 1, 4096},         {"long-poll-ms", 0, 600000},
     {"max-body-mib", 1, 4096},    {"job-start-ms", 0, 600000},    {"hotload-ms", 0, 600000},
     {"promote-ms", 0, 600000},    {"ttl-sweep-ms", 10, 600000},   {"max-connections", 1, 1000000},
-    {"max-client-connections", 0, 1000000}, {"idle-timeout-s", 1, 3600},
+    {"max-client-connections", 0, 1000000}, {"idle-timeout-s", 1, 3600}, {"session-timeout-ms", 0, 86400000},
 };
 #define N_INT_OPTS (sizeof INT_OPTS / sizeof INT_OPTS[0])
 
@@ -114,7 +119,8 @@ static void set_int_opt(fwl_config *c, size_t i, long x)
     case 7: c->ttl_sweep_ms = (int)x; break;
     case 8: c->max_connections = (int)x; break;
     case 9: c->max_per_client = (int)x; break;
-    default: c->idle_timeout_s = (int)x; break;
+    case 10: c->idle_timeout_s = (int)x; break;
+    default: c->session_timeout_ms = (int)x; break;
     }
 }
 

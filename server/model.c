@@ -5,6 +5,7 @@
  */
 #include "model.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,10 +200,10 @@ static int fwl__tok_ok(int64_t t)
     return t >= 0 && t < FWL_VOCAB;
 }
 
-double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
-                         size_t n, float *logprobs_out, float *grad)
+double fwl_model_forward_loss(const fwl_model *m, const int64_t *tokens, const int64_t *targets, size_t n,
+                              fwl_token_loss_fn loss_fn, void *ud, float *logprobs_out, float *grad)
 {
-    if (!m || !m->w || (n > 0 && (!tokens || !targets)))
+    if (!m || !m->w || !loss_fn || (n > 0 && (!tokens || !targets)))
         return NAN;
     for (size_t i = 0; i < n; i++)
         if (!fwl__tok_ok(tokens[i]) || !fwl__tok_ok(targets[i]))
@@ -232,31 +233,33 @@ double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_
         float lp = s.logits[tgt] - lse;
         if (logprobs_out)
             logprobs_out[i] = lp;
-        float wi = weights ? weights[i] : 1.0f;
-        loss += (double)wi * -(double)lp;
-        if (!grad || wi == 0.0f)
-            continue; /* zero weight: no gradient, so untouched rows stay untouched */
+        double dlp = 0.0;
+        loss += loss_fn(ud, i, (double)lp, &dlp);
+        /* g = -d loss / d lp; d lp / d logits = onehot - softmax, so d loss / d logits = g * (softmax - onehot) */
+        /* a double beyond float's range saturates to +-inf explicitly (a plain cast would be undefined) */
+        float g = fabs(dlp) <= FLT_MAX ? (float)-dlp : dlp > 0 ? -INFINITY : dlp < 0 ? INFINITY : NAN;
+        if (!grad || g == 0.0f)
+            continue; /* no gradient (zero weight or advantage, clipped token): untouched rows stay untouched */
 
-        /* d loss / d logits = w * (softmax - onehot) */
         for (size_t o = 0; o < FWL_VOCAB; o++)
-            s.dl[o] = wi * expf(s.logits[o] - lse);
-        s.dl[tgt] -= wi;
+            s.dl[o] = g * expf(s.logits[o] - lse);
+        s.dl[tgt] -= g;
 
         memset(s.dh, 0, d * sizeof(float));
         for (size_t o = 0; o < FWL_VOCAB; o++) {
-            float g = s.dl[o];
-            gb2[o] += g;
-            fwl__axpy(gW2 + o * d, g, s.h, d);
-            fwl__axpy(s.dh, g, v.W2 + o * d, d);
+            float go = s.dl[o];
+            gb2[o] += go;
+            fwl__axpy(gW2 + o * d, go, s.h, d);
+            fwl__axpy(s.dh, go, v.W2 + o * d, d);
         }
         for (size_t j = 0; j < d; j++)
             s.dh[j] *= 1.0f - s.h[j] * s.h[j]; /* now dz */
         memset(s.de, 0, d * sizeof(float));
         for (size_t j = 0; j < d; j++) {
-            float g = s.dh[j];
-            gb1[j] += g;
-            fwl__axpy(gW1 + j * d, g, s.e, d);
-            fwl__axpy(s.de, g, v.W1 + j * d, d);
+            float gj = s.dh[j];
+            gb1[j] += gj;
+            fwl__axpy(gW1 + j * d, gj, s.e, d);
+            fwl__axpy(s.de, gj, v.W1 + j * d, d);
         }
         float *ge = gE + (size_t)cur * d, *gc = gC + fwl__ctx(prev, cur) * d;
         for (size_t k = 0; k < d; k++) {
@@ -266,6 +269,39 @@ double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_
     }
     free(s.e);
     return loss;
+}
+
+/* cross-entropy with optional weights: w * -lp, d/dlp = -w (the arithmetic fwl_model_forward always had) */
+static double fwl__ce_token(void *ud, size_t i, double lp, double *dlp)
+{
+    const float *weights = ud;
+    float wi = weights ? weights[i] : 1.0f;
+    *dlp = -(double)wi;
+    return (double)wi * -lp;
+}
+
+double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
+                         size_t n, float *logprobs_out, float *grad)
+{
+    return fwl_model_forward_loss(m, tokens, targets, n, fwl__ce_token, (void *)weights, logprobs_out, grad);
+}
+
+size_t fwl_model_scratch_len(int dim)
+{
+    return dim > 0 ? 4 * (size_t)dim + 2 * FWL_VOCAB : 0;
+}
+
+const float *fwl_model_next_logits(const fwl_model *m, int64_t prev, int64_t cur, float *scratch, float *lse)
+{
+    if (!m || !m->w || !scratch || !fwl__tok_ok(prev) || !fwl__tok_ok(cur))
+        return NULL;
+    size_t d = (size_t)m->dim;
+    /* the layout fwl__scratch_alloc gives its buffer */
+    fwl__scratch s = {scratch, scratch + d, scratch + 4 * d, scratch + 4 * d + FWL_VOCAB, scratch + 2 * d,
+                      scratch + 3 * d};
+    fwl__view v = fwl__view_of(m);
+    *lse = fwl__forward_one(&v, prev, cur, &s);
+    return s.logits;
 }
 
 void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out)
@@ -289,61 +325,4 @@ void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t
         out[i] = s.logits[prompt[i]] - lse;
     }
     free(s.e);
-}
-
-size_t fwl_model_generate(const fwl_model *m, const int64_t *prompt, size_t n, size_t max_tokens, double temperature,
-                          uint64_t seed, int64_t *out_tokens, float *out_logprobs)
-{
-    if (!m || !m->w || (n > 0 && !prompt) || (max_tokens > 0 && !out_tokens) || !(temperature >= 0.0) ||
-        !isfinite(temperature))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!fwl__tok_ok(prompt[i]))
-            return 0;
-    if (max_tokens == 0)
-        return 0;
-    fwl__scratch s;
-    if (fwl__scratch_alloc(&s, (size_t)m->dim) != 0)
-        return 0;
-    fwl__view v = fwl__view_of(m);
-    int64_t prev = n >= 2 ? prompt[n - 2] : 0, cur = n >= 1 ? prompt[n - 1] : 0;
-    uint64_t rng = seed;
-    size_t k;
-    for (k = 0; k < max_tokens; k++) {
-        float lse = fwl__forward_one(&v, prev, cur, &s);
-        int64_t pick = 0;
-        if (temperature == 0.0) {
-            for (int64_t o = 1; o < FWL_VOCAB; o++)
-                if (s.logits[o] > s.logits[pick])
-                    pick = o; /* strict >: the lowest id wins a tie */
-        } else {
-            /* p ∝ exp((l - max) / T), summed in double in id order, inverse-CDF on one draw. */
-            float mx = s.logits[0];
-            for (int o = 1; o < FWL_VOCAB; o++)
-                if (s.logits[o] > mx)
-                    mx = s.logits[o];
-            double p[FWL_VOCAB], tot = 0.0;
-            for (int o = 0; o < FWL_VOCAB; o++) {
-                p[o] = exp(((double)s.logits[o] - mx) / temperature);
-                tot += p[o];
-                if (p[o] > 0.0)
-                    pick = o; /* fallback if rounding puts the draw at the very top */
-            }
-            double r = (double)(fwl__splitmix(&rng) >> 11) * (1.0 / 9007199254740992.0) * tot, acc = 0.0;
-            for (int o = 0; o < FWL_VOCAB; o++) {
-                acc += p[o];
-                if (r < acc && p[o] > 0.0) {
-                    pick = o;
-                    break;
-                }
-            }
-        }
-        out_tokens[k] = pick;
-        if (out_logprobs)
-            out_logprobs[k] = s.logits[pick] - lse;
-        prev = cur;
-        cur = pick;
-    }
-    free(s.e);
-    return k;
 }

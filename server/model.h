@@ -75,15 +75,27 @@ int fwl_model_alloc(fwl_model *m, int dim);
 double fwl_model_forward(const fwl_model *m, const int64_t *tokens, const int64_t *targets, const float *weights,
                          size_t n, float *logprobs_out, float *grad);
 
+/*
+ * The general form: the loss is a sum over positions of loss_fn(ud, i, lp_i, &dlp_i), where lp_i is
+ * log p(targets[i] | tokens[i-1], tokens[i]) and dlp_i the loss's derivative with respect to it (loss.h).
+ * Returns the summed loss; logprobs_out and grad as in fwl_model_forward (grad += d loss / d weights).
+ * fwl_model_forward is this with the weighted cross-entropy term, bit for bit.
+ */
+typedef double (*fwl_token_loss_fn)(void *ud, size_t i, double lp, double *dlp);
+double fwl_model_forward_loss(const fwl_model *m, const int64_t *tokens, const int64_t *targets, size_t n,
+                              fwl_token_loss_fn loss_fn, void *ud, float *logprobs_out, float *grad);
+
+/* Floats of scratch fwl_model_next_logits needs for a model of this dim (0 for dim < 1). */
+size_t fwl_model_scratch_len(int dim);
+/* The next-token logits after (prev, cur) (prev = 0 at the first position) and their log-sum-exp, by the
+ * same arithmetic as the trainer: logits[t] - *lse is bit-identical to fwl_model_forward's logprob of t.
+ * The returned pointer is inside scratch (fwl_model_scratch_len floats); NULL on bad arguments. */
+const float *fwl_model_next_logits(const fwl_model *m, int64_t prev, int64_t cur, float *scratch, float *lse);
+
 /* Log-probabilities of each prompt token given the two before it: out[0] = 0 (no context),
  * out[i] = log p(p[i] | p[i-2] or 0, p[i-1]) — exactly what fwl_model_forward gives for
  * tokens = p[0..n-2], targets = p[1..n-1]. */
 void fwl_model_prompt_logprobs(const fwl_model *m, const int64_t *prompt, size_t n, float *out);
-
-/* Generate max_tokens tokens after the prompt. temperature 0 = greedy (argmax, lowest id on ties),
- * else sampling with a seeded RNG. out_logprobs (may be NULL) gets each chosen token's logprob. Returns count. */
-size_t fwl_model_generate(const fwl_model *m, const int64_t *prompt, size_t n, size_t max_tokens, double temperature,
-                          uint64_t seed, int64_t *out_tokens, float *out_logprobs);
 
 int fwl_adam_init(fwl_adam *a, size_t n);        /* zero moments, step 0 */
 void fwl_adam_reset(fwl_adam *a);                /* zero moments, step 0 (load without optimizer) */

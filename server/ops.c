@@ -1,7 +1,9 @@
-/* The training ops (protocol §4.4-§4.10): forward / forward_backward (cross_entropy), optim_step (Adam),
- * save_weights (DCP), load_weights, save_weights_for_sampler (base / delta). They run on the model's worker
- * thread; a failure is reported through the op's future as {"error", "category"}. */
+/* The training ops (protocol §4.4-§4.10): forward / forward_backward (any loss of loss.h, via fwd_batch.c),
+ * optim_step (Adam), save_weights (DCP), load_weights, save_weights_for_sampler (base / delta). They run on the
+ * model's worker thread; a failure is reported through the op's future as {"error", "category"}. */
 #include "trainer.h"
+
+#include "fwd_batch.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,54 +20,6 @@ bool fwl_json_int(const cJSON *o, const char *k, int64_t *out)
         return false;
     *out = (int64_t)v->valuedouble;
     return true;
-}
-
-static cJSON *tensor_json(const float *v, size_t n)
-{
-    cJSON *t = cJSON_CreateObject();
-    cJSON *d = cJSON_AddArrayToObject(t, "data");
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(d, cJSON_CreateNumber((double)v[i]));
-    cJSON_AddStringToObject(t, "dtype", "float32");
-    cJSON *sh = cJSON_AddArrayToObject(t, "shape");
-    cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)n));
-    return t;
-}
-
-/* TensorData (protocol §4.10): dense {"data": [...], "dtype", "shape"?}. */
-static int tensor_read(const cJSON *t, bool ints, double **out, size_t *n, char *err, size_t el, const char *what)
-{
-    *out = NULL;
-    *n = 0;
-    if (!cJSON_IsObject(t)) {
-        snprintf(err, el, "%s must be a TensorData object", what);
-        return -1;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(t, "sparse_crow_indices")) {
-        snprintf(err, el, "%s: sparse TensorData is not supported by fwtrain-local", what);
-        return -1;
-    }
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "data");
-    if (!cJSON_IsArray(d)) {
-        snprintf(err, el, "%s.data must be an array", what);
-        return -1;
-    }
-    size_t cnt = (size_t)cJSON_GetArraySize(d);
-    double *v = malloc((cnt ? cnt : 1) * sizeof *v);
-    size_t i = 0;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, d)
-    {
-        if (!cJSON_IsNumber(e) || (ints && e->valuedouble != floor(e->valuedouble))) {
-            snprintf(err, el, "%s.data[%zu] must be %s", what, i, ints ? "an integer" : "a number");
-            free(v);
-            return -1;
-        }
-        v[i++] = e->valuedouble;
-    }
-    *out = v;
-    *n = cnt;
-    return 0;
 }
 
 /* ---- the ops ---------------------------------------------------------------- */
@@ -86,149 +40,20 @@ typedef struct op_err {
         snprintf((e)->msg, sizeof (e)->msg, __VA_ARGS__);                                                              \
     } while (0)
 
-/* protocol §4.10: forward_backward / forward with loss cross_entropy */
-static cJSON *exec_forward(fwl_tmodel *tm, const cJSON *body, bool backward, op_err *e)
+/* protocol §4.10: forward_backward / forward. The batch was parsed when the op was submitted (fwd_batch.c);
+ * an op refused there still holds its seq_id and fails here with the same message. */
+static cJSON *exec_forward(fwl_tmodel *tm, fwl_op *op, bool backward, op_err *e)
 {
-    const char *key = backward ? "forward_backward_input" : "forward_input";
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(body, key);
-    if (!cJSON_IsObject(in)) {
-        USER_ERR(e, "%s (object) is required", key);
+    fwl_fwd_batch *b = op->batch;
+    if (!b && fwl_fwd_batch_parse(&b, op->body, backward, e->msg, sizeof e->msg) != 0) {
+        snprintf(e->cat, sizeof e->cat, "user");
         return NULL;
     }
-    const char *loss = fwl_json_str(in, "loss_fn");
-    if (!loss) {
-        USER_ERR(e, "%s.loss_fn (string) is required", key);
-        return NULL;
-    }
-    if (strcmp(loss, "cross_entropy") != 0) {
-        USER_ERR(e, "loss_fn \"%.40s\" is not supported by fwtrain-local (only cross_entropy)", loss);
-        return NULL;
-    }
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
-    if (!cJSON_IsArray(data)) {
-        USER_ERR(e, "%s.data must be an array of Datum", key);
-        return NULL;
-    }
-    /* parse and validate every datum before touching the gradient: a bad batch changes nothing */
-    size_t nd = (size_t)cJSON_GetArraySize(data);
-    int64_t **toks = calloc(nd + 1, sizeof *toks), **tgts = calloc(nd + 1, sizeof *tgts);
-    float **wts = calloc(nd + 1, sizeof *wts);
-    size_t *lens = calloc(nd + 1, sizeof *lens);
-    cJSON *res = NULL;
-    size_t di = 0;
-    const cJSON *d;
-    char err[400];
-    cJSON_ArrayForEach(d, data)
-    {
-        const cJSON *mi = cJSON_GetObjectItemCaseSensitive(d, "model_input");
-        const cJSON *chunks = mi ? cJSON_GetObjectItemCaseSensitive(mi, "chunks") : NULL;
-        const cJSON *lfi = cJSON_GetObjectItemCaseSensitive(d, "loss_fn_inputs");
-        if (!cJSON_IsArray(chunks) || !cJSON_IsObject(lfi)) {
-            USER_ERR(e, "data[%zu] needs model_input.chunks (array) and loss_fn_inputs (object)", di);
-            goto out;
-        }
-        size_t n = 0, cap = 16;
-        int64_t *tk = malloc(cap * sizeof *tk);
-        toks[di] = tk;
-        const cJSON *ch;
-        cJSON_ArrayForEach(ch, chunks)
-        {
-            const char *ty = fwl_json_str(ch, "type");
-            const cJSON *tl = cJSON_GetObjectItemCaseSensitive(ch, "tokens");
-            if ((ty && strcmp(ty, "encoded_text") != 0) || !cJSON_IsArray(tl)) {
-                USER_ERR(e, "data[%zu]: only encoded_text chunks with a tokens array are supported", di);
-                goto out;
-            }
-            const cJSON *t;
-            cJSON_ArrayForEach(t, tl)
-            {
-                if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble) || t->valuedouble < 0 ||
-                    t->valuedouble > 255) {
-                    USER_ERR(e, "data[%zu]: tokens must be integers 0..255 (byte-level model)", di);
-                    goto out;
-                }
-                if (n == cap) {
-                    cap *= 2;
-                    tk = realloc(tk, cap * sizeof *tk);
-                    toks[di] = tk;
-                }
-                tk[n++] = (int64_t)t->valuedouble;
-            }
-        }
-        double *tv = NULL, *wv = NULL;
-        size_t tn = 0, wn = 0;
-        snprintf(err, sizeof err, "data[%zu].loss_fn_inputs.target_tokens", di);
-        if (tensor_read(cJSON_GetObjectItemCaseSensitive(lfi, "target_tokens"), true, &tv, &tn, e->msg,
-                        sizeof e->msg, err) != 0) {
-            snprintf(e->cat, sizeof e->cat, "user");
-            goto out;
-        }
-        tgts[di] = malloc((tn ? tn : 1) * sizeof(int64_t));
-        for (size_t i = 0; i < tn; i++)
-            tgts[di][i] = (int64_t)tv[i];
-        free(tv);
-        if (tn != n) {
-            USER_ERR(e, "data[%zu]: target_tokens has %zu entries for %zu input tokens", di, tn, n);
-            goto out;
-        }
-        for (size_t i = 0; i < tn; i++)
-            if (tgts[di][i] < 0 || tgts[di][i] > 255) {
-                USER_ERR(e, "data[%zu]: target_tokens must be 0..255", di);
-                goto out;
-            }
-        wts[di] = malloc((n ? n : 1) * sizeof(float));
-        const cJSON *wj = cJSON_GetObjectItemCaseSensitive(lfi, "weights");
-        if (wj) {
-            snprintf(err, sizeof err, "data[%zu].loss_fn_inputs.weights", di);
-            if (tensor_read(wj, false, &wv, &wn, e->msg, sizeof e->msg, err) != 0) {
-                snprintf(e->cat, sizeof e->cat, "user");
-                goto out;
-            }
-            if (wn != n) {
-                free(wv);
-                USER_ERR(e, "data[%zu]: weights has %zu entries for %zu tokens", di, wn, n);
-                goto out;
-            }
-            for (size_t i = 0; i < n; i++)
-                wts[di][i] = (float)wv[i];
-            free(wv);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                wts[di][i] = 1.0f;
-        }
-        lens[di] = n;
-        di++;
-    }
-    res = cJSON_CreateObject();
-    cJSON_AddStringToObject(res, "loss_fn_output_type", "TensorData");
-    cJSON *outs = cJSON_AddArrayToObject(res, "loss_fn_outputs");
-    double total = 0, wsum = 0;
-    for (size_t i = 0; i < nd; i++) {
-        float *lp = malloc((lens[i] ? lens[i] : 1) * sizeof *lp);
-        double l = fwl_model_forward(&tm->m, toks[i], tgts[i], wts[i], lens[i], lp, backward ? tm->grad : NULL);
-        total += l;
-        for (size_t k = 0; k < lens[i]; k++)
-            wsum += wts[i][k];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "logprobs", tensor_json(lp, lens[i]));
-        cJSON_AddItemToArray(outs, o);
-        free(lp);
-    }
-    cJSON *metrics = cJSON_AddObjectToObject(res, "metrics");
-    cJSON_AddNumberToObject(metrics, "loss:sum", total);
-    cJSON_AddNumberToObject(metrics, "loss:mean", wsum > 0 ? total / wsum : 0.0);
-    cJSON_AddNumberToObject(metrics, "num_tokens:sum", wsum);
-    cJSON_AddStringToObject(res, "type", backward ? "forward_backward" : "forward");
-out:
-    for (size_t i = 0; i <= nd; i++) {
-        free(toks[i]);
-        free(tgts[i]);
-        free(wts[i]);
-    }
-    free(toks);
-    free(tgts);
-    free(wts);
-    free(lens);
+    cJSON *res = fwl_fwd_batch_run(b, &tm->m, backward ? tm->grad : NULL);
+    if (!res)
+        SERVER_ERR(e, "out of memory");
+    if (b != op->batch)
+        fwl_fwd_batch_free(b);
     return res;
 }
 
@@ -551,9 +376,9 @@ void fwl_run_op(fwl_tmodel *tm, fwl_op *op)
     op_err e = {{0}, {0}};
     cJSON *res = NULL;
     if (!strcmp(op->type, "forward_backward"))
-        res = exec_forward(tm, op->body, true, &e);
+        res = exec_forward(tm, op, true, &e);
     else if (!strcmp(op->type, "forward"))
-        res = exec_forward(tm, op->body, false, &e);
+        res = exec_forward(tm, op, false, &e);
     else if (!strcmp(op->type, "optim_step"))
         res = exec_optim(tm, op->body, &e);
     else if (!strcmp(op->type, "save_weights"))

@@ -170,6 +170,14 @@ fwl_weights *fwl_replica_weights(fwl_server *s, const char *dep)
     return w;
 }
 
+bool fwl_replica_loading(fwl_server *s, const char *dep)
+{
+    fwl_replica *r = replica_acquire(s, dep);
+    bool busy = r && (!strcmp(r->stage, "pending") || !strcmp(r->stage, "downloading"));
+    pthread_mutex_unlock(&s->lock);
+    return busy;
+}
+
 void fwl_replica_forget(fwl_server *s, const char *dep)
 {
     pthread_mutex_lock(&s->lock);

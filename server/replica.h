@@ -16,6 +16,8 @@ typedef struct fwl_weights fwl_weights;
 
 /* The deployment's current weights with a reference taken (NULL while it holds none). */
 fwl_weights *fwl_replica_weights(fwl_server *s, const char *dep);
+/* true while the deployment's replica loads a snapshot (stage pending or downloading) */
+bool fwl_replica_loading(fwl_server *s, const char *dep);
 const struct fwl_model *fwl_weights_model(const fwl_weights *w);
 void fwl_weights_unref(fwl_server *s, fwl_weights *w);
 

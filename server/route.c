@@ -12,57 +12,62 @@
 #include "shapes.h"
 #include "util.h"
 
+/* /v1/accounts... (protocol §3) */
+static void route_accounts(fwl_server *s, fwl_req *r, fwl_resp *out)
+{
+    if (r->nseg <= 3) {
+        fwl_accounts_route(s, r, out);
+        return;
+    }
+    if (r->nseg >= 4 && !strcmp(r->seg[3], "trainingShapes") &&
+        (!strcmp(r->seg[2], FWL_ACCOUNT) || !strcmp(r->seg[2], "fireworks"))) {
+        fwl_shapes_route(s, r, out, 4); /* public shapes live under accounts/fireworks */
+        return;
+    }
+    if (strcmp(r->seg[2], FWL_ACCOUNT) != 0) {
+        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found (this server has only accounts/%s)",
+                       r->seg[2], FWL_ACCOUNT);
+        return;
+    }
+    const char *coll = r->seg[3];
+    if (!strcmp(coll, "rlorTrainerJobs")) {
+        fwl_jobs_route(s, r, out, 4);
+        return;
+    }
+    if (!strcmp(coll, "deployments")) {
+        fwl_deployments_route(s, r, out, 4);
+        return;
+    }
+    if (!strcmp(coll, "models")) {
+        fwl_models_route(s, r, out, 4);
+        return;
+    }
+    if (!strcmp(coll, "operations")) {
+        fwl_operations_route(s, r, out, 4);
+        return;
+    }
+    if (!strcmp(coll, "checkpoints") && r->nseg == 5) {
+        /* protocol §3.6: POST /v1/accounts/{a}/checkpoints/{ckpt}:promote */
+        char *colon = strrchr(r->seg[4], ':');
+        if (!colon || strcmp(colon, ":promote") != 0) {
+            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+            return;
+        }
+        if (strcmp(r->method, "POST") != 0) {
+            fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on %s", r->method, r->path);
+            return;
+        }
+        *colon = 0;
+        fwl_promote_route(s, r, out, NULL, r->seg[4]);
+        return;
+    }
+    fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+}
+
 void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
 {
-    /* /v1/accounts... (protocol §3) */
     if (fwl_req_seg_is(r, 0, "v1") && fwl_req_seg_is(r, 1, "accounts")) {
-        if (r->nseg <= 3) {
-            fwl_accounts_route(s, r, out);
-            return;
-        }
-        if (r->nseg >= 4 && !strcmp(r->seg[3], "trainingShapes") &&
-            (!strcmp(r->seg[2], FWL_ACCOUNT) || !strcmp(r->seg[2], "fireworks"))) {
-            fwl_shapes_route(s, r, out, 4); /* public shapes live under accounts/fireworks */
-            return;
-        }
-        if (strcmp(r->seg[2], FWL_ACCOUNT) != 0) {
-            fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "account \"%s\" not found (this server has only accounts/%s)",
-                           r->seg[2], FWL_ACCOUNT);
-            return;
-        }
-        const char *coll = r->seg[3];
-        if (!strcmp(coll, "rlorTrainerJobs")) {
-            fwl_jobs_route(s, r, out, 4);
-            return;
-        }
-        if (!strcmp(coll, "deployments")) {
-            fwl_deployments_route(s, r, out, 4);
-            return;
-        }
-        if (!strcmp(coll, "models")) {
-            fwl_models_route(s, r, out, 4);
-            return;
-        }
-        if (!strcmp(coll, "operations")) {
-            fwl_operations_route(s, r, out, 4);
-            return;
-        }
-        if (!strcmp(coll, "checkpoints") && r->nseg == 5) {
-            /* protocol §3.6: POST /v1/accounts/{a}/checkpoints/{ckpt}:promote */
-            char *colon = strrchr(r->seg[4], ':');
-            if (!colon || strcmp(colon, ":promote") != 0) {
-                fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
-                return;
-            }
-            if (strcmp(r->method, "POST") != 0) {
-                fwl_resp_error(out, 405, FWL_GRPC_UNIMPLEMENTED, "method %s not allowed on %s", r->method, r->path);
-                return;
-            }
-            *colon = 0;
-            fwl_promote_route(s, r, out, NULL, r->seg[4]);
-            return;
-        }
-        fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
+        route_accounts(s, r, out);
         return;
     }
     /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (protocol §1, §4) */

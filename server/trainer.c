@@ -1,14 +1,18 @@
 /* Trainer data plane (protocol §4): sessions, models and routes. Each model has one worker thread that runs its
- * ops strictly in seq_id order (protocol §4.3). A submit is only refused at the HTTP level when it cannot be
- * ordered (bad JSON, no model, no seq_id); every other problem fails the op's future with category "user" (ops.c),
- * so a bad op never leaves a hole in the sequence that would stall the ops behind it. */
+ * ops strictly in seq_id order (protocol §4.3). A submit is refused without taking its seq_id only when it cannot
+ * be ordered (bad JSON, no model, no seq_id). A bad forward batch is answered 400 but still takes its seq_id;
+ * every other problem fails the op's future with category "user" (ops.c). Either way a bad op never leaves a hole
+ * in the sequence that would stall the ops behind it. Sessions silent for --session-timeout-ms expire with their
+ * models (reap_locked). */
 #include "trainer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dataplane.h"
+#include "fwd_batch.h"
 #include "records.h"
 #include "request.h"
 
@@ -56,6 +60,7 @@ static void *worker_main(void *p)
         pthread_mutex_unlock(&tm->mu);
         fwl_run_op(tm, op);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
         pthread_mutex_lock(&tm->mu);
         tm->next_seq++;
@@ -66,6 +71,7 @@ static void *worker_main(void *p)
         fwl_future_fail(tm->s, op->fut, "server", "model %s was unloaded before op seq_id %lld ran", tm->id,
                         (long long)op->seq);
         cJSON_Delete(op->body);
+        fwl_fwd_batch_free(op->batch);
         free(op);
     }
     pthread_mutex_unlock(&tm->mu);
@@ -86,6 +92,62 @@ static void model_destroy(fwl_tmodel *tm)
     free(tm->grad);
     free(tm->seen);
     free(tm);
+}
+
+/* ---- sessions ---------------------------------------------------------------- */
+
+static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
+{
+    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
+        if (!strcmp(ss->id, id))
+            return ss;
+    return NULL;
+}
+
+/* s->lock held. A session with no heartbeat, create_model or submit for --session-timeout-ms is gone, with its
+ * models (so a LoRA slot held by a dead client comes back). Unlinks them (except session `keep`) and returns the
+ * models for reap_finish, which must run without the lock: a worker's running op takes it. */
+static fwl_tmodel *reap_locked(fwl_server *s, fwl_jobrt *jr, const char *keep)
+{
+    fwl_tmodel *dead = NULL;
+    int64_t now = fwl_now_us(), limit = (int64_t)s->cfg.session_timeout_ms * 1000;
+    for (fwl_session **pp = jr && limit > 0 ? &jr->sessions : NULL; pp && *pp;) {
+        fwl_session *ss = *pp;
+        if ((keep && !strcmp(ss->id, keep)) || now - ss->last_us <= limit) {
+            pp = &ss->next;
+            continue;
+        }
+        *pp = ss->next;
+        for (fwl_tmodel **mp = &jr->models; *mp;) {
+            fwl_tmodel *tm = *mp;
+            if (!strcmp(tm->session, ss->id)) {
+                *mp = tm->next;
+                tm->next = dead;
+                dead = tm;
+            } else {
+                mp = &tm->next;
+            }
+        }
+        if (s->cfg.verbose)
+            fwl_log("session %s of %s expired (no heartbeat for %d ms); its models are unloaded", ss->id, jr->job,
+                    s->cfg.session_timeout_ms);
+        while (ss->created) {
+            fwl_cm_seen *c = ss->created;
+            ss->created = c->next;
+            free(c);
+        }
+        free(ss);
+    }
+    return dead;
+}
+
+static void reap_finish(fwl_tmodel *dead)
+{
+    while (dead) {
+        fwl_tmodel *n = dead->next;
+        model_destroy(dead);
+        dead = n;
+    }
 }
 
 /* ---- HTTP handlers ---------------------------------------------------------- */
@@ -117,11 +179,13 @@ static void h_create_session(fwl_server *s, fwl_req *r, fwl_resp *out, const cha
     ss->last_us = fwl_now_us();
     pthread_mutex_lock(&s->lock);
     fwl_jobrt *jr = jobrt_locked(s, job, true);
+    fwl_tmodel *dead = reap_locked(s, jr, NULL);
     if (jr) {
         ss->next = jr->sessions;
         jr->sessions = ss;
     }
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     if (!jr) {
         free(ss);
         fwl_resp_oom(out);
@@ -131,14 +195,6 @@ static void h_create_session(fwl_server *s, fwl_req *r, fwl_resp *out, const cha
     cJSON_AddStringToObject(o, "session_id", id);
     cJSON_AddStringToObject(o, "type", "create_session");
     fwl_resp_json(out, 200, o);
-}
-
-static fwl_session *session_locked(fwl_jobrt *jr, const char *id)
-{
-    for (fwl_session *ss = jr ? jr->sessions : NULL; ss; ss = ss->next)
-        if (!strcmp(ss->id, id))
-            return ss;
-    return NULL;
 }
 
 static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
@@ -153,10 +209,13 @@ static void h_heartbeat(fwl_server *s, fwl_req *r, fwl_resp *out, const char *jo
         return;
     }
     pthread_mutex_lock(&s->lock);
-    fwl_session *ss = session_locked(jobrt_locked(s, job, false), sid);
+    fwl_jobrt *jr = jobrt_locked(s, job, false);
+    fwl_tmodel *dead = reap_locked(s, jr, NULL); /* a heartbeat after the timeout is too late */
+    fwl_session *ss = session_locked(jr, sid);
     if (ss)
         ss->last_us = fwl_now_us();
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     if (!ss)
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown session %.64s (the trainer may have restarted)", sid);
     else {
@@ -196,9 +255,17 @@ static const char *cm_parse(fwl_server *s, const char *job, const cJSON *body, c
     const char *jbm = tc ? fwl_json_str(tc, "baseModel") : NULL;
     const cJSON *jr_rank = tc ? cJSON_GetObjectItemCaseSensitive(tc, "loraRank") : NULL;
     const cJSON *lc_rank = cJSON_IsObject(lc) ? cJSON_GetObjectItemCaseSensitive(lc, "rank") : NULL;
-    cm->lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0   ? (int)lc_rank->valuedouble
-                    : cJSON_IsNumber(jr_rank) && jr_rank->valuedouble > 0 ? (int)jr_rank->valuedouble
-                                                                          : 0;
+    /* ranks are converted to int only once known to fit (a float-to-int overflow is undefined behaviour) */
+    if (lc_rank && !cJSON_IsNull(lc_rank) &&
+        (!cJSON_IsNumber(lc_rank) || !isfinite(lc_rank->valuedouble) || lc_rank->valuedouble < 0 ||
+         lc_rank->valuedouble > FWL_MAX_LORA_RANK || lc_rank->valuedouble != floor(lc_rank->valuedouble))) {
+        cJSON_Delete(jobj);
+        return "lora_config.rank must be an integer 0..65536 (0 = full-parameter)";
+    }
+    double jrank = cJSON_IsNumber(jr_rank) && isfinite(jr_rank->valuedouble) ? jr_rank->valuedouble : 0;
+    cm->lora_rank = cJSON_IsNumber(lc_rank) && lc_rank->valuedouble > 0 ? (int)lc_rank->valuedouble
+                    : jrank > 0 ? (jrank >= FWL_MAX_LORA_RANK ? FWL_MAX_LORA_RANK : (int)jrank)
+                                : 0;
     if (bm && jbm && *bm && *jbm && strcmp(bm, jbm) != 0)
         snprintf(cm->mismatch, sizeof cm->mismatch, "base_model %.200s does not match the trainer's %.200s", bm, jbm);
     cJSON_Delete(jobj);
@@ -210,7 +277,9 @@ static const char *cm_parse(fwl_server *s, const char *job, const cJSON *body, c
 static int cm_seen(fwl_server *s, const char *job, const cm_req *cm, char *rid, size_t rl)
 {
     pthread_mutex_lock(&s->lock);
-    fwl_session *ss = session_locked(jobrt_locked(s, job, true), cm->sid);
+    fwl_jobrt *jr = jobrt_locked(s, job, true);
+    fwl_session *ss = session_locked(jr, cm->sid);
+    fwl_tmodel *dead = reap_locked(s, jr, cm->sid); /* other sessions' expiry frees their LoRA slots */
     int rc = ss ? 0 : -1;
     if (ss) {
         ss->last_us = fwl_now_us();
@@ -222,6 +291,7 @@ static int cm_seen(fwl_server *s, const char *job, const cm_req *cm, char *rid, 
         }
     }
     pthread_mutex_unlock(&s->lock);
+    reap_finish(dead);
     return rc;
 }
 
@@ -270,6 +340,7 @@ static void cm_create(fwl_server *s, const char *job, const cm_req *cm, fwl_futu
         tm->s = s;
         tm->next_seq = 1;
         tm->lora_rank = cm->lora_rank;
+        snprintf(tm->session, sizeof tm->session, "%s", cm->sid);
     }
     ok = ok && fwl_model_init(&tm->m, s->cfg.model_dim, s->cfg.seed) == 0;
     ok = ok && fwl_adam_init(&tm->a, tm->m.n_params) == 0;
@@ -359,6 +430,8 @@ typedef struct submit {
     int64_t seq;
     char key[160];        /* X-Idempotency-Key ("" when absent) */
     char model_id[48];
+    fwl_fwd_batch *batch; /* forward / forward_backward: the parsed batch (NULL if refused) */
+    char verr[512];       /* non-empty: the batch was refused (a 400, though the op still takes its seq_id) */
 } submit;
 
 /* s->lock and tm->mu held: has this seq been submitted before? 0 no (and it is not behind the sequence);
@@ -395,6 +468,9 @@ static fwl_tmodel *submit_model_lock(fwl_server *s, const submit *sb, fwl_resp *
                        sb->mid);
         return NULL;
     }
+    fwl_session *owner = session_locked(tm->jr, tm->session);
+    if (owner)
+        owner->last_us = fwl_now_us(); /* a working client keeps its session alive even between heartbeats */
     pthread_mutex_lock(&tm->mu);
     return tm;
 }
@@ -430,8 +506,17 @@ static int submit_enqueue_locked(fwl_tmodel *tm, const submit *sb, fwl_op *op)
     return 0;
 }
 
-/* Queues the op (takes body); the future's id goes into out. */
-static void submit_queue(fwl_server *s, const submit *sb, cJSON *body, fwl_resp *out)
+/* The answer to an accepted submit: its promise, or the 400 of a refused forward batch. */
+static void reply_submit(fwl_resp *out, const submit *sb, const char *rid)
+{
+    if (sb->verr[0])
+        fwl_resp_error(out, 400, FWL_GRPC_INVALID_ARGUMENT, "%s", sb->verr);
+    else
+        reply_future(out, rid, sb->model_id);
+}
+
+/* Queues the op (takes body and sb->batch); the future's id goes into out. */
+static void submit_queue(fwl_server *s, submit *sb, cJSON *body, fwl_resp *out)
 {
     fwl_future *f = fwl_future_new(s, sb->job);
     fwl_op *op = calloc(1, sizeof *op);
@@ -440,14 +525,16 @@ static void submit_queue(fwl_server *s, const submit *sb, cJSON *body, fwl_resp 
             fwl_future_fail(s, f, "server", "out of memory");
         free(op);
         cJSON_Delete(body);
+        fwl_fwd_batch_free(sb->batch);
         fwl_resp_oom(out);
         return;
     }
-    char fid[48], rid[48], model_id[48];
+    char fid[48], rid[48];
     snprintf(fid, sizeof fid, "%s", f->id); /* once queued, the op may run and free body before we reply */
     op->seq = sb->seq;
     snprintf(op->type, sizeof op->type, "%s", sb->type);
     op->body = body;
+    op->batch = sb->batch;
     op->fut = f;
     fwl_tmodel *tm = submit_model_lock(s, sb, out);
     /* re-check under the lock: a concurrent retry of the same seq may have won */
@@ -457,18 +544,19 @@ static void submit_queue(fwl_server *s, const submit *sb, cJSON *body, fwl_resp 
         dup = -1;
     }
     if (tm) {
-        snprintf(model_id, sizeof model_id, "%s", tm->id);
+        snprintf(sb->model_id, sizeof sb->model_id, "%s", tm->id);
         submit_unlock(s, tm);
     }
     if (dup == 0) {
-        reply_future(out, fid, model_id);
+        reply_submit(out, sb, fid);
         return;
     }
     fwl_future_fail(s, f, "server", tm ? "duplicate submit" : "model was unloaded");
     cJSON_Delete(body);
+    fwl_fwd_batch_free(op->batch);
     free(op);
     if (dup == 1)
-        reply_future(out, rid, model_id);
+        reply_submit(out, sb, rid);
 }
 
 /* protocol §4.3: a seq'd training op */
@@ -491,6 +579,10 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
     }
     const char *key = fwl_req_header(r, "X-Idempotency-Key");
     snprintf(sb.key, sizeof sb.key, "%s", key ? key : "");
+    /* A forward batch is checked here so a bad one is a 400 (fwd_batch.h). The op still takes its seq_id and
+     * fails its future with the same message: the ops behind it must not wait for a seq_id that never comes. */
+    if (!strcmp(type, "forward_backward") || !strcmp(type, "forward"))
+        fwl_fwd_batch_parse(&sb.batch, body, !strcmp(type, "forward_backward"), sb.verr, sizeof sb.verr);
     char rid[48];
     fwl_tmodel *tm = submit_model_lock(s, &sb, out);
     int dup = tm ? submit_dedupe_locked(tm, &sb, rid, sizeof rid, out) : -1;
@@ -498,10 +590,11 @@ static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, 
         snprintf(sb.model_id, sizeof sb.model_id, "%s", tm->id);
         submit_unlock(s, tm);
     }
-    if (dup == 1)
-        reply_future(out, rid, sb.model_id);
+    if (dup == 1) /* a retried submit: the original promise (or the same 400), never a second run */
+        reply_submit(out, &sb, rid);
     if (dup != 0) {
         cJSON_Delete(body);
+        fwl_fwd_batch_free(sb.batch);
         return;
     }
     submit_queue(s, &sb, body, out); /* sb.mid points into body: queued with it */

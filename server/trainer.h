@@ -14,10 +14,14 @@
 #include "state.h"
 #include "util.h"
 
+/* Largest LoRA rank create_model accepts (fwtrain-local's model has no adapters; the rank marks a LoRA session). */
+#define FWL_MAX_LORA_RANK 65536
+
 typedef struct fwl_op {
     int64_t seq;
     char type[40];
     cJSON *body;
+    struct fwl_fwd_batch *batch; /* forward / forward_backward: parsed at submit (fwd_batch.h), NULL if refused */
     fwl_future *fut;
     struct fwl_op *next;
 } fwl_op;
@@ -40,6 +44,7 @@ typedef struct fwl_tmodel {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int lora_rank;         /* > 0: a LoRA session (adapter saves are always full, protocol §4.6) */
+    char session[256];     /* the session that created it: the model goes when that session expires */
     fwl_op *queue;         /* sorted by seq */
     int64_t next_seq;
     bool stop;

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — fwt_client: connection settings, credentials, timeouts,
  * retry policy, logging. One client owns one worker thread that drives its
  * asynchronous HTTP traffic (futures), timers and completion callbacks; a

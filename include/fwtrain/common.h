@@ -1,14 +1,15 @@
-/*
+/**
+ * @file
  * libfwtrain — common definitions: export macro, version, status codes,
  * error detail, allocator hooks.
  *
  * Conventions used by every header of the library (see README "API conventions"):
  *  - Every function returns an int status: FWT_OK (0) or a negative fwt_status.
  *  - Objects handed back through a `**out` parameter belong to the caller and
- *    are released with their own fwt_<type>_free(), which accepts NULL.
+ *    are released with their own `fwt_<type>_free()`, which accepts NULL.
  *  - Getters return borrowed pointers valid until their owner is freed.
  *  - Input strings are copied; the caller may free them after the call.
- *  - Options are versioned structs initialised with fwt_<x>_options_init().
+ *  - Options are versioned structs initialised with `fwt_<x>_options_init()`.
  */
 #ifndef FWTRAIN_COMMON_H
 #define FWTRAIN_COMMON_H

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — deployments (protocol §3.7–§3.10): get / create / delete /
  * re-attach to a trainer, hotload a snapshot, hotload status and wait,
  * the hotload-manager readiness gate, and the warmup probe.

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — fwt_future: a pollable handle on an asynchronous operation.
  *
  * A future is single-owner: whoever received it through `**out` frees it.

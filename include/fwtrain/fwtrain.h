@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — umbrella header: the wire SDK (one header per module) and
  * the cookbook layer built on it (fwtrain/cookbook/cookbook.h).
  */

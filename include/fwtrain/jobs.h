@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — trainer jobs on the control plane (protocol §3.1–§3.6):
  * create / get / wait_ready / resume / delete, and promotion of a sampler
  * checkpoint to a model. The job's checkpoint listing is checkpoint_list.h.

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — sampling: completions from a deployment
  * (POST {inference_base_url}/inference/v1/completions, protocol §3.10).
  *
@@ -25,6 +26,7 @@
 extern "C" {
 #endif
 
+/** The current version of fwt_sample_request (its `version` field). */
 #define FWT_SAMPLE_REQUEST_VERSION 1
 
 /**

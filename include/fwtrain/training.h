@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — fwt_training: one session and one model on a trainer's data
  * plane (protocol §4). Training ops return futures; their submissions go out
  * strictly in seq_id order while their results are retrieved concurrently
@@ -165,6 +166,7 @@ FWT_API const char *fwt_loss_fn_name(fwt_loss_fn loss);
 /** Parse a wire name (exact). FWT_EINVAL naming it if unknown. */
 FWT_API int fwt_loss_fn_parse(fwt_loss_fn *out, const char *name);
 
+/** The current version of fwt_datum (its `version` field). */
 #define FWT_DATUM_VERSION 1
 /**
  * One datum with every input a loss may use (protocol §4.10). All arrays have
@@ -194,6 +196,7 @@ FWT_API int fwt_datum_init(fwt_datum *d, unsigned int version);
  */
 FWT_API int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d);
 
+/** The current version of fwt_loss_config (its `version` field). */
 #define FWT_LOSS_CONFIG_VERSION 1
 /**
  * loss_fn_config (protocol §4.10): named numeric parameters of the loss, e.g.

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain — what the modules share: forward declarations of every opaque
  * handle, the progress callback of long waits, the string list, and the one
  * wait-option struct (fwt_wait_options) that every wait takes or embeds.

@@ -18,7 +18,7 @@ rc=$?
 [ -n "$out" ] && printf '%s\n' "$out"
 if [ -s "$log" ]; then
   sed "s|$include/||" "$log"
-  echo "doxygen: $(grep -c 'warning' "$log") warning(s)"
+  echo "doxygen: $(grep -c . "$log") warning(s)"
   fail=1
 fi
 if [ "$rc" -ne 0 ]; then

@@ -177,10 +177,6 @@ static void test_bad_tokens(void **state)
     fwl_model_prompt_logprobs(&m, p, 3, out);
     assert_true(out[0] == 0.0f);
     assert_true(isnan(out[1]) && isnan(out[2]));
-    int64_t gen[4];
-    assert_int_equal(fwl_model_generate(&m, p, 3, 4, 0.0, 1, gen, NULL), 0);
-    assert_int_equal(fwl_model_generate(&m, tok, 2, 4, -1.0, 1, gen, NULL), 0);
-    assert_int_equal(fwl_model_generate(&m, tok, 2, 4, NAN, 1, gen, NULL), 0);
     fwl_model_free(&m);
 }
 
@@ -206,57 +202,6 @@ static void test_prompt_logprobs_match_forward(void **state)
     fwl_model_free(&m);
 }
 
-static void test_generate(void **state)
-{
-    (void)state;
-    /* All-zero weights: uniform distribution, so greedy must pick the lowest id. */
-    fwl_model z;
-    assert_int_equal(fwl_model_alloc(&z, 4), 0);
-    int64_t prompt[] = {'a', 'b'}, out[8];
-    float lps[8];
-    assert_int_equal(fwl_model_generate(&z, prompt, 2, 5, 0.0, 0, out, lps), 5);
-    for (int i = 0; i < 5; i++) {
-        assert_int_equal(out[i], 0);
-        assert_true(fabsf(lps[i] + logf(256.0f)) < 1e-5f);
-    }
-    float *b2 = tensor_ptr(&z, 5);
-    b2[7] = 1.0f;
-    b2[3] = 1.0f;
-    assert_int_equal(fwl_model_generate(&z, prompt, 2, 3, 0.0, 0, out, NULL), 3);
-    assert_int_equal(out[0], 3); /* tie between 3 and 7: lowest id */
-    fwl_model_free(&z);
-
-    fwl_model m;
-    assert_int_equal(fwl_model_init(&m, 8, 5), 0);
-    int64_t g1[16], g2[16];
-    float l1[16];
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 16, 0.0, 1, g1, l1), 16);
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 16, 0.0, 2, g2, NULL), 16);
-    assert_memory_equal(g1, g2, sizeof(g1)); /* greedy ignores the seed */
-    /* Each generated logprob is exactly what prompt_logprobs says about the full sequence. */
-    int64_t full[18];
-    float pl[18];
-    full[0] = prompt[0];
-    full[1] = prompt[1];
-    memcpy(full + 2, g1, sizeof(g1));
-    fwl_model_prompt_logprobs(&m, full, 18, pl);
-    assert_memory_equal(pl + 2, l1, sizeof(l1));
-
-    /* Sampling: same seed, same tokens; a different seed differs somewhere. */
-    int64_t s1[64], s2[64], s3[64];
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 64, 1.0, 11, s1, NULL), 64);
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 64, 1.0, 11, s2, NULL), 64);
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 64, 1.0, 12, s3, NULL), 64);
-    assert_memory_equal(s1, s2, sizeof(s1));
-    assert_true(memcmp(s1, s3, sizeof(s1)) != 0);
-    for (int i = 0; i < 64; i++)
-        assert_true(s1[i] >= 0 && s1[i] < 256);
-    /* Empty prompt generates from context (0, 0). */
-    assert_int_equal(fwl_model_generate(&m, NULL, 0, 4, 0.0, 0, g1, NULL), 4);
-    assert_int_equal(fwl_model_generate(&m, prompt, 2, 0, 0.0, 0, NULL, NULL), 0);
-    fwl_model_free(&m);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,7 +210,6 @@ int main(void)
         cmocka_unit_test(test_gradient_finite_differences),
         cmocka_unit_test(test_bad_tokens),
         cmocka_unit_test(test_prompt_logprobs_match_forward),
-        cmocka_unit_test(test_generate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

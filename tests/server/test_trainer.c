@@ -218,6 +218,25 @@ static cJSON *op_fmt(const char *job, const char *op, const char *fmt, const cha
 }
 #pragma GCC diagnostic pop
 
+/* Submits a training op that must be refused: HTTP 400 with an error body containing needle. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static void expect_400(const char *job, const char *op, const char *fmt, const char *mid, int seq, const char *arg,
+                       const char *needle)
+{
+    char b[6000], path[256];
+    snprintf(b, sizeof b, fmt, mid, seq, arg);
+    snprintf(path, sizeof path, "/training/v1/rlorTrainerJobs/local/%s/api/v1/%s", job, op);
+    srv_resp resp;
+    srv_call(&resp, base, KEY, "POST", path, b);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(resp.json, "message");
+    if (resp.status != 400 || !cJSON_IsString(msg) || !strstr(msg->valuestring, needle))
+        fail_msg("%s seq %d: HTTP %ld %s (wanted 400 with \"%s\")", op, seq, resp.status, resp.body ? resp.body : "",
+                 needle);
+    srv_resp_free(&resp);
+}
+#pragma GCC diagnostic pop
+
 static const char *err_category(const cJSON *r)
 {
     return r && str(r, "error") ? str(r, "category") : NULL;
@@ -307,17 +326,19 @@ static void test_checkpoints_and_load(void **state)
     r = op_fmt(J, "load_weights", "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\"}", m, seq++, "/etc/passwd");
     assert_string_equal(err_category(r), "user");
     cJSON_Delete(r);
-    r = op_fmt(J, "forward_backward",
-               "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_backward_input\":{\"data\":[],\"loss_fn\":\"%s\"}}", m, seq++,
-               "ppo");
-    assert_string_equal(err_category(r), "user");
-    cJSON_Delete(r);
-    r = op_fmt(J, "forward_backward",
+    /* a bad forward batch is refused with 400 naming the field, yet takes its seq_id (the ops behind it run) */
+    expect_400(J, "forward_backward",
+               "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_backward_input\":{\"data\":[],\"loss_fn\":\"%s\"}}", m,
+               seq++, "grpo", "unknown loss_fn \"grpo\"");
+    expect_400(J, "forward_backward",
                "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_backward_input\":{\"data\":[{\"model_input\":{\"chunks\":"
                "[{\"tokens\":[300]}]},\"loss_fn_inputs\":{\"target_tokens\":{\"data\":[1]}}}],\"loss_fn\":\"%s\"}}",
-               m, seq++, "cross_entropy");
-    assert_string_equal(err_category(r), "user");
-    cJSON_Delete(r);
+               m, seq++, "cross_entropy", "0..255");
+    expect_400(J, "forward",
+               "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_input\":{\"data\":[{\"model_input\":{\"chunks\":"
+               "[{\"tokens\":[1]}]},\"loss_fn_inputs\":{\"target_tokens\":{\"data\":[1]},\"logprobs\":{\"data\":[-1]}}}],"
+               "\"loss_fn\":\"%s\"}}",
+               m, seq++, "ppo", "advantages is required by ppo");
     r = op_fmt(J, "save_weights_for_sampler", "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\"}", m, seq++, "../x");
     assert_string_equal(err_category(r), "user");
     cJSON_Delete(r);
@@ -376,6 +397,8 @@ static void test_listing_and_ttl(void **state)
     const char *J = "ttl-a";
     char *m = srv_setup_model(base, KEY, J);
     int seq = 1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 5; i++) {
         char name[32];
         snprintf(name, sizeof name, "keep-%d", i);
@@ -383,13 +406,20 @@ static void test_listing_and_ttl(void **state)
         assert_null(str(r, "error"));
         cJSON_Delete(r);
     }
-    cJSON *r = op_fmt(J, "save_weights", "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\",\"ttl_seconds\":3}", m,
-                      seq++, "short");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* The short-lived checkpoints must outlive the listing below (a save and four pages, about what the
+     * five saves took): their TTL is 10 times that, at least 3 s, so a loaded machine cannot expire them early. */
+    double five_saves = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    int ttl = five_saves * 10 > 3 ? (int)(five_saves * 10) + 1 : 3;
+    char body[512];
+    snprintf(body, sizeof body, "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"short\",\"ttl_seconds\":%d}", m, seq++, ttl);
+    cJSON *r = srv_op(base, KEY, J, "save_weights", body);
     assert_null(str(r, "error"));
     cJSON_Delete(r);
-    r = op_fmt(J, "save_weights_for_sampler",
-               "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\",\"checkpoint_type\":\"base\",\"ttl_seconds\":3}", m,
-               seq++, "short-samp");
+    snprintf(body, sizeof body,
+             "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"short-samp\",\"checkpoint_type\":\"base\",\"ttl_seconds\":%d}",
+             m, seq++, ttl);
+    r = srv_op(base, KEY, J, "save_weights_for_sampler", body);
     cJSON_Delete(r);
     /* paged listing, oldest first, mixed precision, types */
     int rows = 0, pages = 0, saw_sec = 0, saw_us = 0, saw_short = 0;
@@ -436,7 +466,7 @@ static void test_listing_and_ttl(void **state)
     assert_int_equal(saw_short, 2);
     assert_true(saw_sec && saw_us); /* protocol §9: precisions are mixed */
     /* after the TTL the sweep removes both short-lived checkpoints; the others stay */
-    struct timespec ts = {3, 300 * 1000000L};
+    struct timespec ts = {ttl, 300 * 1000000L};
     nanosleep(&ts, NULL);
     srv_resp resp;
     srv_call(&resp, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/ttl-a/checkpoints", NULL);

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain cookbook — fwt_checkpointer: turns a training loop into a
  * resumable one (the cookbook's sft_loop Config: log_path,
  * dcp_save_interval, init_from_checkpoint). It decides how a run starts

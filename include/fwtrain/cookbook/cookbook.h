@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain cookbook — umbrella header of the orchestration layer: the
  * weight syncer, the checkpoint registry and the checkpointer. The cookbook
  * is built only on the public wire SDK (fwtrain/fwtrain.h includes both).

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain cookbook — the checkpoint registry: the local file
  * `{log_path}/checkpoints.jsonl` in which a training loop records what it
  * saved, so a later run can resume from it and a promotion can find it

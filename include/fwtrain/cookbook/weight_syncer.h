@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * libfwtrain cookbook — fwt_weight_syncer: saves sampler checkpoints on a training
  * client and hotloads them into a deployment, keeping the base/delta chain
  * consistent (protocol §5).
