@@ -15,6 +15,7 @@
 # The load is one `while :; do :; done` shell per loader, started at the beginning of each round and
 # killed at its end; each also carries a time bound (`timeout`), so a soak killed with SIGKILL
 # leaves no loader behind for longer than one round's bound.
+# Leave the source tree alone while it runs: some tests read it (install_tree builds tests/install/*.c).
 # Logs of failing rounds are kept in BUILD_DIR/soak/. Exit status: 0 when every test passed every
 # round, 1 when any test failed, 2 on a usage or build error.
 set -euo pipefail

@@ -1,6 +1,7 @@
 /*
  * fwtrain-local's request handling: one request straight into the route table (server/route.c),
- * past the HTTP layer, against a real server state in a temporary data dir.
+ * without sockets (fwl_server_open: the server minus HTTP), against a real server state in a
+ * temporary data dir.
  *
  * Input: "METHOD PATH[?QUERY]\n", then header lines "Name: value\n", an empty line, then the
  * body (all optional but the first line). So that inputs reach past the id checks, each server
@@ -67,7 +68,7 @@ static void stop_server(void)
 {
     if (!started)
         return;
-    fwl_server_stop(&srv);
+    fwl_server_close(&srv);
     started = 0;
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -193,12 +194,11 @@ static void start_server(void)
     snprintf(srv.cfg.data_dir, sizeof srv.cfg.data_dir, "%s", dir);
     snprintf(srv.cfg.api_key, sizeof srv.cfg.api_key, "fuzz-key");
     srv.cfg.api_key_default = false;
-    srv.cfg.port = 0;           /* an ephemeral loopback port nobody uses: requests come straight to fwl_route */
     srv.cfg.long_poll_ms = 1;   /* retrieve_future must not hold a run */
     srv.cfg.job_start_ms = 0;
     srv.cfg.hotload_ms = 0;
     srv.cfg.promote_ms = 0;
-    if (fwl_server_start(&srv) != 0)
+    if (fwl_server_open(&srv) != 0) /* everything but HTTP: requests go straight to fwl_route */
         abort();
     started = 1;
     populate();

@@ -397,6 +397,8 @@ static void test_listing_and_ttl(void **state)
     const char *J = "ttl-a";
     char *m = srv_setup_model(base, KEY, J);
     int seq = 1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 5; i++) {
         char name[32];
         snprintf(name, sizeof name, "keep-%d", i);
@@ -404,13 +406,20 @@ static void test_listing_and_ttl(void **state)
         assert_null(str(r, "error"));
         cJSON_Delete(r);
     }
-    cJSON *r = op_fmt(J, "save_weights", "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\",\"ttl_seconds\":3}", m,
-                      seq++, "short");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* The short-lived checkpoints must outlive the listing below (a save and four pages, about what the
+     * five saves took): their TTL is 10 times that, at least 3 s, so a loaded machine cannot expire them early. */
+    double five_saves = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    int ttl = five_saves * 10 > 3 ? (int)(five_saves * 10) + 1 : 3;
+    char body[512];
+    snprintf(body, sizeof body, "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"short\",\"ttl_seconds\":%d}", m, seq++, ttl);
+    cJSON *r = srv_op(base, KEY, J, "save_weights", body);
     assert_null(str(r, "error"));
     cJSON_Delete(r);
-    r = op_fmt(J, "save_weights_for_sampler",
-               "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"%s\",\"checkpoint_type\":\"base\",\"ttl_seconds\":3}", m,
-               seq++, "short-samp");
+    snprintf(body, sizeof body,
+             "{\"model_id\":\"%s\",\"seq_id\":%d,\"path\":\"short-samp\",\"checkpoint_type\":\"base\",\"ttl_seconds\":%d}",
+             m, seq++, ttl);
+    r = srv_op(base, KEY, J, "save_weights_for_sampler", body);
     cJSON_Delete(r);
     /* paged listing, oldest first, mixed precision, types */
     int rows = 0, pages = 0, saw_sec = 0, saw_us = 0, saw_short = 0;
@@ -457,7 +466,7 @@ static void test_listing_and_ttl(void **state)
     assert_int_equal(saw_short, 2);
     assert_true(saw_sec && saw_us); /* protocol §9: precisions are mixed */
     /* after the TTL the sweep removes both short-lived checkpoints; the others stay */
-    struct timespec ts = {3, 300 * 1000000L};
+    struct timespec ts = {ttl, 300 * 1000000L};
     nanosleep(&ts, NULL);
     srv_resp resp;
     srv_call(&resp, base, KEY, "GET", "/v1/accounts/local/rlorTrainerJobs/ttl-a/checkpoints", NULL);
