@@ -1,5 +1,5 @@
 # Runs at the end of `cmake --install` (included by an install(CODE) rule of FwtInstall.cmake) so that
-# programs find libfwtrain.so.0 without further steps, or says exactly what to do when it cannot:
+# programs find libfwtrain.so without further steps, or says exactly what to do when it cannot:
 #   - DESTDIR set (staging, packaging): nothing is run; the package's own trigger runs ldconfig.
 #   - the library directory is in the dynamic linker's search path (/usr/local/lib, /usr/lib/<triplet>, ...)
 #     and we are root: run ldconfig (the loader only finds libraries there through its cache).
@@ -64,17 +64,17 @@ function(fwt_ldconfig_after_install libdir)
   if(in_path AND euid STREQUAL "0" AND ldconfig)
     execute_process(COMMAND "${ldconfig}" RESULT_VARIABLE rc)
     if(rc EQUAL 0)
-      message(STATUS "libfwtrain: ran ldconfig; programs now find libfwtrain.so.0 in ${libdir}")
+      message(STATUS "libfwtrain: ran ldconfig; programs now find libfwtrain.so in ${libdir}")
     else()
       message(WARNING "libfwtrain: ldconfig failed (${rc}); run `ldconfig` as root so programs find "
-                      "libfwtrain.so.0 in ${libdir}")
+                      "libfwtrain.so in ${libdir}")
     endif()
   elseif(in_path)
     message(NOTICE "libfwtrain: installed into ${libdir}; run `sudo ldconfig` once so programs (the fwtrain CLI, "
-                   "yours) find libfwtrain.so.0")
+                   "yours) find libfwtrain.so")
   else()
     message(NOTICE "libfwtrain: ${libdir} is not in the dynamic linker's search path, so programs linked with "
-                   "libfwtrain.so.0 (the installed fwtrain CLI too) need one of:\n"
+                   "libfwtrain.so (the installed fwtrain CLI too) need one of:\n"
                    "  export LD_LIBRARY_PATH=${libdir}    (this shell)\n"
                    "  echo ${libdir} > /etc/ld.so.conf.d/fwtrain.conf && ldconfig    (as root, for good)\n"
                    "  linking your program with -Wl,-rpath,${libdir}")

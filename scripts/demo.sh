@@ -101,6 +101,16 @@ note "fwtrain promote --checkpoints-jsonl demo-run/my_training/checkpoints.jsonl
   2>"$run/promote.err" || { cat "$run/promote.err"; die "promotion failed"; }
 sed 's/^/    /' "$run/promote.out"
 
+say "RL: examples/rl_loop, on-policy RL through a deployment (sample, score, importance_sampling, hotload every step)"
+note "rl_loop --log-path demo-run/rl --steps 20 --seed 3"
+"$build/examples/rl_loop" --log-path "$run/rl" --steps 20 --seed 3 >"$run/rl.out" 2>"$run/rl.err" \
+  || { cat "$run/rl.err"; die "rl_loop failed"; }
+head -2 "$run/rl.out" | sed 's/^/    /'
+note "..."
+tail -2 "$run/rl.out" | sed 's/^/    /'
+rl_mean() { sed -n "$1,$2p" "$run/rl.out" | sed -n 's/.*reward=\([0-9.]*\).*/\1/p' | awk '{s+=$1; n++} END {printf "%.4f", s/n}'; }
+note "mean reward: first five steps $(rl_mean 1 5), last five $(rl_mean 16 20); every hotload checked (check=ok)"
+
 say "7/7 Stopping fwtrain-local"
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true

@@ -35,7 +35,7 @@ typedef struct fwt_training_options {
      * protocol §4.1) and a later process can start or resume on it.
      */
     int32_t keep_model_on_free;
-    int32_t reserved1;
+    int32_t reserved1;           /**< must be 0 */
     /** Bound of the unload fwt_training_free performs: 0 = 30000 ms (default), -1 = none, > 0 ms. */
     int64_t unload_timeout_ms;
 } fwt_training_options;
@@ -176,15 +176,15 @@ FWT_API int fwt_loss_fn_parse(fwt_loss_fn *out, const char *name);
 typedef struct fwt_datum {
     unsigned int version;          /**< FWT_DATUM_VERSION */
     const int64_t *tokens;         /**< model input tokens (ids in [0, 2^53]) */
-    size_t n_tokens;
+    size_t n_tokens;               /**< length of tokens (> 0) */
     const int64_t *target_tokens;  /**< the token each position predicts */
-    size_t n_target_tokens;
+    size_t n_target_tokens;        /**< length of target_tokens (= n_tokens) */
     const float *weights;          /**< per-token loss weights; required by cross_entropy, optional otherwise */
-    size_t n_weights;
+    size_t n_weights;              /**< length of weights (= n_tokens, or 0 with NULL) */
     const float *logprobs;         /**< sampling logprobs of the targets; required by the RL losses */
-    size_t n_logprobs;
+    size_t n_logprobs;             /**< length of logprobs (= n_tokens, or 0 with NULL) */
     const float *advantages;       /**< per-token advantages; required by the RL losses */
-    size_t n_advantages;
+    size_t n_advantages;           /**< length of advantages (= n_tokens, or 0 with NULL) */
 } fwt_datum;
 
 /** Zero `d` and set its version. FWT_EINVAL for NULL or an unknown version. */
@@ -207,7 +207,7 @@ typedef struct fwt_loss_config {
     unsigned int version;          /**< FWT_LOSS_CONFIG_VERSION */
     const char *const *keys;       /**< n non-empty names, each at most 64 characters, no duplicates */
     const double *values;          /**< n finite values */
-    size_t n;
+    size_t n;                      /**< number of parameters (0: keys and values may be NULL) */
 } fwt_loss_config;
 
 /** Zero `c` (no parameters: the server's defaults) and set its version. FWT_EINVAL for NULL or an unknown version. */

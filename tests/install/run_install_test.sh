@@ -82,7 +82,7 @@ step "ldconfig: root into the search path runs it; not root says sudo ldconfig; 
 FWT_LDCONFIG_EUID=0 ldinstall 1 "ran ldconfig" --prefix "$sys"
 FWT_LDCONFIG_EUID=1000 ldinstall 0 'run `sudo ldconfig`' --prefix "$sys"
 DESTDIR=$tmp/stage FWT_LDCONFIG_EUID=0 ldinstall 0 "DESTDIR install, ldconfig not run" --prefix "$sys"
-[ -f "$tmp/stage$sys/lib/libfwtrain.so.0" ] || { echo "DESTDIR install did not stage the library"; exit 1; }
+[ -f "$tmp/stage$sys/lib/libfwtrain.so" ] || { echo "DESTDIR install did not stage the library"; exit 1; }
 
 step "CMake: find_package(fwtrain)"
 "$cmake" -S "$src/consumer" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \

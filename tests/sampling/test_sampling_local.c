@@ -258,8 +258,7 @@ static void test_seed_repeatable(void **state)
     env *e = *state;
     fwt_sample_request r = base_req();
     r.prompt_text = PROMPT;
-    r.max_tokens = 24;
-    r.logprobs = 1;
+    r.max_tokens = 24; /* no logprobs: the token ids come anyway */
     r.has_seed = 1;
     r.seed = 4242;
     fwt_completion *a = NULL, *b = NULL, *d = NULL;
@@ -276,6 +275,64 @@ static void test_seed_repeatable(void **state)
     fwt_completion_free(a);
     fwt_completion_free(b);
     fwt_completion_free(d);
+}
+
+/* n choices of one request; each a different sample; stop ends a choice with finish_reason "stop". */
+static void test_n_choices_and_stop(void **state)
+{
+    env *e = *state;
+    fwt_sample_request r = base_req();
+    r.prompt_text = PROMPT;
+    r.n = 6;
+    r.max_tokens = 40;
+    r.logprobs = 1;
+    r.has_seed = 1;
+    r.seed = 9;
+    fwt_completion *c = NULL;
+    check(fwt_sample_result(&c, e->c, DEP, &r, 30000), "n = 6");
+    assert_int_equal(fwt_completion_count(c), 6);
+    int distinct = 0;
+    size_t n0 = 0;
+    const int64_t *t0 = fwt_completion_tokens(c, 0, &n0);
+    for (size_t i = 0; i < 6; i++) {
+        size_t n = 0, nl = 0;
+        const int64_t *t = fwt_completion_tokens(c, i, &n);
+        fwt_completion_logprobs(c, i, &nl);
+        assert_int_equal(n, 40);
+        assert_int_equal(nl, n);
+        assert_string_equal(fwt_completion_finish_reason(c, i), "length");
+        distinct += i > 0 && memcmp(t, t0, n * sizeof *t) != 0;
+    }
+    assert_true(distinct >= 4);
+    /* stop at the first byte the first choice generated after its 3rd token: that choice stops there */
+    char stop[2] = {(char)t0[3], 0};
+    if (t0[3] > 0 && t0[3] < 128) {
+        const char *stops[] = {stop};
+        r.stop = stops;
+        r.n_stop = 1;
+        fwt_completion *d = NULL;
+        check(fwt_sample_result(&d, e->c, DEP, &r, 30000), "stop");
+        size_t n = 0;
+        fwt_completion_tokens(d, 0, &n);
+        assert_true(n <= 4);
+        assert_string_equal(fwt_completion_finish_reason(d, 0), "stop");
+        fwt_completion_free(d);
+    }
+    /* top_k = 1 is greedy: every choice is the same */
+    r.stop = NULL;
+    r.n_stop = 0;
+    r.top_k = 1;
+    fwt_completion *g = NULL;
+    check(fwt_sample_result(&g, e->c, DEP, &r, 30000), "top_k 1");
+    const int64_t *g0 = fwt_completion_tokens(g, 0, &n0);
+    for (size_t i = 1; i < 6; i++) {
+        size_t n = 0;
+        const int64_t *t = fwt_completion_tokens(g, i, &n);
+        assert_int_equal(n, n0);
+        assert_memory_equal(t, g0, n * sizeof *t);
+    }
+    fwt_completion_free(g);
+    fwt_completion_free(c);
 }
 
 /* A deployment that does not exist: 404 retried for the hotload budget, then FWT_ENOTFOUND. */
@@ -337,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_echo_equals_trainer),
         cmocka_unit_test(test_sampling_logprobs_are_the_policys),
         cmocka_unit_test(test_seed_repeatable),
+        cmocka_unit_test(test_n_choices_and_stop),
         cmocka_unit_test(test_unknown_deployment),
         cmocka_unit_test(test_many_in_flight),
     };
