@@ -1,5 +1,5 @@
 /*
- * AdamW for fwtrain-local (protocol §4.9), with the sparse rule of model.h:
+ * AdamW for fwtrain-local (docs/protocol.md §4.9), with the sparse rule of model.h:
  * a weight with an exactly-zero gradient keeps its moments and value. Most of
  * the model is the context table and a batch touches few of its rows, so the
  * step first finds the non-zero gradient rows and only walks those.

@@ -1,4 +1,4 @@
-/* The background thread: hotloads, async promotions and the periodic TTL sweep (protocol §3.6, §3.8, §4.4). */
+/* The background thread: hotloads, async promotions and the periodic TTL sweep (docs/protocol.md §3.6, §3.8, §4.4). */
 #include "bg.h"
 
 #include <errno.h>

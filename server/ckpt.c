@@ -20,7 +20,7 @@ static const char *kind_str(fwl_ck_kind k)
 
 const char *fwl_ckpt_type_name(const fwl_ckpt *ck)
 {
-    /* protocol §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_*:
+    /* docs/protocol.md §3.5: DCP rows end in TRAINING / TRAINING_LORA (cookbook suffix-matches); sampler rows INFERENCE_*:
      * BASE (safetensors), LORA (adapter), ARC_V2 (delta) */
     if (ck->kind == FWL_CK_DCP)
         return ck->lora_rank > 0 ? "CHECKPOINT_TYPE_TRAINING_LORA" : "CHECKPOINT_TYPE_TRAINING";
@@ -46,7 +46,7 @@ int64_t fwl_ckpt_stamp(fwl_server *s)
     int64_t t = fwl_now_us();
     if (t <= s->last_ckpt_us)
         t = s->last_ckpt_us + 1;
-    /* protocol §9: one row in three is stamped on a whole second (rendered without a fraction), so
+    /* docs/protocol.md §9: one row in three is stamped on a whole second (rendered without a fraction), so
      * listings mix precisions like the service's and a string sort of createTime gives the wrong order. */
     if (++s->ckpt_count % 3 == 0 && t % 1000000 != 0)
         t = (t / 1000000 + 1) * 1000000;

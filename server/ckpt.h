@@ -31,7 +31,7 @@ int fwl_ckpt_read_data(fwl_server *s, const fwl_ckpt *ck, uint8_t **data, size_t
 fwl_ckpt *fwl_ckpt_list(fwl_server *s, const char *job, size_t *n);
 void fwl_ckpt_remove(fwl_server *s, const fwl_ckpt *ck);
 const char *fwl_ckpt_type_name(const fwl_ckpt *ck);
-/* protocol §3.6: base rows (full-param) and every LoRA sampler row are promotable; deltas and DCPs never. */
+/* docs/protocol.md §3.6: base rows (full-param) and every LoRA sampler row are promotable; deltas and DCPs never. */
 bool fwl_ckpt_promotable(const fwl_ckpt *ck);
 int64_t fwl_ckpt_stamp(fwl_server *s);
 /* The raw weight bytes a sampler snapshot stands for (base decoded, delta applied over its chain). */

@@ -5,7 +5,7 @@
 #include "request.h"
 #include "state.h"
 
-/* /training/v1/rlorTrainerJobs/local/{job}/api/v1/{op} (protocol §4). */
+/* /training/v1/rlorTrainerJobs/local/{job}/api/v1/{op} (docs/protocol.md §4). */
 void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, const char *op);
 /* The job was deleted: its sessions and models go (their queued ops fail). */
 void fwl_trainer_drop_job(fwl_server *s, const char *job);

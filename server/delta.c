@@ -1,5 +1,5 @@
 /*
- * Sampler deltas (protocol §4.6, §3.8): a delta is zstd(prev XOR cur) behind
+ * Sampler deltas (docs/protocol.md §4.6, §3.8): a delta is zstd(prev XOR cur) behind
  * a small header carrying the raw length and adler32 checksums, so a
  * deployment applying it to the wrong base, or a truncated/corrupted delta,
  * is detected instead of silently serving wrong weights.

@@ -1,4 +1,4 @@
-/* Deployments (protocol §3.7): create / get / list / patch / delete. The serving state (weights, hotload
+/* Deployments (docs/protocol.md §3.7): create / get / list / patch / delete. The serving state (weights, hotload
  * stage) lives in hotload.c; this file only keeps the resource. */
 #include "deployments.h"
 
@@ -12,7 +12,7 @@
 #include "store.h"
 #include "util.h"
 
-/* Fields a client may set, camelCase with their snake_case twin (protocol §2.1 accepts both). */
+/* Fields a client may set, camelCase with their snake_case twin (docs/protocol.md §2.1 accepts both). */
 static const struct {
     const char *camel, *snake;
     int type; /* 0 string, 1 number, 2 bool, 3 any */
@@ -196,7 +196,7 @@ static void dep_delete(fwl_server *s, fwl_resp *out, const char *id)
     fwl_resp_json(out, 200, cJSON_CreateObject());
 }
 
-/* The serving pod rolls (protocol §3.7): a re-attach to another trainer brings up a new pod that holds the base
+/* The serving pod rolls (docs/protocol.md §3.7): a re-attach to another trainer brings up a new pod that holds the base
  * weights under a fresh identity (so a client sees "the new pod is up"), and drops the old snapshot, so the next
  * delta has nothing to apply to: the delta chain starts again from a base. Scaling to zero, or detaching, leaves
  * no pod. Updates the record; *pod gets the new pod's identity ("" when none). */

@@ -1,4 +1,4 @@
-/* Control-plane routes for deployments (deployments.c, protocol §3.7). */
+/* Control-plane routes for deployments (deployments.c, docs/protocol.md §3.7). */
 #ifndef FWL_DEPLOYMENTS_H
 #define FWL_DEPLOYMENTS_H
 

@@ -1,4 +1,4 @@
-/* The request table behind retrieve_future, with long-poll (protocol §4.2).
+/* The request table behind retrieve_future, with long-poll (docs/protocol.md §4.2).
  * Request ids carry this run's epoch: an id from an earlier run (the server restarted) or one evicted
  * from the table answers 410 "promise expired", an id never issued answers 404. */
 #include "futures.h"
@@ -68,7 +68,7 @@ void fwl_future_complete(fwl_server *s, fwl_future *f, cJSON *result)
     free(txt);
 }
 
-/* protocol §4.2 case 3: {"error": "...", "category": "user"|"server"|"unknown"} */
+/* docs/protocol.md §4.2 case 3: {"error": "...", "category": "user"|"server"|"unknown"} */
 void fwl_future_fail(fwl_server *s, fwl_future *f, const char *category, const char *fmt, ...)
 {
     char msg[1024];
@@ -137,7 +137,7 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
         pthread_cond_timedwait(&s->fut_cond, &s->lock, &ts);
     }
     if (f->done && meta_only) {
-        /* protocol §4.2 case 2: the client asked for metadata first; it re-polls with false for the payload */
+        /* docs/protocol.md §4.2 case 2: the client asked for metadata first; it re-polls with false for the payload */
         size_t n = strlen(f->result ? f->result : OOM_RESULT);
         pthread_mutex_unlock(&s->lock);
         cJSON *o = cJSON_CreateObject();

@@ -1,4 +1,4 @@
-/* The request table behind retrieve_future (futures.c, protocol §4.2). */
+/* The request table behind retrieve_future (futures.c, docs/protocol.md §4.2). */
 #ifndef FWL_FUTURES_H
 #define FWL_FUTURES_H
 

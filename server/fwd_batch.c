@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* TensorData (protocol §4.10): dense {"data": [...], "dtype", "shape"?}; n values expected. */
+/* TensorData (docs/protocol.md §4.10): dense {"data": [...], "dtype", "shape"?}; n values expected. */
 static int tensor_read(const cJSON *t, bool ints, size_t n, double *out, const char *what, char *err, size_t el)
 {
     if (!cJSON_IsObject(t)) {

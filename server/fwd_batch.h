@@ -1,5 +1,5 @@
 /*
- * forward / forward_backward input (protocol §4.10), parsed and validated once when the op is submitted,
+ * forward / forward_backward input (docs/protocol.md §4.10), parsed and validated once when the op is submitted,
  * then run on the model's worker thread: per-datum logprobs, the loss (loss.h) and its gradient.
  */
 #ifndef FWL_FWD_BATCH_H

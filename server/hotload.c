@@ -1,4 +1,4 @@
-/* The hotload API (protocol §3.8, §3.9): POST {identity, incremental_snapshot_metadata?} starts a load on the
+/* The hotload API (docs/protocol.md §3.8, §3.9): POST {identity, incremental_snapshot_metadata?} starts a load on the
  * deployment's replica (replica.c), GET reports the replicas' state. The deployment comes from the
  * fireworks-deployment header. */
 #include "hotload.h"

@@ -1,4 +1,4 @@
-/* The hotload API (hotload.c, protocol §3.8, §3.9): POST a snapshot to load, GET the replicas' state. */
+/* The hotload API (hotload.c, docs/protocol.md §3.8, §3.9): POST a snapshot to load, GET the replicas' state. */
 #ifndef FWL_HOTLOAD_H
 #define FWL_HOTLOAD_H
 

@@ -1,5 +1,5 @@
 /* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging. One thread per
- * connection, so a held long-poll (protocol §4.2) never starves another request. */
+ * connection, so a held long-poll (docs/protocol.md §4.2) never starves another request. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -44,7 +44,7 @@ static bool key_equals(const char *given, const char *want)
     return a == b && CRYPTO_memcmp(given, want, a) == 0;
 }
 
-/* protocol §1: X-Api-Key / X-API-Key (headers are case-insensitive) or Authorization: Bearer. */
+/* docs/protocol.md §1: X-Api-Key / X-API-Key (headers are case-insensitive) or Authorization: Bearer. */
 static bool authorized(fwl_server *s, struct MHD_Connection *c)
 {
     if (key_equals(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key"), s->cfg.api_key))

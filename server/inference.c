@@ -1,4 +1,4 @@
-/* POST /inference/v1/completions (protocol §3.10): OpenAI-style completions from a deployment's current
+/* POST /inference/v1/completions (docs/protocol.md §3.10): OpenAI-style completions from a deployment's current
  * weights, sampled by sample.c (n, temperature, top_p, top_k, seed, stop). Tokens are bytes; a string prompt
  * is its UTF-8 bytes. Logprobs are the model's own, equal to the trainer's forward logprobs; with echo the
  * prompt tokens' logprobs come back too (the first has no context: null). 425 while the deployment holds no

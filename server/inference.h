@@ -1,4 +1,4 @@
-/* POST /inference/v1/completions (inference.c, protocol §3.10), sampled by sample.c. */
+/* POST /inference/v1/completions (inference.c, docs/protocol.md §3.10), sampled by sample.c. */
 #ifndef FWL_INFERENCE_H
 #define FWL_INFERENCE_H
 

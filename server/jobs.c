@@ -1,4 +1,4 @@
-/* Control plane: the account, RLOR trainer jobs, and the control-plane checkpoint listing (protocol §1, §3.1–§3.5). */
+/* Control plane: the account, RLOR trainer jobs, and the control-plane checkpoint listing (docs/protocol.md §1, §3.1–§3.5). */
 #include "jobs.h"
 
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include "store.h"
 #include "util.h"
 
-/* The job as it leaves the server: no internal "_" fields; while it runs, its directRouteHandle (protocol §3.2:
+/* The job as it leaves the server: no internal "_" fields; while it runs, its directRouteHandle (docs/protocol.md §3.2:
  * the trainer reached without the gateway, at /direct/<job> on this server; computed, since the port changes
  * between runs). NULL when out of memory. */
 static cJSON *job_public(fwl_server *s, const cJSON *j)
@@ -67,7 +67,7 @@ void fwl_accounts_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         fwl_resp_json(out, 200, acct);
         return;
     }
-    /* protocol §1: GET /v1/accounts?pageSize=2 -> exactly one account */
+    /* docs/protocol.md §1: GET /v1/accounts?pageSize=2 -> exactly one account */
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "accounts");
     cJSON_AddItemToArray(arr, acct);
@@ -142,7 +142,7 @@ static const char *job_create_check(const cJSON *body, job_spec *sp, char *msg, 
     const cJSON *bm = sp->tc ? either(sp->tc, "baseModel", "base_model") : NULL;
     if (bm && !cJSON_IsString(bm))
         return "trainingConfig.baseModel must be a string";
-    /* protocol §3.1: the trainer needs to know what it trains */
+    /* docs/protocol.md §3.1: the trainer needs to know what it trains */
     if (!bm || !*bm->valuestring)
         return "trainingConfig.baseModel is required (e.g. accounts/fireworks/models/<model>)";
     return job_numbers_check(body, sp->tc, msg, ml);
@@ -177,7 +177,7 @@ static cJSON *job_record_new(fwl_server *s, const cJSON *body, const job_spec *s
     copy_field(tcc, sp->tc, "region", NULL);
     cJSON_AddBoolToObject(job, "serviceMode", true);
     if (sp->shape) {
-        /* protocol §3.1: on the shape path the shape decides the hardware */
+        /* docs/protocol.md §3.1: on the shape path the shape decides the hardware */
         char ref[160];
         snprintf(ref, sizeof ref, "accounts/fireworks/trainingShapes/%s", sp->shape->id);
         cJSON_AddStringToObject(job, "trainingShape", ref);
@@ -313,7 +313,7 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
         return;
     char was[64];
     if (verb) {
-        /* protocol §3.3 */
+        /* docs/protocol.md §3.3 */
         static const char *const resumable[] = {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_PAUSED",
                                           "JOB_STATE_COMPLETED", "JOB_STATE_EXPIRED", NULL};
         if (!fwl_job_set_state(s, job, resumable, "JOB_STATE_CREATING", was, sizeof was) &&
@@ -322,7 +322,7 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
             return;
         }
     } else if (!strcmp(r->method, "DELETE")) {
-        /* protocol §3.4: soft delete, second delete is a no-op */
+        /* docs/protocol.md §3.4: soft delete, second delete is a no-op */
         static const char *const any[] = {"JOB_STATE_UNSPECIFIED", "JOB_STATE_CREATING", "JOB_STATE_RUNNING",
                                     "JOB_STATE_COMPLETED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
                                     "JOB_STATE_PAUSED", "JOB_STATE_PENDING", "JOB_STATE_EXPIRED", "JOB_STATE_IDLE", NULL};
@@ -340,7 +340,7 @@ static void job_one(fwl_server *s, fwl_req *r, fwl_resp *out, char *seg)
     cJSON_Delete(j);
 }
 
-/* protocol §3.5: oldest first, pageSize/pageToken, 4-segment names. */
+/* docs/protocol.md §3.5: oldest first, pageSize/pageToken, 4-segment names. */
 static void ckpt_listing(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
 {
     if (strcmp(r->method, "GET") != 0) {
@@ -425,7 +425,7 @@ void fwl_jobs_route(fwl_server *s, fwl_req *r, fwl_resp *out, size_t i)
             return;
         }
         if (rest == 3) {
-            /* legacy job-level promote path (protocol §3.6 endpoint history) */
+            /* legacy job-level promote path (docs/protocol.md §3.6 endpoint history) */
             char *colon = strrchr(r->seg[i + 2], ':');
             if (colon && !strcmp(colon, ":promote")) {
                 if (strcmp(r->method, "POST") != 0) {

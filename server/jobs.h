@@ -1,4 +1,4 @@
-/* Control-plane routes for the account and RLOR trainer jobs (jobs.c, protocol §1, §3.1–§3.5). */
+/* Control-plane routes for the account and RLOR trainer jobs (jobs.c, docs/protocol.md §1, §3.1–§3.5). */
 #ifndef FWL_JOBS_H
 #define FWL_JOBS_H
 

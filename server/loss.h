@@ -1,6 +1,6 @@
 /*
  * The training losses fwtrain-local computes, defined the way Tinker documents its built-in losses
- * (protocol §4.10). Every loss is a sum over tokens of a function of the token's target logprob
+ * (docs/protocol.md §4.10). Every loss is a sum over tokens of a function of the token's target logprob
  * lp = log p_theta(target), so the model only needs, per token, the loss value and d loss / d lp;
  * the backward pass (model.c) turns that into weight gradients. With q the sampling logprob
  * (loss_fn_inputs.logprobs), A the advantage, r = exp(lp - q) and w the weight:

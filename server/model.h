@@ -108,7 +108,7 @@ void fwl_adam_free(fwl_adam *a);
  * A non-finite norm (NaN/inf gradient) leaves weights, moments and step untouched, zeroes grad and
  * returns the norm; bad arguments (size mismatch, NULL) touch nothing and return NaN. */
 double fwl_adam_step(fwl_model *m, fwl_adam *a, float *grad, const fwl_adam_params *p);
-/* Tinker's defaults (protocol §4.9): lr 1e-4, betas .9/.95, eps 1e-12, no decay, no clipping. */
+/* Tinker's defaults (docs/protocol.md §4.9): lr 1e-4, betas .9/.95, eps 1e-12, no decay, no clipping. */
 fwl_adam_params fwl_adam_defaults(void);
 
 /* ---- serialisation (server/serialize.c) ---------------------------------- */

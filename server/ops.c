@@ -1,4 +1,4 @@
-/* The training ops (protocol §4.4-§4.10): forward / forward_backward (any loss of loss.h, via fwd_batch.c),
+/* The training ops (docs/protocol.md §4.4-§4.10): forward / forward_backward (any loss of loss.h, via fwd_batch.c),
  * optim_step (Adam), save_weights (DCP), load_weights, save_weights_for_sampler (base / delta). They run on the
  * model's worker thread; a failure is reported through the op's future as {"error", "category"}. */
 #include "trainer.h"
@@ -40,7 +40,7 @@ typedef struct op_err {
         snprintf((e)->msg, sizeof (e)->msg, __VA_ARGS__);                                                              \
     } while (0)
 
-/* protocol §4.10: forward_backward / forward. The batch was parsed when the op was submitted (fwd_batch.c);
+/* docs/protocol.md §4.10: forward_backward / forward. The batch was parsed when the op was submitted (fwd_batch.c);
  * an op refused there still holds its seq_id and fails here with the same message. */
 static cJSON *exec_forward(fwl_tmodel *tm, fwl_op *op, bool backward, op_err *e)
 {
@@ -70,7 +70,7 @@ static bool num_field(const cJSON *o, const char *k, double *v, op_err *e)
     return true;
 }
 
-/* protocol §4.9 */
+/* docs/protocol.md §4.9 */
 static cJSON *exec_optim(fwl_tmodel *tm, const cJSON *body, op_err *e)
 {
     fwl_adam_params p = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-12, .weight_decay = 0, .grad_clip_norm = 0};
@@ -112,7 +112,7 @@ static bool ttl_of(const cJSON *body, int64_t *expire_us, op_err *e)
     return true;
 }
 
-/* protocol §4.4: DCP = weights + Adam moments + step */
+/* docs/protocol.md §4.4: DCP = weights + Adam moments + step */
 static cJSON *exec_save(fwl_tmodel *tm, const cJSON *body, op_err *e)
 {
     const char *name = fwl_json_str(body, "path");
@@ -149,7 +149,7 @@ static cJSON *exec_save(fwl_tmodel *tm, const cJSON *body, op_err *e)
     return res;
 }
 
-/* protocol §4.5: a bare name of this job, cross_job://<job>/<name>, or an absolute path in the data dir */
+/* docs/protocol.md §4.5: a bare name of this job, cross_job://<job>/<name>, or an absolute path in the data dir */
 static bool resolve_path(fwl_server *s, const char *job, const char *path, char *rjob, char *rname, op_err *e)
 {
     const char *cj = "cross_job://";
@@ -287,7 +287,7 @@ static int latest_snapshot(fwl_server *s, fwl_jobrt *jr, op_err *e)
     return rc;
 }
 
-/* protocol §4.6: base = safetensors of the full weights; delta = zstd(prev XOR cur) + adler32 */
+/* docs/protocol.md §4.6: base = safetensors of the full weights; delta = zstd(prev XOR cur) + adler32 */
 static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
 {
     const char *name = fwl_json_str(body, "path");

@@ -1,4 +1,4 @@
-/* Promotion of a base sampler snapshot to a model (protocol §3.6), models, and long-running operations.
+/* Promotion of a base sampler snapshot to a model (docs/protocol.md §3.6), models, and long-running operations.
  * A promotion copies the snapshot's safetensors to DATA/models/<id>.safetensors and then writes the model
  * record; both are atomic, and a promotion is idempotent (same output model from the same checkpoint returns
  * the existing model), so a retried or restarted promotion never duplicates or damages anything. */
@@ -85,7 +85,7 @@ static cJSON *do_promote(fwl_server *s, const promo *p, int *status, char *msg, 
     cJSON_AddStringToObject(m, "name", name);
     cJSON_AddStringToObject(m, "displayName", p->model);
     cJSON_AddStringToObject(m, "state", "READY");
-    /* protocol §3.6: a LoRA adapter promotes as a PEFT add-on; merged_base and full-param bases as HF_BASE_MODEL */
+    /* docs/protocol.md §3.6: a LoRA adapter promotes as a PEFT add-on; merged_base and full-param bases as HF_BASE_MODEL */
     cJSON_AddStringToObject(m, "kind", ck.lora_rank > 0 ? "HF_PEFT_ADDON" : "HF_BASE_MODEL");
     if (p->base_model[0])
         cJSON_AddStringToObject(m, "baseModel", p->base_model);

@@ -1,5 +1,5 @@
 /* Promotion of checkpoints to models, the models collection and long-running operations (promote.c, models.c;
- * protocol §3.6). */
+ * docs/protocol.md §3.6). */
 #ifndef FWL_PROMOTE_H
 #define FWL_PROMOTE_H
 

@@ -329,7 +329,7 @@ static fwl_weights *weights_from_ckpt(fwl_server *s, const load_task *t, const f
     if (fwl_ckpt_read_data(s, ck, &buf, &len) != 0) {
         snprintf(err, el, "cannot read snapshot %s", t->identity);
     } else if (ck->kind == FWL_CK_BASE && ck->lora_rank > 0 && t->incremental) {
-        /* protocol §5: incremental metadata on a LoRA adapter crashes the serving container */
+        /* docs/protocol.md §5: incremental metadata on a LoRA adapter crashes the serving container */
         snprintf(err, el, "%s is a LoRA adapter: load it without incremental_snapshot_metadata", t->identity);
     } else if (ck->kind == FWL_CK_BASE) {
         nw = calloc(1, sizeof *nw);

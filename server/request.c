@@ -1,4 +1,4 @@
-/* Requests (path segments, header/query lookup, JSON body) and responses (JSON bodies, protocol §2.2 errors). */
+/* Requests (path segments, header/query lookup, JSON body) and responses (JSON bodies, docs/protocol.md §2.2 errors). */
 #include "request.h"
 
 #include <stdarg.h>
@@ -118,7 +118,7 @@ void fwl_resp_json(fwl_resp *out, int status, cJSON *obj)
     out->body = txt;
 }
 
-/* protocol §2.2: {"code": <grpc>, "message": "..."} */
+/* docs/protocol.md §2.2: {"code": <grpc>, "message": "..."} */
 void fwl_resp_error(fwl_resp *out, int http_status, int grpc_code, const char *fmt, ...)
 {
     char msg[1024];

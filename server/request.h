@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-/* grpc status codes used in control-plane error bodies (protocol §2.2) */
+/* grpc status codes used in control-plane error bodies (docs/protocol.md §2.2) */
 enum {
     FWL_GRPC_INVALID_ARGUMENT = 3,
     FWL_GRPC_DEADLINE_EXCEEDED = 4,

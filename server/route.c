@@ -12,7 +12,7 @@
 #include "shapes.h"
 #include "util.h"
 
-/* /v1/accounts... (protocol §3) */
+/* /v1/accounts... (docs/protocol.md §3) */
 static void route_accounts(fwl_server *s, fwl_req *r, fwl_resp *out)
 {
     if (r->nseg <= 3) {
@@ -47,7 +47,7 @@ static void route_accounts(fwl_server *s, fwl_req *r, fwl_resp *out)
         return;
     }
     if (!strcmp(coll, "checkpoints") && r->nseg == 5) {
-        /* protocol §3.6: POST /v1/accounts/{a}/checkpoints/{ckpt}:promote */
+        /* docs/protocol.md §3.6: POST /v1/accounts/{a}/checkpoints/{ckpt}:promote */
         char *colon = strrchr(r->seg[4], ':');
         if (!colon || strcmp(colon, ":promote") != 0) {
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "no route for %s", r->path);
@@ -70,7 +70,7 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         route_accounts(s, r, out);
         return;
     }
-    /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (protocol §1, §4) */
+    /* /training/v1/rlorTrainerJobs/{a}/{job}/api/v1/{op} (docs/protocol.md §1, §4) */
     if (fwl_req_seg_is(r, 0, "training") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "rlorTrainerJobs") && r->nseg == 8 &&
         fwl_req_seg_is(r, 5, "api") && fwl_req_seg_is(r, 6, "v1")) {
         if (s->cfg.no_gateway) {
@@ -86,18 +86,18 @@ void fwl_route(fwl_server *s, fwl_req *r, fwl_resp *out)
         fwl_trainer_route(s, r, out, r->seg[4], r->seg[7]);
         return;
     }
-    /* {directRouteHandle}/api/v1/{op}: the same trainer without the gateway (protocol §3.2) */
+    /* {directRouteHandle}/api/v1/{op}: the same trainer without the gateway (docs/protocol.md §3.2) */
     if (r->nseg == 5 && fwl_req_seg_is(r, 0, "direct") && fwl_req_seg_is(r, 2, "api") && fwl_req_seg_is(r, 3, "v1")) {
         fwl_trainer_route(s, r, out, r->seg[1], r->seg[4]);
         return;
     }
-    /* protocol §3.8/§3.9 */
+    /* docs/protocol.md §3.8/§3.9 */
     if (r->nseg == 4 && fwl_req_seg_is(r, 0, "hot_load") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "models") &&
         fwl_req_seg_is(r, 3, "hot_load")) {
         fwl_hotload_route(s, r, out);
         return;
     }
-    /* protocol §3.10 */
+    /* docs/protocol.md §3.10 */
     if (r->nseg == 3 && fwl_req_seg_is(r, 0, "inference") && fwl_req_seg_is(r, 1, "v1") && fwl_req_seg_is(r, 2, "completions")) {
         fwl_inference_route(s, r, out);
         return;

@@ -1,7 +1,7 @@
 /*
  * Checkpoint formats of fwtrain-local: safetensors for sampler snapshots
  * (what a deployment loads) and a DCP-like blob for save_state (weights +
- * Adam moments + step; protocol §4.4/§4.5). Both decoders treat their input
+ * Adam moments + step; docs/protocol.md §4.4/§4.5). Both decoders treat their input
  * as hostile: every length and offset is checked before it is used.
  */
 #include "model.h"

@@ -1,4 +1,4 @@
-/* Training shapes (shapes.c, protocol §3.1, §3.11): a fixed catalogue the cookbook's shape-based job creation can
+/* Training shapes (shapes.c, docs/protocol.md §3.1, §3.11): a fixed catalogue the cookbook's shape-based job creation can
  * resolve (GET the shape, its versions, the latest validated version), and what a job created with one takes. */
 #ifndef FWL_SHAPES_H
 #define FWL_SHAPES_H

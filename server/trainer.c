@@ -1,5 +1,5 @@
-/* Trainer data plane (protocol §4): sessions, models and routes. Each model has one worker thread that runs its
- * ops strictly in seq_id order (protocol §4.3). A submit is refused without taking its seq_id only when it cannot
+/* Trainer data plane (docs/protocol.md §4): sessions, models and routes. Each model has one worker thread that runs its
+ * ops strictly in seq_id order (docs/protocol.md §4.3). A submit is refused without taking its seq_id only when it cannot
  * be ordered (bad JSON, no model, no seq_id). A bad forward batch is answered 400 but still takes its seq_id;
  * every other problem fails the op's future with category "user" (ops.c). Either way a bad op never leaves a hole
  * in the sequence that would stall the ops behind it. Sessions silent for --session-timeout-ms expire with their
@@ -355,7 +355,7 @@ static void cm_create(fwl_server *s, const char *job, const cm_req *cm, fwl_futu
         int loras = 0;
         for (fwl_tmodel *o = jr ? jr->models : NULL; o; o = o->next)
             loras += o->lora_rank > 0;
-        /* protocol §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
+        /* docs/protocol.md §4.1: the trainer caps concurrent LoRA sessions at 2; unload_model frees one */
         capped = cm->lora_rank > 0 && loras >= 2;
         tm->jr = jr;
         ok = jr && !capped && pthread_create(&tm->thr, NULL, worker_main, tm) == 0;
@@ -379,7 +379,7 @@ static void cm_create(fwl_server *s, const char *job, const cm_req *cm, fwl_futu
         fwl_future_fail(s, f, "server", "could not create the model (dim %d)", s->cfg.model_dim);
 }
 
-/* protocol §4.1 */
+/* docs/protocol.md §4.1 */
 static void h_create_model(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job)
 {
     cJSON *body = fwl_req_json(r, out);
@@ -559,7 +559,7 @@ static void submit_queue(fwl_server *s, submit *sb, cJSON *body, fwl_resp *out)
         reply_submit(out, sb, rid);
 }
 
-/* protocol §4.3: a seq'd training op */
+/* docs/protocol.md §4.3: a seq'd training op */
 static void h_submit(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job, const char *type)
 {
     cJSON *body = fwl_req_json(r, out);
@@ -656,7 +656,7 @@ static void h_list_checkpoints(fwl_server *s, fwl_resp *out, const char *job)
     for (size_t i = 0; i < n; i++)
         if (cks[i].kind == FWL_CK_DCP)
             names[nd++] = cks[i].name;
-    /* protocol §4.8: DCP names only, sorted */
+    /* docs/protocol.md §4.8: DCP names only, sorted */
     for (size_t i = 1; i < nd; i++)
         for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
             const char *t = names[k];

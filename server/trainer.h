@@ -43,7 +43,7 @@ typedef struct fwl_tmodel {
     pthread_t thr;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int lora_rank;         /* > 0: a LoRA session (adapter saves are always full, protocol §4.6) */
+    int lora_rank;         /* > 0: a LoRA session (adapter saves are always full, docs/protocol.md §4.6) */
     char session[256];     /* the session that created it: the model goes when that session expires */
     fwl_op *queue;         /* sorted by seq */
     int64_t next_seq;

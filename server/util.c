@@ -23,7 +23,7 @@ void fwl_sleep_ms(int ms)
     }
 }
 
-/* protocol §3.5/§9: the service mixes second and microsecond precision. */
+/* docs/protocol.md §3.5/§9: the service mixes second and microsecond precision. */
 void fwl_format_time(int64_t us, char *buf, size_t len)
 {
     time_t sec = (time_t)(us / 1000000);

@@ -16,7 +16,7 @@ int64_t fwl_now_us(void);
 void fwl_sleep_ms(int ms);
 /* RFC3339 UTC; whole seconds are rendered without a fraction, others with microseconds. */
 void fwl_format_time(int64_t us, char *buf, size_t len);
-bool fwl_valid_id(const char *s);          /* ^[a-z0-9-]{1,63}$ (protocol §6) */
+bool fwl_valid_id(const char *s);          /* ^[a-z0-9-]{1,63}$ (docs/protocol.md §6) */
 bool fwl_valid_ckpt_name(const char *s);   /* [A-Za-z0-9._-]{1,128}, not starting with '.' */
 uint64_t fwl_rand_u64(uint64_t *state);
 double fwl_rand_unit(uint64_t *state);

@@ -43,7 +43,7 @@ int cli_fail(const char *what, int status, const fwt_error *detail);
 /* Strict decimal parse of a non-negative int64. 0 on success. */
 int cli_parse_count(const char *s, int64_t *out);
 /*
- * The cookbook's automatic output model id (protocol §6):
+ * The cookbook's automatic output model id (docs/protocol.md §6):
  * "<model_short>-promote-<ckpt>-<unix%100000>", lowercased, runs of other
  * characters → '-', '-' collapsed and stripped, at most 63 characters,
  * "promoted-model" if nothing is left.

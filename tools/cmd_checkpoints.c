@@ -1,8 +1,8 @@
 /*
  * fwtrain checkpoints list | resolve.
- *   list:    the control-plane listing of a job (protocol §3.5), newest last.
+ *   list:    the control-plane listing of a job (docs/protocol.md §3.5), newest last.
  *   resolve: the reference a trainer loads another job's DCP checkpoint by
- *            (protocol §4.7); no request is made.
+ *            (docs/protocol.md §4.7); no request is made.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -148,7 +148,7 @@ static int cmd_resolve(const list_args *a)
     char *ref = NULL;
     int rc;
     if (!a->job_id && !full && strchr(name, ':')) {
-        /* the init_from_checkpoint form "JOB:NAME" (protocol §6) */
+        /* the init_from_checkpoint form "JOB:NAME" (docs/protocol.md §6) */
         rc = fwt_checkpoint_spec_resolve(&ref, name);
     } else if (!a->job_id && !full) {
         cli_error("checkpoints resolve needs --job-id JOB (the job that saved %s), or JOB:%s", name, name);

@@ -1,5 +1,5 @@
 /*
- * fwtrain promote: turn a sampler checkpoint into a model (protocol §3.6, §8).
+ * fwtrain promote: turn a sampler checkpoint into a model (docs/protocol.md §3.6, §8).
  *
  *  from the registry:  --checkpoints-jsonl F [--step N] [--base-model M] [--output-model-id ID]
  *      picks the latest promotable entry (or the last entry of step N) and

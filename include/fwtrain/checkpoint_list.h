@@ -1,7 +1,7 @@
 /**
  * @file
  * libfwtrain — the control plane's checkpoint listing of one trainer job
- * (protocol §3.5, §11.5): every row as the server sent it, in server order,
+ * (docs/protocol.md §3.5, §11.5): every row as the server sent it, in server order,
  * with createTime parsed, plus the queries promotion and resumption need
  * (newest promotable / resumable row, lookup by name).
  *

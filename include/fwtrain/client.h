@@ -42,21 +42,21 @@ typedef struct fwt_client_options {
     unsigned int version;          /**< FWT_CLIENT_OPTIONS_VERSION */
     const char *base_url;          /**< control plane; NULL: $FIREWORKS_BASE_URL, else https://api.fireworks.ai */
     const char *api_key;           /**< NULL: $FIREWORKS_API_KEY (required one way or the other) */
-    const char *account_id;        /**< NULL: resolved once via GET /v1/accounts?pageSize=2 (protocol §1) */
-    const char *hotload_base_url;  /**< NULL: base_url (protocol §1) */
-    const char *inference_base_url;/**< NULL: base_url (protocol §1) */
+    const char *account_id;        /**< NULL: resolved once via GET /v1/accounts?pageSize=2 (docs/protocol.md §1) */
+    const char *hotload_base_url;  /**< NULL: base_url (docs/protocol.md §1) */
+    const char *inference_base_url;/**< NULL: base_url (docs/protocol.md §1) */
     int32_t allow_insecure_http;   /**< nonzero: allow http:// to non-loopback hosts (default: refuse) */
     int32_t log_level;             /**< fwt_log_level; default FWT_LOG_WARN */
     fwt_log_fn log_fn;             /**< NULL: no logging */
     void *log_payload;             /**< passed to log_fn */
     int64_t connect_timeout_ms;    /**< TCP + TLS connect, per attempt; 0 = 10000, -1 = none */
-    int64_t header_timeout_ms;     /**< time to response headers, per attempt; 0 = 45000 (protocol §4.2), -1 = none */
-    int64_t body_timeout_ms;       /**< time to read the body after headers; 0 = 45000 (protocol §4.2), -1 = none */
+    int64_t header_timeout_ms;     /**< time to response headers, per attempt; 0 = 45000 (docs/protocol.md §4.2), -1 = none */
+    int64_t body_timeout_ms;       /**< time to read the body after headers; 0 = 45000 (docs/protocol.md §4.2), -1 = none */
     int64_t retry_base_ms;         /**< first backoff ceiling; default 1000 */
-    int64_t retry_cap_ms;          /**< backoff ceiling cap; default 30000 (protocol §2.3) */
+    int64_t retry_cap_ms;          /**< backoff ceiling cap; default 30000 (docs/protocol.md §2.3) */
     int64_t retry_budget_ms;       /**< total time one logical request may spend retrying; default 300000 */
     int64_t max_response_bytes;    /**< response size cap; default 64 MiB */
-    int64_t heartbeat_interval_ms; /**< session heartbeat; default 10000 (protocol §4.1) */
+    int64_t heartbeat_interval_ms; /**< session heartbeat; default 10000 (docs/protocol.md §4.1) */
     int64_t poll_floor_ms;         /**< minimum delay before re-polling after a fast try_again/408/5xx; default 100 */
     /**
      * How long one request keeps retrying while the server cannot be reached at all
@@ -103,7 +103,7 @@ FWT_API const char *fwt_client_base_url(const fwt_client *client);
 
 /**
  * The account id: the configured one, or resolved once with
- * GET /v1/accounts?pageSize=2 and cached (protocol §1). Blocking; thread-safe.
+ * GET /v1/accounts?pageSize=2 and cached (docs/protocol.md §1). Blocking; thread-safe.
  * `*out` is borrowed from the client. Errors: FWT_ENOTFOUND (no account),
  * FWT_EUNSUPPORTED (several accounts), transport/HTTP errors.
  */

@@ -88,7 +88,7 @@ typedef enum fwt_status {
 /** A static, human-readable description of a status code. Never NULL. */
 FWT_API const char *fwt_strerror(int status);
 
-/** Who caused a failure reported by the server (protocol §4.2 RequestFailedResponse). */
+/** Who caused a failure reported by the server (docs/protocol.md §4.2 RequestFailedResponse). */
 typedef enum fwt_error_category {
     FWT_CATEGORY_UNKNOWN = 0,
     FWT_CATEGORY_USER = 1,

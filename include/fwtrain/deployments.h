@@ -1,11 +1,11 @@
 /**
  * @file
- * libfwtrain — deployments (protocol §3.7–§3.10): get / create / delete /
+ * libfwtrain — deployments (docs/protocol.md §3.7–§3.10): get / create / delete /
  * re-attach to a trainer, hotload a snapshot, hotload status and wait,
  * the hotload-manager readiness gate, and the warmup probe.
  *
  * Hotload and inference requests go to the client's hotload_base_url and
- * inference_base_url (both default to the control base, protocol §1).
+ * inference_base_url (both default to the control base, docs/protocol.md §1).
  * Long waits return an fwt_future that fwt_future_cancel cuts short; each has
  * a blocking *_result twin.
  */
@@ -40,7 +40,7 @@ FWT_API int fwt_deployment_get(fwt_deployment **out, fwt_client *client, const c
 /** Version of fwt_deployment_create_options. */
 #define FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION 1
 
-/** Options of fwt_deployment_create (protocol §3.7). */
+/** Options of fwt_deployment_create (docs/protocol.md §3.7). */
 typedef struct fwt_deployment_create_options {
     unsigned int version;            /**< FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION */
     const char *base_model;          /**< required */
@@ -62,7 +62,7 @@ typedef struct fwt_deployment_create_options {
 FWT_API int fwt_deployment_create_options_init(fwt_deployment_create_options *opts, unsigned int version);
 
 /**
- * Get-or-create (blocking; protocol §3.7, §11.2): GET first; 404 → POST
+ * Get-or-create (blocking; docs/protocol.md §3.7, §11.2): GET first; 404 → POST
  * (control-plane retries); a 409 on the POST → GET again and return it.
  * An existing deployment is returned as is.
  */
@@ -103,7 +103,7 @@ FWT_API int fwt_deployment_reattach(fwt_deployment **out, fwt_client *client, co
                                     const char *job_id);
 
 /**
- * Wait until the deployment is READY (protocol §3.7): poll the deployment
+ * Wait until the deployment is READY (docs/protocol.md §3.7): poll the deployment
  * (default every 15 s, bounded by 600 s);
  * a CREATING deployment that already answers an inference probe counts as
  * ready. FAILED, DELETING and DELETED fail with FWT_ESTATE; a missing
@@ -120,7 +120,7 @@ FWT_API int fwt_future_take_deployment(fwt_deployment **out, fwt_future *f);
 FWT_API int fwt_deployment_wait_ready_result(fwt_deployment **out, fwt_client *client, const char *deployment_id,
                                              const fwt_wait_options *opts, int64_t timeout_ms);
 
-/* ---- hotload (protocol §3.8, §3.9, §11.3, §11.8) ------------------------ */
+/* ---- hotload (docs/protocol.md §3.8, §3.9, §11.3, §11.8) ------------------------ */
 
 /** Version of fwt_hotload_options. */
 #define FWT_HOTLOAD_OPTIONS_VERSION 1
@@ -175,7 +175,7 @@ FWT_API int fwt_deployment_hotload_status(fwt_hotload_status **out, fwt_client *
 /**
  * Poll the hotload status until replica 0 is ready and holds
  * `expected_identity` (current_snapshot_identity, or a loaded adapter)
- * (protocol §3.9, §11.8). A replica at stage "error" fails the wait with
+ * (docs/protocol.md §3.9, §11.8). A replica at stage "error" fails the wait with
  * FWT_EREMOTE only if its target is `expected_identity` (stale errors for
  * another identity are ignored); a JSON
  * object without `replicas` fails with FWT_EPROTO; any other odd body, a
@@ -190,7 +190,7 @@ FWT_API int fwt_deployment_wait_hotload(fwt_future **out, fwt_client *client, co
 /**
  * The readiness gate before a first hotload: poll the hotload status until
  * `replicas` is non-empty (default 300 s, 5 s poll). Sending a hotload
- * earlier can crash the serving container (protocol §3.9). Completes with
+ * earlier can crash the serving container (docs/protocol.md §3.9). Completes with
  * the status seen (fwt_future_take_hotload_status).
  */
 FWT_API int fwt_deployment_wait_hotload_ready(fwt_future **out, fwt_client *client, const char *deployment_id,
@@ -210,7 +210,7 @@ FWT_API int fwt_deployment_wait_hotload_result(fwt_hotload_status **out, fwt_cli
                                                const char *expected_identity,
                                                const fwt_wait_options *opts, int64_t timeout_ms);
 
-/* ---- warmup (protocol §3.10) ------------------------------------------ */
+/* ---- warmup (docs/protocol.md §3.10) ------------------------------------------ */
 
 /** Version of fwt_warmup_options. */
 #define FWT_WARMUP_OPTIONS_VERSION 1

@@ -1,6 +1,6 @@
 /**
  * @file
- * libfwtrain — trainer jobs on the control plane (protocol §3.1–§3.6):
+ * libfwtrain — trainer jobs on the control plane (docs/protocol.md §3.1–§3.6):
  * create / get / wait_ready / resume / delete, and promotion of a sampler
  * checkpoint to a model. The job's checkpoint listing is checkpoint_list.h.
  *
@@ -25,7 +25,7 @@ extern "C" {
 #define FWT_JOB_CREATE_OPTIONS_VERSION 1
 
 /**
- * Options of fwt_job_create (protocol §3.1). Zero / NULL fields are omitted
+ * Options of fwt_job_create (docs/protocol.md §3.1). Zero / NULL fields are omitted
  * from the request (the server default applies) unless noted.
  * Path selection: training_shape set → shape path (`trainingShape=`, plus
  * `skipValidations=true` only if skip_validations); accelerator_type set →
@@ -63,7 +63,7 @@ FWT_API int fwt_job_create_options_init(fwt_job_create_options *opts, unsigned i
  * retries). A 409 is resolved by fetching the job with that id and returning
  * it; a tombstoned id (JOB_STATE_DELETED / JOB_STATE_ARCHIVED) gives
  * FWT_ECONFLICT with a message naming the id; if the follow-up GET is 404 the
- * original 409 error is returned (protocol §3.1, §11.4). The job id is the
+ * original 409 error is returned (docs/protocol.md §3.1, §11.4). The job id is the
  * last segment of the returned name, which may differ from the requested id.
  * Errors: FWT_EINVAL (no base_model, bad id), HTTP-mapped errors.
  */
@@ -73,13 +73,13 @@ FWT_API int fwt_job_create(fwt_job **out, fwt_client *client, const fwt_job_crea
 FWT_API int fwt_job_get(fwt_job **out, fwt_client *client, const char *job_id);
 
 /**
- * POST `:resume` (blocking, no body; protocol §3.3). Resumable from FAILED,
+ * POST `:resume` (blocking, no body; docs/protocol.md §3.3). Resumable from FAILED,
  * CANCELLED, PAUSED, COMPLETED. Follow with fwt_job_wait_ready.
  */
 FWT_API int fwt_job_resume(fwt_client *client, const char *job_id);
 
 /**
- * DELETE the job (protocol §3.4). A soft delete: the job becomes
+ * DELETE the job (docs/protocol.md §3.4). A soft delete: the job becomes
  * JOB_STATE_DELETED and its checkpoints stay listable and promotable during
  * retention. The future completes without a value once the server accepted
  * the delete (check fwt_future_status); FWT_ENOTFOUND if the job does not
@@ -116,7 +116,7 @@ FWT_API const char *fwt_job_hot_load_deployment_id(const fwt_job *job);
 /** directRouteHandle (legacy fallback route); "" if absent (borrowed). */
 FWT_API const char *fwt_job_direct_route_handle(const fwt_job *job);
 /**
- * The trainer data-plane base URL (protocol §1):
+ * The trainer data-plane base URL (docs/protocol.md §1):
  * "{control_base}/training/v1/rlorTrainerJobs/{account}/{job}" (borrowed).
  */
 FWT_API const char *fwt_job_trainer_url(const fwt_job *job);
@@ -131,7 +131,7 @@ FWT_API int fwt_job_trainer_url_build(char **out, fwt_client *client, const char
 #define FWT_JOB_WAIT_OPTIONS_VERSION 1
 
 /**
- * Options of fwt_job_wait_ready (protocol §3.2): the common wait options
+ * Options of fwt_job_wait_ready (docs/protocol.md §3.2): the common wait options
  * plus the bounds only a job has.
  */
 typedef struct fwt_job_wait_options {
@@ -148,7 +148,7 @@ FWT_API int fwt_job_wait_options_init(fwt_job_wait_options *opts, unsigned int v
 
 /**
  * Wait until the job is RUNNING and its trainer answers
- * `GET {trainer_url}/api/v1/healthz` with 200 (protocol §3.2). The future
+ * `GET {trainer_url}/api/v1/healthz` with 200 (docs/protocol.md §3.2). The future
  * completes with the job (fwt_future_take_job). Failures: FWT_EREMOTE for
  * JOB_STATE_FAILED (message = the job's status message), FWT_ESTATE for a
  * tombstone or a terminal state, FWT_ETIMEDOUT (pending or ready bound),
@@ -175,7 +175,7 @@ FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const c
 FWT_API int fwt_job_open_training(fwt_training **out, fwt_client *client, const fwt_job *job,
                                   const fwt_training_options *opts);
 
-/* ---- promotion (protocol §3.6, §6, §11.7) ------------------------------ */
+/* ---- promotion (docs/protocol.md §3.6, §6, §11.7) ------------------------------ */
 
 /** "accounts/<a>/models/<id>" (borrowed). */
 FWT_API const char *fwt_model_name(const fwt_model *m);
@@ -205,7 +205,7 @@ typedef struct fwt_promote_options {
 FWT_API int fwt_promote_options_init(fwt_promote_options *opts, unsigned int version);
 
 /**
- * Validate an output model id: `^[a-z0-9-]{1,63}$` (protocol §6). Returns
+ * Validate an output model id: `^[a-z0-9-]{1,63}$` (docs/protocol.md §6). Returns
  * FWT_OK or FWT_EINVAL with a message saying what is wrong (last error).
  */
 FWT_API int fwt_promote_validate_output_model_id(const char *output_model_id);

@@ -1,7 +1,7 @@
 /**
  * @file
  * libfwtrain — sampling: completions from a deployment
- * (POST {inference_base_url}/inference/v1/completions, protocol §3.10).
+ * (POST {inference_base_url}/inference/v1/completions, docs/protocol.md §3.10).
  *
  * One call samples `n` completions of one prompt (text or token ids) from the
  * weights the deployment currently serves, with the sampling logprobs an RL
@@ -13,7 +13,7 @@
  * the inference plane is `inference_base_url`. Requests are retried like
  * every other call (connection errors, 408, 429, 500/502/503/504 within the
  * client's retry budget); on top of that a 404 or 425, which the service
- * answers while a hotload swaps the deployment's weights (protocol §3.9), is
+ * answers while a hotload swaps the deployment's weights (docs/protocol.md §3.9), is
  * retried every `hotload_retry_interval_ms` until `hotload_retry_timeout_ms`.
  */
 #ifndef FWTRAIN_SAMPLING_H

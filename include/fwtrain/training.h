@@ -1,9 +1,9 @@
 /**
  * @file
  * libfwtrain — fwt_training: one session and one model on a trainer's data
- * plane (protocol §4). Training ops return futures; their submissions go out
+ * plane (docs/protocol.md §4). Training ops return futures; their submissions go out
  * strictly in seq_id order while their results are retrieved concurrently
- * (protocol §4.3).
+ * (docs/protocol.md §4.3).
  */
 #ifndef FWTRAIN_TRAINING_H
 #define FWTRAIN_TRAINING_H
@@ -21,18 +21,18 @@ extern "C" {
 /** Where the trainer is and how to talk to it. */
 typedef struct fwt_training_options {
     unsigned int version;        /**< FWT_TRAINING_OPTIONS_VERSION */
-    const char *job_id;          /**< trainer job; the data-plane base is derived from it (protocol §1) */
+    const char *job_id;          /**< trainer job; the data-plane base is derived from it (docs/protocol.md §1) */
     const char *trainer_url;     /**< explicit data-plane base URL; overrides job_id */
     const char *base_model;      /**< "accounts/fireworks/models/..."; required for create_model */
     int32_t lora_rank;           /**< 0 = full-parameter (enables the delta chain) */
     int32_t reserved0;           /**< must be 0 */
     int64_t op_timeout_ms;       /**< overall deadline of each training future; 0 = default (none), -1 = none */
-    const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (protocol §4.6) */
+    const char *session_suffix;  /**< 8 lowercase hex used to qualify snapshot names; NULL = random (docs/protocol.md §4.6) */
     /**
      * Nonzero: fwt_training_free leaves the model loaded on the trainer.
      * Default 0: free unloads it (unload_model), so the trainer's session
      * slot is released (a LoRA trainer holds at most 2 concurrent sessions,
-     * protocol §4.1) and a later process can start or resume on it.
+     * docs/protocol.md §4.1) and a later process can start or resume on it.
      */
     int32_t keep_model_on_free;
     int32_t reserved1;           /**< must be 0 */
@@ -77,7 +77,7 @@ FWT_API const char *fwt_training_url(const fwt_training *t);
  */
 FWT_API fwt_client *fwt_training_client(fwt_training *t);
 
-/* ---- create_model (protocol §4.1) ------------------------------------- */
+/* ---- create_model (docs/protocol.md §4.1) ------------------------------------- */
 
 /**
  * POST /api/v1/create_model. The future completes with the model id (take it
@@ -86,7 +86,7 @@ FWT_API fwt_client *fwt_training_client(fwt_training *t);
  */
 FWT_API int fwt_training_create_model(fwt_future **out, fwt_training *t);
 
-/* ---- unload_model (protocol §4.1) ------------------------------------- */
+/* ---- unload_model (docs/protocol.md §4.1) ------------------------------------- */
 
 /**
  * POST /api/v1/unload_model {model_id}: the trainer frees the model and its
@@ -98,7 +98,7 @@ FWT_API int fwt_training_unload_model(fwt_future **out, fwt_training *t);
 /** unload_model + wait up to timeout_ms (-1 = forever). */
 FWT_API int fwt_training_unload_model_result(fwt_training *t, int64_t timeout_ms);
 
-/* ---- training data (protocol §4.10) ----------------------------------- */
+/* ---- training data (docs/protocol.md §4.10) ----------------------------------- */
 
 /** A batch of datums for forward / forward_backward (opaque builder). */
 typedef struct fwt_batch fwt_batch;
@@ -147,7 +147,7 @@ FWT_API const fwt_metrics *fwt_forward_output_metrics(const fwt_forward_output *
 FWT_API void fwt_forward_output_free(fwt_forward_output *o);
 
 /**
- * Supported losses (protocol §4.10), with the datum inputs each needs:
+ * Supported losses (docs/protocol.md §4.10), with the datum inputs each needs:
  * cross_entropy: target_tokens, weights. The RL losses (importance_sampling,
  * ppo, cispo, dro): target_tokens, logprobs (the sampling logprobs of the
  * targets, e.g. fwt_completion_logprobs) and advantages; weights optional.
@@ -169,7 +169,7 @@ FWT_API int fwt_loss_fn_parse(fwt_loss_fn *out, const char *name);
 /** The current version of fwt_datum (its `version` field). */
 #define FWT_DATUM_VERSION 1
 /**
- * One datum with every input a loss may use (protocol §4.10). All arrays have
+ * One datum with every input a loss may use (docs/protocol.md §4.10). All arrays have
  * one element per input token (n_tokens); the optional ones are NULL with 0.
  * Initialise with fwt_datum_init.
  */
@@ -199,7 +199,7 @@ FWT_API int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d);
 /** The current version of fwt_loss_config (its `version` field). */
 #define FWT_LOSS_CONFIG_VERSION 1
 /**
- * loss_fn_config (protocol §4.10): named numeric parameters of the loss, e.g.
+ * loss_fn_config (docs/protocol.md §4.10): named numeric parameters of the loss, e.g.
  * {"clip_low_threshold", 0.8}, {"clip_high_threshold", 1.2} for ppo.
  * Names are sent as given (the server checks them); values must be finite.
  */
@@ -227,7 +227,7 @@ FWT_API int fwt_training_forward(fwt_future **out, fwt_training *t, const fwt_ba
 
 /** Version of fwt_adam_params. */
 #define FWT_ADAM_PARAMS_VERSION 1
-/** Adam hyper-parameters (protocol §4.9). */
+/** Adam hyper-parameters (docs/protocol.md §4.9). */
 typedef struct fwt_adam_params {
     unsigned int version;      /**< FWT_ADAM_PARAMS_VERSION */
     double learning_rate;      /**< default 1e-4 */
@@ -243,7 +243,7 @@ FWT_API int fwt_adam_params_init(fwt_adam_params *p, unsigned int version);
 /** POST /api/v1/optim_step; completes with fwt_metrics (possibly empty). NULL params = defaults. */
 FWT_API int fwt_training_optim_step(fwt_future **out, fwt_training *t, const fwt_adam_params *params);
 
-/* ---- checkpoints (protocol §4.4–§4.8) ---------------------------------- */
+/* ---- checkpoints (docs/protocol.md §4.4–§4.8) ---------------------------------- */
 
 /*
  * Checkpoint names (save_state, save_weights_for_sampler_ext) must be 1 to
@@ -270,7 +270,7 @@ FWT_API int fwt_training_load_state(fwt_future **out, fwt_training *t, const cha
 /** load_state_with_optimizer: POST /api/v1/load_weights optimizer=true. */
 FWT_API int fwt_training_load_state_with_optimizer(fwt_future **out, fwt_training *t, const char *path);
 
-/** Sampler checkpoint type (protocol §4.6). */
+/** Sampler checkpoint type (docs/protocol.md §4.6). */
 typedef enum fwt_sampler_type {
     FWT_SAMPLER_AUTO = 0,        /**< base until one snapshot was saved (or LoRA), then delta */
     FWT_SAMPLER_BASE = 1,
@@ -289,12 +289,12 @@ typedef struct fwt_sampler_save fwt_sampler_save;
 FWT_API const char *fwt_sampler_save_path(const fwt_sampler_save *s);
 /** Session-qualified name "<name>-<8hex>" used for hotload and promotion. */
 FWT_API const char *fwt_sampler_save_snapshot_name(const fwt_sampler_save *s);
-/** The type actually sent (AUTO resolved at call time, protocol §4.6); FWT_SAMPLER_AUTO for NULL. */
+/** The type actually sent (AUTO resolved at call time, docs/protocol.md §4.6); FWT_SAMPLER_AUTO for NULL. */
 FWT_API fwt_sampler_type fwt_sampler_save_type(const fwt_sampler_save *s);
 /**
  * For a full-parameter delta: the snapshot name the delta applies on top of,
  * i.e. the training's previous sampler snapshot when this save was submitted
- * (protocol §4.6; a deployment can load the delta only if it holds exactly
+ * (docs/protocol.md §4.6; a deployment can load the delta only if it holds exactly
  * that snapshot). NULL for base / merged_base saves and for LoRA trainers.
  * Borrowed, valid until fwt_sampler_save_free.
  */
@@ -311,20 +311,20 @@ FWT_API int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_trai
                                                       fwt_sampler_type type, int64_t ttl_seconds);
 
 /**
- * resolve_checkpoint_path (protocol §4.7, no request): "gs://..." and "/..."
+ * resolve_checkpoint_path (docs/protocol.md §4.7, no request): "gs://..." and "/..."
  * unchanged; with a source_job_id → "cross_job://<job>/<name>" (both trimmed,
  * non-empty, name without '/'); else name unchanged. *out is freed with fwt_free.
  */
 FWT_API int fwt_resolve_checkpoint_path(char **out, const char *name, const char *source_job_id);
 
-/** GET /api/v1/list_checkpoints (protocol §4.8): DCP names of the live trainer. Blocking. */
+/** GET /api/v1/list_checkpoints (docs/protocol.md §4.8): DCP names of the live trainer. Blocking. */
 FWT_API int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t);
 
 /**
  * The training's latest sampler snapshot name: the last
  * save_weights_for_sampler_ext submitted on this training, in call order
  * (a failed save rolls it back to the one before), i.e. what the next
- * full-parameter delta will be computed against (protocol §4.6).
+ * full-parameter delta will be computed against (docs/protocol.md §4.6).
  * *out is a copy (free with fwt_free), NULL when no sampler save was made.
  * Thread-safe. FWT_EINVAL for NULL arguments.
  */

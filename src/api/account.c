@@ -1,5 +1,5 @@
 /*
- * The account lookup (protocol §1): GET /v1/accounts?pageSize=2 and take
+ * The account lookup (docs/protocol.md §1): GET /v1/accounts?pageSize=2 and take
  * accounts[0].name "accounts/<id>". The client caches the result in its
  * account slot (core knows the slot, not the route).
  */

@@ -1,5 +1,5 @@
 /*
- * Control-plane checkpoint listing with paging (protocol §3.5, §11.5):
+ * Control-plane checkpoint listing with paging (docs/protocol.md §3.5, §11.5):
  * GET .../rlorTrainerJobs/{job}/checkpoints?pageSize=N[&pageToken=T] until
  * no next token; rows in server order.
  */

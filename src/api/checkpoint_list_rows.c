@@ -1,4 +1,4 @@
-/* Checkpoint rows and lists: accessors, newest-by-parsed-time, filters (protocol §3.5, §11.5). */
+/* Checkpoint rows and lists: accessors, newest-by-parsed-time, filters (docs/protocol.md §3.5, §11.5). */
 #include "api/checkpoint_list_internal.h"
 
 #include <string.h>

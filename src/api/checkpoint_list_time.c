@@ -1,8 +1,8 @@
 /*
  * Timestamps and names of listed checkpoints: createTime mixes second and
  * sub-second precision, so rows are ordered by parsed time, never by string
- * (protocol §3.5, §9, §11.5); session suffixes are stripped with
- * `-[0-9a-f]{8}$` (protocol §6).
+ * (docs/protocol.md §3.5, §9, §11.5); session suffixes are stripped with
+ * `-[0-9a-f]{8}$` (docs/protocol.md §6).
  */
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* resolve_checkpoint_path (protocol §4.7): pure client logic, no request. */
+/* resolve_checkpoint_path (docs/protocol.md §4.7): pure client logic, no request. */
 #include <string.h>
 
 #include "fwt_util.h"

@@ -1,4 +1,4 @@
-/* Deployments: get, get-or-create, re-attach to a trainer (protocol §3.7, §11.2). */
+/* Deployments: get, get-or-create, re-attach to a trainer (docs/protocol.md §3.7, §11.2). */
 #include "api/deployments_internal.h"
 
 #include <stdio.h>

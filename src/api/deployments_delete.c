@@ -1,5 +1,5 @@
 /*
- * Delete a deployment and wait until it is gone (protocol §3.7):
+ * Delete a deployment and wait until it is gone (docs/protocol.md §3.7):
  * DELETE ?ignoreChecks=true&hard=true, then poll GET until 404 or DELETED.
  */
 #include "api/deployments_internal.h"

@@ -1,5 +1,5 @@
 /*
- * Wait until a deployment is ready (protocol §3.7): READY, or CREATING and
+ * Wait until a deployment is ready (docs/protocol.md §3.7): READY, or CREATING and
  * already answering an inference probe; FAILED / DELETING / DELETED fail.
  */
 #include "api/deployments_internal.h"

@@ -1,5 +1,5 @@
 /*
- * Warmup probe (protocol §3.10): a tiny completion against the deployment,
+ * Warmup probe (docs/protocol.md §3.10): a tiny completion against the deployment,
  * retried up to max_tries with retry_interval between tries.
  */
 #include "api/deployments_internal.h"

@@ -1,5 +1,5 @@
 /*
- * Hotload a snapshot into a deployment (protocol §3.8, §11.3): POST
+ * Hotload a snapshot into a deployment (docs/protocol.md §3.8, §11.3): POST
  * {hotload_base}/hot_load/v1/models/hot_load with the fireworks-model and
  * fireworks-deployment headers; control-plane retry class (425 is not
  * retried); the reset_prompt_cache compatibility retry is remembered per

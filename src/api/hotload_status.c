@@ -1,4 +1,4 @@
-/* Hotload status of a deployment's replicas (protocol §3.9, §11.8). */
+/* Hotload status of a deployment's replicas (docs/protocol.md §3.9, §11.8). */
 #include "api/deployments_internal.h"
 
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * Waits on the hotload status (protocol §3.9, §11.8): until an expected
+ * Waits on the hotload status (docs/protocol.md §3.9, §11.8): until an expected
  * identity is loaded and ready, or (readiness gate) until the hotload
  * manager reports any replica.
  */

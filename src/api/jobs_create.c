@@ -1,4 +1,4 @@
-/* Trainer job create with a client-chosen id (protocol §3.1, §11.4). */
+/* Trainer job create with a client-chosen id (docs/protocol.md §3.1, §11.4). */
 #include "api/jobs_internal.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * Delete a trainer job (protocol §3.4): one DELETE with control-plane
+ * Delete a trainer job (docs/protocol.md §3.4): one DELETE with control-plane
  * retries, run as a future like every call that waits on the server, so it
  * agrees with fwt_deployment_delete (future + blocking _result twin).
  */

@@ -1,4 +1,4 @@
-/* Trainer job get / resume, trainer URL, opening a training session (protocol §1, §3.2–§3.4). */
+/* Trainer job get / resume, trainer URL, opening a training session (docs/protocol.md §1, §3.2–§3.4). */
 #include "api/jobs_internal.h"
 
 #include <stdio.h>
@@ -94,7 +94,7 @@ int fwt_job_open_training(fwt_training **out, fwt_client *c, const fwt_job *job,
         if (rc != FWT_OK)
             return rc;
     }
-    /* The training module derives the data-plane URL from the job id (protocol §1). */
+    /* The training module derives the data-plane URL from the job id (docs/protocol.md §1). */
     o.job_id = fwt_job_id(job);
     o.trainer_url = NULL;
     if (!o.base_model || !*o.base_model)

@@ -14,7 +14,7 @@
 #include "fwtrain/checkpoint_list.h"
 #include "fwtrain/jobs.h"
 
-/* Per-request timeouts of the control plane (protocol §2.3). */
+/* Per-request timeouts of the control plane (docs/protocol.md §2.3). */
 #define FWT__CP_GET_TIMEOUT_MS 30000
 #define FWT__CP_CREATE_TIMEOUT_MS 60000
 #define FWT__CP_SLOW_TIMEOUT_MS 300000
@@ -35,7 +35,7 @@ int fwt__check_resource_id(const char *arg, const char *value);
  * Sets the last error on failure. */
 int fwt__account_url(char **out, fwt_client *c, const char *account, const char *collection, const char *id,
                      const char *suffix);
-/* The trainer data-plane base of a job (protocol §1): "{base}/training/v1/rlorTrainerJobs/{account}/{job}{suffix}". */
+/* The trainer data-plane base of a job (docs/protocol.md §1): "{base}/training/v1/rlorTrainerJobs/{account}/{job}{suffix}". */
 int fwt__trainer_url(char **out, fwt_client *c, const char *job_id, const char *suffix);
 /* True for a resource path safe to append to "/v1/": [A-Za-z0-9._~/-], no "..", no leading '/'. */
 int fwt__path_is_safe(const char *path);

@@ -1,4 +1,4 @@
-/* fwt_job: a trainer job resource parsed from the control plane (protocol §3.2). */
+/* fwt_job: a trainer job resource parsed from the control plane (docs/protocol.md §3.2). */
 #include "api/jobs_internal.h"
 
 #include <string.h>

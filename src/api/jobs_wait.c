@@ -1,5 +1,5 @@
 /*
- * Wait until a trainer job is ready (protocol §3.2): poll the job; PENDING is
+ * Wait until a trainer job is ready (docs/protocol.md §3.2): poll the job; PENDING is
  * bounded by pending_timeout, any other state starts the post-placement
  * budget; FAILED fails with the job's status message; RUNNING → probe the
  * trainer's healthz until 200.
@@ -18,7 +18,7 @@ typedef struct job_wait {
     int64_t placed_at_ms;   /* elapsed when first seen outside PENDING; -1 = not yet */
 } job_wait;
 
-/* Defaults (protocol §3.2). */
+/* Defaults (docs/protocol.md §3.2). */
 #define DEFAULT_READY_MS 3600000
 #define DEFAULT_POLL_MS 5000
 #define DEFAULT_PENDING_MS (48LL * 3600 * 1000)

@@ -1,5 +1,5 @@
 /*
- * Promote a sampler checkpoint to a model (protocol §3.6, §6, §11.7):
+ * Promote a sampler checkpoint to a model (docs/protocol.md §3.6, §6, §11.7):
  * validate everything before any request, POST :promote with
  * `async_promotion: true` (resent without it when an old server rejects the
  * field), then poll the returned operation with its own backoff and deadline.
@@ -24,7 +24,7 @@ typedef struct promote_op {
     fwt__backoff error_backoff; /* after transient poll errors: poll interval doubling to ERROR_CAP_FACTOR x */
 } promote_op;
 
-/* Defaults of the operation wait (protocol §3.6). */
+/* Defaults of the operation wait (docs/protocol.md §3.6). */
 #define DEFAULT_TIMEOUT_MS 7200000
 #define DEFAULT_POLL_MS 10000
 /* Transient poll errors back off from the poll interval up to this many intervals (60 s by default, §3.6). */

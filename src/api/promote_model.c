@@ -1,4 +1,4 @@
-/* fwt_model: the model resource a promotion produces (protocol §3.6). */
+/* fwt_model: the model resource a promotion produces (docs/protocol.md §3.6). */
 #include "api/jobs_internal.h"
 
 #include "core/future_impl.h"

@@ -1,9 +1,9 @@
 /*
- * Sampling from a deployment (sampling.h; protocol §3.10): request validation,
+ * Sampling from a deployment (sampling.h; docs/protocol.md §3.10): request validation,
  * the wire body (its shape is documented in sampling_decode.c), the future
  * (driven on the worker by the poll-loop base, progress_waiter.h) and the
  * blocking twin (on the calling thread). A 404/425 while a hotload swaps the
- * weights is retried on its own interval and budget (protocol §3.9).
+ * weights is retried on its own interval and budget (docs/protocol.md §3.9).
  */
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * Completions response → fwt_completion (sampling.h).
  *
  * The wire contract, as this decoder expects it (the OpenAI-style completions
- * shape the service answers, protocol §3.10; fwtrain-local must match it):
+ * shape the service answers, docs/protocol.md §3.10; fwtrain-local must match it):
  *
  * Request (sampling.c builds it):
  *   {"model": "accounts/{a}/deployments/{d}",

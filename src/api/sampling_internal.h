@@ -36,7 +36,7 @@ int fwt__sample_prepare(fwt__sample_spec *s, fwt_client *c, const char *deployme
 void fwt__sample_spec_clear(fwt__sample_spec *s);
 /* The engine call of one attempt (borrows from s). */
 void fwt__sample_call(const fwt__sample_spec *s, fwt__call *call);
-/* True when the status means "the deployment is swapping weights: ask again" (protocol §3.9). */
+/* True when the status means "the deployment is swapping weights: ask again" (docs/protocol.md §3.9). */
 int fwt__sample_hotloading(long http_status);
 
 /* sampling_decode.c: a 200's JSON → completion, checked against what the spec asked for. FWT_EPROTO on any gap. */

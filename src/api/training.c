@@ -1,4 +1,4 @@
-/* fwt_training: session bootstrap (protocol §4.1), lifetime, accessors. */
+/* fwt_training: session bootstrap (docs/protocol.md §4.1), lifetime, accessors. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -107,7 +107,7 @@ static int validate(const fwt_training_options *o)
     return FWT_OK;
 }
 
-/* protocol §4.1: POST /api/v1/create_session, retried like any submit. */
+/* docs/protocol.md §4.1: POST /api/v1/create_session, retried like any submit. */
 static int create_session(fwt_training *t)
 {
     cJSON *body = cJSON_CreateObject();
@@ -131,7 +131,7 @@ static int create_session(fwt_training *t)
     fwt__call call = {.plane = FWT__PLANE_TRAINER, .method = "POST", .url = url, .body = body,
                       .retry = FWT__RC_SUBMIT, .idempotency_key = key};
     fwt__reply r;
-    /* protocol §2.3: 402 is a billing pause: try again every 5 s for up to an hour (same idempotency key), on the
+    /* docs/protocol.md §2.3: 402 is a billing pause: try again every 5 s for up to an hour (same idempotency key), on the
      * engine clock, cut short when the client shuts down. */
     fwt__backoff billing;
     fwt__backoff_init(&billing, FWT__BILLING_PAUSE_MS, FWT__BILLING_PAUSE_MS, 0);
@@ -210,7 +210,7 @@ int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_
         const char *acct = NULL;
         rc = fwt__client_account(client, &acct);
         if (!rc) {
-            /* protocol §1: {control}/training/v1/rlorTrainerJobs/{account}/{job} */
+            /* docs/protocol.md §1: {control}/training/v1/rlorTrainerJobs/{account}/{job} */
             t->url = fwt__url_join(fwt_client_base_url(client), "/training/v1/rlorTrainerJobs/%s/%s", acct,
                                    opts->job_id);
             if (!t->url)
@@ -277,7 +277,7 @@ const char *fwt_training_model_id(const fwt_training *t)
     return id;
 }
 
-/* protocol §4.8: DCP names from the live trainer; errors are returned, not swallowed. */
+/* docs/protocol.md §4.8: DCP names from the live trainer; errors are returned, not swallowed. */
 int fwt_training_list_checkpoints(fwt_string_list **out, fwt_training *t)
 {
     if (!out)

@@ -1,4 +1,4 @@
-/* Session heartbeat on the worker (protocol §4.1): no retries, 10 s timeout, warn after 120 s of failures. */
+/* Session heartbeat on the worker (docs/protocol.md §4.1): no retries, 10 s timeout, warn after 120 s of failures. */
 #include "api/training_impl.h"
 
 #define HB_TIMEOUT_MS 10000

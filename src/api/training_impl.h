@@ -1,5 +1,5 @@
 /*
- * Internals of fwt_training (protocol §4). Shared by the training*.c files only.
+ * Internals of fwt_training (docs/protocol.md §4). Shared by the training*.c files only.
  *
  * Threads: user threads create ops and enqueue them; everything after that
  * (submit, retrieve_future polling, timers, completion) runs on the client's
@@ -19,7 +19,7 @@
 #include "json/json.h"
 
 /*
- * The session's capacity pause (protocol §2.3): a 402 on create_session, a
+ * The session's capacity pause (docs/protocol.md §2.3): a 402 on create_session, a
  * submit or a poll is tried again every 5 s (the one backoff with a fixed
  * ceiling, backoff.h) for up to an hour.
  */
@@ -152,12 +152,12 @@ int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__
 int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
 fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous);
-/* rl: also send the sampling logprobs and advantages (protocol §4.10). */
+/* rl: also send the sampling logprobs and advantages (docs/protocol.md §4.10). */
 cJSON *fwt__batch_to_json(const fwt_batch *b, int rl);
 /* Every datum has what the loss needs (rl: logprobs + advantages, else weights); FWT_EINVAL naming the gap. */
 int fwt__batch_check_inputs(const fwt_batch *b, int rl, const char *loss_name, const char *fn);
 
-/* training_loss.c: loss names and loss_fn_config (protocol §4.10). */
+/* training_loss.c: loss names and loss_fn_config (docs/protocol.md §4.10). */
 int fwt__loss_is_rl(fwt_loss_fn loss);
 /* Validate config (NULL = none) and add "loss_fn" and "loss_fn_config" to `input`; sets the last error. */
 int fwt__loss_add(cJSON *input, fwt_loss_fn loss, const fwt_loss_config *config, const char *fn);

@@ -1,5 +1,5 @@
 /*
- * The life of one training op (protocol §4.2, §4.3 as refined by §11.6), all
+ * The life of one training op (docs/protocol.md §4.2, §4.3 as refined by §11.6), all
  * of it in this file. Ops of one training are submitted one at a time in
  * call order, each taking seq_id = request_id + 1 when it goes out; their
  * results are then retrieved concurrently. Everything after fwt__top_start
@@ -278,7 +278,7 @@ static void billing_retry(void *ud)
     submit(op);
 }
 
-/* protocol §2.3: a 402 on a submit is a billing pause: retry every 5 s while inside the pause window. */
+/* docs/protocol.md §2.3: a 402 on a submit is a billing pause: retry every 5 s while inside the pause window. */
 static int billing_pause(fwt__top *op, const fwt__reply *r)
 {
     fwt_training *t = op->t;

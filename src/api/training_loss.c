@@ -1,4 +1,4 @@
-/* Loss names and loss_fn_config (protocol §4.10): the client-side half of the RL losses. */
+/* Loss names and loss_fn_config (docs/protocol.md §4.10): the client-side half of the RL losses. */
 #include <math.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Training operations (protocol §4.1, §4.4–§4.6, §4.9, §4.10): validation, request bodies, result parsing. */
+/* Training operations (docs/protocol.md §4.1, §4.4–§4.6, §4.9, §4.10): validation, request bodies, result parsing. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,7 +112,7 @@ static int parse_sampler(fwt__top *op, const cJSON *j, fwt__err *err, fwt__value
     const char *path = NULL;
     if (check_type(j, err, op->route))
         return FWT_EPROTO;
-    /* protocol §4.6: the client asserts path is non-null */
+    /* docs/protocol.md §4.6: the client asserts path is non-null */
     if (fwt__json_get_string(j, "path", &path) || !*path)
         return fwt__err_set(err, FWT_EPROTO, "save_weights_for_sampler: the result has no \"path\" string");
     /* A full-parameter delta applies on top of the training's previous sampler snapshot (§4.6). */

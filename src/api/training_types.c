@@ -1,4 +1,4 @@
-/* Value types of training results (protocol §4.9, §4.10) and the batch builder. */
+/* Value types of training results (docs/protocol.md §4.9, §4.10) and the batch builder. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -195,7 +195,7 @@ oom:
     return NULL;
 }
 
-/* protocol §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}}.
+/* docs/protocol.md §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}}.
  * loss_fn_inputs: target_tokens (int64), weights (float32) when present; with `rl` also the sampling
  * logprobs and the advantages (float32). cross_entropy never gets the RL inputs. */
 cJSON *fwt__batch_to_json(const fwt_batch *b, int rl)
@@ -254,7 +254,7 @@ cJSON *fwt__batch_to_json(const fwt_batch *b, int rl)
     return data;
 }
 
-/* Every datum carries the inputs `loss` needs (protocol §4.10); sets the last error naming the first gap. */
+/* Every datum carries the inputs `loss` needs (docs/protocol.md §4.10); sets the last error naming the first gap. */
 int fwt__batch_check_inputs(const fwt_batch *b, int rl, const char *loss_name, const char *fn)
 {
     for (size_t i = 0; i < b->n; i++) {

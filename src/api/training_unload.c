@@ -1,5 +1,5 @@
 /*
- * unload_model (protocol §4.1): POST /api/v1/unload_model {model_id}. A LoRA
+ * unload_model (docs/protocol.md §4.1): POST /api/v1/unload_model {model_id}. A LoRA
  * trainer serves at most two concurrent sessions; a session that never
  * unloads keeps its slot until the trainer's inactivity cleanup, so the third
  * start (or resume) on that trainer fails. fwt_training_free therefore

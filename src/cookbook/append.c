@@ -1,5 +1,5 @@
 /*
- * Durable append to checkpoints.jsonl (reliability anchors §4).
+ * Durable append to checkpoints.jsonl (docs/internals.md reliability §4).
  *
  * The reference cookbooks append with a buffered write and no fsync, and
  * their readers fail on a torn line. Here a record is one buffer ending in

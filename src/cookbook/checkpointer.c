@@ -1,6 +1,6 @@
 /*
  * fwt_checkpointer: the cookbook's resume policy and periodic saves as a
- * library component (protocol §7.1; seed "checkpoints and resume").
+ * library component (docs/protocol.md §7.1; seed "checkpoints and resume").
  *
  * A line is appended to checkpoints.jsonl only after the server confirmed
  * every save it describes, so a line always names checkpoints that exist. A
@@ -16,7 +16,7 @@
 #include "fwt_util.h"
 #include "registry_impl.h"
 
-/* Cookbook DCP_TIMEOUT_S (protocol §4.2). */
+/* Cookbook DCP_TIMEOUT_S (docs/protocol.md §4.2). */
 #define DEFAULT_OP_TIMEOUT_MS 2700000
 
 struct fwt_checkpointer {
@@ -229,12 +229,12 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
     int rc = FWT_OK;
     if (kind & FWT_CHECKPOINT_KIND_STATE) {
         rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
-        /* Recorded as a cross-job reference so any later trainer can load it (protocol §7.1). */
+        /* Recorded as a cross-job reference so any later trainer can load it (docs/protocol.md §7.1). */
         if (rc == FWT_OK)
             rc = fwt_resolve_checkpoint_path(&state_path, name, c->job_id);
     }
     if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
-        /* Always a base snapshot: deltas are not promotable (protocol §3.6). */
+        /* Always a base snapshot: deltas are not promotable (docs/protocol.md §3.6). */
         rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_SAMPLER_BASE, 0, c->timeout_ms);
     }
     if (rc == FWT_OK) {

@@ -1,5 +1,5 @@
 /*
- * checkpoints.jsonl reader and queries (protocol §7.1; reliability anchors §4).
+ * checkpoints.jsonl reader and queries (docs/protocol.md §7.1; docs/internals.md reliability §4).
  *
  * '\n' is the commit marker of a record. A crash can leave, after the last
  * committed record, an unterminated fragment or (when the file size reached

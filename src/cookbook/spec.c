@@ -1,4 +1,4 @@
-/* Checkpoint kind names and init_from_checkpoint specs (protocol §6, §7.1). */
+/* Checkpoint kind names and init_from_checkpoint specs (docs/protocol.md §6, §7.1). */
 #include <string.h>
 #include <strings.h>
 
@@ -40,7 +40,7 @@ int fwt_checkpoint_spec_resolve(char **out, const char *spec)
     *out = NULL;
     if (!spec || !spec[0])
         return fwt__last_set(FWT_EINVAL, "init_from_checkpoint is empty");
-    /* Full references pass through untouched (protocol §4.5, §4.7). */
+    /* Full references pass through untouched (docs/protocol.md §4.5, §4.7). */
     if (strncmp(spec, "gs://", 5) == 0 || spec[0] == '/' || strncmp(spec, "cross_job://", 12) == 0) {
         *out = fwt__strdup(spec);
         if (!*out)

@@ -1,6 +1,6 @@
 /*
  * fwt_weight_syncer: sampler save + hotload with a consistent base/delta
- * chain (protocol §5). Every wait is a future the caller's thread blocks on;
+ * chain (docs/protocol.md §5). Every wait is a future the caller's thread blocks on;
  * fwt_weight_syncer_cancel cancels the one in progress.
  */
 #include "fwtrain/cookbook/weight_syncer.h"

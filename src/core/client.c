@@ -1,4 +1,4 @@
-/* fwt_client: options, credentials, base URLs, worker engine, the account slot (protocol §1). */
+/* fwt_client: options, credentials, base URLs, worker engine, the account slot (docs/protocol.md §1). */
 #include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -204,7 +204,7 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
         return rc;
     }
 
-    /* Credentials (protocol §1): explicit, else the environment. */
+    /* Credentials (docs/protocol.md §1): explicit, else the environment. */
     const char *key = opts->api_key ? opts->api_key : getenv("FIREWORKS_API_KEY");
     if (!key || !*key) {
         client_destroy(c);

@@ -36,7 +36,7 @@ static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 /* Not an fwt_status: "the JSON states no code". */
 #define FWT__STATUS_NONE 1
 
-/* protocol §11.1 */
+/* docs/protocol.md §11.1 */
 char *fwt__error_text(const char *body, size_t len, const cJSON *json)
 {
     cJSON *own = NULL;

@@ -1,6 +1,6 @@
 /*
  * API calls on top of the engine: per-plane base URLs and auth headers
- * (protocol §1), JSON bodies, retry classes (§2.3), error bodies turned into
+ * (docs/protocol.md §1), JSON bodies, retry classes (§2.3), error bodies turned into
  * fwt__err (§2.2 as refined by §11.1). Used by every src/api module; the
  * engine below knows nothing of this.
  */
@@ -130,7 +130,7 @@ char *fwt__client_scrub_dup(const fwt_client *c, const char *msg);
 
 /*
  * Per-client compatibility flags learnt from the server and remembered for the
- * client's life (e.g. protocol §3.8: hotload rejected reset_prompt_cache).
+ * client's life (e.g. docs/protocol.md §3.8: hotload rejected reset_prompt_cache).
  */
 enum { FWT__COMPAT_NO_RESET_PROMPT_CACHE = 1u << 0, FWT__COMPAT_NO_ASYNC_PROMOTION = 1u << 1 };
 unsigned fwt__client_compat(const fwt_client *c);          /* atomic load */

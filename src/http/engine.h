@@ -56,7 +56,7 @@ typedef struct fwt__engine_config {
     const char *redact;
 } fwt__engine_config;
 
-/* Which failures a request retries (protocol §2.3). */
+/* Which failures a request retries (docs/protocol.md §2.3). */
 enum {
     FWT__RETRY_408 = 1u << 0,
     FWT__RETRY_409 = 1u << 1,
@@ -82,7 +82,7 @@ typedef struct fwt__retry_policy {
 /*
  * Retry rules as implemented (src/http/retry.c, settle.c):
  *  - Defaults: base_ms 0 = 500, cap_ms 0 = 30000. budget_ms 0 = no budget, except
- *    when max_attempts and deadline_ms are 0 too: then 300000 (protocol §2.3).
+ *    when max_attempts and deadline_ms are 0 too: then 300000 (docs/protocol.md §2.3).
  *  - The wait before retry n (n = 0 for the first retry) is uniform[0, min(cap, base*2^n)]
  *    drawn from fwt__clock.random_u64, unless the retryable response carried
  *    retry-after-ms or Retry-After (seconds or HTTP-date, the latter read against the

@@ -1,4 +1,4 @@
-/* Retry classification and backoff ceilings (protocol §2.3, reliability-anchors §1). */
+/* Retry classification and backoff ceilings (docs/protocol.md §2.3, docs/internals.md reliability §1). */
 #include "http/engine_int.h"
 #include "fwtrain/common.h"
 
@@ -18,7 +18,7 @@ int fwt__retry_retryable(const fwt__retry_policy *p, const fwt__http_result *res
     case 429:
         return (on & FWT__RETRY_429) != 0;
     case 400:
-        /* An empty 400 comes from a proxy, not the API (protocol §2.3, §11.6). */
+        /* An empty 400 comes from a proxy, not the API (docs/protocol.md §2.3, §11.6). */
         return res->body_len == 0 && (on & FWT__RETRY_EMPTY_400);
     case 500:
     case 502:

@@ -1,6 +1,6 @@
 /*
  * Retry-After (RFC 9110 §10.2.3: delta-seconds or HTTP-date) and the
- * non-standard retry-after-ms (Stainless clients, protocol §2.3).
+ * non-standard retry-after-ms (Stainless clients, docs/protocol.md §2.3).
  * Hand-written date parsing: strptime's %a/%b depend on the process locale.
  */
 #include <ctype.h>

@@ -1,6 +1,6 @@
 /*
  * What follows one attempt of a request: log it, then either complete or wait
- * and try again (protocol §2.3, reliability-anchors §1). Shared by the worker
+ * and try again (docs/protocol.md §2.3, docs/internals.md reliability §1). Shared by the worker
  * (engine.c) and caller-thread runs (direct.c) so both retry exactly alike.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include "fwtrain/common.h"
 #include "http/engine_int.h"
 
-#define FWT__HINT_CLAMP_MS 60000 /* Retry-After honoured up to 60 s (reliability-anchors §1) */
+#define FWT__HINT_CLAMP_MS 60000 /* Retry-After honoured up to 60 s (docs/internals.md reliability §1) */
 #define FWT__LAST_TRY_MS 1000    /* room left for the last attempt inside the unreachable budget */
 
 static void log_attempt(fwt__engine *e, const fwt__req *r, const fwt__http_result *res, uint64_t now)

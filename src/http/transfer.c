@@ -167,7 +167,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     char *url_log = NULL;
     /* The log form of the URL is only needed for DEBUG lines; building it costs a URL round trip. */
     int uok = fwt__url_inspect(spec->url, &https, &loopback, e->log_debug ? &url_log : NULL);
-    /* Plain http only to loopback unless the caller opted in (reliability-anchors §3). */
+    /* Plain http only to loopback unless the caller opted in (docs/internals.md reliability §3). */
     if (uok == 0 || (uok > 0 && !https && !loopback && !spec->allow_insecure_http)) {
         fwt__free_mem(url_log);
         return NULL;
@@ -314,7 +314,7 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
     size_t n = size * nitems;
     if (r->max_bytes > 0 && (uint64_t)r->rlen + n > (uint64_t)r->max_bytes) {
         r->too_large = 1;
-        return CURL_WRITEFUNC_ERROR; /* reliability-anchors §3: cap in the write callback */
+        return CURL_WRITEFUNC_ERROR; /* docs/internals.md reliability §3: cap in the write callback */
     }
     if (r->rlen + n + 1 > r->rcap) {
         size_t nc = r->rcap ? r->rcap : 1024;
@@ -338,7 +338,7 @@ static size_t on_body(char *buf, size_t size, size_t nitems, void *ud)
 /* Options that are the same for every request: set once per easy handle (fwt__easy_new). */
 static void configure_fixed(const fwt__engine *e, CURL *h)
 {
-    /* Safe defaults (reliability-anchors §3). */
+    /* Safe defaults (docs/internals.md reliability §3). */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);

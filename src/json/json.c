@@ -1,4 +1,4 @@
-/* Typed, case-sensitive accessors over cJSON (reliability anchors §3). */
+/* Typed, case-sensitive accessors over cJSON (docs/internals.md reliability §3). */
 #include <math.h>
 #include <string.h>
 
@@ -36,7 +36,7 @@ cJSON *fwt__json_parse(const char *text, size_t len)
     if (!text || !len || !depth_ok(text, len))
         return NULL;
     fwt__json_hooks_install();
-    /* Copy to an exact NUL-terminated buffer: cJSON had overflows on unterminated input (anchors §3). */
+    /* Copy to an exact NUL-terminated buffer: cJSON had overflows on unterminated input (docs/internals.md reliability §3). */
     char *buf = fwt__strndup(text, len);
     if (!buf)
         return NULL;

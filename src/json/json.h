@@ -1,6 +1,6 @@
 /*
  * Small typed helpers over cJSON. Lookups are case-sensitive (reliability
- * anchors §3: a server must not be able to smuggle "Path" for "path").
+ * docs/internals.md reliability §3: a server must not be able to smuggle "Path" for "path").
  * Getters return FWT_OK, FWT_ENOTFOUND (absent or null) or FWT_EPROTO (wrong
  * type / out of range), never crash on any input.
  */

@@ -85,7 +85,7 @@ void fwt__free_secret(char *s)
 {
     if (!s)
         return;
-    /* explicit_bzero: the optimiser may not drop it (reliability anchors §3). */
+    /* explicit_bzero: the optimiser may not drop it (docs/internals.md reliability §3). */
     explicit_bzero(s, strlen(s));
     fwt__free_mem(s);
 }

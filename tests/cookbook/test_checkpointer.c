@@ -217,7 +217,7 @@ static void test_saves_and_resume(void **state)
             assert_string_equal(e->state_path, want);
         }
         if (e->sampler_path) {
-            /* the session-qualified snapshot name (protocol §4.6) */
+            /* the session-qualified snapshot name (docs/protocol.md §4.6) */
             snprintf(want, sizeof want, "step-%lld-%s", (long long)steps[i], fwt_training_session_suffix(t));
             assert_string_equal(e->sampler_path, want);
         }

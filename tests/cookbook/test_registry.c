@@ -18,7 +18,7 @@
 
 #include "fwtrain/fwtrain.h"
 
-/* A golden registry as the cookbook wrote it (protocol §7.1), with an unknown key and escapes. */
+/* A golden registry as the cookbook wrote it (docs/protocol.md §7.1), with an unknown key and escapes. */
 static const char GOLDEN[] =
     "{\"name\": \"step-10\", \"step\": 10, \"data_consumed\": 40, \"state_path\": \"cross_job://job-abc/step-10\", "
     "\"source_job_id\": \"job-abc\", \"base_model\": \"accounts/fireworks/models/qwen3-8b\"}\n"

@@ -334,7 +334,7 @@ static void test_cli_promote(void **state)
     assert_non_null(strstr(r.err, "selected step-24 (step 24, kind BOTH)"));
     proc_result_free(&r);
 
-    /* by --step, with the automatic output id (protocol §6) */
+    /* by --step, with the automatic output id (docs/protocol.md §6) */
     cli(&r, "promote", "--checkpoints-jsonl", jsonl, "--step", "24", NULL, NULL);
     if (r.exit_code != 0)
         fail_msg("promote --step failed (%d): %s", r.exit_code, r.err);

@@ -1,4 +1,4 @@
-/* The retrieve_future matrix (protocol §4.2 as refined by §11.6) against the fake trainer, on a fake clock. */
+/* The retrieve_future matrix (docs/protocol.md §4.2 as refined by §11.6) against the fake trainer, on a fake clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,7 +278,7 @@ static void test_malformed_poll_replies(void **state)
     assert_int_equal(save(f, &p0), FWT_EPROTO);
 }
 
-/* protocol §2.3: a 402 on a submit is retried every 5 s with the same seq_id and key; the sequence stays intact. */
+/* docs/protocol.md §2.3: a 402 on a submit is retried every 5 s with the same seq_id and key; the sequence stays intact. */
 static void test_submit_402_billing(void **state)
 {
     fx *f = *state;

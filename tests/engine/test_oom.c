@@ -1,5 +1,5 @@
 /*
- * Allocation failure (reliability-anchors §7 row M1, curl "torture" style):
+ * Allocation failure (docs/internals.md reliability §7 row M1, curl "torture" style):
  * fail the Nth allocation the engine makes through fwt_set_allocator, for
  * every N of one full cycle (new, submit with retries, post, complete, free).
  * Each call must report an error or the callback must run exactly once; no

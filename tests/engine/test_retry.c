@@ -1,7 +1,7 @@
 /*
  * Retries, backoff and Retry-After against the responder, on a fake clock:
- * the engine's waits are recorded instead of slept (protocol §2.3,
- * reliability-anchors §7 rows R1, R2, R3, R5, R7). Built twice: requests go
+ * the engine's waits are recorded instead of slept (docs/protocol.md §2.3,
+ * docs/internals.md reliability §7 rows R1, R2, R3, R5, R7). Built twice: requests go
  * through the worker (engine_retry) and, with FWT_TEST_DIRECT, through
  * fwt__engine_run on the test's thread (engine_retry_direct).
  */

@@ -1,5 +1,5 @@
 /*
- * Allocation failure in the control-plane modules (reliability-anchors §7
+ * Allocation failure in the control-plane modules (docs/internals.md reliability §7
  * row M1): fail the Nth allocation of one full sequence (job create with a
  * 409, paged listing, promotion with operation polling, hotload + wait,
  * deployment get) for every N. Each call must return an error or succeed;

@@ -1,4 +1,4 @@
-/* Trainer jobs and checkpoint listing against the scripted responder (protocol §3.1–§3.5, §11.4, §11.5). */
+/* Trainer jobs and checkpoint listing against the scripted responder (docs/protocol.md §3.1–§3.5, §11.4, §11.5). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

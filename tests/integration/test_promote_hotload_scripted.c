@@ -1,6 +1,6 @@
 /*
  * Promotion, deployments and hotload against the scripted responder
- * (protocol §3.6–§3.10, §6, §11.2, §11.3, §11.7, §11.8).
+ * (docs/protocol.md §3.6–§3.10, §6, §11.2, §11.3, §11.7, §11.8).
  */
 #include <pthread.h>
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 /*
  * fwt_weight_syncer against a scripted world (real sockets): a fake trainer
  * data plane plus fake deployments that track what they hold and reject a
- * delta whose previous identity they do not hold (protocol §3.8, §3.9, §5).
+ * delta whose previous identity they do not hold (docs/protocol.md §3.8, §3.9, §5).
  */
 #include <pthread.h>
 #include <setjmp.h>

@@ -221,7 +221,7 @@ static void expect_tensor(const cJSON *lfi, const char *name, const double *want
         assert_true(cJSON_GetArrayItem(data, i)->valuedouble == want[i]);
 }
 
-/* The wire: loss_fn, loss_fn_config, and the datum inputs each loss gets (protocol §4.10). */
+/* The wire: loss_fn, loss_fn_config, and the datum inputs each loss gets (docs/protocol.md §4.10). */
 static void test_rl_body(void **state)
 {
     fx *f = *state;

@@ -1,7 +1,7 @@
 /*
  * Sampling while a hotload is in flight, against fwtrain-local started with
  * --faults hotload_busy=425 (or 404): the deployment answers that status until
- * the new weights are in (protocol §3.9). The library retries on its own
+ * the new weights are in (docs/protocol.md §3.9). The library retries on its own
  * interval and gets the new weights' answer; with a retry budget shorter than
  * the hotload it gives up with the deployment's error.
  */

@@ -233,7 +233,7 @@ static void test_body_and_decode(void **state)
     assert_null(cJSON_GetObjectItem(j, "echo"));
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "raw_output")));
     cJSON_Delete(j);
-    /* both auth headers of the inference plane (protocol §1) */
+    /* both auth headers of the inference plane (docs/protocol.md §1) */
     fwt_resp_request *q = fwt_responder_request_copy(f->r, 0);
     assert_string_equal(fwt_resp_request_header(q, "X-Api-Key"), "test-key-sampling");
     assert_string_equal(fwt_resp_request_header(q, "Authorization"), "Bearer test-key-sampling");

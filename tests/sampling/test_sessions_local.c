@@ -1,6 +1,6 @@
 /*
  * Sessions on a LoRA trainer against fwtrain-local, which (like the service,
- * protocol §4.1) serves at most two concurrent LoRA sessions per trainer:
+ * docs/protocol.md §4.1) serves at most two concurrent LoRA sessions per trainer:
  * a run started and resumed ten times in a row on one trainer works because
  * fwt_training_free unloads the model; keeping the models (keep_model_on_free)
  * makes the third start fail with the service's error.

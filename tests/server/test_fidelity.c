@@ -48,7 +48,7 @@ static double num(const cJSON *o, const char *k)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-/* method path body -> expected status; for 4xx the body must be a protocol §2.2 error naming `needle`. */
+/* method path body -> expected status; for 4xx the body must be a docs/protocol.md §2.2 error naming `needle`. */
 static void expect(const char *method, const char *path, const char *body, long status, const char *needle)
 {
     srv_resp r;

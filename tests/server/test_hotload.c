@@ -332,7 +332,7 @@ static void test_deployments(void **state)
     srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x", "{\"maxReplicaCount\":\"x\"}");
     assert_int_equal(r.status, 400);
     srv_resp_free(&r);
-    /* scale to zero (no mask, protocol §3.7): no replica, no inference, no hotload; scaling up starts empty */
+    /* scale to zero (no mask, docs/protocol.md §3.7): no replica, no inference, no hotload; scaling up starts empty */
     srv_call(&r, base, KEY, "PATCH", "/v1/accounts/local/deployments/dep-x", "{\"maxReplicaCount\":0,\"minReplicaCount\":0}");
     assert_int_equal(r.status, 200);
     srv_resp_free(&r);
@@ -485,7 +485,7 @@ static char *lora_model(const char *job, const char *sid, int model_seq, const c
     return mid;
 }
 
-/* LoRA trainers (protocol §4.1, §4.6, §3.6, §5): 2 concurrent sessions, adapters always saved whole and promotable,
+/* LoRA trainers (docs/protocol.md §4.1, §4.6, §3.6, §5): 2 concurrent sessions, adapters always saved whole and promotable,
  * PEFT add-on models, and no incremental metadata on hotload. */
 static void test_lora(void **state)
 {

@@ -464,7 +464,7 @@ static void test_listing_and_ttl(void **state)
     assert_int_equal(rows, 7);
     assert_int_equal(pages, 4);
     assert_int_equal(saw_short, 2);
-    assert_true(saw_sec && saw_us); /* protocol §9: precisions are mixed */
+    assert_true(saw_sec && saw_us); /* docs/protocol.md §9: precisions are mixed */
     /* after the TTL the sweep removes both short-lived checkpoints; the others stay */
     struct timespec ts = {ttl, 300 * 1000000L};
     nanosleep(&ts, NULL);

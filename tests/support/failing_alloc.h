@@ -1,5 +1,5 @@
 /*
- * A counting allocator for allocation-failure tests (reliability-anchors §7
+ * A counting allocator for allocation-failure tests (docs/internals.md reliability §7
  * row M1, curl "torture" style): every allocation made through it is counted,
  * and the one whose number equals fwt_test_alloc_fail_at returns NULL.
  */

@@ -89,7 +89,7 @@ def main():
         print("sync error as expected: %s: %s" % (lib.fwt_strerror(rc).decode(), err.message.decode()))
 
         # Error path 2: a future fails -> fwt_future_error(). Loading a sampler snapshot as DCP state
-        # is a user error the trainer reports on the future (protocol §4.5).
+        # is a user error the trainer reports on the future (docs/protocol.md §4.5).
         f = c_void_p()
         fw.check(lib, "load_state", lib.fwt_training_load_state(byref(f), training, snapshot.encode()))
         fut = fw.Future(lib, f)

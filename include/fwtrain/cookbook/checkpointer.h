@@ -36,7 +36,7 @@ typedef struct fwt_checkpointer_options {
     int32_t init_weights_only;         /**< nonzero: init_from_checkpoint uses load_state (optimizer reset)
                                             instead of load_state_with_optimizer (the cookbook's default) */
     int32_t reserved0;                 /**< must be 0 */
-    int64_t op_timeout_ms;             /**< deadline of each save/load; 0 = 2700000 (protocol §4.2), -1 = none */
+    int64_t op_timeout_ms;             /**< deadline of each save/load; 0 = 2700000 (docs/protocol.md §4.2), -1 = none */
 } fwt_checkpointer_options;
 
 /** Fill with defaults. FWT_EINVAL for an unknown version. */

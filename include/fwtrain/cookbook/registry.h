@@ -3,7 +3,7 @@
  * libfwtrain cookbook — the checkpoint registry: the local file
  * `{log_path}/checkpoints.jsonl` in which a training loop records what it
  * saved, so a later run can resume from it and a promotion can find it
- * (protocol §7.1). fwt_registry is what a read returns, fwt_registry_entry
+ * (docs/protocol.md §7.1). fwt_registry is what a read returns, fwt_registry_entry
  * one of its lines, fwt_checkpoint_kind what the entry's checkpoint holds.
  *
  * One JSON object per line; the '\n' ending a line is its commit marker:
@@ -140,7 +140,7 @@ FWT_API int fwt_registry_append(const char *log_path, const fwt_registry_entry *
 FWT_API int fwt_registry_append_file(const char *path, const fwt_registry_entry *e);
 
 /**
- * Resolve an init_from_checkpoint spec (protocol §6): "<job_id>:<name>" is
+ * Resolve an init_from_checkpoint spec (docs/protocol.md §6): "<job_id>:<name>" is
  * split on the first ':' and resolved to "cross_job://<job_id>/<name>"
  * (as fwt_resolve_checkpoint_path does); "gs://..." and "/..." are returned
  * unchanged. Anything else (no ':', empty job or name) is FWT_EINVAL.

@@ -2,7 +2,7 @@
  * @file
  * libfwtrain cookbook — fwt_weight_syncer: saves sampler checkpoints on a training
  * client and hotloads them into a deployment, keeping the base/delta chain
- * consistent (protocol §5).
+ * consistent (docs/protocol.md §5).
  *
  * Chain rules: the first checkpoint is first_sampler_type (default base),
  * later ones are deltas against the identity the deployment last loaded;
