@@ -159,8 +159,14 @@ int fwt__reply_map(fwt__reply *r)
     case 409: code = FWT_ECONFLICT; break;
     case 410: code = FWT_EEXPIRED; break;
     case 429: code = FWT_ERATELIMIT; break;
-    /* The status alone says little: the body's canonical code, when it states one, says more. */
-    default: code = fwt__status_from_json(r->json, FWT_EHTTP); break;
+    /* The status alone says little: the body's canonical code, when it states one, says more. A generic
+     * server-side kind (UNAVAILABLE, INTERNAL, ...) says no more than the status, and FWT_EREMOTE means "an
+     * op ran and failed": such an answer stays FWT_EHTTP with its status (e.g. 425 while a hotload runs). */
+    default:
+        code = fwt__status_from_json(r->json, FWT_EHTTP);
+        if (code == FWT_EREMOTE)
+            code = FWT_EHTTP;
+        break;
     }
     char *text = fwt__error_text(r->body, r->body_len, r->json);
     const char *t = text && *text ? text : fwt_strerror(code);

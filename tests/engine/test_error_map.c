@@ -124,6 +124,10 @@ static void test_http_bodies(void **state)
     /* 400 whose body states a kind */
     cfx_push(f, 400, "{\"error\":{\"code\":400,\"status\":\"FAILED_PRECONDITION\",\"message\":\"job is deleting\"}}");
     assert_int_equal(fwt_job_get(&j, f->c, "j"), FWT_ESTATE);
+    /* a generic server-side kind says no more than the status: not "the op ran and failed" */
+    cfx_push(f, 425, "{\"code\":14,\"status\":\"UNAVAILABLE\",\"message\":\"hotload in progress\"}");
+    assert_int_equal(fwt_job_get(&j, f->c, "j"), FWT_EHTTP);
+    assert_int_equal(fwt_error_last()->http_status, 425);
     /* a 400 that states nothing stays a plain HTTP error */
     cfx_push(f, 400, "{\"message\":\"bad\"}");
     assert_int_equal(fwt_job_get(&j, f->c, "j"), FWT_EHTTP);
