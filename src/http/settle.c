@@ -68,8 +68,10 @@ static void describe_failure(const fwt__req *r, const fwt__http_result *res, cha
     default:
         break;
     }
-    if (snprintf(out, n, "%s (%s)", res->message, hp) >= (int)n)
-        return; /* cut: the message stays readable */
+    /* Two bounded steps: the message, then the host when it fits (a cut keeps the message readable). */
+    int k = snprintf(out, n, "%s", res->message);
+    if (k >= 0 && (size_t)k + 1 < n)
+        snprintf(out + k, n - (size_t)k, " (%s)", hp);
 }
 
 /* A transport failure is final: say what was tried, how many attempts and for how long. */
