@@ -30,7 +30,7 @@ class NativeClient(Owned):
 
     def __init__(self, api_key: Optional[str], base_url: Optional[str], account_id: Optional[str] = None,
                  inference_url: Optional[str] = None, hotload_api_url: Optional[str] = None,
-                 allow_insecure_http: bool = False) -> None:
+                 allow_insecure_http: bool = False, unreachable_timeout_s: Optional[float] = None) -> None:
         o = _lib.ClientOptions()
         check(L.fwt_client_options_init(byref(o), 1), "client options")
         # The bytes objects must outlive fwt_client_new (it copies them).
@@ -40,6 +40,8 @@ class NativeClient(Owned):
                 _check.text("hotload_api_url", hotload_api_url, optional=True)]
         o.api_key, o.base_url, o.account_id, o.inference_base_url, o.hotload_base_url = keep
         o.allow_insecure_http = _check.flag("allow_insecure_http", allow_insecure_http)
+        if unreachable_timeout_s is not None:
+            o.unreachable_timeout_ms = _check.seconds_ms("unreachable_timeout_s", unreachable_timeout_s)
         h = c_void_p()
         rc = L.fwt_client_new(byref(h), byref(o))
         o.api_key = None
@@ -193,20 +195,24 @@ class FireworksClient:
     """Account-level operations that need no running trainer: account, checkpoints, promotion.
 
     ``api_key`` None: $FIREWORKS_API_KEY; ``base_url`` None: $FIREWORKS_BASE_URL, else
-    https://api.fireworks.ai. ``account_id`` None: resolved once from the key. Use as a
-    context manager or call close(); every call after close() raises ValueError.
+    https://api.fireworks.ai. ``account_id`` None: resolved once from the key. Keyword-only
+    extras: ``inference_url`` / ``hotload_api_url`` (default base_url), ``allow_insecure_http``
+    (http:// to a non-loopback host), ``unreachable_timeout_s`` (how long a request retries
+    while the server cannot be reached at all; default 30). Use as a context manager or call
+    close(); every call after close() raises ValueError.
     """
 
     def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None,
                  account_id: Optional[str] = None, additional_headers: Optional[Dict[str, str]] = None,
                  verify_ssl: Optional[bool] = None, *, inference_url: Optional[str] = None,
-                 hotload_api_url: Optional[str] = None, allow_insecure_http: bool = False) -> None:
+                 hotload_api_url: Optional[str] = None, allow_insecure_http: bool = False,
+                 unreachable_timeout_s: Optional[float] = None) -> None:
         if additional_headers:
             raise ValueError("additional_headers is not supported by libfwtrain")
         if verify_ssl is not None and verify_ssl is not True:
             raise ValueError("verify_ssl=False is not supported: libfwtrain always verifies TLS")
         self._native = NativeClient(api_key, base_url, account_id, inference_url, hotload_api_url,
-                                    allow_insecure_http)
+                                    allow_insecure_http, unreachable_timeout_s)
 
     # -- basics
 
@@ -490,13 +496,14 @@ class DeploymentManager:
     def __init__(self, api_key: Optional[str] = None, base_url: Optional[str] = None,
                  inference_url: Optional[str] = None, hotload_api_url: Optional[str] = None,
                  account_id: Optional[str] = None, additional_headers: Optional[Dict[str, str]] = None,
-                 verify_ssl: Optional[bool] = None, *, allow_insecure_http: bool = False) -> None:
+                 verify_ssl: Optional[bool] = None, *, allow_insecure_http: bool = False,
+                 unreachable_timeout_s: Optional[float] = None) -> None:
         if additional_headers:
             raise ValueError("additional_headers is not supported by libfwtrain")
         if verify_ssl is not None and verify_ssl is not True:
             raise ValueError("verify_ssl=False is not supported: libfwtrain always verifies TLS")
         self._native = NativeClient(api_key, base_url, account_id, inference_url, hotload_api_url,
-                                    allow_insecure_http)
+                                    allow_insecure_http, unreachable_timeout_s)
         #: The message of the last failed wait_for_hotload (None after a success).
         self.last_hotload_error: Optional[str] = None
 
