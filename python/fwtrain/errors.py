@@ -58,9 +58,9 @@ class FwtrainError(Exception):
         self.request_id = request_id
         self.attempts = attempts
         extra = []
-        if http_status:
+        if http_status and ("HTTP %d" % http_status) not in message:
             extra.append("HTTP %d" % http_status)
-        if request_id:
+        if request_id and request_id not in message:
             extra.append("request %s" % request_id)
         text = message or self.status_name
         super().__init__(text + (" (%s)" % ", ".join(extra) if extra else ""))
