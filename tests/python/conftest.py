@@ -52,6 +52,8 @@ class LocalServer:
         if os.path.exists(port_file):
             os.unlink(port_file)
         env = dict(os.environ, FWL_API_KEY=API_KEY)
+        # The ASan lane preloads the sanitizer runtime for Python; the server links its own.
+        env.pop("LD_PRELOAD", None)
         self.log = open(os.path.join(self.tmp, "server.log"), "ab")
         self.proc = subprocess.Popen([server_binary(), "--port", "0", "--port-file", port_file, "--data-dir",
                                       os.path.join(self.tmp, "data"), "--job-start-ms", "10", "--hotload-ms", "10",
