@@ -23,12 +23,14 @@ def text(name: str, v: Any, optional: bool = False, allow_empty: bool = False) -
 
 
 def integer(name: str, v: Any, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
-    """An int argument (bool refused) within [lo, hi]."""
+    """An int argument (bool refused) within [lo, hi] (at most the int64 range the C side takes)."""
     if isinstance(v, bool) or not isinstance(v, int):
         raise TypeError("%s must be an int, not %s" % (name, type(v).__name__))
-    if lo is not None and v < lo:
+    lo = -2 ** 63 if lo is None else lo
+    hi = 2 ** 63 - 1 if hi is None else hi
+    if v < lo:
         raise ValueError("%s must be >= %d, got %d" % (name, lo, v))
-    if hi is not None and v > hi:
+    if v > hi:
         raise ValueError("%s must be <= %d, got %d" % (name, hi, v))
     return v
 
@@ -52,6 +54,8 @@ def seconds_ms(name: str, v: Any, none_ms: int = 0) -> int:
     f = number(name, v)
     if f <= 0:
         raise ValueError("%s must be > 0 seconds, got %r" % (name, v))
+    if f > 9.2e15:  # the int64 milliseconds the C side takes
+        raise ValueError("%s is too large, got %r" % (name, v))
     return max(1, int(math.ceil(f * 1000.0)))
 
 

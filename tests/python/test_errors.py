@@ -34,6 +34,7 @@ def test_hierarchy(fw):
     (lambda m, fw: m.create(fw.TrainerJobConfig(base_model="m", extra_args="--a --b")), TypeError, "extra_args"),
     (lambda m, fw: m.wait_for_ready("j", timeout_s=-1), ValueError, "timeout_s"),
     (lambda m, fw: m.wait_for_ready("j", poll_interval_s="1"), TypeError, "poll_interval_s"),
+    (lambda m, fw: m.wait_for_ready("j", timeout_s=1e300), ValueError, "timeout_s"),
     (lambda m, fw: m.list_checkpoints("j", page_size=0), ValueError, "page_size"),
     (lambda m, fw: m.promote_checkpoint("j", "c", None, base_model="b"), TypeError, "output_model_id"),
     (lambda m, fw: m.promote_checkpoint("j", "c", "Bad Id", base_model="b"), ValueError, "output_model_id"),
@@ -67,6 +68,7 @@ def test_manager_arguments(mgr, fw, call, exc, name):
     (lambda t, fw: t.save_state("", 0), ValueError, "name"),
     (lambda t, fw: t.save_state("x", ttl_seconds=-5), ValueError, "ttl_seconds"),
     (lambda t, fw: t.save_state("a/b"), ValueError, "name"),
+    (lambda t, fw: t.save_state("big", ttl_seconds=2 ** 70), ValueError, "ttl_seconds"),
     (lambda t, fw: t.load_state(None), TypeError, "path"),
     (lambda t, fw: t.save_weights_for_sampler_ext("s", checkpoint_type="huge"), ValueError, "checkpoint_type"),
     (lambda t, fw: t.save_weights_for_sampler_ext("s", checkpoint_type=1), TypeError, "checkpoint_type"),
@@ -103,6 +105,19 @@ def test_closed_objects_raise_and_close_twice(fw, mgr, job):
     mgr.close()
     with pytest.raises(ValueError, match="closed"):
         mgr.get(job.job_id)
+
+
+def test_closed_session_closes_its_checkpointer_and_syncer(fw, mgr, job, tmp_path):
+    t = mgr.create_training_client(job)
+    ck = fw.Checkpointer(t, log_path=str(tmp_path), job_id=job.job_id)
+    ws = fw.WeightSyncer(policy_client=t)
+    t.close()
+    assert ck.closed and ws.closed
+    with pytest.raises(ValueError, match="closed"):
+        ck.step_done(1, 1)
+    with pytest.raises(ValueError, match="closed"):
+        ws.save_and_hotload("x")
+    ws.cancel()   # closed: nothing to cancel, no crash
 
 
 def test_closing_the_client_closes_its_sessions(fw, server, job):
