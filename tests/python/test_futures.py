@@ -121,13 +121,15 @@ def test_blocking_wait_releases_the_gil(fw, mgr):
     t.start()
     t0 = time.monotonic()
     with pytest.raises(TimeoutError):
-        f.result(timeout=0.3)
+        f.result(timeout=1.0)
     t1 = time.monotonic()
     stop.set()
     t.join()
     f.cancel()
-    during = [s for s in stamps if t0 + 0.05 < s < t1 - 0.05]
-    assert len(during) > 10, "another Python thread did not run while result() blocked"
+    # With the GIL held through the wait the other thread could not run at all; under any load it runs
+    # a few times in the middle of a one-second wait.
+    during = [s for s in stamps if t0 + 0.1 < s < t1 - 0.1]
+    assert len(during) >= 2, "another Python thread did not run while result() blocked"
 
 
 def test_closing_the_client_completes_pending_futures(fw, server):
