@@ -85,7 +85,8 @@ class JobCreateOptions(Structure):
                 ("accelerator_type", c_char_p), ("node_count", c_int32), ("trainer_replica_count", c_int32),
                 ("region", c_char_p), ("custom_image_tag", c_char_p), ("hot_load_deployment_id", c_char_p),
                 ("extra_args", c_char_p), ("purpose", c_char_p), ("inactivity_timeout_s", c_int64),
-                ("forward_only", c_int32), ("disable_inactivity_cleanup", c_int32), _SPARE]
+                ("forward_only", c_int32), ("disable_inactivity_cleanup", c_int32), ("auto_shape", c_int32),
+                ("reserved0", c_int32), _SPARE]
 
 
 class JobWaitOptions(Structure):
@@ -107,7 +108,7 @@ class DeploymentCreateOptions(Structure):
                 ("min_replica_count", c_int32), ("max_replica_count", c_int32),
                 ("hot_load_trainer_job", c_char_p), ("deployment_shape", c_char_p),
                 ("accelerator_type", c_char_p), ("region", c_char_p), ("hot_load_bucket_type", c_char_p),
-                ("disable_hot_load", c_int32), ("not_for_training", c_int32),
+                ("disable_hot_load", c_int32), ("for_training", c_int32),
                 ("skip_shape_validation", c_int32), ("disable_speculative_decoding", c_int32), _SPARE]
 
 
@@ -137,7 +138,8 @@ class TrainingOptions(Structure):
     _fields_ = [("version", c_uint), ("job_id", c_char_p), ("trainer_url", c_char_p), ("base_model", c_char_p),
                 ("lora_rank", c_int32), ("reserved0", c_int32), ("op_timeout_ms", c_int64),
                 ("session_suffix", c_char_p), ("keep_model_on_free", c_int32), ("reserved1", c_int32),
-                ("unload_timeout_ms", c_int64), _SPARE]
+                ("unload_timeout_ms", c_int64), ("poll_header_timeout_ms", c_int64),
+                ("poll_body_timeout_ms", c_int64), _SPARE]
 
 
 class Datum(Structure):
@@ -238,7 +240,8 @@ _SIGNATURES = {
     "fwt_job_free": (None, [P]), "fwt_job_name": (S, [P]), "fwt_job_id": (S, [P]),
     "fwt_job_account_id": (S, [P]), "fwt_job_state": (S, [P]), "fwt_job_is_tombstone": (I, [P]),
     "fwt_job_status_message": (S, [P]), "fwt_job_create_time": (S, [P]), "fwt_job_base_model": (S, [P]),
-    "fwt_job_lora_rank": (c_int32, [P]), "fwt_job_hot_load_deployment_id": (S, [P]),
+    "fwt_job_lora_rank": (c_int32, [P]), "fwt_job_max_context_length": (c_int32, [P]),
+    "fwt_job_ready_route": (I, [P]), "fwt_job_hot_load_deployment_id": (S, [P]),
     "fwt_job_direct_route_handle": (S, [P]), "fwt_job_trainer_url": (S, [P]),
     "fwt_job_trainer_url_build": (I, [PP, P, S]),
     "fwt_job_wait_options_init": (I, [POINTER(JobWaitOptions), c_uint]),
@@ -259,7 +262,9 @@ _SIGNATURES = {
     "fwt_checkpoint_row_id": (S, [P]), "fwt_checkpoint_row_job_id": (S, [P]),
     "fwt_checkpoint_row_create_time": (S, [P]), "fwt_checkpoint_row_create_time_us": (I64, [P]),
     "fwt_checkpoint_row_type": (S, [P]), "fwt_checkpoint_row_promotable": (I, [P]),
-    "fwt_checkpoint_row_resumable": (I, [P]), "fwt_checkpoint_logical_name": (I, [PP, S]),
+    "fwt_checkpoint_row_resumable": (I, [P]), "fwt_checkpoint_row_update_time": (S, [P]),
+    "fwt_checkpoint_row_fields": (c_uint, [P]), "fwt_checkpoint_row_json": (S, [P]),
+    "fwt_checkpoint_logical_name": (I, [PP, S]),
     # deployments
     "fwt_deployment_name": (S, [P]), "fwt_deployment_id": (S, [P]), "fwt_deployment_state": (S, [P]),
     "fwt_deployment_base_model": (S, [P]), "fwt_deployment_hot_load_trainer_job": (S, [P]),

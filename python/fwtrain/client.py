@@ -6,6 +6,7 @@ pool). Durations are seconds, as in the official SDK.
 """
 from __future__ import annotations
 
+import json
 import time
 from ctypes import byref, c_char_p, c_void_p
 from dataclasses import dataclass, field
@@ -55,7 +56,8 @@ def _job_dict(j: c_void_p) -> Dict[str, Any]:
         "name": _lib.s(L.fwt_job_name(j)), "state": _lib.s(L.fwt_job_state(j)),
         "status": {"message": _lib.s(L.fwt_job_status_message(j))},
         "createTime": _lib.s(L.fwt_job_create_time(j)),
-        "trainingConfig": {"baseModel": _lib.s(L.fwt_job_base_model(j)), "loraRank": int(L.fwt_job_lora_rank(j))},
+        "trainingConfig": {"baseModel": _lib.s(L.fwt_job_base_model(j)), "loraRank": int(L.fwt_job_lora_rank(j)),
+                           "maxContextLength": int(L.fwt_job_max_context_length(j))},
         "hotLoadDeploymentId": _lib.s(L.fwt_job_hot_load_deployment_id(j)),
         "directRouteHandle": _lib.s(L.fwt_job_direct_route_handle(j)),
     }
@@ -88,8 +90,11 @@ def validate_output_model_id(output_model_id: str) -> None:
 class TrainerJobConfig:
     """What to create (the official TrainerJobConfig; None / 0 fields take the service's default).
 
-    ``training_shape_ref`` selects the shape path; ``accelerator_type`` the manual path; neither
-    the auto-shape path. ``job_id`` is the client-chosen id (None: the library picks one).
+    ``training_shape_ref`` selects the shape path (the shape fixes hardware and context);
+    ``auto_shape=True`` the auto-shape path (the service picks); otherwise the manual path
+    (``accelerator_type`` / ``accelerator_count`` / ``node_count``). A field the chosen path
+    cannot carry is refused before any request. ``job_id`` is the client-chosen id (None: the
+    library picks one).
     """
 
     base_model: str
@@ -112,6 +117,7 @@ class TrainerJobConfig:
     trainer_replica_count: Optional[int] = None
     inactivity_timeout_s: Optional[int] = None
     disable_inactivity_cleanup: bool = False
+    auto_shape: bool = False
 
 
 @dataclass
@@ -133,7 +139,8 @@ class TrainerServiceEndpoint:
 
 @dataclass
 class DeploymentConfig:
-    """What deployment to create (the official DeploymentConfig)."""
+    """What deployment to create (the official DeploymentConfig and its defaults: ``hot_load_bucket_type``
+    None sends "FW_HOSTED", "" omits it; ``for_training`` False)."""
 
     deployment_id: str
     base_model: str
@@ -146,7 +153,7 @@ class DeploymentConfig:
     region: Optional[str] = None
     hot_load_bucket_type: Optional[str] = None
     enable_hot_load: bool = True
-    for_training: bool = True
+    for_training: bool = False
     skip_shape_validation: bool = False
     disable_speculative_decoding: bool = False
 
@@ -248,8 +255,9 @@ class FireworksClient:
     def list_checkpoints(self, job_id: str, page_size: int = 200) -> List[Dict[str, Any]]:
         """The job's checkpoints as the control plane lists them (all pages, server order).
 
-        Each row: ``name`` (4-segment), ``checkpointId``, ``createTime``, ``checkpointType``,
-        ``promotable``, ``resumable``. Works for deleted jobs during retention.
+        Each row is the server's object as sent (``name`` 4-segment, ``createTime``,
+        ``updateTime``, ``checkpointType``, ``promotable``, ...) plus ``checkpointId`` (the last
+        segment of the name) and ``resumable`` (DCP state). Works for deleted jobs during retention.
         """
         jid = _check.text("job_id", job_id)
         o = _lib.CheckpointListOptions()
@@ -262,12 +270,10 @@ class FireworksClient:
             rows = []
             for i in range(L.fwt_checkpoint_list_count(lst)):
                 r = L.fwt_checkpoint_list_get(lst, i)
-                rows.append({"name": _lib.s(L.fwt_checkpoint_row_name(r)),
-                             "checkpointId": _lib.s(L.fwt_checkpoint_row_id(r)),
-                             "createTime": _lib.s(L.fwt_checkpoint_row_create_time(r)),
-                             "checkpointType": _lib.s(L.fwt_checkpoint_row_type(r)),
-                             "promotable": bool(L.fwt_checkpoint_row_promotable(r)),
-                             "resumable": bool(L.fwt_checkpoint_row_resumable(r))})
+                row = json.loads(_lib.s(L.fwt_checkpoint_row_json(r)) or "{}")
+                row["checkpointId"] = _lib.s(L.fwt_checkpoint_row_id(r))
+                row["resumable"] = bool(L.fwt_checkpoint_row_resumable(r))
+                rows.append(row)
             return rows
         finally:
             L.fwt_checkpoint_list_free(lst)
@@ -377,6 +383,7 @@ class TrainerJobManager(FireworksClient):
             o.inactivity_timeout_s = _check.integer("config.inactivity_timeout_s", c.inactivity_timeout_s, 1)
         o.forward_only = _check.flag("config.forward_only", c.forward_only)
         o.disable_inactivity_cleanup = _check.flag("config.disable_inactivity_cleanup", c.disable_inactivity_cleanup)
+        o.auto_shape = _check.flag("config.auto_shape", c.auto_shape)
         j = c_void_p()
         self._native._call(lambda h: check(L.fwt_job_create(byref(j), h, byref(o)), "create job"))
         try:
@@ -566,7 +573,7 @@ class DeploymentManager:
         o.region = txt("region", c.region)
         o.hot_load_bucket_type = txt("hot_load_bucket_type", c.hot_load_bucket_type)
         o.disable_hot_load = 1 - _check.flag("config.enable_hot_load", c.enable_hot_load)
-        o.not_for_training = 1 - _check.flag("config.for_training", c.for_training)
+        o.for_training = _check.flag("config.for_training", c.for_training)
         o.skip_shape_validation = _check.flag("config.skip_shape_validation", c.skip_shape_validation)
         o.disable_speculative_decoding = _check.flag("config.disable_speculative_decoding",
                                                      c.disable_speculative_decoding)
