@@ -6,6 +6,7 @@ not promotable), SAMPLER (HF base weights: promotable, not resumable) and BOTH.
 """
 from __future__ import annotations
 
+import ctypes
 import enum
 from ctypes import byref, c_int, c_void_p
 from dataclasses import dataclass
@@ -76,10 +77,13 @@ def _entry(p: Any) -> CheckpointEntry:
 class CheckpointRegistry:
     """The parsed checkpoints.jsonl: the entries in file order and the queries resumption and promotion use."""
 
-    def __init__(self, entries: List[CheckpointEntry], torn_bytes: int) -> None:
+    def __init__(self, entries: List[CheckpointEntry], torn_bytes: int, last_resumable: Optional[int] = None,
+                 latest_promotable: Optional[int] = None) -> None:
         self.entries = entries
         #: Bytes of torn tail the reader ignored (a crash mid-append); 0 for a clean file.
         self.torn_bytes = torn_bytes
+        self._resumable = last_resumable
+        self._promotable = latest_promotable
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -91,12 +95,12 @@ class CheckpointRegistry:
         return self.entries[i]
 
     def last_resumable(self) -> Optional[CheckpointEntry]:
-        """The last entry with a state_path (what an automatic resume loads)."""
-        return next((e for e in reversed(self.entries) if e.state_path), None)
+        """The entry an automatic resume loads (the library's rule: the highest step with a state_path)."""
+        return self.entries[self._resumable] if self._resumable is not None else None
 
     def latest_promotable(self) -> Optional[CheckpointEntry]:
-        """The last entry with a sampler_path (what promotion picks by default)."""
-        return next((e for e in reversed(self.entries) if e.sampler_path), None)
+        """The entry promotion picks by default (the library's rule, among entries with a sampler_path)."""
+        return self.entries[self._promotable] if self._promotable is not None else None
 
     def find_step(self, step: int) -> Optional[CheckpointEntry]:
         """The last entry of ``step``."""
@@ -109,8 +113,13 @@ def read_checkpoints(log_path: str) -> CheckpointRegistry:
     r = c_void_p()
     check(L.fwt_registry_read(byref(r), p), "read checkpoints.jsonl")
     try:
-        entries = [_entry(L.fwt_registry_get(r, i)) for i in range(L.fwt_registry_count(r))]
-        return CheckpointRegistry(entries, int(L.fwt_registry_torn_bytes(r)))
+        ptrs = [L.fwt_registry_get(r, i) for i in range(L.fwt_registry_count(r))]
+        addrs = [ctypes.addressof(p.contents) for p in ptrs]
+
+        def index(p: Any) -> Optional[int]:
+            return addrs.index(ctypes.addressof(p.contents)) if p else None
+        return CheckpointRegistry([_entry(p) for p in ptrs], int(L.fwt_registry_torn_bytes(r)),
+                                  index(L.fwt_registry_last_resumable(r)), index(L.fwt_registry_latest_promotable(r)))
     finally:
         L.fwt_registry_free(r)
 

@@ -34,6 +34,10 @@ def test_registry_roundtrip(fw, tmp_path):
     assert lines[0] == {"name": "step-10", "step": 10, "data_consumed": 40, "state_path": "cross_job://job-abc/step-10",
                         "source_job_id": "job-abc", "base_model": BASE_MODEL}
     assert "state_path" not in lines[2]
+    # The library's rule, not file order: an older step appended later does not win the resume.
+    fw.append_checkpoint(log, fw.CheckpointEntry("step-5", 5, 20, state_path="cross_job://job-abc/step-5",
+                                                 source_job_id="job-abc"))
+    assert fw.read_checkpoints(log).last_resumable().name == "step-50"
 
 
 def test_registry_torn_and_corrupt(fw, tmp_path):
