@@ -9,21 +9,34 @@
  *   future_rps, future_ratio  the same requests submitted to the worker one at a
  *                      time and awaited (the asynchronous path; pays two thread
  *                      hand-offs per request, see handoff_roundtrip_us);
- *   concurrent_*       N requests in flight at once on one engine worker;
+ *   futures            for N = 1k, 10k, 100k requests submitted at once to one engine
+ *                      worker (each a future's request): wall seconds, futures/s, RSS
+ *                      per queued request (KiB, RSS after submitting minus before,
+ *                      the allocator trimmed first), the most sockets open at once
+ *                      (sampled from /proc/self/fd); at 1k and 10k also without
+ *                      admission control (unbounded: every request in the multi
+ *                      handle at once, as before issue 15), interleaved, and the
+ *                      ratio unbounded_seconds / bounded_seconds;
+ *   free_pending_s     fwt_client_free with 100k requests pending on its worker;
  *   max_rss_mib        peak RSS of this process (getrusage);
  *   handoff_roundtrip_us  a no-op task posted to the worker and awaited.
  * The responder (tests/support) runs in a forked child so its threads and
  * buffers do not count against the engine's memory.
  *
- * Usage: engine [sequential_requests] [concurrent_requests]
+ * Usage: engine [sequential_requests] [futures_n (default 100000)]
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +48,7 @@
 #include "fwtrain/common.h"
 #include "fwtrain/jobs.h"
 #include "http/engine.h"
+#include "core/request.h"
 #include "responder.h"
 
 #define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
@@ -188,6 +202,134 @@ static double raw_sequential(CURL *h, const char *url, long n, long *ok)
     return dt;
 }
 
+/* ---- many futures at once ---- */
+
+static long open_sockets(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    char target[64];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        ssize_t k = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = '\0';
+            n += strncmp(target, "socket:", 7) == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct sampler {
+    pthread_t th;
+    atomic_int stop;
+    long max_sockets, max_rss_kib;
+} sampler;
+
+static void *sampler_main(void *arg)
+{
+    sampler *s = arg;
+    while (!atomic_load(&s->stop)) {
+        long n = open_sockets(), r = rss_kib();
+        if (n > s->max_sockets)
+            s->max_sockets = n;
+        if (r > s->max_rss_kib)
+            s->max_rss_kib = r;
+        usleep(5000);
+    }
+    return NULL;
+}
+
+typedef struct futures_run {
+    long n, ok;
+    double secs, per_s, rss_per_kib;
+    long max_sockets;
+} futures_run;
+
+/* N requests submitted at once to a fresh engine with the given bound (0 = default 64). */
+static futures_run run_futures(const char *url, long n, int max_transfers)
+{
+    futures_run out = {.n = n};
+    malloc_trim(0);
+    long rss0 = rss_kib();
+    fwt__engine *e;
+    fwt__engine_config cfg = {.user_agent = "libfwtrain-bench", .max_transfers = max_transfers,
+                              .max_per_host = max_transfers};
+    if (fwt__engine_new(&e, &cfg) != FWT_OK)
+        return out;
+    sampler sm = {.max_rss_kib = rss0};
+    atomic_init(&sm.stop, 0);
+    pthread_create(&sm.th, NULL, sampler_main, &sm);
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers, .deadline_ms = 600000};
+    double t0 = now_s();
+    long submitted = 0;
+    for (long i = 0; i < n; i++)
+        if (fwt__engine_submit(e, &s, on_done, &w, NULL) == FWT_OK)
+            submitted++;
+    long rss_sub = rss_kib();
+    wait_for(&w, submitted);
+    out.secs = now_s() - t0;
+    atomic_store(&sm.stop, 1);
+    pthread_join(sm.th, NULL);
+    fwt__engine_free(e);
+    if (rss_sub > sm.max_rss_kib)
+        sm.max_rss_kib = rss_sub;
+    out.ok = w.ok;
+    out.per_s = (double)n / out.secs;
+    out.rss_per_kib = (double)(sm.max_rss_kib - rss0) / (double)n;
+    out.max_sockets = sm.max_sockets;
+    return out;
+}
+
+/* fwt_client_free with n requests pending on the client's worker. */
+static double free_pending(const char *base, const char *url, long n, long *cancelled)
+{
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.base_url = base;
+    o.api_key = API_KEY;
+    o.account_id = "bench";
+    fwt_client *c;
+    if (fwt_client_new(&c, &o) != FWT_OK)
+        return -1;
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers};
+    long submitted = 0;
+    for (long i = 0; i < n; i++)
+        if (fwt__engine_submit(fwt__client_engine(c), &s, on_done, &w, NULL) == FWT_OK)
+            submitted++;
+    double t0 = now_s();
+    fwt_client_free(c);
+    double dt = now_s() - t0;
+    *cancelled = w.done - w.ok;
+    return w.done == submitted ? dt : -1;
+}
+
+static void print_run(const char *name, const futures_run *r, int comma)
+{
+    printf("\"%s\": {\"n\": %ld, \"ok\": %ld, \"seconds\": %.3f, \"futures_per_s\": %.0f, "
+           "\"rss_per_future_kib\": %.2f, \"max_sockets\": %ld}%s",
+           name, r->n, r->ok, r->secs, r->per_s, r->rss_per_kib, r->max_sockets, comma ? ", " : "");
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -203,7 +345,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     long n_seq = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
-    long n_conc = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+    long n_conc = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
     if (n_seq < 100 || n_conc < 1) {
         fprintf(stderr, "usage: engine [sequential>=100] [concurrent>=1]\n");
         return 2;
@@ -290,17 +432,17 @@ int main(int argc, char **argv)
     double future_rps = median(rf, ROUNDS), future_ratio = median(fratio, ROUNDS);
     curl_easy_cleanup(raw);
 
-    /* Concurrent: every request submitted before any is awaited. */
-    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers, .deadline_ms = 120000};
-    double t0 = now_s();
-    long submitted = 0;
-    for (long i = 0; i < n_conc; i++)
-        if (fwt__engine_submit(e, &s, on_done, &w, NULL) == FWT_OK)
-            submitted++;
-    wait_for(&w, submitted);
-    double conc_s = now_s() - t0;
     fwt__engine_free(e);
+
+    /* Many futures at once: bounded (the default 64) and unbounded interleaved at 1k and 10k,
+     * bounded alone at n_conc (100k by default; unbounded would run out of descriptors). */
+    futures_run b1 = run_futures(url, 1000, 0);
+    futures_run u1 = run_futures(url, 1000, INT_MAX / 2);
+    futures_run b10 = run_futures(url, 10000, 0);
+    futures_run b100 = run_futures(url, n_conc, 0);
+    futures_run u10 = run_futures(url, 10000, INT_MAX / 2); /* last: thousands of sockets to wind down */
+    long free_cancelled = 0;
+    double free_s = free_pending(base, url, n_conc, &free_cancelled);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -312,9 +454,18 @@ int main(int argc, char **argv)
 
     printf("{\"fwt_rps\": %.0f, \"raw_rps\": %.0f, \"ratio\": %.3f, \"future_rps\": %.0f, \"future_ratio\": %.3f, "
            "\"sequential_requests\": %ld, \"sequential_ok\": {\"fwt\": %ld, \"future\": %ld, \"raw\": %ld}, "
-           "\"concurrent_futures\": %ld, \"concurrent_ok\": %ld, \"concurrent_seconds\": %.3f, \"max_rss_mib\": %.1f, "
-           "\"handoff_roundtrip_us\": %.1f, \"responder\": \"separate process\"}\n",
-           fwt_rps, raw_rps, med_ratio, future_rps, future_ratio, done_seq, ok_a, ok_f, ok_r, submitted, w.ok, conc_s,
-           rss_mib, handoff_us);
-    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && w.ok == submitted) ? 0 : 1;
+           "\"futures\": {",
+           fwt_rps, raw_rps, med_ratio, future_rps, future_ratio, done_seq, ok_a, ok_f, ok_r);
+    print_run("1k", &b1, 1);
+    print_run("1k_unbounded", &u1, 1);
+    print_run("10k", &b10, 1);
+    print_run("10k_unbounded", &u10, 1);
+    print_run("n", &b100, 0);
+    printf("}, \"speedup_1k\": %.2f, \"speedup_10k\": %.2f, \"free_pending\": %ld, \"free_pending_s\": %.3f, "
+           "\"free_pending_cancelled\": %ld, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
+           "\"responder\": \"separate process\"}\n",
+           u1.secs / b1.secs, u10.secs / b10.secs, n_conc, free_s, free_cancelled, rss_mib, handoff_us);
+    long sub_ok = b1.ok + u1.ok + b10.ok + u10.ok + b100.ok;
+    long sub_n = b1.n + u1.n + b10.n + u10.n + b100.n;
+    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0) ? 0 : 1;
 }
