@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 
 #include "fwt_util.h"
+#include "backoff.h"
 #include "http/engine.h"
 
 enum { FWT__OP_REQ = 1, FWT__OP_TASK = 2 };
@@ -62,7 +63,8 @@ typedef struct fwt__req {
     uint64_t headers_at_ms;
     int headers_done;
     int attempts;
-    int retry_n;                   /* retries scheduled so far = backoff exponent */
+    int retry_n;                   /* retries scheduled so far */
+    fwt__backoff backoff;          /* full-jitter ceilings min(cap, base * 2^retry_n) (util/backoff.h) */
     int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
     int reached;                   /* some attempt got past connecting: the unreachable budget is off */
     int last_rc;                   /* CURLcode of the latest failed attempt (0 = none) */
@@ -254,6 +256,8 @@ int fwt__req_timer_outcome(fwt__engine *e, fwt__req *r, uint64_t now, fwt__http_
 /* Is this outcome retryable under policy `p`? res is the attempt's outcome; `conn_class`
  * marks transport failures that count as connection errors. */
 int fwt__retry_retryable(const fwt__retry_policy *p, const fwt__http_result *res, int conn_class);
+/* The policy's backoff (util/backoff.h: full jitter, base 0 = 500, cap 0 = 30000), as a request starts it. */
+void fwt__retry_backoff_init(const fwt__retry_policy *p, fwt__backoff *b);
 /* Ceiling of the backoff before retry n (0-based): min(cap, base * 2^n). */
 uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n);
 /* Budget in ms after defaults (0 = unlimited). */

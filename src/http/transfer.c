@@ -228,6 +228,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     r->deadline_at = spec->deadline_ms ? now + (uint64_t)spec->deadline_ms : 0;
     r->max_bytes = spec->max_response_bytes ? spec->max_response_bytes : e->max_response_bytes;
     r->retry = spec->retry;
+    fwt__retry_backoff_init(&r->retry, &r->backoff);
     r->should_retry = -1;
     *err = FWT_OK;
     return r;

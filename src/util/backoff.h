@@ -7,9 +7,11 @@
  *   ceiling_0 = initial_ms, ceiling_k+1 = min(2 * ceiling_k, cap_ms)
  *   delay_k   = ceiling_k - jitter * ceiling_k * u,   u uniform in [0, 1)
  *
- * jitter 1 is full jitter (uniform in (0, ceiling]); the waits use 1/2, so a
- * wait that reached its interval never polls faster than half of it while
- * different waits still spread out. Time and randomness come from the
+ * jitter 1 (jitter_pct 100) is full jitter, uniform in [0, ceiling] (0 = at
+ * once): the engine's request retries use it (docs/internals.md reliability
+ * §1), so clients that failed together do not come back together. The waits
+ * use 1/2, so a wait that reached its interval never polls faster than half
+ * of it while different waits still spread out. Time and randomness come from the
  * caller (the engine's injectable clock), and a delay is always cut to the
  * caller's deadline (fwt__backoff_bound); cancellation cancels the timer the
  * delay was scheduled on.
@@ -30,8 +32,12 @@ typedef struct fwt__backoff {
 void fwt__backoff_init(fwt__backoff *b, int64_t initial_ms, int64_t cap_ms, int32_t jitter_pct);
 /* Back to the first ceiling (after a success that ends a run of failures). */
 void fwt__backoff_reset(fwt__backoff *b);
-/* The next delay, >= 1 ms; `random` is a uniformly drawn 64-bit value. Advances the ceiling. */
+/* The next delay; `random` is a uniformly drawn 64-bit value. Advances the ceiling. With
+ * jitter_pct 100: random % (ceiling + 1), uniform in [0, ceiling]; else >= 1 ms. */
 int64_t fwt__backoff_next(fwt__backoff *b, uint64_t random);
+/* Advance the ceiling without a draw: a retry that waited out a server's hint instead still
+ * counts, so the next computed delay has the ceiling of its retry number. */
+void fwt__backoff_advance(fwt__backoff *b);
 /*
  * Cut `delay_ms` so it ends at the deadline: `left_ms` is the time left
  * (-1 = no deadline). Returns the delay to sleep, or -1 when no time is
