@@ -729,6 +729,11 @@ int fwt__engine_on_worker(const fwt__engine *e)
     return e && tl_worker == e;
 }
 
+int fwt__engine_virtual_time(const fwt__engine *e)
+{
+    return e && e->fake_sleep;
+}
+
 int fwt__engine_stopping(const fwt__engine *e)
 {
     return e ? atomic_load(&((fwt__engine *)e)->stopping) : 0;

@@ -207,6 +207,9 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id);
 
 /* True when called on this engine's worker thread. */
 int fwt__engine_on_worker(const fwt__engine *e);
+/* True when the clock's sleep_ms is injected: the worker then moves (virtual) time whenever it
+ * idles, so a sequence of steps whose timing matters must run on the worker, not across threads. */
+int fwt__engine_virtual_time(const fwt__engine *e);
 /* True while the engine is shutting down. */
 int fwt__engine_stopping(const fwt__engine *e);
 /* The engine clock, for callers that schedule on the same time base. */

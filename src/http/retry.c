@@ -34,7 +34,7 @@ void fwt__retry_backoff_init(const fwt__retry_policy *p, fwt__backoff *b)
 {
     int64_t base = p->base_ms > 0 ? p->base_ms : 500;
     int64_t cap = p->cap_ms > 0 ? p->cap_ms : 30000;
-    fwt__backoff_init(b, base < cap ? base : cap, cap, 100);
+    fwt__backoff_init_full(b, base < cap ? base : cap, cap);
 }
 
 uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n)

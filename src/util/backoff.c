@@ -7,6 +7,13 @@ void fwt__backoff_init(fwt__backoff *b, int64_t initial_ms, int64_t cap_ms, int3
     b->cap_ms = cap_ms > b->initial_ms ? cap_ms : b->initial_ms;
     b->jitter_pct = jitter_pct < 0 ? 0 : jitter_pct > 100 ? 100 : jitter_pct;
     b->ceiling_ms = b->initial_ms;
+    b->full = 0;
+}
+
+void fwt__backoff_init_full(fwt__backoff *b, int64_t initial_ms, int64_t cap_ms)
+{
+    fwt__backoff_init(b, initial_ms, cap_ms, 100);
+    b->full = 1;
 }
 
 void fwt__backoff_reset(fwt__backoff *b) { b->ceiling_ms = b->initial_ms; }
@@ -19,7 +26,7 @@ void fwt__backoff_advance(fwt__backoff *b)
 int64_t fwt__backoff_next(fwt__backoff *b, uint64_t random)
 {
     int64_t c = b->ceiling_ms;
-    if (b->jitter_pct == 100) { /* full jitter, integral: uniform in [0, c] */
+    if (b->full) { /* uniform in [0, c] */
         fwt__backoff_advance(b);
         return (int64_t)(random % ((uint64_t)c + 1));
     }

@@ -202,7 +202,7 @@ static void test_backoff_full_jitter_mode(void **state)
 {
     (void)state;
     fwt__backoff b;
-    fwt__backoff_init(&b, 100, 800, 100);
+    fwt__backoff_init_full(&b, 100, 800);
     assert_int_equal(fwt__backoff_next(&b, 100), 100); /* a draw equal to the ceiling is kept */
     assert_int_equal(fwt__backoff_next(&b, 201), 0);   /* ceiling + 1 wraps to 0: [0, ceiling] */
     fwt__backoff_advance(&b);                          /* a hint stood in for a draw */
@@ -211,7 +211,7 @@ static void test_backoff_full_jitter_mode(void **state)
     fwt__retry_policy p = {.base_ms = 100, .cap_ms = 1000};
     fwt__retry_backoff_init(&p, &b);
     assert_int_equal(b.ceiling_ms, 100);
-    assert_int_equal(b.jitter_pct, 100);
+    assert_int_equal(b.full, 1);
 }
 
 int main(void)
