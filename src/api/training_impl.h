@@ -3,7 +3,8 @@
  *
  * Threads: user threads create ops and enqueue them; everything after that
  * (submit, retrieve_future polling, timers, completion) runs on the client's
- * worker thread. `t->mu` guards the queue, the live-op list, the sequence
+ * worker thread, except for an op a blocking twin drives on its own thread
+ * (fwt__top_caller_begin / fwt__top_result) until it hands it to the worker. `t->mu` guards the queue, the live-op list, the sequence
  * counter and the session state; it is never held while calling into the
  * engine or completing a future.
  */
@@ -41,7 +42,8 @@ typedef struct fwt__top fwt__top;
 /* Turn a typed result into the future's value; returns FWT_OK or FWT_EPROTO (err filled). */
 typedef int (*fwt__top_parse_fn)(fwt__top *op, const cJSON *json, fwt__err *err, fwt__value_kind *kind,
                                  void **value, void (**value_free)(void *));
-/* Runs on the worker once the op's outcome is known (before the future completes); no lock held. */
+/* Runs once the op's outcome is known (before the future completes), on the thread driving the op (the
+ * worker, or a blocking twin's thread, training_lifecycle.c "On the calling thread"); no lock held. */
 typedef void (*fwt__top_finish_fn)(fwt__top *op, int code, void *value);
 
 struct fwt__top {
