@@ -72,6 +72,7 @@ static void block_task(void *ud)
             break;
         }
     b->running = 0;
+    pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -102,6 +103,8 @@ static void test_blocking_ops_need_no_worker(void **state)
     int still_blocked = b.running && !b.timed_out;
     b.release = 1;
     pthread_cond_broadcast(&b.cv);
+    while (b.running) /* b lives on this stack: the task must be done with it */
+        pthread_cond_wait(&b.cv, &b.mu);
     pthread_mutex_unlock(&b.mu);
     assert_true(still_blocked);
     pthread_mutex_lock(&f->tr->mu);
