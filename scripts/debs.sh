@@ -140,16 +140,21 @@ int main(void)
 }
 C
 cat >"$root/root/check.py" <<'PY'
-"""The python3-fwtrain package against fwtrain-local: a job created, waited for and read back."""
+"""python3-fwtrain against fwtrain-local, through the packaged libfwtrain0: a job created, waited for, read back."""
 import os
+
 import fwtrain
 
-print("fwtrain package from", os.path.dirname(fwtrain.__file__))
+print("python: fwtrain %s from %s, libfwtrain %s at %s" % (fwtrain.__version__, os.path.dirname(fwtrain.__file__),
+                                                         fwtrain.library_version, fwtrain.library_path))
+assert fwtrain.library_path.startswith("/usr/lib/"), fwtrain.library_path
 mgr = fwtrain.TrainerJobManager(api_key=os.environ["FIREWORKS_API_KEY"], base_url=os.environ["FIREWORKS_BASE_URL"])
-job = mgr.create(base_model="accounts/fireworks/models/fwtrain-local-byte", job_id="debs-py-job")
-mgr.wait_for_ready("debs-py-job") if hasattr(mgr, "wait_for_ready") else None
-got = mgr.get("debs-py-job")
-print("python: job", got)
+created = mgr.create(fwtrain.TrainerJobConfig(base_model="accounts/fireworks/models/fwtrain-local-byte",
+                                              job_id="debs-py-job"))
+mgr.wait_for_ready(created.job_id, poll_interval_s=0.1, timeout_s=60)
+job = mgr.get(created.job_id)
+assert job["state"] == "JOB_STATE_RUNNING", job
+print("python: job %s is %s" % (created.job_id, job["state"]))
 PY
 cat >"$root/root/check.sh" <<'SH'
 set -euo pipefail
