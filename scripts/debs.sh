@@ -91,7 +91,7 @@ fi
 # ---- 4. a fresh Debian 12 root --------------------------------------------------------------------------
 logs=$out
 fresh_root_init debs
-fresh_root_create --include=ca-certificates,gcc,libc6-dev,pkgconf
+fresh_root_create --include=ca-certificates,gcc,libc6-dev,pkgconf,python3
 fresh_root_mount
 mkdir -p "$root/root/debs"
 cp "$out"/*.deb "$root/root/debs/"
