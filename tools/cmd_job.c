@@ -29,13 +29,16 @@ static const char JOB_USAGE[] =
     "\n"
     "Create options:\n"
     "  --base-model M            base model, e.g. accounts/fireworks/models/qwen3-8b (required)\n"
-    "  --job-id ID               the job's id (default: libfwtrain-<8 hex>)\n"
+    "  --job-id ID               the job's id (default: training-api-service-<8 hex>)\n"
     "  --display-name NAME       display name (fewer than 64 characters)\n"
     "  --lora-rank N             LoRA rank (default 0: full-parameter training)\n"
     "  --max-context-length N    longest sequence (default: the server's)\n"
     "  --learning-rate X         learning rate (default 1e-5)\n"
-    "  --training-shape SHAPE    accounts/x/trainingShapes/s[/versions/v]; excludes the next three\n"
-    "  --accelerator-type T      manual placement, e.g. NVIDIA_H200_141GB\n"
+    "  --training-shape SHAPE    accounts/x/trainingShapes/s[/versions/v]: the shape fixes the hardware\n"
+    "                            and context, so it excludes --auto-shape, --max-context-length and\n"
+    "                            the three manual placement options\n"
+    "  --auto-shape              let the service pick the hardware (excludes the manual options)\n"
+    "  --accelerator-type T      manual placement (the default path), e.g. NVIDIA_H200_141GB\n"
     "  --accelerator-count N     accelerators per node (manual placement)\n"
     "  --node-count N            nodes (manual placement; default 1)\n"
     "  --region R                placement region (default: the server's choice)\n"
@@ -62,7 +65,7 @@ static const char *const SUBS[] = {"create", "get", "list", "wait", "resume", "d
 #define WAITERS (S(SUB_CREATE) | S(SUB_WAIT) | S(SUB_RESUME))
 enum {
     O_BASE_MODEL, O_JOB_ID, O_DISPLAY_NAME, O_LORA_RANK, O_MAX_CONTEXT, O_LR, O_SHAPE, O_ACC_TYPE, O_ACC_COUNT,
-    O_NODE_COUNT, O_REGION, O_WAIT, O_WAIT_TIMEOUT, O_PENDING_TIMEOUT, O_POLL, O_JSON, O_COUNT
+    O_NODE_COUNT, O_REGION, O_AUTO_SHAPE, O_WAIT, O_WAIT_TIMEOUT, O_PENDING_TIMEOUT, O_POLL, O_JSON, O_COUNT
 };
 static const cli_opt OPTS[O_COUNT] = {
     [O_BASE_MODEL] = {"base-model", 1, S(SUB_CREATE)},
@@ -76,6 +79,7 @@ static const cli_opt OPTS[O_COUNT] = {
     [O_ACC_COUNT] = {"accelerator-count", 1, S(SUB_CREATE)},
     [O_NODE_COUNT] = {"node-count", 1, S(SUB_CREATE)},
     [O_REGION] = {"region", 1, S(SUB_CREATE)},
+    [O_AUTO_SHAPE] = {"auto-shape", 0, S(SUB_CREATE)},
     [O_WAIT] = {"wait", 0, S(SUB_CREATE) | S(SUB_RESUME)},
     [O_WAIT_TIMEOUT] = {"wait-timeout", 1, WAITERS},
     [O_PENDING_TIMEOUT] = {"pending-timeout", 1, WAITERS},
@@ -185,8 +189,16 @@ static int create_options(const cli_sub_args *a, fwt_job_create_options *o)
         }
         o->learning_rate = lr;
     }
-    if (o->training_shape && (o->accelerator_type || o->accelerator_count || o->node_count)) {
-        cli_error("--training-shape excludes --accelerator-type, --accelerator-count and --node-count");
+    o->auto_shape = a->values[O_AUTO_SHAPE] != NULL;
+    /* The library refuses these mixes too; saying so here names the options rather than the fields. */
+    if (o->training_shape && (o->auto_shape || o->max_context_length || o->accelerator_type ||
+                              o->accelerator_count || o->node_count)) {
+        cli_error("--training-shape excludes --auto-shape, --max-context-length, --accelerator-type, "
+                  "--accelerator-count and --node-count");
+        return CLI_EXIT_USAGE;
+    }
+    if (o->auto_shape && (o->accelerator_type || o->accelerator_count || o->node_count)) {
+        cli_error("--auto-shape excludes --accelerator-type, --accelerator-count and --node-count");
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;

@@ -54,7 +54,7 @@ static int parse_page(fwt_job_list *l, const cJSON *json, const char *base, cons
         cJSON_ArrayForEach(row, rows)
         {
             fwt_job *j = NULL;
-            rc = fwt__job_from_json(&j, row, base, account);
+            rc = fwt__job_from_json(&j, row, base, account, NULL); /* a listed job names itself */
             if (rc != FWT_OK)
                 return rc;
             if (push(l, j) != FWT_OK) {

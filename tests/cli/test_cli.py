@@ -189,6 +189,8 @@ class CliTest(unittest.TestCase):
         self.usage_error("job", "create", "--base-model", BASE_MODEL, "--learning-rate", "0", says="--learning-rate")
         self.usage_error("job", "create", "--base-model", BASE_MODEL, "--training-shape", "s", "--node-count", "2",
                          says="excludes")
+        self.usage_error("job", "create", "--base-model", BASE_MODEL, "--auto-shape", "--accelerator-type", "T",
+                         says="--auto-shape excludes")
         self.usage_error("job", "create", "--base-model", BASE_MODEL, "--wait-timeout", "3", says="go with --wait")
         self.usage_error("job", "wait", "j", "--wait-timeout", "0", says="--wait-timeout needs")
         self.usage_error("job", "wait", "j", "--poll-interval-ms", "0", says="--poll-interval-ms needs")
