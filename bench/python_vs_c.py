@@ -5,8 +5,8 @@ server and job: job GET, checkpoint listing (20 rows), forward + result (one dat
     python3 bench/python_vs_c.py [--build build/gcc] [--iterations 300]
 
 Starts a private fwtrain-local (loopback, temp data dir), prepares a job with 20 checkpoints, runs the
-C side (build/<dir>/bench/calls) and then the same calls through fwtrain, and prints one JSON object:
-median microseconds per call for each side and the ratio python/c. The package and libfwtrain come
+C side (build/<dir>/bench/calls) and the same calls through fwtrain, alternating in rounds, and prints one
+JSON object: median microseconds per call (median of the rounds' medians) for each side and the ratio. The package and libfwtrain come
 from this checkout (FWTRAIN_LIB = the build's libfwtrain.so).
 """
 import argparse
@@ -28,10 +28,11 @@ KEY = "bench-key"
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build", "gcc"), help="CMake build directory")
-    ap.add_argument("--iterations", type=int, default=300, help="timed calls of each kind (per side)")
+    ap.add_argument("--iterations", type=int, default=200, help="timed calls of each kind, per side and round")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating C / Python rounds (load drifts)")
     a = ap.parse_args()
-    if a.iterations < 1:
-        ap.error("--iterations must be >= 1")
+    if a.iterations < 1 or a.rounds < 1:
+        ap.error("--iterations and --rounds must be >= 1")
     server_bin = os.path.join(a.build, "server", "fwtrain-local")
     calls_bin = os.path.join(a.build, "bench", "calls")
     lib = os.path.join(a.build, "src", "libfwtrain.so")
@@ -61,10 +62,6 @@ def main():
             tc.save_state("ckpt-%02d" % i).result()
         assert len(mgr.list_checkpoints(ep.job_id)) == 20
 
-        out = subprocess.run([calls_bin, url, ep.job_id, BASE_MODEL, str(a.iterations)], check=True,
-                             capture_output=True, text=True, env=dict(os.environ, FIREWORKS_API_KEY=KEY))
-        c = json.loads(out.stdout)
-
         toks = [ord("a") + i % 26 for i in range(65)]
         d = fw.Datum(model_input=fw.ModelInput.from_ints(toks[:-1]),
                      loss_fn_inputs={"target_tokens": toks[1:], "weights": [1.0] * 64})
@@ -76,14 +73,22 @@ def main():
                 t0 = time.perf_counter()
                 fn()
                 v.append((time.perf_counter() - t0) * 1e6)
-            return round(statistics.median(v), 1)
+            return statistics.median(v)
 
-        py = {"job_get_us": timed(lambda: mgr.get(ep.job_id)),
-              "list_checkpoints_us": timed(lambda: mgr.list_checkpoints(ep.job_id)),
-              "forward_us": timed(lambda: tc.forward([d]).result())}
+        keys = ("job_get_us", "list_checkpoints_us", "forward_us")
+        rounds_c, rounds_py = [], []
+        for _ in range(a.rounds):   # alternate, so a load swing hits both sides alike
+            out = subprocess.run([calls_bin, url, ep.job_id, BASE_MODEL, str(a.iterations)], check=True,
+                                 capture_output=True, text=True, env=dict(os.environ, FIREWORKS_API_KEY=KEY))
+            rounds_c.append(json.loads(out.stdout))
+            rounds_py.append({"job_get_us": timed(lambda: mgr.get(ep.job_id)),
+                              "list_checkpoints_us": timed(lambda: mgr.list_checkpoints(ep.job_id)),
+                              "forward_us": timed(lambda: tc.forward([d]).result())})
+        c = {k: round(statistics.median(r[k] for r in rounds_c), 1) for k in keys}
+        py = {k: round(statistics.median(r[k] for r in rounds_py), 1) for k in keys}
         tc.close()
         mgr.close()
-        res = {"iterations": a.iterations, "c": {k: c[k] for k in py}, "python": py,
+        res = {"iterations": a.iterations, "rounds": a.rounds, "c": c, "python": py,
                "ratio_python_over_c": {k: round(py[k] / c[k], 2) for k in py}}
         print(json.dumps(res, indent=2))
     finally:

@@ -55,13 +55,6 @@ typedef struct promote_args {
     int64_t poll_ms;
 } promote_args;
 
-static void progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
-{
-    (void)payload;
-    cli_note("%s after %.1f s%s%s", fwt_progress_stage_name(stage), (double)elapsed_ms / 1000.0,
-            message[0] ? ": " : "", message);
-}
-
 /* Promote and print. `checkpoint_name` is a 4-segment row name, or NULL to use (job_id, checkpoint_id). */
 /*
  * The job's trainingConfig.baseModel when no base model is known (the library
@@ -106,7 +99,10 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     }
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
-    popts.wait.progress = progress;
+    cli_progress prog; /* a live line on a terminal (cli_progress.c) */
+    cli_progress_init(&prog, "promotion");
+    popts.wait.progress = cli_progress_fn;
+    popts.wait.progress_payload = &prog;
     popts.hot_load_deployment_id = a->hot_load;
     if (a->poll_ms > 0)
         popts.wait.poll_interval_ms = a->poll_ms;
@@ -118,7 +114,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
                       : fwt_promote_checkpoint_by_id(&f, client, job_id, checkpoint_id, output_id, base_model, &popts);
     fwt_model *model = NULL;
     if (rc == FWT_OK) {
-        rc = fwt_future_wait(f, -1);
+        rc = cli_progress_wait(&prog, f);
         if (rc == FWT_OK)
             rc = fwt_future_status(f);
         if (rc == FWT_OK)
@@ -140,6 +136,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     }
     fwt_model_free(model);
     fwt_future_free(f);
+    cli_progress_destroy(&prog);
     fwt_job_free(job);
     fwt_client_free(client);
     return ex;
