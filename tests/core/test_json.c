@@ -413,15 +413,19 @@ static void test_parser_matches_cjson(void **state)
         memcpy(&v, &u, sizeof v);
         if (!isfinite(v))
             continue;
-        int form = (int)(next() % 4);
+        int form = (int)(next() % 6);
         if (form == 0)
             snprintf(doc, sizeof doc, "%.*g", (int)(next() % 17) + 1, v);
         else if (form == 1)
             snprintf(doc, sizeof doc, "%.*f", (int)(next() % 10), (double)(int64_t)(next() % 100000000) / 1000.0);
         else if (form == 2)
             snprintf(doc, sizeof doc, "%.9g", (double)bits_float((uint32_t)next()));
-        else
+        else if (form == 3)
             snprintf(doc, sizeof doc, "%lld", (long long)(int64_t)next());
+        else if (form == 4) /* up to 19 digits, exponents around the Eisel-Lemire table's range */
+            snprintf(doc, sizeof doc, "%llue%d", (unsigned long long)(next() >> (next() % 64)), (int)(next() % 150) - 75);
+        else /* a float32 logprob printed as a double, as servers do */
+            snprintf(doc, sizeof doc, "%.17g", (double)-(float)(next() % 100000) / 7919.0f);
         if (strstr(doc, "inf") || strstr(doc, "nan"))
             continue;
         assert_parses_like_cjson(doc);
