@@ -51,7 +51,7 @@ static void usage(FILE *f)
 {
     fputs("usage: sft_resume --log-path DIR --dataset FILE.jsonl --steps N [--dcp-save-interval K]\n"
           "                  [--batch-size B] [--seq-len L] [--learning-rate LR] [--base-model M]\n"
-          "                  [--job-id ID] [--init-from-checkpoint JOB:NAME] [--pipeline-depth D (1-16, 2)]\n"
+          "                  [--job-id ID] [--init-from-checkpoint JOB:NAME] [--pipeline-depth D (1-16, 4)]\n"
           "Environment: FIREWORKS_BASE_URL, FIREWORKS_API_KEY.\n",
           f);
 }
@@ -75,7 +75,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->batch = 4;
     a->seq_len = 64;
     a->lr = 1e-2;
-    a->depth = 2;
+    a->depth = 4;
     a->base_model = "accounts/fireworks/models/fwtrain-local-byte";
     int i = 1;
     while (i < argc) {
