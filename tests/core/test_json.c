@@ -1,5 +1,5 @@
 /*
- * The direct JSON writer and the response parser (src/json/jnum.c, jwrite.c, jparse.c):
+ * The direct JSON writer and the response parser (src/json/jnum_fmt.c, jnum_parse.c, jwrite.c, jparse.c):
  * shortest round-trip numbers checked against the C library's strtod / strtof and an exact
  * big-integer reference; batches whose parsed values equal both the inputs and the cJSON encoder's;
  * non-finite values refused; the parser's trees equal cJSON's on every document both accept.
