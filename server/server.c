@@ -16,6 +16,7 @@
 #include "futures.h"
 #include "http.h"
 #include "promote.h"
+#include "records.h"
 #include "replica.h"
 #include "route.h"
 #include "store.h"
@@ -70,6 +71,7 @@ int fwl_server_open(fwl_server *s)
         return -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->rec_lock, NULL);
+    pthread_mutex_init(&s->job_mu, NULL);
     pthread_cond_init(&s->fut_cond, NULL);
     uint64_t st = (uint64_t)fwl_now_us() ^ ((uint64_t)getpid() << 20);
     s->epoch = (uint32_t)fwl_rand_u64(&st);
@@ -109,7 +111,9 @@ static void server_close(fwl_server *s)
     fwl_trainer_shutdown(s);
     fwl_replicas_free(s);
     fwl_futures_free(s);
+    fwl_job_cache_free(s);
     pthread_cond_destroy(&s->fut_cond);
+    pthread_mutex_destroy(&s->job_mu);
     pthread_mutex_destroy(&s->rec_lock);
     pthread_mutex_destroy(&s->lock);
     unlock_data_dir(s); /* last: nothing of this server touches the dir any more */

@@ -690,14 +690,11 @@ void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
                        is_get ? "GET" : "POST");
         return;
     }
-    cJSON *jobj = fwl_job_load(s, job);
-    if (!jobj) {
+    char state[64];
+    if (!fwl_job_state(s, job, state, sizeof state)) { /* the cached state: no file read per request */
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob %.64s not found", job);
         return;
     }
-    char state[64];
-    snprintf(state, sizeof state, "%s", fwl_json_str(jobj, "state") ? fwl_json_str(jobj, "state") : "");
-    cJSON_Delete(jobj);
     if (!strcmp(state, "JOB_STATE_DELETED") || !strcmp(state, "JOB_STATE_ARCHIVED")) {
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "trainer %s was deleted", job);
         return;
