@@ -1,7 +1,8 @@
 /* The server's shared state.
  *
- * Threads: libmicrohttpd runs one thread per connection (so a long-poll only holds its own connection), each
- * trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
+ * Threads: libmicrohttpd runs a small pool of event-driven threads (or one per connection, http.c); a
+ * long-poll that must wait is parked and resumed by the park thread (futures.c), so it holds no HTTP thread.
+ * Each trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
  * hotloads, async promotions and the TTL sweep.
  *
  * Locks: `lock` guards the in-memory tables (jobs' live state, futures, deployments' replicas, background
