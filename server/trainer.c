@@ -748,7 +748,7 @@ static void jobrt_free(fwl_jobrt *jr)
         }
         free(ss);
     }
-    free(jr->prev_snap);
+    fwl_model_free(&jr->prev);
     pthread_mutex_destroy(&jr->snap_mu);
     free(jr);
 }
