@@ -143,8 +143,42 @@ static int fwl__obuf_reserve(fwl__obuf *o, size_t more)
 
 /* XOR, checksum and compression in one pass over 1 MiB chunks: the chunk is still in cache for zstd, and there
  * is no weight-sized temporary (the result of a sparse update is a few MiB at most). */
+/* prev := cur where the XOR chunk x (n bytes at prev/cur) is non-zero, 64 bytes at a time: a sparse update
+ * writes only the blocks it changed. */
+static void fwl__advance(uint8_t *prev, const uint8_t *cur, const uint8_t *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        fwl__v128 a, b, c, d;
+        memcpy(&a, x + i, 16);
+        memcpy(&b, x + i + 16, 16);
+        memcpy(&c, x + i + 32, 16);
+        memcpy(&d, x + i + 48, 16);
+        fwl__v128 o = a | b | c | d;
+        if (o[0] | o[1])
+            memcpy(prev + i, cur + i, 64);
+    }
+    if (i < n)
+        memcpy(prev + i, cur + i, n - i);
+}
+
+static int fwl__encode(const uint8_t *prev, uint8_t *advance, const uint8_t *cur, size_t len, int zstd_level,
+                       uint8_t **out, size_t *out_len);
+
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len)
+{
+    return fwl__encode(prev, NULL, cur, len, zstd_level, out, out_len);
+}
+
+int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                             size_t *out_len)
+{
+    return fwl__encode(prev, prev, cur, len, zstd_level, out, out_len);
+}
+
+static int fwl__encode(const uint8_t *prev, uint8_t *advance, const uint8_t *cur, size_t len, int zstd_level,
+                       uint8_t **out, size_t *out_len)
 {
     if (!out || !out_len || (len && (!prev || !cur)))
         return -1;
@@ -169,6 +203,8 @@ int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zs
         if (n) {
             fwl_xor(chunk, prev + pos, cur + pos, n);
             XXH3_64bits_update(hs, cur + pos, n);
+            if (advance)
+                fwl__advance(advance + pos, cur + pos, chunk, n);
         }
         pos += n;
         ZSTD_EndDirective mode = pos == len ? ZSTD_e_end : ZSTD_e_continue;

@@ -152,6 +152,10 @@ void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
  */
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len);
+/* The same, and prev becomes cur on the way (only the 64-byte blocks that differ are written): the trainer's
+ * "previous snapshot" advances without a full copy. On failure prev is partly advanced (discard it). */
+int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                             size_t *out_len);
 /* Apply into a caller's buffer: out = base XOR unzstd(delta), len bytes; out may be base (in place). Verifies
  * the raw length == len, the zstd frame (content size len, no trailing bytes) and the checksum of the result
  * (a wrong base fails here). On failure out holds garbage (so in place, base is lost).

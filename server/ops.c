@@ -338,11 +338,14 @@ static int write_snapshot(fwl_tmodel *tm, fwl_ckpt *ck, bool delta, op_err *e)
     snprintf(ck->prev, sizeof ck->prev, "%s", jr->prev_name);
     uint8_t *buf = NULL;
     size_t blen = 0;
-    int rc = fwl_delta_encode((const uint8_t *)jr->prev.w, (const uint8_t *)tm->m.w, len, FWL_DELTA_LEVEL, &buf,
-                              &blen);
+    /* prev advances to cur while it is encoded (only the changed blocks are written) */
+    int rc = fwl_delta_encode_advance((uint8_t *)jr->prev.w, (const uint8_t *)tm->m.w, len, FWL_DELTA_LEVEL, &buf,
+                                      &blen);
     if (rc == 0)
         rc = fwl_ckpt_write(tm->s, ck, buf, blen);
     free(buf);
+    if (rc != 0)
+        fwl_model_free(&jr->prev); /* advanced but not saved: the next delta rebuilds its base from disk */
     return rc;
 }
 
@@ -372,13 +375,14 @@ static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
             SERVER_ERR(e, "could not write sampler snapshot %s", name);
         return NULL;
     }
-    /* the next delta's base: copied into the same buffer every time (no fresh, page-faulting allocation) */
-    if (jr->prev.w && jr->prev.dim != tm->m.dim)
+    /* the next delta's base: a delta advanced it already; a base is copied into the same buffer every time (no
+     * fresh, page-faulting allocation) */
+    if (!delta && jr->prev.w && jr->prev.dim != tm->m.dim)
         fwl_model_free(&jr->prev);
-    if (jr->prev.w || fwl_model_alloc(&jr->prev, tm->m.dim) == 0) {
+    if (!delta && (jr->prev.w || fwl_model_alloc(&jr->prev, tm->m.dim) == 0))
         memcpy(jr->prev.w, tm->m.w, tm->m.n_params * sizeof(float));
+    if (jr->prev.w)
         snprintf(jr->prev_name, sizeof jr->prev_name, "%s", name);
-    }
     pthread_mutex_unlock(&jr->snap_mu);
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "path", name);

@@ -242,6 +242,15 @@ static void test_delta_v1_and_in_place(void **state)
     memcpy(c, a, n);
     assert_int_equal(fwl_delta_apply_into(c, c, n, d1, l1, err, sizeof(err)), 0);
     assert_memory_equal(c, b, n);
+    /* encode_advance: the same bytes as encode, and prev ends up equal to cur */
+    memcpy(c, a, n);
+    uint8_t *d3 = NULL;
+    size_t l3 = 0;
+    assert_int_equal(fwl_delta_encode_advance(c, b, n, FWL_DELTA_LEVEL, &d3, &l3), 0);
+    assert_int_equal(l3, l2);
+    assert_memory_equal(d3, d2, l2);
+    assert_memory_equal(c, b, n);
+    free(d3);
     d2[8] = 3;
     assert_int_equal(fwl_delta_apply_into(a, c, n, d2, l2, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "unsupported version 3"));
