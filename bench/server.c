@@ -5,6 +5,7 @@
  *   bench/server              embedded English corpus (tests/model/corpus.h)
  *   FWL_BENCH_CORPUS=FILE     train on FILE instead (any text, >= 1 KiB)
  *   FWL_BENCH_DIM=N           model dim (default 256: ~65 MiB of weights)
+ *   FWL_BENCH_ONLY=ckpt|rps   only that part (no model training)
  *
  * "ckpt" (server_io.c): save / hotload per dim 64..512 against a memcpy of the same weights.
  *   FWL_BENCH_CKPT_DIMS="256" limits it to the dims named.
@@ -167,9 +168,42 @@ double bench_now(void)
     return now();
 }
 
+static double loadavg(void)
+{
+    double load1 = -1.0;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load1) != 1)
+            load1 = -1.0;
+        fclose(lf);
+    }
+    return load1;
+}
+
+/* FWL_BENCH_ONLY=ckpt or rps: that part alone (no model training), with the load before and after. */
+static int only(const char *which)
+{
+    double t0 = now(), l0 = loadavg();
+    char *text = NULL;
+    if (!strcmp(which, "ckpt"))
+        part("ckpt", bench_ckpt, &text);
+#ifdef FWL_BENCH_RPS
+    else if (!strcmp(which, "rps"))
+        part("rps", bench_rps, &text);
+#endif
+    else
+        die("FWL_BENCH_ONLY must be ckpt or rps");
+    printf("{\"only\":\"%s\"%s,\"loadavg_1m_before\":%.2f,\"loadavg_1m_after\":%.2f,\"total_s\":%.1f}\n", which,
+           text ? text : "", l0, loadavg(), now() - t0);
+    free(text);
+    return 0;
+}
+
 int main(void)
 {
     double t_start = now();
+    if (getenv("FWL_BENCH_ONLY"))
+        return only(getenv("FWL_BENCH_ONLY"));
     trainer t;
     memset(&t, 0, sizeof(t));
     const char *cpath = getenv("FWL_BENCH_CORPUS");
@@ -259,13 +293,7 @@ int main(void)
     free(zbuf);
 
     /* Throughputs depend on what else the machine runs: record the load next to them. */
-    double load1 = -1.0;
-    FILE *lf = fopen("/proc/loadavg", "r");
-    if (lf) {
-        if (fscanf(lf, "%lf", &load1) != 1)
-            load1 = -1.0;
-        fclose(lf);
-    }
+    double load1 = loadavg();
     char *ckpt_text = NULL, *rps_text = NULL;
     part("ckpt", bench_ckpt, &ckpt_text);
 #ifdef FWL_BENCH_RPS

@@ -447,17 +447,19 @@ static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, l
                                       &is_delta) == 0;
     cJSON_Delete(before);
     cJSON *old = cJSON_CreateArray();
+    if (!old)
+        ok = false; /* (out of memory: reported as a failed load) */
     /* rec_lock keeps a PATCH/DELETE of the record out until the replica holds what the record says */
     pthread_mutex_lock(&s->rec_lock);
     cJSON *cur = fwl_deployment_load(s, t->dep);
     bool still = cur && current_gen(s, t, NULL);
-    if (ok && still && old) {
+    if (ok && still) {
         fwl_replica_record_files(cur, file, is_delta, old);
         fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
         ok = fwl_write_json(dp, cur) == 0;
     }
     pthread_mutex_lock(&s->lock);
-    bool installed = ok && still && old && install_locked(s, t, o->w);
+    bool installed = ok && still && install_locked(s, t, o->w);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&s->rec_lock);
     cJSON_Delete(cur);

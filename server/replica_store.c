@@ -154,3 +154,56 @@ void fwl_replica_unlink_files(fwl_server *s, const cJSON *rec, const cJSON *name
         }
     }
 }
+
+/* Is name among the files rec references? */
+static bool referenced(const cJSON *rec, const char *name)
+{
+    const char *wf = plain_name(cJSON_GetObjectItemCaseSensitive(rec, "_weightsFile"));
+    if (wf && !strcmp(wf, name))
+        return true;
+    const cJSON *chain = cJSON_GetObjectItemCaseSensitive(rec, "_deltaFiles"), *d;
+    if (!cJSON_IsArray(chain))
+        chain = NULL;
+    cJSON_ArrayForEach(d, chain)
+    {
+        if (plain_name(d) && !strcmp(d->valuestring, name))
+            return true;
+    }
+    return false;
+}
+
+void fwl_replica_store_cleanup(fwl_server *s)
+{
+    char dir[4200], p[4500];
+    snprintf(dir, sizeof dir, "%s/deployments", s->cfg.data_dir);
+    size_t nr = 0, nw = 0, nd = 0;
+    char **recs = fwl_list_dir(dir, ".json", &nr);
+    char **bases = fwl_list_dir(dir, ".safetensors", &nw), **deltas = fwl_list_dir(dir, ".delta", &nd);
+    cJSON **parsed = nr ? calloc(nr, sizeof *parsed) : NULL;
+    if (nr && !parsed)
+        goto out; /* out of memory: keep everything */
+    for (size_t i = 0; i < nr; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, recs[i]);
+        parsed[i] = fwl_read_json(p);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        char **files = pass ? deltas : bases;
+        size_t n = pass ? nd : nw;
+        for (size_t k = 0; k < n; k++) {
+            bool used = false;
+            for (size_t i = 0; i < nr && !used; i++)
+                used = parsed[i] && referenced(parsed[i], files[k]);
+            if (!used) {
+                snprintf(p, sizeof p, "%s/%s", dir, files[k]);
+                unlink(p);
+            }
+        }
+    }
+    for (size_t i = 0; i < nr; i++)
+        cJSON_Delete(parsed[i]);
+out:
+    free(parsed);
+    fwl_free_list(recs, nr);
+    fwl_free_list(bases, nw);
+    fwl_free_list(deltas, nd);
+}

@@ -33,4 +33,8 @@ void fwl_replica_record_files(cJSON *rec, const char *file, bool is_delta, cJSON
  * names == NULL, every weight file rec references. */
 void fwl_replica_unlink_files(fwl_server *s, const cJSON *rec, const cJSON *names);
 
+/* Startup (nothing else runs yet): drops weight files no deployment record names (a crash between a load's file
+ * and its record, or a roll that dropped the record's chain). */
+void fwl_replica_store_cleanup(fwl_server *s);
+
 #endif /* FWL_REPLICA_STORE_H */

@@ -18,6 +18,7 @@
 #include "promote.h"
 #include "records.h"
 #include "replica.h"
+#include "replica_store.h"
 #include "route.h"
 #include "store.h"
 #include "util.h"
@@ -85,6 +86,7 @@ int fwl_server_open(fwl_server *s)
         }
     }
     fwl_store_cleanup(s);
+    fwl_replica_store_cleanup(s);
     if (fwl_bg_start(s, fwl_ttl_sweep) != 0) {
         fwl_log("cannot start the background thread");
         unlock_data_dir(s);
