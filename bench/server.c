@@ -291,6 +291,26 @@ int main(void)
             best_zo = a1 - a0;
     }
     free(zbuf);
+    /* The level: the whole delta encode (XOR + checksum + zstd) of the 10-step delta per level, best of 3. */
+    static const int levels[] = {-1, 1, 2, 3};
+    char lv_text[512] = "";
+    size_t lv_len = 0;
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        double best = 1e30;
+        size_t bytes = 0;
+        for (int r = 0; r < 3; r++) {
+            uint8_t *d = NULL;
+            double a0 = now();
+            if (fwl_delta_encode(s90, s100, n, levels[k], &d, &bytes) != 0)
+                die("delta encode failed");
+            double a1 = now() - a0;
+            free(d);
+            if (a1 < best)
+                best = a1;
+        }
+        lv_len += (size_t)snprintf(lv_text + lv_len, sizeof lv_text - lv_len, "%s{\"level\":%d,\"ms\":%.1f,\"bytes\":%zu}",
+                                   k ? "," : "", levels[k], best * 1e3, bytes);
+    }
 
     /* Throughputs depend on what else the machine runs: record the load next to them. */
     double load1 = loadavg();
@@ -304,11 +324,11 @@ int main(void)
            "\"delta_bytes_1\":%zu,\"delta_bytes_10\":%zu,\"delta_bytes_100\":%zu,"
            "\"delta_ratio_1\":%.2f,\"delta_ratio_10\":%.2f,\"delta_ratio_100\":%.2f,"
            "\"contexts_touched_1\":%zu,\"contexts_touched_10\":%zu,\"contexts_touched_100\":%zu,\"train_step_ms\":%.1f,"
-           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f%s%s,\"loadavg_1m\":%.2f,\"total_s\":%.1f}\n",
+           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f,\"zstd_levels\":[%s]%s%s,\"loadavg_1m\":%.2f,\"total_s\":%.1f}\n",
            t.m.dim, t.m.n_params * sizeof(float), slen, cpath ? "file" : "embedded", t.len, STEPS, BATCH, SEQ,
            t.p.lr, LEVEL, d1, d10, d100, (double)slen / (double)d1, (double)slen / (double)d10,
            (double)slen / (double)d100, touched_since(&t, STEPS - 1), touched_since(&t, STEPS - 10), touched_since(&t, 0), 1000.0 * train_secs / STEPS, (double)n / best_x / 1e9,
-           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, ckpt_text ? ckpt_text : "", rps_text ? rps_text : "", load1, now() - t_start);
+           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, lv_text, ckpt_text ? ckpt_text : "", rps_text ? rps_text : "", load1, now() - t_start);
     free(ckpt_text);
     free(rps_text);
     free(dst);
