@@ -268,29 +268,38 @@ static void *park_main(void *arg)
 
 int fwl_park_start(fwl_server *s, void (*resume)(void *token))
 {
+    /* (s->park_cond is made by fwl_server_open and lives as long as the server: completions signal it) */
     s->park_resume = resume;
     s->park_quit = false;
-    pthread_cond_init(&s->park_cond, NULL); /* the realtime clock, as fwl_now_us() and the deadlines */
-    if (pthread_create(&s->park_thread, NULL, park_main, s) != 0) {
-        pthread_cond_destroy(&s->park_cond);
+    if (pthread_create(&s->park_thread, NULL, park_main, s) != 0)
         return -1;
-    }
-    s->park_started = true;
+    s->park_started = true; /* read by HTTP threads: changed only while none runs */
     return 0;
 }
 
 void fwl_park_suspended(fwl_server *s, void *token)
 {
+    fwl_park *now = NULL;
     pthread_mutex_lock(&s->lock);
-    for (fwl_park *p = s->parks; p; p = p->next) {
-        if (p->token == token) {
+    for (fwl_park **pp = &s->parks; *pp; pp = &(*pp)->next) {
+        fwl_park *p = *pp;
+        if (p->token != token)
+            continue;
+        if (p->due || s->park_quit || s->stopping) {
+            /* due before the suspend, or the park thread is gone (stopping): resume it here, unlinked first so
+             * the park thread cannot resume it twice */
+            *pp = p->next;
+            now = p;
+        } else {
             p->suspended = true;
-            if (p->due || s->park_quit)
-                pthread_cond_broadcast(&s->park_cond); /* it became due before the suspend */
-            break;
         }
+        break;
     }
     pthread_mutex_unlock(&s->lock);
+    if (now) {
+        s->park_resume(token);
+        free(now);
+    }
 }
 
 void fwl_park_drop(fwl_server *s, void *token)
@@ -316,7 +325,5 @@ void fwl_park_stop(fwl_server *s)
     pthread_cond_broadcast(&s->park_cond);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->park_thread, NULL);
-    pthread_cond_destroy(&s->park_cond);
-    s->park_started = false;
-    /* parks not suspended yet are due (park_quit): their own thread resumes them right after suspending */
+    /* parks not suspended yet are resumed by their own thread right after suspending (park_quit) */
 }

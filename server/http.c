@@ -432,6 +432,7 @@ void fwl_http_stop(fwl_server *s)
     if (s->mhd) {
         fwl_park_stop(s); /* every parked long-poll answers (try_again) first: MHD may not stop with one suspended */
         MHD_stop_daemon(s->mhd);
+        s->park_started = false; /* no HTTP thread is left to read it */
         s->mhd = NULL;
     }
 }

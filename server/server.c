@@ -74,6 +74,7 @@ int fwl_server_open(fwl_server *s)
     pthread_mutex_init(&s->rec_lock, NULL);
     pthread_mutex_init(&s->job_mu, NULL);
     pthread_cond_init(&s->fut_cond, NULL);
+    pthread_cond_init(&s->park_cond, NULL); /* parked long-polls (futures.c); realtime clock like the deadlines */
     uint64_t st = (uint64_t)fwl_now_us() ^ ((uint64_t)getpid() << 20);
     s->epoch = (uint32_t)fwl_rand_u64(&st);
     char p[4200];
@@ -115,6 +116,7 @@ static void server_close(fwl_server *s)
     fwl_futures_free(s);
     fwl_job_cache_free(s);
     pthread_cond_destroy(&s->fut_cond);
+    pthread_cond_destroy(&s->park_cond);
     pthread_mutex_destroy(&s->job_mu);
     pthread_mutex_destroy(&s->rec_lock);
     pthread_mutex_destroy(&s->lock);
