@@ -65,16 +65,20 @@ static void *worker_main(void *p)
         pthread_mutex_lock(&tm->mu);
         tm->next_seq++;
     }
-    while (tm->queue) {
-        fwl_op *op = tm->queue;
-        tm->queue = op->next;
+    /* the ops that never ran fail after tm->mu is released: completing a future takes s->lock, which the
+     * submit path holds while it takes tm->mu */
+    fwl_op *left = tm->queue;
+    tm->queue = NULL;
+    pthread_mutex_unlock(&tm->mu);
+    while (left) {
+        fwl_op *op = left;
+        left = op->next;
         fwl_future_fail(tm->s, op->fut, "server", "model %s was unloaded before op seq_id %lld ran", tm->id,
                         (long long)op->seq);
         cJSON_Delete(op->body);
         fwl_fwd_batch_free(op->batch);
         free(op);
     }
-    pthread_mutex_unlock(&tm->mu);
     return NULL;
 }
 
