@@ -2,7 +2,7 @@
  * fwtrain promote: turn a sampler checkpoint into a model (docs/protocol.md §3.6, §8).
  *
  *  from the registry:  --checkpoints-jsonl F [--step N] [--base-model M] [--output-model-id ID]
- *      picks the latest promotable entry (or the last entry of step N) and
+ *      picks the latest promotable entry (or the last promotable entry of step N) and
  *      promotes (source_job_id, sampler_path); the base model defaults to the
  *      entry's.
  *  from the control plane:  --job-id J [--checkpoint-name C] --base-model M [--output-model-id ID]
@@ -25,7 +25,8 @@ static const char PROMOTE_USAGE[] =
     "\n"
     "  --checkpoints-jsonl FILE  the run's {log_path}/checkpoints.jsonl; promotes the latest entry\n"
     "                            with a sampler_path (the final checkpoint of a run always has one)\n"
-    "  --step N                  promote the last entry of step N instead\n"
+    "  --step N                  promote step N instead: the last entry of that step with a\n"
+    "                            sampler_path (a STATE entry of the same step does not hide it)\n"
     "  --job-id JOB              use the job's checkpoint listing instead of a file; promotes the\n"
     "                            newest promotable checkpoint by creation time\n"
     "  --checkpoint-name NAME    with --job-id: a checkpoint id (step-5-45dda197) or its logical\n"
@@ -48,13 +49,6 @@ typedef struct promote_args {
     int64_t poll_ms;
 } promote_args;
 
-static void progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
-{
-    (void)payload;
-    cli_note("%s after %.1f s%s%s", fwt_progress_stage_name(stage), (double)elapsed_ms / 1000.0,
-            message[0] ? ": " : "", message);
-}
-
 /* Promote and print. `checkpoint_name` is a 4-segment row name, or NULL to use (job_id, checkpoint_id). */
 static int do_promote(const char *job_id, const char *checkpoint_id, const char *row_name, const char *base_model,
                       const char *output_id_arg, int64_t poll_ms)
@@ -71,7 +65,10 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
         return ex;
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
-    popts.wait.progress = progress;
+    cli_progress prog; /* a live line on a terminal (cli_progress.c) */
+    cli_progress_init(&prog, "promotion");
+    popts.wait.progress = cli_progress_fn;
+    popts.wait.progress_payload = &prog;
     if (poll_ms > 0)
         popts.wait.poll_interval_ms = poll_ms;
     cli_note("promoting checkpoint %s of job %s (base model %s) to model id %s", checkpoint_id,
@@ -81,7 +78,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
                       : fwt_promote_checkpoint_by_id(&f, client, job_id, checkpoint_id, output_id, base_model, &popts);
     fwt_model *model = NULL;
     if (rc == FWT_OK) {
-        rc = fwt_future_wait(f, -1);
+        rc = cli_progress_wait(&prog, f);
         if (rc == FWT_OK)
             rc = fwt_future_status(f);
         if (rc == FWT_OK)
@@ -103,6 +100,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     }
     fwt_model_free(model);
     fwt_future_free(f);
+    cli_progress_destroy(&prog);
     fwt_client_free(client);
     return ex;
 }
@@ -119,14 +117,16 @@ static int promote_from_jsonl(const promote_args *a)
     int ex = CLI_EXIT_OK;
     const fwt_registry_entry *e;
     if (a->has_step) {
-        e = fwt_registry_find_step(l, a->step);
-        if (!e) {
+        /* Promotable entries first, then the last of that step (a STATE line after a SAMPLER one hides nothing). */
+        e = fwt_registry_find_promotable_step(l, a->step);
+        const fwt_registry_entry *any = e ? e : fwt_registry_find_step(l, a->step);
+        if (!any) {
             cli_error("%s has no entry for step %" PRId64, a->jsonl, a->step);
             ex = CLI_EXIT_NOTHING;
-        } else if (!fwt_registry_entry_is_promotable(e)) {
+        } else if (!e) {
             const fwt_registry_entry *p = fwt_registry_latest_promotable(l);
-            cli_error("step %" PRId64 " (%s) is a %s checkpoint: it has no sampler_path, so it cannot be promoted", a->step,
-                      e->name, fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)));
+            cli_error("step %" PRId64 " (%s) has only STATE entries: none has a sampler_path, so it cannot be promoted",
+                      a->step, any->name);
             if (p)
                 cli_error("the latest promotable step is %" PRId64 " (%s)", p->step, p->name);
             ex = CLI_EXIT_NOTHING;

@@ -13,6 +13,7 @@
 
 #include "fwtrain/cookbook/checkpointer.h"
 #include "fwtrain/client.h"
+#include "fwtrain/jobs.h"
 #include "fwt_util.h"
 #include "registry_impl.h"
 
@@ -28,6 +29,14 @@ struct fwt_checkpointer {
     int64_t start_step, start_data;
     char *loaded_path;
     size_t torn_bytes;
+    int lock_fd;       /* exclusive lock of log_path, held for the checkpointer's life */
+    /*
+     * The step whose DCP state is already on the server and in the registry
+     * (saved by this checkpointer or resumed from), -1 if none, and its
+     * reference: a step's state is never saved twice.
+     */
+    int64_t state_step;
+    char *state_ref;
 };
 
 int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int version)
@@ -50,6 +59,8 @@ void fwt_checkpointer_free(fwt_checkpointer *c)
     fwt__free_mem(c->job_id);
     fwt__free_mem(c->base_model);
     fwt__free_mem(c->loaded_path);
+    fwt__free_mem(c->state_ref);
+    fwt__log_unlock(c->lock_fd);
     fwt__free_mem(c);
 }
 
@@ -123,6 +134,18 @@ static int check_options(const fwt_training *t, const fwt_checkpointer_options *
     return FWT_OK;
 }
 
+/* Record that `step`'s state is on the server at `ref` and in the registry. */
+static int remember_state(fwt_checkpointer *c, int64_t step, const char *ref)
+{
+    char *copy = fwt__strdup(ref);
+    if (!copy)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    fwt__free_mem(c->state_ref);
+    c->state_ref = copy;
+    c->state_step = step;
+    return FWT_OK;
+}
+
 static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
 {
     int rc = with_optimizer ? fwt_training_load_state_with_optimizer_result(c->t, path, c->timeout_ms)
@@ -135,7 +158,7 @@ static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
     return FWT_OK;
 }
 
-/* Decide how the run begins (see checkpoints.h) and restore it. */
+/* Decide how the run begins (see checkpointer.h) and restore it. */
 static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
 {
     fwt_registry *l = NULL;
@@ -161,6 +184,8 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
                            init, o->log_path, FWT__CKPT_FILE, last->name, last->step, init);
     } else if (last) {
         rc = load(c, last->state_path, 1);
+        if (rc == FWT_OK)
+            rc = remember_state(c, last->step, last->state_path); /* step_done/finish of this step save no DCP */
         if (rc == FWT_OK) {
             c->mode = FWT_RESUME_AUTO;
             c->start_step = last->step;
@@ -181,6 +206,38 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     return rc;
 }
 
+/*
+ * base_model for every entry without the caller repeating it: the option,
+ * else what the training was opened with, else the job's
+ * trainingConfig.baseModel. Not knowing it is no reason to refuse training
+ * (promotion can still read it from the job), so that case only warns.
+ */
+static int find_base_model(fwt_checkpointer *c, const fwt_checkpointer_options *o)
+{
+    const char *bm = o->base_model;
+    if (!bm || !bm[0])
+        bm = fwt_training_base_model(c->t);
+    fwt_job *job = NULL;
+    fwt_client *client = fwt_training_client(c->t);
+    if ((!bm || !bm[0]) && client && fwt_job_get(&job, client, c->job_id) == FWT_OK)
+        bm = fwt_job_base_model(job);
+    if (bm && bm[0]) {
+        c->base_model = fwt__strdup(bm);
+        fwt_job_free(job);
+        return c->base_model ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    fwt_job_free(job);
+    if (client) {
+        char *msg = fwt__asprintf("checkpointer on %s: the base model of job %s is unknown (neither the training nor "
+                                  "the job names it); entries will not record base_model",
+                                  c->log_path, c->job_id);
+        if (msg)
+            fwt_client_log(client, FWT_LOG_WARN, msg);
+        fwt__free_mem(msg);
+    }
+    return FWT_OK;
+}
+
 int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_checkpointer_options *opts)
 {
     if (!out)
@@ -193,17 +250,23 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     if (!c)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     c->t = t;
+    c->lock_fd = -1;
+    c->state_step = -1;
     c->interval = opts->dcp_save_interval;
     c->total = opts->total_steps;
     c->timeout_ms = opts->op_timeout_ms == 0 ? DEFAULT_OP_TIMEOUT_MS : opts->op_timeout_ms;
     c->log_path = fwt__strdup(opts->log_path);
     c->job_id = fwt__strdup(opts->job_id);
-    c->base_model = fwt__strdup(opts->base_model);
-    if (!c->log_path || !c->job_id || (opts->base_model && !c->base_model)) {
+    if (!c->log_path || !c->job_id) {
         fwt_checkpointer_free(c);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    rc = begin(c, opts);
+    /* The lock first: the registry must not change under the resume decision. */
+    rc = fwt__log_lock(&c->lock_fd, c->log_path);
+    if (rc == FWT_OK)
+        rc = find_base_model(c, opts);
+    if (rc == FWT_OK)
+        rc = begin(c, opts);
     if (rc != FWT_OK) {
         fwt_checkpointer_free(c);
         return rc;
@@ -224,10 +287,20 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
     char name[40];
     snprintf(name, sizeof name, "step-%" PRId64, step);
 
+    /* Never the same step's DCP twice: the registry already holds that state. */
+    int have_state = (kind & FWT_CHECKPOINT_KIND_STATE) && c->state_ref && c->state_step == step;
+    if (have_state && kind == FWT_CHECKPOINT_KIND_STATE) {
+        fwt__last_ok();
+        return FWT_OK; /* its entry exists: nothing new to record */
+    }
     char *state_path = NULL, *server_path = NULL;
     fwt_sampler_save *ss = NULL;
     int rc = FWT_OK;
-    if (kind & FWT_CHECKPOINT_KIND_STATE) {
+    if (have_state) {
+        state_path = fwt__strdup(c->state_ref);
+        if (!state_path)
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+    } else if (kind & FWT_CHECKPOINT_KIND_STATE) {
         rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
         /* Recorded as a cross-job reference so any later trainer can load it (docs/protocol.md §7.1). */
         if (rc == FWT_OK)
@@ -249,8 +322,10 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
         e.base_model = c->base_model;
         rc = fwt_registry_append(c->log_path, &e);
     }
+    if (rc == FWT_OK && state_path && remember_state(c, step, state_path) != FWT_OK)
+        fwt__last_ok(); /* only the memo failed: the entry is durable; at worst a later call saves the DCP again */
     fwt_free(server_path);
-    fwt_free(state_path);
+    fwt__free_mem(state_path);
     fwt_sampler_save_free(ss);
     return rc;
 }
@@ -263,8 +338,12 @@ int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_t data_c
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: checkpointer is NULL");
     if (step < 0 || data_consumed < 0)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: step and data_consumed must be >= 0");
-    /* The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish). */
-    if (c->interval <= 0 || step == 0 || step % c->interval != 0 || (c->total > 0 && step >= c->total)) {
+    /*
+     * The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish),
+     * and a step whose state is already saved (or was resumed from) is not saved again.
+     */
+    if (c->interval <= 0 || step == 0 || step % c->interval != 0 || (c->total > 0 && step >= c->total) ||
+        step == c->state_step) {
         fwt__last_ok();
         return FWT_OK;
     }
@@ -278,14 +357,31 @@ int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_cons
 {
     if (!c)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: checkpointer is NULL");
+    if (step < 0 || data_consumed < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: step and data_consumed must be >= 0");
     fwt_registry *l = NULL;
     int rc = fwt_registry_read(&l, c->log_path);
     if (rc != FWT_OK)
         return rc;
-    const fwt_registry_entry *e = fwt_registry_find_step(l, step);
-    int done = e && fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
+    int done = 0;
+    const fwt_registry_entry *state = NULL;
+    for (size_t i = 0; i < fwt_registry_count(l); i++) {
+        const fwt_registry_entry *e = fwt_registry_get(l, i);
+        if (e->step != step)
+            continue;
+        done |= fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
+        if (e->state_path)
+            state = e;
+    }
+    /*
+     * When total_steps was not given, step_done already saved the last
+     * step's state if it was a multiple of the interval: the final save then
+     * adds only the sampler snapshot and records it with that state (BOTH).
+     */
+    if (!done && state && c->state_step != step)
+        rc = remember_state(c, step, state->state_path);
     fwt_registry_free(l);
-    if (!done)
+    if (rc == FWT_OK && !done)
         rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH);
     if (rc == FWT_OK) {
         c->complete = 1;
