@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "store.h"
@@ -32,12 +33,15 @@ static void touch(cJSON *job)
  * The job cache: every job record read once stays in memory, so a data-plane request (retrieve_future above
  * all) checks its job's state without reading and parsing job.json (that was a third of the server's CPU).
  * The file stays the durable copy: every write of a job record goes through this file, which writes the file
- * first (under rec_lock) and then the cache, so the cache never holds what the disk does not. A miss reads the
+ * first (under rec_lock) and then the cache, so the cache never holds what the disk does not; and each use
+ * stats the file (one syscall instead of a read and a parse), so a file replaced behind the server's back
+ * (tests do that to set a state) is read again. A miss reads the
  * file under rec_lock, so it cannot race a writer. job_mu guards the list only and is taken after rec_lock.
  */
 struct fwl_jobcache {
     char job[FWL_ID_MAX];
     cJSON *rec;
+    struct stat key; /* the file as it was when cached: a file changed behind the server's back is re-read */
     char state[40];
     int64_t ready_us; /* CREATING: when it turns RUNNING (0 = no promotion pending) */
     struct fwl_jobcache *next;
@@ -51,10 +55,20 @@ static struct fwl_jobcache *cache_find_locked(fwl_server *s, const char *job)
     return NULL;
 }
 
+/* Same file (inode, size, mtime) as when it was cached? */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
 /* Replaces the cached record of job with a copy of rec (rec == NULL: drops it). Caller holds rec_lock. */
 static void cache_put(fwl_server *s, const char *job, const cJSON *rec)
 {
-    cJSON *copy = rec ? cJSON_Duplicate(rec, 1) : NULL;
+    char p[4200];
+    struct stat fst;
+    fwl_job_path(s, job, p, sizeof p);
+    cJSON *copy = rec && stat(p, &fst) == 0 ? cJSON_Duplicate(rec, 1) : NULL;
     pthread_mutex_lock(&s->job_mu);
     struct fwl_jobcache *c = cache_find_locked(s, job);
     if (!c && copy && (c = calloc(1, sizeof *c)) != NULL) {
@@ -66,6 +80,8 @@ static void cache_put(fwl_server *s, const char *job, const cJSON *rec)
         cJSON_Delete(c->rec);
         c->rec = copy; /* NULL (out of memory or dropped): the next read goes to the file */
         copy = NULL;
+        if (c->rec)
+            c->key = fst;
         const char *st = c->rec ? fwl_json_str(c->rec, "state") : NULL;
         snprintf(c->state, sizeof c->state, "%s", st ? st : "");
         const cJSON *ready = c->rec ? cJSON_GetObjectItemCaseSensitive(c->rec, "_readyUs") : NULL;
@@ -98,12 +114,14 @@ static int job_write_locked(fwl_server *s, const char *job, const char *path, co
  * RUNNING. Caller holds rec_lock. */
 static cJSON *job_get_locked(fwl_server *s, const char *job)
 {
+    char p[4200];
+    struct stat fst;
+    fwl_job_path(s, job, p, sizeof p);
+    bool exists = stat(p, &fst) == 0;
     pthread_mutex_lock(&s->job_mu);
     struct fwl_jobcache *c = cache_find_locked(s, job);
-    cJSON *j = c && c->rec ? cJSON_Duplicate(c->rec, 1) : NULL;
+    cJSON *j = exists && c && c->rec && same_file(&c->key, &fst) ? cJSON_Duplicate(c->rec, 1) : NULL;
     pthread_mutex_unlock(&s->job_mu);
-    char p[4200];
-    fwl_job_path(s, job, p, sizeof p);
     if (!j && (j = fwl_read_json(p)) != NULL)
         cache_put(s, job, j);
     if (j) {
@@ -134,10 +152,14 @@ bool fwl_job_state(fwl_server *s, const char *job, char *state, size_t len)
 {
     if (!fwl_valid_id(job))
         return false;
-    /* fast path: a cached record with no promotion due (no copy, no rec_lock) */
+    /* fast path: a cached record of the file as it is (one stat, no read or parse), no promotion due */
+    char p[4200];
+    struct stat fst;
+    fwl_job_path(s, job, p, sizeof p);
+    bool exists = stat(p, &fst) == 0;
     pthread_mutex_lock(&s->job_mu);
     struct fwl_jobcache *c = cache_find_locked(s, job);
-    bool hit = c && c->rec && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
+    bool hit = exists && c && c->rec && same_file(&c->key, &fst) && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
     if (hit)
         snprintf(state, len, "%s", c->state);
     pthread_mutex_unlock(&s->job_mu);
