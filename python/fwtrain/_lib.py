@@ -75,7 +75,8 @@ class ClientOptions(Structure):
                 ("body_timeout_ms", c_int64), ("retry_base_ms", c_int64), ("retry_cap_ms", c_int64),
                 ("retry_budget_ms", c_int64), ("max_response_bytes", c_int64),
                 ("heartbeat_interval_ms", c_int64), ("poll_floor_ms", c_int64),
-                ("unreachable_timeout_ms", c_int64), ("proxy", c_char_p), _SPARE]
+                ("unreachable_timeout_ms", c_int64), ("proxy", c_char_p), ("max_concurrent_requests", c_int32),
+                ("max_requests_per_host", c_int32), _SPARE]
 
 
 class JobCreateOptions(Structure):
