@@ -392,7 +392,6 @@ static int open_job(fwt_job **out, fwt_client *client, const char *job_id, const
         return fail("cannot create or find the trainer job");
     fwt_job_wait_options wo;
     fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 250;
     fwt_job *ready = NULL;
     int rc = fwt_job_wait_ready_result(&ready, client, fwt_job_id(job), &wo, -1);
     fwt_job_free(job);
@@ -475,7 +474,6 @@ int main(int argc, char **argv)
     fwt_weight_syncer_options_init(&so, FWT_WEIGHT_SYNCER_OPTIONS_VERSION);
     so.deployment_id = fwt_deployment_id(dep);
     so.base_model = a.base_model;
-    so.hotload_wait.poll_interval_ms = 100;
     so.warmup.retry_interval_ms = 200;
     if (fwt_weight_syncer_new(&sync, client, t, &so) != FWT_OK) {
         rc = fail("cannot create the weight syncer");

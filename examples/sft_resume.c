@@ -35,8 +35,11 @@
 typedef struct args {
     const char *log_path, *dataset, *base_model, *job_id, *init_from;
     long steps, interval, batch, seq_len;
+    long depth; /* steps in flight (--pipeline-depth) */
     double lr;
 } args;
+
+#define MAX_PIPELINE_DEPTH 16
 
 typedef struct dataset {
     unsigned char **text;
@@ -48,7 +51,7 @@ static void usage(FILE *f)
 {
     fputs("usage: sft_resume --log-path DIR --dataset FILE.jsonl --steps N [--dcp-save-interval K]\n"
           "                  [--batch-size B] [--seq-len L] [--learning-rate LR] [--base-model M]\n"
-          "                  [--job-id ID] [--init-from-checkpoint JOB:NAME]\n"
+          "                  [--job-id ID] [--init-from-checkpoint JOB:NAME] [--pipeline-depth D (1-16, 4)]\n"
           "Environment: FIREWORKS_BASE_URL, FIREWORKS_API_KEY.\n",
           f);
 }
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, args *a)
     a->batch = 4;
     a->seq_len = 64;
     a->lr = 1e-2;
+    a->depth = 4;
     a->base_model = "accounts/fireworks/models/fwtrain-local-byte";
     int i = 1;
     while (i < argc) {
@@ -89,6 +93,13 @@ static int parse_args(int argc, char **argv, args *a)
         else if (!strcmp(f, "--dcp-save-interval")) rc = parse_long(f, v, 0, &a->interval);
         else if (!strcmp(f, "--batch-size")) rc = parse_long(f, v, 1, &a->batch);
         else if (!strcmp(f, "--seq-len")) rc = parse_long(f, v, 2, &a->seq_len);
+        else if (!strcmp(f, "--pipeline-depth")) {
+            rc = parse_long(f, v, 1, &a->depth);
+            if (rc == 0 && a->depth > MAX_PIPELINE_DEPTH) {
+                fprintf(stderr, "sft_resume: --pipeline-depth is at most %d\n", MAX_PIPELINE_DEPTH);
+                rc = -1;
+            }
+        }
         else if (!strcmp(f, "--learning-rate")) {
             char *end;
             a->lr = v ? strtod(v, &end) : 0;
@@ -261,6 +272,80 @@ static int open_job(fwt_job **out, fwt_client *client, const char *job_id, const
     return 0;
 }
 
+/* One step submitted ahead: its forward_backward and optim_step futures and its batch's token count. */
+typedef struct step_ops {
+    fwt_future *fb, *opt;
+    size_t tokens;
+} step_ops;
+
+static void step_ops_free(step_ops *s)
+{
+    fwt_future_free(s->fb); /* a pending future is cancelled locally first */
+    fwt_future_free(s->opt);
+    memset(s, 0, sizeof *s);
+}
+
+/* Submit the step that starts after `data` examples: both ops at once, without waiting. */
+static int submit_step(step_ops *s, const args *a, const dataset *d, fwt_training *t, int64_t data,
+                       const fwt_adam_params *adam)
+{
+    fwt_batch *b = NULL;
+    memset(s, 0, sizeof *s);
+    if (make_batch(&b, d, data, a->batch, a->seq_len, &s->tokens) != 0) {
+        fwt_batch_free(b);
+        fprintf(stderr, "sft_resume: cannot build a batch\n");
+        return 1;
+    }
+    int rc = fwt_training_forward_backward(&s->fb, t, b, FWT_LOSS_CROSS_ENTROPY);
+    fwt_batch_free(b); /* the call copied what it needs */
+    if (rc != FWT_OK)
+        return fail("forward_backward failed");
+    if (fwt_training_optim_step(&s->opt, t, adam) != FWT_OK)
+        return fail("optim_step failed");
+    return 0;
+}
+
+/* Wait for a submitted step; its loss per token through *loss. */
+static int finish_step(step_ops *s, double *loss)
+{
+    fwt_forward_output *fo = NULL;
+    fwt_future_wait(s->fb, -1);
+    if (fwt_future_take_forward_output(&fo, s->fb) != FWT_OK)
+        return fail("forward_backward failed");
+    double loss_sum = 0;
+    if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss_sum) != FWT_OK) {
+        /* No metric: the loss is the negative sum of the target logprobs. */
+        loss_sum = 0;
+        for (size_t i = 0; i < fwt_forward_output_count(fo); i++) {
+            size_t n = 0;
+            const float *lp = fwt_forward_output_logprobs(fo, i, &n);
+            for (size_t k = 0; lp && k < n; k++)
+                loss_sum -= lp[k];
+        }
+    }
+    fwt_forward_output_free(fo);
+    fwt_metrics *m = NULL;
+    fwt_future_wait(s->opt, -1);
+    if (fwt_future_take_metrics(&m, s->opt) != FWT_OK)
+        return fail("optim_step failed");
+    fwt_metrics_free(m);
+    *loss = loss_sum / (double)s->tokens;
+    return 0;
+}
+
+/* 1 if the checkpointer saves once `step` steps are done (fwt_checkpointer_step_done's rule). */
+static int saves_after(const args *a, int64_t step)
+{
+    return a->interval > 0 && step % a->interval == 0 && step < a->steps;
+}
+
+/*
+ * Steps are pipelined: up to --pipeline-depth steps have both their ops submitted before the oldest is
+ * waited for, so the server always has the next op queued and the client waits once per step. The
+ * server runs ops in seq_id order, so the results are those of the blocking loop bit for bit. The
+ * window never reaches past a checkpoint: when step_done saves "step-N", no op of step N+1 may be
+ * queued before that save, or the checkpoint would hold it.
+ */
 static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpointer *ck)
 {
     int64_t step = fwt_checkpointer_start_step(ck);
@@ -268,42 +353,32 @@ static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpoin
     fwt_adam_params adam;
     fwt_adam_params_init(&adam, FWT_ADAM_PARAMS_VERSION);
     adam.learning_rate = a->lr;
+    step_ops ring[MAX_PIPELINE_DEPTH];
+    memset(ring, 0, sizeof ring);
+    int64_t submitted = step; /* steps submitted so far (completed + in flight) */
+    int rc = 0;
     while (step < a->steps) {
-        fwt_batch *b = NULL;
-        size_t tokens = 0;
-        if (make_batch(&b, d, data, a->batch, a->seq_len, &tokens) != 0) {
-            fwt_batch_free(b);
-            fprintf(stderr, "sft_resume: cannot build a batch\n");
-            return 1;
+        while (submitted < a->steps && submitted - step < a->depth && (submitted == step || !saves_after(a, submitted))) {
+            step_ops *s = &ring[submitted % MAX_PIPELINE_DEPTH];
+            if ((rc = submit_step(s, a, d, t, data + (submitted - step) * a->batch, &adam)) != 0)
+                goto out;
+            submitted++;
         }
-        fwt_forward_output *fo = NULL;
-        int rc = fwt_training_forward_backward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, -1);
-        fwt_batch_free(b);
-        if (rc != FWT_OK)
-            return fail("forward_backward failed");
-        double loss_sum = 0;
-        if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss_sum) != FWT_OK) {
-            /* No metric: the loss is the negative sum of the target logprobs. */
-            loss_sum = 0;
-            for (size_t i = 0; i < fwt_forward_output_count(fo); i++) {
-                size_t n = 0;
-                const float *lp = fwt_forward_output_logprobs(fo, i, &n);
-                for (size_t k = 0; lp && k < n; k++)
-                    loss_sum -= lp[k];
-            }
-        }
-        fwt_forward_output_free(fo);
-        fwt_metrics *m = NULL;
-        if (fwt_training_optim_step_result(&m, t, &adam, -1) != FWT_OK)
-            return fail("optim_step failed");
-        fwt_metrics_free(m);
+        double loss = 0;
+        step_ops *s = &ring[step % MAX_PIPELINE_DEPTH];
+        rc = finish_step(s, &loss);
+        step_ops_free(s);
+        if (rc)
+            goto out;
         step++;
         data += a->batch;
-        printf("step=%" PRId64 " loss=%a\n", step, loss_sum / (double)tokens);
+        printf("step=%" PRId64 " loss=%a\n", step, loss);
         fflush(stdout);
         int saved = 0;
-        if (fwt_checkpointer_step_done(ck, step, data, &saved) != FWT_OK)
-            return fail("checkpoint save failed");
+        if (fwt_checkpointer_step_done(ck, step, data, &saved) != FWT_OK) {
+            rc = fail("checkpoint save failed");
+            goto out;
+        }
         if (saved)
             fprintf(stderr, "sft_resume: saved DCP checkpoint step-%" PRId64 " (STATE)\n", step);
     }
@@ -312,6 +387,10 @@ static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpoin
     fprintf(stderr, "sft_resume: done; final checkpoint step-%" PRId64 " (BOTH: resumable and promotable) is in %s/checkpoints.jsonl\n",
             step, a->log_path);
     return 0;
+out:
+    for (int i = 0; i < MAX_PIPELINE_DEPTH; i++)
+        step_ops_free(&ring[i]);
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -4,10 +4,12 @@
  *  from the registry:  --checkpoints-jsonl F [--step N] [--base-model M] [--output-model-id ID]
  *      picks the latest promotable entry (or the last promotable entry of step N) and
  *      promotes (source_job_id, sampler_path); the base model defaults to the
- *      entry's.
- *  from the control plane:  --job-id J [--checkpoint-name C] --base-model M [--output-model-id ID]
+ *      entry's, then to the job's trainingConfig.baseModel.
+ *  from the control plane:  --job-id J [--checkpoint-name C] [--base-model M] [--output-model-id ID]
  *      lists J's checkpoints and promotes the newest promotable row by parsed
- *      createTime, or the newest row whose id or logical name is C.
+ *      createTime, or the newest row whose id or logical name is C; the base
+ *      model defaults to the job's.
+ * Both take --hot-load-deployment-id D (fwt_promote_options.hot_load_deployment_id).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -19,7 +21,7 @@
 
 static const char PROMOTE_USAGE[] =
     "Usage: fwtrain promote --checkpoints-jsonl FILE [--step N] [--base-model M] [--output-model-id ID]\n"
-    "       fwtrain promote --job-id JOB [--checkpoint-name NAME] --base-model M [--output-model-id ID]\n"
+    "       fwtrain promote --job-id JOB [--checkpoint-name NAME] [--base-model M] [--output-model-id ID]\n"
     "\n"
     "Promote a sampler checkpoint (kind SAMPLER or BOTH) to a deployable model.\n"
     "\n"
@@ -31,10 +33,14 @@ static const char PROMOTE_USAGE[] =
     "                            newest promotable checkpoint by creation time\n"
     "  --checkpoint-name NAME    with --job-id: a checkpoint id (step-5-45dda197) or its logical\n"
     "                            name (step-5)\n"
-    "  --base-model M            base model, e.g. accounts/fireworks/models/qwen3-8b (default with\n"
-    "                            --checkpoints-jsonl: the entry's base_model)\n"
+    "  --base-model M            base model, e.g. accounts/fireworks/models/qwen3-8b (default: the\n"
+    "                            entry's base_model with --checkpoints-jsonl, else the trainer\n"
+    "                            job's trainingConfig.baseModel)\n"
     "  --output-model-id ID      id of the new model: 1-63 characters of a-z, 0-9 and '-'\n"
     "                            (default: <model>-promote-<checkpoint>-<unix time % 100000>)\n"
+    "  --hot-load-deployment-id D  also hotload the model into deployment D (an id or\n"
+    "                            accounts/<a>/deployments/<id>; only for jobs created before\n"
+    "                            bucket URLs, which need it)\n"
     "  --poll-interval-ms MS     longest gap between polls of a running promotion (default 10000;\n"
     "                            polling starts at about 100 ms and backs off to it)\n"
     "  -h, --help                show this help\n"
@@ -43,36 +49,66 @@ static const char PROMOTE_USAGE[] =
     "Exit codes: 0 ok, 1 failed, 2 usage, 3 nothing to promote, 4 key refused.\n";
 
 typedef struct promote_args {
-    const char *jsonl, *job_id, *checkpoint_name, *base_model, *output_id;
+    const char *jsonl, *job_id, *checkpoint_name, *base_model, *output_id, *hot_load;
     int64_t step;
     int has_step;
     int64_t poll_ms;
 } promote_args;
 
 /* Promote and print. `checkpoint_name` is a 4-segment row name, or NULL to use (job_id, checkpoint_id). */
-static int do_promote(const char *job_id, const char *checkpoint_id, const char *row_name, const char *base_model,
-                      const char *output_id_arg, int64_t poll_ms)
+/*
+ * The job's trainingConfig.baseModel when no base model is known (the library
+ * would read it too, but the automatic output id and the note need it first).
+ * *out points into *job (free it after use).
+ */
+static int base_model_of_job(fwt_client *client, const char *job_id, fwt_job **job, const char **out)
 {
-    char auto_id[64];
-    const char *output_id = output_id_arg;
-    if (!output_id) {
-        cli_auto_output_model_id(auto_id, base_model, checkpoint_id, (int64_t)time(NULL));
-        output_id = auto_id;
+    *job = NULL;
+    *out = NULL;
+    int rc = fwt_job_get(job, client, job_id);
+    if (rc != FWT_OK)
+        return cli_fail("no --base-model was given and the trainer job cannot be read for its base model", rc,
+                        fwt_error_last());
+    if (!fwt_job_base_model(*job)[0]) {
+        cli_error("trainer job %s records no trainingConfig.baseModel: pass --base-model", job_id);
+        return CLI_EXIT_USAGE;
     }
+    *out = fwt_job_base_model(*job);
+    cli_note("base model %s (from trainer job %s)", *out, job_id);
+    return CLI_EXIT_OK;
+}
+
+static int do_promote(const char *job_id, const char *checkpoint_id, const char *row_name, const char *base_model_arg,
+                      const promote_args *a)
+{
     fwt_client *client = NULL;
     int ex = cli_client(&client);
     if (ex != CLI_EXIT_OK)
         return ex;
+    fwt_job *job = NULL;
+    const char *base_model = base_model_arg;
+    if (!base_model && (ex = base_model_of_job(client, job_id, &job, &base_model)) != CLI_EXIT_OK) {
+        fwt_client_free(client);
+        return ex;
+    }
+    char auto_id[64];
+    const char *output_id = a->output_id;
+    if (!output_id) {
+        cli_auto_output_model_id(auto_id, base_model, checkpoint_id, (int64_t)time(NULL));
+        output_id = auto_id;
+    }
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
     cli_progress prog; /* a live line on a terminal (cli_progress.c) */
     cli_progress_init(&prog, "promotion");
     popts.wait.progress = cli_progress_fn;
     popts.wait.progress_payload = &prog;
-    if (poll_ms > 0)
-        popts.wait.poll_interval_ms = poll_ms;
-    cli_note("promoting checkpoint %s of job %s (base model %s) to model id %s", checkpoint_id,
-            job_id, base_model, output_id);
+    popts.hot_load_deployment_id = a->hot_load;
+    if (a->poll_ms > 0)
+        popts.wait.poll_interval_ms = a->poll_ms;
+    cli_note("promoting checkpoint %s of job %s (base model %s) to model id %s%s%s", checkpoint_id, job_id,
+             base_model, output_id, a->hot_load ? ", hotloading it into deployment " : "",
+             a->hot_load ? a->hot_load : "");
     fwt_future *f = NULL;
     int rc = row_name ? fwt_promote_checkpoint(&f, client, row_name, output_id, base_model, &popts)
                       : fwt_promote_checkpoint_by_id(&f, client, job_id, checkpoint_id, output_id, base_model, &popts);
@@ -101,6 +137,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     fwt_model_free(model);
     fwt_future_free(f);
     cli_progress_destroy(&prog);
+    fwt_job_free(job);
     fwt_client_free(client);
     return ex;
 }
@@ -147,15 +184,15 @@ static int promote_from_jsonl(const promote_args *a)
         ex = CLI_EXIT_FAILED;
     }
     if (ex == CLI_EXIT_OK && !base_model)
-        base_model = e->base_model;
-    if (ex == CLI_EXIT_OK && !base_model) {
-        cli_error("entry %s records no base_model: pass --base-model", e->name);
-        ex = CLI_EXIT_USAGE;
-    }
+        base_model = e->base_model; /* still NULL: the job's (do_promote) */
     if (ex == CLI_EXIT_OK) {
-        cli_note("selected %s (step %" PRId64 ", kind %s) from %s", e->name, e->step,
-                fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)), a->jsonl);
-        ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a->output_id, a->poll_ms);
+        if (e->step >= 0)
+            cli_note("selected %s (step %" PRId64 ", kind %s) from %s", e->name, e->step,
+                     fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)), a->jsonl);
+        else
+            cli_note("selected %s (no step recorded, kind %s) from %s", e->name,
+                     fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)), a->jsonl);
+        ex = do_promote(e->source_job_id, e->sampler_path, NULL, base_model, a);
     }
     fwt_registry_free(l);
     return ex;
@@ -206,8 +243,7 @@ static int promote_from_job(const promote_args *a)
             fwt_checkpoint_row_create_time(row), fwt_checkpoint_row_type(row));
     fwt_client_free(client);
     client = NULL;
-    ex = do_promote(a->job_id, fwt_checkpoint_row_id(row), fwt_checkpoint_row_name(row), a->base_model, a->output_id,
-                    a->poll_ms);
+    ex = do_promote(a->job_id, fwt_checkpoint_row_id(row), fwt_checkpoint_row_name(row), a->base_model, a);
 out:
     fwt_checkpoint_list_free(promotable);
     fwt_checkpoint_list_free(all);
@@ -222,7 +258,7 @@ int cli_cmd_promote(int argc, char **argv)
         {"job-id", required_argument, NULL, 'j'},            {"checkpoint-name", required_argument, NULL, 'c'},
         {"base-model", required_argument, NULL, 'b'},        {"model", required_argument, NULL, 'b'},
         {"output-model-id", required_argument, NULL, 'o'},   {"poll-interval-ms", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
+        {"hot-load-deployment-id", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     promote_args a;
     memset(&a, 0, sizeof a);
@@ -236,6 +272,7 @@ int cli_cmd_promote(int argc, char **argv)
         case 'c': a.checkpoint_name = optarg; break;
         case 'b': a.base_model = optarg; break;
         case 'o': a.output_id = optarg; break;
+        case 'd': a.hot_load = optarg; break;
         case 's':
             if (cli_parse_count(optarg, &a.step) != 0) {
                 cli_error("--step needs a non-negative integer, got '%s'", optarg);
@@ -270,8 +307,8 @@ int cli_cmd_promote(int argc, char **argv)
         cli_error("--step goes with --checkpoints-jsonl; with --job-id use --checkpoint-name step-N");
         return CLI_EXIT_USAGE;
     }
-    if (a.job_id && !a.base_model) {
-        cli_error("--base-model is required with --job-id (e.g. accounts/fireworks/models/qwen3-8b)");
+    if (a.hot_load && !a.hot_load[0]) {
+        cli_error("--hot-load-deployment-id needs a deployment id");
         return CLI_EXIT_USAGE;
     }
     if (a.output_id && fwt_promote_validate_output_model_id(a.output_id) != FWT_OK) {

@@ -286,12 +286,23 @@ FWT_API int fwt_promote_validate_output_model_id(const char *output_model_id);
  * returned operation. The future completes with an fwt_model
  * (fwt_future_take_model). Refusals: a delta checkpoint → FWT_EHTTP whose
  * message says delta checkpoints are not promotable.
+ *
+ * `base_model` NULL: the base model is read from the trainer job first (one
+ * GET; its trainingConfig.baseModel), as the cookbook's three-argument
+ * promote_checkpoint(job_id, checkpoint_id, output_model_id) does; a job
+ * that cannot be read fails the future with that error, a job without one
+ * with FWT_EINVAL. An empty string is FWT_EINVAL at once.
  */
 FWT_API int fwt_promote_checkpoint(fwt_future **out, fwt_client *client, const char *checkpoint_name,
                                    const char *output_model_id, const char *base_model,
                                    const fwt_promote_options *opts);
 
-/** As fwt_promote_checkpoint, naming the checkpoint by (job id, checkpoint id) in the client's account. */
+/**
+ * As fwt_promote_checkpoint, naming the checkpoint by (job id, checkpoint id)
+ * in the client's account. With base_model NULL this is the cookbook's
+ * promote_checkpoint(job_id, checkpoint_id, output_model_id); its blocking
+ * one-call form is fwt_promote_checkpoint_by_id_result.
+ */
 FWT_API int fwt_promote_checkpoint_by_id(fwt_future **out, fwt_client *client, const char *job_id,
                                          const char *checkpoint_id, const char *output_model_id,
                                          const char *base_model, const fwt_promote_options *opts);

@@ -173,7 +173,7 @@ class SampleRequest(Structure):
 class RegistryEntry(Structure):
     _fields_ = [("version", c_uint), ("name", c_char_p), ("step", c_int64), ("data_consumed", c_int64),
                 ("state_path", c_char_p), ("sampler_path", c_char_p), ("source_job_id", c_char_p),
-                ("base_model", c_char_p)]
+                ("base_model", c_char_p), ("n_extra", c_size_t), ("extra", c_void_p)]  # extra: version 2
 
 
 class RegistryEntryBuf(Structure):

@@ -1,6 +1,8 @@
 /*
  * Promote a sampler checkpoint to a model (docs/protocol.md §3.6, §6, §11.7):
- * validate everything before any request, POST :promote with
+ * validate everything before any request; without a base_model, GET the
+ * trainer job first and take its trainingConfig.baseModel (the cookbook's
+ * three-argument promote_checkpoint); POST :promote with
  * `async_promotion: true` (resent without it when an old server rejects the
  * field), then poll the returned operation with its own backoff and deadline.
  */
@@ -16,6 +18,8 @@ typedef struct promote_op {
     fwt__waiter w;
     fwt_promote_options o;
     char *checkpoint;   /* 4-segment name, for messages */
+    char *job;          /* the trainer job id, for messages */
+    char *job_url;      /* set while base_model is still to be read from the job */
     char *post_url;
     cJSON *body;
     int async_sent;
@@ -91,6 +95,8 @@ static void promote_destroy(fwt__waiter *w)
 {
     promote_op *p = (promote_op *)w;
     fwt__free_mem(p->checkpoint);
+    fwt__free_mem(p->job);
+    fwt__free_mem(p->job_url);
     fwt__free_mem(p->post_url);
     cJSON_Delete(p->body);
     fwt__free_mem(p->op_name);
@@ -267,13 +273,52 @@ static void on_post(fwt__waiter *w, fwt__reply *r)
                                                        : "promotion request failed");
 }
 
+/* The job's answer: its trainingConfig.baseModel goes into the body, then the POST. */
+static void on_job(fwt__waiter *w, fwt__reply *r)
+{
+    promote_op *p = (promote_op *)w;
+    if (r->err.pub.code != FWT_OK || r->http_status < 200 || r->http_status > 299) {
+        char ctx[600];
+        snprintf(ctx, sizeof ctx,
+                 "promotion of %s: no base_model was given, and reading it from trainer job %s failed (pass "
+                 "base_model to skip this)",
+                 p->checkpoint, p->job);
+        fwt__waiter_fail_reply(w, r, ctx);
+        return;
+    }
+    const cJSON *tc = NULL;
+    const char *bm = NULL;
+    if (fwt__json_get_object(r->json, "trainingConfig", &tc) == FWT_OK)
+        (void)fwt__json_get_string2(tc, "baseModel", "base_model", &bm);
+    if (!bm || !*bm) {
+        fwt__waiter_fail(w, FWT_EINVAL,
+                         "promotion of %s: no base_model was given and trainer job %s records no "
+                         "trainingConfig.baseModel; pass the base model the checkpoint was trained from",
+                         p->checkpoint, p->job);
+        return;
+    }
+    if (fwt__json_add_string(p->body, "base_model", bm) != FWT_OK) {
+        fwt__waiter_fail(w, FWT_ENOMEM, "out of memory");
+        return;
+    }
+    fwt__waiter_log(w, FWT_LOG_DEBUG, "promotion of %s: base model %s (trainer job %s)", p->checkpoint, bm, p->job);
+    fwt__free_mem(p->job_url);
+    p->job_url = NULL;
+    promote_step(w);
+}
+
 static void promote_step(fwt__waiter *w)
 {
     promote_op *p = (promote_op *)w;
     fwt__call call = {0};
     call.plane = FWT__PLANE_CONTROL;
     call.retry = p->op_url ? FWT__RC_NONE : FWT__RC_CONTROL;
-    if (p->op_url) {
+    if (p->job_url) {
+        call.method = "GET";
+        call.url = p->job_url;
+        call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
+        fwt__waiter_call(w, &call, on_job);
+    } else if (p->op_url) {
         call.method = "GET";
         call.url = p->op_url;
         call.header_timeout_ms = FWT__CP_GET_TIMEOUT_MS;
@@ -305,7 +350,9 @@ static int start(fwt_future **out, fwt_client *c, const char *acc, const char *j
     fwt__waiter_init(&p->w, c, promote_step, promote_destroy, &pol);
     fwt__backoff_init(&p->error_backoff, pol.interval_ms, pol.interval_ms * ERROR_CAP_FACTOR, 50);
     p->checkpoint = fwt__asprintf("accounts/%s/rlorTrainerJobs/%s/checkpoints/%s", acc, job, ckpt);
-    if (fwt__account_url(&p->post_url, c, acc, "checkpoints", ckpt, ":promote") != FWT_OK) {
+    p->job = fwt__strdup(job);
+    if (fwt__account_url(&p->post_url, c, acc, "checkpoints", ckpt, ":promote") != FWT_OK ||
+        (!base_model && fwt__account_url(&p->job_url, c, acc, "rlorTrainerJobs", job, "") != FWT_OK)) {
         int code = fwt_error_last()->code;
         promote_destroy(&p->w);
         return code;
@@ -318,12 +365,13 @@ static int start(fwt_future **out, fwt_client *c, const char *acc, const char *j
                                                          : fwt__asprintf("accounts/%s/deployments/%s", acc,
                                                                          opts->hot_load_deployment_id);
     p->body = cJSON_CreateObject();
-    int ok = p->checkpoint && p->post_url && output_model && trainer && p->body &&
+    int ok = p->checkpoint && p->job && p->post_url && output_model && trainer && p->body &&
              (hl || !(opts && opts->hot_load_deployment_id && *opts->hot_load_deployment_id));
     if (ok) {
         ok &= fwt__json_add_string(p->body, "output_model", output_model) == FWT_OK;
         ok &= fwt__json_add_string(p->body, "trainer_job_id", trainer) == FWT_OK;
-        ok &= fwt__json_add_string(p->body, "base_model", base_model) == FWT_OK;
+        if (base_model) /* else read from the job first (on_job) */
+            ok &= fwt__json_add_string(p->body, "base_model", base_model) == FWT_OK;
         if (hl)
             ok &= fwt__json_add_string(p->body, "hot_load_deployment_id", hl) == FWT_OK;
         if (!p->o.disable_async && !(fwt__client_compat(c) & FWT__COMPAT_NO_ASYNC_PROMOTION)) {
@@ -352,8 +400,9 @@ static int check_common(fwt_future **out, fwt_client *c, const char *output_mode
     int rc = fwt_promote_validate_output_model_id(output_model_id);
     if (rc != FWT_OK)
         return rc;
-    if (!base_model || !*base_model)
-        return fwt__last_set(FWT_EINVAL, "base_model is required (e.g. \"accounts/fireworks/models/...\")");
+    if (base_model && !*base_model)
+        return fwt__last_set(FWT_EINVAL, "base_model is empty: pass NULL to read it from the trainer job, or the base "
+                                         "model (e.g. \"accounts/fireworks/models/...\")");
     if (opts && opts->hot_load_deployment_id && *opts->hot_load_deployment_id && !strchr(opts->hot_load_deployment_id, '/') &&
         fwt__check_id("hot_load_deployment_id", opts->hot_load_deployment_id) != FWT_OK)
         return FWT_EINVAL;

@@ -13,6 +13,7 @@
 #include "api/progress_waiter.h"
 #include "api/sampling_internal.h"
 #include "json/json.h"
+#include "json/jwrite.h"
 
 #define MAX_TOKEN_ID 2147483647
 #define MAX_SEED 9007199254740992LL /* 2^53: a JSON number holds it exactly */
@@ -113,49 +114,63 @@ static int validate(const fwt_sample_request *r, const char *fn)
     return FWT_OK;
 }
 
+/* The wire body (its shape is documented in sampling_decode.c), written once as text: each attempt then only
+ * copies it, where a cJSON tree cost a printf and sscanf round trip per number on every attempt. A raw cJSON
+ * item carries it so the call layer prints it as it is. NULL when out of memory. */
 static cJSON *build_body(const fwt_sample_request *r, const char *model)
 {
-    cJSON *b = cJSON_CreateObject();
-    int ok = b && fwt__json_add_string(b, "model", model) == FWT_OK;
-    if (ok && r->prompt_text) {
-        ok = fwt__json_add_string(b, "prompt", r->prompt_text) == FWT_OK;
-    } else if (ok) {
-        cJSON *p = cJSON_AddArrayToObject(b, "prompt");
-        ok = p != NULL;
-        for (size_t i = 0; ok && i < r->n_prompt_tokens; i++) {
-            cJSON *t = cJSON_CreateNumber((double)r->prompt_tokens[i]);
-            ok = t && cJSON_AddItemToArray(p, t);
-            if (!ok)
-                cJSON_Delete(t);
-        }
+    fwt__jw w;
+    fwt__jw_init(&w, 256 + (r->prompt_text ? strlen(r->prompt_text) * 2 : r->n_prompt_tokens * 12));
+    fwt__jw_lit(&w, "{\"model\":");
+    fwt__jw_string(&w, model);
+    fwt__jw_lit(&w, ",\"prompt\":");
+    if (r->prompt_text) {
+        fwt__jw_string(&w, r->prompt_text);
+    } else {
+        fwt__jw_char(&w, '[');
+        fwt__jw_int_list(&w, r->prompt_tokens, r->n_prompt_tokens);
+        fwt__jw_char(&w, ']');
     }
-    ok = ok && fwt__json_add_int64(b, "max_tokens", r->max_tokens) == FWT_OK;
-    ok = ok && fwt__json_add_int64(b, "n", r->n) == FWT_OK;
-    ok = ok && fwt__json_add_double(b, "temperature", r->temperature) == FWT_OK;
-    ok = ok && fwt__json_add_double(b, "top_p", r->top_p) == FWT_OK;
-    ok = ok && fwt__json_add_int64(b, "top_k", r->top_k) == FWT_OK;
-    if (ok && r->has_seed)
-        ok = fwt__json_add_int64(b, "seed", r->seed) == FWT_OK;
-    if (ok && r->n_stop) {
-        cJSON *st = cJSON_AddArrayToObject(b, "stop");
-        ok = st != NULL;
-        for (size_t i = 0; ok && i < r->n_stop; i++) {
-            cJSON *sv = cJSON_CreateString(r->stop[i]);
-            ok = sv && cJSON_AddItemToArray(st, sv);
-            if (!ok)
-                cJSON_Delete(sv);
-        }
+    fwt__jw_lit(&w, ",\"max_tokens\":");
+    fwt__jw_int(&w, r->max_tokens);
+    fwt__jw_lit(&w, ",\"n\":");
+    fwt__jw_int(&w, r->n);
+    fwt__jw_lit(&w, ",\"temperature\":");
+    fwt__jw_double(&w, r->temperature);
+    fwt__jw_lit(&w, ",\"top_p\":");
+    fwt__jw_double(&w, r->top_p);
+    fwt__jw_lit(&w, ",\"top_k\":");
+    fwt__jw_int(&w, r->top_k);
+    if (r->has_seed) {
+        fwt__jw_lit(&w, ",\"seed\":");
+        fwt__jw_int(&w, r->seed);
     }
-    if (ok && r->logprobs)
-        ok = fwt__json_add_int64(b, "logprobs", 1) == FWT_OK;
-    if (ok && r->echo)
-        ok = fwt__json_add_bool(b, "echo", 1) == FWT_OK;
-    ok = ok && fwt__json_add_bool(b, "raw_output", 1) == FWT_OK;
-    if (!ok) {
-        cJSON_Delete(b);
+    if (r->n_stop) {
+        fwt__jw_lit(&w, ",\"stop\":[");
+        for (size_t i = 0; i < r->n_stop; i++) {
+            if (i)
+                fwt__jw_char(&w, ',');
+            fwt__jw_string(&w, r->stop[i]);
+        }
+        fwt__jw_char(&w, ']');
+    }
+    if (r->logprobs)
+        fwt__jw_lit(&w, ",\"logprobs\":1");
+    if (r->echo)
+        fwt__jw_lit(&w, ",\"echo\":true");
+    fwt__jw_lit(&w, ",\"raw_output\":true}");
+    char *text = fwt__jw_take(&w, NULL);
+    if (!text)
+        return NULL;
+    fwt__json_hooks_install();
+    cJSON *raw = cJSON_CreateRaw("");
+    if (!raw) {
+        fwt__free_mem(text);
         return NULL;
     }
-    return b;
+    cJSON_free(raw->valuestring); /* same allocator: the hooks route cJSON through fwt__malloc */
+    raw->valuestring = text;
+    return raw;
 }
 
 void fwt__sample_spec_clear(fwt__sample_spec *s)

@@ -172,8 +172,11 @@ int fwt__parse_forward_output(const cJSON *json, fwt_forward_output **out, fwt__
 int fwt__parse_metrics(const cJSON *obj, fwt_metrics **out, fwt__err *err);
 fwt_sampler_save *fwt__sampler_save_new(const char *path, const char *snapshot_name, fwt_sampler_type type,
                                         const char *previous);
-/* rl: also send the sampling logprobs and advantages (docs/protocol.md §4.10). */
+/* rl: also send the sampling logprobs and advantages (docs/protocol.md §4.10). The "data" array as a raw
+ * item holding the text fwt__batch_write makes (json/jwrite.h); NULL when out of memory. */
 cJSON *fwt__batch_to_json(const fwt_batch *b, int rl);
+struct fwt__jw;
+int fwt__batch_write(struct fwt__jw *w, const fwt_batch *b, int rl); /* returns the writer's error */
 /* Every datum has what the loss needs (rl: logprobs + advantages, else weights); FWT_EINVAL naming the gap. */
 int fwt__batch_check_inputs(const fwt_batch *b, int rl, const char *loss_name, const char *fn);
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "api/training_impl.h"
+#include "json/jwrite.h"
 
 /* ---- batch ---- */
 
@@ -162,96 +163,85 @@ int fwt_batch_add_datum(fwt_batch *b, const fwt_datum *d)
     return add_datum(b, d, 0, "fwt_batch_add_datum");
 }
 
-static cJSON *tensor(const void *data, size_t n, int is_float)
+/* One TensorData {"data": [...], "dtype": ..., "shape": [n]} (docs/protocol.md §4.10), keys in the order
+ * the cJSON encoder used, so the text is the same wherever the numbers print the same. */
+static void write_tensor(fwt__jw *w, const char *name, const void *v, size_t n, int is_float)
 {
-    cJSON *t = cJSON_CreateObject();
-    cJSON *arr = cJSON_CreateArray();
-    cJSON *shape = cJSON_CreateArray();
-    if (!t || !arr || !shape)
-        goto oom;
-    for (size_t i = 0; i < n; i++) {
-        double v = is_float ? (double)((const float *)data)[i] : (double)((const int64_t *)data)[i];
-        cJSON *num = cJSON_CreateNumber(v);
-        if (!num || !cJSON_AddItemToArray(arr, num)) {
-            cJSON_Delete(num);
-            goto oom;
-        }
-    }
-    cJSON *dim = cJSON_CreateNumber((double)n);
-    if (!dim || !cJSON_AddItemToArray(shape, dim)) {
-        cJSON_Delete(dim);
-        goto oom;
-    }
-    cJSON_AddItemToObject(t, "data", arr);
-    arr = NULL;
-    if (fwt__json_add_string(t, "dtype", is_float ? "float32" : "int64"))
-        goto oom;
-    cJSON_AddItemToObject(t, "shape", shape);
-    return t;
-oom:
-    cJSON_Delete(t);
-    cJSON_Delete(arr);
-    cJSON_Delete(shape);
-    return NULL;
+    fwt__jw_string(w, name);
+    fwt__jw_lit(w, ":{\"data\":[");
+    if (is_float)
+        fwt__jw_float_list(w, v, n);
+    else
+        fwt__jw_int_list(w, v, n);
+    if (is_float)
+        fwt__jw_lit(w, "],\"dtype\":\"float32\",\"shape\":[");
+    else
+        fwt__jw_lit(w, "],\"dtype\":\"int64\",\"shape\":[");
+    fwt__jw_int(w, (int64_t)n);
+    fwt__jw_lit(w, "]}");
 }
 
 /* docs/protocol.md §4.10: Datum = {model_input: {chunks: [{type: encoded_text, tokens}]}, loss_fn_inputs: {...}}.
  * loss_fn_inputs: target_tokens (int64), weights (float32) when present; with `rl` also the sampling
  * logprobs and the advantages (float32). cross_entropy never gets the RL inputs. */
-cJSON *fwt__batch_to_json(const fwt_batch *b, int rl)
+int fwt__batch_write(fwt__jw *w, const fwt_batch *b, int rl)
 {
-    cJSON *data = cJSON_CreateArray();
-    if (!data)
-        return NULL;
+    fwt__jw_char(w, '[');
     for (size_t i = 0; i < b->n; i++) {
         const datum *d = &b->d[i];
-        cJSON *dj = cJSON_CreateObject();
-        cJSON *mi = dj ? cJSON_AddObjectToObject(dj, "model_input") : NULL;
-        cJSON *chunks = mi ? cJSON_AddArrayToObject(mi, "chunks") : NULL;
-        cJSON *chunk = cJSON_CreateObject();
-        cJSON *toks = cJSON_CreateArray();
-        int ok = dj && mi && chunks && chunk && toks && cJSON_AddItemToArray(data, dj);
-        if (!ok) {
-            cJSON_Delete(dj);
-            cJSON_Delete(chunk);
-            cJSON_Delete(toks);
-            cJSON_Delete(data);
-            return NULL;
-        }
-        cJSON_AddItemToArray(chunks, chunk);
-        ok = fwt__json_add_string(chunk, "type", "encoded_text") == FWT_OK;
-        for (size_t k = 0; ok && k < d->n_tokens; k++) {
-            cJSON *num = cJSON_CreateNumber((double)d->tokens[k]);
-            ok = num && cJSON_AddItemToArray(toks, num);
-            if (!ok)
-                cJSON_Delete(num);
-        }
-        cJSON_AddItemToObject(chunk, "tokens", toks);
-        cJSON *lfi = ok ? cJSON_AddObjectToObject(dj, "loss_fn_inputs") : NULL;
+        if (i)
+            fwt__jw_char(w, ',');
+        fwt__jw_lit(w, "{\"model_input\":{\"chunks\":[{\"type\":\"encoded_text\",\"tokens\":[");
+        fwt__jw_int_list(w, d->tokens, d->n_tokens);
+        fwt__jw_lit(w, "]}]},\"loss_fn_inputs\":{");
+        write_tensor(w, "target_tokens", d->targets, d->n_targets, 0);
         const struct {
             const char *name;
-            const void *v;
-            int is_float;
-        } in[] = {{"target_tokens", d->targets, 0},
-                  {"weights", d->weights, 1},
-                  {"logprobs", rl ? d->logprobs : NULL, 1},
-                  {"advantages", rl ? d->advantages : NULL, 1}};
-        for (size_t k = 0; lfi && k < sizeof in / sizeof in[0]; k++) {
+            const float *v;
+        } in[] = {{"weights", d->weights}, {"logprobs", rl ? d->logprobs : NULL}, {"advantages", rl ? d->advantages : NULL}};
+        for (size_t k = 0; k < sizeof in / sizeof in[0]; k++) {
             if (!in[k].v)
                 continue;
-            cJSON *tj = tensor(in[k].v, d->n_targets, in[k].is_float);
-            if (!tj) {
-                lfi = NULL;
-                break;
-            }
-            cJSON_AddItemToObject(lfi, in[k].name, tj);
+            fwt__jw_char(w, ',');
+            write_tensor(w, in[k].name, in[k].v, d->n_targets, 1);
         }
-        if (!lfi) {
-            cJSON_Delete(data);
-            return NULL;
-        }
+        fwt__jw_lit(w, "}}");
     }
-    return data;
+    fwt__jw_char(w, ']');
+    return w->err;
+}
+
+/* Bytes the batch's text will take, roughly, so the writer rarely grows. */
+static size_t batch_size_hint(const fwt_batch *b, int rl)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const datum *d = &b->d[i];
+        size_t floats = (d->weights != NULL) + (rl && d->logprobs) + (rl && d->advantages);
+        n += 256 + d->n_tokens * (2 * 7 + floats * 12);
+    }
+    return n;
+}
+
+cJSON *fwt__batch_to_json(const fwt_batch *b, int rl)
+{
+    fwt__jw w;
+    fwt__jw_init(&w, batch_size_hint(b, rl));
+    fwt__batch_write(&w, b, rl);
+    char *text = fwt__jw_take(&w, NULL);
+    if (!text)
+        return NULL;
+    fwt__json_hooks_install();
+    cJSON *raw = cJSON_CreateRaw("");
+    if (!raw) {
+        fwt__free_mem(text);
+        return NULL;
+    }
+    /* Hand the text over instead of copying it: the hooks give cJSON the library's allocator, so
+     * cJSON_Delete frees it with the allocator that made it. */
+    cJSON_free(raw->valuestring);
+    raw->valuestring = text;
+    return raw;
 }
 
 /* Every datum carries the inputs `loss` needs (docs/protocol.md §4.10); sets the last error naming the first gap. */

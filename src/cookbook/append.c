@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -25,16 +26,70 @@
 /* Largest integer every JSON reader (doubles) represents exactly. */
 #define MAX_EXACT_INT ((int64_t)1 << 53)
 
+/* Extras of a version-2 entry (version 1 has none: its struct ends before them). */
+static int check_extras(const fwt_registry_entry *e)
+{
+    if (e->version < 2 || e->n_extra == 0)
+        return FWT_OK;
+    if (!e->extra)
+        return fwt__last_set(FWT_EINVAL, "checkpoint entry: n_extra is %zu but extra is NULL", e->n_extra);
+    for (size_t i = 0; i < e->n_extra; i++) {
+        const fwt_registry_extra *x = &e->extra[i];
+        if (!x->key || !x->key[0])
+            return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra %zu has no key", i);
+        if (fwt__ckpt_is_own_key(x->key))
+            return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra key \"%s\" is a field of the entry; set the field",
+                                 x->key);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(e->extra[j].key, x->key) == 0)
+                return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra key \"%s\" appears twice", x->key);
+        if (x->reserved0 != 0)
+            return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra \"%s\": reserved0 must be 0", x->key);
+        switch (x->type) {
+        case FWT_REGISTRY_VALUE_NULL:
+        case FWT_REGISTRY_VALUE_BOOL: break;
+        case FWT_REGISTRY_VALUE_INT:
+            if (x->int_value < -MAX_EXACT_INT || x->int_value > MAX_EXACT_INT)
+                return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra \"%s\": %" PRId64 " is beyond 2^53", x->key,
+                                     x->int_value);
+            break;
+        case FWT_REGISTRY_VALUE_DOUBLE:
+            if (!isfinite(x->double_value))
+                return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra \"%s\" is not a finite number", x->key);
+            break;
+        case FWT_REGISTRY_VALUE_STRING:
+            if (!x->string_value)
+                return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra \"%s\" is a STRING without string_value",
+                                     x->key);
+            break;
+        case FWT_REGISTRY_VALUE_JSON: {
+            cJSON *v = x->string_value ? cJSON_Parse(x->string_value) : NULL;
+            int ok = v && (cJSON_IsObject(v) || cJSON_IsArray(v));
+            cJSON_Delete(v);
+            if (!ok)
+                return fwt__last_set(FWT_EINVAL,
+                                     "checkpoint entry: extra \"%s\" of type JSON must hold a JSON object or array",
+                                     x->key);
+            break;
+        }
+        default:
+            return fwt__last_set(FWT_EINVAL, "checkpoint entry: extra \"%s\" has unknown type %d", x->key,
+                                 (int)x->type);
+        }
+    }
+    return FWT_OK;
+}
+
 int fwt__ckpt_check_entry(const fwt_registry_entry *e)
 {
     if (!e)
         return fwt__last_set(FWT_EINVAL, "checkpoint entry is NULL");
-    if (e->version != FWT_REGISTRY_ENTRY_VERSION)
+    if (e->version != 1 && e->version != FWT_REGISTRY_ENTRY_VERSION)
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: unknown version %u (use fwt_registry_entry_init)",
                              e->version);
     if (!e->name || !e->name[0])
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: name is required");
-    if (e->step < 0 || e->step > MAX_EXACT_INT)
+    if (e->step < -1 || e->step > MAX_EXACT_INT)
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: step %" PRId64 " is out of range", e->step);
     if (e->data_consumed < 0 || e->data_consumed > MAX_EXACT_INT)
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: data_consumed %" PRId64 " is out of range",
@@ -46,7 +101,34 @@ int fwt__ckpt_check_entry(const fwt_registry_entry *e)
     if ((e->state_path && !e->state_path[0]) || (e->sampler_path && !e->sampler_path[0]) ||
         (e->base_model && !e->base_model[0]))
         return fwt__last_set(FWT_EINVAL, "checkpoint entry: optional strings must be NULL or non-empty");
-    return FWT_OK;
+    return check_extras(e);
+}
+
+/* One checked extra; 0 on OOM. */
+static int add_extra(cJSON *o, const fwt_registry_extra *x)
+{
+    char num[40];
+    switch (x->type) {
+    case FWT_REGISTRY_VALUE_NULL: return cJSON_AddNullToObject(o, x->key) != NULL;
+    case FWT_REGISTRY_VALUE_BOOL: return cJSON_AddBoolToObject(o, x->key, x->int_value != 0) != NULL;
+    case FWT_REGISTRY_VALUE_INT:
+        snprintf(num, sizeof num, "%" PRId64, x->int_value);
+        return cJSON_AddRawToObject(o, x->key, num) != NULL;
+    case FWT_REGISTRY_VALUE_DOUBLE:
+        /* cJSON prints 15 digits, or 17 when 15 do not read back the same, with '.' whatever the locale. */
+        return cJSON_AddNumberToObject(o, x->key, x->double_value) != NULL;
+    case FWT_REGISTRY_VALUE_STRING: return cJSON_AddStringToObject(o, x->key, x->string_value) != NULL;
+    default: {
+        cJSON *v = cJSON_Parse(x->string_value); /* checked to be an object or array */
+        if (!v)
+            return 0;
+        if (!cJSON_AddItemToObject(o, x->key, v)) {
+            cJSON_Delete(v);
+            return 0;
+        }
+        return 1;
+    }
+    }
 }
 
 /* The record as one line, "...}\n". Numbers are printed as integers (cJSON would go through a double format). */
@@ -57,7 +139,8 @@ static char *serialise(const fwt_registry_entry *e, size_t *len)
     int ok = o != NULL;
     ok = ok && cJSON_AddStringToObject(o, "name", e->name);
     snprintf(num, sizeof num, "%" PRId64, e->step);
-    ok = ok && cJSON_AddRawToObject(o, "step", num);
+    if (e->step >= 0) /* -1: the line had no step */
+        ok = ok && cJSON_AddRawToObject(o, "step", num);
     snprintf(num, sizeof num, "%" PRId64, e->data_consumed);
     ok = ok && cJSON_AddRawToObject(o, "data_consumed", num);
     if (ok && e->state_path)
@@ -67,6 +150,8 @@ static char *serialise(const fwt_registry_entry *e, size_t *len)
     ok = ok && cJSON_AddStringToObject(o, "source_job_id", e->source_job_id);
     if (ok && e->base_model)
         ok = cJSON_AddStringToObject(o, "base_model", e->base_model) != NULL;
+    for (size_t i = 0; ok && e->version >= 2 && i < e->n_extra; i++)
+        ok = add_extra(o, &e->extra[i]);
     char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text)

@@ -158,6 +158,20 @@ static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
     return FWT_OK;
 }
 
+/*
+ * The step an entry was saved at. A line without `step` (the tinker
+ * cookbook's) records the loop position as `batch`; neither → 0.
+ */
+static int64_t entry_step(const fwt_registry_entry *e)
+{
+    int64_t batch = 0;
+    if (e->step >= 0)
+        return e->step;
+    if (fwt_registry_entry_extra_int(&batch, e, "batch") == FWT_OK && batch >= 0)
+        return batch;
+    return 0;
+}
+
 /* Decide how the run begins (see checkpointer.h) and restore it. */
 static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
 {
@@ -185,15 +199,15 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     } else if (last) {
         rc = load(c, last->state_path, 1);
         if (rc == FWT_OK)
-            rc = remember_state(c, last->step, last->state_path); /* step_done/finish of this step save no DCP */
+            rc = remember_state(c, entry_step(last), last->state_path); /* its step saves no DCP again */
         if (rc == FWT_OK) {
             c->mode = FWT_RESUME_AUTO;
-            c->start_step = last->step;
+            c->start_step = entry_step(last);
             c->start_data = last->data_consumed;
         }
     } else if (init) {
         char *ref = NULL;
-        rc = fwt_checkpoint_spec_resolve(&ref, init);
+        rc = fwt_checkpoint_spec_resolve_for_job(&ref, init, c->job_id); /* a bare name: this job's */
         if (rc == FWT_OK)
             rc = load(c, ref, !o->init_weights_only);
         fwt__free_mem(ref);

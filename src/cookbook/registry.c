@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,10 +34,42 @@ int fwt_registry_entry_init(fwt_registry_entry *e, unsigned int version)
 {
     if (!e)
         return fwt__last_set(FWT_EINVAL, "fwt_registry_entry_init: entry is NULL");
-    if (version != FWT_REGISTRY_ENTRY_VERSION)
+    if (version != 1 && version != FWT_REGISTRY_ENTRY_VERSION)
         return fwt__last_set(FWT_EINVAL, "fwt_registry_entry_init: unknown version %u", version);
-    memset(e, 0, sizeof *e);
+    /* A version-1 caller's struct ends before n_extra: never write past it. */
+    memset(e, 0, version == 1 ? offsetof(fwt_registry_entry, n_extra) : sizeof *e);
     e->version = version;
+    return FWT_OK;
+}
+
+const fwt_registry_extra *fwt_registry_entry_extra(const fwt_registry_entry *e, const char *key)
+{
+    if (!e || !key || e->version < 2)
+        return NULL;
+    for (size_t i = 0; i < e->n_extra && e->extra; i++)
+        if (e->extra[i].key && strcmp(e->extra[i].key, key) == 0)
+            return &e->extra[i];
+    return NULL;
+}
+
+int fwt_registry_entry_extra_int(int64_t *out, const fwt_registry_entry *e, const char *key)
+{
+    if (!out || !e || !key)
+        return fwt__last_set(FWT_EINVAL, "fwt_registry_entry_extra_int: out, entry and key are required");
+    *out = 0;
+    const fwt_registry_extra *x = fwt_registry_entry_extra(e, key);
+    if (!x)
+        return fwt__last_set(FWT_ENOTFOUND, "entry \"%s\" has no key \"%s\"", e->name ? e->name : "", key);
+    if (x->type != FWT_REGISTRY_VALUE_INT)
+        return fwt__last_set(FWT_EINVAL, "key \"%s\" of entry \"%s\" is a %s, not an integer", key,
+                             e->name ? e->name : "",
+                             x->type == FWT_REGISTRY_VALUE_DOUBLE   ? "non-integer number"
+                             : x->type == FWT_REGISTRY_VALUE_STRING ? "string"
+                             : x->type == FWT_REGISTRY_VALUE_BOOL   ? "boolean"
+                             : x->type == FWT_REGISTRY_VALUE_NULL   ? "null"
+                                                                    : "JSON object or array");
+    *out = x->int_value;
+    fwt__last_ok();
     return FWT_OK;
 }
 
@@ -59,6 +92,11 @@ int fwt_registry_entry_is_promotable(const fwt_registry_entry *e)
 
 static void entry_release(fwt_registry_entry *e)
 {
+    for (size_t i = 0; i < e->n_extra && e->extra; i++) {
+        fwt__free_mem((char *)e->extra[i].key);
+        fwt__free_mem((char *)e->extra[i].string_value);
+    }
+    fwt__free_mem((fwt_registry_extra *)e->extra);
     fwt__free_mem((char *)e->name);
     fwt__free_mem((char *)e->state_path);
     fwt__free_mem((char *)e->sampler_path);
@@ -176,6 +214,80 @@ static int get_text(const cJSON *obj, const char *key, const char **out, const c
     return 0;
 }
 
+/* One extra value from its JSON; 0 on OOM. */
+static int read_extra(fwt_registry_extra *x, const cJSON *v)
+{
+    memset(x, 0, sizeof *x);
+    x->key = fwt__strdup(v->string);
+    if (!x->key)
+        return 0;
+    if (cJSON_IsNull(v)) {
+        x->type = FWT_REGISTRY_VALUE_NULL;
+    } else if (cJSON_IsBool(v)) {
+        x->type = FWT_REGISTRY_VALUE_BOOL;
+        x->int_value = cJSON_IsTrue(v);
+    } else if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        x->double_value = d;
+        /* Range first, so the cast is defined. */
+        if (d >= -MAX_EXACT_INT && d <= MAX_EXACT_INT && (double)(int64_t)d == d) {
+            x->type = FWT_REGISTRY_VALUE_INT;
+            x->int_value = (int64_t)d;
+        } else {
+            x->type = FWT_REGISTRY_VALUE_DOUBLE;
+        }
+    } else if (cJSON_IsString(v)) {
+        x->type = FWT_REGISTRY_VALUE_STRING;
+        x->string_value = fwt__strdup(v->valuestring ? v->valuestring : "");
+        return x->string_value != NULL;
+    } else {
+        x->type = FWT_REGISTRY_VALUE_JSON;
+        char *text = cJSON_PrintUnformatted(v);
+        x->string_value = text ? fwt__strdup(text) : NULL;
+        cJSON_free(text);
+        return x->string_value != NULL;
+    }
+    return 1;
+}
+
+static int is_own_key(const char *k)
+{
+    static const char *const own[] = {"name", "step", "data_consumed", "state_path", "sampler_path", "source_job_id",
+                                      "base_model"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strcmp(k, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int fwt__ckpt_is_own_key(const char *key)
+{
+    return is_own_key(key);
+}
+
+/* Every key that is not one of the entry's own, in file order; 0 on OOM (what was read is in e for release). */
+static int read_extras(fwt_registry_entry *e, const cJSON *obj)
+{
+    size_t n = 0;
+    for (const cJSON *v = obj->child; v; v = v->next)
+        n += v->string && !is_own_key(v->string);
+    if (n == 0)
+        return 1;
+    fwt_registry_extra *x = fwt__calloc(n, sizeof *x);
+    if (!x)
+        return 0;
+    e->extra = x;
+    for (const cJSON *v = obj->child; v; v = v->next) {
+        if (!v->string || is_own_key(v->string))
+            continue;
+        int ok = read_extra(&x[e->n_extra], v);
+        e->n_extra++; /* counted even when half-filled, so the release frees it */
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 /*
  * Classify one line (without its '\n'). LINE_GARBAGE: not a JSON object
  * (what a torn write leaves). LINE_BAD_ENTRY: a JSON object that is not a
@@ -221,7 +333,7 @@ static enum line_class parse_line(const char *s, size_t n, fwt_registry_entry *e
         bad = "name";
     else if (!name)
         bad = "name", msg = "is missing";
-    else if (get_count(obj, "step", 1, &step, &msg) < 0)
+    else if (get_count(obj, "step", 0, &step, &msg) < 0)
         bad = "step";
     else if (get_count(obj, "data_consumed", 0, &data, &msg) < 0)
         bad = "data_consumed";
@@ -246,16 +358,20 @@ static enum line_class parse_line(const char *s, size_t n, fwt_registry_entry *e
 
     memset(e, 0, sizeof *e);
     e->version = FWT_REGISTRY_ENTRY_VERSION;
-    e->step = step;
+    /* No `step` is not corruption (the tinker cookbook writes `batch`): -1 says it is unknown. */
+    e->step = cJSON_GetObjectItemCaseSensitive(obj, "step") && !cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, "step"))
+                  ? step
+                  : -1;
     e->data_consumed = data;
     e->name = fwt__strdup(name);
     e->state_path = fwt__strdup(state);
     e->sampler_path = fwt__strdup(sampler);
     e->source_job_id = fwt__strdup(job);
     e->base_model = fwt__strdup(base);
+    int extras_ok = read_extras(e, obj);
     cJSON_Delete(obj);
-    if (!e->name || (state && !e->state_path) || (sampler && !e->sampler_path) || (job && !e->source_job_id) ||
-        (base && !e->base_model)) {
+    if (!extras_ok || !e->name || (state && !e->state_path) || (sampler && !e->sampler_path) ||
+        (job && !e->source_job_id) || (base && !e->base_model)) {
         entry_release(e);
         return LINE_NOMEM;
     }

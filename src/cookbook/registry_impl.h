@@ -41,6 +41,9 @@ int fwt__ckpt_read_all(char **buf, size_t *len, const char *path, int *err_no);
 /* "<dir>/checkpoints.jsonl"; NULL on OOM. */
 char *fwt__ckpt_join(const char *log_path);
 
+/* 1 if `key` is one of the entry's own keys (name, step, ...), which an extra may not use. */
+int fwt__ckpt_is_own_key(const char *key);
+
 /* Validate an entry for appending; sets the last error, returns FWT_EINVAL. */
 int fwt__ckpt_check_entry(const fwt_registry_entry *e);
 

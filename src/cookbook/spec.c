@@ -60,3 +60,16 @@ int fwt_checkpoint_spec_resolve(char **out, const char *spec)
     fwt__free_mem(job);
     return rc;
 }
+
+int fwt_checkpoint_spec_resolve_for_job(char **out, const char *spec, const char *job_id)
+{
+    if (out && job_id && spec && spec[0] && !strchr(spec, ':') && !strchr(spec, '/')) {
+        /* A bare name: a checkpoint of the run's own job, as the cookbook accepts (docs/protocol.md §6). */
+        *out = NULL;
+        int rc = fwt_resolve_checkpoint_path(out, spec, job_id);
+        if (rc == FWT_OK)
+            fwt__last_ok();
+        return rc;
+    }
+    return fwt_checkpoint_spec_resolve(out, spec);
+}

@@ -247,6 +247,34 @@ static int check_deployment(fwt_weight_syncer *s)
     return FWT_OK;
 }
 
+/*
+ * Before a delta: does every replica still hold the snapshot it applies to?
+ * A hotload made outside this syncer (another syncer, a rollback by hand)
+ * replaces it, and a delta against it can then only be rejected. 1 yes,
+ * 0 no (*held names what replica 0 holds, caller frees), < 0 the status
+ * could not be read (error set).
+ */
+static int deployment_holds_ours(fwt_weight_syncer *s, char **held)
+{
+    *held = NULL;
+    fwt_hotload_status *st = NULL;
+    int rc = fwt_deployment_hotload_status(&st, s->client, s->deployment_id, s->base_model);
+    if (rc != FWT_OK)
+        return rc;
+    size_t n = fwt_hotload_status_replica_count(st);
+    int ours = n > 0 && s->base_identity;
+    for (size_t i = 0; ours && i < n; i++) {
+        const char *cur = fwt_hotload_status_current_identity(st, i);
+        ours = cur && strcmp(cur, s->base_identity) == 0;
+    }
+    if (!ours) {
+        const char *cur = fwt_hotload_status_current_identity(st, 0);
+        *held = fwt__strdup(cur ? cur : "(nothing)");
+    }
+    fwt_hotload_status_free(st);
+    return ours;
+}
+
 fwt_sampler_type fwt_weight_syncer_next_type(const fwt_weight_syncer *s)
 {
     if (!s)
@@ -401,6 +429,44 @@ static int save_call(char **snapshot_out, fwt_sampler_type *type_out, fwt_weight
         return rc;
     }
     fwt_sampler_type t = resolve_type(s, type);
+    if (hotload && s->o.lora_rank == 0 && t == FWT_SAMPLER_DELTA) {
+        char *held = NULL;
+        int ours = deployment_holds_ours(s, &held);
+        if (ours < 0) {
+            /* Unknown holdings: a base always applies. */
+            char *msg = fwt__asprintf("weight syncer: cannot read what deployment %s holds (%s); sending a base",
+                                      s->deployment_id, fwt_error_last()->message);
+            if (msg)
+                fwt_client_log(s->client, FWT_LOG_WARN, msg);
+            fwt__free_mem(msg);
+        } else if (!ours) {
+            char *msg = fwt__asprintf("weight syncer: deployment %s holds %s, not %s (a hotload outside this syncer); "
+                                      "sending a base instead of a delta",
+                                      s->deployment_id, held ? held : "another snapshot",
+                                      s->base_identity ? s->base_identity : "(none)");
+            if (msg && type == FWT_SAMPLER_AUTO)
+                fwt_client_log(s->client, FWT_LOG_INFO, msg);
+            fwt__free_mem(msg);
+        }
+        if (ours != 1 && type == FWT_SAMPLER_DELTA) {
+            /* An explicit delta cannot apply: refuse before saving anything. */
+            rc = fwt__last_set(FWT_ESTATE,
+                               "deployment %s holds %s, but a delta applies on top of %s (the last snapshot this "
+                               "syncer loaded); save a base (FWT_SAMPLER_AUTO or FWT_SAMPLER_BASE)",
+                               s->deployment_id, held ? held : "an unknown snapshot",
+                               s->base_identity ? s->base_identity : "(none)");
+            fwt__free_mem(held);
+            s->force_base = 1;
+            s->last.total_ms = now_ms() - t0;
+            return rc;
+        }
+        fwt__free_mem(held);
+        if (ours != 1) {
+            set_identity(s, NULL);
+            s->force_base = 1;
+            t = FWT_SAMPLER_BASE;
+        }
+    }
     s->last.type = t;
     char *snap = NULL, *prev = NULL;
     rc = do_save(s, name, t, &snap, &prev);

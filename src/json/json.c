@@ -1,54 +1,9 @@
-/* Typed, case-sensitive accessors over cJSON (docs/internals.md reliability §3). */
+/* Typed, case-sensitive accessors over cJSON (docs/internals.md reliability §3). The parser is jparse.c. */
 #include <math.h>
 #include <string.h>
 
 #include "fwt_util.h"
 #include "json/json.h"
-
-#define FWT_JSON_MAX_DEPTH 256
-
-/* cJSON's nesting limit is a compile-time 1000 in the system library; bound it lower ourselves. */
-static int depth_ok(const char *s, size_t len)
-{
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-            continue;
-        }
-        if (c == '"')
-            in_str = 1;
-        else if (c == '{' || c == '[') {
-            if (++depth > FWT_JSON_MAX_DEPTH)
-                return 0;
-        } else if (c == '}' || c == ']')
-            depth--;
-    }
-    return 1;
-}
-
-cJSON *fwt__json_parse(const char *text, size_t len)
-{
-    if (!text || !len || !depth_ok(text, len))
-        return NULL;
-    fwt__json_hooks_install();
-    /* Copy to an exact NUL-terminated buffer: cJSON had overflows on unterminated input (docs/internals.md reliability §3). */
-    char *buf = fwt__strndup(text, len);
-    if (!buf)
-        return NULL;
-    if (strlen(buf) != len) { /* embedded NUL: not JSON */
-        fwt__free_mem(buf);
-        return NULL;
-    }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
-    fwt__free_mem(buf);
-    return j;
-}
 
 const cJSON *fwt__json_get(const cJSON *obj, const char *key)
 {

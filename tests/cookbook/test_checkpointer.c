@@ -152,7 +152,7 @@ static void test_option_checks(void **state)
     opts_for(&o, "opts", "ckptr-opts", 0, -5);
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_EINVAL);
     opts_for(&o, "opts", "ckptr-opts", 0, 0);
-    o.init_from_checkpoint = "no-colon";
+    o.init_from_checkpoint = "no/colon"; /* a bare name (no ":", no "/") is a checkpoint of the job itself */
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_EINVAL);
     assert_non_null(strstr(fwt_error_last()->message, "<job_id>:<checkpoint_name>"));
     /* a checkpoint that does not exist: the load's own error, no checkpointer */

@@ -9,7 +9,10 @@
  *  - resume picks the highest resumable step, not the last line;
  *  - the final save never writes the DCP of a step twice (counted at the
  *    server through the checkpoint listing's creation times);
- *  - base_model is recorded without the caller repeating it.
+ *  - base_model is recorded without the caller repeating it;
+ *  - init_from_checkpoint takes a bare checkpoint name (the run's own job),
+ *    and a registry line without `step` (the tinker cookbook's, with
+ *    `batch`) resumes at its batch, extra keys kept.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -426,6 +429,61 @@ static void test_final_save_once(void **state)
     fwt_training_free(t);
 }
 
+/* ---- the cookbooks' own forms (issue 12 item 6) ---------------------------- */
+
+static void test_bare_name_and_stepless_line(void **state)
+{
+    (void)state;
+    fwt_training *t = open_training("fix-bare");
+    char log[128];
+    log_dir(log, sizeof log, "bare-src");
+    fwt_checkpointer_options o;
+    opts_for(&o, log, "fix-bare", 2, 0);
+    fwt_checkpointer *c = NULL;
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
+    assert_int_equal(fwt_checkpointer_step_done(c, 2, 5, NULL), FWT_OK);
+    fwt_checkpointer_free(c);
+
+    /* a new log_path starting from "step-2" of the same job */
+    char log2[128];
+    log_dir(log2, sizeof log2, "bare-init");
+    opts_for(&o, log2, "fix-bare", 2, 0);
+    o.init_from_checkpoint = "step-2";
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
+    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_INIT);
+    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://fix-bare/step-2");
+    fwt_checkpointer_free(c);
+
+    /* a registry line as the tinker cookbook writes it: no step, the loop position in "batch" */
+    char log3[128];
+    log_dir(log3, sizeof log3, "bare-tinker");
+    fwt_registry_extra x[2];
+    memset(x, 0, sizeof x);
+    x[0].key = "batch";
+    x[0].type = FWT_REGISTRY_VALUE_INT;
+    x[0].int_value = 2;
+    x[1].key = "epoch";
+    x[1].type = FWT_REGISTRY_VALUE_INT;
+    x[1].int_value = 0;
+    fwt_registry_entry e;
+    fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
+    e.name = "000002";
+    e.step = -1;
+    e.data_consumed = 5;
+    e.state_path = "cross_job://fix-bare/step-2";
+    e.source_job_id = "fix-bare";
+    e.extra = x;
+    e.n_extra = 2;
+    assert_int_equal(fwt_registry_append(log3, &e), FWT_OK);
+    opts_for(&o, log3, "fix-bare", 2, 0);
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
+    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
+    assert_int_equal(fwt_checkpointer_start_step(c), 2);
+    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 5);
+    fwt_checkpointer_free(c);
+    fwt_training_free(t);
+}
+
 int main(int argc, char **argv)
 {
     self_path = argv[0];
@@ -436,6 +494,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_writers),
         cmocka_unit_test(test_resume_highest_step),
         cmocka_unit_test(test_final_save_once),
+        cmocka_unit_test(test_bare_name_and_stepless_line),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -42,7 +42,7 @@ static void test_help_and_usage(void **state)
     expect("checkpoints", "--help", NULL, NULL, NULL, 0, "checkpoints resolve NAME", NULL);
     expect("promote", NULL, NULL, NULL, NULL, 2, NULL, "exactly one of --checkpoints-jsonl");
     expect("promote", "--checkpoints-jsonl", "x", "--job-id", "j", 2, NULL, "exactly one of");
-    expect("promote", "--job-id", "j", NULL, NULL, 2, NULL, "--base-model is required");
+    expect("promote", "--job-id", "j", "--hot-load-deployment-id", "", 2, NULL, "needs a deployment id");
     expect("promote", "--checkpoints-jsonl", "x", "--step", "-3", 2, NULL, "--step needs a non-negative integer");
     expect("promote", "--checkpoints-jsonl", "x", "--output-model-id", "Bad_Id", 2, NULL, "--output-model-id");
     expect("promote", "--checkpoints-jsonl", NULL, NULL, NULL, 2, NULL, "needs a value");
@@ -82,8 +82,8 @@ static void test_promote_needs_key(void **state)
     char file[64];
     snprintf(file, sizeof file, "%s/checkpoints.jsonl", dir);
     unsetenv("FIREWORKS_API_KEY");
-    /* no base model anywhere: usage error before any request */
-    expect("promote", "--checkpoints-jsonl", file, NULL, NULL, 2, NULL, "records no base_model: pass --base-model");
+    /* no base model anywhere: it is read from the job, which needs the key */
+    expect("promote", "--checkpoints-jsonl", file, NULL, NULL, 2, NULL, "FIREWORKS_API_KEY is not set");
     /* a torn tail is ignored, with a warning */
     FILE *fp = fopen(file, "a");
     assert_non_null(fp);

@@ -422,7 +422,8 @@ static void test_append_refuses_corrupt_and_bad_entries(void **state)
     assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "", 3, "s", NULL);
     assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
-    set_entry(&e, "step-3", -1, "s", NULL);
+    set_entry(&e, "step-3", -2, "s", NULL); /* -1 is "no step"; below that is invalid */
+    e.data_consumed = 0;
     assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
     set_entry(&e, "step-3", 3, "", "x");
     assert_int_equal(fwt_registry_append(f->dir, &e), FWT_EINVAL);
@@ -436,7 +437,7 @@ static void test_append_refuses_corrupt_and_bad_entries(void **state)
     /* log_path that is a file */
     assert_int_equal(fwt_registry_append(f->file, &e), FWT_EIO);
     assert_int_equal(fwt_registry_entry_init(NULL, 1), FWT_EINVAL);
-    assert_int_equal(fwt_registry_entry_init(&e, 2), FWT_EINVAL);
+    assert_int_equal(fwt_registry_entry_init(&e, 3), FWT_EINVAL);
 }
 
 /* A write cut short by the file size limit: the append fails with FWT_EIO and leaves no visible record. */
@@ -693,6 +694,204 @@ static void test_random_files(void **state)
     }
 }
 
+/* Keys the cookbooks write beyond ours are kept, readable by name, and written back in order (issue 12 item 6). */
+static void test_extras_roundtrip(void **state)
+{
+    fixture *f = *state;
+    const char *line = "{\"name\":\"step-20\",\"step\":20,\"data_consumed\":80,\"raw_rows_consumed\":81,"
+                       "\"training_shape\":\"accounts/fireworks/trainingShapes/ts-8b\",\"epoch\":1,\"batch\":20,"
+                       "\"lr\":0.0001,\"done\":false,\"note\":null,\"big\":1e300,\"meta\":{\"a\":[1,2]},"
+                       "\"state_path\":\"cross_job://job-abc/step-20\",\"source_job_id\":\"job-abc\"}\n";
+    write_file(f->file, line, strlen(line));
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    const fwt_registry_entry *e = fwt_registry_get(l, 0);
+    assert_int_equal(e->version, FWT_REGISTRY_ENTRY_VERSION);
+    assert_int_equal(e->n_extra, 9);
+    static const char *const keys[] = {"raw_rows_consumed", "training_shape", "epoch", "batch", "lr",
+                                       "done", "note", "big", "meta"};
+    for (size_t i = 0; i < 9; i++)
+        assert_string_equal(e->extra[i].key, keys[i]); /* file order */
+    int64_t v = -1;
+    assert_int_equal(fwt_registry_entry_extra_int(&v, e, "raw_rows_consumed"), FWT_OK);
+    assert_int_equal(v, 81);
+    assert_int_equal(fwt_registry_entry_extra_int(&v, e, "epoch"), FWT_OK);
+    assert_int_equal(v, 1);
+    assert_int_equal(fwt_registry_entry_extra_int(&v, e, "batch"), FWT_OK);
+    assert_int_equal(v, 20);
+    assert_int_equal(fwt_registry_entry_extra_int(&v, e, "missing"), FWT_ENOTFOUND);
+    assert_non_null(strstr(fwt_error_last()->message, "has no key \"missing\""));
+    assert_int_equal(fwt_registry_entry_extra_int(&v, e, "training_shape"), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "is a string, not an integer"));
+    const fwt_registry_extra *x = fwt_registry_entry_extra(e, "training_shape");
+    assert_int_equal(x->type, FWT_REGISTRY_VALUE_STRING);
+    assert_string_equal(x->string_value, "accounts/fireworks/trainingShapes/ts-8b");
+    x = fwt_registry_entry_extra(e, "lr");
+    assert_int_equal(x->type, FWT_REGISTRY_VALUE_DOUBLE);
+    assert_true(x->double_value == 0.0001);
+    assert_int_equal(fwt_registry_entry_extra(e, "done")->type, FWT_REGISTRY_VALUE_BOOL);
+    assert_int_equal(fwt_registry_entry_extra(e, "done")->int_value, 0);
+    assert_int_equal(fwt_registry_entry_extra(e, "note")->type, FWT_REGISTRY_VALUE_NULL);
+    assert_int_equal(fwt_registry_entry_extra(e, "big")->type, FWT_REGISTRY_VALUE_DOUBLE);
+    x = fwt_registry_entry_extra(e, "meta");
+    assert_int_equal(x->type, FWT_REGISTRY_VALUE_JSON);
+    assert_string_equal(x->string_value, "{\"a\":[1,2]}");
+    assert_null(fwt_registry_entry_extra(e, "step")); /* our own keys are fields, not extras */
+    assert_null(fwt_registry_entry_extra(NULL, "epoch"));
+
+    /* Written back through append: every key comes back with the same value, in the same order. */
+    char dir2[96];
+    snprintf(dir2, sizeof dir2, "%s/copy", f->dir);
+    assert_int_equal(fwt_registry_append(dir2, e), FWT_OK);
+    fwt_registry *l2 = NULL;
+    assert_int_equal(fwt_registry_read(&l2, dir2), FWT_OK);
+    const fwt_registry_entry *e2 = fwt_registry_get(l2, 0);
+    assert_int_equal(e2->n_extra, e->n_extra);
+    for (size_t i = 0; i < e->n_extra; i++) {
+        assert_string_equal(e2->extra[i].key, e->extra[i].key);
+        assert_int_equal(e2->extra[i].type, e->extra[i].type);
+        assert_int_equal(e2->extra[i].int_value, e->extra[i].int_value);
+        assert_true(e2->extra[i].double_value == e->extra[i].double_value);
+        if (e->extra[i].string_value)
+            assert_string_equal(e2->extra[i].string_value, e->extra[i].string_value);
+    }
+    assert_int_equal(e2->step, 20);
+    assert_int_equal(e2->data_consumed, 80);
+    fwt_registry_free(l2);
+    fwt_registry_free(l);
+
+    /* built by a caller */
+    fwt_registry_extra xs[3];
+    memset(xs, 0, sizeof xs);
+    xs[0].key = "raw_rows_consumed";
+    xs[0].type = FWT_REGISTRY_VALUE_INT;
+    xs[0].int_value = 123;
+    xs[1].key = "training_shape";
+    xs[1].type = FWT_REGISTRY_VALUE_STRING;
+    xs[1].string_value = "ts-a";
+    xs[2].key = "loss";
+    xs[2].type = FWT_REGISTRY_VALUE_DOUBLE;
+    xs[2].double_value = 0.1;
+    fwt_registry_entry in;
+    set_entry(&in, "step-30", 30, "cross_job://job-abc/step-30", NULL);
+    in.extra = xs;
+    in.n_extra = 3;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_OK);
+    size_t len;
+    char *text = slurp(f->file, &len);
+    assert_non_null(strstr(text, "\"raw_rows_consumed\":123,\"training_shape\":\"ts-a\",\"loss\":0.1}\n"));
+    free(text);
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_entry_extra_int(&v, fwt_registry_get(l, 1), "raw_rows_consumed"), FWT_OK);
+    assert_int_equal(v, 123);
+    fwt_registry_free(l);
+
+    /* bad extras are refused, naming the key */
+    xs[1].key = "step";
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "\"step\" is a field of the entry"));
+    xs[1].key = "raw_rows_consumed";
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "appears twice"));
+    xs[1].key = "training_shape";
+    xs[1].string_value = NULL;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    xs[1].type = FWT_REGISTRY_VALUE_JSON;
+    xs[1].string_value = "[1,";
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "must hold a JSON object or array"));
+    xs[1].type = 99;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    xs[1].type = FWT_REGISTRY_VALUE_STRING;
+    xs[1].string_value = "ts-a";
+    xs[2].double_value = 1.0 / 0.0;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    assert_non_null(strstr(fwt_error_last()->message, "\"loss\" is not a finite number"));
+    xs[2].double_value = 0.1;
+    xs[0].int_value = ((int64_t)1 << 53) + 1;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    xs[0].int_value = 1;
+    in.extra = NULL;
+    assert_int_equal(fwt_registry_append(f->dir, &in), FWT_EINVAL);
+    /* a version-1 entry has no extras: the fields after base_model are never read */
+    fwt_registry_entry v1;
+    assert_int_equal(fwt_registry_entry_init(&v1, 1), FWT_OK);
+    v1.name = "step-31";
+    v1.step = 31;
+    v1.state_path = "s31";
+    v1.source_job_id = "j";
+    v1.n_extra = 5; /* garbage past a version-1 struct */
+    assert_int_equal(fwt_registry_append(f->dir, &v1), FWT_OK);
+    assert_int_equal(fwt_registry_entry_init(&v1, 3), FWT_EINVAL);
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 3);
+    assert_int_equal(fwt_registry_get(l, 2)->n_extra, 0);
+    fwt_registry_free(l);
+}
+
+/* A line without `step` (the tinker cookbook writes `batch`) is an entry with step -1, not corruption. */
+static void test_entry_without_step(void **state)
+{
+    fixture *f = *state;
+    const char *lines = "{\"name\":\"000010\",\"batch\":10,\"state_path\":\"tinker://x/state/000010\","
+                        "\"sampler_path\":\"tinker://x/sampler/000010\"}\n"
+                        "{\"name\":\"step-4\",\"step\":4,\"state_path\":\"s4\",\"source_job_id\":\"j\"}\n"
+                        "{\"name\":\"000020\",\"batch\":20,\"state_path\":\"tinker://x/state/000020\"}\n";
+    write_file(f->file, lines, strlen(lines));
+    fwt_registry *l = NULL;
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_int_equal(fwt_registry_count(l), 3);
+    const fwt_registry_entry *e = fwt_registry_get(l, 0);
+    assert_int_equal(e->step, -1);
+    assert_null(e->source_job_id);
+    int64_t batch = 0;
+    assert_int_equal(fwt_registry_entry_extra_int(&batch, e, "batch"), FWT_OK);
+    assert_int_equal(batch, 10);
+    /* the highest known step wins; lines without one come last */
+    assert_string_equal(fwt_registry_last_resumable(l)->name, "step-4");
+    fwt_registry_free(l);
+    /* written back without a step key */
+    char dir2[96];
+    snprintf(dir2, sizeof dir2, "%s/copy", f->dir);
+    fwt_registry_entry in;
+    set_entry(&in, "000030", -1, "tinker://x/state/000030", NULL);
+    in.data_consumed = 0;
+    assert_int_equal(fwt_registry_append(dir2, &in), FWT_OK);
+    assert_int_equal(fwt_registry_read(&l, dir2), FWT_OK);
+    assert_int_equal(fwt_registry_get(l, 0)->step, -1);
+    fwt_registry_free(l);
+    char file2[128];
+    snprintf(file2, sizeof file2, "%s/checkpoints.jsonl", dir2);
+    size_t len;
+    char *text = slurp(file2, &len);
+    assert_null(strstr(text, "\"step\""));
+    free(text);
+    set_entry(&in, "x", -2, "s", NULL);
+    assert_int_equal(fwt_registry_append(dir2, &in), FWT_EINVAL);
+}
+
+/* init_from_checkpoint as the cookbook takes it: a bare name is a checkpoint of the run's own job. */
+static void test_spec_for_job(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "step-4", "job-abc"), FWT_OK);
+    assert_string_equal(out, "cross_job://job-abc/step-4");
+    fwt_free(out);
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "other:step-2", "job-abc"), FWT_OK);
+    assert_string_equal(out, "cross_job://other/step-2");
+    fwt_free(out);
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "gs://b/x", "job-abc"), FWT_OK);
+    assert_string_equal(out, "gs://b/x");
+    fwt_free(out);
+    /* without a job it is the plain resolver */
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "step-4", NULL), FWT_EINVAL);
+    assert_null(out);
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "", "job-abc"), FWT_EINVAL);
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(&out, "a/b", "job-abc"), FWT_EINVAL);
+    assert_int_equal(fwt_checkpoint_spec_resolve_for_job(NULL, "step-4", "job-abc"), FWT_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -708,6 +907,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
         cmocka_unit_test(test_kinds_and_specs),
+        cmocka_unit_test_setup_teardown(test_extras_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entry_without_step, setup, teardown),
+        cmocka_unit_test(test_spec_for_job),
         cmocka_unit_test_setup_teardown(test_random_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

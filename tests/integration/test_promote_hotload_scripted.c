@@ -42,7 +42,8 @@ static void test_promote_invalid_output_id_sends_nothing(void **state)
                      FWT_OK);
     assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, "not/a/checkpoint", "ok", BASE_MODEL, NULL, 1000),
                      FWT_EINVAL);
-    assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "ok", NULL, NULL, 1000), FWT_EINVAL);
+    /* an empty base model (NULL means: read the job's) */
+    assert_int_equal(fwt_promote_checkpoint_result(&m, f->c, CKPT, "ok", "", NULL, 1000), FWT_EINVAL);
     assert_int_equal(fwt_responder_request_count(f->r), 0);
 }
 

@@ -33,7 +33,8 @@ typedef struct fwt_checkpointer_options {
                                             (fwt_training_base_model), else the job's trainingConfig.baseModel */
     int64_t dcp_save_interval;         /**< save STATE every N completed steps; 0 = off (default) */
     int64_t total_steps;               /**< length of the run; 0 = unknown (the run is never "complete") */
-    const char *init_from_checkpoint;  /**< "job_id:checkpoint_name" (or gs://, /path); NULL = none */
+    const char *init_from_checkpoint;  /**< "job_id:checkpoint_name", a bare "checkpoint_name" of job_id itself,
+                                            or gs://, /path (fwt_checkpoint_spec_resolve_for_job); NULL = none */
     int32_t init_weights_only;         /**< nonzero: init_from_checkpoint uses load_state (optimizer reset)
                                             instead of load_state_with_optimizer (the cookbook's default) */
     int32_t reserved0;                 /**< must be 0 */
@@ -70,8 +71,10 @@ typedef enum fwt_resume_mode {
  *  - such an entry exists and init_from_checkpoint is also set → FWT_EINVAL
  *    (they are mutually exclusive: use a new log_path or drop the option);
  *  - such an entry exists → load_state_with_optimizer(state_path), restore
- *    step and data_consumed (FWT_RESUME_AUTO);
- *  - init_from_checkpoint set → resolve it (fwt_checkpoint_spec_resolve),
+ *    step and data_consumed (FWT_RESUME_AUTO); an entry without `step` (the
+ *    tinker cookbook's lines) restores its integer `batch` key, else 0;
+ *  - init_from_checkpoint set → resolve it (fwt_checkpoint_spec_resolve_for_job
+ *    with job_id: a bare name is a checkpoint of this job),
  *    load it, step and data_consumed 0 (FWT_RESUME_INIT);
  *  - else FWT_RESUME_FRESH.
  * A corrupt registry fails with FWT_ECORRUPT; load failures with the error

@@ -16,7 +16,12 @@
  *   SAMPLER (HF base weights)           sampler_path        promotable, not resumable
  *   BOTH                                state_path + sampler_path   resumable and promotable
  * name, step, data_consumed and source_job_id are always written; base_model
- * when known. Unknown keys written by other tools are ignored on read.
+ * when known. Every other key (the loop state the cookbooks write:
+ * raw_rows_consumed, training_shape, epoch, batch, ...) is an *extra*: read
+ * into fwt_registry_entry.extra in file order, readable by name
+ * (fwt_registry_entry_extra, fwt_registry_entry_extra_int) and written back by
+ * fwt_registry_append, so entries round-trip. A line without `step` (the
+ * tinker cookbook's lines carry `batch` instead) is read with step -1.
  */
 #ifndef FWTRAIN_COOKBOOK_REGISTRY_H
 #define FWTRAIN_COOKBOOK_REGISTRY_H
@@ -39,8 +44,36 @@ FWT_API const char *fwt_checkpoint_kind_name(fwt_checkpoint_kind kind);
 /** Parse a kind name (case-insensitive). FWT_EINVAL if unknown. */
 FWT_API int fwt_checkpoint_kind_parse(fwt_checkpoint_kind *out, const char *name);
 
-/** Version of fwt_registry_entry. */
-#define FWT_REGISTRY_ENTRY_VERSION 1
+/** The JSON type of an extra key's value (fwt_registry_extra.type). */
+typedef enum fwt_registry_value_type {
+    FWT_REGISTRY_VALUE_NULL = 0,   /**< null */
+    FWT_REGISTRY_VALUE_BOOL = 1,   /**< true / false: int_value 1 / 0 */
+    FWT_REGISTRY_VALUE_INT = 2,    /**< an integer of magnitude <= 2^53: int_value (and double_value) */
+    FWT_REGISTRY_VALUE_DOUBLE = 3, /**< any other number: double_value (finite) */
+    FWT_REGISTRY_VALUE_STRING = 4, /**< string_value */
+    FWT_REGISTRY_VALUE_JSON = 5    /**< an object or an array: string_value holds its compact JSON text */
+} fwt_registry_value_type;
+
+/**
+ * One key of an entry that is not a field of fwt_registry_entry, with its
+ * value. As output the strings are borrowed from the fwt_registry; as input
+ * (fwt_registry_entry.extra of an appended entry) the caller owns them.
+ */
+typedef struct fwt_registry_extra {
+    const char *key;          /**< the key; non-empty, not one of the entry's own keys */
+    int32_t type;             /**< fwt_registry_value_type */
+    int32_t reserved0;        /**< must be 0 */
+    int64_t int_value;        /**< INT: the value; BOOL: 1 or 0 */
+    double double_value;      /**< DOUBLE: the value; INT: the same value as a double (on read) */
+    const char *string_value; /**< STRING: the text; JSON: the object or array as JSON text */
+} fwt_registry_extra;
+
+/**
+ * Version of fwt_registry_entry. Version 2 added `n_extra` and `extra`; an
+ * entry initialised as version 1 is appended without extras (those fields
+ * are not read). Entries returned by a read are version 2.
+ */
+#define FWT_REGISTRY_ENTRY_VERSION 2
 
 /**
  * One line of checkpoints.jsonl. As input (fwt_registry_append) the
@@ -51,16 +84,32 @@ FWT_API int fwt_checkpoint_kind_parse(fwt_checkpoint_kind *out, const char *name
 typedef struct fwt_registry_entry {
     unsigned int version;       /**< FWT_REGISTRY_ENTRY_VERSION */
     const char *name;           /**< "step-<N>"; required, non-empty */
-    int64_t step;               /**< optimizer steps completed; >= 0 */
+    int64_t step;               /**< optimizer steps completed; >= 0, or -1 for a line without `step`
+                                     (on append: -1 leaves the key out) */
     int64_t data_consumed;      /**< training examples consumed; >= 0 (0 when absent on read) */
     const char *state_path;     /**< STATE/BOTH: DCP reference to resume from, e.g. "cross_job://<job>/step-10" */
     const char *sampler_path;   /**< SAMPLER/BOTH: session-qualified snapshot name to promote */
     const char *source_job_id;  /**< trainer job that made the checkpoint; required on append */
     const char *base_model;     /**< base model, used by promotion when not given; optional */
+    size_t n_extra;             /**< (version 2) number of extra keys */
+    const fwt_registry_extra *extra; /**< (version 2) the extra keys in file order; NULL when n_extra is 0 */
 } fwt_registry_entry;
 
-/** Zero `e` and set its version. FWT_EINVAL for an unknown version. */
+/**
+ * Zero `e` (the fields of that version only) and set its version; step is
+ * 0. FWT_EINVAL for an unknown version.
+ */
 FWT_API int fwt_registry_entry_init(fwt_registry_entry *e, unsigned int version);
+
+/** The extra key `key` of the entry, or NULL if it has none (or `e` is version 1). Borrowed. */
+FWT_API const fwt_registry_extra *fwt_registry_entry_extra(const fwt_registry_entry *e, const char *key);
+
+/**
+ * The integer value of the extra key `key` (e.g. raw_rows_consumed, epoch,
+ * batch). FWT_ENOTFOUND when the entry has no such key, FWT_EINVAL when its
+ * value is not an integer (the message says what it is).
+ */
+FWT_API int fwt_registry_entry_extra_int(int64_t *out, const fwt_registry_entry *e, const char *key);
 
 /** The entry's kind from the paths it carries; 0 if it has neither (never true of a parsed entry). */
 FWT_API int fwt_registry_entry_kind(const fwt_registry_entry *e);
@@ -142,8 +191,13 @@ FWT_API const fwt_registry_entry *fwt_registry_find_promotable_step(const fwt_re
  * withdrawn and FWT_EIO returned: it is not durable and must be appended
  * again.
  *
- * Requires name, step >= 0, data_consumed >= 0, source_job_id, and at least
- * one of state_path / sampler_path (FWT_EINVAL otherwise). A file that
+ * Requires name, step >= 0 (or -1: no `step` key), data_consumed >= 0,
+ * source_job_id, and at least one of state_path / sampler_path; extras
+ * (version 2) need distinct non-empty keys other than the entry's own, a
+ * known type, reserved0 = 0, a string for STRING, valid JSON (an object or
+ * array) for JSON, a finite double_value for DOUBLE and |int_value| <= 2^53
+ * for INT (FWT_EINVAL otherwise, naming the key). They are written after
+ * the entry's own keys, in their order. A file that
  * fwt_registry_read_file calls corrupt is refused with FWT_ECORRUPT
  * (appending would hide it).
  */
@@ -160,6 +214,14 @@ FWT_API int fwt_registry_append_file(const char *path, const fwt_registry_entry 
  * *out is freed with fwt_free.
  */
 FWT_API int fwt_checkpoint_spec_resolve(char **out, const char *spec);
+
+/**
+ * As fwt_checkpoint_spec_resolve, and a bare checkpoint name (no ':' and no
+ * '/', e.g. "step-4") names a checkpoint of `job_id`, the run's own job:
+ * "cross_job://<job_id>/<name>", as the cookbook's init_from_checkpoint
+ * accepts. `job_id` NULL behaves as fwt_checkpoint_spec_resolve.
+ */
+FWT_API int fwt_checkpoint_spec_resolve_for_job(char **out, const char *spec, const char *job_id);
 
 #ifdef __cplusplus
 }

@@ -82,9 +82,14 @@ FWT_API void fwt_weight_syncer_free(fwt_weight_syncer *s);
  * (may be NULL) receives the snapshot name "<name>-<8hex>" (free with
  * fwt_free). A warmup failure is not an error (see
  * fwt_weight_syncer_last_warmup_status). On failure the next checkpoint will
- * be base. A delta that applies on top of a snapshot the deployment does not
- * hold (another sampler save on the same training came in between) is not
- * sent: FWT_ESTATE. Without a deployment this is save_only.
+ * be base. Before a delta the syncer reads what the deployment holds (one
+ * hotload-status GET): when a hotload made outside this syncer replaced its
+ * last snapshot (or the status cannot be read), an FWT_SAMPLER_AUTO
+ * checkpoint is saved as a base instead, and an explicit FWT_SAMPLER_DELTA
+ * is refused with FWT_ESTATE before anything is saved. A delta that applies
+ * on top of a snapshot the deployment does not hold (another sampler save on
+ * the same training came in between) is not sent: FWT_ESTATE. Without a
+ * deployment this is save_only.
  */
 FWT_API int fwt_weight_syncer_save_and_hotload(char **snapshot_out, fwt_weight_syncer *s, const char *name,
                                                fwt_sampler_type type);
