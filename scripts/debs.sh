@@ -147,7 +147,11 @@ import fwtrain
 
 print("python: fwtrain %s from %s, libfwtrain %s at %s" % (fwtrain.__version__, os.path.dirname(fwtrain.__file__),
                                                          fwtrain.library_version, fwtrain.library_path))
-assert fwtrain.library_path.startswith("/usr/lib/"), fwtrain.library_path
+# The library the process mapped: the packaged one (library_path may be the bare SONAME found through ldconfig).
+with open("/proc/self/maps") as maps:
+    mapped = {line.split()[-1] for line in maps if "libfwtrain.so" in line}
+assert mapped and all(p.startswith(("/usr/lib/", "/lib/")) for p in mapped), mapped
+print("python: mapped %s" % ", ".join(sorted(mapped)))
 mgr = fwtrain.TrainerJobManager(api_key=os.environ["FIREWORKS_API_KEY"], base_url=os.environ["FIREWORKS_BASE_URL"])
 created = mgr.create(fwtrain.TrainerJobConfig(base_model="accounts/fireworks/models/fwtrain-local-byte",
                                               job_id="debs-py-job"))
