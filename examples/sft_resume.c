@@ -18,6 +18,13 @@
  *    the server confirmed the save; at start it reloads the last one with
  *    load_state_with_optimizer and restores step and data_consumed;
  *  - the batch of a step is a pure function of data_consumed.
+ * With --resume-source control-plane the run resumes as the current cookbook
+ * does: from the newest DCP checkpoint in the job's checkpoint listing, with
+ * the data position kept in runs/demo/dataloader.json.
+ * If the trainer restarts mid-run (its session is lost), the run recovers in
+ * the same process: fwt_checkpointer_recover opens a new session, reloads the
+ * last confirmed checkpoint, and the loop continues from its step (the steps
+ * after it are recomputed and printed again, with the same losses).
  * The dataset is JSONL, one {"text": "..."} per line; bytes are tokens.
  * Output: one line per step, "step=<N> loss=<mean loss per token, %a>".
  */
@@ -33,7 +40,7 @@
 #include <fwtrain/fwtrain.h>
 
 typedef struct args {
-    const char *log_path, *dataset, *base_model, *job_id, *init_from;
+    const char *log_path, *dataset, *base_model, *job_id, *init_from, *resume_source;
     long steps, interval, batch, seq_len;
     double lr;
 } args;
@@ -49,6 +56,7 @@ static void usage(FILE *f)
     fputs("usage: sft_resume --log-path DIR --dataset FILE.jsonl --steps N [--dcp-save-interval K]\n"
           "                  [--batch-size B] [--seq-len L] [--learning-rate LR] [--base-model M]\n"
           "                  [--job-id ID] [--init-from-checkpoint JOB:NAME]\n"
+          "                  [--resume-source registry|control-plane]\n"
           "Environment: FIREWORKS_BASE_URL, FIREWORKS_API_KEY.\n",
           f);
 }
@@ -85,6 +93,13 @@ static int parse_args(int argc, char **argv, args *a)
         else if (!strcmp(f, "--base-model")) a->base_model = v;
         else if (!strcmp(f, "--job-id")) a->job_id = v;
         else if (!strcmp(f, "--init-from-checkpoint")) a->init_from = v;
+        else if (!strcmp(f, "--resume-source")) {
+            a->resume_source = v;
+            if (v && strcmp(v, "registry") != 0 && strcmp(v, "control-plane") != 0) {
+                fprintf(stderr, "sft_resume: --resume-source is registry or control-plane\n");
+                rc = -1;
+            }
+        }
         else if (!strcmp(f, "--steps")) rc = parse_long(f, v, 1, &a->steps);
         else if (!strcmp(f, "--dcp-save-interval")) rc = parse_long(f, v, 0, &a->interval);
         else if (!strcmp(f, "--batch-size")) rc = parse_long(f, v, 1, &a->batch);
@@ -261,54 +276,90 @@ static int open_job(fwt_job **out, fwt_client *client, const char *job_id, const
     return 0;
 }
 
-static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpointer *ck)
+/*
+ * A failed op or save: if the trainer lost the session (it restarted), the
+ * checkpointer opens a new one, reloads the last confirmed state and says
+ * where to continue; the loop rewinds there and recomputes the steps after
+ * it. 1 when recovered, 0 when the failure stands.
+ */
+static int recovered(fwt_checkpointer *ck, int failure, fwt_training **t, int64_t *step, int64_t *data)
 {
+    if (fwt_checkpointer_recover(ck, failure) != FWT_OK)
+        return 0;
+    *t = fwt_checkpointer_training(ck);
+    *step = fwt_checkpointer_start_step(ck);
+    *data = fwt_checkpointer_start_data_consumed(ck);
+    const char *path = fwt_checkpointer_loaded_path(ck);
+    fprintf(stderr, "sft_resume: the trainer lost the session; recovered in-process (%s), continuing from step %" PRId64 "\n",
+            path ? path : "no checkpoint yet: a fresh model", *step);
+    return 1;
+}
+
+static int train(const args *a, const dataset *d, fwt_checkpointer *ck)
+{
+    fwt_training *t = fwt_checkpointer_training(ck);
     int64_t step = fwt_checkpointer_start_step(ck);
     int64_t data = fwt_checkpointer_start_data_consumed(ck);
     fwt_adam_params adam;
     fwt_adam_params_init(&adam, FWT_ADAM_PARAMS_VERSION);
     adam.learning_rate = a->lr;
-    while (step < a->steps) {
-        fwt_batch *b = NULL;
-        size_t tokens = 0;
-        if (make_batch(&b, d, data, a->batch, a->seq_len, &tokens) != 0) {
-            fwt_batch_free(b);
-            fprintf(stderr, "sft_resume: cannot build a batch\n");
-            return 1;
-        }
-        fwt_forward_output *fo = NULL;
-        int rc = fwt_training_forward_backward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, -1);
-        fwt_batch_free(b);
-        if (rc != FWT_OK)
-            return fail("forward_backward failed");
-        double loss_sum = 0;
-        if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss_sum) != FWT_OK) {
-            /* No metric: the loss is the negative sum of the target logprobs. */
-            loss_sum = 0;
-            for (size_t i = 0; i < fwt_forward_output_count(fo); i++) {
-                size_t n = 0;
-                const float *lp = fwt_forward_output_logprobs(fo, i, &n);
-                for (size_t k = 0; lp && k < n; k++)
-                    loss_sum -= lp[k];
+    for (;;) {
+        while (step < a->steps) {
+            fwt_batch *b = NULL;
+            size_t tokens = 0;
+            if (make_batch(&b, d, data, a->batch, a->seq_len, &tokens) != 0) {
+                fwt_batch_free(b);
+                fprintf(stderr, "sft_resume: cannot build a batch\n");
+                return 1;
             }
+            fwt_forward_output *fo = NULL;
+            int rc = fwt_training_forward_backward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, -1);
+            fwt_batch_free(b);
+            if (rc != FWT_OK) {
+                if (recovered(ck, rc, &t, &step, &data))
+                    continue;
+                return fail("forward_backward failed");
+            }
+            double loss_sum = 0;
+            if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss_sum) != FWT_OK) {
+                /* No metric: the loss is the negative sum of the target logprobs. */
+                loss_sum = 0;
+                for (size_t i = 0; i < fwt_forward_output_count(fo); i++) {
+                    size_t n = 0;
+                    const float *lp = fwt_forward_output_logprobs(fo, i, &n);
+                    for (size_t k = 0; lp && k < n; k++)
+                        loss_sum -= lp[k];
+                }
+            }
+            fwt_forward_output_free(fo);
+            fwt_metrics *m = NULL;
+            rc = fwt_training_optim_step_result(&m, t, &adam, -1);
+            if (rc != FWT_OK) {
+                if (recovered(ck, rc, &t, &step, &data))
+                    continue;
+                return fail("optim_step failed");
+            }
+            fwt_metrics_free(m);
+            step++;
+            data += a->batch;
+            printf("step=%" PRId64 " loss=%a\n", step, loss_sum / (double)tokens);
+            fflush(stdout);
+            int saved = 0;
+            rc = fwt_checkpointer_step_done(ck, step, data, &saved);
+            if (rc != FWT_OK) {
+                if (recovered(ck, rc, &t, &step, &data))
+                    continue;
+                return fail("checkpoint save failed");
+            }
+            if (saved)
+                fprintf(stderr, "sft_resume: saved DCP checkpoint step-%" PRId64 " (STATE)\n", step);
         }
-        fwt_forward_output_free(fo);
-        fwt_metrics *m = NULL;
-        if (fwt_training_optim_step_result(&m, t, &adam, -1) != FWT_OK)
-            return fail("optim_step failed");
-        fwt_metrics_free(m);
-        step++;
-        data += a->batch;
-        printf("step=%" PRId64 " loss=%a\n", step, loss_sum / (double)tokens);
-        fflush(stdout);
-        int saved = 0;
-        if (fwt_checkpointer_step_done(ck, step, data, &saved) != FWT_OK)
-            return fail("checkpoint save failed");
-        if (saved)
-            fprintf(stderr, "sft_resume: saved DCP checkpoint step-%" PRId64 " (STATE)\n", step);
+        int rc = fwt_checkpointer_finish(ck, step, data);
+        if (rc == FWT_OK)
+            break;
+        if (!recovered(ck, rc, &t, &step, &data))
+            return fail("final checkpoint failed");
     }
-    if (fwt_checkpointer_finish(ck, step, data) != FWT_OK)
-        return fail("final checkpoint failed");
     fprintf(stderr, "sft_resume: done; final checkpoint step-%" PRId64 " (BOTH: resumable and promotable) is in %s/checkpoints.jsonl\n",
             step, a->log_path);
     return 0;
@@ -362,6 +413,8 @@ int main(int argc, char **argv)
     co.dcp_save_interval = a.interval;
     co.total_steps = a.steps;
     co.init_from_checkpoint = a.init_from;
+    if (a.resume_source && !strcmp(a.resume_source, "control-plane"))
+        co.resume_source = FWT_RESUME_SOURCE_CONTROL_PLANE;
     if (fwt_checkpointer_start(&ck, t, &co) != FWT_OK) {
         rc = fail("cannot start the run");
         goto out;
@@ -388,7 +441,7 @@ int main(int argc, char **argv)
     default:
         fprintf(stderr, "sft_resume: fresh run on job %s, %ld steps\n", job_id, a.steps);
     }
-    rc = train(&a, &d, t, ck);
+    rc = train(&a, &d, ck);
 out:
     fwt_checkpointer_free(ck);
     fwt_training_free(t);

@@ -13,22 +13,12 @@
 
 #include "fwtrain/cookbook/checkpointer.h"
 #include "fwtrain/client.h"
+#include "checkpointer_impl.h"
 #include "fwt_util.h"
 #include "registry_impl.h"
 
 /* Cookbook DCP_TIMEOUT_S (docs/protocol.md §4.2). */
 #define DEFAULT_OP_TIMEOUT_MS 2700000
-
-struct fwt_checkpointer {
-    fwt_training *t;
-    char *log_path, *job_id, *base_model;
-    int64_t interval, total, timeout_ms;
-    int mode;
-    int complete;
-    int64_t start_step, start_data;
-    char *loaded_path;
-    size_t torn_bytes;
-};
 
 int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int version)
 {
@@ -50,6 +40,8 @@ void fwt_checkpointer_free(fwt_checkpointer *c)
     fwt__free_mem(c->job_id);
     fwt__free_mem(c->base_model);
     fwt__free_mem(c->loaded_path);
+    fwt__free_mem(c->conf_path);
+    fwt_training_free(c->owned); /* a recovery's replacement; the caller's training stays the caller's */
     fwt__free_mem(c);
 }
 
@@ -120,6 +112,10 @@ static int check_options(const fwt_training *t, const fwt_checkpointer_options *
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: op_timeout_ms must be >= -1");
     if (o->base_model && !o->base_model[0])
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: base_model is empty (use NULL)");
+    if (o->resume_source != FWT_RESUME_SOURCE_REGISTRY && o->resume_source != FWT_RESUME_SOURCE_CONTROL_PLANE)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: unknown resume_source %d", (int)o->resume_source);
+    if (o->max_recoveries < -1)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: max_recoveries must be -1 (never), 0 (default) or > 0");
     return FWT_OK;
 }
 
@@ -135,8 +131,22 @@ static int load(fwt_checkpointer *c, const char *path, int with_optimizer)
     return FWT_OK;
 }
 
-/* Decide how the run begins (see checkpoints.h) and restore it. */
-static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
+/* The state an automatic resume would continue from, whichever source it comes from. */
+typedef struct resume_point {
+    char *name;        /* checkpoint name; NULL = nothing to resume */
+    char *state_path;  /* what to load */
+    int64_t step, data_consumed;
+} resume_point;
+
+static void resume_point_clear(resume_point *p)
+{
+    fwt__free_mem(p->name);
+    fwt__free_mem(p->state_path);
+    memset(p, 0, sizeof *p);
+}
+
+/* The registry's resumable entry (and its torn tail, which is warned about). */
+static int point_from_registry(fwt_checkpointer *c, const fwt_checkpointer_options *o, resume_point *p)
 {
     fwt_registry *l = NULL;
     int rc = fwt_registry_read(&l, o->log_path);
@@ -146,38 +156,86 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     c->torn_bytes = fwt_registry_torn_bytes(l);
     if (c->torn_bytes)
         warn_torn(c, o->log_path, last);
+    if (last) {
+        p->name = fwt__strdup(last->name);
+        p->state_path = fwt__strdup(last->state_path);
+        p->step = last->step;
+        p->data_consumed = last->data_consumed;
+        if (!p->name || !p->state_path)
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    fwt_registry_free(l);
+    return rc;
+}
+
+/* The listing's newest resumable step-<N> row and its data position from dataloader.json. */
+static int point_from_control_plane(fwt_checkpointer *c, const fwt_checkpointer_options *o, resume_point *p)
+{
+    fwt_client *client = fwt_training_client(c->t);
+    if (!client)
+        return fwt__last_set(FWT_ESTATE, "fwt_checkpointer_start: the client of the training was freed");
+    int rc = fwt__cp_newest(&p->name, &p->step, client, o->job_id);
+    if (rc != FWT_OK || !p->name)
+        return rc;
+    int found = 0;
+    rc = fwt__dataloader_get(o->log_path, p->name, &p->data_consumed, &found);
+    if (rc == FWT_OK && !found)
+        rc = fwt__last_set(FWT_ECORRUPT,
+                           "the newest resumable checkpoint of job %s is %s, but %s/dataloader.json has no data position "
+                           "for it, so the run cannot resume at the right example (restore the file, or use a new "
+                           "log_path and job)",
+                           o->job_id, p->name, o->log_path);
+    if (rc == FWT_OK)
+        rc = fwt_resolve_checkpoint_path(&p->state_path, p->name, o->job_id);
+    return rc;
+}
+
+/* Decide how the run begins (see checkpointer.h) and restore it. */
+static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
+{
+    resume_point last = {0};
+    int rc = o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE ? point_from_control_plane(c, o, &last)
+                                                                   : point_from_registry(c, o, &last);
+    const char *where = o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE ? "the checkpoint listing of job"
+                                                                            : "the registry in";
     const char *init = o->init_from_checkpoint && o->init_from_checkpoint[0] ? o->init_from_checkpoint : NULL;
-    if (last && c->total > 0 && last->step >= c->total) {
+    if (rc != FWT_OK) {
+        /* fwt_error_last() says why */
+    } else if (last.name && c->total > 0 && last.step >= c->total) {
         /* A finished run: nothing to load and nothing to train. */
         c->mode = FWT_RESUME_COMPLETE;
         c->complete = 1;
-        c->start_step = last->step;
-        c->start_data = last->data_consumed;
-    } else if (last && init) {
+        c->start_step = last.step;
+        c->start_data = last.data_consumed;
+    } else if (last.name && init) {
         rc = fwt__last_set(FWT_EINVAL,
-                           "init_from_checkpoint \"%s\" and the automatic resume from %s/%s (%s, step %" PRId64
+                           "init_from_checkpoint \"%s\" and the automatic resume from %s %s (%s, step %" PRId64
                            ") are mutually exclusive: drop init_from_checkpoint to resume this run, or use a new "
                            "log_path to start from %s",
-                           init, o->log_path, FWT__CKPT_FILE, last->name, last->step, init);
-    } else if (last) {
-        rc = load(c, last->state_path, 1);
+                           init, where, o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE ? o->job_id : o->log_path,
+                           last.name, last.step, init);
+    } else if (last.name) {
+        rc = load(c, last.state_path, 1);
         if (rc == FWT_OK) {
             c->mode = FWT_RESUME_AUTO;
-            c->start_step = last->step;
-            c->start_data = last->data_consumed;
+            c->start_step = last.step;
+            c->start_data = last.data_consumed;
+            rc = fwt__ckpt_confirm(c, last.state_path, 1, last.step, last.data_consumed);
         }
     } else if (init) {
         char *ref = NULL;
         rc = fwt_checkpoint_spec_resolve(&ref, init);
         if (rc == FWT_OK)
             rc = load(c, ref, !o->init_weights_only);
-        fwt__free_mem(ref);
-        if (rc == FWT_OK)
+        if (rc == FWT_OK) {
             c->mode = FWT_RESUME_INIT; /* step and data_consumed restart at 0 */
+            rc = fwt__ckpt_confirm(c, ref, !o->init_weights_only, 0, 0);
+        }
+        fwt__free_mem(ref);
     } else {
         c->mode = FWT_RESUME_FRESH;
     }
-    fwt_registry_free(l);
+    resume_point_clear(&last);
     return rc;
 }
 
@@ -196,6 +254,8 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     c->interval = opts->dcp_save_interval;
     c->total = opts->total_steps;
     c->timeout_ms = opts->op_timeout_ms == 0 ? DEFAULT_OP_TIMEOUT_MS : opts->op_timeout_ms;
+    c->source = opts->resume_source;
+    c->max_recoveries = opts->max_recoveries == 0 ? FWT__CKPT_DEFAULT_MAX_RECOVERIES : opts->max_recoveries;
     c->log_path = fwt__strdup(opts->log_path);
     c->job_id = fwt__strdup(opts->job_id);
     c->base_model = fwt__strdup(opts->base_model);
@@ -228,10 +288,17 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
     fwt_sampler_save *ss = NULL;
     int rc = FWT_OK;
     if (kind & FWT_CHECKPOINT_KIND_STATE) {
-        rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
+        /* The data position first: a checkpoint the listing shows must have one (dataloader.c). */
+        if (c->source == FWT_RESUME_SOURCE_CONTROL_PLANE)
+            rc = fwt__dataloader_put(c->log_path, name, data_consumed);
+        if (rc == FWT_OK)
+            rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
         /* Recorded as a cross-job reference so any later trainer can load it (docs/protocol.md §7.1). */
         if (rc == FWT_OK)
             rc = fwt_resolve_checkpoint_path(&state_path, name, c->job_id);
+        /* The server holds it now: a recovery reloads this state, whatever happens to the registry line. */
+        if (rc == FWT_OK)
+            rc = fwt__ckpt_confirm(c, state_path, 1, step, data_consumed);
     }
     if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
         /* Always a base snapshot: deltas are not promotable (docs/protocol.md §3.6). */

@@ -37,7 +37,31 @@ typedef struct fwt_checkpointer_options {
                                             instead of load_state_with_optimizer (the cookbook's default) */
     int32_t reserved0;                 /**< must be 0 */
     int64_t op_timeout_ms;             /**< deadline of each save/load; 0 = 2700000 (docs/protocol.md §4.2), -1 = none */
+    /**
+     * Where the automatic resume looks (fwt_resume_source): FWT_RESUME_SOURCE_REGISTRY (0, default) or
+     * FWT_RESUME_SOURCE_CONTROL_PLANE. Either way every confirmed save is also appended to checkpoints.jsonl.
+     */
+    int32_t resume_source;
+    /**
+     * How many times fwt_checkpointer_recover may replace a lost session over the checkpointer's life:
+     * 0 = 8 (default), > 0 = that many, -1 = never (recover returns the failure unchanged).
+     */
+    int32_t max_recoveries;
 } fwt_checkpointer_options;
+
+/** Where fwt_checkpointer_start looks for the state to resume (fwt_checkpointer_options.resume_source). */
+typedef enum fwt_resume_source {
+    /** The resumable entry of `{log_path}/checkpoints.jsonl` with the highest step (the original cookbook). */
+    FWT_RESUME_SOURCE_REGISTRY = 0,
+    /**
+     * The trainer job's checkpoint listing, as the current cookbook resumes: the newest resumable
+     * (DCP) row of job_id by parsed createTime whose logical name (session suffix stripped) is
+     * "step-<N>", loaded with load_state_with_optimizer; data_consumed is read from
+     * `{log_path}/dataloader.json` (`{"<checkpoint name>": data_consumed, ...}`, the newest 20 names,
+     * replaced atomically), which the checkpointer writes before each STATE save.
+     */
+    FWT_RESUME_SOURCE_CONTROL_PLANE = 1
+} fwt_resume_source;
 
 /** Fill with defaults. FWT_EINVAL for an unknown version. */
 FWT_API int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int version);
@@ -45,7 +69,7 @@ FWT_API int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsign
 /** How fwt_checkpointer_start began the run. */
 typedef enum fwt_resume_mode {
     FWT_RESUME_FRESH = 0,    /**< nothing to resume: step 0, data_consumed 0 */
-    FWT_RESUME_AUTO = 1,     /**< resumed from the last resumable entry of checkpoints.jsonl */
+    FWT_RESUME_AUTO = 1,     /**< resumed from the last resumable checkpoint (registry or listing, see resume_source) */
     FWT_RESUME_INIT = 2,     /**< weights loaded from init_from_checkpoint; step 0, data_consumed 0 */
     FWT_RESUME_COMPLETE = 3  /**< the registry already holds step >= total_steps: nothing to train */
 } fwt_resume_mode;
@@ -62,6 +86,10 @@ typedef enum fwt_resume_mode {
  *  - init_from_checkpoint set → resolve it (fwt_checkpoint_spec_resolve),
  *    load it, step and data_consumed 0 (FWT_RESUME_INIT);
  *  - else FWT_RESUME_FRESH.
+ * With resume_source FWT_RESUME_SOURCE_CONTROL_PLANE the "entry" above is
+ * the newest resumable "step-<N>" row of job_id's checkpoint listing (its
+ * state loaded as "cross_job://<job_id>/step-<N>", data_consumed from
+ * dataloader.json; a row without a position there is FWT_ECORRUPT).
  * A corrupt registry fails with FWT_ECORRUPT; load failures with the error
  * of the load. Details in fwt_error_last().
  */
@@ -72,11 +100,18 @@ FWT_API void fwt_checkpointer_free(fwt_checkpointer *c);
 
 /** How the run started (fwt_resume_mode). */
 FWT_API int fwt_checkpointer_mode(const fwt_checkpointer *c);
-/** Steps already completed when the run started (the step to continue from). */
+/**
+ * Steps already completed when the run started (the step to continue from);
+ * after a successful fwt_checkpointer_recover, the step of the state it
+ * reloaded (the loop rewinds to it).
+ */
 FWT_API int64_t fwt_checkpointer_start_step(const fwt_checkpointer *c);
-/** data_consumed when the run started. */
+/** data_consumed when the run started, or at the step fwt_checkpointer_recover rewound to. */
 FWT_API int64_t fwt_checkpointer_start_data_consumed(const fwt_checkpointer *c);
-/** The path loaded at start (state_path or resolved init ref), or NULL if nothing was loaded. Borrowed. */
+/**
+ * The path loaded at start (state_path or resolved init ref) or by the last
+ * recovery, or NULL if nothing was loaded. Borrowed.
+ */
 FWT_API const char *fwt_checkpointer_loaded_path(const fwt_checkpointer *c);
 /**
  * Bytes of torn tail fwt_checkpointer_start found and ignored in
@@ -113,6 +148,50 @@ FWT_API int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t dat
  * already is a BOTH entry of this step, nothing is saved again.
  */
 FWT_API int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_consumed);
+
+/* ---- in-process recovery from a lost session ------------------------------ */
+
+/**
+ * The training the loop must use (borrowed): the one given to
+ * fwt_checkpointer_start until a recovery replaced it, then the replacement,
+ * which the checkpointer owns and frees (at the next recovery or in
+ * fwt_checkpointer_free). Fetch it again after every successful
+ * fwt_checkpointer_recover. NULL for NULL.
+ */
+FWT_API fwt_training *fwt_checkpointer_training(const fwt_checkpointer *c);
+
+/**
+ * Recover in-process after an operation of the loop failed with `failure`
+ * (a training op of fwt_checkpointer_training(), or a save of the
+ * checkpointer). Blocking.
+ *
+ * When `failure` means the trainer lost the session or the model (it
+ * restarted or forgot them: FWT_ENOTFOUND, FWT_EEXPIRED; the operation
+ * sequence broke: FWT_ESTATE; it stayed unreachable: FWT_ECONNECT), the
+ * checkpointer opens a new session on the same trainer
+ * (fwt_training_copy_options, fwt_training_new), creates its model, and
+ * reloads the last confirmed state with its optimizer: the last STATE save
+ * the server confirmed in this process, else what fwt_checkpointer_start
+ * loaded (an init_from_checkpoint keeps its init_weights_only choice), else
+ * nothing (a fresh model). It then returns FWT_OK and logs one warning
+ * (client log callback) saying what was lost and where the run continues.
+ * The loop must rewind: continue with fwt_checkpointer_training(c) from
+ * fwt_checkpointer_start_step(c) and fwt_checkpointer_start_data_consumed(c),
+ * recomputing the steps after that point (never skipping them), so the
+ * results are those of an uninterrupted run.
+ *
+ * Any other failure is returned unchanged with fwt_error_last() untouched
+ * (not a lost session: the loop should stop). Past max_recoveries, or when
+ * the new session, model or load fails, returns that error (details in
+ * fwt_error_last()); the checkpointer keeps its previous training then.
+ * The training given to start is no longer used after a recovery: the
+ * caller may free it at once (its unload fails, the model being gone).
+ * FWT_EINVAL for NULL or failure == FWT_OK.
+ */
+FWT_API int fwt_checkpointer_recover(fwt_checkpointer *c, int failure);
+
+/** Number of successful fwt_checkpointer_recover calls so far (0 for NULL). */
+FWT_API int fwt_checkpointer_recoveries(const fwt_checkpointer *c);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,55 @@
+/*
+ * Internals of fwt_checkpointer shared by its files: checkpointer.c (start,
+ * saves), control_plane.c and dataloader.c (control-plane resume),
+ * recover.c (in-process recovery from a lost session).
+ */
+#ifndef FWT_COOKBOOK_CHECKPOINTER_IMPL_H
+#define FWT_COOKBOOK_CHECKPOINTER_IMPL_H
+
+#include <stdint.h>
+
+#include "fwtrain/checkpoint_list.h"
+#include "fwtrain/client.h"
+#include "fwtrain/cookbook/checkpointer.h"
+#include "fwtrain/jobs.h"
+
+/* Recoveries allowed when max_recoveries is 0. */
+#define FWT__CKPT_DEFAULT_MAX_RECOVERIES 8
+
+struct fwt_checkpointer {
+    fwt_training *t;        /* in use: the caller's, or `owned` after a recovery */
+    fwt_training *owned;    /* the replacement opened by the last recovery (ours to free); NULL before */
+    char *log_path, *job_id, *base_model;
+    int64_t interval, total, timeout_ms;
+    int source;             /* fwt_resume_source */
+    int mode;
+    int complete;
+    int64_t start_step, start_data;
+    char *loaded_path;
+    size_t torn_bytes;
+    /* The last state the server confirmed (what a recovery reloads); conf_path NULL = a fresh model. */
+    int64_t conf_step, conf_data;
+    char *conf_path;
+    int conf_with_optimizer;
+    int max_recoveries;     /* resolved: -1 never, else the limit */
+    int recoveries;
+};
+
+/* The last confirmed state is now `path` (copied) at step/data; FWT_ENOMEM leaves the old one. */
+int fwt__ckpt_confirm(fwt_checkpointer *c, const char *path, int with_optimizer, int64_t step, int64_t data);
+
+/* control_plane.c: "step-<N>" → 1 and *step; anything else 0. */
+int fwt__ckpt_parse_step_name(const char *name, int64_t *step);
+/*
+ * The newest resumable "step-<N>" row of job_id's listing by parsed createTime:
+ * *out_name its logical name (fwt_free) and *out_step N, or *out_name NULL
+ * when there is none. Listing failures are returned (fwt_error_last()).
+ */
+int fwt__cp_newest(char **out_name, int64_t *out_step, fwt_client *client, const char *job_id);
+
+/* dataloader.c: {log_path}/dataloader.json. A missing file or name is *found = 0; a bad file FWT_ECORRUPT. */
+int fwt__dataloader_get(const char *log_path, const char *name, int64_t *data_consumed, int *found);
+/* Record name → data_consumed as the newest name (keeps 20), replacing the file atomically and durably. */
+int fwt__dataloader_put(const char *log_path, const char *name, int64_t data_consumed);
+
+#endif /* FWT_COOKBOOK_CHECKPOINTER_IMPL_H */
