@@ -41,9 +41,10 @@ int fwt__ckpt_confirm(fwt_checkpointer *c, const char *path, int with_optimizer,
 /* control_plane.c: "step-<N>" → 1 and *step; anything else 0. */
 int fwt__ckpt_parse_step_name(const char *name, int64_t *step);
 /*
- * The newest resumable "step-<N>" row of job_id's listing by parsed createTime:
+ * The newest resumable row of job_id's listing by parsed createTime, named "step-<N>":
  * *out_name its logical name (fwt_free) and *out_step N, or *out_name NULL
- * when there is none. Listing failures are returned (fwt_error_last()).
+ * when the job has no resumable row. A newest row of another name is
+ * FWT_EUNSUPPORTED; listing failures are returned (fwt_error_last()).
  */
 int fwt__cp_newest(char **out_name, int64_t *out_step, fwt_client *client, const char *job_id);
 

@@ -503,6 +503,11 @@ static void test_dataloader_file(void **state)
         assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_ECORRUPT);
         assert_non_null(strstr(fwt_error_last()->message, "dataloader.json"));
     }
+    /* A newest DCP row the checkpointer did not name: its step is unknown, so the start stops (never skips it). */
+    write_file(log, "dataloader.json", "{\"step-25\": 75}\n");
+    assert_int_equal(fwt_training_save_state_result(NULL, t, "manual-best", 0, -1), FWT_OK);
+    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_EUNSUPPORTED);
+    assert_non_null(strstr(fwt_error_last()->message, "manual-best"));
     /* Both modes refuse an unknown source. */
     o.resume_source = 7;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_EINVAL);

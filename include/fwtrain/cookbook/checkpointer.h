@@ -89,7 +89,10 @@ typedef enum fwt_resume_mode {
  * With resume_source FWT_RESUME_SOURCE_CONTROL_PLANE the "entry" above is
  * the newest resumable "step-<N>" row of job_id's checkpoint listing (its
  * state loaded as "cross_job://<job_id>/step-<N>", data_consumed from
- * dataloader.json; a row without a position there is FWT_ECORRUPT).
+ * dataloader.json; a row without a position there is FWT_ECORRUPT; a newest
+ * resumable row that is not named "step-<N>" is FWT_EUNSUPPORTED, never
+ * skipped). The listing may lag behind the last save: resuming from the row
+ * before it is still exact, only a few more steps are recomputed.
  * A corrupt registry fails with FWT_ECORRUPT; load failures with the error
  * of the load. Details in fwt_error_last().
  */
