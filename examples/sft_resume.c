@@ -21,6 +21,11 @@
  * With --resume-source control-plane the run resumes as the current cookbook
  * does: from the newest DCP checkpoint in the job's checkpoint listing, with
  * the data position kept in runs/demo/dataloader.json.
+ * --async-saves sends the periodic saves without waiting (each is recorded
+ * once the server confirmed it, in step order); --ttl-seconds lets the server
+ * drop periodic saves after that long (the final one is kept);
+ * --save-every-seconds also saves by wall time; --output-model-id promotes the
+ * final checkpoint to a model.
  * If the trainer restarts mid-run (its session is lost), the run recovers in
  * the same process: fwt_checkpointer_recover opens a new session, reloads the
  * last confirmed checkpoint, and the loop continues from its step (the steps
@@ -40,8 +45,9 @@
 #include <fwtrain/fwtrain.h>
 
 typedef struct args {
-    const char *log_path, *dataset, *base_model, *job_id, *init_from, *resume_source;
-    long steps, interval, batch, seq_len;
+    const char *log_path, *dataset, *base_model, *job_id, *init_from, *resume_source, *output_model_id;
+    long steps, interval, batch, seq_len, ttl_seconds, save_every_s;
+    int async_saves;
     double lr;
 } args;
 
@@ -56,7 +62,8 @@ static void usage(FILE *f)
     fputs("usage: sft_resume --log-path DIR --dataset FILE.jsonl --steps N [--dcp-save-interval K]\n"
           "                  [--batch-size B] [--seq-len L] [--learning-rate LR] [--base-model M]\n"
           "                  [--job-id ID] [--init-from-checkpoint JOB:NAME]\n"
-          "                  [--resume-source registry|control-plane]\n"
+          "                  [--resume-source registry|control-plane] [--async-saves]\n"
+          "                  [--ttl-seconds S] [--save-every-seconds S] [--output-model-id ID]\n"
           "Environment: FIREWORKS_BASE_URL, FIREWORKS_API_KEY.\n",
           f);
 }
@@ -88,6 +95,10 @@ static int parse_args(int argc, char **argv, args *a)
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             usage(stdout);
             exit(0);
+        } else if (!strcmp(f, "--async-saves")) {
+            a->async_saves = 1; /* a switch: no value */
+            i++;
+            continue;
         } else if (!strcmp(f, "--log-path")) a->log_path = v;
         else if (!strcmp(f, "--dataset")) a->dataset = v;
         else if (!strcmp(f, "--base-model")) a->base_model = v;
@@ -100,6 +111,9 @@ static int parse_args(int argc, char **argv, args *a)
                 rc = -1;
             }
         }
+        else if (!strcmp(f, "--output-model-id")) a->output_model_id = v;
+        else if (!strcmp(f, "--ttl-seconds")) rc = parse_long(f, v, 0, &a->ttl_seconds);
+        else if (!strcmp(f, "--save-every-seconds")) rc = parse_long(f, v, 0, &a->save_every_s);
         else if (!strcmp(f, "--steps")) rc = parse_long(f, v, 1, &a->steps);
         else if (!strcmp(f, "--dcp-save-interval")) rc = parse_long(f, v, 0, &a->interval);
         else if (!strcmp(f, "--batch-size")) rc = parse_long(f, v, 1, &a->batch);
@@ -352,7 +366,8 @@ static int train(const args *a, const dataset *d, fwt_checkpointer *ck)
                 return fail("checkpoint save failed");
             }
             if (saved)
-                fprintf(stderr, "sft_resume: saved DCP checkpoint step-%" PRId64 " (STATE)\n", step);
+                fprintf(stderr, "sft_resume: %s DCP checkpoint step-%" PRId64 " (STATE)\n",
+                        a->async_saves ? "sent" : "saved", step);
         }
         int rc = fwt_checkpointer_finish(ck, step, data);
         if (rc == FWT_OK)
@@ -362,6 +377,9 @@ static int train(const args *a, const dataset *d, fwt_checkpointer *ck)
     }
     fprintf(stderr, "sft_resume: done; final checkpoint step-%" PRId64 " (BOTH: resumable and promotable) is in %s/checkpoints.jsonl\n",
             step, a->log_path);
+    const fwt_model *m = fwt_checkpointer_promoted_model(ck);
+    if (m)
+        fprintf(stderr, "sft_resume: promoted to %s\n", fwt_model_name(m));
     return 0;
 }
 
@@ -415,6 +433,10 @@ int main(int argc, char **argv)
     co.init_from_checkpoint = a.init_from;
     if (a.resume_source && !strcmp(a.resume_source, "control-plane"))
         co.resume_source = FWT_RESUME_SOURCE_CONTROL_PLANE;
+    co.async_saves = a.async_saves;
+    co.ttl_seconds = a.ttl_seconds;
+    co.save_interval_ms = (int64_t)a.save_every_s * 1000;
+    co.output_model_id = a.output_model_id;
     if (fwt_checkpointer_start(&ck, t, &co) != FWT_OK) {
         rc = fail("cannot start the run");
         goto out;

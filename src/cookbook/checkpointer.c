@@ -29,7 +29,7 @@ int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsigned int v
     memset(opts, 0, sizeof *opts);
     opts->version = version;
     opts->op_timeout_ms = DEFAULT_OP_TIMEOUT_MS;
-    return FWT_OK;
+    return fwt_promote_options_init(&opts->promote, FWT_PROMOTE_OPTIONS_VERSION);
 }
 
 void fwt_checkpointer_free(fwt_checkpointer *c)
@@ -41,6 +41,11 @@ void fwt_checkpointer_free(fwt_checkpointer *c)
     fwt__free_mem(c->base_model);
     fwt__free_mem(c->loaded_path);
     fwt__free_mem(c->conf_path);
+    fwt__ckpt_async_drop(c); /* unconfirmed saves get no line (fwt_checkpointer_flush records them) */
+    fwt__ckpt_names_clear(c);
+    fwt__free_mem(c->output_model_id);
+    fwt__free_mem(c->final_sampler);
+    fwt_model_free(c->promoted);
     fwt_training_free(c->owned); /* a recovery's replacement; the caller's training stays the caller's */
     fwt__free_mem(c);
 }
@@ -116,6 +121,17 @@ static int check_options(const fwt_training *t, const fwt_checkpointer_options *
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: unknown resume_source %d", (int)o->resume_source);
     if (o->max_recoveries < -1)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: max_recoveries must be -1 (never), 0 (default) or > 0");
+    if (o->ttl_seconds < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: ttl_seconds must be >= 0 (0 = kept forever)");
+    if (o->save_interval_ms < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: save_interval_ms must be >= 0 (0 = off)");
+    if (o->log_dir_policy < FWT_LOG_DIR_RESUME || o->log_dir_policy > FWT_LOG_DIR_FAIL_IF_EXISTS)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: unknown log_dir_policy %d", (int)o->log_dir_policy);
+    if (o->output_model_id && fwt_promote_validate_output_model_id(o->output_model_id) != FWT_OK)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: output_model_id: %s", fwt_error_last()->message);
+    if (o->output_model_id && o->promote.version != FWT_PROMOTE_OPTIONS_VERSION)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: promote options: unknown version %u "
+                             "(fwt_checkpointer_options_init fills them)", o->promote.version);
     return FWT_OK;
 }
 
@@ -194,8 +210,13 @@ static int point_from_control_plane(fwt_checkpointer *c, const fwt_checkpointer_
 static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
 {
     resume_point last = {0};
-    int rc = o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE ? point_from_control_plane(c, o, &last)
-                                                                   : point_from_registry(c, o, &last);
+    int rc = FWT_OK;
+    if (o->log_dir_policy == FWT_LOG_DIR_OVERWRITE)
+        ; /* a fresh run by request: nothing is resumed, not even from the listing */
+    else if (o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE)
+        rc = point_from_control_plane(c, o, &last);
+    else
+        rc = point_from_registry(c, o, &last);
     const char *where = o->resume_source == FWT_RESUME_SOURCE_CONTROL_PLANE ? "the checkpoint listing of job"
                                                                             : "the registry in";
     const char *init = o->init_from_checkpoint && o->init_from_checkpoint[0] ? o->init_from_checkpoint : NULL;
@@ -256,14 +277,26 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     c->timeout_ms = opts->op_timeout_ms == 0 ? DEFAULT_OP_TIMEOUT_MS : opts->op_timeout_ms;
     c->source = opts->resume_source;
     c->max_recoveries = opts->max_recoveries == 0 ? FWT__CKPT_DEFAULT_MAX_RECOVERIES : opts->max_recoveries;
+    c->ttl_seconds = opts->ttl_seconds;
+    c->save_interval_ms = opts->save_interval_ms;
+    c->clock_ms = opts->clock_ms;
+    c->clock_payload = opts->clock_payload;
+    c->async_saves = opts->async_saves != 0;
+    c->dir_policy = opts->log_dir_policy;
+    c->promote = opts->promote;
     c->log_path = fwt__strdup(opts->log_path);
     c->job_id = fwt__strdup(opts->job_id);
     c->base_model = fwt__strdup(opts->base_model);
-    if (!c->log_path || !c->job_id || (opts->base_model && !c->base_model)) {
+    c->output_model_id = fwt__strdup(opts->output_model_id);
+    if (!c->log_path || !c->job_id || (opts->base_model && !c->base_model) ||
+        (opts->output_model_id && !c->output_model_id)) {
         fwt_checkpointer_free(c);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    rc = begin(c, opts);
+    rc = fwt__ckpt_apply_dir_policy(c->log_path, c->dir_policy);
+    if (rc == FWT_OK)
+        rc = begin(c, opts);
+    c->last_save_ms = fwt__ckpt_now_ms(c);
     if (rc != FWT_OK) {
         fwt_checkpointer_free(c);
         return rc;
@@ -271,6 +304,73 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     *out = c;
     fwt__last_ok();
     return FWT_OK;
+}
+
+int fwt__ckpt_record(fwt_checkpointer *c, const char *name, int64_t step, int64_t data_consumed,
+                     const char *state_path, const char *sampler_path)
+{
+    fwt_registry_entry e;
+    fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
+    e.name = name;
+    e.step = step;
+    e.data_consumed = data_consumed;
+    e.state_path = state_path;
+    e.sampler_path = sampler_path;
+    e.source_job_id = c->job_id;
+    e.base_model = c->base_model;
+    return fwt_registry_append(c->log_path, &e);
+}
+
+/* A blocking save of `kind` with the given TTL; the line once the server confirmed every part. */
+static int save_now(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fwt_checkpoint_kind kind,
+                    int64_t ttl_seconds)
+{
+    char name[40];
+    snprintf(name, sizeof name, "step-%" PRId64, step);
+
+    char *state_path = NULL, *server_path = NULL;
+    fwt_sampler_save *ss = NULL;
+    int rc = FWT_OK;
+    if (kind & FWT_CHECKPOINT_KIND_STATE) {
+        fwt__ckpt_name_used(c, "DCP", name);
+        /* The data position first: a checkpoint the listing shows must have one (dataloader.c). */
+        if (c->source == FWT_RESUME_SOURCE_CONTROL_PLANE)
+            rc = fwt__dataloader_put(c->log_path, name, data_consumed);
+        if (rc == FWT_OK)
+            rc = fwt_training_save_state_result(&server_path, c->t, name, ttl_seconds, c->timeout_ms);
+        /* Recorded as a cross-job reference so any later trainer can load it (docs/protocol.md §7.1). */
+        if (rc == FWT_OK)
+            rc = fwt_resolve_checkpoint_path(&state_path, name, c->job_id);
+        /* The server holds it now: a recovery reloads this state, whatever happens to the registry line. */
+        if (rc == FWT_OK)
+            rc = fwt__ckpt_confirm(c, state_path, 1, step, data_consumed);
+    }
+    if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
+        fwt__ckpt_name_used(c, "sampler", name);
+        /* Always a base snapshot: deltas are not promotable (docs/protocol.md §3.6). */
+        rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_SAMPLER_BASE, ttl_seconds,
+                                                              c->timeout_ms);
+    }
+    if (rc == FWT_OK)
+        rc = fwt__ckpt_record(c, name, step, data_consumed, state_path, ss ? fwt_sampler_save_snapshot_name(ss) : NULL);
+    if (rc == FWT_OK && ss) {
+        char *snap = fwt__strdup(fwt_sampler_save_snapshot_name(ss));
+        if (snap) {
+            fwt__free_mem(c->final_sampler);
+            c->final_sampler = snap;
+        }
+    }
+    fwt_free(server_path);
+    fwt_free(state_path);
+    fwt_sampler_save_free(ss);
+    return rc;
+}
+
+int fwt_checkpointer_flush(fwt_checkpointer *c)
+{
+    if (!c)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_flush: checkpointer is NULL");
+    return fwt__ckpt_async_collect(c, 1);
 }
 
 int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fwt_checkpoint_kind kind)
@@ -281,44 +381,10 @@ int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consum
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_save: unknown kind %d", (int)kind);
     if (step < 0 || data_consumed < 0)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_save: step and data_consumed must be >= 0");
-    char name[40];
-    snprintf(name, sizeof name, "step-%" PRId64, step);
-
-    char *state_path = NULL, *server_path = NULL;
-    fwt_sampler_save *ss = NULL;
-    int rc = FWT_OK;
-    if (kind & FWT_CHECKPOINT_KIND_STATE) {
-        /* The data position first: a checkpoint the listing shows must have one (dataloader.c). */
-        if (c->source == FWT_RESUME_SOURCE_CONTROL_PLANE)
-            rc = fwt__dataloader_put(c->log_path, name, data_consumed);
-        if (rc == FWT_OK)
-            rc = fwt_training_save_state_result(&server_path, c->t, name, 0, c->timeout_ms);
-        /* Recorded as a cross-job reference so any later trainer can load it (docs/protocol.md §7.1). */
-        if (rc == FWT_OK)
-            rc = fwt_resolve_checkpoint_path(&state_path, name, c->job_id);
-        /* The server holds it now: a recovery reloads this state, whatever happens to the registry line. */
-        if (rc == FWT_OK)
-            rc = fwt__ckpt_confirm(c, state_path, 1, step, data_consumed);
-    }
-    if (rc == FWT_OK && (kind & FWT_CHECKPOINT_KIND_SAMPLER)) {
-        /* Always a base snapshot: deltas are not promotable (docs/protocol.md §3.6). */
-        rc = fwt_training_save_weights_for_sampler_ext_result(&ss, c->t, name, FWT_SAMPLER_BASE, 0, c->timeout_ms);
-    }
-    if (rc == FWT_OK) {
-        fwt_registry_entry e;
-        fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
-        e.name = name;
-        e.step = step;
-        e.data_consumed = data_consumed;
-        e.state_path = state_path;
-        e.sampler_path = ss ? fwt_sampler_save_snapshot_name(ss) : NULL;
-        e.source_job_id = c->job_id;
-        e.base_model = c->base_model;
-        rc = fwt_registry_append(c->log_path, &e);
-    }
-    fwt_free(server_path);
-    fwt_free(state_path);
-    fwt_sampler_save_free(ss);
+    /* Lines stay in step order: the saves in flight are recorded first. */
+    int rc = fwt__ckpt_async_collect(c, 1);
+    if (rc == FWT_OK)
+        rc = save_now(c, step, data_consumed, kind, 0);
     return rc;
 }
 
@@ -330,30 +396,74 @@ int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_t data_c
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: checkpointer is NULL");
     if (step < 0 || data_consumed < 0)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_step_done: step and data_consumed must be >= 0");
+    /* Record what the server confirmed meanwhile; a failed save in flight is reported here. */
+    int rc = fwt__ckpt_async_collect(c, 0);
+    if (rc != FWT_OK)
+        return rc;
+    int64_t now = fwt__ckpt_now_ms(c);
+    int by_steps = c->interval > 0 && step % c->interval == 0;
+    int by_time = c->save_interval_ms > 0 && now - c->last_save_ms >= c->save_interval_ms;
     /* The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish). */
-    if (c->interval <= 0 || step == 0 || step % c->interval != 0 || (c->total > 0 && step >= c->total)) {
+    if (step == 0 || !(by_steps || by_time) || (c->total > 0 && step >= c->total)) {
         fwt__last_ok();
         return FWT_OK;
     }
-    int rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_STATE);
+    c->last_save_ms = now;
+    rc = c->async_saves ? fwt__ckpt_async_start(c, step, data_consumed, c->ttl_seconds)
+                        : save_now(c, step, data_consumed, FWT_CHECKPOINT_KIND_STATE, c->ttl_seconds);
     if (rc == FWT_OK && saved)
         *saved = 1;
+    if (rc == FWT_OK)
+        fwt__last_ok();
     return rc;
+}
+
+/* output_model_id: promote the final sampler snapshot (by job and checkpoint id). */
+static int promote_final(fwt_checkpointer *c, const char *snapshot)
+{
+    fwt_client *client = fwt_training_client(c->t);
+    if (!client)
+        return fwt__last_set(FWT_ESTATE, "fwt_checkpointer_finish: the client of the training was freed");
+    fwt_model *m = NULL;
+    int rc = fwt_promote_checkpoint_by_id_result(&m, client, c->job_id, snapshot, c->output_model_id, c->base_model,
+                                                 &c->promote, 0);
+    if (rc != FWT_OK)
+        return rc;
+    fwt_model_free(c->promoted);
+    c->promoted = m;
+    return FWT_OK;
+}
+
+const fwt_model *fwt_checkpointer_promoted_model(const fwt_checkpointer *c)
+{
+    return c ? c->promoted : NULL;
 }
 
 int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_consumed)
 {
     if (!c)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: checkpointer is NULL");
+    int rc = fwt__ckpt_async_collect(c, 1); /* every periodic line before the final one */
+    if (rc != FWT_OK)
+        return rc;
     fwt_registry *l = NULL;
-    int rc = fwt_registry_read(&l, c->log_path);
+    rc = fwt_registry_read(&l, c->log_path);
     if (rc != FWT_OK)
         return rc;
     const fwt_registry_entry *e = fwt_registry_find_step(l, step);
     int done = e && fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
+    char *snapshot = done ? fwt__strdup(e->sampler_path) : NULL;
     fwt_registry_free(l);
-    if (!done)
-        rc = fwt_checkpointer_save(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH);
+    if (done && !snapshot)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    if (!done) {
+        rc = save_now(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH, 0);
+        if (rc == FWT_OK && !(snapshot = fwt__strdup(c->final_sampler)))
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    if (rc == FWT_OK && c->output_model_id)
+        rc = promote_final(c, snapshot);
+    fwt__free_mem(snapshot);
     if (rc == FWT_OK) {
         c->complete = 1;
         fwt__last_ok();

@@ -13,6 +13,8 @@
 #include "fwtrain/cookbook/checkpointer.h"
 #include "fwtrain/jobs.h"
 
+typedef struct fwt__pending_save fwt__pending_save;
+
 /* Recoveries allowed when max_recoveries is 0. */
 #define FWT__CKPT_DEFAULT_MAX_RECOVERIES 8
 
@@ -33,7 +35,44 @@ struct fwt_checkpointer {
     int conf_with_optimizer;
     int max_recoveries;     /* resolved: -1 never, else the limit */
     int recoveries;
+    /* issue 12.5 options */
+    int64_t ttl_seconds;        /* of periodic saves */
+    int64_t save_interval_ms;   /* time-based periodic saves; 0 = off */
+    int64_t (*clock_ms)(void *payload);
+    void *clock_payload;
+    int64_t last_save_ms;       /* clock at the last save started (or the start) */
+    int async_saves;
+    int dir_policy;
+    char *output_model_id;
+    fwt_promote_options promote;
+    fwt_model *promoted;
+    char *final_sampler;        /* the final save's sampler snapshot name (what finish promotes) */
+    /* asynchronous saves in flight, oldest first (checkpointer_async.c) */
+    fwt__pending_save *pending, *pending_tail;
+    size_t npending;
+    /* "<kind>/<name>" saved in the current session (checkpointer_names.c) */
+    char **names;
+    size_t nnames, cap_names;
 };
+
+/* checkpointer.c: append the line of a confirmed save (state_path and/or sampler_path). */
+int fwt__ckpt_record(fwt_checkpointer *c, const char *name, int64_t step, int64_t data_consumed,
+                     const char *state_path, const char *sampler_path);
+
+/* checkpointer_async.c */
+int fwt__ckpt_async_start(fwt_checkpointer *c, int64_t step, int64_t data_consumed, int64_t ttl_seconds);
+/* Record the completed saves at the head of the queue (wait: all of them, waiting). First failure returned. */
+int fwt__ckpt_async_collect(fwt_checkpointer *c, int wait);
+/* Cancel and forget every save in flight (none of them gets a line). */
+void fwt__ckpt_async_drop(fwt_checkpointer *c);
+
+/* checkpointer_names.c: warn when "<kind>/<name>" was already saved in this session; remember it. */
+void fwt__ckpt_name_used(fwt_checkpointer *c, const char *kind, const char *name);
+void fwt__ckpt_names_clear(fwt_checkpointer *c);
+
+/* checkpointer_policy.c */
+int fwt__ckpt_apply_dir_policy(const char *log_path, int policy);
+int64_t fwt__ckpt_now_ms(const fwt_checkpointer *c);
 
 /* The last confirmed state is now `path` (copied) at step/data; FWT_ENOMEM leaves the old one. */
 int fwt__ckpt_confirm(fwt_checkpointer *c, const char *path, int with_optimizer, int64_t step, int64_t data);

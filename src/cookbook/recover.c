@@ -94,6 +94,10 @@ int fwt_checkpointer_recover(fwt_checkpointer *c, int failure)
     fwt_client *client = fwt_training_client(c->t);
     if (!client)
         return fwt__last_set(FWT_ESTATE, "fwt_checkpointer_recover: the client of the training was freed");
+    /* Saves the server confirmed before the loss are recorded (and reloaded, being newer); the others died with
+     * the session and get no line. */
+    (void)fwt__ckpt_async_collect(c, 0);
+    fwt__ckpt_async_drop(c);
     fwt_training *nt = NULL;
     int rc = reopen(&nt, c, client);
     if (rc != FWT_OK)
@@ -103,6 +107,7 @@ int fwt_checkpointer_recover(fwt_checkpointer *c, int failure)
         fwt_training_free(nt);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
+    fwt__ckpt_names_clear(c); /* names are per session */
     fwt_training *old = c->owned;
     c->t = c->owned = nt;
     fwt__free_mem(c->loaded_path);

@@ -395,6 +395,55 @@ static void test_control_plane_resume_after_sigkill(void **state)
     }
 }
 
+static fwt_client *lib_client(void);
+
+/* --async-saves killed at random points: every line in checkpoints.jsonl names a save the server holds, and the
+ * rerun is bit-identical. */
+static void test_async_saves_sigkill(void **state)
+{
+    (void)state;
+    fwt_client *client = lib_client();
+    for (int round = 0; round < 3; round++) {
+        size_t kill_at = 1 + (size_t)rand() % (N_STEPS - 1);
+        char name[32];
+        snprintf(name, sizeof name, "async%d", round);
+        proc_result first, second;
+        sft(&first, name, kill_at, hook_kill_child, NULL, "--async-saves", NULL);
+        printf("# round %d: sft_resume --async-saves SIGKILLed after %zu step lines\n", round, kill_at);
+        char log[160];
+        snprintf(log, sizeof log, "%s/%s", root, name);
+        fwt_registry *l = NULL;
+        assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
+        fwt_checkpoint_list *listing = NULL;
+        for (size_t i = 0; i < fwt_registry_count(l); i++) {
+            const fwt_registry_entry *e = fwt_registry_get(l, i);
+            if (i > 0)
+                assert_true(e->step > fwt_registry_get(l, i - 1)->step); /* step order */
+            if (!listing)
+                assert_int_equal(fwt_job_list_checkpoints(&listing, client, e->source_job_id, NULL), FWT_OK);
+            if (!fwt_checkpoint_list_find(listing, e->name))
+                fail_msg("%s/checkpoints.jsonl names %s, which the server does not hold", log, e->name);
+        }
+        fwt_checkpoint_list_free(listing);
+        fwt_registry_free(l);
+        sft(&second, name, 0, NULL, NULL, "--async-saves", NULL);
+        if (second.exit_code != 0)
+            fail_msg("resume after SIGKILL failed (%d): %s", second.exit_code, second.err);
+        long steps[2 * N_STEPS];
+        size_t n1 = 0, n2 = 0;
+        check_lines_match(first.out, reference.out, steps, &n1, sizeof steps / sizeof *steps);
+        check_lines_match(second.out, reference.out, steps, &n2, sizeof steps / sizeof *steps);
+        char line[128];
+        for (long s = 1; s <= N_STEPS; s++)
+            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+                fail_msg("step %ld missing from both runs", s);
+        assert_true(n2 == 0 || (steps[0] - 1) % 4 == 0);
+        proc_result_free(&first);
+        proc_result_free(&second);
+    }
+    fwt_client_free(client);
+}
+
 /* ---- library level ---------------------------------------------------------------- */
 
 static fwt_client *lib_client(void)
@@ -568,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_reference),
         cmocka_unit_test(test_server_crash_recovered_in_process),
         cmocka_unit_test(test_control_plane_resume_after_sigkill),
+        cmocka_unit_test(test_async_saves_sigkill),
         cmocka_unit_test(test_dataloader_file),
         cmocka_unit_test(test_recover_calls),
     };

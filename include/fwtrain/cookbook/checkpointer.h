@@ -11,6 +11,7 @@
 #ifndef FWTRAIN_COOKBOOK_CHECKPOINTER_H
 #define FWTRAIN_COOKBOOK_CHECKPOINTER_H
 
+#include "../jobs.h"
 #include "../training.h"
 #include "registry.h"
 
@@ -47,7 +48,54 @@ typedef struct fwt_checkpointer_options {
      * 0 = 8 (default), > 0 = that many, -1 = never (recover returns the failure unchanged).
      */
     int32_t max_recoveries;
+    /**
+     * TTL of the periodic saves (those fwt_checkpointer_step_done makes), in seconds: the server may delete
+     * them after that long. 0 = kept forever (default). The final save and fwt_checkpointer_save are always
+     * kept. A resume or recovery needs its checkpoint to exist: keep the TTL well above the save interval.
+     */
+    int64_t ttl_seconds;
+    /**
+     * Also make a periodic save when this long has passed since the last save (or the start), checked at
+     * each fwt_checkpointer_step_done; 0 = off (default), > 0 = milliseconds. Composes with
+     * dcp_save_interval: a step due by either is saved once.
+     */
+    int64_t save_interval_ms;
+    /** Monotonic clock for save_interval_ms, in milliseconds; NULL = CLOCK_MONOTONIC (tests inject one). */
+    int64_t (*clock_ms)(void *payload);
+    /** Passed to clock_ms. */
+    void *clock_payload;
+    /**
+     * Nonzero: periodic saves are asynchronous. fwt_checkpointer_step_done sends the save and returns; the
+     * loop trains on while it is in flight. Each save's line is appended only once the server confirmed it,
+     * in step order (checked at every later call, waited for by fwt_checkpointer_save, _finish and _free's
+     * caller via fwt_checkpointer_flush), so a crash never leaves a line for an unconfirmed save. A failed
+     * save is returned by the next call (and the saves queued behind it are dropped). Default 0: blocking.
+     */
+    int32_t async_saves;
+    /** What to do with a log_path that already holds a run (fwt_log_dir_policy); default FWT_LOG_DIR_RESUME. */
+    int32_t log_dir_policy;
+    /**
+     * Non-NULL: after the final save, fwt_checkpointer_finish promotes its sampler snapshot to the model
+     * "accounts/<account>/models/<output_model_id>" (fwt_promote_checkpoint_by_id_result, with `promote`
+     * and base_model) and keeps it (fwt_checkpointer_promoted_model). NULL = no promotion (default).
+     */
+    const char *output_model_id;
+    /** Options of that promotion (embedded; fwt_checkpointer_options_init writes its defaults). */
+    fwt_promote_options promote;
 } fwt_checkpointer_options;
+
+/** What fwt_checkpointer_start does with a log_path that already holds a run (fwt_checkpointer_options.log_dir_policy). */
+typedef enum fwt_log_dir_policy {
+    /** Resume the run it holds (default): the resume decision of fwt_checkpointer_start. */
+    FWT_LOG_DIR_RESUME = 0,
+    /**
+     * Start afresh: checkpoints.jsonl and dataloader.json are removed and nothing is resumed (also not from
+     * the listing); init_from_checkpoint applies. The server's checkpoints are not deleted.
+     */
+    FWT_LOG_DIR_OVERWRITE = 1,
+    /** Refuse (FWT_ECONFLICT, naming the file) when checkpoints.jsonl or dataloader.json exists in log_path. */
+    FWT_LOG_DIR_FAIL_IF_EXISTS = 2
+} fwt_log_dir_policy;
 
 /** Where fwt_checkpointer_start looks for the state to resume (fwt_checkpointer_options.resume_source). */
 typedef enum fwt_resume_source {
@@ -151,6 +199,22 @@ FWT_API int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t dat
  * already is a BOTH entry of this step, nothing is saved again.
  */
 FWT_API int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_consumed);
+
+/**
+ * Wait for every asynchronous save in flight and append their lines in step
+ * order (async_saves). Returns the first failure (the saves after it are
+ * dropped). Blocking; a no-op without saves in flight.
+ */
+FWT_API int fwt_checkpointer_flush(fwt_checkpointer *c);
+
+/** Asynchronous saves sent and not yet recorded (0 for NULL or with async_saves off). */
+FWT_API size_t fwt_checkpointer_pending_saves(const fwt_checkpointer *c);
+
+/**
+ * The model fwt_checkpointer_finish promoted (output_model_id), or NULL
+ * (no promotion asked, or not finished yet). Borrowed.
+ */
+FWT_API const fwt_model *fwt_checkpointer_promoted_model(const fwt_checkpointer *c);
 
 /* ---- in-process recovery from a lost session ------------------------------ */
 
