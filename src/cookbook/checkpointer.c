@@ -127,8 +127,11 @@ static int check_options(const fwt_training *t, const fwt_checkpointer_options *
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: save_interval_ms must be >= 0 (0 = off)");
     if (o->log_dir_policy < FWT_LOG_DIR_RESUME || o->log_dir_policy > FWT_LOG_DIR_FAIL_IF_EXISTS)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: unknown log_dir_policy %d", (int)o->log_dir_policy);
-    if (o->output_model_id && fwt_promote_validate_output_model_id(o->output_model_id) != FWT_OK)
-        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: output_model_id: %s", fwt_error_last()->message);
+    if (o->output_model_id && fwt_promote_validate_output_model_id(o->output_model_id) != FWT_OK) {
+        char why[256]; /* a copy: the last error is about to be replaced */
+        snprintf(why, sizeof why, "%s", fwt_error_last()->message);
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: output_model_id: %s", why);
+    }
     if (o->output_model_id && o->promote.version != FWT_PROMOTE_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: promote options: unknown version %u "
                              "(fwt_checkpointer_options_init fills them)", o->promote.version);
