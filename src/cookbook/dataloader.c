@@ -66,9 +66,11 @@ static int load_map(cJSON **out, const char *path)
     for (const cJSON *it = o->child; it; it = it->next) {
         if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0 ||
             it->valuedouble > (double)MAX_EXACT_INT || it->valuedouble != floor(it->valuedouble)) {
-            cJSON_Delete(o);
-            return fwt__last_set(FWT_ECORRUPT, "%s: the value of \"%.200s\" is not a data_consumed count (an integer >= 0)",
-                                 path, it->string ? it->string : "");
+            int rc = fwt__last_set(FWT_ECORRUPT,
+                                   "%s: the value of \"%.200s\" is not a data_consumed count (an integer >= 0)", path,
+                                   it->string ? it->string : "");
+            cJSON_Delete(o); /* after the message: it names a key of o */
+            return rc;
         }
     }
     *out = o;
