@@ -64,6 +64,16 @@ FWT_API const fwt_checkpoint_row *fwt_checkpoint_list_newest(const fwt_checkpoin
 FWT_API int fwt_checkpoint_list_filter(fwt_checkpoint_list **out, const fwt_checkpoint_list *l, unsigned int filter);
 
 /**
+ * A new list holding copies of the rows matching `filter`, newest first by parsed createTime
+ * (docs/protocol.md §11.5: second and sub-second precision mixed, never a string comparison).
+ * Rows whose createTime is absent or unparseable come last; equal times keep the rule of
+ * fwt_checkpoint_list_newest (the later row in server order first). Row 0 of the result is
+ * fwt_checkpoint_list_newest(l, filter). The source list is unchanged.
+ */
+FWT_API int fwt_checkpoint_list_newest_first(fwt_checkpoint_list **out, const fwt_checkpoint_list *l,
+                                             unsigned int filter);
+
+/**
  * The newest row whose checkpoint id equals `name`, or whose logical name
  * (id with the 8-hex session suffix stripped) equals `name`. NULL if none.
  */
@@ -78,14 +88,36 @@ FWT_API const char *fwt_checkpoint_row_name(const fwt_checkpoint_row *r);
 FWT_API const char *fwt_checkpoint_row_id(const fwt_checkpoint_row *r);
 /** The job id parsed from the name, "" if the name is not 4-segment (borrowed). */
 FWT_API const char *fwt_checkpoint_row_job_id(const fwt_checkpoint_row *r);
-/** createTime as sent, "" if absent (borrowed). */
+/** createTime as sent, "" if absent (borrowed); fwt_checkpoint_row_fields tells absent from "". */
 FWT_API const char *fwt_checkpoint_row_create_time(const fwt_checkpoint_row *r);
+/** updateTime as sent, "" if absent (borrowed). */
+FWT_API const char *fwt_checkpoint_row_update_time(const fwt_checkpoint_row *r);
 /** createTime parsed to microseconds since the Unix epoch; INT64_MIN if unparseable. */
 FWT_API int64_t fwt_checkpoint_row_create_time_us(const fwt_checkpoint_row *r);
-/** checkpointType as sent (opaque, e.g. "INFERENCE_BASE"), "" if absent (borrowed). */
+/** checkpointType as sent (opaque, e.g. "INFERENCE_BASE"), "" if absent (borrowed); see fwt_checkpoint_row_fields. */
 FWT_API const char *fwt_checkpoint_row_type(const fwt_checkpoint_row *r);
-/** 1 if the server marked the row promotable, else 0. */
+/** 1 if the server marked the row promotable, else 0 (also when absent: see fwt_checkpoint_row_fields). */
 FWT_API int fwt_checkpoint_row_promotable(const fwt_checkpoint_row *r);
+
+/** Bits of fwt_checkpoint_row_fields: the optional row fields the server sent. */
+typedef enum fwt_checkpoint_field {
+    FWT_CHECKPOINT_FIELD_CREATE_TIME = 1, /**< `createTime` (or `create_time`) is a string */
+    FWT_CHECKPOINT_FIELD_UPDATE_TIME = 2, /**< `updateTime` (or `update_time`) is a string */
+    FWT_CHECKPOINT_FIELD_TYPE = 4,        /**< `checkpointType` (or `checkpoint_type`) is a string */
+    FWT_CHECKPOINT_FIELD_PROMOTABLE = 8   /**< `promotable` is a boolean */
+} fwt_checkpoint_field;
+
+/**
+ * Which optional fields the row carried (fwt_checkpoint_field bits), so an absent `promotable`,
+ * `createTime` or `checkpointType` is told apart from false / "". 0 for NULL.
+ */
+FWT_API unsigned int fwt_checkpoint_row_fields(const fwt_checkpoint_row *r);
+
+/**
+ * The row as the server sent it, as compact JSON text (borrowed): every field, the unknown ones
+ * included. "{}" for NULL.
+ */
+FWT_API const char *fwt_checkpoint_row_json(const fwt_checkpoint_row *r);
 /** 1 if checkpointType ends in TRAINING or TRAINING_LORA (resumable DCP state). */
 FWT_API int fwt_checkpoint_row_resumable(const fwt_checkpoint_row *r);
 

@@ -40,7 +40,10 @@ FWT_API int fwt_deployment_get(fwt_deployment **out, fwt_client *client, const c
 /** Version of fwt_deployment_create_options. */
 #define FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION 1
 
-/** Options of fwt_deployment_create (docs/protocol.md §3.7). */
+/**
+ * Options of fwt_deployment_create (docs/protocol.md §3.7). The defaults are the official SDK's:
+ * `forTraining` false unless for_training is set, `hotLoadBucketType` "FW_HOSTED" unless set otherwise.
+ */
 typedef struct fwt_deployment_create_options {
     unsigned int version;            /**< FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION */
     const char *base_model;          /**< required */
@@ -51,14 +54,17 @@ typedef struct fwt_deployment_create_options {
     const char *deployment_shape;    /**< versioned shape; when NULL acceleratorType is sent */
     const char *accelerator_type;    /**< NULL: "NVIDIA_H200_141GB" (ignored with a shape) */
     const char *region;              /**< placement.region */
-    const char *hot_load_bucket_type;/**< e.g. "FW_HOSTED" */
+    const char *hot_load_bucket_type;/**< `hotLoadBucketType`; NULL (the default): "FW_HOSTED"; "" = omitted */
     int32_t disable_hot_load;        /**< nonzero: enableHotLoad false */
-    int32_t not_for_training;        /**< nonzero: forTraining false */
+    int32_t for_training;            /**< nonzero: `forTraining: true`; default 0 sends false, as the official SDK */
     int32_t skip_shape_validation;   /**< query skipShapeValidation=true */
     int32_t disable_speculative_decoding; /**< query disableSpeculativeDecoding=true */
 } fwt_deployment_create_options;
 
-/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+/**
+ * Fill with defaults (max_replica_count 1, description, accelerator_type "NVIDIA_H200_141GB",
+ * hot_load_bucket_type "FW_HOSTED", for_training 0). Returns FWT_EINVAL for an unknown version.
+ */
 FWT_API int fwt_deployment_create_options_init(fwt_deployment_create_options *opts, unsigned int version);
 
 /**

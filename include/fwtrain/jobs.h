@@ -27,23 +27,33 @@ extern "C" {
 /**
  * Options of fwt_job_create (docs/protocol.md §3.1). Zero / NULL fields are omitted
  * from the request (the server default applies) unless noted.
- * Path selection: training_shape set → shape path (`trainingShape=`, plus
- * `skipValidations=true` only if skip_validations); accelerator_type set →
- * manual path (`skipValidations=true`); neither → auto-shape path.
+ *
+ * Path selection, as the official SDK does it:
+ * - training_shape set → shape path: `trainingShape=`, plus `skipValidations=true` only if
+ *   skip_validations. The shape fixes the hardware and context: accelerator_type,
+ *   accelerator_count, node_count, max_context_length and auto_shape are refused.
+ * - auto_shape nonzero → auto-shape path: neither `skipValidations` nor `nodeCount` is sent; the
+ *   service picks the hardware. accelerator_type, accelerator_count, node_count and
+ *   skip_validations are refused.
+ * - neither (the default) → manual path: `skipValidations=true`, `nodeCount` (node_count, 1 when 0),
+ *   and acceleratorType / acceleratorCount / maxContextLength when set.
+ *
+ * A field the chosen path cannot carry is FWT_EINVAL before any request: nothing set is ever dropped.
  */
 typedef struct fwt_job_create_options {
     unsigned int version;          /**< FWT_JOB_CREATE_OPTIONS_VERSION */
-    const char *job_id;            /**< client-chosen id (`rlorTrainerJobId`); NULL = "libfwtrain-<8 hex>" */
+    const char *job_id;            /**< client-chosen id (`rlorTrainerJobId`); NULL = "training-api-service-<8 hex>" */
     const char *base_model;        /**< required: "accounts/fireworks/models/..." */
     int32_t lora_rank;             /**< 0 = full-parameter */
-    int32_t max_context_length;    /**< 0 = server default */
+    int32_t max_context_length;    /**< 0 = server default; manual and auto-shape paths only */
     double learning_rate;          /**< 0 = 1e-5 */
     const char *display_name;      /**< < 64 chars */
-    const char *training_shape;    /**< "accounts/x/trainingShapes/s[/versions/v]" */
-    int32_t skip_validations;      /**< shape path only (superuser) */
-    int32_t accelerator_count;     /**< manual path */
-    const char *accelerator_type;  /**< manual path, e.g. "NVIDIA_H200_141GB" */
-    int32_t node_count;            /**< manual path; 0 = 1 */
+    const char *training_shape;    /**< "accounts/x/trainingShapes/s[/versions/v]": the shape path */
+    int32_t skip_validations;      /**< shape path: also send `skipValidations=true` (superuser); the manual path
+                                        always sends it; refused on the auto-shape path */
+    int32_t accelerator_count;     /**< manual path only */
+    const char *accelerator_type;  /**< manual path only, e.g. "NVIDIA_H200_141GB" */
+    int32_t node_count;            /**< manual path only; 0 = 1 */
     int32_t trainer_replica_count; /**< 0 = omitted */
     const char *region;            /**< placement region; NULL = server's choice */
     const char *custom_image_tag;  /**< trainer image tag; NULL = the service's */
@@ -53,6 +63,8 @@ typedef struct fwt_job_create_options {
     int64_t inactivity_timeout_s;  /**< 0 = server default (60 min) */
     int32_t forward_only;          /**< nonzero: `forwardOnly: true` */
     int32_t disable_inactivity_cleanup; /**< nonzero: `disableInactivityCleanup: true` */
+    int32_t auto_shape;            /**< nonzero: the auto-shape path (the service picks the shape); default 0 = manual */
+    int32_t reserved0;             /**< must be 0 */
 } fwt_job_create_options;
 
 /** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
@@ -65,7 +77,9 @@ FWT_API int fwt_job_create_options_init(fwt_job_create_options *opts, unsigned i
  * FWT_ECONFLICT with a message naming the id; if the follow-up GET is 404 the
  * original 409 error is returned (docs/protocol.md §3.1, §11.4). The job id is the
  * last segment of the returned name, which may differ from the requested id.
- * Errors: FWT_EINVAL (no base_model, bad id), HTTP-mapped errors.
+ * The tombstone error carries the job's own status message when it has one.
+ * Errors: FWT_EINVAL (no base_model, bad id, a field the chosen path cannot
+ * carry), HTTP-mapped errors.
  */
 FWT_API int fwt_job_create(fwt_job **out, fwt_client *client, const fwt_job_create_options *opts);
 
@@ -111,15 +125,29 @@ FWT_API const char *fwt_job_create_time(const fwt_job *job);
 FWT_API const char *fwt_job_base_model(const fwt_job *job);
 /** trainingConfig.loraRank; 0 if absent. */
 FWT_API int32_t fwt_job_lora_rank(const fwt_job *job);
+/** trainingConfig.maxContextLength (a JSON number or a decimal string); 0 if absent or not a positive int32. */
+FWT_API int32_t fwt_job_max_context_length(const fwt_job *job);
 /** hotLoadDeploymentId; "" if absent (borrowed). */
 FWT_API const char *fwt_job_hot_load_deployment_id(const fwt_job *job);
 /** directRouteHandle (legacy fallback route); "" if absent (borrowed). */
 FWT_API const char *fwt_job_direct_route_handle(const fwt_job *job);
 /**
- * The trainer data-plane base URL (docs/protocol.md §1):
- * "{control_base}/training/v1/rlorTrainerJobs/{account}/{job}" (borrowed).
+ * The trainer data-plane base URL to open a training session on (borrowed). Normally the gateway,
+ * "{control_base}/training/v1/rlorTrainerJobs/{account}/{job}" (docs/protocol.md §1); for a job
+ * returned by fwt_job_wait_ready whose readiness was answered by the direct route
+ * (fwt_job_ready_route() == FWT_JOB_ROUTE_DIRECT), the directRouteHandle without its trailing '/'.
  */
 FWT_API const char *fwt_job_trainer_url(const fwt_job *job);
+
+/** Which endpoint answered the readiness probe of fwt_job_wait_ready (docs/protocol.md §3.2). */
+typedef enum fwt_job_route {
+    FWT_JOB_ROUTE_NONE = 0,    /**< the job did not come from a completed readiness wait */
+    FWT_JOB_ROUTE_GATEWAY = 1, /**< `{gateway}/api/v1/healthz` answered 200 */
+    FWT_JOB_ROUTE_DIRECT = 2   /**< the gateway did not; `{directRouteHandle}/api/v1/healthz` answered 200 */
+} fwt_job_route;
+
+/** The fwt_job_route (as int) that answered the readiness probe; FWT_JOB_ROUTE_NONE for NULL. */
+FWT_API int fwt_job_ready_route(const fwt_job *job);
 
 /**
  * Build the trainer data-plane base URL of a job id without fetching it
@@ -147,12 +175,17 @@ typedef struct fwt_job_wait_options {
 FWT_API int fwt_job_wait_options_init(fwt_job_wait_options *opts, unsigned int version);
 
 /**
- * Wait until the job is RUNNING and its trainer answers
- * `GET {trainer_url}/api/v1/healthz` with 200 (docs/protocol.md §3.2). The future
- * completes with the job (fwt_future_take_job). Failures: FWT_EREMOTE for
- * JOB_STATE_FAILED (message = the job's status message), FWT_ESTATE for a
- * tombstone or a terminal state, FWT_ETIMEDOUT (pending or ready bound),
- * FWT_ENOTFOUND, FWT_ECANCELED. Transient poll errors are retried.
+ * Wait until the job is RUNNING and its trainer answers `GET {trainer_url}/api/v1/healthz` with 200
+ * (docs/protocol.md §3.2). While RUNNING, each round probes the gateway first; when it does not answer
+ * 200 and the job has a directRouteHandle, `{directRouteHandle}/api/v1/healthz` (trailing '/' stripped)
+ * is probed next, and its 200 makes the direct route the job's fwt_job_trainer_url.
+ * fwt_job_ready_route says which endpoint answered, and fwt_job_open_training opens on it.
+ * The future completes with the job (fwt_future_take_job). Only `state` is needed from the job
+ * resource: a body without `name` is read as the job asked for, and a missing optional field never
+ * fails the wait. Failures: FWT_EREMOTE for JOB_STATE_FAILED (message = the job's status message),
+ * FWT_ESTATE for a tombstone (message carries the job's status message) or a terminal state,
+ * FWT_ETIMEDOUT (pending or ready bound), FWT_ENOTFOUND, FWT_ECANCELED. Transient poll errors are
+ * retried.
  */
 FWT_API int fwt_job_wait_ready(fwt_future **out, fwt_client *client, const char *job_id,
                                const fwt_job_wait_options *opts);
@@ -169,8 +202,9 @@ FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const c
 
 /**
  * Open an fwt_training session on the job's trainer (blocking). `opts` may
- * be NULL; its job_id / trainer_url are replaced by the job's, and
- * base_model / lora_rank default to the job's when unset.
+ * be NULL; its job_id / trainer_url are replaced by the job's (the direct
+ * route when the readiness wait was answered there, see fwt_job_trainer_url),
+ * and base_model / lora_rank default to the job's when unset.
  */
 FWT_API int fwt_job_open_training(fwt_training **out, fwt_client *client, const fwt_job *job,
                                   const fwt_training_options *opts);

@@ -38,6 +38,14 @@ typedef struct fwt_training_options {
     int32_t reserved1;           /**< must be 0 */
     /** Bound of the unload fwt_training_free performs: 0 = 30000 ms (default), -1 = none, > 0 ms. */
     int64_t unload_timeout_ms;
+    /**
+     * Deadline of each retrieve_future poll for the response headers: 0 = 45000 ms (default), -1 = none,
+     * > 0 ms. Applies to polls only and is independent of the client-wide header_timeout_ms
+     * (docs/protocol.md §4.2: the official SDK's poll deadlines).
+     */
+    int64_t poll_header_timeout_ms;
+    /** Deadline of each retrieve_future poll for the body once the headers arrived: as poll_header_timeout_ms. */
+    int64_t poll_body_timeout_ms;
 } fwt_training_options;
 
 /** Fill with defaults. Returns FWT_EINVAL for an unknown version. */

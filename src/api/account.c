@@ -3,10 +3,43 @@
  * accounts[0].name "accounts/<id>". The client caches the result in its
  * account slot (core knows the slot, not the route).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "api/jobs_internal.h"
 #include "json/json.h"
+
+/* The key sees several accounts: name them, so the user can pick one for account_id. */
+static int several_accounts(const cJSON *accounts, const cJSON *reply)
+{
+    char list[512];
+    size_t len = 0;
+    list[0] = 0;
+    const cJSON *a = NULL;
+    cJSON_ArrayForEach(a, accounts)
+    {
+        const char *name = NULL;
+        if (fwt__json_get_string(a, "name", &name) != FWT_OK || !*name)
+            name = "(unnamed)";
+        if (strncmp(name, "accounts/", 9) == 0 && name[9])
+            name += 9;
+        int k = snprintf(list + len, sizeof list - len, "%s\"%.100s\"", len ? ", " : "", name);
+        if (k < 0 || (size_t)k >= sizeof list - len)
+            break;
+        len += (size_t)k;
+    }
+    /* The lookup asks for two rows: a next page (or a larger total) means there are more. */
+    const char *tok = NULL;
+    double total = 0;
+    const cJSON *ts = fwt__json_get(reply, "totalSize");
+    if (cJSON_IsNumber(ts))
+        total = ts->valuedouble;
+    int more = (fwt__json_get_string(reply, "nextPageToken", &tok) == FWT_OK && *tok) ||
+               total > (double)cJSON_GetArraySize(accounts);
+    return fwt__last_set(FWT_EUNSUPPORTED,
+                         "account lookup: this API key sees several accounts (%s%s); set account_id to the one to use",
+                         list, more ? ", and more" : "");
+}
 
 static int resolve_account(fwt_client *c, char **out)
 {
@@ -29,8 +62,7 @@ static int resolve_account(fwt_client *c, char **out)
     else if (n == 0)
         rc = fwt__last_set(FWT_ENOTFOUND, "account lookup: the API key has no account");
     else if (n > 1)
-        rc = fwt__last_set(FWT_EUNSUPPORTED,
-                           "account lookup: multiple accounts for this API key are not supported; set account_id");
+        rc = several_accounts(accounts, r.json);
     else {
         const char *name = NULL;
         const cJSON *first = cJSON_GetArrayItem(accounts, 0);

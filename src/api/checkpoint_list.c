@@ -37,14 +37,25 @@ static int parse_page(fwt_checkpoint_list *l, const cJSON *json, char **next)
     if (rows) {
         cJSON_ArrayForEach(row, rows)
         {
-            const char *name = NULL, *ct = NULL, *type = NULL;
-            int promotable = 0;
+            const char *name = NULL;
             if (!cJSON_IsObject(row) || fwt__json_get_string(row, "name", &name) != FWT_OK || !*name)
                 return fwt__last_set(FWT_EPROTO, "checkpoint listing: a row has no name");
-            (void)fwt__json_get_string2(row, "createTime", "create_time", &ct);
-            (void)fwt__json_get_string2(row, "checkpointType", "checkpoint_type", &type);
-            (void)fwt__json_get_bool(row, "promotable", &promotable);
-            if (fwt__checkpoint_list_push(l, name, ct, type, promotable) != FWT_OK)
+            /* Keep absence apart from false / "" (docs/protocol.md §3.5), and the whole row for unknown fields. */
+            fwt__row_src src = {0};
+            src.name = name;
+            if (fwt__json_get_string2(row, "createTime", "create_time", &src.create_time) == FWT_OK)
+                src.fields |= FWT_CHECKPOINT_FIELD_CREATE_TIME;
+            if (fwt__json_get_string2(row, "updateTime", "update_time", &src.update_time) == FWT_OK)
+                src.fields |= FWT_CHECKPOINT_FIELD_UPDATE_TIME;
+            if (fwt__json_get_string2(row, "checkpointType", "checkpoint_type", &src.type) == FWT_OK)
+                src.fields |= FWT_CHECKPOINT_FIELD_TYPE;
+            if (fwt__json_get_bool(row, "promotable", &src.promotable) == FWT_OK)
+                src.fields |= FWT_CHECKPOINT_FIELD_PROMOTABLE;
+            char *text = fwt__json_print(row);
+            src.json = text;
+            int prc = text ? fwt__checkpoint_list_push(l, &src) : FWT_ENOMEM;
+            fwt__free_mem(text);
+            if (prc != FWT_OK)
                 return fwt__last_set(FWT_ENOMEM, "out of memory");
         }
     }

@@ -98,6 +98,7 @@ int fwt_deployment_create_options_init(fwt_deployment_create_options *o, unsigne
     o->max_replica_count = 1;
     o->description = "Fireworks training deployment";
     o->accelerator_type = "NVIDIA_H200_141GB";
+    o->hot_load_bucket_type = "FW_HOSTED"; /* the official SDK's default (docs/protocol.md §3.7) */
     return FWT_OK;
 }
 
@@ -128,13 +129,15 @@ static cJSON *create_body(fwt_client *c, const fwt_deployment_create_options *o,
     ok &= fwt__json_add_int64(b, "minReplicaCount", o->min_replica_count) == FWT_OK;
     ok &= fwt__json_add_int64(b, "maxReplicaCount", o->max_replica_count > 0 ? o->max_replica_count : 1) == FWT_OK;
     ok &= fwt__json_add_bool(b, "enableHotLoad", !o->disable_hot_load) == FWT_OK;
-    ok &= fwt__json_add_bool(b, "forTraining", !o->not_for_training) == FWT_OK;
+    ok &= fwt__json_add_bool(b, "forTraining", o->for_training != 0) == FWT_OK;
     if (o->region && *o->region) {
         cJSON *pl = cJSON_AddObjectToObject(b, "placement");
         ok &= pl && fwt__json_add_string(pl, "region", o->region) == FWT_OK;
     }
-    if (o->hot_load_bucket_type && *o->hot_load_bucket_type)
-        ok &= fwt__json_add_string(b, "hotLoadBucketType", o->hot_load_bucket_type) == FWT_OK;
+    /* NULL = the default; "" = the caller asked for none. */
+    const char *bucket = o->hot_load_bucket_type ? o->hot_load_bucket_type : "FW_HOSTED";
+    if (*bucket)
+        ok &= fwt__json_add_string(b, "hotLoadBucketType", bucket) == FWT_OK;
     if (o->hot_load_trainer_job && *o->hot_load_trainer_job) {
         char *tj = trainer_job_name(c, o->hot_load_trainer_job);
         if (!tj) {

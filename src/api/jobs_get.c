@@ -47,7 +47,7 @@ int fwt_job_get(fwt_job **out, fwt_client *c, const char *job_id)
     fwt__reply r;
     rc = fwt__cp_call(c, "GET", url, NULL, FWT__CP_GET_TIMEOUT_MS, &r);
     if (rc == FWT_OK) {
-        rc = fwt__job_from_json(out, r.json, base, account);
+        rc = fwt__job_from_json(out, r.json, base, account, job_id);
         if (rc == FWT_OK)
             fwt__last_ok();
     } else if (rc == FWT_ENOTFOUND) {
@@ -94,9 +94,10 @@ int fwt_job_open_training(fwt_training **out, fwt_client *c, const fwt_job *job,
         if (rc != FWT_OK)
             return rc;
     }
-    /* The training module derives the data-plane URL from the job id (docs/protocol.md §1). */
+    /* The training module derives the gateway URL from the job id (docs/protocol.md §1); a job whose readiness
+     * the direct route answered (§3.2) opens there, where the trainer was seen alive. */
     o.job_id = fwt_job_id(job);
-    o.trainer_url = NULL;
+    o.trainer_url = fwt_job_ready_route(job) == FWT_JOB_ROUTE_DIRECT ? fwt_job_trainer_url(job) : NULL;
     if (!o.base_model || !*o.base_model)
         o.base_model = *fwt_job_base_model(job) ? fwt_job_base_model(job) : NULL;
     if (o.lora_rank == 0)

@@ -57,9 +57,9 @@ int fwt__last_set_replyf(const fwt__reply *r, const char *fmt, ...) __attribute_
 struct fwt_job {
     char *name, *id, *account, *state, *status_message, *create_time, *base_model;
     char *hot_load_deployment_id, *direct_route_handle, *trainer_url;
-    int32_t lora_rank;
+    int32_t lora_rank, max_context_length;
+    int ready_route; /* fwt_job_route: set by the readiness wait */
 };
-/* Build a job from a resource JSON object; trainer URL from `control_base`. */
 /* Future result descriptors of the control-plane modules (see core/future_impl.h). */
 extern const fwt__value_type fwt__vt_job, fwt__vt_model, fwt__vt_deployment, fwt__vt_hotload_status;
 #define FWT__VALUE_JOB (&fwt__vt_job)                       /* fwt_job * (jobs_object.c) */
@@ -67,7 +67,10 @@ extern const fwt__value_type fwt__vt_job, fwt__vt_model, fwt__vt_deployment, fwt
 #define FWT__VALUE_DEPLOYMENT (&fwt__vt_deployment)         /* fwt_deployment * (deployments.c) */
 #define FWT__VALUE_HOTLOAD (&fwt__vt_hotload_status)        /* fwt_hotload_status * (hotload_status.c) */
 
-int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base, const char *account_hint);
+/* `id_hint`: the id the caller asked for, naming a body without `name` (NULL: `name` is required). */
+/* Build a job from a resource JSON object; trainer URL from `control_base`. */
+int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base, const char *account_hint,
+                       const char *id_hint);
 int fwt__job_state_is_tombstone(const char *state);
 
 /* ---- models ---- */

@@ -1,6 +1,7 @@
 /* fwt_job: a trainer job resource parsed from the control plane (docs/protocol.md §3.2). */
 #include "api/jobs_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/future_impl.h"
@@ -22,23 +23,58 @@ static char *account_of(const char *name)
     return n ? fwt__strndup(a, n) : NULL;
 }
 
-int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base, const char *account_hint)
+/* trainingConfig.maxContextLength: a JSON number, or the decimal string proto3 JSON uses for 64-bit ints. */
+static int32_t context_length_of(const cJSON *tc)
+{
+    const cJSON *v = tc ? fwt__json_get(tc, "maxContextLength") : NULL;
+    if (!v)
+        v = tc ? fwt__json_get(tc, "max_context_length") : NULL;
+    double d = 0;
+    if (cJSON_IsNumber(v))
+        d = v->valuedouble;
+    else if (cJSON_IsString(v) && v->valuestring[0] >= '0' && v->valuestring[0] <= '9' &&
+             strspn(v->valuestring, "0123456789") == strlen(v->valuestring) && strlen(v->valuestring) <= 10)
+        d = strtod(v->valuestring, NULL);
+    return d >= 1 && d <= INT32_MAX && d == (double)(int64_t)d ? (int32_t)d : 0;
+}
+
+/*
+ * Only what names the job is required, and a caller that asked for a job knows its id (`id_hint`): a body
+ * without `name` is read as that job (docs/protocol.md §3.2: the readiness wait needs only `state`). Every
+ * other field is optional; a missing or mistyped one reads as absent.
+ */
+int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base, const char *account_hint,
+                       const char *id_hint)
 {
     *out = NULL;
     if (!cJSON_IsObject(obj))
         return fwt__last_set(FWT_EPROTO, "job response is not a JSON object");
     const char *name = NULL;
-    if (fwt__json_get_string(obj, "name", &name) != FWT_OK || !*name)
-        return fwt__last_set(FWT_EPROTO, "job response has no name");
+    char *made = NULL;
+    if (fwt__json_get_string(obj, "name", &name) != FWT_OK || !*name) {
+        if (!id_hint || !*id_hint)
+            return fwt__last_set(FWT_EPROTO, "job response has no name");
+        made = fwt__asprintf("accounts/%s/rlorTrainerJobs/%s", account_hint ? account_hint : "", id_hint);
+        if (!made)
+            return fwt__last_set(FWT_ENOMEM, "out of memory");
+        name = made;
+    }
     const char *id = fwt__last_segment(name);
-    if (!*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
-        return fwt__last_set(FWT_EPROTO, "job name \"%.200s\" has no usable id", name);
+    if (!*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
+        int rc = fwt__last_set(FWT_EPROTO, "job name \"%.200s\" has no usable id", name);
+        fwt__free_mem(made);
+        return rc;
+    }
     fwt_job *j = fwt__calloc(1, sizeof *j);
-    if (!j)
+    if (!j) {
+        fwt__free_mem(made);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
     j->name = fwt__strdup(name);
     j->id = fwt__strdup(id);
     j->account = account_of(name);
+    fwt__free_mem(made);
+    name = id = NULL;
     if (!j->account)
         j->account = fwt__strdup(account_hint ? account_hint : "");
     j->state = fwt__json_dup(obj, "state", NULL);
@@ -56,6 +92,7 @@ int fwt__job_from_json(fwt_job **out, const cJSON *obj, const char *control_base
     int64_t rank = 0;
     if (tc && fwt__json_get_int64(tc, "loraRank", &rank) == FWT_OK && rank > 0 && rank < INT32_MAX)
         j->lora_rank = (int32_t)rank;
+    j->max_context_length = context_length_of(tc);
     j->hot_load_deployment_id = fwt__json_dup(obj, "hotLoadDeploymentId", "hot_load_deployment_id");
     j->direct_route_handle = fwt__json_dup(obj, "directRouteHandle", "direct_route_handle");
     char *acc_esc = fwt__url_escape(j->account ? j->account : "");
@@ -111,6 +148,16 @@ int fwt_job_is_tombstone(const fwt_job *j)
 int32_t fwt_job_lora_rank(const fwt_job *j)
 {
     return j ? j->lora_rank : 0;
+}
+
+int32_t fwt_job_max_context_length(const fwt_job *j)
+{
+    return j ? j->max_context_length : 0;
+}
+
+int fwt_job_ready_route(const fwt_job *j)
+{
+    return j ? j->ready_route : FWT_JOB_ROUTE_NONE;
 }
 
 int fwt_future_take_job(fwt_job **out, fwt_future *f)

@@ -2,7 +2,10 @@
  * Wait until a trainer job is ready (docs/protocol.md §3.2): poll the job; PENDING is
  * bounded by pending_timeout, any other state starts the post-placement
  * budget; FAILED fails with the job's status message; RUNNING → probe the
- * trainer's healthz until 200.
+ * trainer's healthz until 200: the gateway first, then, when it does not
+ * answer 200, the job's directRouteHandle (the official waiter's fallback
+ * for a gateway that cannot reach the trainer). The job comes back with the
+ * base URL that answered.
  */
 #include "api/jobs_internal.h"
 #include "api/progress_waiter.h"
@@ -14,6 +17,9 @@ typedef struct job_wait {
     fwt__waiter w;
     int64_t pending_timeout_ms, healthz_timeout_ms; /* resolved: -1 = none */
     char *job_id, *job_url, *base, *account, *healthz_url;
+    char *direct_base;      /* the job's directRouteHandle checked, trailing '/' stripped; NULL = none */
+    char *direct_healthz;   /* "{direct_base}/api/v1/healthz" */
+    int direct_warned;      /* an unusable directRouteHandle was logged once */
     fwt_job *job;           /* last job seen (RUNNING while probing healthz) */
     int64_t placed_at_ms;   /* elapsed when first seen outside PENDING; -1 = not yet */
 } job_wait;
@@ -49,6 +55,8 @@ static void job_wait_destroy(fwt__waiter *w)
     fwt__free_mem(jw->base);
     fwt__free_mem(jw->account);
     fwt__free_mem(jw->healthz_url);
+    fwt__free_mem(jw->direct_base);
+    fwt__free_mem(jw->direct_healthz);
     fwt_job_free(jw->job);
     fwt__free_mem(jw);
 }
@@ -69,14 +77,87 @@ static void job_wait_again(job_wait *jw, const char *why)
     }
 }
 
+static void healthz_call(job_wait *jw, const char *url, fwt__waiter_reply_fn fn)
+{
+    fwt__call call = {0};
+    call.plane = FWT__PLANE_TRAINER;
+    call.method = "GET";
+    call.url = url;
+    call.retry = FWT__RC_NONE;
+    call.header_timeout_ms = jw->healthz_timeout_ms < 0 ? HEALTHZ_NONE_MS : jw->healthz_timeout_ms;
+    call.body_timeout_ms = call.header_timeout_ms;
+    fwt__waiter_call(&jw->w, &call, fn);
+}
+
+static void finish_ready(job_wait *jw, int route)
+{
+    fwt_job *j = jw->job;
+    jw->job = NULL;
+    j->ready_route = route;
+    if (route == FWT_JOB_ROUTE_DIRECT) {
+        /* The training client opens where readiness was proven (fwt_job_open_training). */
+        fwt__free_mem(j->trainer_url);
+        j->trainer_url = jw->direct_base;
+        jw->direct_base = NULL;
+    }
+    fwt__waiter_progress(&jw->w, FWT_PROGRESS_JOB_READY, "trainer job %s is ready (%s answered healthz)", jw->job_id,
+                         route == FWT_JOB_ROUTE_DIRECT ? "the direct route" : "the gateway");
+    fwt__waiter_finish(&jw->w, FWT_OK, NULL, FWT__VALUE_JOB, j, (void (*)(void *))fwt_job_free);
+}
+
+static void on_direct_healthz(fwt__waiter *w, fwt__reply *r)
+{
+    job_wait *jw = (job_wait *)w;
+    if (r->http_status == 200) {
+        finish_ready(jw, FWT_JOB_ROUTE_DIRECT);
+        return;
+    }
+    fwt__waiter_progress(w, FWT_PROGRESS_JOB_HEALTHZ, "RUNNING; gateway and direct route healthz answered %ld",
+                         r->http_status);
+    job_wait_again(jw, r->http_status ? "healthz: not 200 on the gateway nor on the direct route"
+                                      : "healthz: not 200 on the gateway, no response on the direct route");
+}
+
+/* The job's directRouteHandle as a base URL (docs/protocol.md §3.2), kept in jw; 0 when it has none usable.
+ * Rebuilt every round: the handle may change when the trainer pod moves. */
+static int direct_route_of(job_wait *jw)
+{
+    fwt__free_mem(jw->direct_base);
+    fwt__free_mem(jw->direct_healthz);
+    jw->direct_base = jw->direct_healthz = NULL;
+    const char *h = fwt_job_direct_route_handle(jw->job);
+    if (!*h)
+        return 0;
+    /* The same rules as any base URL: the API key never goes to plain http off loopback unless allowed. */
+    char *base = NULL;
+    if (fwt__check_base_url("directRouteHandle", h, fwt__client_options(jw->w.client)->allow_insecure_http, &base) !=
+        FWT_OK) {
+        if (!jw->direct_warned)
+            fwt__waiter_log(&jw->w, FWT_LOG_WARN, "trainer job %s: directRouteHandle not used: %s", jw->job_id,
+                            fwt_error_last()->message);
+        jw->direct_warned = 1;
+        return 0;
+    }
+    jw->direct_healthz = fwt__asprintf("%s/api/v1/healthz", base);
+    if (!jw->direct_healthz) {
+        fwt__free_mem(base);
+        return 0;
+    }
+    jw->direct_base = base;
+    return 1;
+}
+
 static void on_healthz(fwt__waiter *w, fwt__reply *r)
 {
     job_wait *jw = (job_wait *)w;
     if (r->http_status == 200) {
-        fwt__waiter_progress(w, FWT_PROGRESS_JOB_READY, "trainer job %s is ready", jw->job_id);
-        fwt_job *j = jw->job;
-        jw->job = NULL;
-        fwt__waiter_finish(w, FWT_OK, NULL, FWT__VALUE_JOB, j, (void (*)(void *))fwt_job_free);
+        finish_ready(jw, FWT_JOB_ROUTE_GATEWAY);
+        return;
+    }
+    if (direct_route_of(jw)) {
+        fwt__waiter_progress(w, FWT_PROGRESS_JOB_HEALTHZ, "RUNNING; gateway healthz answered %ld; probing the direct route",
+                             r->http_status);
+        healthz_call(jw, jw->direct_healthz, on_direct_healthz);
         return;
     }
     char why[160];
@@ -102,15 +183,18 @@ static void on_job(fwt__waiter *w, fwt__reply *r)
         return;
     }
     fwt_job *j = NULL;
-    if (fwt__job_from_json(&j, r->json, jw->base, jw->account) != FWT_OK) {
-        fwt__waiter_fail(w, FWT_EPROTO, "trainer job \"%s\": unreadable job resource", jw->job_id);
+    if (fwt__job_from_json(&j, r->json, jw->base, jw->account, jw->job_id) != FWT_OK) {
+        fwt__waiter_fail(w, fwt_error_last()->code == FWT_ENOMEM ? FWT_ENOMEM : FWT_EPROTO,
+                         "trainer job \"%s\": unreadable job resource (%s)", jw->job_id, fwt_error_last()->message);
         return;
     }
     fwt_job_free(jw->job);
     jw->job = j;
     const char *st = fwt_job_state(j);
     if (fwt_job_is_tombstone(j)) {
-        fwt__waiter_fail(w, FWT_ESTATE, "trainer job \"%s\" is %s (deleted); it cannot become ready", jw->job_id, st);
+        const char *why = fwt_job_status_message(j);
+        fwt__waiter_fail(w, FWT_ESTATE, "trainer job \"%s\" is %s (deleted%s%.300s); it cannot become ready", jw->job_id,
+                         st, *why ? ": " : "", why);
         return;
     }
     if (strcmp(st, "JOB_STATE_FAILED") == 0) {
@@ -137,14 +221,7 @@ static void on_job(fwt__waiter *w, fwt__reply *r)
         return;
     }
     fwt__waiter_progress(w, FWT_PROGRESS_JOB_HEALTHZ, "RUNNING; probing healthz");
-    fwt__call call = {0};
-    call.plane = FWT__PLANE_TRAINER;
-    call.method = "GET";
-    call.url = jw->healthz_url;
-    call.retry = FWT__RC_NONE;
-    call.header_timeout_ms = jw->healthz_timeout_ms < 0 ? HEALTHZ_NONE_MS : jw->healthz_timeout_ms;
-    call.body_timeout_ms = call.header_timeout_ms;
-    fwt__waiter_call(w, &call, on_healthz);
+    healthz_call(jw, jw->healthz_url, on_healthz);
 }
 
 static void job_wait_step(fwt__waiter *w)

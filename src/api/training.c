@@ -14,6 +14,8 @@ int fwt_training_options_init(fwt_training_options *opts, unsigned int version)
         return fwt__last_set(FWT_EINVAL, "fwt_training_options_init: unknown version %u", version);
     memset(opts, 0, sizeof *opts);
     opts->version = version;
+    opts->poll_header_timeout_ms = 45000; /* docs/protocol.md §4.2 */
+    opts->poll_body_timeout_ms = 45000;
     return FWT_OK;
 }
 
@@ -100,6 +102,9 @@ static int validate(const fwt_training_options *o)
         return fwt__last_set(FWT_EINVAL, "op_timeout_ms must be -1 (none), 0 (default: none) or > 0");
     if (o->unload_timeout_ms < -1)
         return fwt__last_set(FWT_EINVAL, "unload_timeout_ms must be -1 (none), 0 (default) or > 0");
+    if (o->poll_header_timeout_ms < -1 || o->poll_body_timeout_ms < -1)
+        return fwt__last_set(FWT_EINVAL, "poll_header_timeout_ms and poll_body_timeout_ms must be -1 (none), "
+                                         "0 (default) or > 0");
     if (o->session_suffix && !is_hex8(o->session_suffix))
         return fwt__last_set(FWT_EINVAL, "session_suffix must be exactly 8 lowercase hex characters");
     if (o->base_model && (!*o->base_model || strlen(o->base_model) > 512))
@@ -172,6 +177,12 @@ static int create_session(fwt_training *t)
     return t->session_id ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
 }
 
+/* A retrieve_future poll deadline (docs/protocol.md §4.2): 0 = 45 s, -1 = no bound (2^40 ms, as the client's). */
+static int64_t poll_deadline(int64_t v)
+{
+    return v == 0 ? 45000 : v < 0 ? ((int64_t)1 << 40) : v;
+}
+
 int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_options *opts)
 {
     if (!out)
@@ -195,6 +206,8 @@ int fwt_training_new(fwt_training **out, fwt_client *client, const fwt_training_
     t->op_timeout_ms = opts->op_timeout_ms > 0 ? opts->op_timeout_ms : 0; /* 0 here = no deadline */
     t->keep_model_on_free = opts->keep_model_on_free != 0;
     t->unload_timeout_ms = opts->unload_timeout_ms;
+    t->poll_header_ms = poll_deadline(opts->poll_header_timeout_ms);
+    t->poll_body_ms = poll_deadline(opts->poll_body_timeout_ms);
     if (opts->base_model && !(t->base_model = fwt__strdup(opts->base_model)))
         rc = fwt__last_set(FWT_ENOMEM, "out of memory");
     if (!rc) {

@@ -94,6 +94,7 @@ struct fwt_training {
     char *base_model;
     int32_t lora_rank;
     int64_t op_timeout_ms;
+    int64_t poll_header_ms, poll_body_ms; /* retrieve_future poll deadlines (options, resolved) */
     int create_model_started;
     int64_t next_request_id;  /* seq_id = request_id + 1 (§4.3) */
     fwt__top *qhead, *qtail;  /* not yet submitted, in call order */

@@ -734,9 +734,11 @@ static void poll_send(fwt__top *op)
     if (!rc) rc = fwt__json_add_bool(body, "allow_metadata_only", 0);
     uint64_t id = 0;
     if (!rc) {
-        /* Per-poll header and body deadlines come from the client options (45 s + 45 s by default). */
+        /* Per-poll header and body deadlines are the training's own (45 s + 45 s by default), independent of
+         * the client-wide ones (docs/protocol.md §4.2). */
         fwt__call call = {.plane = FWT__PLANE_TRAINER, .method = "POST", .url = url, .body = body,
-                          .extra_headers = hdrs, .retry = FWT__RC_NONE};
+                          .extra_headers = hdrs, .retry = FWT__RC_NONE, .header_timeout_ms = t->poll_header_ms,
+                          .body_timeout_ms = t->poll_body_ms};
         op->poll_start_ms = fwt__engine_now_ms(t->eng);
         op->iter++;
         rc = fwt__call_async(t->client, &call, on_poll, op, &id);

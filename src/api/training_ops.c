@@ -217,11 +217,11 @@ int fwt_training_create_model(fwt_future **out, fwt_training *t)
     if (!rc) rc = fwt__json_add_string(b, "session_id", t->session_id);
     if (!rc) rc = fwt__json_add_int64(b, "model_seq_id", 0);
     if (!rc) rc = fwt__json_add_string(b, "base_model", t->base_model);
-    if (!rc && t->lora_rank > 0) { /* lora_config only for LoRA; full-param omits it */
+    if (!rc) { /* as the official SDK: full-param sends rank 0 and no alpha (docs/protocol.md §4.1) */
         cJSON *lc = cJSON_AddObjectToObject(b, "lora_config");
         rc = lc ? FWT_OK : FWT_ENOMEM;
         if (!rc) rc = fwt__json_add_int64(lc, "rank", t->lora_rank);
-        if (!rc) rc = fwt__json_add_int64(lc, "alpha", 32);
+        if (!rc && t->lora_rank > 0) rc = fwt__json_add_int64(lc, "alpha", 32);
         if (!rc) rc = fwt__json_add_bool(lc, "train_mlp", 1);
         if (!rc) rc = fwt__json_add_bool(lc, "train_attn", 1);
         if (!rc) rc = fwt__json_add_bool(lc, "train_unembed", 1);

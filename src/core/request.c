@@ -157,7 +157,8 @@ int fwt__reply_map(fwt__reply *r)
     case 403: code = FWT_EAUTH; break;
     case 404: code = FWT_ENOTFOUND; break;
     case 409: code = FWT_ECONFLICT; break;
-    case 410: code = FWT_EEXPIRED; break;
+    /* 410 is not mapped here: "promise expired" (FWT_EEXPIRED) belongs to retrieve_future alone, which maps it
+     * itself (docs/protocol.md §4.2); elsewhere a 410 is what its body says (FWT_EHTTP with status 410). */
     case 429: code = FWT_ERATELIMIT; break;
     /* The status alone says little: the body's canonical code, when it states one, says more. A generic
      * server-side kind (UNAVAILABLE, INTERNAL, ...) says no more than the status, and FWT_EREMOTE means "an

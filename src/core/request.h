@@ -55,7 +55,7 @@ void fwt__reply_clear(fwt__reply *r);
 
 /*
  * Map a non-2xx reply to an error (§2.2, §11.1 message rules):
- * 401/403→EAUTH; 404→ENOTFOUND; 409→ECONFLICT; 410→EEXPIRED; 429→ERATELIMIT;
+ * 401/403→EAUTH; 404→ENOTFOUND; 409→ECONFLICT; 429→ERATELIMIT;
  * any other status→the canonical code of the body when it states one
  * ({"code":6} → ECONFLICT, see fwt__status_from_canonical), else EHTTP.
  * The message is "<server message> (HTTP <n>)"; only a 401 adds the API-key hint,

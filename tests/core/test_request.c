@@ -233,7 +233,7 @@ static void test_account_resolution(void **state)
     assert_int_equal(fwt_client_account_id(&acct, c0), FWT_ENOTFOUND);
     push(f, 200, "{\"accounts\":[{\"name\":\"accounts/a\"},{\"name\":\"accounts/b\"}]}");
     assert_int_equal(fwt_client_account_id(&acct, c0), FWT_EUNSUPPORTED);
-    assert_non_null(strstr(fwt_error_last()->message, "multiple accounts"));
+    assert_non_null(strstr(fwt_error_last()->message, "several accounts (\"a\", \"b\")"));
     push(f, 200, "{\"accounts\":[{\"name\":\"bogus\"}]}");
     assert_int_equal(fwt_client_account_id(&acct, c0), FWT_EPROTO);
     push(f, 200, "{\"accounts\":[{\"name\":\"accounts/..\"}]}");

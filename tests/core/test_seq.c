@@ -356,7 +356,8 @@ static void test_heartbeat(void **state)
 }
 
 /*
- * A poll whose headers do not arrive within header_timeout_ms is connection-class: back off, poll again.
+ * A poll whose headers do not arrive within the training's poll_header_timeout_ms (the poll's own deadline,
+ * independent of the client-wide one) is connection-class: back off, poll again.
  * The stalled poll holds its headers for 20 header timeouts. On a loaded machine other requests can also
  * miss the header timeout (one more retry, a third poll), which proves nothing: then the run is repeated
  * with the header timeout doubled. A stalled poll that is waited out instead fails at every scale.
@@ -369,10 +370,18 @@ static void test_poll_header_timeout(void **state)
         int last = header_ms >= 1200;
         fwt_client_options o;
         fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
-        o.header_timeout_ms = header_ms;
         o.retry_base_ms = 5;
         fwt_client *c = tr_client(f->tr, NULL, &o);
-        fwt_training *t = tr_training(f->tr, c, 0, 0);
+        fwt_training_options to;
+        fwt_training_options_init(&to, FWT_TRAINING_OPTIONS_VERSION);
+        char *url = fwt_responder_url(f->tr->r, "/t");
+        to.trainer_url = url;
+        to.base_model = "accounts/fireworks/models/tiny";
+        to.session_suffix = "0a1b2c3d";
+        to.poll_header_timeout_ms = header_ms;
+        fwt_training *t = NULL;
+        assert_int_equal(fwt_training_new(&t, c, &to), FWT_OK);
+        free(url);
         int rc = fwt_training_create_model_result(t, 10000);
         if (rc != FWT_OK && !last) {
             fwt_training_free(t);

@@ -100,7 +100,11 @@ static void test_full_flow(void **state)
     assert_int_equal(fwt_training_create_model_result(f->t, 10000), FWT_OK);
     assert_string_equal(fwt_training_model_id(f->t), "model-1");
     cJSON *cm = last_body(f->tr, "create_model");
-    assert_null(cJSON_GetObjectItemCaseSensitive(cm, "lora_config")); /* full-param */
+    /* full-param: lora_config with rank 0 and no alpha, as the official SDK sends it (docs/protocol.md §4.1) */
+    cJSON *lc0 = cJSON_GetObjectItemCaseSensitive(cm, "lora_config");
+    assert_non_null(lc0);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(lc0, "rank")->valueint, 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(lc0, "alpha"));
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cm, "base_model")->valuestring, "accounts/fireworks/models/tiny");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cm, "session_id")->valuestring, "sess-1");
     assert_null(cJSON_GetObjectItemCaseSensitive(cm, "seq_id"));

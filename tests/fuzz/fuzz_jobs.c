@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (int hint = 0; hint < 2; hint++) {
         fwt_job *job = NULL;
-        if (fwt__job_from_json(&job, j, BASE, hint ? "acct" : NULL) != FWT_OK) {
+        if (fwt__job_from_json(&job, j, BASE, hint ? "acct" : NULL, hint ? "fuzz-job" : NULL) != FWT_OK) {
             FUZZ_CHECK(job == NULL);
             continue;
         }

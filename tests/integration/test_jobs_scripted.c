@@ -34,7 +34,7 @@ static void test_create_sends_id_and_body(void **state)
     assert_non_null(strstr(fwt_job_trainer_url(j), "/training/v1/rlorTrainerJobs/acct/server-side-id"));
     cfx_req q = cfx_req_get(f, 0);
     assert_string_equal(q.raw->method, "POST");
-    assert_string_equal(q.raw->path, "/v1/accounts/acct/rlorTrainerJobs?rlorTrainerJobId=my-job");
+    assert_string_equal(q.raw->path, "/v1/accounts/acct/rlorTrainerJobs?skipValidations=true&rlorTrainerJobId=my-job");
     assert_non_null(q.json);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q.json, "serviceMode")));
     assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(q.json, "keepAlive")));
@@ -54,9 +54,9 @@ static void test_create_default_id(void **state)
     fwt_job *j = NULL;
     assert_int_equal(fwt_job_create(&j, f->c, &o), FWT_OK);
     cfx_req q = cfx_req_get(f, 0);
-    const char *p = strstr(q.raw->path, "rlorTrainerJobId=libfwtrain-");
+    const char *p = strstr(q.raw->path, "rlorTrainerJobId=training-api-service-"); /* docs/protocol.md §3.1 */
     assert_non_null(p);
-    p += strlen("rlorTrainerJobId=libfwtrain-");
+    p += strlen("rlorTrainerJobId=training-api-service-");
     assert_int_equal(strlen(p), 8);
     for (int i = 0; i < 8; i++)
         assert_non_null(strchr("0123456789abcdef", p[i]));
