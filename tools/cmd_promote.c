@@ -2,7 +2,7 @@
  * fwtrain promote: turn a sampler checkpoint into a model (docs/protocol.md §3.6, §8).
  *
  *  from the registry:  --checkpoints-jsonl F [--step N] [--base-model M] [--output-model-id ID]
- *      picks the latest promotable entry (or the last entry of step N) and
+ *      picks the latest promotable entry (or the last promotable entry of step N) and
  *      promotes (source_job_id, sampler_path); the base model defaults to the
  *      entry's.
  *  from the control plane:  --job-id J [--checkpoint-name C] --base-model M [--output-model-id ID]
@@ -25,7 +25,8 @@ static const char PROMOTE_USAGE[] =
     "\n"
     "  --checkpoints-jsonl FILE  the run's {log_path}/checkpoints.jsonl; promotes the latest entry\n"
     "                            with a sampler_path (the final checkpoint of a run always has one)\n"
-    "  --step N                  promote the last entry of step N instead\n"
+    "  --step N                  promote step N instead: the last entry of that step with a\n"
+    "                            sampler_path (a STATE entry of the same step does not hide it)\n"
     "  --job-id JOB              use the job's checkpoint listing instead of a file; promotes the\n"
     "                            newest promotable checkpoint by creation time\n"
     "  --checkpoint-name NAME    with --job-id: a checkpoint id (step-5-45dda197) or its logical\n"
@@ -119,14 +120,16 @@ static int promote_from_jsonl(const promote_args *a)
     int ex = CLI_EXIT_OK;
     const fwt_registry_entry *e;
     if (a->has_step) {
-        e = fwt_registry_find_step(l, a->step);
-        if (!e) {
+        /* Promotable entries first, then the last of that step (a STATE line after a SAMPLER one hides nothing). */
+        e = fwt_registry_find_promotable_step(l, a->step);
+        const fwt_registry_entry *any = e ? e : fwt_registry_find_step(l, a->step);
+        if (!any) {
             cli_error("%s has no entry for step %" PRId64, a->jsonl, a->step);
             ex = CLI_EXIT_NOTHING;
-        } else if (!fwt_registry_entry_is_promotable(e)) {
+        } else if (!e) {
             const fwt_registry_entry *p = fwt_registry_latest_promotable(l);
-            cli_error("step %" PRId64 " (%s) is a %s checkpoint: it has no sampler_path, so it cannot be promoted", a->step,
-                      e->name, fwt_checkpoint_kind_name((fwt_checkpoint_kind)fwt_registry_entry_kind(e)));
+            cli_error("step %" PRId64 " (%s) has only STATE entries: none has a sampler_path, so it cannot be promoted",
+                      a->step, any->name);
             if (p)
                 cli_error("the latest promotable step is %" PRId64 " (%s)", p->step, p->name);
             ex = CLI_EXIT_NOTHING;

@@ -79,6 +79,9 @@ FWT_API const char *fwt_training_model_id(const fwt_training *t);
 /** The data-plane base URL in use (borrowed). */
 FWT_API const char *fwt_training_url(const fwt_training *t);
 
+/** options.base_model as given to fwt_training_new, or NULL if none was given (borrowed). Thread-safe. */
+FWT_API const char *fwt_training_base_model(const fwt_training *t);
+
 /**
  * The client the training runs on (borrowed), or NULL once that client was
  * freed or for a NULL training. Thread-safe.

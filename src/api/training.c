@@ -268,6 +268,7 @@ void fwt_training_free(fwt_training *t)
 const char *fwt_training_session_id(const fwt_training *t) { return t ? t->session_id : NULL; }
 const char *fwt_training_session_suffix(const fwt_training *t) { return t ? t->suffix : NULL; }
 const char *fwt_training_url(const fwt_training *t) { return t ? t->url : NULL; }
+const char *fwt_training_base_model(const fwt_training *t) { return t ? t->base_model : NULL; } /* set once at creation */
 
 fwt_client *fwt_training_client(fwt_training *t)
 {

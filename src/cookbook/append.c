@@ -104,8 +104,7 @@ static char *dir_of(const char *path)
     return fwt__strndup(path, (size_t)(slash - path));
 }
 
-/* mkdir -p; each directory created is made durable by fsyncing its parent. */
-static int make_dirs(const char *path)
+int fwt__ckpt_make_dirs(const char *path)
 {
     char *p = fwt__strdup(path);
     if (!p)
@@ -261,7 +260,7 @@ int fwt_registry_append(const char *log_path, const fwt_registry_entry *e)
     int rc = fwt__ckpt_check_entry(e);
     if (rc != FWT_OK)
         return rc;
-    rc = make_dirs(log_path);
+    rc = fwt__ckpt_make_dirs(log_path);
     if (rc != FWT_OK)
         return rc;
     char *path = fwt__ckpt_join(log_path);

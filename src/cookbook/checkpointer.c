@@ -13,6 +13,7 @@
 
 #include "fwtrain/cookbook/checkpointer.h"
 #include "fwtrain/client.h"
+#include "fwtrain/jobs.h"
 #include "checkpointer_impl.h"
 #include "fwt_util.h"
 #include "registry_impl.h"
@@ -41,6 +42,8 @@ void fwt_checkpointer_free(fwt_checkpointer *c)
     fwt__free_mem(c->base_model);
     fwt__free_mem(c->loaded_path);
     fwt__free_mem(c->conf_path);
+    fwt__free_mem(c->state_ref);
+    fwt__log_unlock(c->lock_fd);
     fwt__ckpt_async_drop(c); /* unconfirmed saves get no line (fwt_checkpointer_flush records them) */
     fwt__ckpt_names_clear(c);
     fwt__free_mem(c->output_model_id);
@@ -135,6 +138,18 @@ static int check_options(const fwt_training *t, const fwt_checkpointer_options *
     if (o->output_model_id && o->promote.version != FWT_PROMOTE_OPTIONS_VERSION)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_start: promote options: unknown version %u "
                              "(fwt_checkpointer_options_init fills them)", o->promote.version);
+    return FWT_OK;
+}
+
+/* Record that `step`'s state is on the server at `ref` and in the registry. */
+static int remember_state(fwt_checkpointer *c, int64_t step, const char *ref)
+{
+    char *copy = fwt__strdup(ref);
+    if (!copy)
+        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    fwt__free_mem(c->state_ref);
+    c->state_ref = copy;
+    c->state_step = step;
     return FWT_OK;
 }
 
@@ -240,6 +255,8 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
                            last.name, last.step, init);
     } else if (last.name) {
         rc = load(c, last.state_path, 1);
+        if (rc == FWT_OK)
+            rc = remember_state(c, last.step, last.state_path); /* step_done/finish of this step save no DCP */
         if (rc == FWT_OK) {
             c->mode = FWT_RESUME_AUTO;
             c->start_step = last.step;
@@ -263,6 +280,38 @@ static int begin(fwt_checkpointer *c, const fwt_checkpointer_options *o)
     return rc;
 }
 
+/*
+ * base_model for every entry without the caller repeating it: the option,
+ * else what the training was opened with, else the job's
+ * trainingConfig.baseModel. Not knowing it is no reason to refuse training
+ * (promotion can still read it from the job), so that case only warns.
+ */
+static int find_base_model(fwt_checkpointer *c, const fwt_checkpointer_options *o)
+{
+    const char *bm = o->base_model;
+    if (!bm || !bm[0])
+        bm = fwt_training_base_model(c->t);
+    fwt_job *job = NULL;
+    fwt_client *client = fwt_training_client(c->t);
+    if ((!bm || !bm[0]) && client && fwt_job_get(&job, client, c->job_id) == FWT_OK)
+        bm = fwt_job_base_model(job);
+    if (bm && bm[0]) {
+        c->base_model = fwt__strdup(bm);
+        fwt_job_free(job);
+        return c->base_model ? FWT_OK : fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
+    fwt_job_free(job);
+    if (client) {
+        char *msg = fwt__asprintf("checkpointer on %s: the base model of job %s is unknown (neither the training nor "
+                                  "the job names it); entries will not record base_model",
+                                  c->log_path, c->job_id);
+        if (msg)
+            fwt_client_log(client, FWT_LOG_WARN, msg);
+        fwt__free_mem(msg);
+    }
+    return FWT_OK;
+}
+
 int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_checkpointer_options *opts)
 {
     if (!out)
@@ -275,6 +324,8 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     if (!c)
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     c->t = t;
+    c->lock_fd = -1;
+    c->state_step = -1;
     c->interval = opts->dcp_save_interval;
     c->total = opts->total_steps;
     c->timeout_ms = opts->op_timeout_ms == 0 ? DEFAULT_OP_TIMEOUT_MS : opts->op_timeout_ms;
@@ -289,14 +340,17 @@ int fwt_checkpointer_start(fwt_checkpointer **out, fwt_training *t, const fwt_ch
     c->promote = opts->promote;
     c->log_path = fwt__strdup(opts->log_path);
     c->job_id = fwt__strdup(opts->job_id);
-    c->base_model = fwt__strdup(opts->base_model);
     c->output_model_id = fwt__strdup(opts->output_model_id);
-    if (!c->log_path || !c->job_id || (opts->base_model && !c->base_model) ||
-        (opts->output_model_id && !c->output_model_id)) {
+    if (!c->log_path || !c->job_id || (opts->output_model_id && !c->output_model_id)) {
         fwt_checkpointer_free(c);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    rc = fwt__ckpt_apply_dir_policy(c->log_path, c->dir_policy);
+    /* The lock first: the registry must not change under the policy or the resume decision. */
+    rc = fwt__log_lock(&c->lock_fd, c->log_path);
+    if (rc == FWT_OK)
+        rc = fwt__ckpt_apply_dir_policy(c->log_path, c->dir_policy);
+    if (rc == FWT_OK)
+        rc = find_base_model(c, opts);
     if (rc == FWT_OK)
         rc = begin(c, opts);
     c->last_save_ms = fwt__ckpt_now_ms(c);
@@ -331,10 +385,20 @@ static int save_now(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fw
     char name[40];
     snprintf(name, sizeof name, "step-%" PRId64, step);
 
+    /* Never the same step's DCP twice: the registry already holds that state. */
+    int have_state = (kind & FWT_CHECKPOINT_KIND_STATE) && c->state_ref && c->state_step == step;
+    if (have_state && kind == FWT_CHECKPOINT_KIND_STATE) {
+        fwt__last_ok();
+        return FWT_OK; /* its entry exists: nothing new to record */
+    }
     char *state_path = NULL, *server_path = NULL;
     fwt_sampler_save *ss = NULL;
     int rc = FWT_OK;
-    if (kind & FWT_CHECKPOINT_KIND_STATE) {
+    if (have_state) {
+        state_path = fwt__strdup(c->state_ref);
+        if (!state_path)
+            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
+    } else if (kind & FWT_CHECKPOINT_KIND_STATE) {
         fwt__ckpt_name_used(c, "DCP", name);
         /* The data position first: a checkpoint the listing shows must have one (dataloader.c). */
         if (c->source == FWT_RESUME_SOURCE_CONTROL_PLANE)
@@ -356,6 +420,8 @@ static int save_now(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fw
     }
     if (rc == FWT_OK)
         rc = fwt__ckpt_record(c, name, step, data_consumed, state_path, ss ? fwt_sampler_save_snapshot_name(ss) : NULL);
+    if (rc == FWT_OK && state_path && remember_state(c, step, state_path) != FWT_OK)
+        fwt__last_ok(); /* only the memo failed: the entry is durable; at worst a later call saves the DCP again */
     if (rc == FWT_OK && ss) {
         char *snap = fwt__strdup(fwt_sampler_save_snapshot_name(ss));
         if (snap) {
@@ -364,7 +430,7 @@ static int save_now(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fw
         }
     }
     fwt_free(server_path);
-    fwt_free(state_path);
+    fwt__free_mem(state_path);
     fwt_sampler_save_free(ss);
     return rc;
 }
@@ -406,8 +472,11 @@ int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_t data_c
     int64_t now = fwt__ckpt_now_ms(c);
     int by_steps = c->interval > 0 && step % c->interval == 0;
     int by_time = c->save_interval_ms > 0 && now - c->last_save_ms >= c->save_interval_ms;
-    /* The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish). */
-    if (step == 0 || !(by_steps || by_time) || (c->total > 0 && step >= c->total)) {
+    /*
+     * The last step's checkpoint is the final BOTH save (fwt_checkpointer_finish),
+     * and a step whose state is already saved (or was resumed from) is not saved again.
+     */
+    if (step == 0 || !(by_steps || by_time) || (c->total > 0 && step >= c->total) || step == c->state_step) {
         fwt__last_ok();
         return FWT_OK;
     }
@@ -446,6 +515,8 @@ int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_cons
 {
     if (!c)
         return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: checkpointer is NULL");
+    if (step < 0 || data_consumed < 0)
+        return fwt__last_set(FWT_EINVAL, "fwt_checkpointer_finish: step and data_consumed must be >= 0");
     int rc = fwt__ckpt_async_collect(c, 1); /* every periodic line before the final one */
     if (rc != FWT_OK)
         return rc;
@@ -453,12 +524,32 @@ int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_cons
     rc = fwt_registry_read(&l, c->log_path);
     if (rc != FWT_OK)
         return rc;
-    const fwt_registry_entry *e = fwt_registry_find_step(l, step);
-    int done = e && fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH;
-    char *snapshot = done ? fwt__strdup(e->sampler_path) : NULL;
+    int done = 0;
+    const fwt_registry_entry *state = NULL, *both = NULL;
+    for (size_t i = 0; i < fwt_registry_count(l); i++) {
+        const fwt_registry_entry *e = fwt_registry_get(l, i);
+        if (e->step != step)
+            continue;
+        if (fwt_registry_entry_kind(e) == FWT_CHECKPOINT_KIND_BOTH) {
+            done = 1;
+            both = e;
+        }
+        if (e->state_path)
+            state = e;
+    }
+    /*
+     * When total_steps was not given, step_done already saved the last
+     * step's state if it was a multiple of the interval: the final save then
+     * adds only the sampler snapshot and records it with that state (BOTH).
+     */
+    if (!done && state && c->state_step != step)
+        rc = remember_state(c, step, state->state_path);
+    char *snapshot = done ? fwt__strdup(both->sampler_path) : NULL;
     fwt_registry_free(l);
-    if (done && !snapshot)
-        return fwt__last_set(FWT_ENOMEM, "out of memory");
+    if (rc != FWT_OK || (done && !snapshot)) {
+        fwt__free_mem(snapshot);
+        return rc != FWT_OK ? rc : fwt__last_set(FWT_ENOMEM, "out of memory");
+    }
     if (!done) {
         rc = save_now(c, step, data_consumed, FWT_CHECKPOINT_KIND_BOTH, 0);
         if (rc == FWT_OK && !(snapshot = fwt__strdup(c->final_sampler)))

@@ -29,6 +29,14 @@ struct fwt_checkpointer {
     int64_t start_step, start_data;
     char *loaded_path;
     size_t torn_bytes;
+    int lock_fd;            /* exclusive lock of log_path, held for the checkpointer's life */
+    /*
+     * The step whose DCP state is already on the server and in the registry
+     * (saved by this checkpointer or resumed from), -1 if none, and its
+     * reference: a step's state is never saved twice.
+     */
+    int64_t state_step;
+    char *state_ref;
     /* The last state the server confirmed (what a recovery reloads); conf_path NULL = a fresh model. */
     int64_t conf_step, conf_data;
     char *conf_path;

@@ -91,12 +91,18 @@ size_t fwt_registry_torn_bytes(const fwt_registry *l)
     return l ? l->torn_bytes : 0;
 }
 
+/*
+ * The highest step wins, not the last line: two runs that once shared a
+ * log_path (before the checkpointer locked it) left lines out of step order,
+ * and resuming from the last line would silently go back in training.
+ */
 const fwt_registry_entry *fwt_registry_last_resumable(const fwt_registry *l)
 {
-    for (size_t i = fwt_registry_count(l); i-- > 0;)
-        if (l->entries[i].state_path)
-            return &l->entries[i];
-    return NULL;
+    const fwt_registry_entry *best = NULL;
+    for (size_t i = 0; i < fwt_registry_count(l); i++)
+        if (l->entries[i].state_path && (!best || l->entries[i].step >= best->step))
+            best = &l->entries[i]; /* >=: on a tie the later line wins */
+    return best;
 }
 
 const fwt_registry_entry *fwt_registry_latest_promotable(const fwt_registry *l)
@@ -111,6 +117,20 @@ const fwt_registry_entry *fwt_registry_find_step(const fwt_registry *l, int64_t 
 {
     for (size_t i = fwt_registry_count(l); i-- > 0;)
         if (l->entries[i].step == step)
+            return &l->entries[i];
+    return NULL;
+}
+
+/*
+ * The cookbook's promote-by-step: keep the promotable entries first, then
+ * take the last of that step. A SAMPLER save followed by a STATE save of the
+ * same step (what the checkpointer writes when a promotable save precedes
+ * step_done at a multiple of the interval) must still promote the SAMPLER.
+ */
+const fwt_registry_entry *fwt_registry_find_promotable_step(const fwt_registry *l, int64_t step)
+{
+    for (size_t i = fwt_registry_count(l); i-- > 0;)
+        if (l->entries[i].step == step && l->entries[i].sampler_path)
             return &l->entries[i];
     return NULL;
 }

@@ -44,4 +44,15 @@ char *fwt__ckpt_join(const char *log_path);
 /* Validate an entry for appending; sets the last error, returns FWT_EINVAL. */
 int fwt__ckpt_check_entry(const fwt_registry_entry *e);
 
+/* mkdir -p log_path; each directory created is made durable by fsyncing its parent. */
+int fwt__ckpt_make_dirs(const char *log_path);
+
+/*
+ * Take the exclusive lock of log_path (created if missing) for a
+ * checkpointer's life: *fd holds it until fwt__log_unlock. Held elsewhere →
+ * FWT_ECONFLICT naming the directory and the holder's pid, at once.
+ */
+int fwt__log_lock(int *fd, const char *log_path);
+void fwt__log_unlock(int fd);
+
 #endif /* FWT_COOKBOOK_REGISTRY_H */

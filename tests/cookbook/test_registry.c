@@ -554,6 +554,23 @@ static void test_queries(void **state)
     assert_int_equal(fwt_registry_last_resumable(l)->step, 6);
     fwt_registry_free(l);
 
+    /* lines out of step order: resume takes the highest resumable step (ties: the later line), not the last line;
+     * promotion by step keeps the promotable entries first */
+    const char *mixed = "{\"name\":\"step-8\",\"step\":8,\"state_path\":\"s8a\",\"source_job_id\":\"j\"}\n"
+                        "{\"name\":\"step-8\",\"step\":8,\"sampler_path\":\"p8\",\"source_job_id\":\"j\"}\n"
+                        "{\"name\":\"step-8\",\"step\":8,\"state_path\":\"s8b\",\"source_job_id\":\"j\"}\n"
+                        "{\"name\":\"step-4\",\"step\":4,\"state_path\":\"s4\",\"source_job_id\":\"j\"}\n"
+                        "{\"name\":\"step-9\",\"step\":9,\"sampler_path\":\"p9\",\"source_job_id\":\"j\"}\n";
+    write_file(f->file, mixed, strlen(mixed));
+    assert_int_equal(fwt_registry_read(&l, f->dir), FWT_OK);
+    assert_string_equal(fwt_registry_last_resumable(l)->state_path, "s8b");
+    assert_string_equal(fwt_registry_find_step(l, 8)->state_path, "s8b");
+    assert_string_equal(fwt_registry_find_promotable_step(l, 8)->sampler_path, "p8");
+    assert_null(fwt_registry_find_promotable_step(l, 4));
+    assert_string_equal(fwt_registry_find_promotable_step(l, 9)->sampler_path, "p9");
+    assert_null(fwt_registry_find_promotable_step(NULL, 9));
+    fwt_registry_free(l);
+
     assert_null(fwt_registry_last_resumable(NULL));
     assert_int_equal(fwt_registry_count(NULL), 0);
     fwt_registry_free(NULL);

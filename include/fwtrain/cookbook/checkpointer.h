@@ -30,7 +30,8 @@ typedef struct fwt_checkpointer_options {
     unsigned int version;              /**< FWT_CHECKPOINTER_OPTIONS_VERSION */
     const char *log_path;              /**< required: directory holding checkpoints.jsonl */
     const char *job_id;                /**< required: the trainer job of `t` (source_job_id, cross_job:// refs) */
-    const char *base_model;            /**< recorded in every entry; NULL = not recorded */
+    const char *base_model;            /**< recorded in every entry; NULL = the training's base model
+                                            (fwt_training_base_model), else the job's trainingConfig.baseModel */
     int64_t dcp_save_interval;         /**< save STATE every N completed steps; 0 = off (default) */
     int64_t total_steps;               /**< length of the run; 0 = unknown (the run is never "complete") */
     const char *init_from_checkpoint;  /**< "job_id:checkpoint_name" (or gs://, /path); NULL = none */
@@ -117,7 +118,8 @@ FWT_API int fwt_checkpointer_options_init(fwt_checkpointer_options *opts, unsign
 /** How fwt_checkpointer_start began the run. */
 typedef enum fwt_resume_mode {
     FWT_RESUME_FRESH = 0,    /**< nothing to resume: step 0, data_consumed 0 */
-    FWT_RESUME_AUTO = 1,     /**< resumed from the last resumable checkpoint (registry or listing, see resume_source) */
+    FWT_RESUME_AUTO = 1,     /**< resumed: the highest resumable step of checkpoints.jsonl
+                                  (fwt_registry_last_resumable) or the listing's newest row (resume_source) */
     FWT_RESUME_INIT = 2,     /**< weights loaded from init_from_checkpoint; step 0, data_consumed 0 */
     FWT_RESUME_COMPLETE = 3  /**< the registry already holds step >= total_steps: nothing to train */
 } fwt_resume_mode;
@@ -125,8 +127,19 @@ typedef enum fwt_resume_mode {
 /**
  * Decide how the run starts and restore it (blocking). `t` must have a model
  * (fwt_training_create_model completed) and must outlive the checkpointer.
- *  - the last entry of checkpoints.jsonl with a state_path has step >=
- *    total_steps → FWT_RESUME_COMPLETE, nothing is loaded;
+ *
+ * First takes an exclusive lock on log_path (the file checkpointer.lock in
+ * it, created with the directory if missing) and holds it until
+ * fwt_checkpointer_free: while another checkpointer, in this process or
+ * another, holds it, the start fails at once with FWT_ECONFLICT naming the
+ * directory and the holder's pid. The lock goes away with its holder, even
+ * when that process is killed.
+ *
+ * The resume decision uses the resumable entry with the highest step (on a
+ * tie the later line; fwt_registry_last_resumable), never simply the last
+ * line:
+ *  - that entry has step >= total_steps → FWT_RESUME_COMPLETE, nothing is
+ *    loaded;
  *  - such an entry exists and init_from_checkpoint is also set → FWT_EINVAL
  *    (they are mutually exclusive: use a new log_path or drop the option);
  *  - such an entry exists → load_state_with_optimizer(state_path), restore
@@ -180,7 +193,9 @@ FWT_API int fwt_checkpointer_is_complete(const fwt_checkpointer *c);
  * Report that `step` steps are now completed, having consumed `data_consumed`
  * examples. When dcp_save_interval > 0 and step is a multiple of it (and
  * step < total_steps, whose checkpoint fwt_checkpointer_finish writes), saves
- * a STATE checkpoint "step-<step>" and appends its line. Blocking.
+ * a STATE checkpoint "step-<step>" and appends its line, unless this step's
+ * state is already saved (by this checkpointer, or it is the step the run
+ * resumed from). Blocking.
  * `*saved` (may be NULL) is set to 1 if a checkpoint was written, else 0.
  */
 FWT_API int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_t data_consumed, int *saved);
@@ -190,13 +205,22 @@ FWT_API int fwt_checkpointer_step_done(fwt_checkpointer *c, int64_t step, int64_
  * once the server confirmed every part. STATE: save_state; SAMPLER: a BASE
  * sampler snapshot (save_weights_for_sampler_ext, so it stays promotable);
  * BOTH: both. Blocking. On failure nothing is appended.
+ * A step's state is never saved twice: when this checkpointer already saved
+ * (or resumed from) the state of `step`, STATE does nothing and BOTH saves
+ * only the sampler snapshot and records it with that state.
  */
 FWT_API int fwt_checkpointer_save(fwt_checkpointer *c, int64_t step, int64_t data_consumed, fwt_checkpoint_kind kind);
 
 /**
- * The final checkpoint: a BOTH save of "step-<step>" (resumable and
- * promotable), then the run counts as complete. If the registry's last entry
- * already is a BOTH entry of this step, nothing is saved again.
+ * The final checkpoint: a BOTH entry "step-<step>" (resumable and
+ * promotable), then the run counts as complete. If the registry already holds
+ * a BOTH entry of this step, nothing is saved again; if it holds a STATE entry
+ * of this step (step_done saved it because total_steps was not given), only
+ * the sampler snapshot is saved and the BOTH entry records the existing state:
+ * the DCP of a step is never written twice. Asynchronous saves in flight are
+ * recorded first (fwt_checkpointer_flush). With output_model_id, the final
+ * sampler snapshot is then promoted (fwt_checkpointer_promoted_model; a model
+ * of that id that already exists fails with the promotion's error).
  */
 FWT_API int fwt_checkpointer_finish(fwt_checkpointer *c, int64_t step, int64_t data_consumed);
 

@@ -106,12 +106,25 @@ FWT_API size_t fwt_registry_torn_bytes(const fwt_registry *l);
 /** Free the list. NULL is allowed. */
 FWT_API void fwt_registry_free(fwt_registry *l);
 
-/** The last entry with a state_path (what an automatic resume loads), or NULL. Borrowed. */
+/**
+ * What an automatic resume loads: among the entries with a state_path, the
+ * one with the highest step (on a tie, the later line), or NULL. Never simply
+ * the last line: lines out of step order (two writers before the
+ * checkpointer's lock, a resume from an earlier step) must not send a run
+ * back in training. Borrowed.
+ */
 FWT_API const fwt_registry_entry *fwt_registry_last_resumable(const fwt_registry *l);
 /** The last entry with a sampler_path (what promotion picks by default), or NULL. Borrowed. */
 FWT_API const fwt_registry_entry *fwt_registry_latest_promotable(const fwt_registry *l);
 /** The last entry whose step equals `step`, or NULL. Borrowed. */
 FWT_API const fwt_registry_entry *fwt_registry_find_step(const fwt_registry *l, int64_t step);
+/**
+ * What a promotion of step `step` uses: among the entries with a
+ * sampler_path, the last one whose step equals `step`, or NULL. A STATE
+ * entry of the same step written after it (a SAMPLER save, then the periodic
+ * STATE save of that step) does not hide it. Borrowed.
+ */
+FWT_API const fwt_registry_entry *fwt_registry_find_promotable_step(const fwt_registry *l, int64_t step);
 
 /**
  * Durably append one entry to `{log_path}/checkpoints.jsonl`.
