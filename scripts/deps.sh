@@ -6,7 +6,8 @@
 #   build:        cmake make gcc g++ pkg-config + the -dev packages of the libraries
 #   test lanes:   clang and its sanitizer runtimes (libclang-rt-N-dev: Debian only *recommends* it, and
 #                 without it the ASan/TSan lanes cannot link), valgrind, cmocka,
-#                 python3 (the ctypes FFI test), doxygen (the API reference and its tests),
+#                 python3 (the ctypes FFI test), python3-pytest python3-venv python3-pip python3-setuptools
+#                 (the Python package's tests and its offline `pip install`), doxygen (the API reference and its tests),
 #                 abigail-tools (the ABI check)
 #   the library:  ca-certificates, without which every https:// request fails ("error setting
 #                 certificate file")
@@ -14,6 +15,7 @@
 set -euo pipefail
 
 pkgs=(ca-certificates cmake make gcc g++ clang pkg-config valgrind python3
+      python3-pytest python3-venv python3-pip python3-setuptools
       libcurl4-openssl-dev libcjson-dev libssl-dev libcmocka-dev
       libmicrohttpd-dev libzstd-dev zlib1g-dev doxygen abigail-tools)
 

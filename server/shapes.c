@@ -12,6 +12,9 @@ static const fwl_shape SHAPES[] = {
     {"fwl-full-2node", "fwtrain-local full-parameter trainer, 2 nodes", "NVIDIA_H200_141GB", 8, 2, 8192,
      "POLICY_TRAINER"},
     {"fwl-lora", "fwtrain-local LoRA trainer", "NVIDIA_H100_80GB", 4, 1, 4096, "LORA_TRAINER"},
+    /* The shape the official docs' quickstart names, so their snippets run unchanged here (tests/python). */
+    {"qwen3-8b-128k-h200", "fwtrain-local stand-in for the documented Qwen3-8B shape", "NVIDIA_H200_141GB", 8, 1,
+     131072, "POLICY_TRAINER"},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 #define SHAPE_VERSION "1"

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "engine_test_util.h"
 #include "responder.h"
@@ -416,6 +418,17 @@ static void task_fn(void *ud)
     pthread_mutex_unlock(&a->log->mu);
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Posted tasks run in due-time order (equal due times in post order) and a cancelled one never runs.
+ * The gaps between due times (400 ms) are far wider than posting six tasks takes, even under valgrind on a
+ * loaded machine; the order is asserted only when posting did take less than those gaps (measured), since a
+ * slower post legitimately moves a later task's due time. The cancelled task is due long after the others. */
 static void test_posted_tasks_order(void **state)
 {
     fx *f = *state;
@@ -423,12 +436,14 @@ static void test_posted_tasks_order(void **state)
     memset(&lg, 0, sizeof lg);
     pthread_mutex_init(&lg.mu, NULL);
     task_arg args[6] = {{&lg, 30}, {&lg, 10}, {&lg, 20}, {&lg, 0}, {&lg, 99}, {&lg, 11}};
-    uint64_t delays[6] = {120, 40, 80, 0, 20, 40};
+    uint64_t delays[6] = {1200, 400, 800, 0, 5000, 400};
     uint64_t ids[6];
+    uint64_t t0 = mono_ms();
     for (int i = 0; i < 6; i++)
         assert_int_equal(fwt__engine_post(f->e, delays[i], task_fn, &args[i], &ids[i]), FWT_OK);
+    uint64_t posting_ms = mono_ms() - t0;
     assert_int_equal(fwt__engine_cancel(f->e, ids[4]), 1);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 1000; i++) {
         pthread_mutex_lock(&lg.mu);
         int n = lg.n;
         pthread_mutex_unlock(&lg.mu);
@@ -439,9 +454,19 @@ static void test_posted_tasks_order(void **state)
     usleep(50000);
     pthread_mutex_lock(&lg.mu);
     assert_int_equal(lg.n, 5);
-    int want[5] = {0, 10, 11, 20, 30}; /* equal due times run in post order */
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(lg.order[i], want[i]);
+    int want[5] = {0, 10, 11, 20, 30};
+    if (posting_ms < 300) {
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(lg.order[i], want[i]);
+    } else {
+        fprintf(stderr, "posting took %llu ms: order not judged, only that each task but the cancelled one ran\n",
+                (unsigned long long)posting_ms);
+        int seen = 0;
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 5; j++)
+                seen += lg.order[i] == want[j];
+        assert_int_equal(seen, 5);
+    }
     pthread_mutex_unlock(&lg.mu);
     assert_int_equal(fwt__engine_cancel(f->e, ids[0]), 0); /* already ran */
     pthread_mutex_destroy(&lg.mu);
