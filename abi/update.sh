@@ -3,6 +3,7 @@
 # "Changing the ABI on purpose"):
 #   abi/symbols.txt      the exported symbols with their version nodes (nm)
 #   abi/libfwtrain.abi   the ABI baseline of the public headers (libabigail's abidw), paths made relative
+#   debian/libfwtrain0.symbols  the Debian symbols file, from abi/symbols.txt (abi/debian_symbols.py)
 # Prints the abidiff report against the previous baseline and the FWT_API functions the version script
 # abi/libfwtrain.map does not list yet. Commit the result with a CHANGELOG line.
 # usage: abi/update.sh BUILD_DIR
@@ -29,6 +30,7 @@ if [ -f "$root/abi/libfwtrain.abi" ]; then
 fi
 mv "$root/abi/symbols.txt.new" "$root/abi/symbols.txt"
 mv "$root/abi/libfwtrain.abi.new" "$root/abi/libfwtrain.abi"
+python3 "$root/abi/debian_symbols.py" write "$root"   # debian/libfwtrain0.symbols follows symbols.txt
 echo "== check"
 python3 "$root/abi/check_symbols.py" nm "$lib" "$root/abi/symbols.txt" "$root/include" || true
 echo "updated abi/symbols.txt ($(wc -l < "$root/abi/symbols.txt") symbols) and abi/libfwtrain.abi"

@@ -2,6 +2,7 @@
 #   abi_symbols  the exported symbols and their version nodes equal abi/symbols.txt, and every FWT_API
 #                function of the public headers is exported
 #   abi_abidiff  libabigail's abidiff finds no difference between the library and abi/libfwtrain.abi
+#   abi_debian_symbols  debian/libfwtrain0.symbols is abi/symbols.txt in Debian's format
 # The baseline is made from a gcc build with debug information and no sanitizer, so abi_abidiff runs only in
 # such a build (the gcc lane); abi_symbols runs everywhere.
 if(NOT FWT_BUILD_TESTS OR NOT TARGET fwtrain)
@@ -15,6 +16,12 @@ if(Python3_Interpreter_FOUND AND FWT_GNU_NM)
            COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/abi/check_symbols.py ${FWT_GNU_NM}
                    $<TARGET_FILE:fwtrain> ${PROJECT_SOURCE_DIR}/abi/symbols.txt ${PROJECT_SOURCE_DIR}/include)
   set_tests_properties(abi_symbols PROPERTIES LABELS "unit;abi" TIMEOUT 60)
+endif()
+if(Python3_Interpreter_FOUND AND EXISTS ${PROJECT_SOURCE_DIR}/debian/libfwtrain0.symbols)
+  # The Debian symbols file lists exactly abi/symbols.txt (abi/update.sh regenerates both).
+  add_test(NAME abi_debian_symbols
+           COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/abi/debian_symbols.py check ${PROJECT_SOURCE_DIR})
+  set_tests_properties(abi_debian_symbols PROPERTIES LABELS "unit;abi" TIMEOUT 60)
 endif()
 
 find_program(FWT_ABIDIFF abidiff)

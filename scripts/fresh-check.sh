@@ -32,93 +32,25 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-say() { echo "fresh-check: $*"; }
-die() { echo "fresh-check: $*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, chroot and mounts need it)"
-command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (apt-get install mmdebstrap)"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/fresh-root.sh
+. "$repo/scripts/lib/fresh-root.sh"   # the root: mirrors, mmdebstrap, mounts, cleanup (shared with debs.sh)
+say() { fresh_say "$@"; }
+die() { fresh_die "$@"; }
+
+fresh_root_init fresh-check
 sha=$(git -C "$repo" rev-parse --verify "$ref^{commit}") || die "unknown ref $ref"
 [ -z "$(git -C "$repo" status --porcelain --untracked-files=no)" ] || [ "$ref" != HEAD ] ||
   say "note: the checkout has uncommitted changes; they are not checked (only commit ${sha:0:12})"
 
-# Debian's archive as the host reaches it: the host's own bookworm sources (a mirror or proxy set there
-# applies here too), else deb.debian.org.
-mirror=${FWT_FRESH_MIRROR:-} security=""
-while read -r uri suite; do
-  case $suite in
-  bookworm) [ -n "$mirror" ] || mirror=$uri ;;
-  bookworm-security) [ -n "$security" ] || security=$uri ;;
-  esac
-done < <(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u)
-mirror=${mirror:-http://deb.debian.org/debian/}
-security=${security:-http://deb.debian.org/debian-security/}
-aptopts=()
-while IFS= read -r line; do aptopts+=(--aptopt="$line"); done < <(
-  apt-config dump | grep -E '^Acquire::(https?|ftp)::Proxy|^Acquire::Check-Valid-Until' || true)
-
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-logs=${TMPDIR:-/var/tmp}/fwt-fresh-logs-$stamp
-mkdir -p "$logs"
-root=$(mktemp -d "${TMPDIR:-/var/tmp}/fwt-fresh-root-XXXXXX")
-mounts=()   # mounted inside $root, in mount order
-
-# Processes still running inside the root (a server a failed command left behind): found by their root
-# directory, killed by pid.
-kill_inside() {
-  local p r
-  for p in /proc/[0-9]*; do
-    r=$(readlink "$p/root" 2>/dev/null) || continue
-    case $r in "$root"|"$root"/*) kill -9 "${p#/proc/}" 2>/dev/null || true ;; esac
-  done
-}
-cleanup() {
-  local rc=$? i busy=0
-  trap - EXIT INT TERM
-  kill_inside
-  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-    umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null ||
-      { echo "fresh-check: cannot unmount ${mounts[i]}" >&2; busy=1; }
-  done
-  # Never delete through a mount that is still there (it would delete the host's /dev).
-  if grep -q " ${root}[/ ]" /proc/self/mountinfo; then busy=1; fi
-  if [ "$keep" -eq 1 ] || [ "$busy" -eq 1 ]; then
-    say "root kept in $root"
-  else
-    rm -rf --one-file-system "$root"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'echo "fresh-check: interrupted" >&2; exit 130' INT TERM
-
 say "checking ${sha:0:12} ($(git -C "$repo" log -1 --format=%s "$sha"))"
-say "building a minimal Debian 12 root (mmdebstrap --variant=minbase bookworm, $mirror) in $root"
-t0=$(date +%s)
-mmdebstrap --variant=minbase --mode=root --format=directory "${aptopts[@]}" bookworm "$root" \
-  "deb $mirror bookworm main" "deb $mirror bookworm-updates main" "deb $security bookworm-security main" \
-  >"$logs/mmdebstrap.log" 2>&1 || { tail -30 "$logs/mmdebstrap.log"; die "mmdebstrap failed (log: $logs/mmdebstrap.log)"; }
-say "root built in $(( $(date +%s) - t0 )) s: $(chroot "$root" dpkg-query -W -f='.\n' | wc -l) packages"
-
-# What a container runtime provides: /proc, /sys, /dev (with pts and shm), DNS and localhost.
-mnt() { mount "$@"; mounts+=("${*: -1}"); }
-mnt -t proc proc "$root/proc"
-mnt -t sysfs sysfs "$root/sys"
-mnt --bind /dev "$root/dev"
-mnt --bind /dev/pts "$root/dev/pts"
-mnt -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
-cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+fresh_root_create
+fresh_root_mount
 
 # The clone a newcomer would make, at exactly $sha.
 git clone -q --no-checkout "$repo" "$root/root/libfwtrain"
 git -C "$root/root/libfwtrain" fetch -q "$repo" "$sha"
 git -C "$root/root/libfwtrain" checkout -q --detach "$sha"
-
-envv=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin TERM="${TERM:-dumb}")
-for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
-  [ -z "${!v:-}" ] || envv+=("$v=${!v}")
-done
 
 status=0
 results=()
@@ -134,7 +66,7 @@ run() { # name command: run one README command as root inside the root, from the
       >"$logs/$name.log" 2>&1 || rc=$?
   fi
   secs=$(( $(date +%s) - t ))
-  kill_inside
+  fresh_root_kill_inside
   if [ "$rc" -eq 0 ]; then
     results+=("$(printf 'PASS  %-18s %5d s' "$cmd" "$secs")")
   else

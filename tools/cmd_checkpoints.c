@@ -26,6 +26,10 @@ static const char CHECKPOINTS_USAGE[] =
     "            This is what init_from_checkpoint=\"JOB:NAME\" loads, and JOB:NAME is accepted too.\n"
     "            No request is made.\n"
     "\n"
+    "There is no 'checkpoints delete': the service offers no call that deletes a checkpoint\n"
+    "(docs/protocol.md §3.5). A deleted job's checkpoints go when its retention ends;\n"
+    "checkpoints saved with a TTL (ttl_seconds) expire on their own.\n"
+    "\n"
     "list needs FIREWORKS_API_KEY; FIREWORKS_BASE_URL is honored.\n"
     "Exit codes: 0 ok, 1 failed, 2 usage, 4 key refused.\n";
 
@@ -180,6 +184,11 @@ int cli_cmd_checkpoints(int argc, char **argv)
         return cmd_list(&a);
     if (!strcmp(a.positional[0], "resolve"))
         return cmd_resolve(&a);
+    if (!strcmp(a.positional[0], "delete")) {
+        cli_error("there is no 'checkpoints delete': the service offers no call that deletes a checkpoint "
+                  "(a deleted job's checkpoints go when its retention ends; checkpoints saved with a TTL expire)");
+        return CLI_EXIT_USAGE;
+    }
     cli_error("unknown subcommand 'checkpoints %s' (expected list or resolve)", a.positional[0]);
     return CLI_EXIT_USAGE;
 }

@@ -49,13 +49,6 @@ typedef struct promote_args {
     int64_t poll_ms;
 } promote_args;
 
-static void progress(int stage, int64_t elapsed_ms, const char *message, void *payload)
-{
-    (void)payload;
-    cli_note("%s after %.1f s%s%s", fwt_progress_stage_name(stage), (double)elapsed_ms / 1000.0,
-            message[0] ? ": " : "", message);
-}
-
 /* Promote and print. `checkpoint_name` is a 4-segment row name, or NULL to use (job_id, checkpoint_id). */
 static int do_promote(const char *job_id, const char *checkpoint_id, const char *row_name, const char *base_model,
                       const char *output_id_arg, int64_t poll_ms)
@@ -72,7 +65,10 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
         return ex;
     fwt_promote_options popts;
     fwt_promote_options_init(&popts, FWT_PROMOTE_OPTIONS_VERSION);
-    popts.wait.progress = progress;
+    cli_progress prog; /* a live line on a terminal (cli_progress.c) */
+    cli_progress_init(&prog, "promotion");
+    popts.wait.progress = cli_progress_fn;
+    popts.wait.progress_payload = &prog;
     if (poll_ms > 0)
         popts.wait.poll_interval_ms = poll_ms;
     cli_note("promoting checkpoint %s of job %s (base model %s) to model id %s", checkpoint_id,
@@ -82,7 +78,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
                       : fwt_promote_checkpoint_by_id(&f, client, job_id, checkpoint_id, output_id, base_model, &popts);
     fwt_model *model = NULL;
     if (rc == FWT_OK) {
-        rc = fwt_future_wait(f, -1);
+        rc = cli_progress_wait(&prog, f);
         if (rc == FWT_OK)
             rc = fwt_future_status(f);
         if (rc == FWT_OK)
@@ -104,6 +100,7 @@ static int do_promote(const char *job_id, const char *checkpoint_id, const char 
     }
     fwt_model_free(model);
     fwt_future_free(f);
+    cli_progress_destroy(&prog);
     fwt_client_free(client);
     return ex;
 }

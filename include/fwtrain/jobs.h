@@ -209,6 +209,39 @@ FWT_API int fwt_job_wait_ready_result(fwt_job **out, fwt_client *client, const c
 FWT_API int fwt_job_open_training(fwt_training **out, fwt_client *client, const fwt_job *job,
                                   const fwt_training_options *opts);
 
+/* ---- the account's jobs (docs/protocol.md §3.2, "Listing") ----------------- */
+
+/** The account's trainer jobs, as fwt_job_list_all fetched them (opaque; owns its jobs). */
+typedef struct fwt_job_list fwt_job_list;
+
+/** Version of fwt_job_list_options. */
+#define FWT_JOB_LIST_OPTIONS_VERSION 1
+
+/** Options of fwt_job_list_all. */
+typedef struct fwt_job_list_options {
+    unsigned int version; /**< FWT_JOB_LIST_OPTIONS_VERSION */
+    int32_t page_size;    /**< `pageSize`; default 200 */
+    int32_t max_pages;    /**< stop after this many pages; 0 = until no next token */
+} fwt_job_list_options;
+
+/** Fill with defaults. Returns FWT_EINVAL for an unknown version. */
+FWT_API int fwt_job_list_options_init(fwt_job_list_options *opts, unsigned int version);
+
+/**
+ * List the account's trainer jobs (blocking), following `nextPageToken` until
+ * none; jobs keep server order across pages, tombstones included. `opts` may
+ * be NULL. A server that repeats a page token fails with FWT_EPROTO.
+ */
+FWT_API int fwt_job_list_all(fwt_job_list **out, fwt_client *client, const fwt_job_list_options *opts);
+/** Number of jobs (0 for NULL). */
+FWT_API size_t fwt_job_list_count(const fwt_job_list *l);
+/** Job i (borrowed, valid until the list is freed); NULL if out of range. */
+FWT_API const fwt_job *fwt_job_list_get(const fwt_job_list *l, size_t i);
+/** Number of pages fetched. */
+FWT_API size_t fwt_job_list_pages(const fwt_job_list *l);
+/** Free the list and its jobs. NULL is allowed. */
+FWT_API void fwt_job_list_free(fwt_job_list *l);
+
 /* ---- promotion (docs/protocol.md §3.6, §6, §11.7) ------------------------------ */
 
 /** "accounts/<a>/models/<id>" (borrowed). */

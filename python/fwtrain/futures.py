@@ -15,6 +15,7 @@ import logging
 import math
 import queue
 import threading
+import time
 import weakref
 from ctypes import c_void_p
 from typing import Any, Callable, Generic, List, Optional, TypeVar
@@ -172,12 +173,18 @@ _live: "weakref.WeakSet[Owned]" = weakref.WeakSet()
 _shutting_down = False
 
 
+def _busy(o: Owned) -> bool:
+    return bool(o._users) or any(_busy(c) for c in list(o._children))
+
+
 @atexit.register
 def _close_all() -> None:
     """Close what is still open (sessions before clients) while the interpreter can still run callbacks."""
     global _shutting_down
     objs = sorted(list(_live), key=lambda o: getattr(o, "_close_order", 0))
     for o in objs:
+        if _busy(o):   # a daemon thread is inside a call on it: leave it rather than hang the exit
+            continue
         try:
             o.close()
         except Exception:  # noqa: BLE001
@@ -188,6 +195,7 @@ def _close_all() -> None:
 # ---- futures -----------------------------------------------------------------------------------
 
 _PENDING, _DONE = 0, 1
+_SLICE_MS = 200  # longest uninterruptible stretch of a blocking wait
 
 
 class Future(Generic[T]):
@@ -316,7 +324,15 @@ class Future(Generic[T]):
         if h is None:
             return
         try:
-            rc = _lib.lib.fwt_future_wait(h, ms)
+            # Wait in slices so the interpreter runs signal handlers (Ctrl-C raises KeyboardInterrupt
+            # within a slice) instead of sitting in C until the operation ends.
+            deadline = None if ms < 0 else time.monotonic() + ms / 1000.0
+            while True:
+                left = _SLICE_MS if deadline is None else min(_SLICE_MS, max(0, int((deadline - time.monotonic())
+                                                                                     * 1000.0)))
+                rc = _lib.lib.fwt_future_wait(h, left)
+                if rc != _lib.FWT_ETIMEDOUT or (deadline is not None and time.monotonic() >= deadline):
+                    break
             if rc == _lib.FWT_ETIMEDOUT:
                 raise TimeoutError("%s: not done after %s s" % (self._what, timeout))
             if rc != _lib.FWT_OK:

@@ -22,6 +22,8 @@ check() { # page, help output command...
 check fwtrain.1 "$fwtrain" --help
 check fwtrain.1 "$fwtrain" promote --help
 check fwtrain.1 "$fwtrain" checkpoints --help
+check fwtrain.1 "$fwtrain" job --help
+check fwtrain.1 "$fwtrain" deployment --help
 check fwtrain-local.1 "$local" --help
 if command -v groff >/dev/null 2>&1; then
   for p in fwtrain.1 fwtrain-local.1; do

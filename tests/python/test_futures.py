@@ -170,3 +170,29 @@ print("exiting", flush=True)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "exiting" in r.stdout
+
+
+def test_ctrl_c_interrupts_a_blocking_wait(server):
+    """result() with no timeout stays interruptible: SIGINT raises KeyboardInterrupt in the waiting thread."""
+    import signal
+    from conftest import API_KEY, ROOT
+    code = """
+import sys; sys.path.insert(0, %r)
+import fwtrain as fw
+m = fw.TrainerJobManager(api_key=%r, base_url=%r)
+c = m.create(fw.TrainerJobConfig(base_model=%r, job_id="sigint-%%d" %% id(m), display_name="fwl-stay-pending"))
+f = m.wait_for_ready_async(c.job_id, poll_interval_s=0.05, timeout_s=600)
+try:
+    print("waiting", flush=True)
+    f.result()
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+""" % (ROOT + "/python", API_KEY, server.url, BASE_MODEL)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "waiting"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 3, err
+    assert "interrupted" in out
