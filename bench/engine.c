@@ -9,21 +9,43 @@
  *   future_rps, future_ratio  the same requests submitted to the worker one at a
  *                      time and awaited (the asynchronous path; pays two thread
  *                      hand-offs per request, see handoff_roundtrip_us);
- *   concurrent_*       N requests in flight at once on one engine worker;
+ *   futures            for N = 1k, 10k, 100k requests submitted at once to one engine
+ *                      worker (each a future's request): wall seconds, futures/s, RSS
+ *                      per queued request (KiB, RSS after submitting minus before,
+ *                      the allocator trimmed first), the most sockets open at once
+ *                      (sampled from /proc/self/fd); at 1k and 10k also without
+ *                      admission control (unbounded: every request in the multi
+ *                      handle at once, as before issue 15), interleaved, and the
+ *                      ratio unbounded_seconds / bounded_seconds;
+ *   free_pending_s     fwt_client_free with 100k requests pending on its worker;
+ *   op_*               one training op (optim_step: submit + retrieve_future) three ways,
+ *                      interleaved in rounds (medians): op_raw_ops the same two POSTs
+ *                      (same headers and bodies) with raw libcurl on the calling thread,
+ *                      op_blocking_ops fwt_training_optim_step_result (drives the op on
+ *                      the calling thread), op_future_ops the future waited on from the
+ *                      caller (driven by the worker: two hand-offs per request, how
+ *                      every blocking op ran before issue 15); op_ratio = raw time /
+ *                      blocking time, op_future_ratio = raw time / future time;
  *   max_rss_mib        peak RSS of this process (getrusage);
  *   handoff_roundtrip_us  a no-op task posted to the worker and awaited.
  * The responder (tests/support) runs in a forked child so its threads and
  * buffers do not count against the engine's memory.
  *
- * Usage: engine [sequential_requests] [concurrent_requests]
+ * Usage: engine [sequential_requests] [futures_n (default 100000)] [nofutures]
+ * ("nofutures" skips the futures and free_pending figures, e.g. to profile the rest).
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -34,7 +56,9 @@
 #include "fwtrain/client.h"
 #include "fwtrain/common.h"
 #include "fwtrain/jobs.h"
+#include "fwtrain/training.h"
 #include "http/engine.h"
+#include "core/request.h"
 #include "responder.h"
 
 #define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
@@ -49,14 +73,33 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The trainer routes a training op needs; every other path is the job GET. */
+static void bench_handler(const fwt_resp_request *req, fwt_resp_action *out, void *ud)
+{
+    (void)ud;
+    out->content_type = "application/json";
+    const char *p = req->path;
+    if (strstr(p, "/api/v1/create_session"))
+        out->body = "{\"session_id\":\"sess-1\",\"type\":\"create_session\"}";
+    else if (strstr(p, "/api/v1/session_heartbeat"))
+        out->body = "{}";
+    else if (strstr(p, "/api/v1/create_model"))
+        out->body = "{\"request_id\":\"cm\"}";
+    else if (strstr(p, "/api/v1/optim_step"))
+        out->body = "{\"request_id\":\"os\"}";
+    else if (strstr(p, "/api/v1/retrieve_future"))
+        out->body = strstr(req->body, "\"cm\"") ? "{\"model_id\":\"model-1\",\"type\":\"create_model\"}"
+                                                : "{\"metrics\":{\"grad_norm\":0.5}}";
+    else
+        out->body = k_body;
+}
+
 /* Child: run the responder until the parent closes the pipe. */
 static void run_responder_child(int wfd, int rfd)
 {
     fwt_responder *r;
-    fwt_resp_action a = {.status = 200, .content_type = "application/json", .body = k_body};
-    if (fwt_responder_start(&r, NULL, NULL) != 0)
+    if (fwt_responder_start(&r, bench_handler, NULL) != 0)
         _exit(2);
-    fwt_responder_set_default(r, &a);
     int port = fwt_responder_port(r);
     if (write(wfd, &port, sizeof port) != (ssize_t)sizeof port)
         _exit(3);
@@ -188,6 +231,212 @@ static double raw_sequential(CURL *h, const char *url, long n, long *ok)
     return dt;
 }
 
+/* ---- many futures at once ---- */
+
+static long open_sockets(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *de;
+    char target[64];
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        ssize_t k = readlinkat(dirfd(d), de->d_name, target, sizeof target - 1);
+        if (k > 0) {
+            target[k] = '\0';
+            n += strncmp(target, "socket:", 7) == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, res = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2)
+        res = 0;
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+typedef struct sampler {
+    pthread_t th;
+    atomic_int stop;
+    long max_sockets, max_rss_kib;
+} sampler;
+
+static void *sampler_main(void *arg)
+{
+    sampler *s = arg;
+    while (!atomic_load(&s->stop)) {
+        long n = open_sockets(), r = rss_kib();
+        if (n > s->max_sockets)
+            s->max_sockets = n;
+        if (r > s->max_rss_kib)
+            s->max_rss_kib = r;
+        usleep(5000);
+    }
+    return NULL;
+}
+
+typedef struct futures_run {
+    long n, ok;
+    double secs, per_s, rss_per_kib;
+    long max_sockets;
+} futures_run;
+
+/* N requests submitted at once to a fresh engine with the given bound (0 = default 64). */
+static futures_run run_futures(const char *url, long n, int max_transfers)
+{
+    futures_run out = {.n = n};
+    malloc_trim(0);
+    long rss0 = rss_kib();
+    fwt__engine *e;
+    fwt__engine_config cfg = {.user_agent = "libfwtrain-bench", .max_transfers = max_transfers,
+                              .max_per_host = max_transfers};
+    if (fwt__engine_new(&e, &cfg) != FWT_OK)
+        return out;
+    sampler sm = {.max_rss_kib = rss0};
+    atomic_init(&sm.stop, 0);
+    pthread_create(&sm.th, NULL, sampler_main, &sm);
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers, .deadline_ms = 600000};
+    double t0 = now_s();
+    long submitted = 0;
+    for (long i = 0; i < n; i++)
+        if (fwt__engine_submit(e, &s, on_done, &w, NULL) == FWT_OK)
+            submitted++;
+    long rss_sub = rss_kib();
+    wait_for(&w, submitted);
+    out.secs = now_s() - t0;
+    atomic_store(&sm.stop, 1);
+    pthread_join(sm.th, NULL);
+    fwt__engine_free(e);
+    if (rss_sub > sm.max_rss_kib)
+        sm.max_rss_kib = rss_sub;
+    out.ok = w.ok;
+    out.per_s = (double)n / out.secs;
+    out.rss_per_kib = (double)(sm.max_rss_kib - rss0) / (double)n;
+    out.max_sockets = sm.max_sockets;
+    return out;
+}
+
+/* fwt_client_free with n requests pending on the client's worker. */
+static double free_pending(const char *base, const char *url, long n, long *cancelled)
+{
+    fwt_client_options o;
+    fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
+    o.base_url = base;
+    o.api_key = API_KEY;
+    o.account_id = "bench";
+    fwt_client *c;
+    if (fwt_client_new(&c, &o) != FWT_OK)
+        return -1;
+    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers};
+    long submitted = 0;
+    for (long i = 0; i < n; i++)
+        if (fwt__engine_submit(fwt__client_engine(c), &s, on_done, &w, NULL) == FWT_OK)
+            submitted++;
+    double t0 = now_s();
+    fwt_client_free(c);
+    double dt = now_s() - t0;
+    *cancelled = w.done - w.ok;
+    return w.done == submitted ? dt : -1;
+}
+
+static void print_run(const char *name, const futures_run *r, int comma)
+{
+    printf("\"%s\": {\"n\": %ld, \"ok\": %ld, \"seconds\": %.3f, \"futures_per_s\": %.0f, "
+           "\"rss_per_future_kib\": %.2f, \"max_sockets\": %ld}%s",
+           name, r->n, r->ok, r->secs, r->per_s, r->rss_per_kib, r->max_sockets, comma ? ", " : "");
+}
+
+/* ---- one training op: blocking call, future, raw libcurl ---- */
+
+static double op_blocking(fwt_training *t, long n, long *ok)
+{
+    fwt_adam_params ap;
+    fwt_adam_params_init(&ap, FWT_ADAM_PARAMS_VERSION);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        fwt_metrics *m = NULL;
+        if (fwt_training_optim_step_result(&m, t, &ap, 0) == FWT_OK && m)
+            (*ok)++;
+        fwt_metrics_free(m);
+    }
+    return now_s() - t0;
+}
+
+static double op_future(fwt_training *t, long n, long *ok)
+{
+    fwt_adam_params ap;
+    fwt_adam_params_init(&ap, FWT_ADAM_PARAMS_VERSION);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        fwt_future *f = NULL;
+        if (fwt_training_optim_step(&f, t, &ap) == FWT_OK && fwt_future_wait(f, -1) == FWT_OK &&
+            fwt_future_status(f) == FWT_OK)
+            (*ok)++;
+        fwt_future_free(f);
+    }
+    return now_s() - t0;
+}
+
+/* The same two POSTs by hand: the submit (a body like the library's, a fresh idempotency key)
+ * and retrieve_future, with the library's headers, the answers checked with strstr. */
+static double op_raw(CURL *h, const char *base, long n, long *ok)
+{
+    char submit_url[160], poll_url[160];
+    snprintf(submit_url, sizeof submit_url, "%s/t/api/v1/optim_step", base);
+    snprintf(poll_url, sizeof poll_url, "%s/t/api/v1/retrieve_future", base);
+    struct curl_slist *hl = NULL;
+    for (const char *const *p = k_headers; *p; p++)
+        hl = curl_slist_append(hl, *p);
+    hl = curl_slist_append(hl, "Content-Type: application/json");
+    hl = curl_slist_append(hl, "Expect:");
+    rawbuf b = {0};
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    double t0 = now_s();
+    for (long i = 0; i < n; i++) {
+        char body[256], idem[96];
+        snprintf(body, sizeof body,
+                 "{\"adam_params\":{\"learning_rate\":0.0001,\"beta1\":0.9,\"beta2\":0.95,\"eps\":1e-12,"
+                 "\"weight_decay\":0},\"model_id\":\"model-1\",\"seq_id\":%ld}", i + 1);
+        snprintf(idem, sizeof idem, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", i);
+        struct curl_slist *sl = curl_slist_append(NULL, idem);
+        sl->next = hl;
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
+        curl_easy_setopt(h, CURLOPT_URL, submit_url);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        b.len = 0;
+        int good = curl_easy_perform(h) == CURLE_OK;
+        good = good && b.p && memmem(b.p, b.len, "\"os\"", 4);
+        sl->next = NULL;
+        curl_slist_free_all(sl);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+        curl_easy_setopt(h, CURLOPT_URL, poll_url);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"request_id\":\"os\",\"allow_metadata_only\":false}");
+        b.len = 0;
+        good = good && curl_easy_perform(h) == CURLE_OK && b.p && memmem(b.p, b.len, "grad_norm", 9);
+        *ok += good;
+    }
+    double dt = now_s() - t0;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_slist_free_all(hl);
+    free(b.p);
+    return dt;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -203,7 +452,7 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     long n_seq = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
-    long n_conc = argc > 2 ? strtol(argv[2], NULL, 10) : 1000;
+    long n_conc = argc > 2 ? strtol(argv[2], NULL, 10) : 100000;
     if (n_seq < 100 || n_conc < 1) {
         fprintf(stderr, "usage: engine [sequential>=100] [concurrent>=1]\n");
         return 2;
@@ -290,17 +539,63 @@ int main(int argc, char **argv)
     double future_rps = median(rf, ROUNDS), future_ratio = median(fratio, ROUNDS);
     curl_easy_cleanup(raw);
 
-    /* Concurrent: every request submitted before any is awaited. */
-    sync_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
-    fwt__http_spec s = {.method = "GET", .url = url, .headers = k_headers, .deadline_ms = 120000};
-    double t0 = now_s();
-    long submitted = 0;
-    for (long i = 0; i < n_conc; i++)
-        if (fwt__engine_submit(e, &s, on_done, &w, NULL) == FWT_OK)
-            submitted++;
-    wait_for(&w, submitted);
-    double conc_s = now_s() - t0;
     fwt__engine_free(e);
+
+    /* One training op, three ways, interleaved rounds. */
+    enum { OP_ROUNDS = 15 };
+    long op_per = n_seq / 50 > 20 ? n_seq / 50 : 20;
+    double opr[OP_ROUNDS], opf[OP_ROUNDS], op_ratio[OP_ROUNDS], op_fratio[OP_ROUNDS], opb[OP_ROUNDS];
+    long ok_ob = 0, ok_of = 0, ok_or = 0;
+    {
+        fwt_client *tc;
+        if (fwt_client_new(&tc, &o) != FWT_OK)
+            return 1;
+        fwt_training_options to;
+        fwt_training_options_init(&to, FWT_TRAINING_OPTIONS_VERSION);
+        char turl[96];
+        snprintf(turl, sizeof turl, "%s/t", base);
+        to.trainer_url = turl;
+        to.base_model = "accounts/fireworks/models/tiny";
+        to.keep_model_on_free = 1;
+        fwt_training *t;
+        if (fwt_training_new(&t, tc, &to) != FWT_OK || fwt_training_create_model_result(t, 0) != FWT_OK)
+            return 1;
+        CURL *rh = curl_easy_init();
+        curl_easy_setopt(rh, CURLOPT_USERAGENT, "libfwtrain-bench");
+        long w = 0;
+        op_raw(rh, base, 50, &w);
+        op_blocking(t, 50, &w);
+        op_future(t, 50, &w);
+        for (int i = 0; i < OP_ROUNDS; i++) {
+            double tr = op_raw(rh, base, op_per, &ok_or);
+            double tb = op_blocking(t, op_per, &ok_ob);
+            double tf = op_future(t, op_per, &ok_of);
+            opr[i] = (double)op_per / tr;
+            opb[i] = (double)op_per / tb;
+            opf[i] = (double)op_per / tf;
+            op_ratio[i] = tr / tb;
+            op_fratio[i] = tr / tf;
+        }
+        curl_easy_cleanup(rh);
+        fwt_training_free(t);
+        fwt_client_free(tc);
+    }
+    long op_n = op_per * OP_ROUNDS;
+
+    /* Many futures at once: bounded (the default 64) and unbounded interleaved at 1k and 10k,
+     * bounded alone at n_conc (100k by default; unbounded would run out of descriptors). */
+    int futures = !(argc > 3 && strcmp(argv[3], "nofutures") == 0);
+    futures_run b1 = {0}, u1 = {0}, b10 = {0}, b100 = {0}, u10 = {0};
+    long free_cancelled = 0;
+    double free_s = 0;
+    if (futures) {
+        b1 = run_futures(url, 1000, 0);
+        u1 = run_futures(url, 1000, INT_MAX / 2);
+        b10 = run_futures(url, 10000, 0);
+        b100 = run_futures(url, n_conc, 0);
+        u10 = run_futures(url, 10000, INT_MAX / 2); /* last: thousands of sockets to wind down */
+        free_s = free_pending(base, url, n_conc, &free_cancelled);
+    }
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -312,9 +607,25 @@ int main(int argc, char **argv)
 
     printf("{\"fwt_rps\": %.0f, \"raw_rps\": %.0f, \"ratio\": %.3f, \"future_rps\": %.0f, \"future_ratio\": %.3f, "
            "\"sequential_requests\": %ld, \"sequential_ok\": {\"fwt\": %ld, \"future\": %ld, \"raw\": %ld}, "
-           "\"concurrent_futures\": %ld, \"concurrent_ok\": %ld, \"concurrent_seconds\": %.3f, \"max_rss_mib\": %.1f, "
-           "\"handoff_roundtrip_us\": %.1f, \"responder\": \"separate process\"}\n",
-           fwt_rps, raw_rps, med_ratio, future_rps, future_ratio, done_seq, ok_a, ok_f, ok_r, submitted, w.ok, conc_s,
-           rss_mib, handoff_us);
-    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && w.ok == submitted) ? 0 : 1;
+           "\"futures\": {",
+           fwt_rps, raw_rps, med_ratio, future_rps, future_ratio, done_seq, ok_a, ok_f, ok_r);
+    print_run("1k", &b1, 1);
+    print_run("1k_unbounded", &u1, 1);
+    print_run("10k", &b10, 1);
+    print_run("10k_unbounded", &u10, 1);
+    print_run("n", &b100, 0);
+    printf("}, \"op_raw_ops\": %.0f, \"op_blocking_ops\": %.0f, \"op_future_ops\": %.0f, \"op_ratio\": %.3f, "
+           "\"op_future_ratio\": %.3f, \"op_n\": %ld, \"op_ok\": {\"raw\": %ld, \"blocking\": %ld, \"future\": %ld}",
+           median(opr, OP_ROUNDS), median(opb, OP_ROUNDS), median(opf, OP_ROUNDS), median(op_ratio, OP_ROUNDS),
+           median(op_fratio, OP_ROUNDS), op_n, ok_or, ok_ob, ok_of);
+    printf(", \"speedup_1k\": %.2f, \"speedup_10k\": %.2f, \"free_pending\": %ld, \"free_pending_s\": %.3f, "
+           "\"free_pending_cancelled\": %ld, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
+           "\"responder\": \"separate process\"}\n",
+           u1.secs / b1.secs, u10.secs / b10.secs, n_conc, free_s, free_cancelled, rss_mib, handoff_us);
+    long sub_ok = b1.ok + u1.ok + b10.ok + u10.ok + b100.ok;
+    long sub_n = b1.n + u1.n + b10.n + u10.n + b100.n;
+    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0 &&
+            ok_or == op_n && ok_ob == op_n && ok_of == op_n)
+               ? 0
+               : 1;
 }

@@ -5,10 +5,12 @@
  *   bench/server              embedded English corpus (tests/model/corpus.h)
  *   FWL_BENCH_CORPUS=FILE     train on FILE instead (any text, >= 1 KiB)
  *   FWL_BENCH_DIM=N           model dim (default 256: ~65 MiB of weights)
+ *   FWL_BENCH_ONLY=ckpt|rps   only that part (no model training)
  *
- * retrieve_rps (built when tests/support/local_server.h exists): a fresh fwtrain-local, one trainer job,
- * one completed optim_step; then retrieve_future on that request id, back to back on one keep-alive
- * connection for ~2 s, every answer checked to be the completed result.
+ * "ckpt" (server_io.c): save / hotload per dim 64..512 against a memcpy of the same weights.
+ *   FWL_BENCH_CKPT_DIMS="256" limits it to the dims named.
+ * "rps" (server_rps.c, built when tests/support/local_server.h exists): retrieve_future at 1 / 16 / 256
+ * connections, fwtrain-local vs a minimal epoll responder built in the bench, A/B interleaved.
  *
  * Deltas: snapshots (safetensors) after warmup (S0) and after 90, 99, 100
  * further Adam steps (lr 1e-4, 8 x 128-byte sequences a step);
@@ -22,19 +24,17 @@
 
 #include "../tests/model/corpus.h"
 #include "model.h"
+#include "server_bench.h"
 
-#ifdef FWL_BENCH_RPS
-#include <cjson/cJSON.h>
-#include <curl/curl.h>
-
-#include "local_server.h"
-#endif
 
 #define SEQ 128
 #define BATCH 8
 #define WARMUP 5
 #define STEPS 100
-#define LEVEL 3
+#ifndef FWL_DELTA_LEVEL /* (a tree from before the level was named: its level then) */
+#define FWL_DELTA_LEVEL 3
+#endif
+#define LEVEL FWL_DELTA_LEVEL
 
 static double now(void)
 {
@@ -147,203 +147,63 @@ static size_t touched_since(const trainer *t, int after)
     return n;
 }
 
+/* Runs one part into a memory stream: its text on success, `,"<name>":null` on failure (the JSON stays whole). */
+static void part(const char *name, int (*fn)(FILE *), char **text)
+{
+    size_t len = 0;
+    FILE *m = open_memstream(text, &len);
+    int rc = m ? fn(m) : -1;
+    if (m)
+        fclose(m);
+    if (rc != 0 || !m) {
+        free(*text);
+        *text = NULL;
+        if (asprintf(text, ",\"%s\":null", name) < 0)
+            *text = NULL;
+    }
+}
+
+double bench_now(void)
+{
+    return now();
+}
+
+static double loadavg(void)
+{
+    double load1 = -1.0;
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf", &load1) != 1)
+            load1 = -1.0;
+        fclose(lf);
+    }
+    return load1;
+}
+
+/* FWL_BENCH_ONLY=ckpt or rps: that part alone (no model training), with the load before and after. */
+static int only(const char *which)
+{
+    double t0 = now(), l0 = loadavg();
+    char *text = NULL;
+    if (!strcmp(which, "ckpt"))
+        part("ckpt", bench_ckpt, &text);
 #ifdef FWL_BENCH_RPS
-typedef struct rbuf {
-    char *p;
-    size_t len;
-} rbuf;
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
-{
-    rbuf *b = ud;
-    size_t n = size * nmemb;
-    char *np = realloc(b->p, b->len + n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->len, data, n);
-    b->len += n;
-    np[b->len] = '\0';
-    b->p = np;
-    return n;
-}
-
-typedef struct client {
-    CURL *h;
-    struct curl_slist *hdrs;
-    char base[256];
-    rbuf body;
-} client;
-
-/* One request on the shared handle; returns the parsed JSON of a 200 answer, else NULL. */
-static cJSON *call(client *c, const char *method, const char *path, const char *json)
-{
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", c->base, path);
-    free(c->body.p);
-    c->body.p = NULL;
-    c->body.len = 0;
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    if (json) {
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, json); /* switches the handle to POST */
-    } else {
-        curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
-    long code = 0;
-    if (curl_easy_perform(c->h) != CURLE_OK || curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||
-        code != 200 || !c->body.p)
-        return NULL;
-    return cJSON_Parse(c->body.p);
-}
-
-/* Polls a future to completion (the server long-polls, so this is a handful of calls at most). */
-static cJSON *await(client *c, const char *api, const char *rid)
-{
-    char path[512], body[256];
-    snprintf(path, sizeof(path), "%s/retrieve_future", api);
-    snprintf(body, sizeof(body), "{\"request_id\":\"%s\",\"allow_metadata_only\":false}", rid);
-    for (int i = 0; i < 100; i++) {
-        cJSON *j = call(c, "POST", path, body);
-        if (!j)
-            return NULL;
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "type");
-        if (cJSON_GetObjectItemCaseSensitive(j, "error") ||
-            !(cJSON_IsString(t) && strcmp(t->valuestring, "try_again") == 0))
-            return j;
-        cJSON_Delete(j);
-    }
-    return NULL;
-}
-
-static const char *jstr(const cJSON *j, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, k);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* retrieve_future requests/s on a completed op, or -1 (with a message on stderr) if the setup failed. */
-static double retrieve_rps(void)
-{
-    double rps = -1.0;
-    fwt_local_server *srv = NULL;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    const char *args[] = {"--long-poll-ms", "2000", NULL};
-    o.extra_args = args;
-    client c;
-    memset(&c, 0, sizeof(c));
-    cJSON *j = NULL;
-    char api[256], rid[128], body[512], key[600];
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-        return -1.0;
-    if (fwt_local_server_start(&srv, &o) != 0) {
-        fprintf(stderr, "bench/server: could not start fwtrain-local\n");
-        goto out;
-    }
-    c.h = curl_easy_init();
-    if (!c.h)
-        goto out;
-    snprintf(c.base, sizeof(c.base), "%s", fwt_local_server_url(srv));
-    snprintf(key, sizeof(key), "X-Api-Key: %s", fwt_local_server_api_key(srv));
-    c.hdrs = curl_slist_append(c.hdrs, "Content-Type: application/json");
-    c.hdrs = curl_slist_append(c.hdrs, key);
-    curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.hdrs);
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c.body);
-    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-
-    const char *step = "create job";
-    j = call(&c, "POST", "/v1/accounts/local/rlorTrainerJobs?rlorTrainerJobId=bench-rps",
-             "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\"}}");
-    if (!j)
-        goto fail;
-    for (int i = 0; i < 200; i++) { /* until RUNNING (immediate unless the server simulates a start delay) */
-        const char *st = jstr(j, "state");
-        if (st && strcmp(st, "JOB_STATE_RUNNING") == 0)
-            break;
-        cJSON_Delete(j);
-        struct timespec ts = {0, 50000000L};
-        nanosleep(&ts, NULL);
-        j = call(&c, "GET", "/v1/accounts/local/rlorTrainerJobs/bench-rps", NULL);
-        if (!j)
-            goto fail;
-    }
-    cJSON_Delete(j);
-    snprintf(api, sizeof(api), "/training/v1/rlorTrainerJobs/local/bench-rps/api/v1");
-    char path[512];
-    step = "create_session";
-    snprintf(path, sizeof(path), "%s/create_session", api);
-    j = call(&c, "POST", path, "{\"tags\":[],\"user_metadata\":{},\"sdk_version\":\"bench\",\"type\":\"create_session\"}");
-    if (!j || !jstr(j, "session_id"))
-        goto fail;
-    snprintf(body, sizeof(body), "{\"session_id\":\"%s\",\"model_seq_id\":0,\"type\":\"create_model\"}",
-             jstr(j, "session_id"));
-    cJSON_Delete(j);
-    step = "create_model";
-    snprintf(path, sizeof(path), "%s/create_model", api);
-    j = call(&c, "POST", path, body);
-    if (!j || !jstr(j, "request_id"))
-        goto fail;
-    snprintf(rid, sizeof(rid), "%s", jstr(j, "request_id"));
-    cJSON_Delete(j);
-    j = await(&c, api, rid);
-    if (!j || !jstr(j, "model_id"))
-        goto fail;
-    snprintf(body, sizeof(body),
-             "{\"model_id\":\"%s\",\"seq_id\":1,\"adam_params\":{\"learning_rate\":0.0001,\"beta1\":0.9,"
-             "\"beta2\":0.95,\"eps\":1e-12,\"weight_decay\":0,\"grad_clip_norm\":0},\"type\":\"optim_step\"}",
-             jstr(j, "model_id"));
-    cJSON_Delete(j);
-    step = "optim_step";
-    snprintf(path, sizeof(path), "%s/optim_step", api);
-    j = call(&c, "POST", path, body);
-    if (!j || !jstr(j, "request_id"))
-        goto fail;
-    snprintf(rid, sizeof(rid), "%s", jstr(j, "request_id"));
-    cJSON_Delete(j);
-    j = await(&c, api, rid);
-    if (!j || !jstr(j, "type") || strcmp(jstr(j, "type"), "optim_step") != 0)
-        goto fail;
-    cJSON_Delete(j);
-    j = NULL;
-
-    /* The measured loop: the completed future, again and again. */
-    step = "retrieve_future loop";
-    snprintf(path, sizeof(path), "%s/retrieve_future", api);
-    snprintf(body, sizeof(body), "{\"request_id\":\"%s\",\"allow_metadata_only\":false}", rid);
-    long n = 0;
-    double t0 = now(), t1 = t0;
-    while (t1 - t0 < 2.0) {
-        for (int k = 0; k < 50; k++, n++) {
-            j = call(&c, "POST", path, body);
-            if (!j || !jstr(j, "type") || strcmp(jstr(j, "type"), "optim_step") != 0)
-                goto fail;
-            cJSON_Delete(j);
-            j = NULL;
-        }
-        t1 = now();
-    }
-    rps = (double)n / (t1 - t0);
-    goto out;
-fail:
-    fprintf(stderr, "bench/server: retrieve_rps setup failed at %s (last body: %.200s)\n", step,
-            c.body.p ? c.body.p : "(none)");
-out:
-    cJSON_Delete(j);
-    free(c.body.p);
-    curl_slist_free_all(c.hdrs);
-    if (c.h)
-        curl_easy_cleanup(c.h);
-    fwt_local_server_free(srv);
-    curl_global_cleanup();
-    return rps;
-}
+    else if (!strcmp(which, "rps"))
+        part("rps", bench_rps, &text);
 #endif
+    else
+        die("FWL_BENCH_ONLY must be ckpt or rps");
+    printf("{\"only\":\"%s\"%s,\"loadavg_1m_before\":%.2f,\"loadavg_1m_after\":%.2f,\"total_s\":%.1f}\n", which,
+           text ? text : "", l0, loadavg(), now() - t0);
+    free(text);
+    return 0;
+}
 
 int main(void)
 {
     double t_start = now();
+    if (getenv("FWL_BENCH_ONLY"))
+        return only(getenv("FWL_BENCH_ONLY"));
     trainer t;
     memset(&t, 0, sizeof(t));
     const char *cpath = getenv("FWL_BENCH_CORPUS");
@@ -431,31 +291,46 @@ int main(void)
             best_zo = a1 - a0;
     }
     free(zbuf);
+    /* The level: the whole delta encode (XOR + checksum + zstd) of the 10-step delta per level, best of 3. */
+    static const int levels[] = {-1, 1, 2, 3};
+    char lv_text[512] = "";
+    size_t lv_len = 0;
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        double best = 1e30;
+        size_t bytes = 0;
+        for (int r = 0; r < 3; r++) {
+            uint8_t *d = NULL;
+            double a0 = now();
+            if (fwl_delta_encode(s90, s100, n, levels[k], &d, &bytes) != 0)
+                die("delta encode failed");
+            double a1 = now() - a0;
+            free(d);
+            if (a1 < best)
+                best = a1;
+        }
+        lv_len += (size_t)snprintf(lv_text + lv_len, sizeof lv_text - lv_len, "%s{\"level\":%d,\"ms\":%.1f,\"bytes\":%zu}",
+                                   k ? "," : "", levels[k], best * 1e3, bytes);
+    }
 
     /* Throughputs depend on what else the machine runs: record the load next to them. */
-    double load1 = -1.0;
-    FILE *lf = fopen("/proc/loadavg", "r");
-    if (lf) {
-        if (fscanf(lf, "%lf", &load1) != 1)
-            load1 = -1.0;
-        fclose(lf);
-    }
-    char rps_text[32] = "null";
+    double load1 = loadavg();
+    char *ckpt_text = NULL, *rps_text = NULL;
+    part("ckpt", bench_ckpt, &ckpt_text);
 #ifdef FWL_BENCH_RPS
-    double rps = retrieve_rps();
-    if (rps >= 0.0)
-        snprintf(rps_text, sizeof(rps_text), "%.0f", rps);
+    part("rps", bench_rps, &rps_text);
 #endif
     printf("{\"dim\":%d,\"weights_bytes\":%zu,\"safetensors_bytes\":%zu,\"corpus\":\"%s\",\"corpus_bytes\":%zu,"
            "\"steps\":%d,\"batch\":\"%dx%d\",\"lr\":%g,\"zstd_level\":%d,"
            "\"delta_bytes_1\":%zu,\"delta_bytes_10\":%zu,\"delta_bytes_100\":%zu,"
            "\"delta_ratio_1\":%.2f,\"delta_ratio_10\":%.2f,\"delta_ratio_100\":%.2f,"
            "\"contexts_touched_1\":%zu,\"contexts_touched_10\":%zu,\"contexts_touched_100\":%zu,\"train_step_ms\":%.1f,"
-           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f,\"retrieve_rps\":%s,\"loadavg_1m\":%.2f,\"total_s\":%.1f}\n",
+           "\"xor_gbps\":%.2f,\"memcpy_gbps\":%.2f,\"zstd_gbps\":%.3f,\"zstd_only_gbps\":%.2f,\"delta_apply_gbps\":%.3f,\"zstd_levels\":[%s]%s%s,\"loadavg_1m\":%.2f,\"total_s\":%.1f}\n",
            t.m.dim, t.m.n_params * sizeof(float), slen, cpath ? "file" : "embedded", t.len, STEPS, BATCH, SEQ,
            t.p.lr, LEVEL, d1, d10, d100, (double)slen / (double)d1, (double)slen / (double)d10,
            (double)slen / (double)d100, touched_since(&t, STEPS - 1), touched_since(&t, STEPS - 10), touched_since(&t, 0), 1000.0 * train_secs / STEPS, (double)n / best_x / 1e9,
-           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, rps_text, load1, now() - t_start);
+           (double)n / best_m / 1e9, (double)n / best_z / 1e9, (double)n / best_zo / 1e9, (double)n / best_a / 1e9, lv_text, ckpt_text ? ckpt_text : "", rps_text ? rps_text : "", load1, now() - t_start);
+    free(ckpt_text);
+    free(rps_text);
     free(dst);
     free(s0);
     free(s90);

@@ -17,7 +17,7 @@ set -euo pipefail
 pkgs=(ca-certificates cmake make gcc g++ clang pkg-config valgrind python3
       python3-pytest python3-venv python3-pip python3-setuptools
       libcurl4-openssl-dev libcjson-dev libssl-dev libcmocka-dev
-      libmicrohttpd-dev libzstd-dev zlib1g-dev doxygen abigail-tools)
+      libmicrohttpd-dev libzstd-dev zlib1g-dev libxxhash-dev doxygen abigail-tools)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

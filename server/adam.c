@@ -5,6 +5,7 @@
  * step first finds the non-zero gradient rows and only walks those.
  */
 #include "model.h"
+#include "bigbuf.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,13 +16,13 @@ int fwl_adam_init(fwl_adam *a, size_t n)
     memset(a, 0, sizeof(*a));
     if (n == 0)
         return -1;
-    a->m = calloc(n, sizeof(float));
-    a->v = calloc(n, sizeof(float));
+    a->n = n; /* first: fwl_adam_free needs the size */
+    a->m = fwl_big_alloc(n * sizeof(float));
+    a->v = fwl_big_alloc(n * sizeof(float));
     if (!a->m || !a->v) {
         fwl_adam_free(a);
         return -1;
     }
-    a->n = n;
     return 0;
 }
 
@@ -40,8 +41,8 @@ void fwl_adam_free(fwl_adam *a)
 {
     if (!a)
         return;
-    free(a->m);
-    free(a->v);
+    fwl_big_free(a->m, a->n * sizeof(float));
+    fwl_big_free(a->v, a->n * sizeof(float));
     a->m = a->v = NULL;
     a->n = 0;
     a->step = 0;

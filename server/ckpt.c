@@ -81,6 +81,12 @@ static int meta_parse(const cJSON *j, const char *job, fwl_ckpt *ck)
 
 int fwl_ckpt_write(fwl_server *s, fwl_ckpt *ck, const uint8_t *data, size_t len)
 {
+    fwl_part part = {data, len};
+    return fwl_ckpt_write_parts(s, ck, &part, 1);
+}
+
+int fwl_ckpt_write_parts(fwl_server *s, fwl_ckpt *ck, const fwl_part *parts, int nparts)
+{
     char dir[4200], path[4500];
     fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
     if (fwl_mkdirs(dir) != 0)
@@ -88,8 +94,11 @@ int fwl_ckpt_write(fwl_server *s, fwl_ckpt *ck, const uint8_t *data, size_t len)
     ck->create_us = fwl_ckpt_stamp(s);
     snprintf(ck->file, sizeof ck->file, "%s.%lld.bin", ck->name, (long long)ck->create_us);
     snprintf(path, sizeof path, "%s/%s", dir, ck->file);
-    if (fwl_write_atomic(path, data, len) != 0)
+    if (fwl_write_atomic_parts(path, parts, nparts) != 0)
         return -1;
+    size_t len = 0;
+    for (int i = 0; i < nparts; i++)
+        len += parts[i].len;
     fwl_ckpt old;
     bool had_old = fwl_ckpt_get(s, ck->job, ck->name, &old) == 0;
     cJSON *m = cJSON_CreateObject();
@@ -192,10 +201,9 @@ fwl_ckpt *fwl_ckpt_list(fwl_server *s, const char *job, size_t *n)
     return v;
 }
 
-int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t *len, char *err, size_t errlen)
+int fwl_snapshot_weights(fwl_server *s, const fwl_ckpt *ck, fwl_model *out, char *err, size_t errlen)
 {
-    *out = NULL;
-    *len = 0;
+    memset(out, 0, sizeof *out);
     /* walk back to the base, then apply the deltas forward */
     fwl_ckpt *chain = NULL;
     size_t n = 0, cap = 0;
@@ -229,8 +237,10 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
             return -1;
         }
     }
-    uint8_t *data = NULL, *w = NULL;
-    size_t dlen = 0, wlen = 0;
+    /* the base decoded into one weight-sized buffer, every delta applied to it in place */
+    fwl_model m = {0};
+    uint8_t *data = NULL;
+    size_t dlen = 0;
     int rc = 0;
     for (size_t i = n; i-- > 0 && rc == 0;) {
         if (fwl_ckpt_read_data(s, &chain[i], &data, &dlen) != 0) {
@@ -238,40 +248,20 @@ int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t 
             rc = -1;
             break;
         }
-        if (chain[i].kind == FWL_CK_BASE) {
-            fwl_model m;
-            if (fwl_safetensors_decode(&m, data, dlen, err, errlen) != 0) {
-                rc = -1;
-            } else {
-                wlen = m.n_params * sizeof(float);
-                w = malloc(wlen);
-                if (w)
-                    memcpy(w, m.w, wlen);
-                else {
-                    snprintf(err, errlen, "out of memory decoding %s", chain[i].name);
-                    rc = -1;
-                }
-                fwl_model_free(&m);
-            }
-        } else {
-            uint8_t *nw = NULL;
-            if (fwl_delta_apply(w, wlen, data, dlen, &nw, err, errlen) != 0) {
-                rc = -1;
-            } else {
-                free(w);
-                w = nw;
-            }
-        }
+        if (chain[i].kind == FWL_CK_BASE)
+            rc = fwl_safetensors_decode(&m, data, dlen, err, errlen);
+        else
+            rc = fwl_delta_apply_into((const uint8_t *)m.w, (uint8_t *)m.w, m.n_params * sizeof(float), data, dlen,
+                                      err, errlen);
         free(data);
         data = NULL;
     }
     free(chain);
     if (rc != 0) {
-        free(w);
+        fwl_model_free(&m);
         return -1;
     }
-    *out = w;
-    *len = wlen;
+    *out = m;
     return 0;
 }
 

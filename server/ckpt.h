@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h"
 #include "state.h"
+#include "store.h"
 #include "util.h"
 
 typedef enum { FWL_CK_DCP = 0, FWL_CK_BASE = 1, FWL_CK_DELTA = 2 } fwl_ck_kind;
@@ -24,6 +26,8 @@ typedef struct fwl_ckpt {
 void fwl_ckpt_dir(fwl_server *s, const char *job, char *buf, size_t len);
 /* Writes data then meta (meta last: a crash never lists a partial checkpoint). */
 int fwl_ckpt_write(fwl_server *s, fwl_ckpt *ck, const uint8_t *data, size_t len);
+/* The same with the data in several pieces (a safetensors header and the weights, written as they are). */
+int fwl_ckpt_write_parts(fwl_server *s, fwl_ckpt *ck, const fwl_part *parts, int nparts);
 /* 0 found, -1 absent (expired ones are removed and reported absent). */
 int fwl_ckpt_get(fwl_server *s, const char *job, const char *name, fwl_ckpt *out);
 int fwl_ckpt_read_data(fwl_server *s, const fwl_ckpt *ck, uint8_t **data, size_t *len);
@@ -34,8 +38,9 @@ const char *fwl_ckpt_type_name(const fwl_ckpt *ck);
 /* docs/protocol.md §3.6: base rows (full-param) and every LoRA sampler row are promotable; deltas and DCPs never. */
 bool fwl_ckpt_promotable(const fwl_ckpt *ck);
 int64_t fwl_ckpt_stamp(fwl_server *s);
-/* The raw weight bytes a sampler snapshot stands for (base decoded, delta applied over its chain). */
-int fwl_snapshot_bytes(fwl_server *s, const fwl_ckpt *ck, uint8_t **out, size_t *len, char *err, size_t errlen);
+/* The weights a sampler snapshot stands for (base decoded, its chain's deltas applied in place); *out is output
+ * only (free with fwl_model_free). */
+int fwl_snapshot_weights(fwl_server *s, const fwl_ckpt *ck, fwl_model *out, char *err, size_t errlen);
 /* Removes every expired checkpoint (a bg task: fwl_task_fn's shape). */
 void fwl_ttl_sweep(fwl_server *s, void *unused);
 /* Startup: drop temp files and unreferenced checkpoint data left by a crash. */

@@ -42,6 +42,7 @@ typedef struct fwl_config {
     /* connection bounds (http.c) */
     int max_connections;       /* all open connections */
     int max_per_client;        /* open connections of one peer address (0: no limit) */
+    int http_threads;          /* event-driven HTTP threads (epoll, parked long-polls); 0 = a thread per connection */
     int idle_timeout_s;        /* a connection that sends nothing this long (waiting for or inside a request) is
                                 * closed; a request being answered (a held long-poll) is not idle */
     fwl_faults faults;

@@ -9,6 +9,7 @@
 
 #include "records.h"
 #include "replica.h"
+#include "replica_store.h"
 #include "store.h"
 #include "util.h"
 
@@ -185,12 +186,7 @@ static void dep_delete(fwl_server *s, fwl_resp *out, const char *id)
         dep_not_found(out, id);
         return;
     }
-    const char *wf = fwl_json_str(d, "_weightsFile");
-    if (wf && !strchr(wf, '/')) {
-        char wp[4500];
-        snprintf(wp, sizeof wp, "%s/%s", dir, wf);
-        unlink(wp);
-    }
+    fwl_replica_unlink_files(s, d, NULL); /* its base and delta chain */
     cJSON_Delete(d);
     fwl_replica_forget(s, id);
     fwl_resp_json(out, 200, cJSON_CreateObject());
@@ -204,6 +200,7 @@ static void dep_roll(fwl_server *s, cJSON *d, char *pod, size_t pl)
 {
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_currentIdentity");
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_deltaFiles");
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_podIdentity");
     const char *tj = fwl_json_str(d, "hotLoadTrainerJob");
     pod[0] = 0;

@@ -3,6 +3,7 @@
  * from the table answers 410 "promise expired", an id never issued answers 404. */
 #include "futures.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,30 @@ fwl_future *fwl_future_new(fwl_server *s, const char *job)
     return f;
 }
 
+/* A parked retrieve_future: `token` is http.c's connection; `f` is compared, never dereferenced, once due. */
+typedef struct fwl_park {
+    void *token;
+    fwl_future *f;
+    int64_t deadline_us;
+    bool suspended; /* http.c has suspended the connection: the park thread resumes it */
+    bool due;       /* answer now: the future completed, the deadline passed or the server stops */
+    struct fwl_park *next;
+} fwl_park;
+
+/* s->lock held: the parks waiting on f are due (a completed future may be evicted later: never looked at again). */
+static void park_due_locked(fwl_server *s, const fwl_future *f)
+{
+    bool wake = false;
+    for (fwl_park *p = s->parks; p; p = p->next) {
+        if (!p->due && p->f == f) {
+            p->due = true;
+            wake = wake || p->suspended;
+        }
+    }
+    if (wake)
+        pthread_cond_broadcast(&s->park_cond);
+}
+
 /* What a future whose result could not be kept (out of memory) answers. */
 static const char OOM_RESULT[] = "{\"error\":\"the server ran out of memory keeping this result\",\"category\":\"server\"}";
 
@@ -62,6 +87,7 @@ void fwl_future_complete(fwl_server *s, fwl_future *f, cJSON *result)
         txt = NULL;
         f->done = 1;
         f->done_us = fwl_now_us();
+        park_due_locked(s, f);
     }
     pthread_cond_broadcast(&s->fut_cond);
     pthread_mutex_unlock(&s->lock);
@@ -115,7 +141,7 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
     snprintf(ep, sizeof ep, "req-%08x", (unsigned)s->epoch);
     bool ours = strncmp(rid, ep, strlen(ep)) == 0;
 
-    int64_t deadline = fwl_now_us() + (int64_t)s->cfg.long_poll_ms * 1000;
+    int64_t deadline = r->park_deadline_us ? r->park_deadline_us : fwl_now_us() + (int64_t)s->cfg.long_poll_ms * 1000;
     pthread_mutex_lock(&s->lock);
     fwl_future *f = find_locked(s, rid);
     if (!f) {
@@ -128,6 +154,20 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
         else
             fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "unknown request_id %.80s", rid);
         return;
+    }
+    if (r->park && !f->done && !s->stopping && fwl_now_us() < deadline) {
+        fwl_park *p = calloc(1, sizeof *p);
+        if (p) { /* (out of memory: block below instead) */
+            p->token = r->park;
+            p->f = f;
+            p->deadline_us = deadline;
+            p->next = s->parks;
+            s->parks = p;
+            pthread_mutex_unlock(&s->lock);
+            out->parked = true;
+            out->park_deadline_us = deadline;
+            return;
+        }
     }
     while (!f->done && !s->stopping) {
         int64_t now = fwl_now_us();
@@ -172,4 +212,118 @@ void fwl_futures_free(fwl_server *s)
     free(s->futs);
     s->futs = NULL;
     s->n_futs = s->cap_futs = 0;
+}
+
+/* Unlinks and returns the first suspended, due park (marking expired ones due first); NULL when none. With
+ * *wake: the earliest deadline still pending. s->lock held. */
+static fwl_park *park_take_due_locked(fwl_server *s, int64_t *wake)
+{
+    int64_t now = fwl_now_us();
+    for (fwl_park **pp = &s->parks; *pp; pp = &(*pp)->next) {
+        fwl_park *p = *pp;
+        if (!p->due && (now >= p->deadline_us || s->stopping || s->park_quit))
+            p->due = true;
+        if (p->due && p->suspended) {
+            *pp = p->next;
+            return p;
+        }
+        if (!p->due && p->deadline_us < *wake)
+            *wake = p->deadline_us;
+    }
+    return NULL;
+}
+
+static bool any_suspended_locked(const fwl_server *s)
+{
+    for (const fwl_park *p = s->parks; p; p = p->next)
+        if (p->suspended)
+            return true;
+    return false;
+}
+
+/* Resumes due parks; sleeps until the next deadline or a completion. Exits on quit once none is suspended. */
+static void *park_main(void *arg)
+{
+    fwl_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        int64_t wake = fwl_now_us() + 1000000;
+        fwl_park *p = park_take_due_locked(s, &wake);
+        if (p) {
+            /* resumed outside s->lock: libmicrohttpd takes its own locks */
+            pthread_mutex_unlock(&s->lock);
+            s->park_resume(p->token);
+            free(p);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
+        if (s->park_quit && !any_suspended_locked(s))
+            break;
+        struct timespec ts = {(time_t)(wake / 1000000), (long)(wake % 1000000) * 1000};
+        pthread_cond_timedwait(&s->park_cond, &s->lock, &ts);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int fwl_park_start(fwl_server *s, void (*resume)(void *token))
+{
+    /* (s->park_cond is made by fwl_server_open and lives as long as the server: completions signal it) */
+    s->park_resume = resume;
+    s->park_quit = false;
+    if (pthread_create(&s->park_thread, NULL, park_main, s) != 0)
+        return -1;
+    s->park_started = true; /* read by HTTP threads: changed only while none runs */
+    return 0;
+}
+
+void fwl_park_suspended(fwl_server *s, void *token)
+{
+    fwl_park *now = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (fwl_park **pp = &s->parks; *pp; pp = &(*pp)->next) {
+        fwl_park *p = *pp;
+        if (p->token != token)
+            continue;
+        if (p->due || s->park_quit || s->stopping) {
+            /* due before the suspend, or the park thread is gone (stopping): resume it here, unlinked first so
+             * the park thread cannot resume it twice */
+            *pp = p->next;
+            now = p;
+        } else {
+            p->suspended = true;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (now) {
+        s->park_resume(token);
+        free(now);
+    }
+}
+
+void fwl_park_drop(fwl_server *s, void *token)
+{
+    pthread_mutex_lock(&s->lock);
+    for (fwl_park **pp = &s->parks; *pp; pp = &(*pp)->next) {
+        if ((*pp)->token == token) {
+            fwl_park *p = *pp;
+            *pp = p->next;
+            free(p);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void fwl_park_stop(fwl_server *s)
+{
+    if (!s->park_started)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->park_quit = true;
+    pthread_cond_broadcast(&s->park_cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->park_thread, NULL);
+    /* parks not suspended yet are resumed by their own thread right after suspending (park_quit) */
 }

@@ -83,6 +83,112 @@ static int read_tokens(const cJSON *chunks, size_t di, fwl_fwd_datum *dd, char *
     return 0;
 }
 
+/* Every loss_fn_inputs key must be an input of the loss (a typo is an error, never silently ignored). */
+static int check_input_keys(const fwl_loss *loss, const cJSON *lfi, size_t di, char *err, size_t el)
+{
+    unsigned uses = fwl_loss_inputs(loss->kind);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, lfi)
+    {
+        const char *k = it->string ? it->string : "";
+        bool known = !strcmp(k, "target_tokens") || (!strcmp(k, "weights") && (uses & FWL_LOSS_IN_WEIGHTS)) ||
+                     (!strcmp(k, "logprobs") && (uses & FWL_LOSS_IN_LOGPROBS)) ||
+                     (!strcmp(k, "advantages") && (uses & FWL_LOSS_IN_ADVANTAGES));
+        if (!known) {
+            snprintf(err, el, "data[%zu].loss_fn_inputs.%.60s is not an input of %s (it takes %s)", di, k,
+                     fwl_loss_name(loss->kind),
+                     (uses & FWL_LOSS_IN_ADVANTAGES) ? "target_tokens, logprobs, advantages, weights"
+                                                     : "target_tokens, weights");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* target_tokens (required): byte ids. tmp holds n doubles of scratch. */
+static int read_targets(const cJSON *lfi, size_t di, fwl_fwd_datum *dd, double *tmp, char *err, size_t el)
+{
+    size_t n = dd->n;
+    char what[96];
+    snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.target_tokens", di);
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(lfi, "target_tokens");
+    if (!tt) {
+        snprintf(err, el, "%s is required", what);
+        return -1;
+    }
+    if (tensor_read(tt, true, n, tmp, what, err, el) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (tmp[i] < 0 || tmp[i] > 255) {
+            snprintf(err, el, "%s must be 0..255 (byte-level model)", what);
+            return -1;
+        }
+        dd->targets[i] = (int64_t)tmp[i];
+    }
+    return 0;
+}
+
+/* weights (optional): float32 per token. tmp holds n doubles of scratch. */
+static int read_weights(const cJSON *lfi, size_t di, fwl_fwd_datum *dd, double *tmp, char *err, size_t el)
+{
+    const cJSON *wj = cJSON_GetObjectItemCaseSensitive(lfi, "weights");
+    if (!wj)
+        return 0;
+    size_t n = dd->n;
+    char what[96];
+    snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.weights", di);
+    if (tensor_read(wj, false, n, tmp, what, err, el) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (fabs(tmp[i]) > FLT_MAX) { /* stored as float32: a bigger one does not fit */
+            snprintf(err, el, "%s.data[%zu] does not fit a float32", what, i);
+            return -1;
+        }
+    }
+    if (!(dd->weights = malloc((n ? n : 1) * sizeof *dd->weights))) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        dd->weights[i] = (float)tmp[i];
+    return 0;
+}
+
+/* logprobs and advantages, when the loss takes them (then they are required). */
+static int read_rl_inputs(const fwl_loss *loss, const cJSON *lfi, size_t di, fwl_fwd_datum *dd, char *err, size_t el)
+{
+    static const struct {
+        unsigned bit;
+        const char *key;
+    } RL[] = {{FWL_LOSS_IN_LOGPROBS, "logprobs"}, {FWL_LOSS_IN_ADVANTAGES, "advantages"}};
+    unsigned uses = fwl_loss_inputs(loss->kind);
+    size_t n = dd->n;
+    for (size_t k = 0; k < 2; k++) {
+        if (!(uses & RL[k].bit))
+            continue;
+        char what[96];
+        snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.%s", di, RL[k].key);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(lfi, RL[k].key);
+        if (!v) {
+            snprintf(err, el, "%s is required by %s", what, fwl_loss_name(loss->kind));
+            return -1;
+        }
+        double *dst = malloc((n ? n : 1) * sizeof *dst);
+        if (!dst) {
+            snprintf(err, el, "out of memory");
+            return -1;
+        }
+        if (k == 0)
+            dd->logprobs = dst;
+        else
+            dd->advantages = dst;
+        if (tensor_read(v, false, n, dst, what, err, el) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One datum: tokens, then the loss inputs. On failure what was allocated stays in dd (the batch frees it). */
 static int read_datum(const fwl_loss *loss, const cJSON *d, size_t di, fwl_fwd_datum *dd, char *err, size_t el)
 {
     const cJSON *mi = cJSON_GetObjectItemCaseSensitive(d, "model_input");
@@ -92,25 +198,9 @@ static int read_datum(const fwl_loss *loss, const cJSON *d, size_t di, fwl_fwd_d
         snprintf(err, el, "data[%zu] needs model_input.chunks (array) and loss_fn_inputs (object)", di);
         return -1;
     }
-    if (read_tokens(chunks, di, dd, err, el) != 0)
+    if (read_tokens(chunks, di, dd, err, el) != 0 || check_input_keys(loss, lfi, di, err, el) != 0)
         return -1;
     size_t n = dd->n;
-    unsigned uses = fwl_loss_inputs(loss->kind);
-    const char *lname = fwl_loss_name(loss->kind);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, lfi)
-    {
-        const char *k = it->string ? it->string : "";
-        bool known = !strcmp(k, "target_tokens") || (!strcmp(k, "weights") && (uses & FWL_LOSS_IN_WEIGHTS)) ||
-                     (!strcmp(k, "logprobs") && (uses & FWL_LOSS_IN_LOGPROBS)) ||
-                     (!strcmp(k, "advantages") && (uses & FWL_LOSS_IN_ADVANTAGES));
-        if (!known) {
-            snprintf(err, el, "data[%zu].loss_fn_inputs.%.60s is not an input of %s (it takes %s)", di, k, lname,
-                     (uses & FWL_LOSS_IN_ADVANTAGES) ? "target_tokens, logprobs, advantages, weights"
-                                                     : "target_tokens, weights");
-            return -1;
-        }
-    }
     double *tmp = malloc((n ? n : 1) * sizeof *tmp);
     dd->targets = malloc((n ? n : 1) * sizeof *dd->targets);
     if (!tmp || !dd->targets) {
@@ -118,68 +208,10 @@ static int read_datum(const fwl_loss *loss, const cJSON *d, size_t di, fwl_fwd_d
         snprintf(err, el, "out of memory");
         return -1;
     }
-    char what[96];
-    int rc = -1;
-    snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.target_tokens", di);
-    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(lfi, "target_tokens");
-    if (!tt) {
-        snprintf(err, el, "%s is required", what);
-        goto out;
-    }
-    if (tensor_read(tt, true, n, tmp, what, err, el) != 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        if (tmp[i] < 0 || tmp[i] > 255) {
-            snprintf(err, el, "%s must be 0..255 (byte-level model)", what);
-            goto out;
-        }
-        dd->targets[i] = (int64_t)tmp[i];
-    }
-    const cJSON *wj = cJSON_GetObjectItemCaseSensitive(lfi, "weights");
-    if (wj) {
-        snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.weights", di);
-        if (tensor_read(wj, false, n, tmp, what, err, el) != 0)
-            goto out;
-        for (size_t i = 0; i < n; i++) {
-            if (fabs(tmp[i]) > FLT_MAX) { /* stored as float32: a bigger one does not fit */
-                snprintf(err, el, "%s.data[%zu] does not fit a float32", what, i);
-                goto out;
-            }
-        }
-        if (!(dd->weights = malloc((n ? n : 1) * sizeof *dd->weights))) {
-            snprintf(err, el, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            dd->weights[i] = (float)tmp[i];
-    }
-    static const struct {
-        unsigned bit;
-        const char *key;
-    } RL[] = {{FWL_LOSS_IN_LOGPROBS, "logprobs"}, {FWL_LOSS_IN_ADVANTAGES, "advantages"}};
-    for (size_t k = 0; k < 2; k++) {
-        if (!(uses & RL[k].bit))
-            continue;
-        snprintf(what, sizeof what, "data[%zu].loss_fn_inputs.%s", di, RL[k].key);
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(lfi, RL[k].key);
-        if (!v) {
-            snprintf(err, el, "%s is required by %s", what, lname);
-            goto out;
-        }
-        double *dst = malloc((n ? n : 1) * sizeof *dst);
-        if (!dst) {
-            snprintf(err, el, "out of memory");
-            goto out;
-        }
-        if (k == 0)
-            dd->logprobs = dst;
-        else
-            dd->advantages = dst;
-        if (tensor_read(v, false, n, dst, what, err, el) != 0)
-            goto out;
-    }
-    rc = 0;
-out:
+    int rc = read_targets(lfi, di, dd, tmp, err, el) || read_weights(lfi, di, dd, tmp, err, el) ||
+                     read_rl_inputs(loss, lfi, di, dd, err, el)
+                 ? -1
+                 : 0;
     free(tmp);
     return rc;
 }

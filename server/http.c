@@ -1,5 +1,9 @@
-/* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging. One thread per
- * connection, so a held long-poll (docs/protocol.md §4.2) never starves another request. */
+/* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging.
+ * Two modes. Event-driven (default, --http-threads N > 0): N threads each run an epoll loop over many
+ * connections; a held long-poll (docs/protocol.md §4.2) never holds a thread: its connection is suspended and
+ * resumed when the answer is ready (futures.h "parked long-polls"). Thread per connection (--http-threads 0, and
+ * whenever --faults stalls, drips or delays bodies, which sleep inside the response): a blocked handler holds
+ * only its own connection's thread. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -14,12 +18,16 @@
 #include <unistd.h>
 
 #include "faults.h"
+#include "futures.h"
 #include "util.h"
 
 typedef struct conn_ctx {
     char *body;
     size_t len, cap;
     bool too_large;
+    int64_t t0_us;            /* when the request was first handled (a parked one is logged once, in full) */
+    int64_t park_deadline_us; /* != 0: parked, resumed runs go straight to the router */
+    fwl_fault_kind fault;     /* drawn once, on the first run */
 } conn_ctx;
 
 typedef struct stall_ctx {
@@ -172,34 +180,41 @@ static enum MHD_Result conn_upload(fwl_server *s, conn_ctx *cc, const char *uplo
     return MHD_YES;
 }
 
-/* The response for a whole request: 413, 401, an injected status fault, or the router's. */
-static fwl_fault_kind handle(fwl_server *s, struct MHD_Connection *c, const char *url, const char *method,
-                             const conn_ctx *cc, fwl_resp *r)
+/* The response for a whole request: 413, 401, an injected status fault, or the router's. A resumed (parked)
+ * request was authorised and had its fault drawn on its first run: it only runs the router again. */
+static void handle(fwl_server *s, struct MHD_Connection *c, const char *url, const char *method, conn_ctx *cc,
+                   fwl_resp *r)
 {
-    fwl_fault_kind fault = FWL_FAULT_NONE;
     int fstatus = 0, fretry = 0;
-    if (cc->too_large) {
+    bool resumed = cc->park_deadline_us != 0;
+    if (resumed) {
+        /* checked on the first run */
+    } else if (cc->too_large) {
         fwl_resp_error(r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body exceeds the %zu-byte limit",
                        s->cfg.max_body_bytes);
+        return;
     } else if (!authorized(s, c)) {
         /* the key never appears in the message or the log */
         fwl_resp_error(r, 401, FWL_GRPC_UNAUTHENTICATED,
                        "missing or invalid API key (send X-Api-Key or Authorization: Bearer)");
-    } else if ((fault = fwl_faults_draw(s, url, &fstatus, &fretry)) == FWL_FAULT_STATUS) {
+        return;
+    } else if ((cc->fault = fwl_faults_draw(s, url, &fstatus, &fretry)) == FWL_FAULT_STATUS) {
         /* replaces the response before the handler runs: no side effect is committed */
         fwl_resp_error(r, fstatus, fwl_http_to_grpc(fstatus), "injected fault: HTTP %d", fstatus);
         r->retry_after_s = fretry;
-    } else {
-        fwl_req req;
-        if (fwl_req_init(&req, method, url, cc->body, cc->len, mhd_lookup, c) != 0)
-            fwl_resp_oom(r);
-        else
-            s->router(s, &req, r);
-        fwl_req_free(&req);
+        return;
     }
-    if (r->status == 0)
+    fwl_req req;
+    if (fwl_req_init(&req, method, url, cc->body, cc->len, mhd_lookup, c) != 0) {
+        fwl_resp_oom(r);
+    } else {
+        req.park = s->park_started ? (void *)c : NULL;
+        req.park_deadline_us = cc->park_deadline_us;
+        s->router(s, &req, r);
+    }
+    fwl_req_free(&req);
+    if (r->status == 0 && !r->parked)
         fwl_resp_error(r, 500, FWL_GRPC_INTERNAL, "internal error: no response");
-    return fault;
 }
 
 static const char *fault_label(fwl_fault_kind f)
@@ -227,10 +242,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return conn_upload(s, cc, upload, n);
     }
-    int64_t t0 = fwl_now_us();
+    if (!cc->park_deadline_us)
+        cc->t0_us = fwl_now_us();
     fwl_resp r = {0};
-    fwl_fault_kind fault = handle(s, c, url, method, cc, &r);
-    int64_t ms = (fwl_now_us() - t0) / 1000;
+    handle(s, c, url, method, cc, &r);
+    if (r.parked) {
+        /* no answer yet: the park thread resumes the connection, and MHD calls us again for this request */
+        cc->park_deadline_us = r.park_deadline_us;
+        MHD_suspend_connection(c);
+        fwl_park_suspended(s, c);
+        return MHD_YES;
+    }
+    fwl_fault_kind fault = cc->fault;
+    int64_t ms = (fwl_now_us() - cc->t0_us) / 1000;
     if (r.status >= 400 || s->cfg.verbose || fault != FWL_FAULT_NONE) {
         /* error bodies carry the reason; the key is never in them */
         fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status, fault_label(fault), (long long)ms,
@@ -253,11 +277,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)c;
+    fwl_server *s = cls;
     (void)toe;
     conn_ctx *cc = *con_cls;
     if (cc) {
+        if (cc->park_deadline_us && s->park_started)
+            fwl_park_drop(s, c); /* (a parked request is resumed before its connection can go: defensive) */
         free(cc->body);
         free(cc);
         *con_cls = NULL;
@@ -343,6 +368,11 @@ static int listen_socket(const fwl_config *c, bool *v6)
     return fd;
 }
 
+static void park_resume(void *token)
+{
+    MHD_resume_connection(token);
+}
+
 static int bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -361,21 +391,35 @@ int fwl_http_start(fwl_server *s, fwl_router router)
     if (fd < 0)
         return -1;
     s->bound_port = bound_port(fd);
-    /* One thread per connection (a held long-poll blocks only its own), accepted by a poll() thread (no
-     * FD_SETSIZE cap). Bounds against floods (protocol-independent): at most max_connections in all and
+    /* Bounds against floods (protocol-independent), in both modes: at most max_connections in all and
      * max_per_client per peer address (more are closed at once), and a connection that sends nothing for
-     * idle_timeout_s is closed; MHD only counts that time while it waits on the socket, never while our
-     * handler runs, so a long-poll being held is not idle. */
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+     * idle_timeout_s is closed. MHD counts that time only while it waits on the socket: never while a handler
+     * runs (thread per connection) nor while a long-poll is parked (a suspended connection does not time out). */
+    int threads = s->cfg.http_threads;
+    const fwl_faults *fc = &s->cfg.faults;
+    if (fc->enabled && (fc->pstall > 0 || fc->pdrip > 0 || fc->pdelay > 0))
+        threads = 0; /* those faults sleep inside the response: only a thread of its own may do that */
+    unsigned flags = MHD_USE_ERROR_LOG;
+    if (threads > 0)
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    else /* accepted by a poll() thread (no FD_SETSIZE cap) */
+        flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (v6)
         flags |= MHD_USE_IPv6;
+    if (threads > 0 && fwl_park_start(s, park_resume) != 0) {
+        fwl_log("cannot start the long-poll thread");
+        close(fd);
+        return -1;
+    }
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_per_client, MHD_OPTION_END);
+        (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+        MHD_OPTION_END);
     if (!d) {
         fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
+        fwl_park_stop(s);
         close(fd);
         return -1;
     }
@@ -386,7 +430,9 @@ int fwl_http_start(fwl_server *s, fwl_router router)
 void fwl_http_stop(fwl_server *s)
 {
     if (s->mhd) {
+        fwl_park_stop(s); /* every parked long-poll answers (try_again) first: MHD may not stop with one suspended */
         MHD_stop_daemon(s->mhd);
+        s->park_started = false; /* no HTTP thread is left to read it */
         s->mhd = NULL;
     }
 }

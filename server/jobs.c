@@ -35,13 +35,12 @@ static cJSON *job_public(fwl_server *s, const cJSON *j)
 /* 404 unless the job exists (any state, tombstones included). */
 static bool job_exists(fwl_server *s, const char *job, fwl_resp *out)
 {
-    cJSON *j = fwl_job_load(s, job);
-    if (!j) {
+    char st[40];
+    if (!fwl_job_state(s, job, st, sizeof st)) {
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob accounts/%s/rlorTrainerJobs/%.64s not found",
                        FWL_ACCOUNT, job);
         return false;
     }
-    cJSON_Delete(j);
     return true;
 }
 
@@ -208,15 +207,9 @@ static cJSON *job_record_new(fwl_server *s, const cJSON *body, const job_spec *s
 /* Stores job unless the id is taken: 0 stored, 1 taken (*tomb: by a deleted job), -1 store failed. */
 static int job_store_new(fwl_server *s, const char *id, const cJSON *job, bool *tomb)
 {
-    char p[4200];
-    fwl_job_path(s, id, p, sizeof p);
-    pthread_mutex_lock(&s->rec_lock);
-    cJSON *existing = fwl_read_json(p);
-    int rc = existing ? 1 : fwl_write_json(p, job) == 0 ? 0 : -1;
-    pthread_mutex_unlock(&s->rec_lock);
-    const char *st = existing ? fwl_json_str(existing, "state") : NULL;
-    *tomb = st && (!strcmp(st, "JOB_STATE_DELETED") || !strcmp(st, "JOB_STATE_ARCHIVED"));
-    cJSON_Delete(existing);
+    char st[40];
+    int rc = fwl_job_create(s, id, job, st, sizeof st);
+    *tomb = rc == 1 && (!strcmp(st, "JOB_STATE_DELETED") || !strcmp(st, "JOB_STATE_ARCHIVED"));
     return rc;
 }
 

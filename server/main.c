@@ -56,6 +56,9 @@ static void usage(FILE *f)
           "                        open connections from one address (default 256; 0 = no limit)\n"
           "  --idle-timeout-s S    close a connection that sends nothing for S seconds, before or inside a\n"
           "                        request (default 3); a request being answered (a held long-poll) is not idle\n"
+          "  --http-threads N      event-driven HTTP threads (default 4): each serves many connections, and a\n"
+          "                        held long-poll holds no thread; 0 = one thread per connection (also used\n"
+          "                        when --faults stalls, drips or delays bodies)\n"
           "  --verbose             log every request (errors are always logged)\n"
           "  --help                this text\n"
           "\n"
@@ -103,6 +106,7 @@ static const int_opt INT_OPTS[] = {
     {"max-body-mib", 1, 4096},    {"job-start-ms", 0, 600000},    {"hotload-ms", 0, 600000},
     {"promote-ms", 0, 600000},    {"ttl-sweep-ms", 10, 600000},   {"max-connections", 1, 1000000},
     {"max-client-connections", 0, 1000000}, {"idle-timeout-s", 1, 3600}, {"session-timeout-ms", 0, 86400000},
+    {"http-threads", 0, 64},
 };
 #define N_INT_OPTS (sizeof INT_OPTS / sizeof INT_OPTS[0])
 
@@ -120,7 +124,8 @@ static void set_int_opt(fwl_config *c, size_t i, long x)
     case 8: c->max_connections = (int)x; break;
     case 9: c->max_per_client = (int)x; break;
     case 10: c->idle_timeout_s = (int)x; break;
-    default: c->session_timeout_ms = (int)x; break;
+    case 11: c->session_timeout_ms = (int)x; break;
+    default: c->http_threads = (int)x; break;
     }
 }
 

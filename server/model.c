@@ -4,6 +4,7 @@
  * so a trainer and a deployment holding the same bytes agree bit for bit.
  */
 #include "model.h"
+#include "bigbuf.h"
 
 #include <float.h>
 #include <math.h>
@@ -55,7 +56,7 @@ int fwl_model_alloc(fwl_model *m, int dim)
     size_t n = fwl_model_param_count(dim);
     if (n == 0)
         return -1;
-    m->w = calloc(n, sizeof(float));
+    m->w = fwl_big_alloc(n * sizeof(float)); /* huge pages: see bigbuf.h */
     if (!m->w)
         return -1;
     m->dim = dim;
@@ -94,7 +95,7 @@ void fwl_model_free(fwl_model *m)
 {
     if (!m)
         return;
-    free(m->w);
+    fwl_big_free(m->w, m->n_params * sizeof(float));
     m->w = NULL;
     m->n_params = 0;
     m->dim = 0;

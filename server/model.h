@@ -121,6 +121,12 @@ int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len);
 /* Validates everything (header size, JSON, dtypes, shapes, offsets, total length). 0 ok, -1 with err text.
  * *m is output only (allocated on success, zeroed on failure). */
 int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* The same into *m as it is: an allocated model of the snapshot's dim is overwritten in place (no allocation;
+ * what a replica's recycled buffer needs), anything else is (re)allocated. On failure *m may hold garbage. */
+int fwl_safetensors_decode_into(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen);
+/* The header alone (8-byte length + padded JSON) into out (cap bytes; 2 KiB is enough): the file is this
+ * header followed by m->w as is, so it can be written straight from the weights. 0 ok, -1 bad model / small cap. */
+int fwl_safetensors_header(const fwl_model *m, uint8_t *out, size_t cap, size_t *out_len);
 
 /* DCP checkpoint: weights + Adam moments + step, with a magic, a version and a CRC. */
 int fwl_dcp_encode(const fwl_model *m, const fwl_adam *a, uint8_t **out, size_t *out_len);
@@ -136,16 +142,27 @@ uint32_t fwl_adler32(const uint8_t *buf, size_t len);
 /* dst[i] = a[i] ^ b[i] over len bytes; word-wise fast path. dst may be a or b (in place). */
 void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
 
+/* The zstd level of sampler deltas: measured fastest for equal size on XOR deltas of this model (bench/server). */
+#define FWL_DELTA_LEVEL 1
+
 /*
- * Delta file = small header (magic, version, raw length, adler32 of the
- * TARGET bytes, zstd level) + zstd(prev XOR cur). prev and cur have equal length.
- * *out is malloc'd (free with free()). 0 ok, -1 on bad arguments / level / OOM.
+ * Delta file = 32-byte header (magic, version 2, zstd level, raw length, XXH3-64 of the TARGET bytes) +
+ * zstd(prev XOR cur). prev and cur have equal length. *out is malloc'd (free with free()). 0 ok, -1 on bad
+ * arguments / level / OOM. Version 1 files (adler32 of the target) are still read by the appliers.
  */
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len);
-/* Apply: out = base XOR unzstd(delta); verifies raw length == base_len, the zstd frame (content size
- * must equal base_len, no trailing bytes) and the adler32 of the result (a wrong base fails here). *out is malloc'd (free with free()), NULL on failure.
+/* The same, and prev becomes cur on the way (only the 64-byte blocks that differ are written): the trainer's
+ * "previous snapshot" advances without a full copy. On failure prev is partly advanced (discard it). */
+int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                             size_t *out_len);
+/* Apply into a caller's buffer: out = base XOR unzstd(delta), len bytes; out may be base (in place). Verifies
+ * the raw length == len, the zstd frame (content size len, no trailing bytes) and the checksum of the result
+ * (a wrong base fails here). On failure out holds garbage (so in place, base is lost).
  * 0 ok, -1 with err text ("checksum mismatch", "length mismatch", "corrupt delta"). */
+int fwl_delta_apply_into(const uint8_t *base, uint8_t *out, size_t len, const uint8_t *delta, size_t delta_len,
+                         char *err, size_t errlen);
+/* The same into a fresh malloc'd *out (free with free()), NULL on failure. */
 int fwl_delta_apply(const uint8_t *base, size_t base_len, const uint8_t *delta, size_t delta_len, uint8_t **out,
                     char *err, size_t errlen);
 

@@ -260,10 +260,10 @@ static cJSON *exec_load(fwl_tmodel *tm, const cJSON *body, op_err *e)
     return res;
 }
 
-/* The job's latest sampler snapshot as raw bytes (after a restart the in-memory copy is gone). */
+/* The job's latest sampler snapshot into jr->prev (after a restart the in-memory copy is gone). */
 static int latest_snapshot(fwl_server *s, fwl_jobrt *jr, op_err *e)
 {
-    if (jr->prev_snap)
+    if (jr->prev.w)
         return 0;
     size_t n = 0;
     fwl_ckpt *cks = fwl_ckpt_list(s, jr->job, &n);
@@ -276,7 +276,7 @@ static int latest_snapshot(fwl_server *s, fwl_jobrt *jr, op_err *e)
         USER_ERR(e, "a delta needs a previous sampler snapshot of this job; save a base first");
     } else {
         char err[256];
-        if (fwl_snapshot_bytes(s, last, &jr->prev_snap, &jr->prev_len, err, sizeof err) != 0) {
+        if (fwl_snapshot_weights(s, last, &jr->prev, err, sizeof err) != 0) {
             USER_ERR(e, "cannot rebuild the previous snapshot %s for a delta: %s; save a base", last->name, err);
         } else {
             snprintf(jr->prev_name, sizeof jr->prev_name, "%s", last->name);
@@ -287,7 +287,69 @@ static int latest_snapshot(fwl_server *s, fwl_jobrt *jr, op_err *e)
     return rc;
 }
 
-/* docs/protocol.md §4.6: base = safetensors of the full weights; delta = zstd(prev XOR cur) + adler32 */
+/* checkpoint_type → delta (else base) and merged; false with e set when the type is refused. */
+static bool sampler_type(const fwl_tmodel *tm, const cJSON *body, bool *delta, bool *merged, op_err *e)
+{
+    const char *type = fwl_json_str(body, "checkpoint_type");
+    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(body, "checkpoint_type");
+    *merged = false;
+    if (tj && !cJSON_IsNull(tj) && !type) {
+        USER_ERR(e, "checkpoint_type must be a string");
+        return false;
+    }
+    if (!type || !strcasecmp(type, "base")) {
+        *delta = false;
+    } else if (!strcasecmp(type, "delta")) {
+        *delta = tm->lora_rank == 0; /* LoRA saves are always full adapters, whatever the type (§4.6) */
+    } else if (!strcasecmp(type, "merged_base")) {
+        if (tm->lora_rank == 0) {
+            USER_ERR(e, "checkpoint_type merged_base is only for LoRA trainers");
+            return false;
+        }
+        *delta = false;
+        *merged = true;
+    } else {
+        USER_ERR(e, "unknown checkpoint_type \"%.40s\" (base, delta)", type);
+        return false;
+    }
+    return true;
+}
+
+/* Writes the snapshot: a base as safetensors straight from the weights (header + weights, no joined copy), a
+ * delta as zstd(prev XOR cur) against jr->prev. Caller holds jr->snap_mu. */
+static int write_snapshot(fwl_tmodel *tm, fwl_ckpt *ck, bool delta, op_err *e)
+{
+    fwl_jobrt *jr = tm->jr;
+    size_t len = tm->m.n_params * sizeof(float);
+    if (!delta) {
+        uint8_t hdr[4096];
+        size_t hlen = 0;
+        if (fwl_safetensors_header(&tm->m, hdr, sizeof hdr, &hlen) != 0)
+            return -1;
+        fwl_part parts[2] = {{hdr, hlen}, {tm->m.w, len}};
+        return fwl_ckpt_write_parts(tm->s, ck, parts, 2);
+    }
+    if (latest_snapshot(tm->s, jr, e) != 0)
+        return -1;
+    if (jr->prev.n_params * sizeof(float) != len) {
+        USER_ERR(e, "the previous snapshot %s has another size; save a base", jr->prev_name);
+        return -1;
+    }
+    snprintf(ck->prev, sizeof ck->prev, "%s", jr->prev_name);
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    /* prev advances to cur while it is encoded (only the changed blocks are written) */
+    int rc = fwl_delta_encode_advance((uint8_t *)jr->prev.w, (const uint8_t *)tm->m.w, len, FWL_DELTA_LEVEL, &buf,
+                                      &blen);
+    if (rc == 0)
+        rc = fwl_ckpt_write(tm->s, ck, buf, blen);
+    free(buf);
+    if (rc != 0)
+        fwl_model_free(&jr->prev); /* advanced but not saved: the next delta rebuilds its base from disk */
+    return rc;
+}
+
+/* docs/protocol.md §4.6: base = safetensors of the full weights; delta = zstd(prev XOR cur) + XXH3 (delta.c) */
 static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
 {
     const char *name = fwl_json_str(body, "path");
@@ -295,74 +357,32 @@ static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
         USER_ERR(e, "path must be a snapshot name of 1-128 characters [A-Za-z0-9._-]");
         return NULL;
     }
-    const char *type = fwl_json_str(body, "checkpoint_type");
-    const cJSON *tj = cJSON_GetObjectItemCaseSensitive(body, "checkpoint_type");
-    if (tj && !cJSON_IsNull(tj) && !type) {
-        USER_ERR(e, "checkpoint_type must be a string");
+    bool delta, merged;
+    if (!sampler_type(tm, body, &delta, &merged, e))
         return NULL;
-    }
-    bool delta, merged = false;
-    if (!type || !strcasecmp(type, "base"))
-        delta = false;
-    else if (!strcasecmp(type, "delta"))
-        delta = tm->lora_rank == 0; /* LoRA saves are always full adapters, whatever the type (§4.6) */
-    else if (!strcasecmp(type, "merged_base")) {
-        if (tm->lora_rank == 0) {
-            USER_ERR(e, "checkpoint_type merged_base is only for LoRA trainers");
-            return NULL;
-        }
-        delta = false;
-        merged = true;
-    } else {
-        USER_ERR(e, "unknown checkpoint_type \"%.40s\" (base, delta)", type);
-        return NULL;
-    }
     fwl_ckpt ck = {0};
     if (!ttl_of(body, &ck.expire_us, e))
         return NULL;
     snprintf(ck.job, sizeof ck.job, "%s", tm->jr->job);
     snprintf(ck.name, sizeof ck.name, "%s", name);
-    const uint8_t *cur = (const uint8_t *)tm->m.w;
-    size_t len = tm->m.n_params * sizeof(float);
+    ck.kind = delta ? FWL_CK_DELTA : FWL_CK_BASE;
+    ck.lora_rank = delta || merged ? 0 : tm->lora_rank; /* merged_base promotes as a base model */
     fwl_jobrt *jr = tm->jr;
     pthread_mutex_lock(&jr->snap_mu);
-    uint8_t *buf = NULL;
-    size_t blen = 0;
-    int rc;
-    if (!delta) {
-        ck.kind = FWL_CK_BASE;
-        ck.lora_rank = merged ? 0 : tm->lora_rank; /* merged_base promotes as a base model */
-        rc = fwl_safetensors_encode(&tm->m, &buf, &blen);
-    } else {
-        if (latest_snapshot(tm->s, jr, e) != 0) {
-            pthread_mutex_unlock(&jr->snap_mu);
-            return NULL;
-        }
-        if (jr->prev_len != len) {
-            USER_ERR(e, "the previous snapshot %s has another size; save a base", jr->prev_name);
-            pthread_mutex_unlock(&jr->snap_mu);
-            return NULL;
-        }
-        ck.kind = FWL_CK_DELTA;
-        snprintf(ck.prev, sizeof ck.prev, "%s", jr->prev_name);
-        rc = fwl_delta_encode(jr->prev_snap, cur, len, 3, &buf, &blen);
-    }
-    if (rc == 0)
-        rc = fwl_ckpt_write(tm->s, &ck, buf, blen);
-    free(buf);
-    if (rc != 0) {
+    if (write_snapshot(tm, &ck, delta, e) != 0) {
         pthread_mutex_unlock(&jr->snap_mu);
-        SERVER_ERR(e, "could not write sampler snapshot %s", name);
+        if (!e->cat[0])
+            SERVER_ERR(e, "could not write sampler snapshot %s", name);
         return NULL;
     }
-    uint8_t *copy = malloc(len);
-    if (copy) {
-        memcpy(copy, cur, len);
-        free(jr->prev_snap);
-        jr->prev_snap = copy;
-        jr->prev_len = len;
+    /* the next delta's base: a delta advanced it already; a base is copied into the same buffer every time (no
+     * fresh, page-faulting allocation) */
+    if (!delta && jr->prev.w && jr->prev.dim != tm->m.dim)
+        fwl_model_free(&jr->prev);
+    if (!delta && (jr->prev.w || fwl_model_alloc(&jr->prev, tm->m.dim) == 0))
+        memcpy(jr->prev.w, tm->m.w, tm->m.n_params * sizeof(float));
+    if (jr->prev.w)
         snprintf(jr->prev_name, sizeof jr->prev_name, "%s", name);
-    }
     pthread_mutex_unlock(&jr->snap_mu);
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "path", name);

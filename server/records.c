@@ -1,9 +1,11 @@
 /* Job and deployment records: DATA/jobs/<job>/job.json and DATA/deployments/<dep>.json. Reads need no lock
  * (files are replaced atomically); read-modify-write runs under s->rec_lock, never under s->lock, so the
- * fsync of a record never stalls the in-memory tables (futures, long-polls, replicas). */
+ * fsync of a record never stalls the in-memory tables (futures, long-polls, replicas). Job records are also
+ * cached in memory (see "The job cache" below). */
 #include "records.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
@@ -26,14 +28,84 @@ static void touch(cJSON *job)
     fwl_json_put(job, "updateTime", cJSON_CreateString(ts));
 }
 
-cJSON *fwl_job_load(fwl_server *s, const char *job)
+/*
+ * The job cache: every job record read once stays in memory, so a data-plane request (retrieve_future above
+ * all) checks its job's state without reading and parsing job.json (that was a third of the server's CPU).
+ * The file stays the durable copy: every write of a job record goes through this file, which writes the file
+ * first (under rec_lock) and then the cache, so the cache never holds what the disk does not. A miss reads the
+ * file under rec_lock, so it cannot race a writer. job_mu guards the list only and is taken after rec_lock.
+ */
+struct fwl_jobcache {
+    char job[FWL_ID_MAX];
+    cJSON *rec;
+    char state[40];
+    int64_t ready_us; /* CREATING: when it turns RUNNING (0 = no promotion pending) */
+    struct fwl_jobcache *next;
+};
+
+static struct fwl_jobcache *cache_find_locked(fwl_server *s, const char *job)
 {
-    if (!fwl_valid_id(job))
-        return NULL;
+    for (struct fwl_jobcache *c = s->job_cache; c; c = c->next)
+        if (!strcmp(c->job, job))
+            return c;
+    return NULL;
+}
+
+/* Replaces the cached record of job with a copy of rec (rec == NULL: drops it). Caller holds rec_lock. */
+static void cache_put(fwl_server *s, const char *job, const cJSON *rec)
+{
+    cJSON *copy = rec ? cJSON_Duplicate(rec, 1) : NULL;
+    pthread_mutex_lock(&s->job_mu);
+    struct fwl_jobcache *c = cache_find_locked(s, job);
+    if (!c && copy && (c = calloc(1, sizeof *c)) != NULL) {
+        snprintf(c->job, sizeof c->job, "%s", job);
+        c->next = s->job_cache;
+        s->job_cache = c;
+    }
+    if (c) {
+        cJSON_Delete(c->rec);
+        c->rec = copy; /* NULL (out of memory or dropped): the next read goes to the file */
+        copy = NULL;
+        const char *st = c->rec ? fwl_json_str(c->rec, "state") : NULL;
+        snprintf(c->state, sizeof c->state, "%s", st ? st : "");
+        const cJSON *ready = c->rec ? cJSON_GetObjectItemCaseSensitive(c->rec, "_readyUs") : NULL;
+        c->ready_us = !strcmp(c->state, "JOB_STATE_CREATING") && cJSON_IsNumber(ready) ? (int64_t)ready->valuedouble : 0;
+    }
+    pthread_mutex_unlock(&s->job_mu);
+    cJSON_Delete(copy);
+}
+
+void fwl_job_cache_free(fwl_server *s)
+{
+    while (s->job_cache) {
+        struct fwl_jobcache *c = s->job_cache;
+        s->job_cache = c->next;
+        cJSON_Delete(c->rec);
+        free(c);
+    }
+}
+
+/* Writes the record file, then the cache. Caller holds rec_lock. */
+static int job_write_locked(fwl_server *s, const char *job, const char *path, const cJSON *rec)
+{
+    if (fwl_write_json(path, rec) != 0)
+        return -1;
+    cache_put(s, job, rec);
+    return 0;
+}
+
+/* The record (a copy the caller owns) from the cache, else from the file, promoting a due CREATING job to
+ * RUNNING. Caller holds rec_lock. */
+static cJSON *job_get_locked(fwl_server *s, const char *job)
+{
+    pthread_mutex_lock(&s->job_mu);
+    struct fwl_jobcache *c = cache_find_locked(s, job);
+    cJSON *j = c && c->rec ? cJSON_Duplicate(c->rec, 1) : NULL;
+    pthread_mutex_unlock(&s->job_mu);
     char p[4200];
     fwl_job_path(s, job, p, sizeof p);
-    pthread_mutex_lock(&s->rec_lock);
-    cJSON *j = fwl_read_json(p);
+    if (!j && (j = fwl_read_json(p)) != NULL)
+        cache_put(s, job, j);
     if (j) {
         const char *st = fwl_json_str(j, "state");
         cJSON *ready = cJSON_GetObjectItemCaseSensitive(j, "_readyUs");
@@ -41,22 +113,64 @@ cJSON *fwl_job_load(fwl_server *s, const char *job)
             fwl_now_us() >= (int64_t)ready->valuedouble) {
             fwl_json_put(j, "state", cJSON_CreateString("JOB_STATE_RUNNING"));
             touch(j);
-            if (fwl_write_json(p, j) != 0)
+            if (job_write_locked(s, job, p, j) != 0)
                 fwl_log("could not persist job %s state", job);
         }
     }
+    return j;
+}
+
+cJSON *fwl_job_load(fwl_server *s, const char *job)
+{
+    if (!fwl_valid_id(job))
+        return NULL;
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *j = job_get_locked(s, job);
     pthread_mutex_unlock(&s->rec_lock);
     return j;
 }
 
+bool fwl_job_state(fwl_server *s, const char *job, char *state, size_t len)
+{
+    if (!fwl_valid_id(job))
+        return false;
+    /* fast path: a cached record with no promotion due (no copy, no rec_lock) */
+    pthread_mutex_lock(&s->job_mu);
+    struct fwl_jobcache *c = cache_find_locked(s, job);
+    bool hit = c && c->rec && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
+    if (hit)
+        snprintf(state, len, "%s", c->state);
+    pthread_mutex_unlock(&s->job_mu);
+    if (hit)
+        return true;
+    cJSON *j = fwl_job_load(s, job);
+    const char *st = j ? fwl_json_str(j, "state") : NULL;
+    snprintf(state, len, "%s", st ? st : "");
+    cJSON_Delete(j);
+    return j != NULL;
+}
+
 bool fwl_job_running(fwl_server *s, const char *job, bool *exists)
 {
-    cJSON *j = fwl_job_load(s, job);
-    *exists = j != NULL;
-    const char *st = j ? fwl_json_str(j, "state") : NULL;
-    bool run = st && !strcmp(st, "JOB_STATE_RUNNING");
-    cJSON_Delete(j);
-    return run;
+    char st[40];
+    *exists = fwl_job_state(s, job, st, sizeof st);
+    return *exists && !strcmp(st, "JOB_STATE_RUNNING");
+}
+
+int fwl_job_create(fwl_server *s, const char *job, const cJSON *rec, char *was, size_t wl)
+{
+    if (!fwl_valid_id(job))
+        return -1;
+    char p[4200];
+    fwl_job_path(s, job, p, sizeof p);
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *existing = job_get_locked(s, job);
+    const char *st = existing ? fwl_json_str(existing, "state") : NULL;
+    snprintf(was, wl, "%s", st ? st : "");
+    int rc = existing ? 1 : job_write_locked(s, job, p, rec) == 0 ? 0 : -1;
+    pthread_mutex_unlock(&s->rec_lock);
+    cJSON_Delete(existing);
+    return rc;
 }
 
 bool fwl_job_set_state(fwl_server *s, const char *job, const char *const from_ok[], const char *to, char *was,
@@ -65,7 +179,7 @@ bool fwl_job_set_state(fwl_server *s, const char *job, const char *const from_ok
     char p[4200];
     fwl_job_path(s, job, p, sizeof p);
     pthread_mutex_lock(&s->rec_lock);
-    cJSON *j = fwl_valid_id(job) ? fwl_read_json(p) : NULL;
+    cJSON *j = fwl_valid_id(job) ? job_get_locked(s, job) : NULL;
     bool ok = false;
     if (j) {
         const char *st = fwl_json_str(j, "state");
@@ -79,7 +193,7 @@ bool fwl_job_set_state(fwl_server *s, const char *job, const char *const from_ok
             if (!strcmp(to, "JOB_STATE_CREATING"))
                 fwl_json_put(j, "_readyUs",
                              cJSON_CreateNumber((double)(fwl_now_us() + (int64_t)s->cfg.job_start_ms * 1000)));
-            ok = fwl_write_json(p, j) == 0;
+            ok = job_write_locked(s, job, p, j) == 0;
         }
     } else {
         was[0] = 0;

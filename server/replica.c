@@ -1,8 +1,12 @@
 /* Deployments' serving state. Each deployment has one replica holding its own copy of the weights. A base
  * snapshot is loaded whole; a delta is applied to the held weights only if the request names the held snapshot
- * as previous_snapshot_identity and the result's adler32 matches, exactly like the service. Loading runs on the
- * background thread (pending -> downloading -> done | error); the held snapshot is persisted (safetensors +
- * identity in the deployment record) so it survives a restart.
+ * as previous_snapshot_identity and the result's checksum matches, exactly like the service. Loading runs on the
+ * background thread (pending -> downloading -> done | error); the held snapshot is persisted (a base plus the
+ * deltas applied since, replica_store.h) so it survives a restart.
+ *
+ * No weight-sized copies: each replica keeps the buffer it served before as a spare (when nothing else still
+ * reads it); the next load decodes a base or applies a delta (held XOR delta) straight into that spare, which
+ * then becomes the held weights. Inference may still be reading the held buffer, so it is never written.
  *
  * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
  * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is
@@ -18,6 +22,7 @@
 #include "ckpt.h"
 #include "model.h"
 #include "records.h"
+#include "replica_store.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,6 +35,7 @@ struct fwl_weights {
 typedef struct fwl_replica {
     char dep[FWL_ID_MAX];
     fwl_weights *w;
+    fwl_weights *spare;    /* the previous weights, recycled by the next load (nobody else references it) */
     char stage[16];
     char target[FWL_NAME_MAX];
     char error[400];
@@ -66,23 +72,18 @@ void fwl_weights_unref(fwl_server *s, fwl_weights *w)
     pthread_mutex_unlock(&s->lock);
 }
 
-static fwl_weights *weights_from_file(fwl_server *s, const char *file, const char *identity)
+/* The weights the deployment record says it served (a base plus its deltas), or NULL (logged). */
+static fwl_weights *weights_from_record(const cJSON *d, fwl_server *s, const char *dep, const char *identity)
 {
-    char p[4500];
-    snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, file);
-    uint8_t *buf;
-    size_t len;
-    if (strchr(file, '/') || fwl_read_file(p, &buf, &len) != 0)
-        return NULL;
     fwl_weights *w = calloc(1, sizeof *w);
-    char err[256];
-    if (!w || fwl_safetensors_decode(&w->m, buf, len, err, sizeof err) != 0) {
-        fwl_log("deployment weights %s unreadable: %s", p, w ? err : "out of memory");
+    char err[300];
+    if (!w || fwl_replica_restore_weights(s, d, &w->m, err, sizeof err) != 0) {
+        fwl_log("deployment %s: its weights are unreadable: %s", dep, w ? err : "out of memory");
+        if (w)
+            fwl_model_free(&w->m);
         free(w);
-        free(buf);
         return NULL;
     }
-    free(buf);
     w->refs = 1;
     snprintf(w->identity, sizeof w->identity, "%s", identity);
     return w;
@@ -126,7 +127,7 @@ static fwl_replica *replica_restore(fwl_server *s, const char *dep)
     const char *id = fwl_json_str(d, "_currentIdentity"), *file = fwl_json_str(d, "_weightsFile");
     const char *pod = fwl_json_str(d, "_podIdentity");
     if (id && file) {
-        r->w = weights_from_file(s, file, id);
+        r->w = weights_from_record(d, s, dep, id);
         if (r->w)
             snprintf(r->stage, sizeof r->stage, "done");
     } else if (pod) {
@@ -151,6 +152,7 @@ static fwl_replica *replica_acquire(fwl_server *s, const char *dep)
     if (r || !nr) {
         if (nr) {
             weights_unref_locked(nr->w);
+            weights_unref_locked(nr->spare);
             free(nr);
         }
         return r;
@@ -186,6 +188,7 @@ void fwl_replica_forget(fwl_server *s, const char *dep)
             fwl_replica *r = *pp;
             *pp = r->next;
             weights_unref_locked(r->w);
+            weights_unref_locked(r->spare);
             free(r);
             break;
         }
@@ -248,6 +251,7 @@ void fwl_replicas_free(fwl_server *s)
         fwl_replica *r = s->replicas;
         s->replicas = r->next;
         weights_unref_locked(r->w);
+        weights_unref_locked(r->spare);
         free(r);
     }
 }
@@ -291,61 +295,106 @@ static bool current_gen(fwl_server *s, const load_task *t, fwl_weights **held)
     return r != NULL;
 }
 
-/* New weights = held weights with the delta in buf applied; NULL + err on failure. */
-static fwl_weights *apply_delta(const load_task *t, const fwl_weights *held, const uint8_t *buf, size_t len,
-                                char *err, size_t el)
+/* The replica's spare weights (taken: the caller owns them now), or fresh ones. NULL when out of memory. */
+static fwl_weights *take_spare(fwl_server *s, const load_task *t)
+{
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = task_replica_locked(s, t);
+    fwl_weights *w = r ? r->spare : NULL;
+    if (r)
+        r->spare = NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (!w)
+        w = calloc(1, sizeof *w);
+    if (w)
+        w->refs = 1;
+    return w;
+}
+
+/* What a load produced: the new weights and, for a delta, the bytes applied (kept to be stored). */
+typedef struct load_out {
+    fwl_weights *w;
+    uint8_t *delta;
+    size_t dlen;
+} load_out;
+
+/* nw = held XOR delta, written into nw's own (recycled) buffer; held is only read. 0, or -1 with err. */
+static int apply_delta(const load_task *t, const fwl_weights *held, fwl_weights *nw, const uint8_t *buf, size_t len,
+                       char *err, size_t el)
 {
     if (!held || strcmp(held->identity, t->prev) != 0) {
         snprintf(err, el, "previous_snapshot_identity %s is not the snapshot this replica holds (%s)", t->prev,
                  held ? held->identity : "none");
-        return NULL;
+        return -1;
     }
-    size_t wl = held->m.n_params * sizeof(float);
-    uint8_t *out = NULL;
-    char derr[256];
-    if (fwl_delta_apply((const uint8_t *)held->m.w, wl, buf, len, &out, derr, sizeof derr) != 0) {
-        snprintf(err, el, "delta %.100s does not apply to %.100s: %.150s", t->identity, held->identity, derr);
-        return NULL;
-    }
-    fwl_weights *nw = calloc(1, sizeof *nw);
-    if (!nw || fwl_model_copy(&nw->m, &held->m) != 0) {
-        free(nw);
-        free(out);
+    if (nw->m.w && nw->m.dim != held->m.dim)
+        fwl_model_free(&nw->m);
+    if (!nw->m.w && fwl_model_alloc(&nw->m, held->m.dim) != 0) {
         snprintf(err, el, "out of memory");
-        return NULL;
+        return -1;
     }
-    memcpy(nw->m.w, out, wl);
-    free(out);
-    return nw;
+    char derr[256];
+    if (fwl_delta_apply_into((const uint8_t *)held->m.w, (uint8_t *)nw->m.w, held->m.n_params * sizeof(float), buf,
+                             len, derr, sizeof derr) != 0) {
+        snprintf(err, el, "delta %.100s does not apply to %.100s: %.150s", t->identity, held->identity, derr);
+        return -1;
+    }
+    return 0;
 }
 
-/* The weights snapshot `ck` stands for (decoded base, or delta over held); NULL + err on failure. */
-static fwl_weights *weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *ck, const fwl_weights *held,
-                                      char *err, size_t el)
+/* A base snapshot decoded into nw's buffer, read through a read-only mapping (no heap copy of the file). */
+static int load_base(fwl_server *s, const load_task *t, const fwl_ckpt *ck, fwl_weights *nw, char *err, size_t el)
 {
-    uint8_t *buf = NULL;
+    char dir[4200], p[4500];
+    fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/%s", dir, ck->file);
+    const uint8_t *buf = NULL;
     size_t len = 0;
-    fwl_weights *nw = NULL;
-    if (fwl_ckpt_read_data(s, ck, &buf, &len) != 0) {
+    if (fwl_map_file(p, &buf, &len) != 0) {
         snprintf(err, el, "cannot read snapshot %s", t->identity);
-    } else if (ck->kind == FWL_CK_BASE && ck->lora_rank > 0 && t->incremental) {
+        return -1;
+    }
+    int rc = fwl_safetensors_decode_into(&nw->m, buf, len, err, el);
+    fwl_unmap_file(buf, len);
+    return rc;
+}
+
+/* The weights snapshot `ck` stands for (decoded base, or delta over held) into out; -1 + err on failure. */
+static int weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *ck, const fwl_weights *held,
+                             load_out *out, char *err, size_t el)
+{
+    if (ck->kind == FWL_CK_BASE && ck->lora_rank > 0 && t->incremental) {
         /* docs/protocol.md §5: incremental metadata on a LoRA adapter crashes the serving container */
         snprintf(err, el, "%s is a LoRA adapter: load it without incremental_snapshot_metadata", t->identity);
-    } else if (ck->kind == FWL_CK_BASE) {
-        nw = calloc(1, sizeof *nw);
-        if (!nw)
-            snprintf(err, el, "out of memory");
-        else if (fwl_safetensors_decode(&nw->m, buf, len, err, el) != 0) {
-            free(nw);
-            nw = NULL;
-        }
-    } else if (!t->incremental) {
-        snprintf(err, el, "%s is a delta snapshot; load it with incremental_snapshot_metadata", t->identity);
-    } else {
-        nw = apply_delta(t, held, buf, len, err, el);
+        return -1;
     }
-    free(buf);
-    return nw;
+    if (ck->kind != FWL_CK_BASE && !t->incremental) {
+        snprintf(err, el, "%s is a delta snapshot; load it with incremental_snapshot_metadata", t->identity);
+        return -1;
+    }
+    fwl_weights *nw = take_spare(s, t);
+    if (!nw) {
+        snprintf(err, el, "out of memory");
+        return -1;
+    }
+    int rc;
+    if (ck->kind == FWL_CK_BASE) {
+        rc = load_base(s, t, ck, nw, err, el);
+    } else if (fwl_ckpt_read_data(s, ck, &out->delta, &out->dlen) != 0) {
+        snprintf(err, el, "cannot read snapshot %s", t->identity);
+        rc = -1;
+    } else {
+        rc = apply_delta(t, held, nw, out->delta, out->dlen, err, el);
+    }
+    if (rc != 0) {
+        fwl_model_free(&nw->m);
+        free(nw);
+        free(out->delta);
+        out->delta = NULL;
+        return -1;
+    }
+    out->w = nw;
+    return 0;
 }
 
 /* Finds the snapshot the task names in the attached trainer's bucket; -1 + err when it cannot be loaded. */
@@ -369,53 +418,66 @@ static int find_snapshot(fwl_server *s, const load_task *t, fwl_ckpt *ck, char *
     return rc;
 }
 
-/* Persists nw (weights file, then the record pointing at it) and installs it in the replica. Takes nw. */
-static void load_commit(fwl_server *s, const load_task *t, fwl_weights *nw)
+/* Installs nw as the replica's weights; the weights it held become its spare when nothing else reads them.
+ * false when the task is no longer current (nw untouched). s->lock held. */
+static bool install_locked(fwl_server *s, const load_task *t, fwl_weights *nw)
 {
-    uint8_t *st = NULL;
-    size_t stl = 0;
-    char file[FWL_NAME_MAX + 96], p[4500], dp[4500], old[FWL_NAME_MAX + 96] = "";
-    snprintf(file, sizeof file, "%s.%lld.safetensors", t->dep, (long long)fwl_now_us());
-    snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, file);
+    fwl_replica *r = task_replica_locked(s, t);
+    if (!r)
+        return false;
+    fwl_weights *old = r->w;
+    r->w = nw;
+    if (old && old->refs == 1 && !r->spare)
+        r->spare = old; /* recycled by the next load */
+    else
+        weights_unref_locked(old);
+    snprintf(r->stage, sizeof r->stage, "done");
+    r->error[0] = 0;
+    return true;
+}
+
+/* Persists the load (its file, then the record pointing at it) and installs it in the replica. Takes o->w. */
+static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, load_out *o)
+{
+    char file[FWL_NAME_MAX + 96], dp[4500];
     fwl_deployment_path(s, t->dep, dp, sizeof dp);
-    bool ok = fwl_safetensors_encode(&nw->m, &st, &stl) == 0 && fwl_write_atomic(p, st, stl) == 0;
-    free(st);
+    cJSON *before = fwl_deployment_load(s, t->dep); /* loads run one at a time: its chain is still current below */
+    bool is_delta = false;
+    bool ok = fwl_replica_store_files(s, t->dep, before, ck, &o->w->m, o->delta, o->dlen, file, sizeof file,
+                                      &is_delta) == 0;
+    cJSON_Delete(before);
+    cJSON *old = cJSON_CreateArray();
+    if (!old)
+        ok = false; /* (out of memory: reported as a failed load) */
     /* rec_lock keeps a PATCH/DELETE of the record out until the replica holds what the record says */
     pthread_mutex_lock(&s->rec_lock);
     cJSON *cur = fwl_deployment_load(s, t->dep);
     bool still = cur && current_gen(s, t, NULL);
     if (ok && still) {
-        const char *of = fwl_json_str(cur, "_weightsFile");
-        if (of)
-            snprintf(old, sizeof old, "%s", of);
-        fwl_json_put(cur, "_weightsFile", cJSON_CreateString(file));
+        fwl_replica_record_files(cur, file, is_delta, old);
         fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
         ok = fwl_write_json(dp, cur) == 0;
     }
     pthread_mutex_lock(&s->lock);
-    fwl_replica *r = ok && still ? task_replica_locked(s, t) : NULL;
-    if (r) {
-        weights_unref_locked(r->w);
-        r->w = nw;
-        nw = NULL;
-        snprintf(r->stage, sizeof r->stage, "done");
-        r->error[0] = 0;
-    }
+    bool installed = ok && still && install_locked(s, t, o->w);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&s->rec_lock);
     cJSON_Delete(cur);
-    if (nw) {
+    if (!installed) {
         /* superseded, deleted, or not persisted */
-        unlink(p);
-        fwl_weights_unref(s, nw);
+        cJSON *mine = cJSON_CreateArray();
+        if (mine)
+            cJSON_AddItemToArray(mine, cJSON_CreateString(file));
+        fwl_replica_unlink_files(s, NULL, mine);
+        cJSON_Delete(mine);
+        fwl_weights_unref(s, o->w);
         if (!ok)
             set_stage(s, t, "error", "could not persist the loaded snapshot (see the server log)");
-        return;
+    } else {
+        fwl_replica_unlink_files(s, NULL, old); /* what the record no longer names */
     }
-    if (old[0] && strcmp(old, file) != 0 && !strchr(old, '/')) {
-        snprintf(p, sizeof p, "%s/deployments/%s", s->cfg.data_dir, old);
-        unlink(p);
-    }
+    o->w = NULL;
+    cJSON_Delete(old);
 }
 
 static void load_run(fwl_server *s, void *arg)
@@ -431,21 +493,23 @@ static void load_run(fwl_server *s, void *arg)
         return;
     char err[400] = "";
     fwl_ckpt ck;
-    fwl_weights *held = NULL, *nw = NULL;
+    fwl_weights *held = NULL;
+    load_out o = {0};
+    int rc = -1;
     if (find_snapshot(s, t, &ck, err, sizeof err) == 0) {
         if (!current_gen(s, t, &held))
             return;
-        nw = weights_from_ckpt(s, t, &ck, held, err, sizeof err);
+        rc = weights_from_ckpt(s, t, &ck, held, &o, err, sizeof err);
     }
     if (held)
         fwl_weights_unref(s, held);
-    if (!nw) {
+    if (rc != 0) {
         set_stage(s, t, "error", err[0] ? err : "load failed");
         return;
     }
-    nw->refs = 1;
-    snprintf(nw->identity, sizeof nw->identity, "%s", t->identity);
-    load_commit(s, t, nw);
+    snprintf(o.w->identity, sizeof o.w->identity, "%s", t->identity);
+    load_commit(s, t, &ck, &o);
+    free(o.delta);
 }
 
 int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const char *prev)

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -37,12 +38,19 @@ typedef struct fwl_req {
     char *path_copy;
     fwl_lookup_fn lookup;  /* may be NULL: no headers, no query */
     void *lookup_ctx;
+    /* Event-driven HTTP (http.c's pool mode): non-NULL = a handler that would wait (retrieve_future's long-poll)
+     * may instead park the request on this token (futures.h) and answer when resumed; NULL = it blocks. */
+    void *park;
+    int64_t park_deadline_us; /* a resumed request: the deadline it parked with (0 = first run) */
 } fwl_req;
 
 typedef struct fwl_resp {
     int status;
     char *body;            /* malloc'd JSON text, or NULL for an empty body */
     int retry_after_s;     /* > 0: send Retry-After */
+    bool parked;           /* no answer yet: parked until park_deadline_us (fwl_req.park); run the router again
+                            * when resumed */
+    int64_t park_deadline_us;
 } fwl_resp;
 
 /* Splits path into segments. -1 when out of memory (r is then empty; fwl_req_free is still fine). */

@@ -20,6 +20,7 @@
 #endif
 
 #define FWL_ST_MAX_HEADER (16u << 20)
+#define FWL_ST_HEADER_MAX 2048 /* what fwl_safetensors_header writes at most (the JSON part) */
 
 /* zlib's crc32 takes uInt lengths: feed it in chunks. */
 static uint32_t fwl__crc32(const uint8_t *buf, size_t len)
@@ -36,13 +37,13 @@ static uint32_t fwl__crc32(const uint8_t *buf, size_t len)
 
 /* ---- safetensors ---------------------------------------------------------- */
 
-int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len)
+int fwl_safetensors_header(const fwl_model *m, uint8_t *out, size_t cap, size_t *out_len)
 {
-    if (!m || !m->w || !out || !out_len || fwl_model_param_count(m->dim) != m->n_params)
+    if (!m || !out || !out_len || fwl_model_param_count(m->dim) != m->n_params)
         return -1;
     fwl_tensor t[FWL_TENSORS];
     fwl_model_tensors(m->dim, t);
-    char hdr[2048];
+    char hdr[FWL_ST_HEADER_MAX];
     int pos = snprintf(hdr, sizeof(hdr), "{\"__metadata__\":{\"format\":\"fwtrain-local\",\"dim\":\"%d\"}", m->dim);
     for (int i = 0; i < FWL_TENSORS; i++) {
         size_t begin = t[i].offset * sizeof(float);
@@ -60,17 +61,29 @@ int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len)
     pos += snprintf(hdr + pos, sizeof(hdr) - (size_t)pos, "}");
     size_t hlen = (size_t)pos;
     size_t padded = (hlen + 7) & ~(size_t)7; /* data starts 8-byte aligned, as the reference writer does */
+    if (8 + padded > cap)
+        return -1;
+    fwl_put_le64(out, padded);
+    memcpy(out + 8, hdr, hlen);
+    memset(out + 8 + hlen, ' ', padded - hlen);
+    *out_len = 8 + padded;
+    return 0;
+}
+
+int fwl_safetensors_encode(const fwl_model *m, uint8_t **out, size_t *out_len)
+{
+    uint8_t hdr[FWL_ST_HEADER_MAX + 16];
+    size_t hlen = 0;
+    if (!out || !out_len || fwl_safetensors_header(m, hdr, sizeof hdr, &hlen) != 0 || !m->w)
+        return -1;
     size_t data = m->n_params * sizeof(float);
-    size_t total = 8 + padded + data;
-    uint8_t *buf = malloc(total);
+    uint8_t *buf = malloc(hlen + data);
     if (!buf)
         return -1;
-    fwl_put_le64(buf, padded);
-    memcpy(buf + 8, hdr, hlen);
-    memset(buf + 8 + hlen, ' ', padded - hlen);
-    memcpy(buf + 8 + padded, m->w, data);
+    memcpy(buf, hdr, hlen);
+    memcpy(buf + hlen, m->w, data);
     *out = buf;
-    *out_len = total;
+    *out_len = hlen + data;
     return 0;
 }
 
@@ -197,9 +210,16 @@ static int fwl__st_check(const cJSON *root, int dim, uint64_t data_len, fwl__spa
 
 int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-    if (!m || (!buf && len))
+    if (!m)
         return fwl_errf(err, errlen, "safetensors: no input");
     memset(m, 0, sizeof(*m));
+    return fwl_safetensors_decode_into(m, buf, len, err, errlen);
+}
+
+int fwl_safetensors_decode_into(fwl_model *m, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    if (!m || (!buf && len))
+        return fwl_errf(err, errlen, "safetensors: no input");
     if (len < 8)
         return fwl_errf(err, errlen, "safetensors: truncated (%zu bytes, need at least 8)", len);
     uint64_t hlen = fwl_get_le64(buf);
@@ -231,7 +251,9 @@ int fwl_safetensors_decode(fwl_model *m, const uint8_t *buf, size_t len, char *e
         return -1;
     }
     cJSON_Delete(root);
-    if (fwl_model_alloc(m, dim) != 0)
+    if (m->w && m->dim != dim)
+        fwl_model_free(m); /* another size: the buffer cannot be reused */
+    if (!m->w && fwl_model_alloc(m, dim) != 0)
         return fwl_errf(err, errlen, "safetensors: out of memory for dim %d", dim);
     fwl_tensor t[FWL_TENSORS];
     fwl_model_tensors(dim, t);

@@ -16,7 +16,9 @@
 #include "futures.h"
 #include "http.h"
 #include "promote.h"
+#include "records.h"
 #include "replica.h"
+#include "replica_store.h"
 #include "route.h"
 #include "store.h"
 #include "util.h"
@@ -70,7 +72,9 @@ int fwl_server_open(fwl_server *s)
         return -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->rec_lock, NULL);
+    pthread_mutex_init(&s->job_mu, NULL);
     pthread_cond_init(&s->fut_cond, NULL);
+    pthread_cond_init(&s->park_cond, NULL); /* parked long-polls (futures.c); realtime clock like the deadlines */
     uint64_t st = (uint64_t)fwl_now_us() ^ ((uint64_t)getpid() << 20);
     s->epoch = (uint32_t)fwl_rand_u64(&st);
     char p[4200];
@@ -83,6 +87,7 @@ int fwl_server_open(fwl_server *s)
         }
     }
     fwl_store_cleanup(s);
+    fwl_replica_store_cleanup(s);
     if (fwl_bg_start(s, fwl_ttl_sweep) != 0) {
         fwl_log("cannot start the background thread");
         unlock_data_dir(s);
@@ -109,7 +114,10 @@ static void server_close(fwl_server *s)
     fwl_trainer_shutdown(s);
     fwl_replicas_free(s);
     fwl_futures_free(s);
+    fwl_job_cache_free(s);
     pthread_cond_destroy(&s->fut_cond);
+    pthread_cond_destroy(&s->park_cond);
+    pthread_mutex_destroy(&s->job_mu);
     pthread_mutex_destroy(&s->rec_lock);
     pthread_mutex_destroy(&s->lock);
     unlock_data_dir(s); /* last: nothing of this server touches the dir any more */

@@ -1,7 +1,8 @@
 /* The server's shared state.
  *
- * Threads: libmicrohttpd runs one thread per connection (so a long-poll only holds its own connection), each
- * trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
+ * Threads: libmicrohttpd runs a small pool of event-driven threads (or one per connection, http.c); a
+ * long-poll that must wait is parked and resumed by the park thread (futures.c), so it holds no HTTP thread.
+ * Each trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
  * hotloads, async promotions and the TTL sweep.
  *
  * Locks: `lock` guards the in-memory tables (jobs' live state, futures, deployments' replicas, background
@@ -21,6 +22,8 @@
 #include "config.h"
 
 struct fwl_jobrt;
+struct fwl_jobcache;
+struct fwl_park;
 struct fwl_future;
 struct fwl_replica;
 struct fwl_task;
@@ -31,6 +34,8 @@ typedef struct fwl_server {
     fwl_config cfg;
     pthread_mutex_t lock;
     pthread_mutex_t rec_lock;      /* job/deployment record read-modify-write (see above) */
+    pthread_mutex_t job_mu;        /* the job cache list (records.c); taken after rec_lock, memory only */
+    struct fwl_jobcache *job_cache;
     pthread_cond_t fut_cond;       /* broadcast when any future completes or on stop */
     atomic_int stopping;           /* read without the lock by sleepers and long-polls */
     uint32_t epoch;                /* differs between server runs: old request ids -> 410 */
@@ -50,6 +55,12 @@ typedef struct fwl_server {
     void *mhd;                     /* struct MHD_Daemon * */
     void (*router)(struct fwl_server *s, struct fwl_req *r, struct fwl_resp *out); /* given to fwl_http_start */
     int bound_port;
+    /* parked long-polls (futures.c): guarded by `lock` */
+    struct fwl_park *parks;
+    pthread_cond_t park_cond;
+    pthread_t park_thread;
+    bool park_started, park_quit;
+    void (*park_resume)(void *token);
     int lock_fd;                   /* the --data-dir lock (server.c), -1 when not held */
 } fwl_server;
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,10 +59,10 @@ int fwl_fsync_dir(const char *dir)
     return rc;
 }
 
-int fwl_write_atomic(const char *path, const void *data, size_t len)
+/* A fresh temp name next to path (tmp) and path's directory (dir); -1 when path has no directory. */
+static int temp_name(const char *path, char *dir, size_t dl, char *tmp, size_t tl)
 {
-    char dir[4096], tmp[4200];
-    snprintf(dir, sizeof dir, "%s", path);
+    snprintf(dir, dl, "%s", path);
     char *slash = strrchr(dir, '/');
     if (!slash) {
         errno = EINVAL;
@@ -73,24 +74,43 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
     pthread_mutex_lock(&g_tmp_lock);
     unsigned long n = ++g_tmp_counter;
     pthread_mutex_unlock(&g_tmp_lock);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), n);
+    snprintf(tmp, tl, "%s.tmp.%ld.%lu", path, (long)getpid(), n);
+    return 0;
+}
+
+/* Writes every part, surviving short writes and EINTR. 0, or -1 with errno. */
+static int write_parts(int fd, const fwl_part *parts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const uint8_t *p = parts[i].data;
+        size_t left = parts[i].len;
+        while (left > 0) {
+            ssize_t w = write(fd, p, left);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -1;
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int fwl_write_atomic_parts(const char *path, const fwl_part *parts, int n)
+{
+    char dir[4096], tmp[4200];
+    if (temp_name(path, dir, sizeof dir, tmp, sizeof tmp) != 0)
+        return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return fail("cannot create file", tmp);
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            fail("cannot write file", tmp);
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (write_parts(fd, parts, n) != 0) {
+        fail("cannot write file", tmp);
+        close(fd);
+        unlink(tmp);
+        return -1;
     }
     if (fsync(fd) != 0) {
         fail("cannot fsync file", tmp);
@@ -109,6 +129,65 @@ int fwl_write_atomic(const char *path, const void *data, size_t len)
         return -1;
     }
     return fwl_fsync_dir(dir);
+}
+
+int fwl_write_atomic(const char *path, const void *data, size_t len)
+{
+    fwl_part part = {data, len};
+    return fwl_write_atomic_parts(path, &part, 1);
+}
+
+int fwl_link_atomic(const char *src, const char *path)
+{
+    char dir[4096], tmp[4200];
+    if (temp_name(path, dir, sizeof dir, tmp, sizeof tmp) != 0)
+        return -1;
+    if (link(src, tmp) != 0)
+        return -1; /* not logged: the caller falls back to writing a copy */
+    if (rename(tmp, path) != 0) {
+        fail("cannot rename temp link onto", path);
+        unlink(tmp);
+        return -1;
+    }
+    return fwl_fsync_dir(dir);
+}
+
+int fwl_map_file(const char *path, const uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? -1 : fail("cannot open file", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        fail("cannot stat file", path);
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        fail("cannot map (not a regular file)", path);
+        close(fd);
+        return -1;
+    }
+    size_t sz = (size_t)st.st_size;
+    void *p = sz ? mmap(NULL, sz, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    int e = errno;
+    close(fd);
+    if (sz && p == MAP_FAILED) {
+        errno = e;
+        return fail("cannot map file", path);
+    }
+    *out = p;
+    *len = sz;
+    return 0;
+}
+
+void fwl_unmap_file(const uint8_t *p, size_t len)
+{
+    if (p && len)
+        munmap((void *)(uintptr_t)p, len);
 }
 
 int fwl_write_json(const char *path, const cJSON *obj)

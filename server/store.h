@@ -11,6 +11,19 @@
 int fwl_mkdirs(const char *path);
 /* temp file in the same dir, write, fsync, rename, fsync dir. */
 int fwl_write_atomic(const char *path, const void *data, size_t len);
+/* One piece of a file written from several buffers (a header and the weights, without joining them). */
+typedef struct fwl_part {
+    const void *data;
+    size_t len;
+} fwl_part;
+int fwl_write_atomic_parts(const char *path, const fwl_part *parts, int n);
+/* path becomes another name of the (already durable) file src: a hard link under a temp name, renamed, the dir
+ * fsynced; no byte is copied. -1 (not logged when link itself fails, e.g. across filesystems: the caller
+ * writes a copy instead). */
+int fwl_link_atomic(const char *src, const char *path);
+/* The whole file mapped read-only (reads with no heap copy); -1 like fwl_read_file. Unmap with fwl_unmap_file. */
+int fwl_map_file(const char *path, const uint8_t **out, size_t *len);
+void fwl_unmap_file(const uint8_t *p, size_t len);
 int fwl_write_json(const char *path, const cJSON *obj);
 /* A missing file is -1 with errno ENOENT and is not logged (callers treat it as "absent"). */
 int fwl_read_file(const char *path, uint8_t **out, size_t *len);

@@ -65,16 +65,20 @@ static void *worker_main(void *p)
         pthread_mutex_lock(&tm->mu);
         tm->next_seq++;
     }
-    while (tm->queue) {
-        fwl_op *op = tm->queue;
-        tm->queue = op->next;
+    /* the ops that never ran fail after tm->mu is released: completing a future takes s->lock, which the
+     * submit path holds while it takes tm->mu */
+    fwl_op *left = tm->queue;
+    tm->queue = NULL;
+    pthread_mutex_unlock(&tm->mu);
+    while (left) {
+        fwl_op *op = left;
+        left = op->next;
         fwl_future_fail(tm->s, op->fut, "server", "model %s was unloaded before op seq_id %lld ran", tm->id,
                         (long long)op->seq);
         cJSON_Delete(op->body);
         fwl_fwd_batch_free(op->batch);
         free(op);
     }
-    pthread_mutex_unlock(&tm->mu);
     return NULL;
 }
 
@@ -690,14 +694,11 @@ void fwl_trainer_route(fwl_server *s, fwl_req *r, fwl_resp *out, const char *job
                        is_get ? "GET" : "POST");
         return;
     }
-    cJSON *jobj = fwl_job_load(s, job);
-    if (!jobj) {
+    char state[64];
+    if (!fwl_job_state(s, job, state, sizeof state)) { /* the cached state: no file read per request */
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "RlorTrainerJob %.64s not found", job);
         return;
     }
-    char state[64];
-    snprintf(state, sizeof state, "%s", fwl_json_str(jobj, "state") ? fwl_json_str(jobj, "state") : "");
-    cJSON_Delete(jobj);
     if (!strcmp(state, "JOB_STATE_DELETED") || !strcmp(state, "JOB_STATE_ARCHIVED")) {
         fwl_resp_error(out, 404, FWL_GRPC_NOT_FOUND, "trainer %s was deleted", job);
         return;
@@ -751,7 +752,7 @@ static void jobrt_free(fwl_jobrt *jr)
         }
         free(ss);
     }
-    free(jr->prev_snap);
+    fwl_model_free(&jr->prev);
     pthread_mutex_destroy(&jr->snap_mu);
     free(jr);
 }

@@ -71,8 +71,7 @@ typedef struct fwl_jobrt {
     fwl_session *sessions;
     fwl_tmodel *models;
     pthread_mutex_t snap_mu;   /* the job's previous sampler snapshot, base of the next delta */
-    uint8_t *prev_snap;
-    size_t prev_len;
+    fwl_model prev;            /* its weights (w NULL: none in memory); one buffer, overwritten by every save */
     char prev_name[FWL_NAME_MAX];
     struct fwl_jobrt *next;
 } fwl_jobrt;

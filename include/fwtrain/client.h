@@ -76,6 +76,20 @@ typedef struct fwt_client_options {
      * requests use that proxy, and http:// base URLs are refused by fwt_client_new.
      */
     const char *proxy;
+    /**
+     * Admission control of requests made on the client's worker (futures, polls, training
+     * ops): at most this many are in flight at once, each holding one connection; the others
+     * wait in submission order, holding no connection, and their cancellation and deadlines
+     * act while they wait. 0 = the default, 64; > 0 = that many. Blocking calls made on the
+     * calling thread are not counted.
+     */
+    int32_t max_concurrent_requests;
+    /**
+     * Of those, at most this many to one origin (scheme, host and port), so one busy server
+     * leaves room for requests to the others. 0 = the default, three quarters of
+     * max_concurrent_requests (48 by default); > 0 = that many (at most max_concurrent_requests).
+     */
+    int32_t max_requests_per_host;
 } fwt_client_options;
 
 /** Fill `opts` with defaults. Returns FWT_EINVAL if `version` is unknown. */

@@ -3,7 +3,8 @@
  *
  * Threads: user threads create ops and enqueue them; everything after that
  * (submit, retrieve_future polling, timers, completion) runs on the client's
- * worker thread. `t->mu` guards the queue, the live-op list, the sequence
+ * worker thread, except for an op a blocking twin drives on its own thread
+ * (fwt__top_caller_begin / fwt__top_result) until it hands it to the worker. `t->mu` guards the queue, the live-op list, the sequence
  * counter and the session state; it is never held while calling into the
  * engine or completing a future.
  */
@@ -41,7 +42,8 @@ typedef struct fwt__top fwt__top;
 /* Turn a typed result into the future's value; returns FWT_OK or FWT_EPROTO (err filled). */
 typedef int (*fwt__top_parse_fn)(fwt__top *op, const cJSON *json, fwt__err *err, fwt__value_kind *kind,
                                  void **value, void (**value_free)(void *));
-/* Runs on the worker once the op's outcome is known (before the future completes); no lock held. */
+/* Runs once the op's outcome is known (before the future completes), on the thread driving the op (the
+ * worker, or a blocking twin's thread, training_lifecycle.c "On the calling thread"); no lock held. */
 typedef void (*fwt__top_finish_fn)(fwt__top *op, int code, void *value);
 
 struct fwt__top {
@@ -78,6 +80,14 @@ struct fwt__top {
     fwt_sampler_type ctype;
     fwt__top *qnext;
     fwt__top *lprev, *lnext;
+    /* Driven by a blocking call's own thread (training_lifecycle.c "On the calling thread"):
+     * direct is set under t->mu when that thread claims the op and cleared, under t->mu,
+     * when it hands the op to the worker; dcb/dreply (the step to run next) are that
+     * thread's alone. */
+    int direct;
+    uint64_t ddeadline;       /* CLOCK_MONOTONIC ms the twin's timeout ends (0 = none) */
+    fwt__call_done dcb;
+    fwt__reply *dreply;
 };
 
 struct fwt_training {
@@ -130,6 +140,15 @@ void fwt__heartbeat_stop(fwt_training *t);
 int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const char *rtype, cJSON *body,
                    int sequenced, fwt__top_parse_fn parse, fwt__top_finish_fn finish, const char *snapshot_name,
                    fwt_sampler_type ctype, const char *prev_snapshot);
+/*
+ * Blocking twins: fwt__top_caller_begin(t, timeout_ms) before the call that starts the op
+ * marks this thread as the one that will wait (when the op may run here: no timeout of
+ * the twin's own, no op_timeout_ms, not on the worker); fwt__top_result then drives the
+ * op on this thread if fwt__top_start could claim it (nothing queued or submitting ahead
+ * of it), and waits and takes as fwt__future_result. Returns what fwt__future_result does.
+ */
+void fwt__top_caller_begin(fwt_training *t, int64_t timeout_ms);
+int fwt__top_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out);
 /* Complete the op's future and release the flow's reference (worker). err may be NULL. */
 void fwt__top_finish(fwt__top *op, int code, fwt__err *err, fwt__value_kind kind, void *value, void (*vfree)(void *));
 /* Release the flow's reference without completing (the future was already completed). */

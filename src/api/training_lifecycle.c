@@ -31,10 +31,26 @@
  * in a capacity pause gives its seq_id back when no attempt can have been
  * accepted (so the sequence has no hole), else it keeps going so later ops
  * stay in order; a POLLING op stops polling.
+ *
+ * On the calling thread. A blocking twin (fwt_training_<op>_result) whose op
+ * has nothing queued or submitting ahead of it claims the op in fwt__top_start
+ * (QUEUED is skipped: the seq_id is taken under t->mu exactly as drive_task
+ * takes it, and t->submitting holds the queue for everyone else) and runs the
+ * same steps on its own thread: every request goes through op_send, which
+ * performs it there (fwt__call_run, the engine's caller-thread lane) and
+ * leaves the reply for direct_run's loop to hand to the same on_submit /
+ * on_poll, so there is one state machine and no recursion. Any step that has
+ * to wait (a re-poll sooner than the poll floor allows, a capacity pause)
+ * hands the op to the worker (op->direct cleared under t->mu, then the timer
+ * posted) and the twin waits on the future as before. A cancel that arrives
+ * while the thread drives (training or client free) completes the future;
+ * the thread sees it before its next step, ends a poll, and lets a submit
+ * finish so the sequence keeps no hole.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/training_impl.h"
 
@@ -42,6 +58,61 @@
 
 static void drive_task(void *ud);
 static void submit_abandon(fwt__top *op);
+
+/* Set by fwt__top_caller_begin for the next fwt__top_start of this thread; the op it claimed. */
+static _Thread_local int tl_caller_waits;
+static _Thread_local uint64_t tl_caller_deadline; /* mono_ms() the twin's timeout ends; 0 = none */
+static _Thread_local fwt__top *tl_claimed;
+
+/* The clock fwt_future_wait bounds a twin's wait with. */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Send a request of op: on the worker (the reply goes to cb there), or on this thread for an
+ * op the calling thread drives (the reply is left in op->dcb / op->dreply for direct_run). */
+static void handover(fwt__top *op);
+
+static int op_send(fwt__top *op, const fwt__call *call, fwt__call_done cb, uint64_t *id)
+{
+    *id = 0;
+    fwt__call bounded;
+    if (op->direct && op->ddeadline) {
+        /* The twin's timeout bounds this request too; when it is spent, the worker carries on
+         * (the twin's wait then times out and cancels as usual). */
+        uint64_t now = mono_ms();
+        if (now >= op->ddeadline) {
+            handover(op);
+        } else {
+            bounded = *call;
+            bounded.deadline_ms = (int64_t)(op->ddeadline - now);
+            call = &bounded;
+        }
+    }
+    if (op->direct) {
+        fwt__reply *r = NULL;
+        int rc = fwt__call_run(op->t->client, call, &r);
+        if (rc == FWT_OK) {
+            op->dcb = cb;
+            op->dreply = r;
+        }
+        return rc;
+    }
+    return fwt__call_async(op->t->client, call, cb, op, id);
+}
+
+/* The calling thread stops driving op before a worker timer takes over its next step. */
+static void handover(fwt__top *op)
+{
+    if (!op->direct)
+        return;
+    pthread_mutex_lock(&op->t->mu);
+    op->direct = 0;
+    pthread_mutex_unlock(&op->t->mu);
+}
 
 static void op_unref(fwt__top *op)
 {
@@ -130,6 +201,10 @@ static void op_abort(fwt__top *op, int code, const char *why)
 {
     fwt_training *t = op->t;
     pthread_mutex_lock(&t->mu);
+    if (op->direct) { /* its thread sees the completed future before its next step (direct_run) */
+        pthread_mutex_unlock(&t->mu);
+        return;
+    }
     fwt__op_phase phase = op->phase;
     int dequeued = 0;
     if (phase == FWT__OP_QUEUED) {
@@ -297,6 +372,7 @@ static int billing_pause(fwt__top *op, const fwt__reply *r)
         return 0;
     uint64_t id = 0;
     uint64_t delay = (uint64_t)fwt__backoff_next(&op->billing, fwt__engine_random(t->eng));
+    handover(op); /* a long pause: the worker's timer, not this thread, waits it out */
     if (fwt__engine_post(t->eng, delay, billing_retry, op, &id) != FWT_OK)
         return 0;
     fwt__log(fwt__client_logger(t->client), FWT_LOG_WARN, "%s: billing pause (HTTP 402); submitting again in 5 s",
@@ -308,10 +384,22 @@ static int billing_pause(fwt__top *op, const fwt__reply *r)
     return 1;
 }
 
+static void submit(fwt__top *op);
+
 static void on_submit(fwt__reply *r, void *ud)
 {
     fwt__top *op = ud;
     fwt_training *t = op->t;
+    if (op->direct && op->ddeadline && r->transport_failed && r->err.pub.code == FWT_ETIMEDOUT) {
+        /* The twin's timeout cut this thread's submit short; an attempt may have been accepted,
+         * so the worker submits again (same body, seq_id and key) until the answer is definite,
+         * as for any op cancelled while submitting. */
+        op->maybe_accepted = 1;
+        fwt__reply_free(r);
+        handover(op);
+        submit(op);
+        return;
+    }
     if (billing_pause(op, r)) { /* t->submitting stays op: the queue waits */
         fwt__reply_free(r);
         return;
@@ -326,8 +414,10 @@ static void on_submit(fwt__reply *r, void *ud)
                                   "in sequence; recreate the training session",
                                   op->route, (long long)op->seq_id, r->err.pub.message);
     }
+    int more = t->qhead != NULL; /* fwt__top_start kicks for ops queued later */
     pthread_mutex_unlock(&t->mu);
-    kick(t);
+    if (more)
+        kick(t);
     if (op->body) { /* accepted or failed for good: never sent again */
         cJSON_Delete(op->body);
         op->body = NULL;
@@ -379,7 +469,7 @@ static void submit(fwt__top *op)
                           .retry = FWT__RC_SUBMIT, .idempotency_key = op->idem};
         if (!op->submit_start_ms)
             op->submit_start_ms = fwt__engine_now_ms(t->eng);
-        rc = fwt__call_async(t->client, &call, on_submit, op, &id);
+        rc = op_send(op, &call, on_submit, &id);
     }
     fwt__free_mem(url);
     if (rc) {
@@ -508,16 +598,34 @@ int fwt__top_start(fwt_future **out, fwt_training *t, const char *route, const c
         op->refs++; /* the deadline's; armed on the worker */
         op->created_ms = fwt__engine_now_ms(t->eng);
     }
-    if (t->qtail)
-        t->qtail->qnext = op;
-    else
-        t->qhead = op;
-    t->qtail = op;
+    /* A blocking twin's thread runs the op itself when nothing is ahead of it: it takes the
+     * seq_id and the submit slot here, as drive_task would (see "On the calling thread"). */
+    int claim = tl_caller_waits && !arm && !t->qhead && !t->submitting && !(sequenced && t->broken) &&
+                !fwt__engine_stopping(t->eng);
+    tl_caller_waits = 0;
+    if (claim) {
+        if (sequenced)
+            op->seq_id = ++t->next_request_id; /* seq_id = request_id + 1, 1-based (§4.3) */
+        op->phase = FWT__OP_SUBMITTING;
+        t->submitting = op;
+        op->direct = 1;
+        op->ddeadline = tl_caller_deadline;
+        op->refs++; /* direct_run's, so the op outlives the step that releases the flow */
+    } else {
+        if (t->qtail)
+            t->qtail->qnext = op;
+        else
+            t->qhead = op;
+        t->qtail = op;
+    }
     fwt_future *f = op->f; /* the op may be gone once the worker has it */
     pthread_mutex_unlock(&t->mu);
     if (arm && fwt__engine_post(t->eng, 0, arm_deadline, op, NULL) != FWT_OK)
         op_unref(op);
-    kick(t);
+    if (claim)
+        tl_claimed = op;
+    else
+        kick(t);
     *out = f;
     fwt__last_ok();
     return FWT_OK;
@@ -552,6 +660,7 @@ static void repoll_after(fwt__top *op, uint64_t delay_ms)
         poll_send(op);
         return;
     }
+    handover(op); /* waits are the worker's timers */
     uint64_t id = 0;
     if (fwt__engine_post(op->t->eng, delay_ms, timer_fire, op, &id) != FWT_OK) {
         fwt__top_finish(op, FWT_ECANCELED, NULL, FWT__VALUE_NONE, NULL, NULL);
@@ -741,7 +850,7 @@ static void poll_send(fwt__top *op)
                           .body_timeout_ms = t->poll_body_ms};
         op->poll_start_ms = fwt__engine_now_ms(t->eng);
         op->iter++;
-        rc = fwt__call_async(t->client, &call, on_poll, op, &id);
+        rc = op_send(op, &call, on_poll, &id);
     }
     cJSON_Delete(body);
     fwt__free_mem(url);
@@ -764,4 +873,50 @@ void fwt__poll_start(fwt__top *op)
     fwt__backoff_reset(&op->backoff);
     op->bad400 = 0;
     poll_send(op);
+}
+
+/* ==== on the calling thread ================================================ */
+
+void fwt__top_caller_begin(fwt_training *t, int64_t timeout_ms)
+{
+    /* An op deadline needs the worker's timer to cut the op short; the worker itself must never
+     * block; and under an injected clock the worker moves virtual time whenever it idles, which
+     * would jump under this thread's steps (the poll floor would read as spent). */
+    tl_caller_waits = t && t->op_timeout_ms <= 0 && t->eng && !fwt__engine_on_worker(t->eng) &&
+                      !fwt__engine_virtual_time(t->eng);
+    tl_caller_deadline = timeout_ms > 0 ? mono_ms() + (uint64_t)timeout_ms : 0;
+    tl_claimed = NULL;
+}
+
+/* Run the steps of an op this thread claimed until it finishes or is handed to the worker. */
+static void direct_run(fwt__top *op)
+{
+    submit(op);
+    while (op->dcb) {
+        fwt__call_done cb = op->dcb;
+        fwt__reply *r = op->dreply;
+        op->dcb = NULL;
+        op->dreply = NULL;
+        if (!op->future_done && fwt_future_is_done(op->f))
+            op->future_done = 1; /* cancelled meanwhile (training or client free): on_poll stops */
+        cb(r, op);
+    }
+    handover(op); /* finished: nothing for this thread to keep */
+    op_unref(op);
+}
+
+int fwt__top_result(int start_rc, fwt_future *f, int64_t timeout_ms, fwt__value_kind kind, void **out)
+{
+    fwt__top *op = tl_claimed;
+    uint64_t op_deadline = tl_caller_deadline;
+    tl_claimed = NULL;
+    tl_caller_waits = 0;
+    if (start_rc == FWT_OK && op && op->f == f) {
+        direct_run(op);
+        if (timeout_ms > 0) { /* what is left of the twin's bound (> 0: 0 would mean none) */
+            uint64_t now = mono_ms();
+            timeout_ms = now + 1 < op_deadline ? (int64_t)(op_deadline - now) : 1;
+        }
+    }
+    return fwt__future_result(start_rc, f, timeout_ms, kind, out);
 }

@@ -456,16 +456,18 @@ int fwt_training_save_weights_for_sampler_ext(fwt_future **out, fwt_training *t,
 int fwt_training_create_model_result(fwt_training *t, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_create_model(&f, t);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL); /* the id is fwt_training_model_id */
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL); /* the id is fwt_training_model_id */
 }
 
 int fwt_training_forward_backward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
                                          fwt_loss_fn loss, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_forward_backward(&f, t, batch, loss);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch,
@@ -474,46 +476,52 @@ int fwt_training_forward_backward_config_result(fwt_forward_output **out, fwt_tr
     fwt_future *f = NULL;
     if (out)
         *out = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_forward_backward_config(&f, t, batch, loss, config);
-    return rc ? rc : fwt__future_wait_take(f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_forward_result(fwt_forward_output **out, fwt_training *t, const fwt_batch *batch, fwt_loss_fn loss,
                                 int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_forward(&f, t, batch, loss);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_FORWARD_OUTPUT, (void **)out);
 }
 
 int fwt_training_optim_step_result(fwt_metrics **out, fwt_training *t, const fwt_adam_params *params,
                                    int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_optim_step(&f, t, params);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_METRICS, (void **)out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_METRICS, (void **)out);
 }
 
 int fwt_training_save_state_result(char **path_out, fwt_training *t, const char *name, int64_t ttl_seconds,
                                    int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_save_state(&f, t, name, ttl_seconds);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, (void **)path_out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_STRING, (void **)path_out);
 }
 
 int fwt_training_load_state_result(fwt_training *t, const char *path, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_load_state(&f, t, path);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
 }
 
 int fwt_training_load_state_with_optimizer_result(fwt_training *t, const char *path, int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_load_state_with_optimizer(&f, t, path);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_STRING, NULL);
 }
 
 int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt_training *t, const char *name,
@@ -521,6 +529,7 @@ int fwt_training_save_weights_for_sampler_ext_result(fwt_sampler_save **out, fwt
                                                      int64_t timeout_ms)
 {
     fwt_future *f = NULL;
+    fwt__top_caller_begin(t, timeout_ms);
     int rc = fwt_training_save_weights_for_sampler_ext(&f, t, name, type, ttl_seconds);
-    return fwt__future_result(rc, f, timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)out);
+    return fwt__top_result(rc, f, timeout_ms, FWT__VALUE_SAMPLER_SAVE, (void **)out);
 }

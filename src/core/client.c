@@ -11,6 +11,7 @@
 
 #define DEFAULT_BASE_URL "https://api.fireworks.ai"
 #define FWT__UNREACHABLE_DEFAULT_MS 30000
+#define FWT__MAX_CONCURRENT_DEFAULT 64 /* worker requests in flight at once (client.h) */
 #define MAX_URL_LEN 2048
 
 int fwt_client_options_init(fwt_client_options *opts, unsigned int version)
@@ -32,6 +33,8 @@ int fwt_client_options_init(fwt_client_options *opts, unsigned int version)
     opts->heartbeat_interval_ms = 10000;
     opts->poll_floor_ms = 100;
     opts->unreachable_timeout_ms = FWT__UNREACHABLE_DEFAULT_MS;
+    opts->max_concurrent_requests = FWT__MAX_CONCURRENT_DEFAULT;
+    opts->max_requests_per_host = FWT__MAX_CONCURRENT_DEFAULT - FWT__MAX_CONCURRENT_DEFAULT / 4;
     return FWT_OK;
 }
 
@@ -197,6 +200,17 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
     if (!rc)
         o->unreachable_timeout_ms = opts->unreachable_timeout_ms ? opts->unreachable_timeout_ms
                                                                  : FWT__UNREACHABLE_DEFAULT_MS;
+    if (!rc && (opts->max_concurrent_requests < 0 || opts->max_requests_per_host < 0))
+        rc = fwt__last_set(FWT_EINVAL, "max_concurrent_requests and max_requests_per_host must be 0 (default) or positive");
+    if (!rc) {
+        /* Defaults as documented in client.h: 64, and three quarters of the total per origin. */
+        if (!o->max_concurrent_requests)
+            o->max_concurrent_requests = FWT__MAX_CONCURRENT_DEFAULT;
+        if (!o->max_requests_per_host)
+            o->max_requests_per_host = o->max_concurrent_requests - o->max_concurrent_requests / 4;
+        if (o->max_requests_per_host > o->max_concurrent_requests)
+            o->max_requests_per_host = o->max_concurrent_requests;
+    }
     if (!rc && (opts->log_level < FWT_LOG_ERROR || opts->log_level > FWT_LOG_DEBUG))
         rc = fwt__last_set(FWT_EINVAL, "log_level %d is not a fwt_log_level", (int)opts->log_level);
     if (rc) {
@@ -278,6 +292,8 @@ int fwt__client_new_with_clock(fwt_client **out, const fwt_client_options *opts,
     ec.log_ctx = c;
     ec.skip_debug_log = c->logger.level < FWT_LOG_DEBUG;
     ec.proxy = c->proxy;
+    ec.max_transfers = (int)o->max_concurrent_requests;
+    ec.max_per_host = (int)o->max_requests_per_host;
     ec.redact = strlen(c->api_key) >= FWT__SCRUB_MIN_KEY ? c->api_key : NULL;
     rc = fwt__engine_new(&c->engine, &ec);
     if (rc) {

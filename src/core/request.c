@@ -401,6 +401,31 @@ int fwt__call_async(fwt_client *c, const fwt__call *call, fwt__call_done cb, voi
 
 /* ---- blocking: on the caller's thread (no hand-off to the worker; engine.h fwt__engine_run) ---- */
 
+int fwt__call_run(fwt_client *c, const fwt__call *call, fwt__reply **out)
+{
+    *out = NULL;
+    if (!c || !call || !call->url || !call->method)
+        return FWT_EINVAL;
+    if (!c->engine || fwt__engine_on_worker(c->engine))
+        return FWT_ESTATE;
+    fwt__reply *r = fwt__malloc(sizeof *r);
+    if (!r)
+        return FWT_ENOMEM;
+    call_spec cs;
+    int rc = call_spec_build(c, call, &cs);
+    fwt__http_result *res = NULL;
+    if (!rc)
+        rc = fwt__engine_run(c->engine, &cs.spec, &res);
+    call_spec_clear(&cs);
+    if (rc != FWT_OK) {
+        fwt__free_mem(r);
+        return rc;
+    }
+    reply_fill(c, res, r);
+    *out = r;
+    return FWT_OK;
+}
+
 int fwt__call_sync(fwt_client *c, const fwt__call *call, fwt__reply *out)
 {
     fwt__reply_init(out);

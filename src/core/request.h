@@ -88,6 +88,14 @@ void fwt__reply_free(fwt__reply *r);
 int fwt__call_async(fwt_client *c, const fwt__call *call, fwt__call_done cb, void *ud, uint64_t *out_id);
 
 /*
+ * The asynchronous call's twin on the calling thread: performs `call` here (fwt__engine_run)
+ * and returns FWT_OK with *out the reply, filled exactly as fwt__call_async delivers it (heap;
+ * release with fwt__reply_free), or the error fwt__call_async would have returned at submit
+ * (*out NULL). FWT_ESTATE on the worker thread. Records no last error.
+ */
+int fwt__call_run(fwt_client *c, const fwt__call *call, fwt__reply **out);
+
+/*
  * Blocking call from a user thread. Fills *out (caller clears it). Returns
  * FWT_OK for a 2xx, else the mapped error which is also recorded as the
  * thread's last error. FWT_ESTATE when called on the worker thread.

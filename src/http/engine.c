@@ -12,6 +12,8 @@
 #include "http/engine_int.h"
 
 #define FWT__DEFAULT_MAX_BYTES (64 * 1024 * 1024)
+#define FWT__DEFAULT_MAX_TRANSFERS 64
+#define FWT__IDX_MIN 256 /* id index buckets at start */
 #define FWT__SHUTDOWN_ROUNDS 1000
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -25,7 +27,7 @@ static void curl_init_once(void)
 
 /* ---------- lists and queues ---------- */
 
-/* Push op on the list `which` (FWT__LIST_LIVE under mu, FWT__LIST_ACTIVE on the worker). */
+/* Push op on the list `which` (worker only). */
 static void list_push(fwt__op **head, fwt__op *op, int which)
 {
     op->link[which].prev = NULL;
@@ -57,14 +59,69 @@ static void inbox_push(fwt__engine *e, fwt__op *op)
     e->inbox_tail = op;
 }
 
-/* Mark finished and drop from the live list. Returns 1 if the op may be freed now. */
+/* ---------- id index (mu) ----------
+ * Every op not finished, by id, so fwt__engine_cancel finds one in O(1) however many
+ * are pending (ids are sequential: the low bits spread them evenly). */
+
+static void idx_grow(fwt__engine *e)
+{
+    size_t nc = e->idx_cap * 2;
+    fwt__op **nb = fwt__calloc(nc, sizeof *nb);
+    if (!nb)
+        return; /* longer chains: slower, still correct */
+    for (size_t i = 0; i < e->idx_cap; i++) {
+        fwt__op *op = e->idx[i];
+        while (op) {
+            fwt__op *next = op->hnext;
+            size_t k = (size_t)op->id & (nc - 1);
+            op->hnext = nb[k];
+            nb[k] = op;
+            op = next;
+        }
+    }
+    fwt__free_mem(e->idx);
+    e->idx = nb;
+    e->idx_cap = nc;
+}
+
+static void idx_add(fwt__engine *e, fwt__op *op)
+{
+    if (e->idx_len >= e->idx_cap)
+        idx_grow(e);
+    size_t k = (size_t)op->id & (e->idx_cap - 1);
+    op->hnext = e->idx[k];
+    e->idx[k] = op;
+    e->idx_len++;
+}
+
+static void idx_del(fwt__engine *e, fwt__op *op)
+{
+    for (fwt__op **pp = &e->idx[(size_t)op->id & (e->idx_cap - 1)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == op) {
+            *pp = op->hnext;
+            e->idx_len--;
+            break;
+        }
+    }
+    op->hnext = NULL;
+}
+
+static fwt__op *idx_find(const fwt__engine *e, uint64_t id)
+{
+    fwt__op *op = e->idx[(size_t)id & (e->idx_cap - 1)];
+    while (op && op->id != id)
+        op = op->hnext;
+    return op;
+}
+
+/* Mark finished and drop from the index. Returns 1 if the op may be freed now. */
 static int retire(fwt__engine *e, fwt__op *op, int *was_cancelled)
 {
     pthread_mutex_lock(&e->mu);
     if (was_cancelled)
         *was_cancelled = op->cancelled;
     op->finished = 1;
-    list_unlink(&e->live, op, FWT__LIST_LIVE);
+    idx_del(e, op);
     int can_free = !op->in_cancel_q;
     if (!can_free)
         op->zombie = 1;
@@ -72,15 +129,114 @@ static int retire(fwt__engine *e, fwt__op *op, int *was_cancelled)
     return can_free;
 }
 
+/* ---------- admission (worker) ----------
+ * At most max_transfers attempts in the multi handle, max_per_host per origin; the other
+ * requests wait in their origin's FIFO (state ADMIT) with no easy handle and no socket.
+ * A queued request is on the timer heap only for its deadline, and on the id index like
+ * any other, so cancelling or timing out one costs O(1) (O(log n) for the heap). */
+
+static fwt__host *host_get(fwt__engine *e, const fwt__req *r)
+{
+    for (fwt__host *h = e->hosts; h; h = h->next) {
+        if (h->origin_len == r->origin_len && memcmp(h->origin, r->url, r->origin_len) == 0) {
+            h->refs++;
+            return h;
+        }
+    }
+    fwt__host *h = fwt__calloc(1, sizeof *h);
+    char *origin = fwt__malloc(r->origin_len + 1);
+    if (!h || !origin) {
+        fwt__free_mem(h);
+        fwt__free_mem(origin);
+        return NULL;
+    }
+    memcpy(origin, r->url, r->origin_len);
+    origin[r->origin_len] = '\0';
+    h->origin = origin;
+    h->origin_len = r->origin_len;
+    h->refs = 1;
+    h->next = e->hosts;
+    e->hosts = h;
+    return h;
+}
+
+static void host_put(fwt__engine *e, fwt__host *h)
+{
+    if (!h || --h->refs)
+        return;
+    for (fwt__host **pp = &e->hosts; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    fwt__free_mem(h->origin);
+    fwt__free_mem(h);
+}
+
+static int has_room(const fwt__engine *e, const fwt__host *h)
+{
+    return e->n_running < e->max_transfers && h->running < e->max_per_host;
+}
+
+/* Queue a request for a slot: a new one at the tail, a retry at the head (it was admitted
+ * before every request now queued for its origin, so the FIFO stays ordered by id). */
+static void admit_wait(fwt__engine *e, fwt__op *op, int at_head)
+{
+    fwt__host *h = op->req->host;
+    op->req->state = FWT__RS_ADMIT;
+    if (at_head) {
+        op->link[FWT__LIST_ADMIT].prev = NULL;
+        op->link[FWT__LIST_ADMIT].next = h->qhead;
+        if (h->qhead)
+            h->qhead->link[FWT__LIST_ADMIT].prev = op;
+        else
+            h->qtail = op;
+        h->qhead = op;
+    } else {
+        op->link[FWT__LIST_ADMIT].next = NULL;
+        op->link[FWT__LIST_ADMIT].prev = h->qtail;
+        if (h->qtail)
+            h->qtail->link[FWT__LIST_ADMIT].next = op;
+        else
+            h->qhead = op;
+        h->qtail = op;
+    }
+    e->n_admit++;
+    if (op->req->deadline_at)
+        fwt__heap_update(e, op, op->req->deadline_at);
+}
+
+static void admit_unlink(fwt__engine *e, fwt__op *op)
+{
+    fwt__host *h = op->req->host;
+    fwt__op *prev = op->link[FWT__LIST_ADMIT].prev, *next = op->link[FWT__LIST_ADMIT].next;
+    if (prev)
+        prev->link[FWT__LIST_ADMIT].next = next;
+    else
+        h->qhead = next;
+    if (next)
+        next->link[FWT__LIST_ADMIT].prev = prev;
+    else
+        h->qtail = prev;
+    op->link[FWT__LIST_ADMIT].prev = op->link[FWT__LIST_ADMIT].next = NULL;
+    e->n_admit--;
+    fwt__heap_remove(e, op);
+}
+
 /* ---------- completion ---------- */
 
 static void finish_req(fwt__engine *e, fwt__op *op, fwt__http_result *res)
 {
     fwt__req *r = op->req;
+    if (r->state == FWT__RS_ADMIT)
+        admit_unlink(e, op);
     fwt__heap_remove(e, op);
     if (r->easy)
         fwt__transfer_stop(e, op);
     list_unlink(&e->active, op, FWT__LIST_ACTIVE);
+    host_put(e, r->host);
+    r->host = NULL;
     e->n_owned--;
     r->state = FWT__RS_DONE;
     int cancelled = 0;
@@ -148,6 +304,37 @@ static void start_attempt(fwt__engine *e, fwt__op *op)
         finish_error(e, op, rc, "could not start the transfer");
 }
 
+/* An attempt is due: start it if a slot is free, else queue for one. A new request never
+ * overtakes the queue of its origin; a retry goes first (at_head). */
+static void attempt_due(fwt__engine *e, fwt__op *op, int retry)
+{
+    fwt__host *h = op->req->host;
+    if (has_room(e, h) && (retry || !h->qhead))
+        start_attempt(e, op);
+    else
+        admit_wait(e, op, retry);
+}
+
+/* Give free slots to the oldest queued requests among the origins with room. Returns how many
+ * attempts were started (the loop then polls without sleeping). */
+static int admit(fwt__engine *e)
+{
+    int started = 0;
+    while (e->n_admit && e->n_running < e->max_transfers) {
+        fwt__host *best = NULL;
+        for (fwt__host *h = e->hosts; h; h = h->next)
+            if (h->qhead && h->running < e->max_per_host && (!best || h->qhead->id < best->qhead->id))
+                best = h;
+        if (!best)
+            break;
+        fwt__op *op = best->qhead;
+        admit_unlink(e, op);
+        start_attempt(e, op);
+        started++;
+    }
+    return started;
+}
+
 /* A running transfer's timer fired: overall deadline, header or body timeout. */
 static void transfer_timer(fwt__engine *e, fwt__op *op, uint64_t now)
 {
@@ -170,9 +357,12 @@ static void run_timers(fwt__engine *e)
         if (op->kind == FWT__OP_TASK)
             run_task(e, op);
         else if (op->req->state == FWT__RS_WAITING)
-            start_attempt(e, op);
+            attempt_due(e, op, 1);
         else if (op->req->state == FWT__RS_RUNNING)
             transfer_timer(e, op, now);
+        else if (op->req->state == FWT__RS_ADMIT) /* a queued request's only timer: its deadline */
+            finish_error(e, op, FWT_ETIMEDOUT,
+                         "deadline exceeded while queued for a connection slot (max_concurrent_requests)");
         now = fwt__engine_now_ms(e);
     }
 }
@@ -195,8 +385,10 @@ static void take_inbox(fwt__engine *e, fwt__op *list)
                 finish_error(e, op, FWT_ENOMEM, "out of memory");
             else if (atomic_load(&e->stopping))
                 finish_error(e, op, FWT_ECANCELED, "engine shutting down");
+            else if (!(op->req->host = host_get(e, op->req)))
+                finish_error(e, op, FWT_ENOMEM, "out of memory");
             else
-                start_attempt(e, op);
+                attempt_due(e, op, 0);
         }
     }
 }
@@ -311,9 +503,12 @@ static void *worker_main(void *arg)
             break;
         }
         run_timers(e);
+        admit(e);
         int still = 0;
         curl_multi_perform(e->multi, &still);
         process_done(e);
+        if (admit(e))
+            continue; /* drive the new transfers at once */
 
         fwt__op *top = fwt__heap_peek(e);
         uint64_t now = fwt__engine_now_ms(e);
@@ -342,7 +537,8 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     if (!out)
         return FWT_EINVAL;
     *out = NULL;
-    if (cfg && (cfg->max_response_bytes < 0 || cfg->max_pooled_handles < 0 || cfg->max_idle_lanes < 0))
+    if (cfg && (cfg->max_response_bytes < 0 || cfg->max_pooled_handles < 0 || cfg->max_idle_lanes < 0 ||
+                cfg->max_transfers < 0 || cfg->max_per_host < 0))
         return FWT_EINVAL;
     pthread_once(&g_curl_once, curl_init_once);
     if (g_curl_rc != CURLE_OK)
@@ -367,12 +563,20 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
     e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
+    e->max_transfers = cfg && cfg->max_transfers ? cfg->max_transfers : FWT__DEFAULT_MAX_TRANSFERS;
+    e->max_per_host = cfg && cfg->max_per_host ? cfg->max_per_host : e->max_transfers - e->max_transfers / 4;
+    if (e->max_per_host > e->max_transfers)
+        e->max_per_host = e->max_transfers;
     e->pool = fwt__calloc((size_t)e->max_pooled, sizeof *e->pool);
+    e->idx_cap = FWT__IDX_MIN;
+    e->idx = fwt__calloc(e->idx_cap, sizeof *e->idx);
     e->multi = curl_multi_init();
+    if (e->multi) /* idle connections kept: no more than can be busy at once */
+        curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->max_transfers);
     e->next_id = 1;
     fwt__clock_fill_defaults(e);
     atomic_init(&e->stopping, 0);
-    if (!e->user_agent || !e->pool || !e->multi || !copies_ok)
+    if (!e->user_agent || !e->pool || !e->idx || !e->multi || !copies_ok)
         goto fail;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->rng_mu, NULL);
@@ -389,6 +593,7 @@ fail:
     if (e->multi)
         curl_multi_cleanup(e->multi);
     fwt__free_mem(e->pool);
+    fwt__free_mem(e->idx);
     fwt__free_mem(e->user_agent);
     fwt__free_mem(e->proxy);
     fwt__free_secret(e->redact);
@@ -413,6 +618,7 @@ void fwt__engine_free(fwt__engine *e)
         curl_easy_cleanup(e->pool[i]);
     curl_multi_cleanup(e->multi);
     fwt__free_mem(e->pool);
+    fwt__free_mem(e->idx);
     fwt__free_mem(e->heap);
     fwt__free_mem(e->user_agent);
     fwt__free_mem(e->proxy);
@@ -456,7 +662,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
         return FWT_ECANCELED;
     }
     op->id = e->next_id++;
-    list_push(&e->live, op, FWT__LIST_LIVE);
+    idx_add(e, op);
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
@@ -488,7 +694,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
         return FWT_ESTATE;
     }
     op->id = e->next_id++;
-    list_push(&e->live, op, FWT__LIST_LIVE);
+    idx_add(e, op);
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
@@ -504,17 +710,13 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id)
         return 0;
     int hit = 0;
     pthread_mutex_lock(&e->mu);
-    for (fwt__op *op = e->live; op; op = op->link[FWT__LIST_LIVE].next) {
-        if (op->id != id)
-            continue;
-        if (!op->finished && !op->cancelled) {
-            op->cancelled = 1;
-            op->in_cancel_q = 1;
-            op->cnext = e->cancel_q;
-            e->cancel_q = op;
-            hit = 1;
-        }
-        break;
+    fwt__op *op = idx_find(e, id);
+    if (op && !op->finished && !op->cancelled) {
+        op->cancelled = 1;
+        op->in_cancel_q = 1;
+        op->cnext = e->cancel_q;
+        e->cancel_q = op;
+        hit = 1;
     }
     pthread_mutex_unlock(&e->mu);
     if (hit)
@@ -525,6 +727,11 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id)
 int fwt__engine_on_worker(const fwt__engine *e)
 {
     return e && tl_worker == e;
+}
+
+int fwt__engine_virtual_time(const fwt__engine *e)
+{
+    return e && e->fake_sleep;
 }
 
 int fwt__engine_stopping(const fwt__engine *e)

@@ -44,6 +44,13 @@ typedef struct fwt__engine_config {
     int skip_debug_log;            /* nonzero: the sink drops FWT_LOG_DEBUG, so never build those lines */
     int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = 16 */
     int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 16 */
+    /* Admission control of worker requests: at most max_transfers attempts live in the multi
+     * handle (0 = 64), at most max_per_host of them to one origin, scheme://authority (0 = three
+     * quarters of max_transfers, at least 1, so one busy origin leaves slots for the others).
+     * The rest wait in FIFO order holding no easy handle and no socket; a queued request's
+     * deadline and cancellation act at once. Caller-thread runs (fwt__engine_run) are not counted. */
+    int max_transfers;
+    int max_per_host;
     /* Proxy policy (README "Safety"): plain-http requests never use a proxy (curl is told "" so
      * http_proxy / all_proxy are ignored); https requests use one only as a CONNECT tunnel.
      * NULL: the environment's (https_proxy, all_proxy, no_proxy as curl reads them) for https;
@@ -200,6 +207,9 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id);
 
 /* True when called on this engine's worker thread. */
 int fwt__engine_on_worker(const fwt__engine *e);
+/* True when the clock's sleep_ms is injected: the worker then moves (virtual) time whenever it
+ * idles, so a sequence of steps whose timing matters must run on the worker, not across threads. */
+int fwt__engine_virtual_time(const fwt__engine *e);
 /* True while the engine is shutting down. */
 int fwt__engine_stopping(const fwt__engine *e);
 /* The engine clock, for callers that schedule on the same time base. */

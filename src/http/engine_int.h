@@ -17,10 +17,13 @@
 #include <stdatomic.h>
 
 #include "fwt_util.h"
+#include "backoff.h"
 #include "http/engine.h"
 
 enum { FWT__OP_REQ = 1, FWT__OP_TASK = 2 };
-enum { FWT__RS_QUEUED = 0, FWT__RS_RUNNING, FWT__RS_WAITING, FWT__RS_DONE };
+/* QUEUED: in the inbox; ADMIT: taken by the worker, waiting in its host's FIFO for a transfer slot
+ * (no easy handle, no socket); RUNNING: an attempt in the multi handle; WAITING: a retry's backoff. */
+enum { FWT__RS_QUEUED = 0, FWT__RS_RUNNING, FWT__RS_WAITING, FWT__RS_DONE, FWT__RS_ADMIT };
 
 /* Bounds on what the header callback copies (response headers are untrusted). */
 #define FWT__HDR_VALUE_MAX 256
@@ -38,6 +41,8 @@ typedef struct fwt__req {
     int direct;                    /* a caller-thread run (direct.c): url and body point into the
                                       caller's spec; no worker heap, no fallback result */
     int https;                     /* the URL's scheme (decides the proxy options) */
+    size_t origin_len;             /* url[0, origin_len) = scheme://authority: the admission host key */
+    struct fwt__host *host;        /* worker: its admission host (engine.c), NULL until taken */
     char *url_log;                 /* scheme://host[:port]/path: no userinfo, query or fragment */
     struct curl_slist *headers;    /* caller headers + X-Idempotency-Key + "Expect:", one block (transfer.c) */
     size_t headers_bytes;          /* its size, for wiping */
@@ -58,7 +63,8 @@ typedef struct fwt__req {
     uint64_t headers_at_ms;
     int headers_done;
     int attempts;
-    int retry_n;                   /* retries scheduled so far = backoff exponent */
+    int retry_n;                   /* retries scheduled so far */
+    fwt__backoff backoff;          /* full-jitter ceilings min(cap, base * 2^retry_n) (util/backoff.h) */
     int abort_reason;              /* why the worker pulled the transfer: FWT__ABORT_* */
     int reached;                   /* some attempt got past connecting: the unreachable budget is off */
     int last_rc;                   /* CURLcode of the latest failed attempt (0 = none) */
@@ -94,11 +100,26 @@ typedef struct fwt__lane {
     struct fwt__lane *next;        /* mu: idle stack or busy list */
 } fwt__lane;
 
-/* The two doubly linked lists an op can be on (engine.c list_push / list_unlink). */
+/* The two doubly linked lists an op can be on (engine.c list_push / list_unlink); worker only. */
 enum {
-    FWT__LIST_LIVE = 0,            /* every op not finished; guarded by mu */
-    FWT__LIST_ACTIVE = 1           /* requests running or waiting to retry; worker only */
+    FWT__LIST_ADMIT = 0,           /* its host's admission FIFO (state ADMIT) */
+    FWT__LIST_ACTIVE = 1           /* requests queued for admission, running or waiting to retry */
 };
+
+/*
+ * Admission (engine.c): at most max_transfers requests have an attempt in the multi handle,
+ * at most max_per_host of them to one origin (scheme://authority). The others wait in their
+ * origin's FIFO holding neither an easy handle nor a socket; a free slot goes to the oldest
+ * waiting request (lowest id) among the origins that have room. Worker only.
+ */
+typedef struct fwt__host {
+    char *origin;                  /* scheme://authority, copied */
+    size_t origin_len;
+    int running;                   /* attempts of this origin in the multi handle */
+    size_t refs;                   /* requests pointing here; freed at 0 */
+    struct fwt__op *qhead, *qtail; /* FIFO by id (FWT__LIST_ADMIT links) */
+    struct fwt__host *next;
+} fwt__host;
 
 typedef struct fwt__op {
     uint64_t id;
@@ -107,6 +128,7 @@ typedef struct fwt__op {
         struct fwt__op *prev, *next;
     } link[2];                     /* indexed by FWT__LIST_* */
     /* mu: */
+    struct fwt__op *hnext;         /* id index chain (engine.c), while not finished */
     struct fwt__op *qnext;         /* inbox */
     struct fwt__op *cnext;         /* cancel queue */
     int cancelled;
@@ -131,6 +153,8 @@ struct fwt__engine {
     void *log_ctx;
     int log_debug;                 /* log set and DEBUG lines wanted */
     int max_pooled;
+    int max_transfers;             /* admission: attempts in the multi handle at once */
+    int max_per_host;              /* admission: of those, to one origin */
     char *proxy;                   /* fwt__engine_config.proxy copied (NULL = environment, https only) */
     char *redact;                  /* fwt__engine_config.redact copied; wiped on free */
     size_t redact_len;
@@ -139,7 +163,8 @@ struct fwt__engine {
     pthread_t thread;
 
     pthread_mutex_t mu;
-    fwt__op *live;                 /* mu: every op not finished */
+    fwt__op **idx;                 /* mu: every op not finished, hashed by id (cancel is O(1)) */
+    size_t idx_cap, idx_len;       /* mu: buckets (a power of two), ops indexed */
     fwt__op *inbox_head, *inbox_tail;  /* mu */
     fwt__op *cancel_q;             /* mu */
     uint64_t next_id;              /* mu */
@@ -162,7 +187,9 @@ struct fwt__engine {
     size_t heap_len, heap_cap;
     CURL **pool;
     int pool_len;
-    fwt__op *active;               /* requests RUNNING or WAITING */
+    fwt__op *active;               /* requests ADMIT, RUNNING or WAITING */
+    fwt__host *hosts;              /* origins with requests (admission) */
+    size_t n_admit;                /* requests in ADMIT state */
     int n_running;
     size_t n_owned;                /* ops taken from the inbox and not finished */
 };
@@ -229,6 +256,8 @@ int fwt__req_timer_outcome(fwt__engine *e, fwt__req *r, uint64_t now, fwt__http_
 /* Is this outcome retryable under policy `p`? res is the attempt's outcome; `conn_class`
  * marks transport failures that count as connection errors. */
 int fwt__retry_retryable(const fwt__retry_policy *p, const fwt__http_result *res, int conn_class);
+/* The policy's backoff (util/backoff.h: full jitter, base 0 = 500, cap 0 = 30000), as a request starts it. */
+void fwt__retry_backoff_init(const fwt__retry_policy *p, fwt__backoff *b);
 /* Ceiling of the backoff before retry n (0-based): min(cap, base * 2^n). */
 uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n);
 /* Budget in ms after defaults (0 = unlimited). */

@@ -30,14 +30,20 @@ int fwt__retry_retryable(const fwt__retry_policy *p, const fwt__http_result *res
     }
 }
 
+void fwt__retry_backoff_init(const fwt__retry_policy *p, fwt__backoff *b)
+{
+    int64_t base = p->base_ms > 0 ? p->base_ms : 500;
+    int64_t cap = p->cap_ms > 0 ? p->cap_ms : 30000;
+    fwt__backoff_init_full(b, base < cap ? base : cap, cap);
+}
+
 uint64_t fwt__backoff_ceiling(const fwt__retry_policy *p, int n)
 {
-    uint64_t base = p->base_ms > 0 ? (uint64_t)p->base_ms : 500;
-    uint64_t cap = p->cap_ms > 0 ? (uint64_t)p->cap_ms : 30000;
-    uint64_t c = base;
-    for (int i = 0; i < n && c < cap; i++)
-        c *= 2;
-    return c < cap ? c : cap;
+    fwt__backoff b;
+    fwt__retry_backoff_init(p, &b);
+    for (int i = 0; i < n && b.ceiling_ms < b.cap_ms; i++)
+        fwt__backoff_advance(&b);
+    return (uint64_t)b.ceiling_ms;
 }
 
 int64_t fwt__retry_budget(const fwt__retry_policy *p, int64_t deadline_ms)

@@ -1,8 +1,13 @@
 /*
  * Retry-After (RFC 9110 §10.2.3: delta-seconds or HTTP-date) and the
  * non-standard retry-after-ms (Stainless clients, docs/protocol.md §2.3).
- * Hand-written date parsing: strptime's %a/%b depend on the process locale.
+ * An HTTP-date's value comes from libcurl's curl_getdate (locale-independent,
+ * the parser curl itself uses for cookies and If-Modified-Since). curl_getdate
+ * is lenient (it accepts "Sun, 06 Nov 1994" without a time, other zones, loose
+ * word order), and a hint outside RFC 9110's three forms must fall back to
+ * backoff, so a strict shape check runs first and curl only computes the time.
  */
+#include <curl/curl.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
@@ -68,18 +73,6 @@ static int day_name_len(const char *s)
     return 0;
 }
 
-/* Days since 1970-01-01 for a proleptic Gregorian date (month 0-based). */
-static int64_t days_from_civil(int64_t y, int m0, int64_t d)
-{
-    int64_t m = m0 + 1;
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static const char *hms(const char *s, int64_t *h, int64_t *mi, int64_t *se)
 {
     if (!(s = digits(s, 2, 2, h)) || *s++ != ':' || !(s = digits(s, 2, 2, mi)) || *s++ != ':' ||
@@ -90,62 +83,70 @@ static const char *hms(const char *s, int64_t *h, int64_t *mi, int64_t *se)
     return s;
 }
 
-/* HTTP-date → unix seconds; -1 on error. Accepts IMF-fixdate, RFC 850 and asctime forms. */
-static int64_t parse_http_date(const char *s)
+/* True if s has the exact shape of an IMF-fixdate, RFC 850 or asctime date (RFC 9110 §5.6.7):
+ * day and month names, digit counts, field ranges, separators and the GMT zone. */
+static int http_date_shape(const char *s)
 {
     int dl = day_name_len(s);
     if (!dl)
-        return -1;
+        return 0;
     s += dl;
     int64_t day, year, h, mi, se;
     int mon;
     if (*s == ',') {
         s++;
         if (*s++ != ' ')
-            return -1;
+            return 0;
         if (!(s = digits(s, 2, 2, &day)))
-            return -1;
+            return 0;
         if (*s == ' ') { /* IMF-fixdate: 06 Nov 1994 08:49:37 GMT */
             s++;
             if ((mon = month_index(s)) < 0)
-                return -1;
+                return 0;
             s += 3;
             if (*s++ != ' ' || !(s = digits(s, 4, 4, &year)))
-                return -1;
+                return 0;
         } else if (*s == '-') { /* RFC 850: 06-Nov-94 08:49:37 GMT */
             s++;
             if ((mon = month_index(s)) < 0)
-                return -1;
+                return 0;
             s += 3;
             if (*s++ != '-' || !(s = digits(s, 2, 2, &year)))
-                return -1;
-            /* RFC 9110: a two-digit year more than 50 years ahead is in the past century. */
-            year += year < 70 ? 2000 : 1900;
+                return 0; /* curl_getdate puts 00-70 in this century, 71-99 in the last */
         } else {
-            return -1;
+            return 0;
         }
         if (*s++ != ' ' || !(s = hms(s, &h, &mi, &se)))
-            return -1;
+            return 0;
         if (strncmp(s, " GMT", 4) != 0 || !at_end(s + 4))
-            return -1;
+            return 0;
     } else if (*s == ' ') { /* asctime: Sun Nov  6 08:49:37 1994 */
         s++;
         if ((mon = month_index(s)) < 0)
-            return -1;
+            return 0;
         s += 3;
         if (*s++ != ' ')
-            return -1;
+            return 0;
         if (*s == ' ')
             s++;
         if (!(s = digits(s, 1, 2, &day)) || *s++ != ' ' || !(s = hms(s, &h, &mi, &se)) || *s++ != ' ' ||
             !(s = digits(s, 4, 4, &year)) || !at_end(s))
-            return -1;
+            return 0;
     } else {
-        return -1;
+        return 0;
     }
-    if (day < 1 || day > 31)
+    (void)year;
+    (void)mon;
+    return day >= 1 && day <= 31;
+}
+
+/* HTTP-date → unix seconds; -1 on error: the shape checked here, the value computed by libcurl. */
+static int64_t parse_http_date(const char *s)
+{
+    if (!http_date_shape(s))
         return -1;
-    return days_from_civil(year, mon, day) * 86400 + h * 3600 + mi * 60 + se;
+    time_t t = curl_getdate(s, NULL);
+    return t < 0 ? -1 : (int64_t)t;
 }
 
 int64_t fwt__parse_retry_after(const char *value, int64_t now_unix_s)

@@ -114,8 +114,7 @@ static int64_t next_delay(fwt__engine *e, fwt__req *r, int64_t hint, uint64_t no
         int64_t last_start = p->unreachable_ms > FWT__LAST_TRY_MS ? p->unreachable_ms - FWT__LAST_TRY_MS : 0;
         if (elapsed >= last_start)
             return -1;
-        uint64_t ceil = fwt__backoff_ceiling(p, r->retry_n);
-        int64_t delay = (int64_t)(fwt__engine_random(e) % (ceil + 1));
+        int64_t delay = fwt__backoff_next(&r->backoff, fwt__engine_random(e)); /* full jitter */
         if (elapsed + delay > last_start)
             delay = last_start - elapsed;
         if (r->deadline_at && now + (uint64_t)delay >= r->deadline_at)
@@ -132,9 +131,9 @@ static int64_t next_delay(fwt__engine *e, fwt__req *r, int64_t hint, uint64_t no
         if (r->deadline_at && now + (uint64_t)hint >= r->deadline_at)
             return -1;
         delay = hint < FWT__HINT_CLAMP_MS ? hint : FWT__HINT_CLAMP_MS;
+        fwt__backoff_advance(&r->backoff); /* the hint stood in for this retry's draw */
     } else {
-        uint64_t ceil = fwt__backoff_ceiling(p, r->retry_n);
-        delay = (int64_t)(fwt__engine_random(e) % (ceil + 1)); /* full jitter */
+        delay = fwt__backoff_next(&r->backoff, fwt__engine_random(e)); /* full jitter */
     }
     if (budget > 0 && elapsed + delay > budget)
         return -1;

@@ -59,6 +59,17 @@ static int has_dot_segment(const char *url)
     return 0;
 }
 
+/* Length of the URL's scheme://authority prefix: the key requests are admitted by (engine.c).
+ * The URL was checked already, so a plain scan is enough (it ends where curl ends the authority). */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    if (!p)
+        return strlen(url);
+    p += 3;
+    return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
 /* The static spelling of a supported method, or NULL. */
 static const char *method_known(const char *m)
 {
@@ -196,6 +207,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     r->url = direct ? spec->url : fwt__strdup(spec->url);
     if (!r->url)
         goto oom;
+    r->origin_len = origin_len(r->url);
     r->headers = header_block(spec, &r->headers_bytes);
     if (!r->headers)
         goto oom;
@@ -216,6 +228,7 @@ fwt__req *fwt__req_new(const fwt__http_spec *spec, fwt__engine *e, uint64_t now,
     r->deadline_at = spec->deadline_ms ? now + (uint64_t)spec->deadline_ms : 0;
     r->max_bytes = spec->max_response_bytes ? spec->max_response_bytes : e->max_response_bytes;
     r->retry = spec->retry;
+    fwt__retry_backoff_init(&r->retry, &r->backoff);
     r->should_retry = -1;
     *err = FWT_OK;
     return r;
@@ -477,6 +490,8 @@ int fwt__transfer_start(fwt__engine *e, fwt__op *op)
         return FWT_ENOMEM;
     }
     e->n_running++;
+    if (op->req->host)
+        op->req->host->running++;
     uint64_t d = fwt__transfer_deadline(op->req);
     if (d)
         fwt__heap_update(e, op, d);
@@ -494,6 +509,8 @@ void fwt__transfer_stop(fwt__engine *e, fwt__op *op)
     else
         curl_easy_cleanup(h);
     e->n_running--;
+    if (op->req->host)
+        op->req->host->running--;
 }
 
 fwt__http_result *fwt__result_new_error(int status, const char *msg)

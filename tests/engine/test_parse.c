@@ -30,7 +30,10 @@ static void test_retry_after_garbage(void **state)
     (void)state;
     const char *bad[] = {"", " ", "-1", "1.5", "abc", "2s", "1 2", "Sun, 06 Nov 1994", "Sun, 06 Nov 1994 08:49:37 PST",
                          "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
-                         "Sun, 06 Nov 1994 25:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT"};
+                         "Sun, 06 Nov 1994 25:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT",
+                         /* curl_getdate accepts these; RFC 9110's shapes do not */
+                         "06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49 GMT",
+                         "Sun Nov 6 1994 08:49:37"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(fwt__parse_retry_after(bad[i], T_1994), -1);
     assert_int_equal(fwt__parse_retry_after(NULL, 0), -1);
@@ -194,11 +197,29 @@ static void test_classification(void **state)
     assert_false(retryable(0, FWT_OK, 503, 0, 0));
 }
 
+/* The engine's retries draw from the one backoff (util/backoff.h) in its full-jitter mode. */
+static void test_backoff_full_jitter_mode(void **state)
+{
+    (void)state;
+    fwt__backoff b;
+    fwt__backoff_init_full(&b, 100, 800);
+    assert_int_equal(fwt__backoff_next(&b, 100), 100); /* a draw equal to the ceiling is kept */
+    assert_int_equal(fwt__backoff_next(&b, 201), 0);   /* ceiling + 1 wraps to 0: [0, ceiling] */
+    fwt__backoff_advance(&b);                          /* a hint stood in for a draw */
+    assert_int_equal(fwt__backoff_next(&b, 12345), 12345 % 801);
+    assert_int_equal(fwt__backoff_next(&b, 800), 800); /* capped */
+    fwt__retry_policy p = {.base_ms = 100, .cap_ms = 1000};
+    fwt__retry_backoff_init(&p, &b);
+    assert_int_equal(b.ceiling_ms, 100);
+    assert_int_equal(b.full, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retry_after_seconds), cmocka_unit_test(test_retry_after_garbage),
         cmocka_unit_test(test_retry_after_dates),   cmocka_unit_test(test_retry_after_ms),
+        cmocka_unit_test(test_backoff_full_jitter_mode),
         cmocka_unit_test(test_loopback), cmocka_unit_test(test_url_inspect_memo),            cmocka_unit_test(test_url_for_log),
         cmocka_unit_test(test_backoff_ceiling),     cmocka_unit_test(test_classification),
     };

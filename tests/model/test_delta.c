@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "model.h"
 
 static void test_xor(void **state)
@@ -137,21 +139,21 @@ static void test_delta_chain(void **state)
         assert_int_equal(rc, -1);
         assert_true(strstr(err, "corrupt delta") || strstr(err, "checksum mismatch"));
     }
-    d[24] ^= 1; /* target adler32 */
-    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "checksum mismatch"));
-    d[24] ^= 1;
-    d[29] = 1; /* reserved */
-    assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "corrupt delta"));
-    d[29] = 0;
+    for (int at = 24; at < 32; at += 5) { /* the target's XXH3 (version 2) */
+        d[at] ^= 1;
+        assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "checksum mismatch"));
+        d[at] ^= 1;
+    }
     d[0] = 'X';
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "corrupt delta"));
     d[0] = 'F';
+    assert_int_equal(d[8], 2); /* written as version 2 */
     d[8] = 9;
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
-    d[8] = 1;
+    assert_non_null(strstr(err, "unsupported version 9"));
+    d[8] = 2;
     /* Still intact after all that. */
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), 0);
     assert_memory_equal(bad, snap[3], slen[3]);
@@ -177,11 +179,94 @@ static void test_delta_chain(void **state)
     fwl_model_free(&m);
 }
 
+/* A version-1 delta (adler32 of the target, reserved word) as earlier servers wrote it, built by hand. */
+static uint8_t *v1_delta(const uint8_t *prev, const uint8_t *cur, size_t len, size_t *out_len)
+{
+    uint8_t *x = malloc(len ? len : 1);
+    assert_non_null(x);
+    fwl_xor(x, prev, cur, len);
+    size_t cap = ZSTD_compressBound(len);
+    uint8_t *d = malloc(32 + cap);
+    assert_non_null(d);
+    size_t z = ZSTD_compress(d + 32, cap, x, len, 3);
+    assert_false(ZSTD_isError(z));
+    free(x);
+    memcpy(d, "FWLDELTA", 8);
+    uint32_t words[6] = {1, 3, (uint32_t)len, (uint32_t)((uint64_t)len >> 32), fwl_adler32(cur, len), 0};
+    for (int i = 0; i < 6; i++)
+        for (int b = 0; b < 4; b++)
+            d[8 + 4 * i + b] = (uint8_t)(words[i] >> (8 * b));
+    *out_len = 32 + z;
+    return d;
+}
+
+/* Files written before the XXH3 change still load (and their own checks still bite); unknown versions are
+ * refused by name; applying in place (out == base) gives the same bytes as into a separate buffer. */
+static void test_delta_v1_and_in_place(void **state)
+{
+    (void)state;
+    size_t n = 3 * 1048576 + 77; /* several chunks and a tail */
+    uint8_t *a = malloc(n), *b = malloc(n), *c = malloc(n);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    uint64_t st = 99;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        a[i] = (uint8_t)(st >> 56);
+        b[i] = i % 4093 == 0 ? (uint8_t)(a[i] ^ 0x5a) : a[i];
+    }
+    char err[256];
+    size_t l1 = 0;
+    uint8_t *d1 = v1_delta(a, b, n, &l1);
+    uint8_t *out = NULL;
+    assert_int_equal(fwl_delta_apply(a, n, d1, l1, &out, err, sizeof(err)), 0);
+    assert_memory_equal(out, b, n);
+    free(out);
+    d1[29] = 1; /* v1's reserved word */
+    assert_int_equal(fwl_delta_apply(a, n, d1, l1, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    d1[29] = 0;
+    d1[24] ^= 1; /* v1's adler32 */
+    assert_int_equal(fwl_delta_apply(a, n, d1, l1, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    d1[24] ^= 1;
+    /* version 2, in place */
+    uint8_t *d2 = NULL;
+    size_t l2 = 0;
+    assert_int_equal(fwl_delta_encode(a, b, n, FWL_DELTA_LEVEL, &d2, &l2), 0);
+    memcpy(c, a, n);
+    assert_int_equal(fwl_delta_apply_into(c, c, n, d2, l2, err, sizeof(err)), 0);
+    assert_memory_equal(c, b, n);
+    /* the v1 delta in place as well, and back (XOR is its own inverse: a delta b->a applies to b) */
+    memcpy(c, a, n);
+    assert_int_equal(fwl_delta_apply_into(c, c, n, d1, l1, err, sizeof(err)), 0);
+    assert_memory_equal(c, b, n);
+    /* encode_advance: the same bytes as encode, and prev ends up equal to cur */
+    memcpy(c, a, n);
+    uint8_t *d3 = NULL;
+    size_t l3 = 0;
+    assert_int_equal(fwl_delta_encode_advance(c, b, n, FWL_DELTA_LEVEL, &d3, &l3), 0);
+    assert_int_equal(l3, l2);
+    assert_memory_equal(d3, d2, l2);
+    assert_memory_equal(c, b, n);
+    free(d3);
+    d2[8] = 3;
+    assert_int_equal(fwl_delta_apply_into(a, c, n, d2, l2, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "unsupported version 3"));
+    free(d1);
+    free(d2);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xor),
         cmocka_unit_test(test_delta_chain),
+        cmocka_unit_test(test_delta_v1_and_in_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,12 +333,132 @@ static void test_kill9_mid_save(void **state)
     assert_int_equal(srv_finish(s), 0);
 }
 
+/* Waits for the deployment to hold `id` (fails on stage error); the hotload status body as seen last. */
+static void wait_identity(const char *base, const char *dep, const char *id)
+{
+    char url[512], hdr[256], want[256];
+    snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
+    snprintf(hdr, sizeof hdr, "fireworks-deployment: accounts/local/deployments/%s", dep);
+    snprintf(want, sizeof want, "\"current_snapshot_identity\":\"%s\"", id);
+    const char *h[] = {hdr, NULL};
+    for (int i = 0; i < 6000; i++) {
+        srv_resp r;
+        srv_req(&r, "GET", url, KEY, NULL, h, 5000);
+        bool done = r.body && strstr(r.body, want) != NULL;
+        if (r.body && strstr(r.body, "\"stage\":\"error\""))
+            fail_msg("hotload of %s failed: %s", id, r.body);
+        srv_resp_free(&r);
+        if (done)
+            return;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("hotload of %s never finished", id);
+}
+
+static void hotload(const char *base, const char *dep, const char *id, const char *prev)
+{
+    char url[512], hdr[256], body[512];
+    snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
+    snprintf(hdr, sizeof hdr, "fireworks-deployment: accounts/local/deployments/%s", dep);
+    if (prev)
+        snprintf(body, sizeof body,
+                 "{\"identity\":\"%s\",\"incremental_snapshot_metadata\":{\"previous_snapshot_identity\":\"%s\"}}", id,
+                 prev);
+    else
+        snprintf(body, sizeof body, "{\"identity\":\"%s\"}", id);
+    const char *h[] = {hdr, NULL};
+    srv_resp r;
+    srv_req(&r, "POST", url, KEY, body, h, 5000);
+    assert_int_equal(r.status, 200);
+    srv_resp_free(&r);
+    wait_identity(base, dep, id);
+}
+
+/* Files in DATA/deployments ending in suffix. */
+static int count_files(fwt_local_server *s, const char *suffix)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/deployments", fwt_local_server_data_dir(s));
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    size_t sl = strlen(suffix);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t l = strlen(e->d_name);
+        n += l > sl && strcmp(e->d_name + l - sl, suffix) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* A replica that followed a long delta chain is stored as a base plus the deltas since (not one full copy per
+ * hotload), and after kill -9 it serves exactly the same weights: the same logprobs, and the next delta of the
+ * chain (whose checksum covers the whole result) applies to the restored bytes. */
+static void test_delta_chain_survives_kill9(void **state)
+{
+    (void)state;
+    fwt_local_server *s = start("200");
+    assert_non_null(s);
+    const char *base = fwt_local_server_url(s);
+    char *m = srv_setup_model(base, KEY, "chain");
+    assert_non_null(m);
+    srv_resp resp;
+    srv_call(&resp, base, KEY, "POST", "/v1/accounts/local/deployments?deploymentId=chain-dep",
+             "{\"baseModel\":\"b\",\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/chain\"}");
+    assert_int_equal(resp.status, 200);
+    srv_resp_free(&resp);
+    const int n = 22; /* longer than the stored chain's bound (16): a fresh base is written along the way */
+    int seq = 1;
+    char name[64], prev[64];
+    for (int k = 0; k <= n; k++) {
+        cJSON_Delete(opf(base, "chain", "forward_backward", m, seq++,
+                         ",\"forward_backward_input\":{\"loss_fn\":\"cross_entropy\",\"data\":[{\"model_input\":{"
+                         "\"chunks\":[{\"tokens\":[5,6,7,8,9]}]},\"loss_fn_inputs\":{\"target_tokens\":{\"data\":[6,7,8,9,"
+                         "10]}}}]}"));
+        cJSON_Delete(opf(base, "chain", "optim_step", m, seq++, ",\"adam_params\":{\"learning_rate\":0.01}"));
+        snprintf(name, sizeof name, "c-%08d", k);
+        char extra[128];
+        snprintf(extra, sizeof extra, ",\"path\":\"%s\",\"checkpoint_type\":\"%s\"", name, k ? "delta" : "base");
+        cJSON *r = opf(base, "chain", "save_weights_for_sampler", m, seq++, extra);
+        assert_null(str(r, "error"));
+        cJSON_Delete(r);
+        if (k < n) /* the last one is loaded after the restart */
+            hotload(base, "chain-dep", name, k ? prev : NULL);
+        snprintf(prev, sizeof prev, "%s", name);
+    }
+    int deltas = count_files(s, ".delta"), bases = count_files(s, ".safetensors");
+    printf("stored chain after %d hotloads: 1 base + %d deltas on disk (%d .safetensors)\n", n, deltas, bases);
+    assert_int_equal(bases, 1);
+    assert_true(deltas >= 1 && deltas <= 16);
+    char *before = completion(base, "chain-dep");
+    assert_non_null(before);
+    assert_int_equal(fwt_local_server_kill9(s), 0);
+    assert_int_equal(fwt_local_server_restart(s), 0);
+    base = fwt_local_server_url(s);
+    char *after = completion(base, "chain-dep");
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    char last_loaded[64];
+    snprintf(last_loaded, sizeof last_loaded, "c-%08d", n - 1);
+    hotload(base, "chain-dep", prev, last_loaded); /* c-n over the restored c-(n-1): exact bytes or a checksum error */
+    char *next = completion(base, "chain-dep");
+    assert_non_null(next);
+    assert_string_not_equal(next, after); /* it moved on (the prompt's contexts were trained) */
+    free(next);
+    free(after);
+    free(before);
+    free(m);
+    assert_int_equal(srv_finish(s), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_survives_kill9),
         cmocka_unit_test(test_kill9_mid_save),
+        cmocka_unit_test(test_delta_chain_survives_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,0 +1,324 @@
+/*
+ * Admission control (src/http/engine.c): at most max_transfers attempts in the multi
+ * handle, max_per_host per origin, the rest queued in FIFO order with no socket.
+ * Deterministic: the bound is made visible by a server that stalls the first
+ * request, and by counting connections and arrival order at the server; no
+ * assertion depends on how fast anything runs (the waits are only hang guards).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "engine_test_util.h"
+#include "fwtrain/client.h"
+#include "responder.h"
+
+#define HANG_GUARD_MS 30000
+
+/* Completions counted by status; the engine calls back on its worker. */
+typedef struct tally {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, ok, cancelled, timedout, other;
+    int order[64]; /* ud tags of the first completions, in completion order */
+} tally;
+
+typedef struct tagged {
+    tally *t;
+    int tag;
+} tagged;
+
+static void tally_init(tally *t)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+}
+
+static void tally_destroy(tally *t)
+{
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+}
+
+static void tally_cb(fwt__http_result *res, void *ud)
+{
+    tagged *g = ud;
+    tally *t = g->t;
+    pthread_mutex_lock(&t->mu);
+    if (t->done < 64)
+        t->order[t->done] = g->tag;
+    t->done++;
+    if (res->status == FWT_OK && res->http_status == 200)
+        t->ok++;
+    else if (res->status == FWT_ECANCELED)
+        t->cancelled++;
+    else if (res->status == FWT_ETIMEDOUT)
+        t->timedout++;
+    else
+        t->other++;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    fwt__http_result_free(res);
+}
+
+static int tally_wait(tally *t, int n)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += HANG_GUARD_MS / 1000;
+    pthread_mutex_lock(&t->mu);
+    while (t->done < n && pthread_cond_timedwait(&t->cv, &t->mu, &dl) == 0) {
+    }
+    int d = t->done;
+    pthread_mutex_unlock(&t->mu);
+    return d;
+}
+
+static fwt__engine *engine_with(int max_transfers, int max_per_host)
+{
+    fwt__engine_config cfg = {.max_transfers = max_transfers, .max_per_host = max_per_host};
+    fwt__engine *e = NULL;
+    assert_int_equal(fwt__engine_new(&e, &cfg), FWT_OK);
+    return e;
+}
+
+/* "/stall" never answers (until the client goes away); everything else answers 200 at once. */
+static void stall_handler(const fwt_resp_request *req, fwt_resp_action *out, void *ud)
+{
+    (void)ud;
+    out->body = "{}";
+    if (strncmp(req->path, "/stall", 6) == 0)
+        out->delay_headers_ms = -1;
+}
+
+static uint64_t submit_path(fwt__engine *e, fwt_responder *r, const char *path, int64_t deadline_ms, tagged *g)
+{
+    char *url = fwt_responder_url(r, path);
+    fwt__http_spec s = {.method = "GET", .url = url, .deadline_ms = deadline_ms};
+    uint64_t id = 0;
+    assert_int_equal(fwt__engine_submit(e, &s, tally_cb, g, &id), FWT_OK);
+    free(url);
+    return id;
+}
+
+/* One slot: requests reach the server one at a time, in submission order. */
+static void test_queue_order(void **state)
+{
+    (void)state;
+    fwt_responder *r;
+    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
+    fwt__engine *e = engine_with(1, 0);
+    tally t;
+    tally_init(&t);
+    enum { N = 20 };
+    tagged g[N];
+    for (int i = 0; i < N; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "/q/%d", i);
+        g[i] = (tagged){&t, i};
+        submit_path(e, r, path, 0, &g[i]);
+    }
+    assert_int_equal(tally_wait(&t, N), N);
+    assert_int_equal(t.ok, N);
+    for (int i = 0; i < N; i++) {
+        fwt_resp_request *q = fwt_responder_request_copy(r, (size_t)i);
+        assert_non_null(q);
+        char want[32];
+        snprintf(want, sizeof want, "/q/%d", i);
+        assert_string_equal(q->path, want);
+        fwt_resp_request_free(q);
+        assert_int_equal(t.order[i], i);
+    }
+    /* One slot needs one connection, reused by every request. */
+    assert_int_equal(fwt_responder_connection_count(r), 1);
+    fwt__engine_free(e);
+    fwt_responder_stop(r);
+    tally_destroy(&t);
+}
+
+/* The slot is held by a stalled request: a queued one is cancelled without ever being sent. */
+static void test_cancel_queued(void **state)
+{
+    (void)state;
+    fwt_responder *r;
+    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
+    fwt__engine *e = engine_with(1, 0);
+    tally t;
+    tally_init(&t);
+    tagged g0 = {&t, 0}, g1 = {&t, 1}, g2 = {&t, 2};
+    uint64_t stalled = submit_path(e, r, "/stall", 0, &g0);
+    assert_int_equal(fwt_responder_wait_requests(r, 1, HANG_GUARD_MS), 1);
+    uint64_t queued = submit_path(e, r, "/q/1", 0, &g1);
+    submit_path(e, r, "/q/2", 0, &g2);
+    assert_int_equal(fwt__engine_cancel(e, queued), 1);
+    assert_int_equal(tally_wait(&t, 1), 1);
+    assert_int_equal(t.order[0], 1);
+    assert_int_equal(t.cancelled, 1);
+    assert_int_equal(fwt__engine_cancel(e, queued), 0); /* already finished */
+    /* Freeing the slot lets the next queued one through; the cancelled one never reached the server. */
+    assert_int_equal(fwt__engine_cancel(e, stalled), 1);
+    assert_int_equal(tally_wait(&t, 3), 3);
+    assert_int_equal(t.ok, 1);
+    assert_int_equal(t.cancelled, 2);
+    size_t n = fwt_responder_request_count(r);
+    assert_int_equal(n, 2);
+    fwt_resp_request *q = fwt_responder_request_copy(r, 1);
+    assert_string_equal(q->path, "/q/2");
+    fwt_resp_request_free(q);
+    fwt__engine_free(e);
+    fwt_responder_stop(r);
+    tally_destroy(&t);
+}
+
+/* A queued request's deadline ends it while it waits, with FWT_ETIMEDOUT and no request sent. */
+static void test_deadline_queued(void **state)
+{
+    (void)state;
+    fwt_responder *r;
+    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
+    fwt__engine *e = engine_with(1, 0);
+    tally t;
+    tally_init(&t);
+    tagged g0 = {&t, 0}, g1 = {&t, 1};
+    submit_path(e, r, "/stall", 0, &g0);
+    assert_int_equal(fwt_responder_wait_requests(r, 1, HANG_GUARD_MS), 1);
+    submit_path(e, r, "/q/1", 20, &g1);
+    assert_int_equal(tally_wait(&t, 1), 1);
+    assert_int_equal(t.order[0], 1);
+    assert_int_equal(t.timedout, 1);
+    assert_int_equal(fwt_responder_request_count(r), 1);
+    fwt__engine_free(e); /* cancels the stalled one */
+    assert_int_equal(t.done, 2);
+    assert_int_equal(t.cancelled, 1);
+    fwt_responder_stop(r);
+    tally_destroy(&t);
+}
+
+/* Freeing the engine with many queued requests completes each once with FWT_ECANCELED. */
+static void test_free_with_queued(void **state)
+{
+    (void)state;
+    fwt_responder *r;
+    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
+    fwt__engine *e = engine_with(2, 0);
+    tally t;
+    tally_init(&t);
+    enum { N = 2000 };
+    tagged *g = calloc(N, sizeof *g);
+    assert_non_null(g);
+    for (int i = 0; i < 2; i++) {
+        g[i] = (tagged){&t, i};
+        submit_path(e, r, "/stall", 0, &g[i]);
+    }
+    assert_int_equal(fwt_responder_wait_requests(r, 2, HANG_GUARD_MS), 2);
+    for (int i = 2; i < N; i++) {
+        g[i] = (tagged){&t, i};
+        submit_path(e, r, i % 2 ? "/q/a" : "/q/b", i % 3 ? 0 : 600000, &g[i]);
+    }
+    fwt__engine_free(e);
+    assert_int_equal(t.done, N);
+    assert_int_equal(t.cancelled, N);
+    assert_int_equal(fwt_responder_request_count(r), 2);
+    fwt_responder_stop(r);
+    free(g);
+    tally_destroy(&t);
+}
+
+/* Many requests, a bound of 4: the server never sees more than 4 connections. */
+static void test_socket_bound(void **state)
+{
+    (void)state;
+    fwt_responder *r;
+    fwt_resp_action a = {.status = 200, .body = "{}", .delay_headers_ms = 2};
+    assert_int_equal(fwt_responder_start(&r, NULL, NULL), 0);
+    fwt_responder_set_default(r, &a);
+    fwt__engine *e = engine_with(4, 0);
+    tally t;
+    tally_init(&t);
+    enum { N = 300 };
+    tagged g = {&t, 0};
+    for (int i = 0; i < N; i++)
+        submit_path(e, r, "/x", 0, &g);
+    assert_int_equal(tally_wait(&t, N), N);
+    assert_int_equal(t.ok, N);
+    assert_true(fwt_responder_connection_count(r) <= 4);
+    fwt__engine_free(e);
+    fwt_responder_stop(r);
+    tally_destroy(&t);
+}
+
+/* Per origin: one origin stalled at its bound does not hold back another origin. */
+static void test_per_host_bound(void **state)
+{
+    (void)state;
+    fwt_responder *ra, *rb;
+    assert_int_equal(fwt_responder_start(&ra, stall_handler, NULL), 0);
+    assert_int_equal(fwt_responder_start(&rb, stall_handler, NULL), 0);
+    fwt__engine *e = engine_with(4, 2);
+    tally t;
+    tally_init(&t);
+    tagged ga = {&t, 100}, gb = {&t, 200};
+    for (int i = 0; i < 5; i++)
+        submit_path(e, ra, "/stall", 0, &ga);
+    /* Two of origin A are in flight, three wait; origin B still has its own slots. */
+    assert_int_equal(fwt_responder_wait_requests(ra, 2, HANG_GUARD_MS), 2);
+    for (int i = 0; i < 6; i++)
+        submit_path(e, rb, "/b", 0, &gb);
+    assert_int_equal(tally_wait(&t, 6), 6);
+    assert_int_equal(t.ok, 6);
+    assert_int_equal(fwt_responder_request_count(ra), 2);
+    assert_true(fwt_responder_connection_count(rb) <= 2);
+    fwt__engine_free(e);
+    assert_int_equal(t.done, 11);
+    assert_int_equal(t.cancelled, 5);
+    fwt_responder_stop(ra);
+    fwt_responder_stop(rb);
+    tally_destroy(&t);
+}
+
+/* Bad bounds are refused. */
+static void test_config_checked(void **state)
+{
+    (void)state;
+    fwt__engine *e = NULL;
+    assert_int_equal(fwt__engine_new(&e, &(fwt__engine_config){.max_transfers = -1}), FWT_EINVAL);
+    assert_int_equal(fwt__engine_new(&e, &(fwt__engine_config){.max_per_host = -1}), FWT_EINVAL);
+    assert_null(e);
+}
+
+/* The client options that set the bounds: documented defaults written by _init, bad values refused. */
+static void test_client_options(void **state)
+{
+    (void)state;
+    fwt_client_options o;
+    assert_int_equal(fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION), FWT_OK);
+    assert_int_equal(o.max_concurrent_requests, 64);
+    assert_int_equal(o.max_requests_per_host, 48);
+    o.api_key = "k";
+    o.base_url = "http://127.0.0.1:9";
+    o.account_id = "acme";
+    fwt_client *c = NULL;
+    o.max_concurrent_requests = -1;
+    assert_int_equal(fwt_client_new(&c, &o), FWT_EINVAL);
+    assert_null(c);
+    o.max_concurrent_requests = 8;
+    o.max_requests_per_host = -2;
+    assert_int_equal(fwt_client_new(&c, &o), FWT_EINVAL);
+    o.max_requests_per_host = 0;
+    assert_int_equal(fwt_client_new(&c, &o), FWT_OK);
+    fwt_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_order),     cmocka_unit_test(test_cancel_queued),
+        cmocka_unit_test(test_deadline_queued), cmocka_unit_test(test_free_with_queued),
+        cmocka_unit_test(test_socket_bound),    cmocka_unit_test(test_per_host_bound),
+        cmocka_unit_test(test_config_checked),  cmocka_unit_test(test_client_options),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
