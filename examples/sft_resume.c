@@ -18,6 +18,18 @@
  *    the server confirmed the save; at start it reloads the last one with
  *    load_state_with_optimizer and restores step and data_consumed;
  *  - the batch of a step is a pure function of data_consumed.
+ * With --resume-source control-plane the run resumes as the current cookbook
+ * does: from the newest DCP checkpoint in the job's checkpoint listing, with
+ * the data position kept in runs/demo/dataloader.json.
+ * --async-saves sends the periodic saves without waiting (each is recorded
+ * once the server confirmed it, in step order); --ttl-seconds lets the server
+ * drop periodic saves after that long (the final one is kept);
+ * --save-every-seconds also saves by wall time; --output-model-id promotes the
+ * final checkpoint to a model.
+ * If the trainer restarts mid-run (its session is lost), the run recovers in
+ * the same process: fwt_checkpointer_recover opens a new session, reloads the
+ * last confirmed checkpoint, and the loop continues from its step (the steps
+ * after it are recomputed and printed again, with the same losses).
  * The dataset is JSONL, one {"text": "..."} per line; bytes are tokens.
  * Output: one line per step, "step=<N> loss=<mean loss per token, %a>".
  */
@@ -33,9 +45,10 @@
 #include <fwtrain/fwtrain.h>
 
 typedef struct args {
-    const char *log_path, *dataset, *base_model, *job_id, *init_from;
-    long steps, interval, batch, seq_len;
+    const char *log_path, *dataset, *base_model, *job_id, *init_from, *resume_source, *output_model_id;
+    long steps, interval, batch, seq_len, ttl_seconds, save_every_s;
     long depth; /* steps in flight (--pipeline-depth) */
+    int async_saves;
     double lr;
 } args;
 
@@ -52,6 +65,8 @@ static void usage(FILE *f)
     fputs("usage: sft_resume --log-path DIR --dataset FILE.jsonl --steps N [--dcp-save-interval K]\n"
           "                  [--batch-size B] [--seq-len L] [--learning-rate LR] [--base-model M]\n"
           "                  [--job-id ID] [--init-from-checkpoint JOB:NAME] [--pipeline-depth D (1-16, 4)]\n"
+          "                  [--resume-source registry|control-plane] [--async-saves]\n"
+          "                  [--ttl-seconds S] [--save-every-seconds S] [--output-model-id ID]\n"
           "Environment: FIREWORKS_BASE_URL, FIREWORKS_API_KEY.\n",
           f);
 }
@@ -84,11 +99,25 @@ static int parse_args(int argc, char **argv, args *a)
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) {
             usage(stdout);
             exit(0);
+        } else if (!strcmp(f, "--async-saves")) {
+            a->async_saves = 1; /* a switch: no value */
+            i++;
+            continue;
         } else if (!strcmp(f, "--log-path")) a->log_path = v;
         else if (!strcmp(f, "--dataset")) a->dataset = v;
         else if (!strcmp(f, "--base-model")) a->base_model = v;
         else if (!strcmp(f, "--job-id")) a->job_id = v;
         else if (!strcmp(f, "--init-from-checkpoint")) a->init_from = v;
+        else if (!strcmp(f, "--resume-source")) {
+            a->resume_source = v;
+            if (v && strcmp(v, "registry") != 0 && strcmp(v, "control-plane") != 0) {
+                fprintf(stderr, "sft_resume: --resume-source is registry or control-plane\n");
+                rc = -1;
+            }
+        }
+        else if (!strcmp(f, "--output-model-id")) a->output_model_id = v;
+        else if (!strcmp(f, "--ttl-seconds")) rc = parse_long(f, v, 0, &a->ttl_seconds);
+        else if (!strcmp(f, "--save-every-seconds")) rc = parse_long(f, v, 0, &a->save_every_s);
         else if (!strcmp(f, "--steps")) rc = parse_long(f, v, 1, &a->steps);
         else if (!strcmp(f, "--dcp-save-interval")) rc = parse_long(f, v, 0, &a->interval);
         else if (!strcmp(f, "--batch-size")) rc = parse_long(f, v, 1, &a->batch);
@@ -285,33 +314,56 @@ static void step_ops_free(step_ops *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Submit the step that starts after `data` examples: both ops at once, without waiting. */
+static void ring_free(step_ops *ring)
+{
+    for (int i = 0; i < MAX_PIPELINE_DEPTH; i++)
+        step_ops_free(&ring[i]);
+}
+
+/* A failed library call: its status and what failed, for the recovery decision and the message. */
+typedef struct op_failure {
+    int rc;
+    const char *what;
+} op_failure;
+
+static int failed(op_failure *f, int rc, const char *what)
+{
+    f->rc = rc;
+    f->what = what;
+    return rc;
+}
+
+/* Submit the step that starts after `data` examples: both ops at once, without waiting. A batch that
+ * cannot be built is not a library failure: *bad_input is set and nothing is recoverable. */
 static int submit_step(step_ops *s, const args *a, const dataset *d, fwt_training *t, int64_t data,
-                       const fwt_adam_params *adam)
+                       const fwt_adam_params *adam, op_failure *f, int *bad_input)
 {
     fwt_batch *b = NULL;
     memset(s, 0, sizeof *s);
     if (make_batch(&b, d, data, a->batch, a->seq_len, &s->tokens) != 0) {
         fwt_batch_free(b);
         fprintf(stderr, "sft_resume: cannot build a batch\n");
-        return 1;
+        *bad_input = 1;
+        return FWT_EINVAL;
     }
     int rc = fwt_training_forward_backward(&s->fb, t, b, FWT_LOSS_CROSS_ENTROPY);
     fwt_batch_free(b); /* the call copied what it needs */
     if (rc != FWT_OK)
-        return fail("forward_backward failed");
-    if (fwt_training_optim_step(&s->opt, t, adam) != FWT_OK)
-        return fail("optim_step failed");
-    return 0;
+        return failed(f, rc, "forward_backward failed");
+    rc = fwt_training_optim_step(&s->opt, t, adam);
+    if (rc != FWT_OK)
+        return failed(f, rc, "optim_step failed");
+    return FWT_OK;
 }
 
 /* Wait for a submitted step; its loss per token through *loss. */
-static int finish_step(step_ops *s, double *loss)
+static int finish_step(step_ops *s, double *loss, op_failure *f)
 {
     fwt_forward_output *fo = NULL;
     fwt_future_wait(s->fb, -1);
-    if (fwt_future_take_forward_output(&fo, s->fb) != FWT_OK)
-        return fail("forward_backward failed");
+    int rc = fwt_future_take_forward_output(&fo, s->fb);
+    if (rc != FWT_OK)
+        return failed(f, rc, "forward_backward failed");
     double loss_sum = 0;
     if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss_sum) != FWT_OK) {
         /* No metric: the loss is the negative sum of the target logprobs. */
@@ -326,11 +378,12 @@ static int finish_step(step_ops *s, double *loss)
     fwt_forward_output_free(fo);
     fwt_metrics *m = NULL;
     fwt_future_wait(s->opt, -1);
-    if (fwt_future_take_metrics(&m, s->opt) != FWT_OK)
-        return fail("optim_step failed");
+    rc = fwt_future_take_metrics(&m, s->opt);
+    if (rc != FWT_OK)
+        return failed(f, rc, "optim_step failed");
     fwt_metrics_free(m);
     *loss = loss_sum / (double)s->tokens;
-    return 0;
+    return FWT_OK;
 }
 
 /* 1 if the checkpointer saves once `step` steps are done (fwt_checkpointer_step_done's rule). */
@@ -340,14 +393,67 @@ static int saves_after(const args *a, int64_t step)
 }
 
 /*
+ * A failed op or save: if the trainer lost the session (it restarted), the
+ * checkpointer opens a new one, reloads the last confirmed state and says
+ * where to continue; the loop rewinds there and recomputes the steps after
+ * it. 1 when recovered, 0 when the failure stands.
+ */
+static int recovered(fwt_checkpointer *ck, int failure, fwt_training **t, int64_t *step, int64_t *data)
+{
+    if (fwt_checkpointer_recover(ck, failure) != FWT_OK)
+        return 0;
+    *t = fwt_checkpointer_training(ck);
+    *step = fwt_checkpointer_start_step(ck);
+    *data = fwt_checkpointer_start_data_consumed(ck);
+    const char *path = fwt_checkpointer_loaded_path(ck);
+    fprintf(stderr, "sft_resume: the trainer lost the session; recovered in-process (%s), continuing from step %" PRId64 "\n",
+            path ? path : "no checkpoint yet: a fresh model", *step);
+    return 1;
+}
+
+/* One step of the pipeline: top the window up, wait for the oldest step, record it with the checkpointer. */
+static int pipeline_step(const args *a, const dataset *d, fwt_checkpointer *ck, fwt_training *t, step_ops *ring,
+                         int64_t *step, int64_t *data, int64_t *submitted, const fwt_adam_params *adam, op_failure *f,
+                         int *bad_input)
+{
+    while (*submitted < a->steps && *submitted - *step < a->depth && (*submitted == *step || !saves_after(a, *submitted))) {
+        step_ops *s = &ring[*submitted % MAX_PIPELINE_DEPTH];
+        int rc = submit_step(s, a, d, t, *data + (*submitted - *step) * a->batch, adam, f, bad_input);
+        if (rc != FWT_OK)
+            return rc;
+        (*submitted)++;
+    }
+    double loss = 0;
+    step_ops *s = &ring[*step % MAX_PIPELINE_DEPTH];
+    int rc = finish_step(s, &loss, f);
+    step_ops_free(s);
+    if (rc != FWT_OK)
+        return rc;
+    (*step)++;
+    *data += a->batch;
+    printf("step=%" PRId64 " loss=%a\n", *step, loss);
+    fflush(stdout);
+    int saved = 0;
+    rc = fwt_checkpointer_step_done(ck, *step, *data, &saved);
+    if (rc != FWT_OK)
+        return failed(f, rc, "checkpoint save failed");
+    if (saved)
+        fprintf(stderr, "sft_resume: %s DCP checkpoint step-%" PRId64 " (STATE)\n", a->async_saves ? "sent" : "saved",
+                *step);
+    return FWT_OK;
+}
+
+/*
  * Steps are pipelined: up to --pipeline-depth steps have both their ops submitted before the oldest is
  * waited for, so the server always has the next op queued and the client waits once per step. The
  * server runs ops in seq_id order, so the results are those of the blocking loop bit for bit. The
  * window never reaches past a checkpoint: when step_done saves "step-N", no op of step N+1 may be
- * queued before that save, or the checkpoint would hold it.
+ * queued before that save, or the checkpoint would hold it. A lost session drops the window (its
+ * futures belong to the lost session) and rewinds to the last confirmed checkpoint.
  */
-static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpointer *ck)
+static int train(const args *a, const dataset *d, fwt_checkpointer *ck)
 {
+    fwt_training *t = fwt_checkpointer_training(ck);
     int64_t step = fwt_checkpointer_start_step(ck);
     int64_t data = fwt_checkpointer_start_data_consumed(ck);
     fwt_adam_params adam;
@@ -356,41 +462,31 @@ static int train(const args *a, const dataset *d, fwt_training *t, fwt_checkpoin
     step_ops ring[MAX_PIPELINE_DEPTH];
     memset(ring, 0, sizeof ring);
     int64_t submitted = step; /* steps submitted so far (completed + in flight) */
-    int rc = 0;
-    while (step < a->steps) {
-        while (submitted < a->steps && submitted - step < a->depth && (submitted == step || !saves_after(a, submitted))) {
-            step_ops *s = &ring[submitted % MAX_PIPELINE_DEPTH];
-            if ((rc = submit_step(s, a, d, t, data + (submitted - step) * a->batch, &adam)) != 0)
-                goto out;
-            submitted++;
+    for (;;) {
+        op_failure f = {FWT_OK, NULL};
+        int bad_input = 0;
+        int rc = FWT_OK;
+        while (rc == FWT_OK && step < a->steps)
+            rc = pipeline_step(a, d, ck, t, ring, &step, &data, &submitted, &adam, &f, &bad_input);
+        if (rc == FWT_OK) {
+            rc = fwt_checkpointer_finish(ck, step, data);
+            if (rc == FWT_OK)
+                break;
+            failed(&f, rc, "final checkpoint failed");
         }
-        double loss = 0;
-        step_ops *s = &ring[step % MAX_PIPELINE_DEPTH];
-        rc = finish_step(s, &loss);
-        step_ops_free(s);
-        if (rc)
-            goto out;
-        step++;
-        data += a->batch;
-        printf("step=%" PRId64 " loss=%a\n", step, loss);
-        fflush(stdout);
-        int saved = 0;
-        if (fwt_checkpointer_step_done(ck, step, data, &saved) != FWT_OK) {
-            rc = fail("checkpoint save failed");
-            goto out;
-        }
-        if (saved)
-            fprintf(stderr, "sft_resume: saved DCP checkpoint step-%" PRId64 " (STATE)\n", step);
+        ring_free(ring);
+        if (bad_input)
+            return 1;
+        if (!recovered(ck, f.rc, &t, &step, &data))
+            return fail(f.what);
+        submitted = step;
     }
-    if (fwt_checkpointer_finish(ck, step, data) != FWT_OK)
-        return fail("final checkpoint failed");
     fprintf(stderr, "sft_resume: done; final checkpoint step-%" PRId64 " (BOTH: resumable and promotable) is in %s/checkpoints.jsonl\n",
             step, a->log_path);
+    const fwt_model *m = fwt_checkpointer_promoted_model(ck);
+    if (m)
+        fprintf(stderr, "sft_resume: promoted to %s\n", fwt_model_name(m));
     return 0;
-out:
-    for (int i = 0; i < MAX_PIPELINE_DEPTH; i++)
-        step_ops_free(&ring[i]);
-    return rc;
 }
 
 int main(int argc, char **argv)
@@ -441,6 +537,12 @@ int main(int argc, char **argv)
     co.dcp_save_interval = a.interval;
     co.total_steps = a.steps;
     co.init_from_checkpoint = a.init_from;
+    if (a.resume_source && !strcmp(a.resume_source, "control-plane"))
+        co.resume_source = FWT_RESUME_SOURCE_CONTROL_PLANE;
+    co.async_saves = a.async_saves;
+    co.ttl_seconds = a.ttl_seconds;
+    co.save_interval_ms = (int64_t)a.save_every_s * 1000;
+    co.output_model_id = a.output_model_id;
     if (fwt_checkpointer_start(&ck, t, &co) != FWT_OK) {
         rc = fail("cannot start the run");
         goto out;
@@ -467,7 +569,7 @@ int main(int argc, char **argv)
     default:
         fprintf(stderr, "sft_resume: fresh run on job %s, %ld steps\n", job_id, a.steps);
     }
-    rc = train(&a, &d, t, ck);
+    rc = train(&a, &d, ck);
 out:
     fwt_checkpointer_free(ck);
     fwt_training_free(t);

@@ -88,6 +88,17 @@ FWT_API const char *fwt_training_base_model(const fwt_training *t);
  */
 FWT_API fwt_client *fwt_training_client(fwt_training *t);
 
+/**
+ * Fill `out` with the options `t` was opened with, so that fwt_training_new
+ * can open a replacement session on the same trainer (e.g. after the trainer
+ * restarted and forgot the session): trainer_url (the data-plane base in
+ * use; job_id NULL), base_model, lora_rank, op_timeout_ms,
+ * keep_model_on_free, unload_timeout_ms; session_suffix NULL (a new session
+ * draws its own). The strings are borrowed from `t`: valid until it is
+ * freed. FWT_EINVAL for NULL arguments. Thread-safe.
+ */
+FWT_API int fwt_training_copy_options(fwt_training_options *out, const fwt_training *t);
+
 /* ---- create_model (docs/protocol.md §4.1) ------------------------------------- */
 
 /**

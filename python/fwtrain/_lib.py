@@ -181,10 +181,22 @@ class RegistryEntryBuf(Structure):
     _fields_ = [("e", RegistryEntry), _SPARE]
 
 
+class PromoteOptionsEmbedded(Structure):
+    """fwt_promote_options as embedded in fwt_checkpointer_options: its spare area lives there."""
+    _fields_ = [f for f in PromoteOptions._fields_ if f[0] != "_spare"]
+
+
+CLOCK_MS_FN = CFUNCTYPE(c_int64, c_void_p)
+
+
 class CheckpointerOptions(Structure):
     _fields_ = [("version", c_uint), ("log_path", c_char_p), ("job_id", c_char_p), ("base_model", c_char_p),
                 ("dcp_save_interval", c_int64), ("total_steps", c_int64), ("init_from_checkpoint", c_char_p),
-                ("init_weights_only", c_int32), ("reserved0", c_int32), ("op_timeout_ms", c_int64), _SPARE]
+                ("init_weights_only", c_int32), ("reserved0", c_int32), ("op_timeout_ms", c_int64),
+                ("resume_source", c_int32), ("max_recoveries", c_int32), ("ttl_seconds", c_int64),
+                ("save_interval_ms", c_int64), ("clock_ms", CLOCK_MS_FN), ("clock_payload", c_void_p),
+                ("async_saves", c_int32), ("log_dir_policy", c_int32), ("output_model_id", c_char_p),
+                ("promote", PromoteOptionsEmbedded), _SPARE]
 
 
 class WeightSyncerOptions(Structure):
