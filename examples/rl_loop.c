@@ -1,7 +1,8 @@
 /*
  * rl_loop — on-policy reinforcement learning with nothing but the library:
  * sample from a deployment, score, train with an RL loss, push the new
- * weights into the deployment, check them, repeat. It survives being killed.
+ * weights into the deployment, check them, repeat. It survives being killed,
+ * and a trainer restart.
  *
  * Run it (against fwtrain-local or the Fireworks API):
  *   export FIREWORKS_BASE_URL=http://127.0.0.1:8080 FIREWORKS_API_KEY=local-dev-key
@@ -28,6 +29,15 @@
  * --crash-after-step K makes it SIGKILL itself after step K (how its test crashes it at a known point).
  * A DCP checkpoint is saved every --dcp-save-interval steps (fwt_checkpointer);
  * on resume the restored weights are pushed into the deployment first.
+ * If the trainer restarts mid-run (it loses the session or the model), the run
+ * recovers in the same process: the failed call goes to fwt_checkpointer_recover,
+ * which opens a new session and reloads the last confirmed checkpoint with its
+ * optimizer state; the loop continues from that step with a new weight syncer,
+ * whose first save is a base (the deployment may hold a later snapshot, which
+ * no delta of the reloaded weights applies to). The steps after the checkpoint
+ * are recomputed and printed again, with the same lines; stderr says
+ * "rl_loop: the trainer lost the session (...); recovered in-process ...".
+ * Sampling while the server is unreachable is retried by the client.
  * Output: one line per step,
  *   "step=<N> reward=<mean reward of the step> loss=<%a> snapshot=<name> check=ok".
  */
