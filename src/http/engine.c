@@ -509,6 +509,10 @@ static void *worker_main(void *arg)
         process_done(e);
         if (admit(e))
             continue; /* drive the new transfers at once */
+        if (e->self_posted) {
+            e->self_posted = 0;
+            continue; /* callbacks above posted to the inbox: take it before sleeping */
+        }
 
         fwt__op *top = fwt__heap_peek(e);
         uint64_t now = fwt__engine_now_ms(e);
@@ -629,6 +633,17 @@ void fwt__engine_free(fwt__engine *e)
     fwt__free_mem(e);
 }
 
+/* After an op went into the inbox. A post from the worker itself (a completion callback submitting the next
+ * request, a task re-posting) needs no wakeup: it only marks the inbox, and the worker drains it before it
+ * polls again. That saves a write to the wakeup pipe and an extra trip through curl_multi_poll per op. */
+static void wake_worker(fwt__engine *e)
+{
+    if (fwt__engine_on_worker(e))
+        e->self_posted = 1;
+    else
+        curl_multi_wakeup(e->multi);
+}
+
 int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id)
 {
     if (out_id)
@@ -666,7 +681,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake_worker(e);
     if (out_id)
         *out_id = id;
     return FWT_OK;
@@ -698,7 +713,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake_worker(e);
     if (out_id)
         *out_id = id;
     return FWT_OK;
