@@ -565,9 +565,12 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         e->redact_len = e->redact ? strlen(e->redact) : 0;
     }
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
-    e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
     e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
     e->max_transfers = cfg && cfg->max_transfers ? cfg->max_transfers : FWT__DEFAULT_MAX_TRANSFERS;
+    /* As many handles as can be busy at once: below that, every admission past the pool built a handle
+     * (all of its constant options) and every completion past it freed one. The pool only fills up to
+     * the concurrency the client actually reached. */
+    e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : e->max_transfers;
     e->max_per_host = cfg && cfg->max_per_host ? cfg->max_per_host : e->max_transfers - e->max_transfers / 4;
     if (e->max_per_host > e->max_transfers)
         e->max_per_host = e->max_transfers;
