@@ -349,10 +349,10 @@ static void log_collapsed(const char *fmt, ...)
 
 /*
  * The accept thread (event-driven mode). libmicrohttpd's own accept lets every pool thread take new connections
- * from the shared listening socket, whichever wakes first, up to ten at a time: 256 connections opened at once
- * ended up spread 2:1 between threads, and the connections of a crowded thread waited longer (the p99 at 256
- * connections). Here one thread accepts and MHD_add_connection hands each connection to the pool thread its
- * descriptor picks (descriptor modulo the pool size, next one with room), an even spread. The limits are
+ * from the shared listening socket, whichever wakes first, up to ten at a time: of 256 connections opened at
+ * once some threads took about twice as many as others, and the connections of a crowded thread waited longer
+ * (the p99 at 256 connections). Here one thread accepts and MHD_add_connection hands each connection to the pool
+ * thread its descriptor picks (descriptor modulo the pool size, next one with room), an even spread. The limits are
  * libmicrohttpd's as before: over --max-connections or --max-client-connections it closes the connection at once.
  */
 static void *accept_main(void *arg)
@@ -486,7 +486,6 @@ int fwl_http_start(fwl_server *s, fwl_router router)
         flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (v6)
         flags |= MHD_USE_IPv6;
-
     if (threads > 0 && fwl_park_start(s, park_resume) != 0) {
         fwl_log("cannot start the long-poll thread");
         close(fd);
@@ -496,10 +495,11 @@ int fwl_http_start(fwl_server *s, fwl_router router)
     struct MHD_OptionItem listen_opt[] = {{MHD_OPTION_LISTEN_SOCKET, fd, NULL}, {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
-        threads > 0 ? listen_opt + 1 : listen_opt, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL_BYTES, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-        MHD_OPTION_END);
+        threads > 0 ? listen_opt + 1 : listen_opt, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_POOL_BYTES, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_END);
     if (!d) {
         fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
         fwl_park_stop(s);
