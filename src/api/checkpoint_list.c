@@ -21,12 +21,10 @@ int fwt_checkpoint_list_options_init(fwt_checkpoint_list_options *o, unsigned in
     return FWT_OK;
 }
 
-/* Parse one page; *next receives a copy of the next token or NULL. */
-static int parse_page(fwt_checkpoint_list *l, const cJSON *json, char **next)
+/* One page's rows into the list (fwt__pager.on_page). */
+static int parse_page(void *ctx, const cJSON *json)
 {
-    *next = NULL;
-    if (!cJSON_IsObject(json))
-        return fwt__last_set(FWT_EPROTO, "checkpoint listing is not a JSON object");
+    fwt_checkpoint_list *l = ctx;
     const cJSON *rows = NULL;
     int rc = fwt__json_get_array(json, "checkpoints", &rows);
     if (rc == FWT_ENOTFOUND)
@@ -58,13 +56,6 @@ static int parse_page(fwt_checkpoint_list *l, const cJSON *json, char **next)
             if (prc != FWT_OK)
                 return fwt__last_set(FWT_ENOMEM, "out of memory");
         }
-    }
-    const char *tok = NULL;
-    (void)fwt__json_get_string2(json, "nextPageToken", "next_page_token", &tok);
-    if (tok && *tok) {
-        *next = fwt__strdup(tok);
-        if (!*next)
-            return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
     return FWT_OK;
 }
@@ -100,44 +91,10 @@ int fwt_job_list_checkpoints(fwt_checkpoint_list **out, fwt_client *c, const cha
         fwt__free_mem(l);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    char *token = NULL;
-    rc = FWT_OK;
-    for (;;) {
-        char *tok_esc = token ? fwt__url_escape(token) : NULL;
-        char *url = token ? (tok_esc ? fwt__asprintf("%s&pageToken=%s", prefix, tok_esc) : NULL) : fwt__strdup(prefix);
-        fwt__free_mem(tok_esc);
-        if (!url) {
-            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
-            break;
-        }
-        fwt__reply r;
-        rc = fwt__cp_call(c, "GET", url, NULL, FWT__CP_GET_TIMEOUT_MS, &r);
-        fwt__free_mem(url);
-        if (rc == FWT_ENOTFOUND)
-            rc = fwt__last_set_replyf(&r, "trainer job \"%s\" not found (or past retention) while listing checkpoints",
-                                      job_id);
-        char *next = NULL;
-        if (rc == FWT_OK)
-            rc = parse_page(l, r.json, &next);
-        fwt__reply_clear(&r);
-        if (rc != FWT_OK)
-            break;
-        l->pages++;
-        if (next && token && strcmp(next, token) == 0) {
-            fwt__free_mem(next);
-            rc = fwt__last_set(FWT_EPROTO, "checkpoint listing repeats the same page token");
-            break;
-        }
-        fwt__free_mem(token);
-        token = next;
-        if (!token || (o.max_pages > 0 && l->pages >= (size_t)o.max_pages))
-            break;
-        if (l->pages >= 100000) {
-            rc = fwt__last_set(FWT_EPROTO, "checkpoint listing does not end");
-            break;
-        }
-    }
-    fwt__free_mem(token);
+    char *not_found = fwt__asprintf("trainer job \"%s\" not found (or past retention) while listing checkpoints", job_id);
+    fwt__pager pager = {"checkpoint listing", not_found, o.max_pages, parse_page, l};
+    rc = not_found ? fwt__list_pages(c, prefix, &pager, &l->pages) : fwt__last_set(FWT_ENOMEM, "out of memory");
+    fwt__free_mem(not_found);
     fwt__free_mem(prefix);
     if (rc != FWT_OK) {
         fwt_checkpoint_list_free(l);

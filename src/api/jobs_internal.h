@@ -45,6 +45,18 @@ int fwt__poll_transient(const fwt__reply *r);
  * clears it. Returns fwt__call_sync's result. */
 int fwt__cp_call(fwt_client *c, const char *method, const char *url, const cJSON *body, int64_t timeout_ms,
                  fwt__reply *r);
+/* A paged listing (pager.c). on_page reads the rows of one page (a JSON object) into ctx and returns FWT_OK, or
+ * an error code with the last error set; the pager reads the next-page token itself. */
+typedef struct fwt__pager {
+    const char *what;      /* "job listing", "checkpoint listing": the subject of the pager's messages */
+    const char *not_found; /* the message of a 404, or NULL for the reply's own */
+    int64_t max_pages;     /* stop after this many pages; 0 = until the last */
+    int (*on_page)(void *ctx, const cJSON *json);
+    void *ctx;
+} fwt__pager;
+/* GET prefix (which already carries "?pageSize=N") and every next page; *pages counts the pages read.
+ * FWT_EPROTO when a page is not an object, a token repeats, or the listing passes 100,000 pages. */
+int fwt__list_pages(fwt_client *c, const char *prefix, const fwt__pager *p, size_t *pages);
 /* Fill e (initialised by the caller) with r's mapped error, "<context>: " before its message. */
 void fwt__err_from_reply(fwt__err *e, const fwt__reply *r, const char *context);
 /* Record r's mapped error (HTTP status, request id kept) as the last error with

@@ -39,36 +39,33 @@ static int push(fwt_job_list *l, fwt_job *j)
     return FWT_OK;
 }
 
-/* One page into l; *next receives a copy of the next token or NULL. */
-static int parse_page(fwt_job_list *l, const cJSON *json, const char *base, const char *account, char **next)
+/* What a page of the job listing is read into. */
+typedef struct job_page_ctx {
+    fwt_job_list *list;
+    const char *base, *account;
+} job_page_ctx;
+
+/* One page's rows into the list (fwt__pager.on_page). */
+static int parse_page(void *ctx, const cJSON *json)
 {
-    *next = NULL;
-    if (!cJSON_IsObject(json))
-        return fwt__last_set(FWT_EPROTO, "job listing is not a JSON object");
+    job_page_ctx *pc = ctx;
     const cJSON *rows = NULL;
     int rc = fwt__json_get_array(json, "rlorTrainerJobs", &rows);
     if (rc == FWT_EPROTO)
         return fwt__last_set(FWT_EPROTO, "job listing: rlorTrainerJobs is not a list");
     const cJSON *row = NULL;
-    if (rows) {
-        cJSON_ArrayForEach(row, rows)
-        {
-            fwt_job *j = NULL;
-            rc = fwt__job_from_json(&j, row, base, account, NULL); /* a listed job names itself */
-            if (rc != FWT_OK)
-                return rc;
-            if (push(l, j) != FWT_OK) {
-                fwt_job_free(j);
-                return fwt__last_set(FWT_ENOMEM, "out of memory");
-            }
-        }
-    }
-    const char *tok = NULL;
-    (void)fwt__json_get_string2(json, "nextPageToken", "next_page_token", &tok);
-    if (tok && *tok) {
-        *next = fwt__strdup(tok);
-        if (!*next)
+    if (!rows)
+        return FWT_OK;
+    cJSON_ArrayForEach(row, rows)
+    {
+        fwt_job *j = NULL;
+        rc = fwt__job_from_json(&j, row, pc->base, pc->account, NULL); /* a listed job names itself */
+        if (rc != FWT_OK)
+            return rc;
+        if (push(pc->list, j) != FWT_OK) {
+            fwt_job_free(j);
             return fwt__last_set(FWT_ENOMEM, "out of memory");
+        }
     }
     return FWT_OK;
 }
@@ -105,41 +102,9 @@ int fwt_job_list_all(fwt_job_list **out, fwt_client *c, const fwt_job_list_optio
         fwt__free_mem(l);
         return fwt__last_set(FWT_ENOMEM, "out of memory");
     }
-    char *token = NULL;
-    for (;;) {
-        char *tok_esc = token ? fwt__url_escape(token) : NULL;
-        char *url = token ? (tok_esc ? fwt__asprintf("%s&pageToken=%s", prefix, tok_esc) : NULL) : fwt__strdup(prefix);
-        fwt__free_mem(tok_esc);
-        if (!url) {
-            rc = fwt__last_set(FWT_ENOMEM, "out of memory");
-            break;
-        }
-        fwt__reply r;
-        rc = fwt__cp_call(c, "GET", url, NULL, FWT__CP_GET_TIMEOUT_MS, &r);
-        fwt__free_mem(url);
-        char *next = NULL;
-        if (rc == FWT_OK)
-            rc = parse_page(l, r.json, base, account, &next);
-        fwt__reply_clear(&r);
-        if (rc != FWT_OK)
-            break;
-        l->pages++;
-        /* A server repeating its token would make this loop forever. */
-        if (next && token && strcmp(next, token) == 0) {
-            fwt__free_mem(next);
-            rc = fwt__last_set(FWT_EPROTO, "job listing repeats the same page token");
-            break;
-        }
-        fwt__free_mem(token);
-        token = next;
-        if (!token || (o.max_pages > 0 && l->pages >= (size_t)o.max_pages))
-            break;
-        if (l->pages >= 100000) {
-            rc = fwt__last_set(FWT_EPROTO, "job listing does not end");
-            break;
-        }
-    }
-    fwt__free_mem(token);
+    job_page_ctx pc = {l, base, account};
+    fwt__pager pager = {"job listing", NULL, o.max_pages, parse_page, &pc};
+    rc = fwt__list_pages(c, prefix, &pager, &l->pages);
     fwt__free_mem(prefix);
     fwt__free_mem(base);
     if (rc != FWT_OK) {

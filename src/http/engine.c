@@ -509,6 +509,10 @@ static void *worker_main(void *arg)
         process_done(e);
         if (admit(e))
             continue; /* drive the new transfers at once */
+        if (e->self_posted) {
+            e->self_posted = 0;
+            continue; /* callbacks above posted to the inbox: take it before sleeping */
+        }
 
         fwt__op *top = fwt__heap_peek(e);
         uint64_t now = fwt__engine_now_ms(e);
@@ -561,9 +565,12 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
         e->redact_len = e->redact ? strlen(e->redact) : 0;
     }
     e->max_response_bytes = cfg && cfg->max_response_bytes ? cfg->max_response_bytes : FWT__DEFAULT_MAX_BYTES;
-    e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : 16;
     e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
     e->max_transfers = cfg && cfg->max_transfers ? cfg->max_transfers : FWT__DEFAULT_MAX_TRANSFERS;
+    /* As many handles as can be busy at once: below that, every admission past the pool built a handle
+     * (all of its constant options) and every completion past it freed one. The pool only fills up to
+     * the concurrency the client actually reached. */
+    e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : e->max_transfers;
     e->max_per_host = cfg && cfg->max_per_host ? cfg->max_per_host : e->max_transfers - e->max_transfers / 4;
     if (e->max_per_host > e->max_transfers)
         e->max_per_host = e->max_transfers;
@@ -629,6 +636,17 @@ void fwt__engine_free(fwt__engine *e)
     fwt__free_mem(e);
 }
 
+/* After an op went into the inbox. A post from the worker itself (a completion callback submitting the next
+ * request, a task re-posting) needs no wakeup: it only marks the inbox, and the worker drains it before it
+ * polls again. That saves a write to the wakeup pipe and an extra trip through curl_multi_poll per op. */
+static void wake_worker(fwt__engine *e)
+{
+    if (fwt__engine_on_worker(e))
+        e->self_posted = 1;
+    else
+        curl_multi_wakeup(e->multi);
+}
+
 int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_done_fn cb, void *ud, uint64_t *out_id)
 {
     if (out_id)
@@ -666,7 +684,7 @@ int fwt__engine_submit(fwt__engine *e, const fwt__http_spec *spec, fwt__http_don
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake_worker(e);
     if (out_id)
         *out_id = id;
     return FWT_OK;
@@ -698,7 +716,7 @@ int fwt__engine_post(fwt__engine *e, uint64_t delay_ms, fwt__task_fn fn, void *u
     inbox_push(e, op);
     uint64_t id = op->id;
     pthread_mutex_unlock(&e->mu);
-    curl_multi_wakeup(e->multi);
+    wake_worker(e);
     if (out_id)
         *out_id = id;
     return FWT_OK;

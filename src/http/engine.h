@@ -42,7 +42,7 @@ typedef struct fwt__engine_config {
     fwt__log_sink log;             /* may be NULL; must never be given secrets */
     void *log_ctx;
     int skip_debug_log;            /* nonzero: the sink drops FWT_LOG_DEBUG, so never build those lines */
-    int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = 16 */
+    int max_pooled_handles;        /* worker easy handles kept for reuse; 0 = max_transfers */
     int max_idle_lanes;            /* caller-thread lanes kept for reuse (fwt__engine_run); 0 = 16 */
     /* Admission control of worker requests: at most max_transfers attempts live in the multi
      * handle (0 = 64), at most max_per_host of them to one origin, scheme://authority (0 = three

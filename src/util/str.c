@@ -1,9 +1,51 @@
 /* Random identifiers and small string helpers. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/rand.h>
 
 #include "fwt_util.h"
+
+/* Every request that may be retried gets an idempotency key, and one RAND_bytes call costs about as much for
+ * 16 bytes as for 1 KiB (several microseconds: more than building the rest of a small request). So each thread
+ * draws 1 KiB at a time and hands it out 16 bytes per key. A forked child must never hand out the unspent bytes
+ * its parent will also use (the same key from two processes), so a fork empties every pool through a
+ * generation counter bumped in the child. */
+#define FWT__KEY_POOL 1024
+
+static atomic_uint g_fork_gen;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static _Thread_local struct {
+    unsigned char bytes[FWT__KEY_POOL];
+    size_t left;
+    unsigned gen;
+} t_pool;
+
+static void pool_on_fork_child(void) { atomic_fetch_add(&g_fork_gen, 1); }
+
+static void pool_register_atfork(void) { pthread_atfork(NULL, NULL, pool_on_fork_child); }
+
+/* n (<= FWT__KEY_POOL) random bytes from this thread's pool. 0, or -1 when the generator fails. */
+static int pool_take(unsigned char *out, size_t n)
+{
+    pthread_once(&g_atfork_once, pool_register_atfork);
+    unsigned gen = atomic_load(&g_fork_gen);
+    if (t_pool.gen != gen) {
+        t_pool.left = 0;
+        t_pool.gen = gen;
+    }
+    if (t_pool.left < n) {
+        if (RAND_bytes(t_pool.bytes, FWT__KEY_POOL) != 1)
+            return -1;
+        t_pool.left = FWT__KEY_POOL;
+    }
+    unsigned char *src = t_pool.bytes + FWT__KEY_POOL - t_pool.left;
+    memcpy(out, src, n);
+    memset(src, 0, n); /* a handed-out key is not kept twice */
+    t_pool.left -= n;
+    return 0;
+}
 
 int fwt__random_hex(char *out, size_t nbytes)
 {
@@ -25,7 +67,7 @@ int fwt__uuid4(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
+    if (pool_take(b, sizeof b) != 0)
         return FWT_EIO;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "backoff.h"
 #include "fwt_util.h"
@@ -469,6 +471,54 @@ static void test_misc(void **state)
     fwt_free(NULL);
 }
 
+static int cmp_key(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Idempotency keys come from a per-thread pool of random bytes (util/str.c): every key is a well-formed v4
+ * UUID, keys stay distinct across several refills of the pool, and a forked child never hands out a key its
+ * parent also hands out from the same unspent pool. */
+static void test_uuid4_pool(void **state)
+{
+    (void)state;
+    enum { N = 300 }; /* 300 x 16 bytes: more than four 1 KiB pools */
+    static char keys[2 * N][37];
+    char first[37];
+    assert_int_equal(fwt__uuid4(first), FWT_OK); /* the pool now holds unspent bytes */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        int ok = 1;
+        for (int i = 0; i < N && ok; i++) {
+            char k[37];
+            ok = fwt__uuid4(k) == FWT_OK && write(fds[1], k, 37) == 37;
+        }
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(fwt__uuid4(keys[i]), FWT_OK);
+    size_t got = 0;
+    while (got < (size_t)N * 37) {
+        ssize_t n = read(fds[0], (char *)keys[N] + got, (size_t)N * 37 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 2 * N; i++) {
+        assert_int_equal(strlen(keys[i]), 36);
+        assert_int_equal(keys[i][14], '4');
+        assert_true(strchr("89ab", keys[i][19]) != NULL);
+    }
+    qsort(keys, 2 * N, sizeof keys[0], cmp_key);
+    for (int i = 1; i < 2 * N; i++)
+        assert_string_not_equal(keys[i - 1], keys[i]);
+}
+
 /* Deterministic mutation fuzz: result parsers and the error-text rules never crash or leak on any input. */
 static void test_parsers_survive_mutations(void **state)
 {
@@ -537,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_batch_validation),
         cmocka_unit_test(test_client_options),
         cmocka_unit_test(test_misc),
+        cmocka_unit_test(test_uuid4_pool),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_scrub_weird_keys),
         cmocka_unit_test(test_parsers_survive_mutations),
