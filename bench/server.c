@@ -10,7 +10,12 @@
  * "ckpt" (server_io.c): save / hotload per dim 64..512 against a memcpy of the same weights.
  *   FWL_BENCH_CKPT_DIMS="256" limits it to the dims named.
  * "rps" (server_rps.c, built when tests/support/local_server.h exists): retrieve_future at 1 / 16 / 256
- * connections, fwtrain-local vs a minimal epoll responder built in the bench, A/B interleaved.
+ * connections, fwtrain-local vs a minimal epoll responder built in the bench, A/B interleaved; with each
+ * server's CPU time per request (fwtrain-local's whole process, the responder's thread), steadier than
+ * requests/s on a loaded machine.
+ *   FWL_BENCH_RPS_ROUNDS=N    slices per server and point (default 3)
+ *   FWL_BENCH_RPS_CONNS=C     that connection count only
+ *   FWL_BENCH_HTTP_THREADS=N  fwtrain-local's --http-threads (default: its own default)
  *
  * Deltas: snapshots (safetensors) after warmup (S0) and after 90, 99, 100
  * further Adam steps (lr 1e-4, 8 x 128-byte sequences a step);

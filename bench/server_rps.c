@@ -353,6 +353,33 @@ out:
     return rc;
 }
 
+/* CPU seconds (user + system, all threads) the process pid has used so far; -1 when unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* (the command name may hold spaces) */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds the thread has used so far; -1 when unknown. */
+static double thread_cpu_s(pthread_t t)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (pthread_getcpuclockid(t, &id) != 0 || clock_gettime(id, &ts) != 0)
+        return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -366,7 +393,12 @@ int bench_rps(FILE *out)
     fwt_local_server_opts o;
     fwt_local_server_opts_init(&o);
     /* no per-client cap: 256 bench connections plus the setup's from one address */
-    const char *args[] = {"--long-poll-ms", "2000", "--max-client-connections", "0", NULL};
+    const char *args[] = {"--long-poll-ms", "2000", "--max-client-connections", "0", NULL, NULL, NULL};
+    const char *threads = getenv("FWL_BENCH_HTTP_THREADS"); /* (default: the server's own --http-threads) */
+    if (threads && *threads) {
+        args[4] = "--http-threads";
+        args[5] = threads;
+    }
     o.extra_args = args;
     client c;
     memset(&c, 0, sizeof c);
@@ -418,23 +450,41 @@ int bench_rps(FILE *out)
              "POST " API "/retrieve_future HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nContent-Type: application/json\r\n"
              "Content-Length: %d\r\n\r\n%s",
              key, bl, body);
-    fprintf(out, ",\"rps\":{\"slices\":%d,\"slice_s\":%.1f,\"points\":[", ROUNDS, SLICE_S);
+    /* FWL_BENCH_RPS_ROUNDS=N: more slices per point (steadier on a loaded machine); FWL_BENCH_RPS_CONNS=C:
+     * that connection count only (profiling one point) */
+    int rounds = getenv("FWL_BENCH_RPS_ROUNDS") ? atoi(getenv("FWL_BENCH_RPS_ROUNDS")) : ROUNDS;
+    int only = getenv("FWL_BENCH_RPS_CONNS") ? atoi(getenv("FWL_BENCH_RPS_CONNS")) : 0;
+    if (rounds < 1)
+        rounds = ROUNDS;
+    fprintf(out, ",\"rps\":{\"slices\":%d,\"slice_s\":%.1f,\"points\":[", rounds, SLICE_S);
+    bool first = true;
     for (size_t k = 0; k < sizeof conns / sizeof conns[0]; k++) {
+        if (only > 0 && conns[k] != only)
+            continue;
         load a = {.lat = fl.lat}, b = {.lat = el.lat};
-        for (int round = 0; round < ROUNDS; round++) {
-            if (run_load(fwt_local_server_port(srv), conns[k], SLICE_S, req, &a) != 0 ||
-                run_load(r.port, conns[k], SLICE_S, req, &b) != 0)
+        double fcpu = 0, ecpu = 0; /* CPU seconds each server used during its slices */
+        for (int round = 0; round < rounds; round++) {
+            double c0 = proc_cpu_s(fwt_local_server_pid(srv));
+            if (run_load(fwt_local_server_port(srv), conns[k], SLICE_S, req, &a) != 0)
                 goto out;
+            double c1 = proc_cpu_s(fwt_local_server_pid(srv)), c2 = thread_cpu_s(r.thr);
+            if (run_load(r.port, conns[k], SLICE_S, req, &b) != 0)
+                goto out;
+            fcpu += c1 - c0;
+            ecpu += thread_cpu_s(r.thr) - c2;
         }
         qsort(a.lat, a.nlat, sizeof(double), cmp_d);
         qsort(b.lat, b.nlat, sizeof(double), cmp_d);
-        double fr = (double)a.ok / (ROUNDS * SLICE_S), er = (double)b.ok / (ROUNDS * SLICE_S);
+        double fr = (double)a.ok / (rounds * SLICE_S), er = (double)b.ok / (rounds * SLICE_S);
         fprintf(out,
                 "%s{\"connections\":%d,\"fwtrain_local_rps\":%.0f,\"epoll_rps\":%.0f,\"ratio\":%.2f,"
-                "\"fwtrain_local_p50_ms\":%.2f,\"fwtrain_local_p99_ms\":%.2f,\"epoll_p99_ms\":%.2f,\"errors\":%ld}",
-                k ? "," : "", conns[k], fr, er, fr / er, a.nlat ? 1e3 * a.lat[a.nlat / 2] : -1.0,
+                "\"fwtrain_local_p50_ms\":%.2f,\"fwtrain_local_p99_ms\":%.2f,\"epoll_p99_ms\":%.2f,"
+                "\"fwtrain_local_cpu_us_per_req\":%.1f,\"epoll_cpu_us_per_req\":%.1f,\"errors\":%ld}",
+                first ? "" : ",", conns[k], fr, er, fr / er, a.nlat ? 1e3 * a.lat[a.nlat / 2] : -1.0,
                 a.nlat ? 1e3 * a.lat[(size_t)(0.99 * (double)(a.nlat - 1))] : -1.0,
-                b.nlat ? 1e3 * b.lat[(size_t)(0.99 * (double)(b.nlat - 1))] : -1.0, a.bad + b.bad);
+                b.nlat ? 1e3 * b.lat[(size_t)(0.99 * (double)(b.nlat - 1))] : -1.0,
+                a.ok ? 1e6 * fcpu / (double)a.ok : -1.0, b.ok ? 1e6 * ecpu / (double)b.ok : -1.0, a.bad + b.bad);
+        first = false;
     }
     fprintf(out, "]}");
     rc = 0;

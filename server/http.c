@@ -11,15 +11,24 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "faults.h"
 #include "futures.h"
 #include "util.h"
+
+/* libmicrohttpd's memory per connection (request line, headers, the read buffer a body streams through, the
+ * response headers). It zeroes the whole pool before every request on a keep-alive connection: at its default
+ * (32 KiB) that memset was 6 % of a retrieve_future's CPU. 16 KiB takes request headers up to about 15 KiB (more
+ * is answered 431); a body of any size streams through it. */
+#define CONN_POOL_BYTES (16 * 1024)
 
 typedef struct conn_ctx {
     char *body;
@@ -105,6 +114,7 @@ static void stall_free(void *cls)
     free(st);
 }
 
+/* Queues r's answer; r->body is handed over (NULL afterwards) unless MHD could not take it. */
 static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stall_ms, int drip_ms, fwl_server *s)
 {
     const char *body = r->body ? r->body : "";
@@ -121,8 +131,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stal
         st->drip_ms = drip_ms;
         r->body = NULL;
         resp = MHD_create_response_from_callback(len, 1024, stall_reader, st, stall_free);
+    } else if (r->body) {
+        /* the body goes to MHD as it is (freed with the response): no copy per answer */
+        resp = MHD_create_response_from_buffer(len, r->body, MHD_RESPMEM_MUST_FREE);
+        if (resp)
+            r->body = NULL;
     } else {
-        resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     }
     if (!resp)
         return MHD_NO; /* (the callback response's free hook already ran or never took st) */
@@ -323,6 +338,71 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         fwl_log("httpd: %s", msg);
 }
 
+/* A message through the same collapsing as libmicrohttpd's own (a flood repeats it). */
+static void log_collapsed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_collapsed(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mhd_log(NULL, fmt, ap);
+    va_end(ap);
+}
+
+/*
+ * The accept thread (event-driven mode). libmicrohttpd's own accept lets every pool thread take new connections
+ * from the shared listening socket, whichever wakes first, up to ten at a time: of 256 connections opened at
+ * once some threads took about twice as many as others, and the connections of a crowded thread waited longer
+ * (the p99 at 256 connections). Here one thread accepts and MHD_add_connection hands each connection to the pool
+ * thread its descriptor picks (descriptor modulo the pool size, next one with room), an even spread. The limits are
+ * libmicrohttpd's as before: over --max-connections or --max-client-connections it closes the connection at once.
+ */
+static void *accept_main(void *arg)
+{
+    fwl_server *s = arg;
+    struct pollfd pf[2] = {{.fd = s->listen_fd, .events = POLLIN}, {.fd = s->accept_wake_fd, .events = POLLIN}};
+    for (;;) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_collapsed("accept thread: poll: %s", strerror(errno));
+            fwl_sleep_ms(10);
+            continue;
+        }
+        if (pf[1].revents)
+            break; /* fwl_http_stop */
+        for (int n = 0; n < 64; n++) { /* (then look at the stop signal again) */
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof ss;
+            int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+                    /* out of descriptors or memory: the connection waits in the backlog; do not spin on it */
+                    log_collapsed("cannot accept a connection: %s", strerror(errno));
+                    fwl_sleep_ms(10);
+                }
+                break;
+            }
+            /* refused (a limit) or failed: libmicrohttpd has closed it and logged why */
+            (void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&ss, sl);
+        }
+    }
+    return NULL;
+}
+
+static void accept_stop(fwl_server *s)
+{
+    if (s->accept_started) {
+        uint64_t one = 1;
+        if (write(s->accept_wake_fd, &one, sizeof one) != (ssize_t)sizeof one)
+            fwl_log("cannot wake the accept thread: %s", strerror(errno));
+        pthread_join(s->accept_thread, NULL);
+        s->accept_started = false;
+    }
+    if (s->accept_wake_fd >= 0)
+        close(s->accept_wake_fd);
+    s->accept_wake_fd = -1;
+}
+
 /* The listening socket, bound by us so a refusal names its reason. SO_REUSEADDR only (a restart may bind
  * while old connections sit in TIME_WAIT); never SO_REUSEPORT, so a port held by another process is an
  * error here instead of a silently shared port. -1 with the reason logged. */
@@ -400,8 +480,9 @@ int fwl_http_start(fwl_server *s, fwl_router router)
     if (fc->enabled && (fc->pstall > 0 || fc->pdrip > 0 || fc->pdelay > 0))
         threads = 0; /* those faults sleep inside the response: only a thread of its own may do that */
     unsigned flags = MHD_USE_ERROR_LOG;
-    if (threads > 0)
-        flags |= MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME;
+    s->listen_fd = s->accept_wake_fd = -1;
+    if (threads > 0) /* accepted by our accept thread (accept_main), handed over with MHD_add_connection */
+        flags |= MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
     else /* accepted by a poll() thread (no FD_SETSIZE cap) */
         flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (v6)
@@ -411,12 +492,15 @@ int fwl_http_start(fwl_server *s, fwl_router router)
         close(fd);
         return -1;
     }
+    /* the daemon listens itself only with a thread per connection */
+    struct MHD_OptionItem listen_opt[] = {{MHD_OPTION_LISTEN_SOCKET, fd, NULL}, {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-        MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
+        threads > 0 ? listen_opt + 1 : listen_opt, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONN_POOL_BYTES, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_END);
     if (!d) {
         fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
         fwl_park_stop(s);
@@ -424,14 +508,28 @@ int fwl_http_start(fwl_server *s, fwl_router router)
         return -1;
     }
     s->mhd = d;
+    if (threads > 0) {
+        s->listen_fd = fd;
+        s->accept_wake_fd = eventfd(0, EFD_CLOEXEC);
+        if (s->accept_wake_fd < 0 || pthread_create(&s->accept_thread, NULL, accept_main, s) != 0) {
+            fwl_log("cannot start the accept thread: %s", strerror(errno));
+            fwl_http_stop(s);
+            return -1;
+        }
+        s->accept_started = true;
+    }
     return 0;
 }
 
 void fwl_http_stop(fwl_server *s)
 {
     if (s->mhd) {
+        accept_stop(s); /* no connection is added while the daemon stops */
         fwl_park_stop(s); /* every parked long-poll answers (try_again) first: MHD may not stop with one suspended */
         MHD_stop_daemon(s->mhd);
+        if (s->listen_fd >= 0) /* (ours in the event-driven mode; the daemon closes it otherwise) */
+            close(s->listen_fd);
+        s->listen_fd = -1;
         s->park_started = false; /* no HTTP thread is left to read it */
         s->mhd = NULL;
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <time.h>
 
 #include "store.h"
 #include "util.h"
@@ -33,15 +34,28 @@ static void touch(cJSON *job)
  * The job cache: every job record read once stays in memory, so a data-plane request (retrieve_future above
  * all) checks its job's state without reading and parsing job.json (that was a third of the server's CPU).
  * The file stays the durable copy: every write of a job record goes through this file, which writes the file
- * first (under rec_lock) and then the cache, so the cache never holds what the disk does not; and each use
- * stats the file (one syscall instead of a read and a parse), so a file replaced behind the server's back
- * (tests do that to set a state) is read again. A miss reads the
- * file under rec_lock, so it cannot race a writer. job_mu guards the list only and is taken after rec_lock.
+ * first (under rec_lock) and then the cache, so the cache never holds what the disk does not. A file replaced
+ * behind the server's back (tests do that to set a state) is read again: the control plane (fwl_job_load,
+ * state changes) stats the file on every use; the data plane's per-request check (fwl_job_state) stats it at
+ * most every JOB_RECHECK_US per job (a stat with its path walk was a tenth of the CPU of a retrieve_future), so
+ * it sees an outside edit within that time, and the server's own writes at once. A miss reads the file under
+ * rec_lock, so it cannot race a writer. job_mu guards the list only and is taken after rec_lock.
  */
+#define JOB_RECHECK_US 100000
+
+/* Monotonic µs: the recheck interval must not stretch when the wall clock is set back. */
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 struct fwl_jobcache {
     char job[FWL_ID_MAX];
     cJSON *rec;
     struct stat key; /* the file as it was when cached: a file changed behind the server's back is re-read */
+    int64_t checked_us; /* mono_us() when the file was last seen to be `key` (a stat or our own write) */
     char state[40];
     int64_t ready_us; /* CREATING: when it turns RUNNING (0 = no promotion pending) */
     struct fwl_jobcache *next;
@@ -80,8 +94,10 @@ static void cache_put(fwl_server *s, const char *job, const cJSON *rec)
         cJSON_Delete(c->rec);
         c->rec = copy; /* NULL (out of memory or dropped): the next read goes to the file */
         copy = NULL;
-        if (c->rec)
+        if (c->rec) {
             c->key = fst;
+            c->checked_us = mono_us();
+        }
         const char *st = c->rec ? fwl_json_str(c->rec, "state") : NULL;
         snprintf(c->state, sizeof c->state, "%s", st ? st : "");
         const cJSON *ready = c->rec ? cJSON_GetObjectItemCaseSensitive(c->rec, "_readyUs") : NULL;
@@ -120,7 +136,11 @@ static cJSON *job_get_locked(fwl_server *s, const char *job)
     bool exists = stat(p, &fst) == 0;
     pthread_mutex_lock(&s->job_mu);
     struct fwl_jobcache *c = cache_find_locked(s, job);
-    cJSON *j = exists && c && c->rec && same_file(&c->key, &fst) ? cJSON_Duplicate(c->rec, 1) : NULL;
+    cJSON *j = NULL;
+    if (exists && c && c->rec && same_file(&c->key, &fst)) {
+        j = cJSON_Duplicate(c->rec, 1);
+        c->checked_us = mono_us();
+    }
     pthread_mutex_unlock(&s->job_mu);
     if (!j && (j = fwl_read_json(p)) != NULL)
         cache_put(s, job, j);
@@ -152,16 +172,28 @@ bool fwl_job_state(fwl_server *s, const char *job, char *state, size_t len)
 {
     if (!fwl_valid_id(job))
         return false;
-    /* fast path: a cached record of the file as it is (one stat, no read or parse), no promotion due */
+    /* fastest path: a cached record checked against the file less than JOB_RECHECK_US ago, no promotion due */
+    int64_t mono = mono_us();
+    pthread_mutex_lock(&s->job_mu);
+    struct fwl_jobcache *c = cache_find_locked(s, job);
+    bool hit = c && c->rec && mono - c->checked_us < JOB_RECHECK_US && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
+    if (hit)
+        snprintf(state, len, "%s", c->state);
+    pthread_mutex_unlock(&s->job_mu);
+    if (hit)
+        return true;
+    /* fast path: a cached record of the file as it is (one stat, no read or parse) */
     char p[4200];
     struct stat fst;
     fwl_job_path(s, job, p, sizeof p);
     bool exists = stat(p, &fst) == 0;
     pthread_mutex_lock(&s->job_mu);
-    struct fwl_jobcache *c = cache_find_locked(s, job);
-    bool hit = exists && c && c->rec && same_file(&c->key, &fst) && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
-    if (hit)
+    c = cache_find_locked(s, job);
+    hit = exists && c && c->rec && same_file(&c->key, &fst) && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
+    if (hit) {
         snprintf(state, len, "%s", c->state);
+        c->checked_us = mono_us();
+    }
     pthread_mutex_unlock(&s->job_mu);
     if (hit)
         return true;

@@ -16,11 +16,11 @@ int fwl_req_init(fwl_req *r, const char *method, const char *path, const char *b
     r->body_len = body_len;
     r->lookup = lookup;
     r->lookup_ctx = lookup_ctx;
-    size_t n = 1;
-    for (const char *p = path; *p; p++)
+    size_t n = 1, len = 0;
+    for (const char *p = path; *p; p++, len++)
         n += *p == '/';
-    r->path_copy = strdup(path);
-    r->seg = calloc(n, sizeof *r->seg);
+    r->path_copy = len < sizeof r->path_buf ? memcpy(r->path_buf, path, len + 1) : strdup(path);
+    r->seg = n <= sizeof r->seg_buf / sizeof r->seg_buf[0] ? r->seg_buf : calloc(n, sizeof *r->seg);
     if (!r->path_copy || !r->seg) {
         fwl_req_free(r);
         return -1;
@@ -33,8 +33,10 @@ int fwl_req_init(fwl_req *r, const char *method, const char *path, const char *b
 
 void fwl_req_free(fwl_req *r)
 {
-    free(r->seg);
-    free(r->path_copy);
+    if (r->seg != r->seg_buf)
+        free(r->seg);
+    if (r->path_copy != r->path_buf)
+        free(r->path_copy);
     r->seg = NULL;
     r->path_copy = NULL;
     r->nseg = 0;

@@ -36,6 +36,9 @@ typedef struct fwl_req {
     char **seg;            /* path segments (pointers into path_copy) */
     size_t nseg;
     char *path_copy;
+    /* a usual path needs no allocation: path_copy and seg point here when it fits */
+    char path_buf[256];
+    char *seg_buf[16];
     fwl_lookup_fn lookup;  /* may be NULL: no headers, no query */
     void *lookup_ctx;
     /* Event-driven HTTP (http.c's pool mode): non-NULL = a handler that would wait (retrieve_future's long-poll)

@@ -55,6 +55,11 @@ typedef struct fwl_server {
     void *mhd;                     /* struct MHD_Daemon * */
     void (*router)(struct fwl_server *s, struct fwl_req *r, struct fwl_resp *out); /* given to fwl_http_start */
     int bound_port;
+    /* event-driven mode (http.c): our thread accepts and hands each connection to the MHD thread its descriptor
+     * picks (an even spread); the listening socket and the eventfd that stops the thread, -1 when unused */
+    int listen_fd, accept_wake_fd;
+    pthread_t accept_thread;
+    bool accept_started;
     /* parked long-polls (futures.c): guarded by `lock` */
     struct fwl_park *parks;
     pthread_cond_t park_cond;
