@@ -28,6 +28,7 @@ export FIREWORKS_BASE_URL="http://127.0.0.1:$(tr -d '[:space:]' <"$tmp/port")" F
 run() {
   local side=$1 bin=$2 r=$3; shift 3
   local t0 t1
+  sync # the previous run's final checkpoint is written back now, not during this run
   t0=$(date +%s.%N)
   "$bin" --log-path "$tmp/$side-$r" --dataset "$root/examples/data/tiny_corpus.jsonl" --steps "$steps" \
     --dcp-save-interval 0 "$@" >"$tmp/$side-$r.out" 2>"$tmp/$side-$r.err" ||
