@@ -1,7 +1,8 @@
 /*
  * rl_loop — on-policy reinforcement learning with nothing but the library:
  * sample from a deployment, score, train with an RL loss, push the new
- * weights into the deployment, check them, repeat. It survives being killed.
+ * weights into the deployment, check them, repeat. It survives being killed,
+ * and a trainer restart.
  *
  * Run it (against fwtrain-local or the Fireworks API):
  *   export FIREWORKS_BASE_URL=http://127.0.0.1:8080 FIREWORKS_API_KEY=local-dev-key
@@ -28,6 +29,15 @@
  * --crash-after-step K makes it SIGKILL itself after step K (how its test crashes it at a known point).
  * A DCP checkpoint is saved every --dcp-save-interval steps (fwt_checkpointer);
  * on resume the restored weights are pushed into the deployment first.
+ * If the trainer restarts mid-run (it loses the session or the model), the run
+ * recovers in the same process: the failed call goes to fwt_checkpointer_recover,
+ * which opens a new session and reloads the last confirmed checkpoint with its
+ * optimizer state; the loop continues from that step with a new weight syncer,
+ * whose first save is a base (the deployment may hold a later snapshot, which
+ * no delta of the reloaded weights applies to). The steps after the checkpoint
+ * are recomputed and printed again, with the same lines; stderr says
+ * "rl_loop: the trainer lost the session (...); recovered in-process ...".
+ * Sampling while the server is unreachable is retried by the client.
  * Output: one line per step,
  *   "step=<N> reward=<mean reward of the step> loss=<%a> snapshot=<name> check=ok".
  */
@@ -148,6 +158,22 @@ static int fail(const char *what)
     return 1;
 }
 
+/*
+ * What failed in a step: the library status, for the recovery decision, and what failed, for the message. A
+ * failure that is no library call's (the weight check found a difference) keeps rc FWT_OK: never recovered.
+ */
+typedef struct failure {
+    int rc;
+    const char *what;
+} failure;
+
+static int failed(failure *f, int rc, const char *what)
+{
+    f->rc = rc;
+    f->what = what;
+    return -1;
+}
+
 /* Ids a rerun with the same log path finds again: "<prefix>" + FNV-1a of the absolute path. */
 static void id_for(char *out, size_t len, const char *prefix, const char *log_path)
 {
@@ -169,7 +195,8 @@ static double reward_of(const int64_t *toks, size_t n)
 }
 
 /* One rollout group's contribution: a datum per sample whose advantage is not zero. */
-static int add_group(fwt_batch *b, const char *prompt, const fwt_completion *c, const double *reward, double mean)
+static int add_group(fwt_batch *b, const char *prompt, const fwt_completion *c, const double *reward, double mean,
+                     failure *f)
 {
     size_t np = strlen(prompt);
     for (size_t i = 0; i < fwt_completion_count(c); i++) {
@@ -202,18 +229,19 @@ static int add_group(fwt_batch *b, const char *prompt, const fwt_completion *c, 
         d.n_logprobs = n;
         d.advantages = av;
         d.n_advantages = n;
-        if (fwt_batch_add_datum(b, &d) != FWT_OK)
-            return fail("cannot add a datum");
+        int rc = fwt_batch_add_datum(b, &d);
+        if (rc != FWT_OK)
+            return failed(f, rc, "cannot add a datum");
     }
     return 0;
 }
 
 /* Sample every prompt's group at once, score, build the batch. *mean_reward: over every sample of the step. */
 static int rollouts(const args *a, fwt_client *client, const char *dep, int64_t step, fwt_batch *b,
-                    double *mean_reward)
+                    double *mean_reward, failure *fl)
 {
     fwt_future *f[N_PROMPTS] = {0};
-    int rc = 0;
+    int rc = 0, st;
     for (size_t p = 0; p < N_PROMPTS && !rc; p++) {
         fwt_sample_request r;
         fwt_sample_request_init(&r, FWT_SAMPLE_REQUEST_VERSION);
@@ -224,15 +252,18 @@ static int rollouts(const args *a, fwt_client *client, const char *dep, int64_t 
         r.logprobs = 1;
         r.has_seed = 1;
         r.seed = (a->seed * 1000003 + step) * (int64_t)N_PROMPTS + (int64_t)p;
-        if (fwt_sample(&f[p], client, dep, &r) != FWT_OK)
-            rc = fail("cannot start sampling");
+        if ((st = fwt_sample(&f[p], client, dep, &r)) != FWT_OK)
+            rc = failed(fl, st, "cannot start sampling");
     }
     double total = 0;
     size_t count = 0;
     for (size_t p = 0; p < N_PROMPTS; p++) {
         fwt_completion *c = NULL;
-        if (!rc && (fwt_future_wait(f[p], -1) != FWT_OK || fwt_future_take_completion(&c, f[p]) != FWT_OK))
-            rc = fail("sampling failed");
+        if (!rc) {
+            fwt_future_wait(f[p], -1); /* its outcome, a failure included, is what the take returns */
+            if ((st = fwt_future_take_completion(&c, f[p])) != FWT_OK)
+                rc = failed(fl, st, "sampling failed");
+        }
         double reward[MAX_GROUP], mean = 0;
         size_t n = fwt_completion_count(c);
         for (size_t i = 0; i < n; i++) {
@@ -244,7 +275,7 @@ static int rollouts(const args *a, fwt_client *client, const char *dep, int64_t 
             count++;
         }
         if (!rc)
-            rc = add_group(b, PROMPTS[p], c, reward, mean);
+            rc = add_group(b, PROMPTS[p], c, reward, mean, fl);
         fwt_completion_free(c);
         fwt_future_free(f[p]);
     }
@@ -253,7 +284,7 @@ static int rollouts(const args *a, fwt_client *client, const char *dep, int64_t 
 }
 
 /* The deployment's logprobs of PROBE (echo) must equal the trainer's forward logprobs, bit for bit. */
-static int check_weights(fwt_client *client, fwt_training *t, const char *dep)
+static int check_weights(fwt_client *client, fwt_training *t, const char *dep, failure *f)
 {
     size_t n = strlen(PROBE);
     int64_t tok[sizeof PROBE], tgt[sizeof PROBE];
@@ -265,10 +296,14 @@ static int check_weights(fwt_client *client, fwt_training *t, const char *dep)
     }
     fwt_batch *b = NULL;
     fwt_forward_output *fo = NULL;
-    if (fwt_batch_new(&b) != FWT_OK || fwt_batch_add(b, tok, n - 1, tgt, n - 1, w, n - 1) != FWT_OK ||
-        fwt_training_forward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, -1) != FWT_OK) {
+    int rc = fwt_batch_new(&b);
+    if (rc == FWT_OK)
+        rc = fwt_batch_add(b, tok, n - 1, tgt, n - 1, w, n - 1);
+    if (rc == FWT_OK)
+        rc = fwt_training_forward_result(&fo, t, b, FWT_LOSS_CROSS_ENTROPY, -1);
+    if (rc != FWT_OK) {
         fwt_batch_free(b);
-        return fail("forward on the probe failed");
+        return failed(f, rc, "forward on the probe failed");
     }
     fwt_batch_free(b);
     fwt_sample_request r;
@@ -278,9 +313,9 @@ static int check_weights(fwt_client *client, fwt_training *t, const char *dep)
     r.echo = 1;
     r.logprobs = 1;
     fwt_completion *c = NULL;
-    if (fwt_sample_result(&c, client, dep, &r, -1) != FWT_OK) {
+    if ((rc = fwt_sample_result(&c, client, dep, &r, -1)) != FWT_OK) {
         fwt_forward_output_free(fo);
-        return fail("sampling the probe failed");
+        return failed(f, rc, "sampling the probe failed");
     }
     size_t nlp = 0, npl = 0;
     const float *lp = fwt_forward_output_logprobs(fo, 0, &nlp);
@@ -295,31 +330,114 @@ static int check_weights(fwt_client *client, fwt_training *t, const char *dep)
     }
     fwt_completion_free(c);
     fwt_forward_output_free(fo);
-    if (!ok)
-        fprintf(stderr, "rl_loop: the deployment does not serve the trainer's weights\n");
-    return ok ? 0 : 1;
+    return ok ? 0 : failed(f, FWT_OK, "the deployment does not serve the trainer's weights");
 }
 
 /* Push the trainer's weights into the deployment and check them. */
 static int sync_and_check(fwt_weight_syncer *sync, fwt_client *client, fwt_training *t, const char *dep,
-                          int64_t step, char **snap)
+                          int64_t step, char **snap, failure *f)
 {
     char name[40];
     snprintf(name, sizeof name, "step-%05" PRId64, step);
-    if (fwt_weight_syncer_save_and_hotload(snap, sync, name, FWT_SAMPLER_AUTO) != FWT_OK)
-        return fail("save_and_hotload failed");
-    return check_weights(client, t, dep);
+    int rc = fwt_weight_syncer_save_and_hotload(snap, sync, name, FWT_SAMPLER_AUTO);
+    if (rc != FWT_OK)
+        return failed(f, rc, "save_and_hotload failed");
+    return check_weights(client, t, dep, f);
 }
 
-static int train(const args *a, fwt_client *client, fwt_training *t, fwt_checkpointer *ck, fwt_weight_syncer *sync,
-                 const char *dep)
+/*
+ * The steps from *step on, then the final checkpoint, on the checkpointer's current training. 0 when the run is
+ * complete; -1 with *f filled when a call failed.
+ */
+static int run_steps(const args *a, fwt_client *client, fwt_checkpointer *ck, fwt_weight_syncer *sync,
+                     const char *dep, int64_t *step, const fwt_adam_params *adam, const fwt_loss_config *cfg,
+                     failure *f)
 {
-    int64_t step = fwt_checkpointer_start_step(ck);
+    fwt_training *t = fwt_checkpointer_training(ck);
     /* The deployment may hold weights from after the checkpoint (or none): serve the trainer's first. */
     char *snap = NULL;
-    if (sync_and_check(sync, client, t, dep, step, &snap) != 0)
-        return 1;
+    int rc = sync_and_check(sync, client, t, dep, *step, &snap, f);
     fwt_free(snap);
+    if (rc != 0)
+        return -1;
+    while (*step < a->steps) {
+        fwt_batch *b = NULL;
+        double reward = 0, loss = 0;
+        if ((rc = fwt_batch_new(&b)) != FWT_OK)
+            return failed(f, rc, "batch");
+        if (rollouts(a, client, dep, *step, b, &reward, f) != 0) {
+            fwt_batch_free(b);
+            return -1;
+        }
+        if (fwt_batch_count(b) > 0) { /* every group can tie: then there is nothing to learn this step */
+            fwt_forward_output *fo = NULL;
+            rc = fwt_training_forward_backward_config_result(&fo, t, b, a->loss, cfg, -1);
+            fwt_batch_free(b);
+            if (rc != FWT_OK)
+                return failed(f, rc, "forward_backward failed");
+            if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss) != FWT_OK)
+                loss = 0;
+            fwt_forward_output_free(fo);
+            if ((rc = fwt_training_optim_step_result(NULL, t, adam, -1)) != FWT_OK)
+                return failed(f, rc, "optim_step failed");
+        } else {
+            fwt_batch_free(b);
+        }
+        ++*step;
+        snap = NULL;
+        if (sync_and_check(sync, client, t, dep, *step, &snap, f) != 0) {
+            fwt_free(snap);
+            return -1;
+        }
+        printf("step=%" PRId64 " reward=%.6f loss=%a snapshot=%s check=ok\n", *step, reward, loss, snap);
+        fflush(stdout);
+        fwt_free(snap);
+        int saved = 0;
+        if ((rc = fwt_checkpointer_step_done(ck, *step, *step, &saved)) != FWT_OK)
+            return failed(f, rc, "checkpoint save failed");
+        if (saved)
+            fprintf(stderr, "rl_loop: saved DCP checkpoint step-%" PRId64 "\n", *step);
+        if (*step == a->crash_after) /* for tests: die like a crash would, at a known point */
+            raise(SIGKILL);
+    }
+    if ((rc = fwt_checkpointer_finish(ck, *step, *step)) != FWT_OK)
+        return failed(f, rc, "final checkpoint failed");
+    return 0;
+}
+
+/*
+ * A failed call: if the trainer lost the session or the model (it restarted), the checkpointer opens a new
+ * session, reloads the last confirmed checkpoint with its optimizer state and says where to continue; the loop
+ * rewinds there and recomputes the steps after it. The syncer saved on the lost training: a new one on the new
+ * training starts its chain with a base, so the deployment (which may still hold a snapshot from after the
+ * checkpoint) gets the reloaded weights whole, never a delta against weights the trainer no longer has.
+ * 1 when recovered, 0 when the failure stands (the error is in fwt_error_last()), -1 when the new syncer could
+ * not be made (said here).
+ */
+static int recovered(fwt_checkpointer *ck, const failure *f, fwt_client *client, fwt_weight_syncer **sync,
+                     const fwt_weight_syncer_options *so, int64_t *step)
+{
+    if (fwt_checkpointer_recover(ck, f->rc) != FWT_OK)
+        return 0;
+    fwt_weight_syncer_free(*sync);
+    *sync = NULL;
+    if (fwt_weight_syncer_new(sync, client, fwt_checkpointer_training(ck), so) != FWT_OK) {
+        fail("cannot create a weight syncer on the recovered session");
+        return -1;
+    }
+    *step = fwt_checkpointer_start_step(ck);
+    const char *path = fwt_checkpointer_loaded_path(ck);
+    fprintf(stderr,
+            "rl_loop: the trainer lost the session (%s: %s); recovered in-process (%s), continuing from step %" PRId64
+            "\n",
+            f->what, fwt_strerror(f->rc), path ? path : "no checkpoint yet: a fresh model", *step);
+    return 1;
+}
+
+static int train(const args *a, fwt_client *client, fwt_checkpointer *ck, fwt_weight_syncer **sync,
+                 const fwt_weight_syncer_options *so, const char *dep)
+{
+    int64_t step = fwt_checkpointer_start_step(ck);
     fwt_adam_params adam;
     fwt_adam_params_init(&adam, FWT_ADAM_PARAMS_VERSION);
     adam.learning_rate = a->lr;
@@ -332,48 +450,18 @@ static int train(const args *a, fwt_client *client, fwt_training *t, fwt_checkpo
         cfg.values = values;
         cfg.n = 2;
     }
-    while (step < a->steps) {
-        fwt_batch *b = NULL;
-        double reward = 0, loss = 0;
-        if (fwt_batch_new(&b) != FWT_OK)
-            return fail("batch");
-        if (rollouts(a, client, dep, step, b, &reward) != 0) {
-            fwt_batch_free(b);
+    for (;;) {
+        failure f = {FWT_OK, NULL};
+        if (run_steps(a, client, ck, *sync, dep, &step, &adam, &cfg, &f) == 0)
+            break;
+        if (f.rc == FWT_OK) { /* not a library failure: nothing to recover */
+            fprintf(stderr, "rl_loop: %s\n", f.what);
             return 1;
         }
-        if (fwt_batch_count(b) > 0) { /* every group can tie: then there is nothing to learn this step */
-            fwt_forward_output *fo = NULL;
-            int rc = fwt_training_forward_backward_config_result(&fo, t, b, a->loss, &cfg, -1);
-            fwt_batch_free(b);
-            if (rc != FWT_OK)
-                return fail("forward_backward failed");
-            if (fwt_metrics_get(fwt_forward_output_metrics(fo), "loss:sum", &loss) != FWT_OK)
-                loss = 0;
-            fwt_forward_output_free(fo);
-            if (fwt_training_optim_step_result(NULL, t, &adam, -1) != FWT_OK)
-                return fail("optim_step failed");
-        } else {
-            fwt_batch_free(b);
-        }
-        step++;
-        snap = NULL;
-        if (sync_and_check(sync, client, t, dep, step, &snap) != 0) {
-            fwt_free(snap);
-            return 1;
-        }
-        printf("step=%" PRId64 " reward=%.6f loss=%a snapshot=%s check=ok\n", step, reward, loss, snap);
-        fflush(stdout);
-        fwt_free(snap);
-        int saved = 0;
-        if (fwt_checkpointer_step_done(ck, step, step, &saved) != FWT_OK)
-            return fail("checkpoint save failed");
-        if (saved)
-            fprintf(stderr, "rl_loop: saved DCP checkpoint step-%" PRId64 "\n", step);
-        if (step == a->crash_after) /* for tests: die like a crash would, at a known point */
-            raise(SIGKILL);
+        int r = recovered(ck, &f, client, sync, so, &step);
+        if (r <= 0)
+            return r < 0 ? 1 : fail(f.what);
     }
-    if (fwt_checkpointer_finish(ck, step, step) != FWT_OK)
-        return fail("final checkpoint failed");
     fprintf(stderr, "rl_loop: done after %" PRId64 " steps; checkpoints in %s/checkpoints.jsonl\n", step,
             a->log_path);
     return 0;
@@ -479,7 +567,7 @@ int main(int argc, char **argv)
         rc = fail("cannot create the weight syncer");
         goto out;
     }
-    rc = train(&a, client, t, ck, sync, fwt_deployment_id(dep));
+    rc = train(&a, client, ck, &sync, &so, fwt_deployment_id(dep));
 out:
     fwt_weight_syncer_free(sync);
     fwt_deployment_free(dep);

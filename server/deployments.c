@@ -202,6 +202,7 @@ static void dep_roll(fwl_server *s, cJSON *d, char *pod, size_t pl)
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_weightsFile");
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_deltaFiles");
     cJSON_DeleteItemFromObjectCaseSensitive(d, "_podIdentity");
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "_pendingLoad"); /* a load in flight is superseded */
     const char *tj = fwl_json_str(d, "hotLoadTrainerJob");
     pod[0] = 0;
     if (tj && *tj && !fwl_deployment_scaled_to_zero(d)) {

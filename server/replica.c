@@ -2,7 +2,9 @@
  * snapshot is loaded whole; a delta is applied to the held weights only if the request names the held snapshot
  * as previous_snapshot_identity and the result's checksum matches, exactly like the service. Loading runs on the
  * background thread (pending -> downloading -> done | error); the held snapshot is persisted (a base plus the
- * deltas applied since, replica_store.h) so it survives a restart.
+ * deltas applied since, replica_store.h) so it survives a restart, and so does an accepted load that had not
+ * finished (`_pendingLoad` in the record, resumed at startup): a restart of the server, like a trainer restart
+ * on the service, does not drop a hotload the deployment accepted, so a client waiting for it sees it land.
  *
  * No weight-sized copies: each replica keeps the buffer it served before as a spare (when nothing else still
  * reads it); the next load decodes a base or applies a delta (held XOR delta) straight into that spare, which
@@ -456,6 +458,7 @@ static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, l
     if (ok && still) {
         fwl_replica_record_files(cur, file, is_delta, old);
         fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
+        cJSON_DeleteItemFromObjectCaseSensitive(cur, "_pendingLoad"); /* this load (a later one bumps gen) */
         ok = fwl_write_json(dp, cur) == 0;
     }
     pthread_mutex_lock(&s->lock);
@@ -512,6 +515,29 @@ static void load_run(fwl_server *s, void *arg)
     free(o.delta);
 }
 
+/* Records the accepted load in the deployment record before it runs, so a restart resumes it. Failing to write it
+ * costs only that (logged): the load itself goes ahead. */
+static void pending_save(fwl_server *s, const load_task *t)
+{
+    char dp[4500];
+    fwl_deployment_path(s, t->dep, dp, sizeof dp);
+    pthread_mutex_lock(&s->rec_lock);
+    cJSON *d = fwl_deployment_load(s, t->dep), *p = cJSON_CreateObject();
+    if (d && p) {
+        cJSON_AddStringToObject(p, "identity", t->identity);
+        if (t->incremental)
+            cJSON_AddStringToObject(p, "previous", t->prev);
+        fwl_json_put(d, "_pendingLoad", p);
+        p = NULL;
+        if (fwl_write_json(dp, d) != 0)
+            fwl_log("deployment %s: could not record the load of %s (a restart will not resume it)", t->dep,
+                    t->identity);
+    }
+    pthread_mutex_unlock(&s->rec_lock);
+    cJSON_Delete(p);
+    cJSON_Delete(d);
+}
+
 int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const char *prev)
 {
     load_task *t = calloc(1, sizeof *t);
@@ -548,7 +574,29 @@ int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const
         free(t);
         return 0;
     }
+    pending_save(s, t);
     return fwl_bg_post(s, 0, load_run, t, free);
+}
+
+void fwl_replica_resume_loads(fwl_server *s)
+{
+    char dir[4200], p[4500];
+    snprintf(dir, sizeof dir, "%s/deployments", s->cfg.data_dir);
+    size_t n = 0;
+    char **recs = fwl_list_dir(dir, ".json", &n);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, recs[i]);
+        cJSON *d = fwl_read_json(p);
+        const cJSON *pl = d ? cJSON_GetObjectItemCaseSensitive(d, "_pendingLoad") : NULL;
+        const char *id = pl ? fwl_json_str(pl, "identity") : NULL, *prev = pl ? fwl_json_str(pl, "previous") : NULL;
+        const char *held = d ? fwl_json_str(d, "_currentIdentity") : NULL;
+        char dep[FWL_ID_MAX];
+        snprintf(dep, sizeof dep, "%.*s", (int)(strlen(recs[i]) - 5), recs[i]); /* "<id>.json" */
+        if (id && (!held || strcmp(held, id) != 0) && fwl_replica_load(s, dep, id, prev) == 0)
+            fwl_log("deployment %s: resuming the load of %s accepted before the restart", dep, id);
+        cJSON_Delete(d);
+    }
+    fwl_free_list(recs, n);
 }
 
 cJSON *fwl_replica_status(fwl_server *s, const char *dep)

@@ -32,6 +32,8 @@ void fwl_replicas_free(fwl_server *s);
 /* Starts loading snapshot `identity` (prev != NULL: incremental over the held snapshot `prev`). A load of the
  * held identity, or of the one already loading, is a no-op. -1 when the deployment is unknown or out of memory. */
 int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const char *prev);
+/* Startup: starts again every load a deployment record says was accepted and not finished (`_pendingLoad`). */
+void fwl_replica_resume_loads(fwl_server *s);
 /* {"replicas": [{current_snapshot_identity, readiness, loading_state{stage, target_snapshot_identity,
  * error_message?}}]} for the hotload status route; NULL when out of memory. */
 cJSON *fwl_replica_status(fwl_server *s, const char *dep);

@@ -94,6 +94,7 @@ int fwl_server_open(fwl_server *s)
         return -1;
     }
     fwl_operations_resume(s);
+    fwl_replica_resume_loads(s); /* hotloads accepted before a restart */
     return 0;
 }
 

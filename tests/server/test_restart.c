@@ -356,7 +356,8 @@ static void wait_identity(const char *base, const char *dep, const char *id)
     fail_msg("hotload of %s never finished", id);
 }
 
-static void hotload(const char *base, const char *dep, const char *id, const char *prev)
+/* POSTs a load of `id` (incremental over prev when not NULL) and returns once the server accepted it. */
+static void hotload_start(const char *base, const char *dep, const char *id, const char *prev)
 {
     char url[512], hdr[256], body[512];
     snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
@@ -372,6 +373,11 @@ static void hotload(const char *base, const char *dep, const char *id, const cha
     srv_req(&r, "POST", url, KEY, body, h, 5000);
     assert_int_equal(r.status, 200);
     srv_resp_free(&r);
+}
+
+static void hotload(const char *base, const char *dep, const char *id, const char *prev)
+{
+    hotload_start(base, dep, id, prev);
     wait_identity(base, dep, id);
 }
 
@@ -452,6 +458,46 @@ static void test_delta_chain_survives_kill9(void **state)
     assert_int_equal(srv_finish(s), 0);
 }
 
+/* A load the deployment accepted and had not finished when the server was killed is resumed by the restart (on the
+ * service a trainer restart does not drop the deployment's hotload): a client waiting for it sees it land. The
+ * load takes 2 s, so the kill normally interrupts it; if the machine was slower than that, the test says so and
+ * checks only that the restart serves it. */
+static void test_accepted_hotload_survives_kill9(void **state)
+{
+    (void)state;
+    const char *args[] = {"--job-start-ms", "0", "--hotload-ms", "2000", "--model-dim", "8", NULL};
+    fwt_local_server *s = srv_start(KEY, args);
+    assert_non_null(s);
+    const char *base = fwt_local_server_url(s);
+    char *m = srv_setup_model(base, KEY, "pend");
+    assert_non_null(m);
+    srv_resp resp;
+    srv_call(&resp, base, KEY, "POST", "/v1/accounts/local/deployments?deploymentId=pend-dep",
+             "{\"baseModel\":\"b\",\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/pend\"}");
+    assert_int_equal(resp.status, 200);
+    srv_resp_free(&resp);
+    cJSON *r = opf(base, "pend", "save_weights_for_sampler", m, 1, ",\"path\":\"p-00000001\",\"checkpoint_type\":\"base\"");
+    assert_null(str(r, "error"));
+    cJSON_Delete(r);
+    hotload_start(base, "pend-dep", "p-00000001", NULL);
+    srv_call(&resp, base, KEY, "GET", "/v1/accounts/local/deployments/pend-dep", NULL); /* the record hides it */
+    assert_int_equal(resp.status, 200);
+    assert_null(strstr(resp.body, "_pendingLoad"));
+    srv_resp_free(&resp);
+    char url[512];
+    snprintf(url, sizeof url, "%s/hot_load/v1/models/hot_load", base);
+    const char *h[] = {"fireworks-deployment: accounts/local/deployments/pend-dep", NULL};
+    srv_req(&resp, "GET", url, KEY, NULL, h, 5000);
+    bool in_flight = resp.body && !strstr(resp.body, "\"current_snapshot_identity\":\"p-00000001\"");
+    srv_resp_free(&resp);
+    assert_int_equal(fwt_local_server_kill9(s), 0);
+    assert_int_equal(fwt_local_server_restart(s), 0);
+    printf("# the kill came %s the load finished\n", in_flight ? "before" : "after");
+    wait_identity(fwt_local_server_url(s), "pend-dep", "p-00000001");
+    free(m);
+    assert_int_equal(srv_finish(s), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -459,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_state_survives_kill9),
         cmocka_unit_test(test_kill9_mid_save),
         cmocka_unit_test(test_delta_chain_survives_kill9),
+        cmocka_unit_test(test_accepted_hotload_survives_kill9),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
