@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "fwtrain/fwtrain.h"
+#include "bench_stats.h"
 
 static double now_us(void)
 {
@@ -27,18 +28,6 @@ static void die(const char *what, int rc)
 {
     fprintf(stderr, "bench calls: %s: %s (%s)\n", what, fwt_strerror(rc), fwt_error_last()->message);
     exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
 }
 
 static void job_get(fwt_client *c, const char *job)
@@ -126,21 +115,21 @@ int main(int argc, char **argv)
         job_get(c, job_id);
         v[i] = now_us() - t0;
     }
-    r[0] = median(v, n);
+    r[0] = bench_median(v, n);
     list_ckpts(c, job_id);
     for (int i = 0; i < n; i++) {
         double t0 = now_us();
         list_ckpts(c, job_id);
         v[i] = now_us() - t0;
     }
-    r[1] = median(v, n);
+    r[1] = bench_median(v, n);
     forward(t, b);
     for (int i = 0; i < n; i++) {
         double t0 = now_us();
         forward(t, b);
         v[i] = now_us() - t0;
     }
-    r[2] = median(v, n);
+    r[2] = bench_median(v, n);
     printf("{\"job_get_us\": %.1f, \"list_checkpoints_us\": %.1f, \"forward_us\": %.1f, \"iterations\": %d}\n", r[0],
            r[1], r[2], n);
     free(v);

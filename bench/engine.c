@@ -60,6 +60,7 @@
 #include "http/engine.h"
 #include "core/request.h"
 #include "responder.h"
+#include "bench_stats.h"
 
 #define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
 static const char k_body[] = "{\"name\":\"" JOB_NAME "\",\"state\":\"JOB_STATE_RUNNING\","
@@ -437,18 +438,6 @@ static double op_raw(CURL *h, const char *base, long n, long *ok)
     return dt;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
     long n_seq = argc > 1 ? strtol(argv[1], NULL, 10) : 10000;
@@ -535,8 +524,8 @@ int main(int argc, char **argv)
         wait_for(&pw, i + 1);
     }
     double handoff_us = (now_s() - tp) / (double)n_post * 1e6;
-    double fwt_rps = median(ra, ROUNDS), raw_rps = median(rr, ROUNDS), med_ratio = median(ratio, ROUNDS);
-    double future_rps = median(rf, ROUNDS), future_ratio = median(fratio, ROUNDS);
+    double fwt_rps = bench_median(ra, ROUNDS), raw_rps = bench_median(rr, ROUNDS), med_ratio = bench_median(ratio, ROUNDS);
+    double future_rps = bench_median(rf, ROUNDS), future_ratio = bench_median(fratio, ROUNDS);
     curl_easy_cleanup(raw);
 
     fwt__engine_free(e);
@@ -616,8 +605,8 @@ int main(int argc, char **argv)
     print_run("n", &b100, 0);
     printf("}, \"op_raw_ops\": %.0f, \"op_blocking_ops\": %.0f, \"op_future_ops\": %.0f, \"op_ratio\": %.3f, "
            "\"op_future_ratio\": %.3f, \"op_n\": %ld, \"op_ok\": {\"raw\": %ld, \"blocking\": %ld, \"future\": %ld}",
-           median(opr, OP_ROUNDS), median(opb, OP_ROUNDS), median(opf, OP_ROUNDS), median(op_ratio, OP_ROUNDS),
-           median(op_fratio, OP_ROUNDS), op_n, ok_or, ok_ob, ok_of);
+           bench_median(opr, OP_ROUNDS), bench_median(opb, OP_ROUNDS), bench_median(opf, OP_ROUNDS), bench_median(op_ratio, OP_ROUNDS),
+           bench_median(op_fratio, OP_ROUNDS), op_n, ok_or, ok_ob, ok_of);
     printf(", \"speedup_1k\": %.2f, \"speedup_10k\": %.2f, \"free_pending\": %ld, \"free_pending_s\": %.3f, "
            "\"free_pending_cancelled\": %ld, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
            "\"responder\": \"separate process\"}\n",

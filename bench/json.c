@@ -28,6 +28,7 @@
 #include "batch_cjson.h"
 #include "json/json.h"
 #include "json/jwrite.h"
+#include "bench_stats.h"
 
 /* CPU time of this thread: both sides are single-threaded and CPU-bound, and on a shared machine wall
  * time mostly measures the scheduler. */
@@ -45,18 +46,6 @@ static double uniform(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 typedef struct data {
@@ -180,9 +169,9 @@ static void print_encode(const char *name, const data *d, int rl, int rounds)
         }
         ratio[r] = ta[r] / tb[r];
     }
-    double ma = median(ta, rounds), mb = median(tb, rounds);
+    double ma = bench_median(ta, rounds), mb = bench_median(tb, rounds);
     printf("  \"%s\": {\"cjson_ms\": %.1f, \"fwt_ms\": %.1f, \"cjson_mb_s\": %.0f, \"fwt_mb_s\": %.0f, \"ratio\": %.2f},\n",
-           name, ma * 1e3, mb * 1e3, bytes / ma / 1e6, bytes / mb / 1e6, median(ratio, rounds));
+           name, ma * 1e3, mb * 1e3, bytes / ma / 1e6, bytes / mb / 1e6, bench_median(ratio, rounds));
     free(ta);
     free(tb);
     free(ratio);
@@ -237,7 +226,7 @@ static void print_decode(const data *d, int rounds)
         ratio[r] = ta[r] / tb[r];
     }
     printf("  \"decode\": {\"cjson_ms\": %.1f, \"fwt_ms\": %.1f, \"ratio\": %.2f, \"logprobs_exact\": %s},\n",
-           median(ta, rounds) * 1e3, median(tb, rounds) * 1e3, median(ratio, rounds), equal ? "true" : "false");
+           bench_median(ta, rounds) * 1e3, bench_median(tb, rounds) * 1e3, bench_median(ratio, rounds), equal ? "true" : "false");
     fwt__free_mem(text);
     free(ta);
     free(tb);
@@ -260,13 +249,7 @@ int main(int argc, char **argv)
     print_encode("encode_rl", &d, 1, rounds);
     print_decode(&d, rounds);
     int eq = equal_after_parse(&d, 0) && equal_after_parse(&d, 1);
-    double load = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &load) != 1)
-            load = -1;
-        fclose(f);
-    }
+    double load = bench_loadavg();
     printf("  \"equal_after_parse\": %s,\n  \"loadavg_1m\": %.2f\n}\n", eq ? "true" : "false", load);
     fwt_batch_free(d.batch);
     free(d.tok);

@@ -20,6 +20,7 @@
 
 #include "fwtrain/fwtrain.h"
 #include "local_server.h"
+#include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwtrain-local-byte"
 #define BATCH 4
@@ -128,30 +129,6 @@ static fwt_training *open_trainer(fwt_client *c, const char *id, fwt_job **job)
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double loadavg(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
-    return l;
-}
-
 int main(int argc, char **argv)
 {
     long steps = argc > 1 ? atol(argv[1]) : 40;
@@ -161,7 +138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: pipeline [steps_per_round 1..100000] [rounds 1..64] [depth 1..%d]\n", MAX_DEPTH);
         return 2;
     }
-    double load0 = loadavg();
+    double load0 = bench_loadavg();
     fwt_local_server *srv = NULL;
     fwt_local_server_opts so;
     fwt_local_server_opts_init(&so);
@@ -203,8 +180,8 @@ int main(int argc, char **argv)
     printf("{\"bench\":\"pipeline\",\"steps_per_round\":%ld,\"rounds\":%d,\"depth\":%d,\"batch\":\"%dx%d tokens\","
            "\"blocking_steps_per_s\":%.1f,\"pipelined_steps_per_s\":%.1f,\"ratio\":%.3f,\"identical_losses\":%s,"
            "\"loadavg_1m_before\":%.2f,\"loadavg_1m_after\":%.2f}\n",
-           steps, rounds, depth, BATCH, SEQ, steps / median(bt, rounds), steps / median(pt, rounds),
-           median(ratio, rounds), identical ? "true" : "false", load0, loadavg());
+           steps, rounds, depth, BATCH, SEQ, steps / bench_median(bt, rounds), steps / bench_median(pt, rounds),
+           bench_median(ratio, rounds), identical ? "true" : "false", load0, bench_loadavg());
     free(la);
     free(lb);
     fwt_training_free(ta);

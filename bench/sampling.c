@@ -32,6 +32,7 @@
 
 #include "fwtrain/fwtrain.h"
 #include "local_server.h"
+#include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-bench"
 #define DEP "bench-dep"
@@ -212,18 +213,6 @@ static double raw_round(CURLM *m, slot *slots, const char *url, struct curl_slis
     return now_s() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* ---- one RL step, as examples/rl_loop.c ---- */
 
 static void rl_step(fwt_client *c, fwt_training *t, fwt_weight_syncer *sync, int step, double *wall, double *cpu)
@@ -390,12 +379,12 @@ int main(int argc, char **argv)
             }
             ratio[r] = raw_t[r] / api_t[r];
         }
-        double api_med = median(api_t, rounds), raw_med = median(raw_t, rounds);
+        double api_med = bench_median(api_t, rounds), raw_med = bench_median(raw_t, rounds);
         double total = (double)per_round * rounds;
         printf("%s{\"inflight\":%d,\"api_rollouts_per_s\":%.1f,\"raw_rollouts_per_s\":%.1f,\"ratio\":%.3f,"
                "\"api_client_cpu_us_per_rollout\":%.1f,\"raw_client_cpu_us_per_rollout\":%.1f,"
                "\"api_ok\":%ld,\"raw_ok\":%ld,\"requests\":%ld}",
-               li ? "," : "", inflight, per_round / api_med, per_round / raw_med, median(ratio, rounds),
+               li ? "," : "", inflight, per_round / api_med, per_round / raw_med, bench_median(ratio, rounds),
                api_cpu / total * 1e6, raw_cpu / total * 1e6, api_ok, raw_ok, per_round * rounds);
         for (int i = 0; i < inflight; i++)
             curl_easy_cleanup(slots[i].h), free(slots[i].buf);
@@ -409,7 +398,7 @@ int main(int argc, char **argv)
         share[i] = cpu[i] / wall[i];
     }
     printf("],\"rl_step\":{\"samples\":24,\"wall_ms\":%.2f,\"client_cpu_ms\":%.3f,\"client_share\":%.4f}}\n",
-           median(wall, 5) * 1e3, median(cpu, 5) * 1e3, median(share, 5));
+           bench_median(wall, 5) * 1e3, bench_median(cpu, 5) * 1e3, bench_median(share, 5));
     curl_slist_free_all(hdrs);
     fwt_weight_syncer_free(sync);
     fwt_deployment_free(dep);

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "server_bench.h"
 #include "state.h"
+#include "bench_stats.h"
 
 #define ROUNDS 5
 
@@ -176,18 +177,6 @@ static double hotload(ctx *c, const char *id, const char *prev)
     return -1.0;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -275,7 +264,7 @@ static int bench_dim(FILE *out, int dim, bool first)
     }
     size_t bytes = fwl_model_param_count(dim) * sizeof(float);
     double mc = memcpy_secs(bytes);
-    double mbs = median(bs, ROUNDS), mds = median(ds, ROUNDS), mbh = median(bh, ROUNDS), mdh = median(dh, ROUNDS);
+    double mbs = bench_median(bs, ROUNDS), mds = bench_median(ds, ROUNDS), mbh = bench_median(bh, ROUNDS), mdh = bench_median(dh, ROUNDS);
     fprintf(out,
             "%s{\"dim\":%d,\"weights_mib\":%.1f,\"memcpy_ms\":%.2f,\"base_save_ms\":%.1f,\"delta_save_ms\":%.1f,"
             "\"base_hotload_ms\":%.1f,\"delta_hotload_ms\":%.1f,\"base_save_x_memcpy\":%.1f,\"delta_save_x_memcpy\":%.1f,"

@@ -20,6 +20,7 @@
 
 #include "fwtrain/fwtrain.h"
 #include "local_server.h"
+#include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-tiny"
 
@@ -36,16 +37,10 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* {"n":..,"min":..,"median":..,"max":..} of samples (sorted in place). */
 static void print_stats(const char *name, double *v, int n, int last)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     printf("  \"%s\": {\"n\": %d, \"min\": %.1f, \"median\": %.1f, \"max\": %.1f}%s\n", name, n, v[0], v[n / 2],
            v[n - 1], last ? "" : ",");
 }
