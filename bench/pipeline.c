@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "bench_local.h"
 #include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwtrain-local-byte"
@@ -140,19 +140,10 @@ int main(int argc, char **argv)
     }
     double load0 = bench_loadavg();
     fwt_local_server *srv = NULL;
-    fwt_local_server_opts so;
-    fwt_local_server_opts_init(&so);
-    static const char *const args[] = {"--job-start-ms", "0", NULL};
-    so.extra_args = args;
-    if (fwt_local_server_start(&srv, &so) != 0)
-        return 1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
     fwt_client *c = NULL;
-    if (fwt_client_new(&c, &co) != FWT_OK)
-        die("client");
+    static const char *const args[] = {"--job-start-ms", "0", NULL};
+    if (bench_local_start(&srv, &c, args) != 0)
+        return 1;
     fwt_job *ja = NULL, *jb = NULL;
     fwt_training *ta = open_trainer(c, "pipe-blocking", &ja), *tb = open_trainer(c, "pipe-pipelined", &jb);
     long total = steps * (rounds + 1);

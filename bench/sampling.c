@@ -31,7 +31,7 @@
 #include <curl/curl.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "bench_local.h"
 #include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-bench"
@@ -296,20 +296,11 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     fwt_local_server *srv = NULL;
-    fwt_local_server_opts so;
-    fwt_local_server_opts_init(&so);
+    fwt_client *c = NULL;
     /* no per-client connection cap: the raw side and the API each keep up to 256 connections */
     static const char *const args[] = {"--job-start-ms", "0", "--hotload-ms", "0", "--max-client-connections", "0", NULL};
-    so.extra_args = args;
-    if (fwt_local_server_start(&srv, &so) != 0)
+    if (bench_local_start(&srv, &c, args) != 0)
         return 1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
-    fwt_client *c = NULL;
-    if (fwt_client_new(&c, &co) != FWT_OK)
-        die("client");
     fwt_job_create_options jo;
     fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
     jo.job_id = "bench-job";

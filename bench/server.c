@@ -30,6 +30,7 @@
 #include "../tests/model/corpus.h"
 #include "model.h"
 #include "server_bench.h"
+#include "bench_stats.h"
 
 
 #define SEQ 128
@@ -173,22 +174,10 @@ double bench_now(void)
     return now();
 }
 
-static double loadavg(void)
-{
-    double load1 = -1.0;
-    FILE *lf = fopen("/proc/loadavg", "r");
-    if (lf) {
-        if (fscanf(lf, "%lf", &load1) != 1)
-            load1 = -1.0;
-        fclose(lf);
-    }
-    return load1;
-}
-
 /* FWL_BENCH_ONLY=ckpt or rps: that part alone (no model training), with the load before and after. */
 static int only(const char *which)
 {
-    double t0 = now(), l0 = loadavg();
+    double t0 = now(), l0 = bench_loadavg();
     char *text = NULL;
     if (!strcmp(which, "ckpt"))
         part("ckpt", bench_ckpt, &text);
@@ -199,7 +188,7 @@ static int only(const char *which)
     else
         die("FWL_BENCH_ONLY must be ckpt or rps");
     printf("{\"only\":\"%s\"%s,\"loadavg_1m_before\":%.2f,\"loadavg_1m_after\":%.2f,\"total_s\":%.1f}\n", which,
-           text ? text : "", l0, loadavg(), now() - t0);
+           text ? text : "", l0, bench_loadavg(), now() - t0);
     free(text);
     return 0;
 }
@@ -318,7 +307,7 @@ int main(void)
     }
 
     /* Throughputs depend on what else the machine runs: record the load next to them. */
-    double load1 = loadavg();
+    double load1 = bench_loadavg();
     char *ckpt_text = NULL, *rps_text = NULL;
     part("ckpt", bench_ckpt, &ckpt_text);
 #ifdef FWL_BENCH_RPS

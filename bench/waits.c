@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "bench_local.h"
 #include "bench_stats.h"
 
 #define BASE_MODEL "accounts/fireworks/models/fwl-tiny"
@@ -86,19 +86,10 @@ int main(void)
     if (n < 1 || n > 1000)
         n = 7;
     fwt_local_server *srv = NULL;
-    fwt_local_server_opts so;
-    fwt_local_server_opts_init(&so);
-    if (fwt_local_server_start(&srv, &so) != 0)
-        return 1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
     fwt_client *c = NULL;
-    int rc = fwt_client_new(&c, &co);
-    if (rc != FWT_OK)
-        die("client", rc);
-
+    if (bench_local_start(&srv, &c, NULL) != 0)
+        return 1;
+    int rc;
     fwt_job_create_options jo;
     fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
     jo.job_id = "bench-waits";
