@@ -152,25 +152,35 @@ int fwl_link_atomic(const char *src, const char *path)
     return fwl_fsync_dir(dir);
 }
 
-int fwl_map_file(const char *path, const uint8_t **out, size_t *len)
+/* Opens path for reading and checks it is a regular file (its size in *st). The descriptor, or -1: quietly when
+ * the file does not exist (errno ENOENT), else logged with `not_regular` for a directory or a special file. */
+static int open_regular(const char *path, struct stat *st, const char *not_regular)
 {
-    *out = NULL;
-    *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? -1 : fail("cannot open file", path);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fstat(fd, st) != 0) {
         fail("cannot stat file", path);
         close(fd);
         return -1;
     }
-    if (!S_ISREG(st.st_mode)) {
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        fail("cannot map (not a regular file)", path);
+    if (!S_ISREG(st->st_mode)) {
+        errno = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+        fail(not_regular, path);
         close(fd);
         return -1;
     }
+    return fd;
+}
+
+int fwl_map_file(const char *path, const uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    struct stat st;
+    int fd = open_regular(path, &st, "cannot map (not a regular file)");
+    if (fd < 0)
+        return -1;
     size_t sz = (size_t)st.st_size;
     void *p = sz ? mmap(NULL, sz, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
     int e = errno;
@@ -204,21 +214,10 @@ int fwl_read_file(const char *path, uint8_t **out, size_t *len)
 {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? -1 : fail("cannot open file", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        fail("cannot stat file", path);
-        close(fd);
+    int fd = open_regular(path, &st, "cannot read (not a regular file)");
+    if (fd < 0)
         return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        fail("cannot read (not a regular file)", path);
-        close(fd);
-        return -1;
-    }
     size_t sz = (size_t)st.st_size;
     uint8_t *buf = malloc(sz + 1);
     if (!buf) {
