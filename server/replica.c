@@ -7,8 +7,12 @@
  * on the service, does not drop a hotload the deployment accepted, so a client waiting for it sees it land.
  *
  * No weight-sized copies: each replica keeps the buffer it served before as a spare (when nothing else still
- * reads it); the next load decodes a base or applies a delta (held XOR delta) straight into that spare, which
- * then becomes the held weights. Inference may still be reading the held buffer, so it is never written.
+ * reads it). A base load decodes into that spare, which then becomes the held weights. A sparse (version-3)
+ * delta is decoded and checked against the held weights without writing them (a patch of the changed chunks);
+ * once persisted it is written into the held weights in place, under s->lock, when nothing but the replica and
+ * the load reference them, so no reader ever sees them change; while an inference request reads them it goes
+ * into the spare instead (a copy of the held weights plus the patch). Older whole-XOR deltas are applied into the
+ * spare (held XOR delta).
  *
  * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
  * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is

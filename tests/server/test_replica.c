@@ -99,8 +99,10 @@ static void train(void)
 {
     static const char text[] = "the replica applies only the chunks that changed and keeps readers safe; ";
     char b[4096];
-    int n = snprintf(b, sizeof b, "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_backward_input\":{\"loss_fn\":"
-                                  "\"cross_entropy\",\"data\":[{\"model_input\":{\"chunks\":[{\"tokens\":[", model, seq++);
+    int n = snprintf(b, sizeof b,
+                     "{\"model_id\":\"%s\",\"seq_id\":%d,\"forward_backward_input\":{\"loss_fn\":\"cross_entropy\","
+                     "\"data\":[{\"model_input\":{\"chunks\":[{\"tokens\":[",
+                     model, seq++);
     for (int i = 0; i < 24; i++)
         n += snprintf(b + n, sizeof b - (size_t)n, "%s%d", i ? "," : "", text[(step_no * 7 + i) % 70]);
     n += snprintf(b + n, sizeof b - (size_t)n, "]}]},\"loss_fn_inputs\":{\"target_tokens\":{\"data\":[");
@@ -140,7 +142,8 @@ static int hotload(const char *id, const char *prev, char *err, size_t el)
         char *txt = cJSON_PrintUnformatted(r);
         cJSON_Delete(r);
         assert_non_null(txt);
-        int done = strstr(txt, want) && strstr(txt, "\"stage\":\"done\"") ? 1 : strstr(txt, "\"stage\":\"error\"") ? 0 : -1;
+        bool landed = strstr(txt, want) && strstr(txt, "\"stage\":\"done\"");
+        int done = landed ? 1 : strstr(txt, "\"stage\":\"error\"") ? 0 : -1;
         if (done == 0)
             snprintf(err, el, "%s", txt);
         free(txt);
