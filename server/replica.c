@@ -14,6 +14,13 @@
  * into the spare instead (a copy of the held weights plus the patch). Older whole-XOR deltas are applied into the
  * spare (held XOR delta).
  *
+ * Durability: a hotload's own writes (the pending marker, the linked snapshot file, the record naming it) are
+ * atomic and survive kill -9 (the page cache outlives the process), but only the record's data is fsynced: no
+ * directory fsync, no second fsync of the snapshot bytes (the trainer's save fsynced them). The link comes
+ * before the record's rename and a journaling file system keeps that order, so after a power loss the record
+ * names files that exist; it may be an earlier record (an earlier snapshot of the chain, or no pending load),
+ * which the hotload status then reports. Three fsyncs of five were most of a delta hotload's time.
+ *
  * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
  * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is
  * reset or asked for another load, so a load that finished for an older generation is dropped. */
@@ -578,7 +585,7 @@ static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, l
         fwl_replica_record_files(cur, file, is_delta, old);
         fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
         cJSON_DeleteItemFromObjectCaseSensitive(cur, "_pendingLoad"); /* this load (a later one bumps gen) */
-        ok = fwl_write_json(dp, cur) == 0;
+        ok = fwl_write_json_unsynced_dir(dp, cur) == 0;
     }
     pthread_mutex_lock(&s->lock);
     bool installed = false;
@@ -671,7 +678,7 @@ static void pending_save(fwl_server *s, const load_task *t)
             cJSON_AddStringToObject(p, "previous", t->prev);
         fwl_json_put(d, "_pendingLoad", p);
         p = NULL;
-        if (fwl_write_json(dp, d) != 0)
+        if (fwl_write_json_unsynced_dir(dp, d) != 0)
             fwl_log("deployment %s: could not record the load of %s (a restart will not resume it)", t->dep,
                     t->identity);
     }

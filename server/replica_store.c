@@ -106,8 +106,8 @@ int fwl_replica_store_files(fwl_server *s, const char *dep, const cJSON *rec, co
         char cp[4500], dir[4200];
         fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
         snprintf(cp, sizeof cp, "%s/%s", dir, ck->file);
-        if ((*is_delta || !delta) && fwl_link_atomic(cp, p) == 0)
-            return 0;
+        if ((*is_delta || !delta) && fwl_link_unsynced(cp, p) == 0)
+            return 0; /* (durable through the record's fsync that follows it; replica.c "Durability") */
     }
     if (*is_delta)
         return fwl_write_atomic(p, delta, dlen);
