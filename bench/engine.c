@@ -20,7 +20,8 @@
  *   free_pending_s     fwt_client_free with 100k requests pending on its worker;
  *   op_*               one training op (optim_step: submit + retrieve_future) three ways,
  *                      interleaved in rounds (medians): op_raw_ops the same two POSTs
- *                      (same headers and bodies) with raw libcurl on the calling thread,
+ *                      (byte for byte: User-Agent, headers, bodies) with raw libcurl on
+ *                      the calling thread,
  *                      op_blocking_ops fwt_training_optim_step_result (drives the op on
  *                      the calling thread), op_future_ops the future waited on from the
  *                      caller (driven by the worker: two hand-offs per request, how
@@ -391,49 +392,63 @@ static double op_future(fwt_training *t, long n, long *ok)
     return now_s() - t0;
 }
 
-/* The same two POSTs by hand: the submit (a body like the library's, a fresh idempotency key)
- * and retrieve_future, with the library's headers, the answers checked with strstr. */
+/* One POST by hand on the reused handle: the common headers, then `extra` (NULL-terminated), the answer in b. */
+static int raw_post(CURL *h, struct curl_slist *common, const char *url, const char *const *extra, const char *body,
+                    rawbuf *b)
+{
+    struct curl_slist *hl = NULL;
+    for (struct curl_slist *c = common; c; c = c->next)
+        hl = curl_slist_append(hl, c->data);
+    for (; *extra; extra++)
+        hl = curl_slist_append(hl, *extra);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    b->len = 0;
+    int good = curl_easy_perform(h) == CURLE_OK;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_slist_free_all(hl);
+    return good;
+}
+
+/* The same two POSTs by hand, byte for byte what the library sends (its User-Agent, headers in its order, the
+ * X-Tinker-* headers of a retrieve_future, a fresh idempotency key on each, the same JSON bodies), so the
+ * responder does the same work for both sides; the answers are checked with memmem. */
 static double op_raw(CURL *h, const char *base, long n, long *ok)
 {
     char submit_url[160], poll_url[160];
     snprintf(submit_url, sizeof submit_url, "%s/t/api/v1/optim_step", base);
     snprintf(poll_url, sizeof poll_url, "%s/t/api/v1/retrieve_future", base);
-    struct curl_slist *hl = NULL;
+    struct curl_slist *common = NULL;
     for (const char *const *p = k_headers; *p; p++)
-        hl = curl_slist_append(hl, *p);
-    hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, "Expect:");
+        common = curl_slist_append(common, *p);
+    common = curl_slist_append(common, "Content-Type: application/json");
+    common = curl_slist_append(common, "Expect:");
     rawbuf b = {0};
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "libfwtrain/" FWT_VERSION_STRING);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
-        char body[256], idem[96];
+        char body[256], submit_key[96], poll_key[96];
         snprintf(body, sizeof body,
-                 "{\"adam_params\":{\"learning_rate\":0.0001,\"beta1\":0.9,\"beta2\":0.95,\"eps\":1e-12,"
-                 "\"weight_decay\":0},\"model_id\":\"model-1\",\"seq_id\":%ld}", i + 1);
-        snprintf(idem, sizeof idem, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", i);
-        struct curl_slist *sl = curl_slist_append(NULL, idem);
-        sl->next = hl;
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
-        curl_easy_setopt(h, CURLOPT_URL, submit_url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        b.len = 0;
-        int good = curl_easy_perform(h) == CURLE_OK;
-        good = good && b.p && memmem(b.p, b.len, "\"os\"", 4);
-        sl->next = NULL;
-        curl_slist_free_all(sl);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_URL, poll_url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"request_id\":\"os\",\"allow_metadata_only\":false}");
-        b.len = 0;
-        good = good && curl_easy_perform(h) == CURLE_OK && b.p && memmem(b.p, b.len, "grad_norm", 9);
+                 "{\"model_id\":\"model-1\",\"type\":\"optim_step\",\"adam_params\":{\"learning_rate\":0.0001,"
+                 "\"beta1\":0.9,\"beta2\":0.95,\"eps\":1e-12,\"weight_decay\":0,\"grad_clip_norm\":0},\"seq_id\":%ld}",
+                 i + 1);
+        snprintf(submit_key, sizeof submit_key, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", 2 * i);
+        snprintf(poll_key, sizeof poll_key, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", 2 * i + 1);
+        const char *const submit_extra[] = {submit_key, NULL};
+        const char *const poll_extra[] = {"X-Tinker-Request-Iteration: 0", "X-Tinker-Request-Type: OptimStep",
+                                          "X-Tinker-Create-Promise-Roundtrip-Time: 0.002000", poll_key, NULL};
+        int good = raw_post(h, common, submit_url, submit_extra, body, &b) && b.p && memmem(b.p, b.len, "\"os\"", 4);
+        good = good &&
+               raw_post(h, common, poll_url, poll_extra, "{\"request_id\":\"os\",\"allow_metadata_only\":false}", &b) &&
+               b.p && memmem(b.p, b.len, "grad_norm", 9);
         *ok += good;
     }
     double dt = now_s() - t0;
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_slist_free_all(hl);
+    curl_slist_free_all(common);
     free(b.p);
     return dt;
 }
@@ -550,7 +565,6 @@ int main(int argc, char **argv)
         if (fwt_training_new(&t, tc, &to) != FWT_OK || fwt_training_create_model_result(t, 0) != FWT_OK)
             return 1;
         CURL *rh = curl_easy_init();
-        curl_easy_setopt(rh, CURLOPT_USERAGENT, "libfwtrain-bench");
         long w = 0;
         op_raw(rh, base, 50, &w);
         op_blocking(t, 50, &w);
