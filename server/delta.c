@@ -300,7 +300,7 @@ int fwl_delta_apply_into(const uint8_t *base, uint8_t *out, size_t len, const ui
         fwl_delta_patch p;
         if (fwl_delta_patch_prepare(base, len, NULL, delta, delta_len, &p, err, errlen) != 0)
             return -1;
-        if (out != base)
+        if (out != base && len)
             memcpy(out, base, len);
         fwl_delta_patch_apply(&p, out);
         fwl_delta_patch_free(&p);
