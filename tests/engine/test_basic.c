@@ -692,6 +692,48 @@ static void test_submit_from_callback(void **state)
     waiter_destroy(&c.second);
 }
 
+typedef struct canceller {
+    fwt__engine *e;
+    uint64_t victim;
+    int hit, on_worker;
+} canceller;
+
+static void cancel_victim(fwt__http_result *res, void *ud)
+{
+    canceller *c = ud;
+    c->on_worker = fwt__engine_on_worker(c->e);
+    c->hit = fwt__engine_cancel(c->e, c->victim);
+    fwt__http_result_free(res);
+}
+
+/* A completion callback (on the worker) cancels a stalled request: the worker takes its own cancel before it
+ * polls again. The guard is half of the worker's longest poll (FWT__POLL_MAX_MS, 60 s), so a cancel left in
+ * the queue until that poll times out on its own fails here instead of passing late. */
+static void test_cancel_from_callback(void **state)
+{
+    fx *f = *state;
+    fwt_resp_action stall = {.status = 200, .delay_headers_ms = -1};
+    fwt_responder_push(f->r, &stall);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
+    waiter w;
+    waiter_init(&w);
+    canceller c = {.e = f->e};
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &c.victim), FWT_OK);
+    assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    fwt_resp_action ok = {.status = 200, .body = "ok"};
+    fwt_responder_set_default(f->r, &ok);
+    assert_int_equal(fwt__engine_submit(f->e, &s, cancel_victim, &c, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(&w, 30000);
+    int in_time = res != NULL;
+    if (!in_time) /* never leave the engine a callback into this stack */
+        res = waiter_wait_safe(&w, f->e, c.victim, 5000);
+    assert_true(in_time);
+    assert_int_equal(c.hit, 1);
+    assert_int_equal(c.on_worker, 1);
+    assert_int_equal(res->status, FWT_ECANCELED);
+    waiter_destroy(&w);
+}
+
 static void test_cancel_while_backing_off(void **state)
 {
     fx *f = *state;
@@ -785,6 +827,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_timeout_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_backing_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_callback, setup, teardown),
         cmocka_unit_test(test_free_with_self_reposting_task),
         cmocka_unit_test(test_engine_args),
     };
