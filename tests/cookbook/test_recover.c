@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
+#include "fixture.h"
 #include "local_server.h"
 #include "proc.h"
 
@@ -44,7 +45,6 @@
 #define N_STEPS 24
 #define INTERVAL "4"
 #define API_KEY "recover-test-key"
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 
 static fwt_local_server *server;
 static char root[64], data_dir[96], port_arg[16];
@@ -457,26 +457,6 @@ static fwt_client *lib_client(void)
     return c;
 }
 
-static fwt_training *lib_training(fwt_client *client, const char *job_id)
-{
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = job_id;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    assert_int_equal(fwt_job_create(&created, client, &jo), FWT_OK);
-    fwt_job_wait_options wo;
-    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 20;
-    assert_int_equal(fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, -1), FWT_OK);
-    fwt_training *t = NULL;
-    assert_int_equal(fwt_job_open_training(&t, client, job, NULL), FWT_OK);
-    assert_int_equal(fwt_training_create_model_result(t, -1), FWT_OK);
-    fwt_job_free(created);
-    fwt_job_free(job);
-    return t;
-}
-
 static void lib_opts(fwt_checkpointer_options *o, char *log, size_t n, const char *name, const char *job)
 {
     snprintf(log, n, "%s/%s", root, name);
@@ -503,7 +483,7 @@ static void test_dataloader_file(void **state)
 {
     (void)state;
     fwt_client *client = lib_client();
-    fwt_training *t = lib_training(client, "recover-dl");
+    fwt_training *t = fx_open_training_on(client, "recover-dl");
     fwt_checkpointer_options o;
     char log[160];
     lib_opts(&o, log, sizeof log, "dl", "recover-dl");
@@ -569,7 +549,7 @@ static void test_recover_calls(void **state)
 {
     (void)state;
     fwt_client *client = lib_client();
-    fwt_training *t = lib_training(client, "recover-lib");
+    fwt_training *t = fx_open_training_on(client, "recover-lib");
     fwt_checkpointer_options o;
     char log[160];
     lib_opts(&o, log, sizeof log, "lib", "recover-lib");
