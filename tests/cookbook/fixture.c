@@ -178,3 +178,22 @@ void fx_checkpointer_options(fwt_checkpointer_options *o, const char *log_path, 
     o->job_id = job;
     o->base_model = base_model;
 }
+
+fwt_checkpointer *fx_start_resumed(fwt_training *t, const fwt_checkpointer_options *o, const fx_resume *want)
+{
+    fwt_checkpointer *c = NULL;
+    if (fwt_checkpointer_start(&c, t, o) != FWT_OK)
+        fail_msg("%s: start: %s", want->what, fwt_error_last()->message);
+    if (fwt_checkpointer_mode(c) != want->mode)
+        fail_msg("%s: resume mode %d, expected %d", want->what, fwt_checkpointer_mode(c), want->mode);
+    if (want->step >= 0 && fwt_checkpointer_start_step(c) != want->step)
+        fail_msg("%s: start step %lld, expected %lld", want->what, (long long)fwt_checkpointer_start_step(c),
+                 (long long)want->step);
+    if (want->data >= 0 && fwt_checkpointer_start_data_consumed(c) != want->data)
+        fail_msg("%s: start data_consumed %lld, expected %lld", want->what,
+                 (long long)fwt_checkpointer_start_data_consumed(c), (long long)want->data);
+    const char *loaded = fwt_checkpointer_loaded_path(c);
+    if (want->path && (!loaded || strcmp(loaded, want->path) != 0))
+        fail_msg("%s: loaded %s, expected %s", want->what, loaded ? loaded : "nothing", want->path);
+    return c;
+}

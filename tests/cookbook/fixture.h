@@ -87,4 +87,16 @@ fwt_registry *fx_registry(const char *dir);
 void fx_checkpointer_options(fwt_checkpointer_options *o, const char *log_path, const char *job,
                              const char *base_model);
 
+/* A resume decision a test expects of fwt_checkpointer_start. */
+typedef struct fx_resume {
+    const char *what;  /* the case, named in the failure message */
+    int mode;          /* fwt_resume_mode */
+    int64_t step;      /* start step; < 0: not checked */
+    int64_t data;      /* start data_consumed; < 0: not checked */
+    const char *path;  /* loaded path; NULL: not checked */
+} fx_resume;
+
+/* Start a checkpointer on `t` with `o` (it must succeed) and check its resume decision against `want`. */
+fwt_checkpointer *fx_start_resumed(fwt_training *t, const fwt_checkpointer_options *o, const fx_resume *want);
+
 #endif /* FWT_TESTS_COOKBOOK_FIXTURE_H */

@@ -136,20 +136,14 @@ static void test_saves_and_resume(void **state)
     fwt_registry_free(l);
 
     /* The same run again: complete, nothing loaded. */
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_COMPLETE);
+    c = fx_start_resumed(t, &o, &(fx_resume){"same run again", FWT_RESUME_COMPLETE, 6, -1, NULL});
     assert_true(fwt_checkpointer_is_complete(c));
-    assert_int_equal(fwt_checkpointer_start_step(c), 6);
     assert_null(fwt_checkpointer_loaded_path(c));
     fwt_checkpointer_free(c);
 
     /* A longer run on the same log path resumes from the last resumable entry. */
     opts_for(&o, "main", "ckptr-main", 2, 10);
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 6);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 24);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://ckptr-main/step-6");
+    c = fx_start_resumed(t, &o, &(fx_resume){"longer run", FWT_RESUME_AUTO, 6, 24, "cross_job://ckptr-main/step-6"});
     fwt_checkpointer_free(c);
 
     /* ...and refuses init_from_checkpoint next to it. */
@@ -165,11 +159,7 @@ static void test_saves_and_resume(void **state)
     fwt_training *t2 = fx_open_training("ckptr-other");
     opts_for(&o, "other", "ckptr-other", 2, 4);
     o.init_from_checkpoint = "ckptr-main:step-4";
-    assert_int_equal(fwt_checkpointer_start(&c, t2, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_INIT);
-    assert_int_equal(fwt_checkpointer_start_step(c), 0);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 0);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://ckptr-main/step-4");
+    c = fx_start_resumed(t2, &o, &(fx_resume){"another job", FWT_RESUME_INIT, 0, 0, "cross_job://ckptr-main/step-4"});
     fwt_checkpointer_free(c);
     /* weights only */
     o.init_weights_only = 1;
@@ -203,9 +193,7 @@ static void test_torn_tail_warns(void **state)
     fputs(bad, fp);
     fclose(fp);
 
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 2);
+    c = fx_start_resumed(t, &o, &(fx_resume){"torn tail", FWT_RESUME_AUTO, 2, -1, NULL});
     assert_int_equal(fwt_checkpointer_torn_bytes(c), strlen(bad));
     char want[64];
     snprintf(want, sizeof want, "ignored %zu bytes of torn tail", strlen(bad));

@@ -50,13 +50,20 @@ static int group_setup(void **state)
     return fx_start(&o);
 }
 
-/* Options without base_model: the checkpointer finds it itself (issue 12 item 4). */
-static void opts_for(fwt_checkpointer_options *o, const char *log, const char *job, int64_t interval, int64_t total)
+/* Options without base_model (the checkpointer finds it itself, issue 12 item 4) nor total_steps. */
+static void opts_for(fwt_checkpointer_options *o, const char *log, const char *job, int64_t interval)
 {
     fx_checkpointer_options(o, log, job, NULL);
     o->dcp_save_interval = interval;
-    o->total_steps = total;
     o->op_timeout_ms = 30000;
+}
+
+/* How most tests here start: a ready training on `job`, options on "<root>/<dir>" (into log) saving every 2 steps. */
+static fwt_training *open_run(const char *job, const char *dir, char *log, size_t n, fwt_checkpointer_options *o)
+{
+    fwt_training *t = fx_open_training(job);
+    opts_for(o, fx_path(log, n, dir), job, 2);
+    return t;
 }
 
 /* ---- promote by step ------------------------------------------------------ */
@@ -64,11 +71,9 @@ static void opts_for(fwt_checkpointer_options *o, const char *log, const char *j
 static void test_promote_step_keeps_promotable(void **state)
 {
     (void)state;
-    fwt_training *t = fx_open_training("fix-promote");
     char log[128];
-    fx_path(log, sizeof log, "promote");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-promote", 2, 0);
+    fwt_training *t = open_run("fix-promote", "promote", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     /* a promotable save of step 2, then step 2 completes at a multiple of the interval */
@@ -162,7 +167,7 @@ static int hold_lock(const char *log, const char *job)
         return 2;
     fwt_training *t = fx_open_on(c, job);
     fwt_checkpointer_options o;
-    opts_for(&o, log, job, 0, 0);
+    opts_for(&o, log, job, 0);
     fwt_checkpointer *ck = NULL;
     if (!t || fwt_checkpointer_start(&ck, t, &o) != FWT_OK) {
         printf("failed: %s\n", fwt_error_last()->message);
@@ -195,7 +200,7 @@ static void test_two_writers(void **state)
 
     /* another process holds it: fails at once (a blocking lock would hang here), naming dir and pid */
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-lock", 2, 0);
+    opts_for(&o, log, "fix-lock", 2);
     fwt_checkpointer *c = (fwt_checkpointer *)1;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_ECONFLICT);
     assert_null(c);
@@ -242,11 +247,9 @@ static void test_two_writers(void **state)
 static void test_resume_highest_step(void **state)
 {
     (void)state;
-    fwt_training *t = fx_open_training("fix-order");
     char log[128];
-    fx_path(log, sizeof log, "order");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-order", 2, 0);
+    fwt_training *t = open_run("fix-order", "order", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 2, 20, NULL), FWT_OK);
@@ -262,11 +265,7 @@ static void test_resume_highest_step(void **state)
     e.source_job_id = "fix-order";
     assert_int_equal(fwt_registry_append(log, &e), FWT_OK);
 
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 4);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 40);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://fix-order/step-4");
+    c = fx_start_resumed(t, &o, &(fx_resume){"highest step", FWT_RESUME_AUTO, 4, 40, "cross_job://fix-order/step-4"});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
@@ -296,11 +295,9 @@ static int64_t dcp_created(const char *job, const char *id, size_t *dcp_rows)
 static void test_final_save_once(void **state)
 {
     (void)state;
-    fwt_training *t = fx_open_training("fix-final");
     char log[128];
-    fx_path(log, sizeof log, "final");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-final", 2, 0); /* total_steps not given */
+    fwt_training *t = open_run("fix-final", "final", log, sizeof log, &o); /* total_steps not given */
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     for (int64_t s = 1; s <= 4; s++)
@@ -334,9 +331,7 @@ static void test_final_save_once(void **state)
     fwt_registry_free(l);
 
     /* resumed at step 4 and finished at once: still no second DCP */
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 4);
+    c = fx_start_resumed(t, &o, &(fx_resume){"resumed at the end", FWT_RESUME_AUTO, 4, -1, NULL});
     assert_int_equal(fwt_checkpointer_step_done(c, 4, 12, &saved), FWT_OK);
     assert_int_equal(saved, 0);
     assert_int_equal(fwt_checkpointer_save(c, 4, 12, FWT_CHECKPOINT_KIND_STATE), FWT_OK);
@@ -353,11 +348,9 @@ static void test_final_save_once(void **state)
 static void test_bare_name_and_stepless_line(void **state)
 {
     (void)state;
-    fwt_training *t = fx_open_training("fix-bare");
     char log[128];
-    fx_path(log, sizeof log, "bare-src");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-bare", 2, 0);
+    fwt_training *t = open_run("fix-bare", "bare-src", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 2, 5, NULL), FWT_OK);
@@ -366,11 +359,9 @@ static void test_bare_name_and_stepless_line(void **state)
     /* a new log_path starting from "step-2" of the same job */
     char log2[128];
     fx_path(log2, sizeof log2, "bare-init");
-    opts_for(&o, log2, "fix-bare", 2, 0);
+    opts_for(&o, log2, "fix-bare", 2);
     o.init_from_checkpoint = "step-2";
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_INIT);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://fix-bare/step-2");
+    c = fx_start_resumed(t, &o, &(fx_resume){"bare name", FWT_RESUME_INIT, -1, -1, "cross_job://fix-bare/step-2"});
     fwt_checkpointer_free(c);
 
     /* a registry line as the tinker cookbook writes it: no step, the loop position in "batch" */
@@ -394,11 +385,8 @@ static void test_bare_name_and_stepless_line(void **state)
     e.extra = x;
     e.n_extra = 2;
     assert_int_equal(fwt_registry_append(log3, &e), FWT_OK);
-    opts_for(&o, log3, "fix-bare", 2, 0);
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 2);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 5);
+    opts_for(&o, log3, "fix-bare", 2);
+    c = fx_start_resumed(t, &o, &(fx_resume){"stepless line", FWT_RESUME_AUTO, 2, 5, NULL});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }

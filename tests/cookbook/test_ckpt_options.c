@@ -222,22 +222,17 @@ static void test_log_dir_policy(void **state)
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl"));
     assert_null(c);
     o.log_dir_policy = FWT_LOG_DIR_RESUME;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 3);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy resume", FWT_RESUME_AUTO, 3, -1, NULL});
     fwt_checkpointer_free(c);
     o.log_dir_policy = FWT_LOG_DIR_OVERWRITE;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_FRESH);
-    assert_int_equal(fwt_checkpointer_start_step(c), 0);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy overwrite", FWT_RESUME_FRESH, 0, -1, NULL});
     fwt_checkpointer_free(c);
     fwt_registry *l = fx_registry("policy");
     assert_int_equal(fwt_registry_count(l), 0);
     fwt_registry_free(l);
     /* control-plane mode: overwrite ignores the listing too */
     o.resume_source = FWT_RESUME_SOURCE_CONTROL_PLANE;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_FRESH);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy overwrite, control plane", FWT_RESUME_FRESH, -1, -1, NULL});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
