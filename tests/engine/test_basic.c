@@ -334,18 +334,25 @@ static void test_too_large(void **state)
     waiter_destroy(&w);
 }
 
-static void test_cancel_in_flight(void **state)
+/* A GET (completing into w) that the server never answers, once the server has it; its id. */
+static uint64_t submit_stalled(fx *f, waiter *w)
 {
-    fx *f = *state;
     fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
     fwt_responder_push(f->r, &a);
     fwt__http_spec s = {.method = "GET", .url = f->url};
-    waiter w;
-    waiter_init(&w);
+    waiter_init(w);
     uint64_t id = 0;
-    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &id), FWT_OK);
-    assert_true(id != 0);
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, w, &id), FWT_OK);
     assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    return id;
+}
+
+static void test_cancel_in_flight(void **state)
+{
+    fx *f = *state;
+    waiter w;
+    uint64_t id = submit_stalled(f, &w);
+    assert_true(id != 0);
     assert_int_equal(fwt__engine_cancel(f->e, id), 1);
     fwt__http_result *res = waiter_wait_safe(&w, f->e, id, 5000);
     assert_non_null(res);
@@ -712,14 +719,10 @@ static void cancel_victim(fwt__http_result *res, void *ud)
 static void test_cancel_from_callback(void **state)
 {
     fx *f = *state;
-    fwt_resp_action stall = {.status = 200, .delay_headers_ms = -1};
-    fwt_responder_push(f->r, &stall);
-    fwt__http_spec s = {.method = "GET", .url = f->url};
     waiter w;
-    waiter_init(&w);
     canceller c = {.e = f->e};
-    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &c.victim), FWT_OK);
-    assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    c.victim = submit_stalled(f, &w);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
     fwt_resp_action ok = {.status = 200, .body = "ok"};
     fwt_responder_set_default(f->r, &ok);
     assert_int_equal(fwt__engine_submit(f->e, &s, cancel_victim, &c, NULL), FWT_OK);
