@@ -27,13 +27,21 @@
  *                      caller (driven by the worker: two hand-offs per request, how
  *                      every blocking op ran before issue 15); op_ratio = raw time /
  *                      blocking time, op_future_ratio = raw time / future time;
+ *                      op_cpu_us this process's CPU per op on each path (medians);
  *   max_rss_mib        peak RSS of this process (getrusage);
  *   handoff_roundtrip_us  a no-op task posted to the worker and awaited.
  * The responder (tests/support) runs in a forked child so its threads and
  * buffers do not count against the engine's memory.
  *
- * Usage: engine [sequential_requests] [futures_n (default 100000)] [nofutures]
- * ("nofutures" skips the futures and free_pending figures, e.g. to profile the rest).
+ *   pipeline           bench/pipeline's object (pipeline_run.c): blocking against pipelined
+ *                      sft_resume-shaped steps on a fwtrain-local of its own (40 steps, 5 rounds,
+ *                      depth 4);
+ *   json               bench/json's object (json_run.c): the batch encoder against cJSON on a
+ *                      1,000,000-token batch, and the decoder (5 rounds).
+ *
+ * Usage: engine [sequential_requests] [futures_n (default 100000)] [skip]
+ * (skip: any of "nofutures", "nopipeline", "nojson", e.g. "nofutures,nojson", to leave those figures out,
+ * e.g. to profile the rest).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,6 +69,7 @@
 #include "http/engine.h"
 #include "core/request.h"
 #include "responder.h"
+#include "bench_parts.h"
 #include "bench_stats.h"
 
 #define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
@@ -363,6 +372,14 @@ static void print_run(const char *name, const futures_run *r, int comma)
 
 /* ---- one training op: blocking call, future, raw libcurl ---- */
 
+/* This process's CPU time (every thread: the future path's work is on the engine worker). */
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double op_blocking(fwt_training *t, long n, long *ok)
 {
     fwt_adam_params ap;
@@ -549,6 +566,7 @@ int main(int argc, char **argv)
     enum { OP_ROUNDS = 15 };
     long op_per = n_seq / 50 > 20 ? n_seq / 50 : 20;
     double opr[OP_ROUNDS], opf[OP_ROUNDS], op_ratio[OP_ROUNDS], op_fratio[OP_ROUNDS], opb[OP_ROUNDS];
+    double cpu_r[OP_ROUNDS], cpu_b[OP_ROUNDS], cpu_f[OP_ROUNDS]; /* this process's CPU per op, microseconds */
     long ok_ob = 0, ok_of = 0, ok_or = 0;
     {
         fwt_client *tc;
@@ -570,9 +588,16 @@ int main(int argc, char **argv)
         op_blocking(t, 50, &w);
         op_future(t, 50, &w);
         for (int i = 0; i < OP_ROUNDS; i++) {
+            double c0 = cpu_now_s();
             double tr = op_raw(rh, base, op_per, &ok_or);
+            double c1 = cpu_now_s();
             double tb = op_blocking(t, op_per, &ok_ob);
+            double c2 = cpu_now_s();
             double tf = op_future(t, op_per, &ok_of);
+            double c3 = cpu_now_s();
+            cpu_r[i] = (c1 - c0) * 1e6 / (double)op_per;
+            cpu_b[i] = (c2 - c1) * 1e6 / (double)op_per;
+            cpu_f[i] = (c3 - c2) * 1e6 / (double)op_per;
             opr[i] = (double)op_per / tr;
             opb[i] = (double)op_per / tb;
             opf[i] = (double)op_per / tf;
@@ -587,7 +612,8 @@ int main(int argc, char **argv)
 
     /* Many futures at once: bounded (the default 64) and unbounded interleaved at 1k and 10k,
      * bounded alone at n_conc (100k by default; unbounded would run out of descriptors). */
-    int futures = !(argc > 3 && strcmp(argv[3], "nofutures") == 0);
+    const char *skip = argc > 3 ? argv[3] : "";
+    int futures = !strstr(skip, "nofutures");
     futures_run b1 = {0}, u1 = {0}, b10 = {0}, b100 = {0}, u10 = {0};
     long free_cancelled = 0;
     double free_s = 0;
@@ -621,13 +647,28 @@ int main(int argc, char **argv)
            "\"op_future_ratio\": %.3f, \"op_n\": %ld, \"op_ok\": {\"raw\": %ld, \"blocking\": %ld, \"future\": %ld}",
            bench_median(opr, OP_ROUNDS), bench_median(opb, OP_ROUNDS), bench_median(opf, OP_ROUNDS), bench_median(op_ratio, OP_ROUNDS),
            bench_median(op_fratio, OP_ROUNDS), op_n, ok_or, ok_ob, ok_of);
+    printf(", \"op_cpu_us\": {\"raw\": %.1f, \"blocking\": %.1f, \"future\": %.1f}", bench_median(cpu_r, OP_ROUNDS),
+           bench_median(cpu_b, OP_ROUNDS), bench_median(cpu_f, OP_ROUNDS));
     printf(", \"speedup_1k\": %.2f, \"speedup_10k\": %.2f, \"free_pending\": %ld, \"free_pending_s\": %.3f, "
            "\"free_pending_cancelled\": %ld, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
-           "\"responder\": \"separate process\"}\n",
+           "\"responder\": \"separate process\"",
            u1.secs / b1.secs, u10.secs / b10.secs, n_conc, free_s, free_cancelled, rss_mib, handoff_us);
+    /* last: their servers and batches must not count in the figures above (max_rss_mib included) */
+    int parts_rc = 0;
+    if (!strstr(skip, "nopipeline")) {
+        printf(", \"pipeline\": ");
+        fflush(stdout);
+        parts_rc |= bench_pipeline_run(40, 5, 4);
+    }
+    if (!strstr(skip, "nojson")) {
+        printf(", \"json\": ");
+        fflush(stdout);
+        parts_rc |= bench_json_run(1000000, 5, 1000);
+    }
+    printf("}\n");
     long sub_ok = b1.ok + u1.ok + b10.ok + u10.ok + b100.ok;
     long sub_n = b1.n + u1.n + b10.n + u10.n + b100.n;
-    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0 &&
+    return (!parts_rc && ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0 &&
             ok_or == op_n && ok_ob == op_n && ok_of == op_n)
                ? 0
                : 1;
