@@ -212,31 +212,6 @@ static void sft(proc_result *r, const char *name, size_t at_line, line_hook hook
     r->err = err;
 }
 
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* The line "step=<step> ..." of an output (the last one if it repeats), copied into `line`; 0 if absent. */
-static int find_step_line(const char *out, long step, char *line, size_t n)
-{
-    char key[32];
-    int kl = snprintf(key, sizeof key, "step=%ld ", step), found = 0;
-    for (const char *p = out; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (!strncmp(p, key, (size_t)kl)) {
-            snprintf(line, n, "%.*s", (int)len, p);
-            found = 1;
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    return found;
-}
-
 /* Every line of `out` is the reference's line of its step; returns the steps in order (count in *n). */
 static void check_lines_match(const char *out, const char *ref, long *steps, size_t *n, size_t cap)
 {
@@ -246,7 +221,7 @@ static void check_lines_match(const char *out, const char *ref, long *steps, siz
         long step = 0;
         assert_int_equal(sscanf(p, "step=%ld ", &step), 1);
         char want[128];
-        if (!find_step_line(ref, step, want, sizeof want))
+        if (!proc_find_step_line(ref, step, want, sizeof want, 1))
             fail_msg("step %ld is not in the reference", step);
         if (strlen(want) != (size_t)(nl - p) || strncmp(p, want, (size_t)(nl - p)) != 0)
             fail_msg("step %ld: \"%.*s\" != reference \"%s\"", step, (int)(nl - p), p, want);
@@ -264,7 +239,7 @@ static void test_reference(void **state)
     sft(&reference, "ref", 0, NULL, NULL, NULL, NULL);
     if (reference.exit_code != 0)
         fail_msg("sft_resume failed (%d): %s", reference.exit_code, reference.err);
-    assert_int_equal(count_lines(reference.out), N_STEPS);
+    assert_int_equal(proc_count_lines(reference.out), N_STEPS);
 }
 
 /* fwtrain-local dies (SIGKILL) mid-run and comes back on the same data dir and port: the run recovers in-process. */
@@ -357,7 +332,8 @@ static void test_control_plane_resume_after_sigkill(void **state)
         long resumed_at = n2 ? steps[0] : 0;
         char line[128];
         for (long s = 1; s <= N_STEPS; s++)
-            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+            if (!proc_find_step_line(first.out, s, line, sizeof line, 1) &&
+                !proc_find_step_line(second.out, s, line, sizeof line, 1))
                 fail_msg("step %ld missing from both runs", s);
         if (first.exit_code == 0) {
             assert_int_equal(n2, 0); /* the kill came after the end: the rerun finds the run complete */
@@ -435,7 +411,8 @@ static void test_async_saves_sigkill(void **state)
         check_lines_match(second.out, reference.out, steps, &n2, sizeof steps / sizeof *steps);
         char line[128];
         for (long s = 1; s <= N_STEPS; s++)
-            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+            if (!proc_find_step_line(first.out, s, line, sizeof line, 1) &&
+                !proc_find_step_line(second.out, s, line, sizeof line, 1))
                 fail_msg("step %ld missing from both runs", s);
         assert_true(n2 == 0 || (steps[0] - 1) % 4 == 0);
         proc_result_free(&first);
