@@ -19,7 +19,8 @@
  * directory fsync, no second fsync of the snapshot bytes (the trainer's save fsynced them). The link comes
  * before the record's rename and a journaling file system keeps that order, so after a power loss the record
  * names files that exist; it may be an earlier record (an earlier snapshot of the chain, or no pending load),
- * which the hotload status then reports. Three fsyncs of five were most of a delta hotload's time.
+ * which the hotload status then reports. Three fsyncs of five were most of a delta hotload's time; the pending
+ * marker is written while the load already runs (pending_save), so its fsync overlaps the load's.
  *
  * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
  * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is
@@ -664,14 +665,20 @@ static void load_run(fwl_server *s, void *arg)
     free(o.delta);
 }
 
-/* Records the accepted load in the deployment record before it runs, so a restart resumes it. Failing to write it
- * costs only that (logged): the load itself goes ahead. */
+/* Records the accepted load in the deployment record, so a restart resumes it; written while the load already
+ * runs (both write the record under rec_lock), so the load's own work and fsync overlap this one. Not written once
+ * the load has landed or another load has replaced it (its marker would be stale). Failing to write it costs only
+ * that (logged): the load itself goes ahead. */
 static void pending_save(fwl_server *s, const load_task *t)
 {
     char dp[4500];
     fwl_deployment_path(s, t->dep, dp, sizeof dp);
     pthread_mutex_lock(&s->rec_lock);
-    cJSON *d = fwl_deployment_load(s, t->dep), *p = cJSON_CreateObject();
+    pthread_mutex_lock(&s->lock);
+    fwl_replica *r = task_replica_locked(s, t);
+    bool wanted = r && !(r->w && !strcmp(r->w->identity, t->identity) && !strcmp(r->stage, "done"));
+    pthread_mutex_unlock(&s->lock);
+    cJSON *d = wanted ? fwl_deployment_load(s, t->dep) : NULL, *p = wanted ? cJSON_CreateObject() : NULL;
     if (d && p) {
         cJSON_AddStringToObject(p, "identity", t->identity);
         if (t->incremental)
@@ -723,8 +730,11 @@ int fwl_replica_load(fwl_server *s, const char *dep, const char *identity, const
         free(t);
         return 0;
     }
-    pending_save(s, t);
-    return fwl_bg_post(s, 0, load_run, t, free);
+    load_task mark = *t; /* t belongs to the background thread once posted */
+    if (fwl_bg_post(s, 0, load_run, t, free) != 0)
+        return -1;
+    pending_save(s, &mark); /* before the answer: an accepted load survives a restart */
+    return 0;
 }
 
 void fwl_replica_resume_loads(fwl_server *s)
