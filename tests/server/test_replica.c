@@ -29,6 +29,7 @@
 #include "ckpt.h"
 #include "config.h"
 #include "model.h"
+#include "records.h"
 #include "replica.h"
 #include "replica_store.h"
 #include "request.h"
@@ -147,6 +148,14 @@ static int hotload(const char *id, const char *prev, char *err, size_t el)
         if (done == 0)
             snprintf(err, el, "%s", txt);
         free(txt);
+        if (done == 1) {
+            /* the record names it and holds no pending marker (written while the load ran, or skipped) */
+            cJSON *rec = fwl_deployment_load(&srv, DEP);
+            assert_non_null(rec);
+            assert_string_equal(jstr(rec, "_currentIdentity"), id);
+            assert_null(cJSON_GetObjectItemCaseSensitive(rec, "_pendingLoad"));
+            cJSON_Delete(rec);
+        }
         if (done >= 0)
             return done;
         struct timespec ts = {0, 100000L};
