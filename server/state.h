@@ -1,6 +1,6 @@
 /* The server's shared state.
  *
- * Threads: libmicrohttpd runs a small pool of event-driven threads (or one per connection, http.c); a
+ * Threads: a small pool of event-driven HTTP threads (front.c; or one per connection, http.c); a
  * long-poll that must wait is parked and resumed by the park thread (futures.c), so it holds no HTTP thread.
  * Each trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
  * hotloads, async promotions and the TTL sweep.
@@ -52,14 +52,10 @@ typedef struct fwl_server {
     pthread_cond_t bg_cond;
     struct fwl_task *tasks;
     void (*bg_sweep)(struct fwl_server *s, void *arg); /* periodic task (the TTL sweep) */
-    void *mhd;                     /* struct MHD_Daemon * */
+    void *mhd;                     /* struct MHD_Daemon * (thread-per-connection mode) */
+    struct fwl_front *front;       /* the event-driven front (front.c), NULL when not running */
     void (*router)(struct fwl_server *s, struct fwl_req *r, struct fwl_resp *out); /* given to fwl_http_start */
     int bound_port;
-    /* event-driven mode (http.c): our thread accepts and hands each connection to the MHD thread its descriptor
-     * picks (an even spread); the listening socket and the eventfd that stops the thread, -1 when unused */
-    int listen_fd, accept_wake_fd;
-    pthread_t accept_thread;
-    bool accept_started;
     /* parked long-polls (futures.c): guarded by `lock` */
     struct fwl_park *parks;
     pthread_cond_t park_cond;
