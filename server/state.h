@@ -43,8 +43,9 @@ typedef struct fwl_server {
     int64_t last_ckpt_us;          /* checkpoint createTime is strictly increasing */
     uint64_t ckpt_count;
     struct fwl_jobrt *jobs;        /* live trainer state, by job id */
-    struct fwl_future **futs;
-    size_t n_futs, cap_futs;
+    struct fwl_future *fut_oldest, *fut_newest; /* the request table in creation order (futures.c) */
+    struct fwl_future **fut_index;  /* ... and hashed by id: FWL_FUT_BUCKETS chains, NULL until the first */
+    size_t n_futs;
     struct fwl_replica *replicas;  /* deployments' serving state */
     /* background worker */
     pthread_t bg_thread;
