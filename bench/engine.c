@@ -20,19 +20,28 @@
  *   free_pending_s     fwt_client_free with 100k requests pending on its worker;
  *   op_*               one training op (optim_step: submit + retrieve_future) three ways,
  *                      interleaved in rounds (medians): op_raw_ops the same two POSTs
- *                      (same headers and bodies) with raw libcurl on the calling thread,
+ *                      (byte for byte: User-Agent, headers, bodies) with raw libcurl on
+ *                      the calling thread,
  *                      op_blocking_ops fwt_training_optim_step_result (drives the op on
  *                      the calling thread), op_future_ops the future waited on from the
  *                      caller (driven by the worker: two hand-offs per request, how
  *                      every blocking op ran before issue 15); op_ratio = raw time /
  *                      blocking time, op_future_ratio = raw time / future time;
+ *                      op_cpu_us this process's CPU per op on each path (medians);
  *   max_rss_mib        peak RSS of this process (getrusage);
  *   handoff_roundtrip_us  a no-op task posted to the worker and awaited.
  * The responder (tests/support) runs in a forked child so its threads and
  * buffers do not count against the engine's memory.
  *
- * Usage: engine [sequential_requests] [futures_n (default 100000)] [nofutures]
- * ("nofutures" skips the futures and free_pending figures, e.g. to profile the rest).
+ *   pipeline           bench/pipeline's object (pipeline_run.c): blocking against pipelined
+ *                      sft_resume-shaped steps on a fwtrain-local of its own (40 steps, 5 rounds,
+ *                      depth 4);
+ *   json               bench/json's object (json_run.c): the batch encoder against cJSON on a
+ *                      1,000,000-token batch, and the decoder (5 rounds).
+ *
+ * Usage: engine [sequential_requests] [futures_n (default 100000)] [skip]
+ * (skip: any of "nofutures", "nopipeline", "nojson", e.g. "nofutures,nojson", to leave those figures out,
+ * e.g. to profile the rest).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -60,6 +69,7 @@
 #include "http/engine.h"
 #include "core/request.h"
 #include "responder.h"
+#include "bench_parts.h"
 #include "bench_stats.h"
 
 #define JOB_NAME "accounts/bench/rlorTrainerJobs/bench-job"
@@ -362,6 +372,14 @@ static void print_run(const char *name, const futures_run *r, int comma)
 
 /* ---- one training op: blocking call, future, raw libcurl ---- */
 
+/* This process's CPU time (every thread: the future path's work is on the engine worker). */
+static double cpu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double op_blocking(fwt_training *t, long n, long *ok)
 {
     fwt_adam_params ap;
@@ -391,49 +409,63 @@ static double op_future(fwt_training *t, long n, long *ok)
     return now_s() - t0;
 }
 
-/* The same two POSTs by hand: the submit (a body like the library's, a fresh idempotency key)
- * and retrieve_future, with the library's headers, the answers checked with strstr. */
+/* One POST by hand on the reused handle: the common headers, then `extra` (NULL-terminated), the answer in b. */
+static int raw_post(CURL *h, struct curl_slist *common, const char *url, const char *const *extra, const char *body,
+                    rawbuf *b)
+{
+    struct curl_slist *hl = NULL;
+    for (struct curl_slist *c = common; c; c = c->next)
+        hl = curl_slist_append(hl, c->data);
+    for (; *extra; extra++)
+        hl = curl_slist_append(hl, *extra);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    b->len = 0;
+    int good = curl_easy_perform(h) == CURLE_OK;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+    curl_slist_free_all(hl);
+    return good;
+}
+
+/* The same two POSTs by hand, byte for byte what the library sends (its User-Agent, headers in its order, the
+ * X-Tinker-* headers of a retrieve_future, a fresh idempotency key on each, the same JSON bodies), so the
+ * responder does the same work for both sides; the answers are checked with memmem. */
 static double op_raw(CURL *h, const char *base, long n, long *ok)
 {
     char submit_url[160], poll_url[160];
     snprintf(submit_url, sizeof submit_url, "%s/t/api/v1/optim_step", base);
     snprintf(poll_url, sizeof poll_url, "%s/t/api/v1/retrieve_future", base);
-    struct curl_slist *hl = NULL;
+    struct curl_slist *common = NULL;
     for (const char *const *p = k_headers; *p; p++)
-        hl = curl_slist_append(hl, *p);
-    hl = curl_slist_append(hl, "Content-Type: application/json");
-    hl = curl_slist_append(hl, "Expect:");
+        common = curl_slist_append(common, *p);
+    common = curl_slist_append(common, "Content-Type: application/json");
+    common = curl_slist_append(common, "Expect:");
     rawbuf b = {0};
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "libfwtrain/" FWT_VERSION_STRING);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
-        char body[256], idem[96];
+        char body[256], submit_key[96], poll_key[96];
         snprintf(body, sizeof body,
-                 "{\"adam_params\":{\"learning_rate\":0.0001,\"beta1\":0.9,\"beta2\":0.95,\"eps\":1e-12,"
-                 "\"weight_decay\":0},\"model_id\":\"model-1\",\"seq_id\":%ld}", i + 1);
-        snprintf(idem, sizeof idem, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", i);
-        struct curl_slist *sl = curl_slist_append(NULL, idem);
-        sl->next = hl;
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, sl);
-        curl_easy_setopt(h, CURLOPT_URL, submit_url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        b.len = 0;
-        int good = curl_easy_perform(h) == CURLE_OK;
-        good = good && b.p && memmem(b.p, b.len, "\"os\"", 4);
-        sl->next = NULL;
-        curl_slist_free_all(sl);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(h, CURLOPT_URL, poll_url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{\"request_id\":\"os\",\"allow_metadata_only\":false}");
-        b.len = 0;
-        good = good && curl_easy_perform(h) == CURLE_OK && b.p && memmem(b.p, b.len, "grad_norm", 9);
+                 "{\"model_id\":\"model-1\",\"type\":\"optim_step\",\"adam_params\":{\"learning_rate\":0.0001,"
+                 "\"beta1\":0.9,\"beta2\":0.95,\"eps\":1e-12,\"weight_decay\":0,\"grad_clip_norm\":0},\"seq_id\":%ld}",
+                 i + 1);
+        snprintf(submit_key, sizeof submit_key, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", 2 * i);
+        snprintf(poll_key, sizeof poll_key, "X-Idempotency-Key: 8b0c2f3e-1d2a-4c5b-9e6f-%012ld", 2 * i + 1);
+        const char *const submit_extra[] = {submit_key, NULL};
+        const char *const poll_extra[] = {"X-Tinker-Request-Iteration: 0", "X-Tinker-Request-Type: OptimStep",
+                                          "X-Tinker-Create-Promise-Roundtrip-Time: 0.002000", poll_key, NULL};
+        int good = raw_post(h, common, submit_url, submit_extra, body, &b) && b.p && memmem(b.p, b.len, "\"os\"", 4);
+        good = good &&
+               raw_post(h, common, poll_url, poll_extra, "{\"request_id\":\"os\",\"allow_metadata_only\":false}", &b) &&
+               b.p && memmem(b.p, b.len, "grad_norm", 9);
         *ok += good;
     }
     double dt = now_s() - t0;
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
-    curl_slist_free_all(hl);
+    curl_slist_free_all(common);
     free(b.p);
     return dt;
 }
@@ -534,6 +566,7 @@ int main(int argc, char **argv)
     enum { OP_ROUNDS = 15 };
     long op_per = n_seq / 50 > 20 ? n_seq / 50 : 20;
     double opr[OP_ROUNDS], opf[OP_ROUNDS], op_ratio[OP_ROUNDS], op_fratio[OP_ROUNDS], opb[OP_ROUNDS];
+    double cpu_r[OP_ROUNDS], cpu_b[OP_ROUNDS], cpu_f[OP_ROUNDS]; /* this process's CPU per op, microseconds */
     long ok_ob = 0, ok_of = 0, ok_or = 0;
     {
         fwt_client *tc;
@@ -550,15 +583,21 @@ int main(int argc, char **argv)
         if (fwt_training_new(&t, tc, &to) != FWT_OK || fwt_training_create_model_result(t, 0) != FWT_OK)
             return 1;
         CURL *rh = curl_easy_init();
-        curl_easy_setopt(rh, CURLOPT_USERAGENT, "libfwtrain-bench");
         long w = 0;
         op_raw(rh, base, 50, &w);
         op_blocking(t, 50, &w);
         op_future(t, 50, &w);
         for (int i = 0; i < OP_ROUNDS; i++) {
+            double c0 = cpu_now_s();
             double tr = op_raw(rh, base, op_per, &ok_or);
+            double c1 = cpu_now_s();
             double tb = op_blocking(t, op_per, &ok_ob);
+            double c2 = cpu_now_s();
             double tf = op_future(t, op_per, &ok_of);
+            double c3 = cpu_now_s();
+            cpu_r[i] = (c1 - c0) * 1e6 / (double)op_per;
+            cpu_b[i] = (c2 - c1) * 1e6 / (double)op_per;
+            cpu_f[i] = (c3 - c2) * 1e6 / (double)op_per;
             opr[i] = (double)op_per / tr;
             opb[i] = (double)op_per / tb;
             opf[i] = (double)op_per / tf;
@@ -573,7 +612,8 @@ int main(int argc, char **argv)
 
     /* Many futures at once: bounded (the default 64) and unbounded interleaved at 1k and 10k,
      * bounded alone at n_conc (100k by default; unbounded would run out of descriptors). */
-    int futures = !(argc > 3 && strcmp(argv[3], "nofutures") == 0);
+    const char *skip = argc > 3 ? argv[3] : "";
+    int futures = !strstr(skip, "nofutures");
     futures_run b1 = {0}, u1 = {0}, b10 = {0}, b100 = {0}, u10 = {0};
     long free_cancelled = 0;
     double free_s = 0;
@@ -607,13 +647,28 @@ int main(int argc, char **argv)
            "\"op_future_ratio\": %.3f, \"op_n\": %ld, \"op_ok\": {\"raw\": %ld, \"blocking\": %ld, \"future\": %ld}",
            bench_median(opr, OP_ROUNDS), bench_median(opb, OP_ROUNDS), bench_median(opf, OP_ROUNDS), bench_median(op_ratio, OP_ROUNDS),
            bench_median(op_fratio, OP_ROUNDS), op_n, ok_or, ok_ob, ok_of);
+    printf(", \"op_cpu_us\": {\"raw\": %.1f, \"blocking\": %.1f, \"future\": %.1f}", bench_median(cpu_r, OP_ROUNDS),
+           bench_median(cpu_b, OP_ROUNDS), bench_median(cpu_f, OP_ROUNDS));
     printf(", \"speedup_1k\": %.2f, \"speedup_10k\": %.2f, \"free_pending\": %ld, \"free_pending_s\": %.3f, "
            "\"free_pending_cancelled\": %ld, \"max_rss_mib\": %.1f, \"handoff_roundtrip_us\": %.1f, "
-           "\"responder\": \"separate process\"}\n",
+           "\"responder\": \"separate process\"",
            u1.secs / b1.secs, u10.secs / b10.secs, n_conc, free_s, free_cancelled, rss_mib, handoff_us);
+    /* last: their servers and batches must not count in the figures above (max_rss_mib included) */
+    int parts_rc = 0;
+    if (!strstr(skip, "nopipeline")) {
+        printf(", \"pipeline\": ");
+        fflush(stdout);
+        parts_rc |= bench_pipeline_run(40, 5, 4);
+    }
+    if (!strstr(skip, "nojson")) {
+        printf(", \"json\": ");
+        fflush(stdout);
+        parts_rc |= bench_json_run(1000000, 5, 1000);
+    }
+    printf("}\n");
     long sub_ok = b1.ok + u1.ok + b10.ok + u10.ok + b100.ok;
     long sub_n = b1.n + u1.n + b10.n + u10.n + b100.n;
-    return (ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0 &&
+    return (!parts_rc && ok_a == done_seq && ok_f == done_seq && ok_r == done_seq && sub_ok == sub_n && free_s >= 0 &&
             ok_or == op_n && ok_ob == op_n && ok_of == op_n)
                ? 0
                : 1;

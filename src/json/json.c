@@ -4,6 +4,7 @@
 
 #include "fwt_util.h"
 #include "json/json.h"
+#include "json/jwrite.h"
 
 const cJSON *fwt__json_get(const cJSON *obj, const char *key)
 {
@@ -145,5 +146,8 @@ char *fwt__json_print(const cJSON *item)
 {
     if (!item)
         return NULL;
-    return cJSON_PrintUnformatted(item);
+    fwt__jw w;
+    fwt__jw_init(&w, 256);
+    fwt__jw_tree(&w, item);
+    return fwt__jw_take(&w, NULL);
 }

@@ -30,7 +30,8 @@ int fwt__json_add_string(cJSON *obj, const char *key, const char *value);
 int fwt__json_add_int64(cJSON *obj, const char *key, int64_t value);
 int fwt__json_add_double(cJSON *obj, const char *key, double value);
 int fwt__json_add_bool(cJSON *obj, const char *key, int value);
-/* Serialise compactly; caller frees with fwt__free_mem. NULL on OOM. */
+/* Serialise compactly (jwrite.h, fwt__jw_tree); caller frees with fwt__free_mem. NULL on OOM or an invalid
+ * item. */
 char *fwt__json_print(const cJSON *item);
 
 #endif /* FWT_JSON_JSON_H */

@@ -1,4 +1,6 @@
 /* The direct JSON writer (jwrite.h). */
+#include <math.h>
+
 #include "fwt_util.h"
 #include "json/jwrite.h"
 
@@ -147,5 +149,56 @@ void fwt__jw_float_list(fwt__jw *w, const float *v, size_t n)
             return;
         }
         w->len += k + m;
+    }
+}
+
+void fwt__jw_tree(fwt__jw *w, const cJSON *item)
+{
+    switch (item->type & 0xff) {
+    case cJSON_False:
+        fwt__jw_lit(w, "false");
+        return;
+    case cJSON_True:
+        fwt__jw_lit(w, "true");
+        return;
+    case cJSON_NULL:
+        fwt__jw_lit(w, "null");
+        return;
+    case cJSON_Number:
+        if (isfinite(item->valuedouble))
+            fwt__jw_double(w, item->valuedouble);
+        else
+            fwt__jw_lit(w, "null");
+        return;
+    case cJSON_String:
+        if (item->valuestring)
+            fwt__jw_string(w, item->valuestring);
+        else
+            w->err = w->err ? w->err : FWT_EINVAL;
+        return;
+    case cJSON_Raw:
+        if (item->valuestring)
+            fwt__jw_raw(w, item->valuestring, strlen(item->valuestring));
+        else
+            w->err = w->err ? w->err : FWT_EINVAL;
+        return;
+    case cJSON_Array:
+    case cJSON_Object: {
+        int obj = (item->type & 0xff) == cJSON_Object;
+        fwt__jw_char(w, obj ? '{' : '[');
+        for (const cJSON *c = item->child; c; c = c->next) {
+            if (c != item->child)
+                fwt__jw_char(w, ',');
+            if (obj) {
+                fwt__jw_string(w, c->string ? c->string : "");
+                fwt__jw_char(w, ':');
+            }
+            fwt__jw_tree(w, c);
+        }
+        fwt__jw_char(w, obj ? '}' : ']');
+        return;
+    }
+    default:
+        w->err = w->err ? w->err : FWT_EINVAL;
     }
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <cjson/cJSON.h>
 
 #include "json/jnum.h"
 
@@ -60,6 +61,11 @@ void fwt__jw_float(fwt__jw *w, float v);
 void fwt__jw_double(fwt__jw *w, double v);
 /* A quoted, escaped string (control characters as \u00XX; bytes >= 0x80 pass through). */
 void fwt__jw_string(fwt__jw *w, const char *s);
+/* A cJSON value and everything under it, compactly (what cJSON_PrintUnformatted writes, with numbers in
+ * their shortest round-trip form instead of printf's %1.15g/%1.17g and its sscanf check). Non-finite numbers
+ * are written as null, as cJSON does; a raw item is copied as is; an invalid item marks the writer failed
+ * (FWT_EINVAL). Recursion is bounded by the tree: the parser caps nesting. */
+void fwt__jw_tree(fwt__jw *w, const cJSON *item);
 /* Comma-separated elements (no brackets). */
 void fwt__jw_int_list(fwt__jw *w, const int64_t *v, size_t n);
 void fwt__jw_float_list(fwt__jw *w, const float *v, size_t n);

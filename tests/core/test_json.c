@@ -432,6 +432,58 @@ static void test_parser_matches_cjson(void **state)
     }
 }
 
+/* fwt__json_print (every request body): compact text, numbers in shortest round-trip form, non-finite numbers
+ * as null like cJSON; whatever it prints reads back, through cJSON too, as the tree it printed. */
+static void test_printer(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "lr", 0.0001);
+    cJSON_AddNumberToObject(o, "eps", 1e-12);
+    cJSON_AddNumberToObject(o, "seq_id", 42);
+    cJSON_AddNumberToObject(o, "neg", -0.0);
+    cJSON_AddNumberToObject(o, "big", 1e21);
+    cJSON_AddNumberToObject(o, "nan", NAN);
+    cJSON_AddNumberToObject(o, "inf", -INFINITY);
+    cJSON_AddStringToObject(o, "s", "q\"b\\\n\x01\xc3\xa9");
+    cJSON *a = cJSON_AddArrayToObject(o, "a");
+    cJSON_AddItemToArray(a, cJSON_CreateTrue());
+    cJSON_AddItemToArray(a, cJSON_CreateFalse());
+    cJSON_AddItemToArray(a, cJSON_CreateNull());
+    cJSON_AddItemToArray(a, cJSON_CreateObject());
+    cJSON_AddItemToArray(a, cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "raw", cJSON_CreateRaw("[1,2]"));
+    char *text = fwt__json_print(o);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"lr\":0.0001,\"eps\":1e-12,\"seq_id\":42,\"neg\":-0,\"big\":1e21,\"nan\":null,"
+                              "\"inf\":null,\"s\":\"q\\\"b\\\\\\n\\u0001\xc3\xa9\",\"a\":[true,false,null,{},[]],"
+                              "\"raw\":[1,2]}");
+    fwt__free_mem(text);
+    cJSON_Delete(o);
+    /* random trees of numbers: both parsers read the text back bit for bit */
+    for (long i = 0, n = scaled(20000); i < n; i++) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int k = 0; k < 8; k++) {
+            double v;
+            uint64_t u = next();
+            memcpy(&v, &u, sizeof v);
+            if (!isfinite(v) || k % 4 == 1)
+                v = (double)(int64_t)(next() >> (next() % 64)) * (k % 2 ? -1 : 1);
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(v));
+        }
+        char *t = fwt__json_print(arr);
+        assert_non_null(t);
+        cJSON *mine = fwt__json_parse(t, strlen(t)), *ref = cJSON_Parse(t);
+        if (!fwt_test_cjson_same(arr, mine) || !fwt_test_cjson_same(arr, ref))
+            fail_msg("printed %s does not read back", t);
+        cJSON_Delete(mine);
+        cJSON_Delete(ref);
+        fwt__free_mem(t);
+        cJSON_Delete(arr);
+    }
+    assert_null(fwt__json_print(NULL));
+}
+
 static void test_parser_refuses(void **state)
 {
     (void)state;
@@ -495,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_ints),                cmocka_unit_test(test_nonfinite_refused),
         cmocka_unit_test(test_batch_matches_cjson), cmocka_unit_test(test_parser_matches_cjson),
         cmocka_unit_test(test_parser_refuses),      cmocka_unit_test(test_forward_output_exact),
+        cmocka_unit_test(test_printer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
