@@ -242,8 +242,8 @@ static void test_head_limits(void **state)
                                 "GET /v1/accounts/local HTTP/1.1\r\nHost: t\r\n folded\r\n\r\n",
                                 "GET /v1/accounts/local HTTP/1.1\r\nHost : t\r\n\r\n",
                                 "GET /v1/accounts/local HTTP/1.1\r\nX-Api-Key: " KEY "\r\n\r\n", /* no Host */
-                                "POST /v1/accounts/local HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
-                                "Content-Length: 2\r\n\r\n"};
+                                ("POST /v1/accounts/local HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+                                 "Content-Length: 2\r\n\r\n")};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fd = dial();
         memset(&r, 0, sizeof r);
