@@ -74,6 +74,8 @@ static int meta_parse(const cJSON *j, const char *job, fwl_ckpt *ck)
     const char *prev = fwl_json_str(j, "prev");
     if (prev)
         snprintf(ck->prev, sizeof ck->prev, "%s", prev);
+    const cJSON *pu = cJSON_GetObjectItemCaseSensitive(j, "prevCreateUs");
+    ck->prev_create_us = cJSON_IsNumber(pu) ? (int64_t)pu->valuedouble : 0;
     const cJSON *lr = cJSON_GetObjectItemCaseSensitive(j, "loraRank");
     ck->lora_rank = cJSON_IsNumber(lr) ? (int)lr->valuedouble : 0;
     return 0;
@@ -110,6 +112,8 @@ int fwl_ckpt_write_parts(fwl_server *s, fwl_ckpt *ck, const fwl_part *parts, int
         cJSON_AddNumberToObject(m, "expireUs", (double)ck->expire_us);
     if (ck->prev[0])
         cJSON_AddStringToObject(m, "prev", ck->prev);
+    if (ck->prev[0] && ck->prev_create_us)
+        cJSON_AddNumberToObject(m, "prevCreateUs", (double)ck->prev_create_us);
     if (ck->lora_rank > 0)
         cJSON_AddNumberToObject(m, "loraRank", ck->lora_rank);
     cJSON_AddNumberToObject(m, "size", (double)len);
@@ -239,6 +243,7 @@ int fwl_snapshot_weights(fwl_server *s, const fwl_ckpt *ck, fwl_model *out, char
     }
     /* the base decoded into one weight-sized buffer, every delta applied to it in place */
     fwl_model m = {0};
+    fwl_wroot root = {0, false}; /* computed by the first version-3 delta, then carried along the chain */
     uint8_t *data = NULL;
     size_t dlen = 0;
     int rc = 0;
@@ -251,8 +256,7 @@ int fwl_snapshot_weights(fwl_server *s, const fwl_ckpt *ck, fwl_model *out, char
         if (chain[i].kind == FWL_CK_BASE)
             rc = fwl_safetensors_decode(&m, data, dlen, err, errlen);
         else
-            rc = fwl_delta_apply_into((const uint8_t *)m.w, (uint8_t *)m.w, m.n_params * sizeof(float), data, dlen,
-                                      err, errlen);
+            rc = fwl_delta_apply_inplace((uint8_t *)m.w, m.n_params * sizeof(float), &root, data, dlen, err, errlen);
         free(data);
         data = NULL;
     }

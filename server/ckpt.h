@@ -20,6 +20,7 @@ typedef struct fwl_ckpt {
     int64_t expire_us;     /* 0 = never */
     char file[FWL_NAME_MAX + 64];  /* data file name inside the job's checkpoint dir */
     char prev[FWL_NAME_MAX];       /* delta: the snapshot it was computed against */
+    int64_t prev_create_us;        /* delta: that snapshot's create_us (0: not recorded, older files) */
     int lora_rank;                 /* > 0: saved by a LoRA model (adapter snapshot / LoRA DCP) */
 } fwl_ckpt;
 

@@ -1,8 +1,9 @@
 /*
- * Sampler deltas (docs/protocol.md §4.6, §3.8): a delta is zstd(prev XOR cur) behind
- * a small header carrying the raw length and adler32 checksums, so a
- * deployment applying it to the wrong base, or a truncated/corrupted delta,
- * is detected instead of silently serving wrong weights.
+ * Sampler deltas (docs/protocol.md §4.6, §3.8, docs/internals.md "Sampler deltas"). A delta is written as
+ * version 3: the indices of the 4 KiB chunks that changed and one zstd frame of their XOR, behind a header
+ * carrying the content roots of the base and of the target. Applying one touches only the changed chunks, so a
+ * hotload costs what changed, not the size of the weights; versions 1 and 2 (zstd of the XOR of every byte plus
+ * a checksum of the whole target) are still read.
  */
 #include "model.h"
 #include "bytes.h"
@@ -20,8 +21,8 @@
 #endif
 
 /*
- * Header (little-endian, 32 bytes), then one zstd frame of prev XOR cur:
- *   version 2 (written): "FWLDELTA" | u32 2 | i32 zstd level | u64 raw length | u64 XXH3-64 of the target
+ * Versions 1 and 2: header (little-endian, 32 bytes), then one zstd frame of prev XOR cur:
+ *   version 2: "FWLDELTA" | u32 2 | i32 zstd level | u64 raw length | u64 XXH3-64 of the target
  *   version 1 (still read): "FWLDELTA" | u32 1 | i32 zstd level | u64 raw length | u32 adler32 of the target |
  *                           u32 reserved (0)
  * Only the target is checksummed: a wrong base yields a wrong result, which that checksum catches (zstd's own
@@ -141,44 +142,19 @@ static int fwl__obuf_reserve(fwl__obuf *o, size_t more)
 
 #define FWL_DELTA_CHUNK ((size_t)1 << 20)
 
-/* XOR, checksum and compression in one pass over 1 MiB chunks: the chunk is still in cache for zstd, and there
- * is no weight-sized temporary (the result of a sparse update is a few MiB at most). */
-/* prev := cur where the XOR chunk x (n bytes at prev/cur) is non-zero, 64 bytes at a time: a sparse update
- * writes only the blocks it changed. */
-static void fwl__advance(uint8_t *prev, const uint8_t *cur, const uint8_t *x, size_t n)
+/* Version 2 (kept to test that it still loads): XOR, checksum and compression in one pass over 1 MiB chunks,
+ * the chunk still in cache for zstd, with no weight-sized temporary. */
+static int fwl__encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                       size_t *out_len);
+
+int fwl_delta_encode_v2(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                        size_t *out_len)
 {
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        fwl__v128 a, b, c, d;
-        memcpy(&a, x + i, 16);
-        memcpy(&b, x + i + 16, 16);
-        memcpy(&c, x + i + 32, 16);
-        memcpy(&d, x + i + 48, 16);
-        fwl__v128 o = a | b | c | d;
-        if (o[0] | o[1])
-            memcpy(prev + i, cur + i, 64);
-    }
-    if (i < n)
-        memcpy(prev + i, cur + i, n - i);
+    return fwl__encode(prev, cur, len, zstd_level, out, out_len);
 }
 
-static int fwl__encode(const uint8_t *prev, uint8_t *advance, const uint8_t *cur, size_t len, int zstd_level,
-                       uint8_t **out, size_t *out_len);
-
-int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
-                     size_t *out_len)
-{
-    return fwl__encode(prev, NULL, cur, len, zstd_level, out, out_len);
-}
-
-int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
-                             size_t *out_len)
-{
-    return fwl__encode(prev, prev, cur, len, zstd_level, out, out_len);
-}
-
-static int fwl__encode(const uint8_t *prev, uint8_t *advance, const uint8_t *cur, size_t len, int zstd_level,
-                       uint8_t **out, size_t *out_len)
+static int fwl__encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                       size_t *out_len)
 {
     if (!out || !out_len || (len && (!prev || !cur)))
         return -1;
@@ -203,8 +179,6 @@ static int fwl__encode(const uint8_t *prev, uint8_t *advance, const uint8_t *cur
         if (n) {
             fwl_xor(chunk, prev + pos, cur + pos, n);
             XXH3_64bits_update(hs, cur + pos, n);
-            if (advance)
-                fwl__advance(advance + pos, cur + pos, chunk, n);
         }
         pos += n;
         ZSTD_EndDirective mode = pos == len ? ZSTD_e_end : ZSTD_e_continue;
@@ -321,6 +295,17 @@ int fwl_delta_apply_into(const uint8_t *base, uint8_t *out, size_t len, const ui
         return fwl_errf(err, errlen, "corrupt delta: bad arguments");
     if (!delta && delta_len)
         return fwl_errf(err, errlen, "corrupt delta: bad arguments");
+    if (fwl_delta_version(delta, delta_len) == 3) {
+        /* sparse: checked against the root of base (computed: one read), then only the changed chunks move */
+        fwl_delta_patch p;
+        if (fwl_delta_patch_prepare(base, len, NULL, delta, delta_len, &p, err, errlen) != 0)
+            return -1;
+        if (out != base && len)
+            memcpy(out, base, len);
+        fwl_delta_patch_apply(&p, out);
+        fwl_delta_patch_free(&p);
+        return 0;
+    }
     uint32_t ver = 0;
     if (fwl__delta_check(delta, delta_len, len, &ver, err, errlen) != 0)
         return -1;

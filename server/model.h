@@ -21,6 +21,7 @@
 #ifndef FWL_MODEL_H
 #define FWL_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,20 +146,70 @@ void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len);
 /* The zstd level of sampler deltas: measured fastest for equal size on XOR deltas of this model (bench/server). */
 #define FWL_DELTA_LEVEL 1
 
+/* Deltas are cut into chunks of this many bytes; a version-3 delta carries only the chunks that changed. */
+#define FWL_DELTA_CHUNK_BYTES 4096u
+
+/* The content root of a weights buffer: the sum mod 2^64 of XXH3-64 (seeded with the chunk index) over its
+ * 4 KiB chunks (server/delta_sparse.c explains why a sum). known = false: not computed yet. */
+typedef struct fwl_wroot {
+    uint64_t sum;
+    bool known;
+} fwl_wroot;
+/* The root of len bytes (one read of them). */
+uint64_t fwl_weights_root(const uint8_t *w, size_t len);
+
 /*
- * Delta file = 32-byte header (magic, version 2, zstd level, raw length, XXH3-64 of the TARGET bytes) +
- * zstd(prev XOR cur). prev and cur have equal length. *out is malloc'd (free with free()). 0 ok, -1 on bad
- * arguments / level / OOM. Version 1 files (adler32 of the target) are still read by the appliers.
+ * Delta file, version 3 (server/delta_sparse.c): a 48-byte header (magic, version, zstd level, raw length, root
+ * of the base, root of the target, chunk size, number of changed chunks), their indices, and one zstd frame of
+ * the XOR of those chunks. prev and cur have equal length. *out is malloc'd (free with free()). 0 ok, -1 on bad
+ * arguments / level / OOM. Versions 1 and 2 (zstd of the whole XOR + a checksum of the target) are still read.
  */
 int fwl_delta_encode(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
                      size_t *out_len);
-/* The same, and prev becomes cur on the way (only the 64-byte blocks that differ are written): the trainer's
- * "previous snapshot" advances without a full copy. On failure prev is partly advanced (discard it). */
-int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
-                             size_t *out_len);
-/* Apply into a caller's buffer: out = base XOR unzstd(delta), len bytes; out may be base (in place). Verifies
- * the raw length == len, the zstd frame (content size len, no trailing bytes) and the checksum of the result
- * (a wrong base fails here). On failure out holds garbage (so in place, base is lost).
+/* The same, and prev becomes cur on the way (only the chunks that differ are written): the trainer's "previous
+ * snapshot" advances without a full copy. root (may be NULL): prev's root when known (else it is computed in the
+ * same pass), and cur's root on return. On failure prev is partly advanced (discard it and root). */
+int fwl_delta_encode_advance(uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, fwl_wroot *root,
+                             uint8_t **out, size_t *out_len);
+/* A version-2 delta (zstd of the whole XOR + XXH3 of the target), as servers before version 3 wrote them: kept
+ * so tests and benchmarks can check those files still load. */
+int fwl_delta_encode_v2(const uint8_t *prev, const uint8_t *cur, size_t len, int zstd_level, uint8_t **out,
+                        size_t *out_len);
+/* The version of a delta file (1, 2 or 3), or -1 when it is not one. */
+int fwl_delta_version(const uint8_t *delta, size_t delta_len);
+/* A version-3 delta's header checked against len bytes of weights, and its base and target roots. 0, or -1 with
+ * err (also for versions 1 and 2, which carry no roots). */
+int fwl_delta_roots(const uint8_t *delta, size_t delta_len, size_t len, uint64_t *base_root, uint64_t *target_root,
+                    char *err, size_t errlen);
+
+/* A version-3 delta decoded against some weights without writing them: the new contents of its changed chunks,
+ * already checked (fwl_delta_patch_prepare). */
+typedef struct fwl_delta_patch {
+    size_t len;       /* weights bytes */
+    size_t n;         /* changed chunks */
+    uint32_t *idx;    /* their indices, ascending */
+    uint8_t *data;    /* their new contents back to back (data_len bytes; the weights' last chunk may be short) */
+    size_t data_len;
+    uint64_t root;    /* root of the result */
+} fwl_delta_patch;
+/* Decodes a version-3 delta against w (len bytes; only read) into *p and checks it: w's root (root when known,
+ * else computed from w) must be the delta's base root, and the root of the result, derived from the changed
+ * chunks, its target root. 0, or -1 with err ("checksum mismatch", "length mismatch", "corrupt delta") and *p
+ * empty. */
+int fwl_delta_patch_prepare(const uint8_t *w, size_t len, const fwl_wroot *root, const uint8_t *delta,
+                            size_t delta_len, fwl_delta_patch *p, char *err, size_t errlen);
+/* Writes the patch's chunks into w (the weights it was prepared against, or a copy of them). */
+void fwl_delta_patch_apply(const fwl_delta_patch *p, uint8_t *w);
+void fwl_delta_patch_free(fwl_delta_patch *p);
+/* Any version applied to w in place; root (may be NULL) is w's root when known, and the result's on return
+ * (unknown after versions 1 and 2). A version-3 delta that fails leaves w untouched; versions 1 and 2 leave
+ * garbage (see fwl_delta_apply_into). 0, or -1 with err. */
+int fwl_delta_apply_inplace(uint8_t *w, size_t len, fwl_wroot *root, const uint8_t *delta, size_t delta_len,
+                            char *err, size_t errlen);
+/* Apply into a caller's buffer: out = base XOR unzstd(delta), len bytes; out may be base (in place) but must not
+ * overlap it otherwise. Verifies the raw length == len, the zstd frame (content size, no trailing bytes) and the
+ * checksum of the result or, for version 3, both roots (a wrong base fails here; the root of base is computed).
+ * On failure out holds garbage (in place, base is lost; a version-3 delta leaves it untouched).
  * 0 ok, -1 with err text ("checksum mismatch", "length mismatch", "corrupt delta"). */
 int fwl_delta_apply_into(const uint8_t *base, uint8_t *out, size_t len, const uint8_t *delta, size_t delta_len,
                          char *err, size_t errlen);

@@ -280,6 +280,8 @@ static int latest_snapshot(fwl_server *s, fwl_jobrt *jr, op_err *e)
             USER_ERR(e, "cannot rebuild the previous snapshot %s for a delta: %s; save a base", last->name, err);
         } else {
             snprintf(jr->prev_name, sizeof jr->prev_name, "%s", last->name);
+            jr->prev_create_us = last->create_us;
+            jr->prev_root.known = false;
             rc = 0;
         }
     }
@@ -336,11 +338,12 @@ static int write_snapshot(fwl_tmodel *tm, fwl_ckpt *ck, bool delta, op_err *e)
         return -1;
     }
     snprintf(ck->prev, sizeof ck->prev, "%s", jr->prev_name);
+    ck->prev_create_us = jr->prev_create_us;
     uint8_t *buf = NULL;
     size_t blen = 0;
-    /* prev advances to cur while it is encoded (only the changed blocks are written) */
-    int rc = fwl_delta_encode_advance((uint8_t *)jr->prev.w, (const uint8_t *)tm->m.w, len, FWL_DELTA_LEVEL, &buf,
-                                      &blen);
+    /* prev advances to cur while it is encoded (only the changed chunks are written), and its root with it */
+    int rc = fwl_delta_encode_advance((uint8_t *)jr->prev.w, (const uint8_t *)tm->m.w, len, FWL_DELTA_LEVEL,
+                                      &jr->prev_root, &buf, &blen);
     if (rc == 0)
         rc = fwl_ckpt_write(tm->s, ck, buf, blen);
     free(buf);
@@ -381,8 +384,12 @@ static cJSON *exec_sampler(fwl_tmodel *tm, const cJSON *body, op_err *e)
         fwl_model_free(&jr->prev);
     if (!delta && (jr->prev.w || fwl_model_alloc(&jr->prev, tm->m.dim) == 0))
         memcpy(jr->prev.w, tm->m.w, tm->m.n_params * sizeof(float));
-    if (jr->prev.w)
+    if (!delta)
+        jr->prev_root.known = false; /* computed by the next delta save, in its own pass */
+    if (jr->prev.w) {
         snprintf(jr->prev_name, sizeof jr->prev_name, "%s", name);
+        jr->prev_create_us = ck.create_us;
+    }
     pthread_mutex_unlock(&jr->snap_mu);
     cJSON *res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "path", name);

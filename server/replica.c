@@ -7,8 +7,19 @@
  * on the service, does not drop a hotload the deployment accepted, so a client waiting for it sees it land.
  *
  * No weight-sized copies: each replica keeps the buffer it served before as a spare (when nothing else still
- * reads it); the next load decodes a base or applies a delta (held XOR delta) straight into that spare, which
- * then becomes the held weights. Inference may still be reading the held buffer, so it is never written.
+ * reads it). A base load decodes into that spare, which then becomes the held weights. A sparse (version-3)
+ * delta is decoded and checked against the held weights without writing them (a patch of the changed chunks);
+ * once persisted it is written into the held weights in place, under s->lock, when nothing but the replica and
+ * the load reference them, so no reader ever sees them change; while an inference request reads them it goes
+ * into the spare instead (a copy of the held weights plus the patch). Older whole-XOR deltas are applied into the
+ * spare (held XOR delta).
+ *
+ * Durability: a hotload's own writes (the pending marker, the linked snapshot file, the record naming it) are
+ * atomic and survive kill -9 (the page cache outlives the process), but only the record's data is fsynced: no
+ * directory fsync, no second fsync of the snapshot bytes (the trainer's save fsynced them). The link comes
+ * before the record's rename and a journaling file system keeps that order, so after a power loss the record
+ * names files that exist; it may be an earlier record (an earlier snapshot of the chain, or no pending load),
+ * which the hotload status then reports. Three fsyncs of five were most of a delta hotload's time.
  *
  * s->lock guards the replica list and is held only for memory work: files are read before it is taken and
  * written after it is released (the record write under s->rec_lock). A replica's `gen` changes whenever it is
@@ -32,6 +43,8 @@ struct fwl_weights {
     int refs;
     fwl_model m;
     char identity[FWL_NAME_MAX];
+    int64_t stamp;   /* create_us of the snapshot loaded (0: unknown): a delta naming it may vouch for its root */
+    fwl_wroot root;  /* content root of m's bytes when known (after a version-3 delta, or a restore) */
 };
 
 typedef struct fwl_replica {
@@ -79,7 +92,7 @@ static fwl_weights *weights_from_record(const cJSON *d, fwl_server *s, const cha
 {
     fwl_weights *w = calloc(1, sizeof *w);
     char err[300];
-    if (!w || fwl_replica_restore_weights(s, d, &w->m, err, sizeof err) != 0) {
+    if (!w || fwl_replica_restore_weights(s, d, &w->m, &w->root, err, sizeof err) != 0) {
         fwl_log("deployment %s: its weights are unreadable: %s", dep, w ? err : "out of memory");
         if (w)
             fwl_model_free(&w->m);
@@ -308,27 +321,65 @@ static fwl_weights *take_spare(fwl_server *s, const load_task *t)
     pthread_mutex_unlock(&s->lock);
     if (!w)
         w = calloc(1, sizeof *w);
-    if (w)
+    if (w) {
         w->refs = 1;
+        w->stamp = 0; /* its bytes are about to change */
+        w->root.known = false;
+    }
     return w;
 }
 
-/* What a load produced: the new weights and, for a delta, the bytes applied (kept to be stored). */
+/* What a load produced: the new weights, or for a sparse (version-3) delta the patch to the held weights
+ * (`held`, referenced until the load is installed); for a delta also the bytes applied. */
 typedef struct load_out {
     fwl_weights *w;
+    fwl_weights *held;
+    fwl_delta_patch patch;
+    bool patched;
     uint8_t *delta;
     size_t dlen;
 } load_out;
+
+static bool held_is_prev(const load_task *t, const fwl_weights *held, char *err, size_t el)
+{
+    if (!held || strcmp(held->identity, t->prev) != 0) {
+        snprintf(err, el, "previous_snapshot_identity %s is not the snapshot this replica holds (%s)", t->prev,
+                 held ? held->identity : "none");
+        return false;
+    }
+    return true;
+}
+
+/* A sparse delta checked against the held weights (only read) into out->patch. The root of the held weights is
+ * known after a sparse delta; after a base load it is not, and computing it reads every byte, so the delta may
+ * vouch for it instead when it names, by creation stamp, exactly the snapshot the replica loaded (the trainer's
+ * base for it was those bytes); its changed chunks are still checked against them (delta_sparse.c). */
+static int patch_delta(const load_task *t, const fwl_ckpt *ck, fwl_weights *held, load_out *out, char *err,
+                       size_t el)
+{
+    if (!held_is_prev(t, held, err, el))
+        return -1;
+    size_t bytes = held->m.n_params * sizeof(float);
+    fwl_wroot r = held->root;
+    char derr[256];
+    if (!r.known && held->stamp && ck->prev_create_us == held->stamp && !strcmp(ck->prev, held->identity) &&
+        fwl_delta_roots(out->delta, out->dlen, bytes, &r.sum, NULL, derr, sizeof derr) == 0)
+        r.known = true;
+    if (fwl_delta_patch_prepare((const uint8_t *)held->m.w, bytes, &r, out->delta, out->dlen, &out->patch, derr,
+                                sizeof derr) != 0) {
+        snprintf(err, el, "delta %.100s does not apply to %.100s: %.150s", t->identity, held->identity, derr);
+        return -1;
+    }
+    out->patched = true;
+    return 0;
+}
 
 /* nw = held XOR delta, written into nw's own (recycled) buffer; held is only read. 0, or -1 with err. */
 static int apply_delta(const load_task *t, const fwl_weights *held, fwl_weights *nw, const uint8_t *buf, size_t len,
                        char *err, size_t el)
 {
-    if (!held || strcmp(held->identity, t->prev) != 0) {
-        snprintf(err, el, "previous_snapshot_identity %s is not the snapshot this replica holds (%s)", t->prev,
-                 held ? held->identity : "none");
+    if (!held_is_prev(t, held, err, el))
         return -1;
-    }
     if (nw->m.w && nw->m.dim != held->m.dim)
         fwl_model_free(&nw->m);
     if (!nw->m.w && fwl_model_alloc(&nw->m, held->m.dim) != 0) {
@@ -361,8 +412,9 @@ static int load_base(fwl_server *s, const load_task *t, const fwl_ckpt *ck, fwl_
     return rc;
 }
 
-/* The weights snapshot `ck` stands for (decoded base, or delta over held) into out; -1 + err on failure. */
-static int weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *ck, const fwl_weights *held,
+/* The weights snapshot `ck` stands for into out: a decoded base, a version 1-2 delta over held (a new buffer), or a
+ * version-3 delta's patch to held (which out then references). -1 + err on failure. */
+static int weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *ck, fwl_weights *held,
                              load_out *out, char *err, size_t el)
 {
     if (ck->kind == FWL_CK_BASE && ck->lora_rank > 0 && t->incremental) {
@@ -374,20 +426,34 @@ static int weights_from_ckpt(fwl_server *s, const load_task *t, const fwl_ckpt *
         snprintf(err, el, "%s is a delta snapshot; load it with incremental_snapshot_metadata", t->identity);
         return -1;
     }
+    if (ck->kind != FWL_CK_BASE) {
+        if (fwl_ckpt_read_data(s, ck, &out->delta, &out->dlen) != 0) {
+            snprintf(err, el, "cannot read snapshot %s", t->identity);
+            return -1;
+        }
+        if (fwl_delta_version(out->delta, out->dlen) == 3) {
+            if (patch_delta(t, ck, held, out, err, el) != 0) {
+                free(out->delta);
+                out->delta = NULL;
+                return -1;
+            }
+            pthread_mutex_lock(&s->lock);
+            held->refs++;
+            pthread_mutex_unlock(&s->lock);
+            out->held = held;
+            return 0;
+        }
+    }
     fwl_weights *nw = take_spare(s, t);
     if (!nw) {
         snprintf(err, el, "out of memory");
         return -1;
     }
     int rc;
-    if (ck->kind == FWL_CK_BASE) {
+    if (ck->kind == FWL_CK_BASE)
         rc = load_base(s, t, ck, nw, err, el);
-    } else if (fwl_ckpt_read_data(s, ck, &out->delta, &out->dlen) != 0) {
-        snprintf(err, el, "cannot read snapshot %s", t->identity);
-        rc = -1;
-    } else {
+    else
         rc = apply_delta(t, held, nw, out->delta, out->dlen, err, el);
-    }
     if (rc != 0) {
         fwl_model_free(&nw->m);
         free(nw);
@@ -438,15 +504,75 @@ static bool install_locked(fwl_server *s, const load_task *t, fwl_weights *nw)
     return true;
 }
 
-/* Persists the load (its file, then the record pointing at it) and installs it in the replica. Takes o->w. */
+/* The replica's spare weights (or fresh ones) with a buffer for `dim`, or NULL when out of memory. */
+static fwl_weights *spare_for(fwl_server *s, const load_task *t, int dim)
+{
+    fwl_weights *nw = take_spare(s, t);
+    if (nw && nw->m.w && nw->m.dim != dim)
+        fwl_model_free(&nw->m);
+    if (nw && !nw->m.w && fwl_model_alloc(&nw->m, dim) != 0) {
+        free(nw);
+        nw = NULL;
+    }
+    return nw;
+}
+
+/* A patched load made whole in nw: held + the patch, under the new identity. For when the held weights cannot
+ * change in place (someone reads them) or a full base must be written. */
+static void materialize(const load_task *t, const fwl_ckpt *ck, load_out *o, fwl_weights *nw)
+{
+    const fwl_model *hm = &o->held->m;
+    memcpy(nw->m.w, hm->w, hm->n_params * sizeof(float));
+    fwl_delta_patch_apply(&o->patch, (uint8_t *)nw->m.w);
+    nw->root.sum = o->patch.root;
+    nw->root.known = true;
+    nw->stamp = ck->create_us;
+    snprintf(nw->identity, sizeof nw->identity, "%s", t->identity);
+    o->w = nw;
+}
+
+/* s->lock held: a patched load written into the held weights themselves, when the replica still holds them and
+ * nothing else reads them (refs: the replica's and this load's), so nobody sees them change. */
+static bool install_in_place_locked(fwl_server *s, const load_task *t, const fwl_ckpt *ck, load_out *o)
+{
+    fwl_replica *r = task_replica_locked(s, t);
+    fwl_weights *h = o->held;
+    if (!r || r->w != h || h->refs != 2)
+        return false;
+    fwl_delta_patch_apply(&o->patch, (uint8_t *)h->m.w);
+    h->root.sum = o->patch.root;
+    h->root.known = true;
+    h->stamp = ck->create_us;
+    snprintf(h->identity, sizeof h->identity, "%s", t->identity);
+    snprintf(r->stage, sizeof r->stage, "done");
+    r->error[0] = 0;
+    return true;
+}
+
+/* Persists the load (its file, then the record pointing at it) and installs it in the replica. A patched load
+ * goes in place when it can; else, and for the other loads, as new weights (o->w, taken). A patched load holds a
+ * buffer in reserve (the spare: usually there already) before the record changes, so that once the record names
+ * the new snapshot nothing can fail. */
 static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, load_out *o)
 {
-    char file[FWL_NAME_MAX + 96], dp[4500];
+    char file[FWL_NAME_MAX + 96] = "", dp[4500];
     fwl_deployment_path(s, t->dep, dp, sizeof dp);
     cJSON *before = fwl_deployment_load(s, t->dep); /* loads run one at a time: its chain is still current below */
-    bool is_delta = false;
-    bool ok = fwl_replica_store_files(s, t->dep, before, ck, &o->w->m, o->delta, o->dlen, file, sizeof file,
-                                      &is_delta) == 0;
+    bool ok = true, is_delta = false;
+    fwl_weights *reserve = NULL;
+    if (o->patched) {
+        reserve = spare_for(s, t, o->held->m.dim);
+        ok = reserve != NULL; /* (out of memory: reported as a failed load) */
+        if (ok && fwl_replica_store_wants_base(before, true)) {
+            materialize(t, ck, o, reserve); /* the chain is full: a base is written from these */
+            reserve = NULL;
+        }
+    } else if (o->w) {
+        snprintf(o->w->identity, sizeof o->w->identity, "%s", t->identity);
+        o->w->stamp = ck->create_us;
+    }
+    ok = ok && fwl_replica_store_files(s, t->dep, before, ck, o->w ? &o->w->m : NULL, o->delta, o->dlen, file,
+                                       sizeof file, &is_delta) == 0;
     cJSON_Delete(before);
     cJSON *old = cJSON_CreateArray();
     if (!old)
@@ -459,21 +585,42 @@ static void load_commit(fwl_server *s, const load_task *t, const fwl_ckpt *ck, l
         fwl_replica_record_files(cur, file, is_delta, old);
         fwl_json_put(cur, "_currentIdentity", cJSON_CreateString(t->identity));
         cJSON_DeleteItemFromObjectCaseSensitive(cur, "_pendingLoad"); /* this load (a later one bumps gen) */
-        ok = fwl_write_json(dp, cur) == 0;
+        ok = fwl_write_json_unsynced_dir(dp, cur) == 0;
     }
     pthread_mutex_lock(&s->lock);
-    bool installed = ok && still && install_locked(s, t, o->w);
+    bool installed = false;
+    if (ok && still && !o->w) {
+        installed = install_in_place_locked(s, t, ck, o);
+        if (!installed && reserve && task_replica_locked(s, t)) {
+            /* someone reads the held weights: the new ones go into the reserve (the loads run one at a time, so
+             * the held weights cannot change meanwhile; rec_lock still keeps the record as written) */
+            pthread_mutex_unlock(&s->lock);
+            materialize(t, ck, o, reserve);
+            reserve = NULL;
+            pthread_mutex_lock(&s->lock);
+        }
+    }
+    if (ok && still && o->w)
+        installed = install_locked(s, t, o->w);
+    fwl_replica *r = reserve ? task_replica_locked(s, t) : NULL;
+    if (r && !r->spare) {
+        r->spare = reserve; /* not needed after all: the spare again */
+        reserve = NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&s->rec_lock);
     cJSON_Delete(cur);
+    if (reserve)
+        fwl_weights_unref(s, reserve);
     if (!installed) {
         /* superseded, deleted, or not persisted */
-        cJSON *mine = cJSON_CreateArray();
+        cJSON *mine = file[0] ? cJSON_CreateArray() : NULL;
         if (mine)
             cJSON_AddItemToArray(mine, cJSON_CreateString(file));
         fwl_replica_unlink_files(s, NULL, mine);
         cJSON_Delete(mine);
-        fwl_weights_unref(s, o->w);
+        if (o->w)
+            fwl_weights_unref(s, o->w);
         if (!ok)
             set_stage(s, t, "error", "could not persist the loaded snapshot (see the server log)");
     } else {
@@ -510,8 +657,10 @@ static void load_run(fwl_server *s, void *arg)
         set_stage(s, t, "error", err[0] ? err : "load failed");
         return;
     }
-    snprintf(o.w->identity, sizeof o.w->identity, "%s", t->identity);
     load_commit(s, t, &ck, &o);
+    if (o.held)
+        fwl_weights_unref(s, o.held);
+    fwl_delta_patch_free(&o.patch);
     free(o.delta);
 }
 
@@ -529,7 +678,7 @@ static void pending_save(fwl_server *s, const load_task *t)
             cJSON_AddStringToObject(p, "previous", t->prev);
         fwl_json_put(d, "_pendingLoad", p);
         p = NULL;
-        if (fwl_write_json(dp, d) != 0)
+        if (fwl_write_json_unsynced_dir(dp, d) != 0)
             fwl_log("deployment %s: could not record the load of %s (a restart will not resume it)", t->dep,
                     t->identity);
     }

@@ -21,8 +21,10 @@ static const char *plain_name(const cJSON *j)
     return f && *f && !strchr(f, '/') ? f : NULL;
 }
 
-int fwl_replica_restore_weights(fwl_server *s, const cJSON *rec, fwl_model *m, char *err, size_t el)
+int fwl_replica_restore_weights(fwl_server *s, const cJSON *rec, fwl_model *m, fwl_wroot *root, char *err,
+                                size_t el)
 {
+    root->known = false;
     const char *base = plain_name(cJSON_GetObjectItemCaseSensitive(rec, "_weightsFile"));
     if (!base) {
         snprintf(err, el, "no weights file in the record");
@@ -42,6 +44,7 @@ int fwl_replica_restore_weights(fwl_server *s, const cJSON *rec, fwl_model *m, c
     if (!cJSON_IsArray(deltas))
         deltas = NULL;
     const cJSON *d;
+    /* the root is computed by the first version-3 delta, then carried along the chain */
     cJSON_ArrayForEach(d, deltas)
     {
         if (rc != 0)
@@ -61,8 +64,7 @@ int fwl_replica_restore_weights(fwl_server *s, const cJSON *rec, fwl_model *m, c
             break;
         }
         char derr[256];
-        rc = fwl_delta_apply_into((const uint8_t *)m->w, (uint8_t *)m->w, m->n_params * sizeof(float), db, dl, derr,
-                                  sizeof derr);
+        rc = fwl_delta_apply_inplace((uint8_t *)m->w, m->n_params * sizeof(float), root, db, dl, derr, sizeof derr);
         if (rc != 0)
             snprintf(err, el, "delta %s: %s", f, derr);
         free(db);
@@ -81,27 +83,36 @@ static int write_base(const char *path, const fwl_model *m)
     return fwl_write_atomic_parts(path, parts, 2);
 }
 
-int fwl_replica_store_files(fwl_server *s, const char *dep, const cJSON *rec, const fwl_ckpt *ck, const fwl_model *m,
-                            const uint8_t *delta, size_t dlen, char *file, size_t fl, bool *is_delta)
+bool fwl_replica_store_wants_base(const cJSON *rec, bool delta)
 {
     const cJSON *chain = rec ? cJSON_GetObjectItemCaseSensitive(rec, "_deltaFiles") : NULL;
     bool has_base = rec && plain_name(cJSON_GetObjectItemCaseSensitive(rec, "_weightsFile"));
     /* a delta extends the stored chain while it is short and has a base under it; else a fresh base */
-    *is_delta = delta && has_base && cJSON_GetArraySize(chain) < FWL_REPLICA_CHAIN_MAX;
+    return !(delta && has_base && cJSON_GetArraySize(chain) < FWL_REPLICA_CHAIN_MAX);
+}
+
+int fwl_replica_store_files(fwl_server *s, const char *dep, const cJSON *rec, const fwl_ckpt *ck, const fwl_model *m,
+                            const uint8_t *delta, size_t dlen, char *file, size_t fl, bool *is_delta)
+{
+    *is_delta = !fwl_replica_store_wants_base(rec, delta != NULL);
     int64_t now = fwl_now_us();
     snprintf(file, fl, "%s.%lld.%s", dep, (long long)now, *is_delta ? "delta" : "safetensors");
     char p[4500];
     dep_file_path(s, file, p, sizeof p);
-    if (*is_delta)
-        return fwl_write_atomic(p, delta, dlen);
-    if (!delta && ck) {
-        /* a base snapshot is already a durable safetensors file: give it a second name instead of a copy */
+    if (ck) {
+        /* the snapshot (base or delta) is already a durable file of the trainer's: give it a second name instead
+         * of writing and fsyncing a copy (the bytes are those applied: loads run one at a time, and a checkpoint's
+         * data file is never rewritten, an overwrite gets a new file) */
         char cp[4500], dir[4200];
         fwl_ckpt_dir(s, ck->job, dir, sizeof dir);
         snprintf(cp, sizeof cp, "%s/%s", dir, ck->file);
-        if (fwl_link_atomic(cp, p) == 0)
-            return 0;
+        if ((*is_delta || !delta) && fwl_link_unsynced(cp, p) == 0)
+            return 0; /* (durable through the record's fsync that follows it; replica.c "Durability") */
     }
+    if (*is_delta)
+        return fwl_write_atomic(p, delta, dlen);
+    if (!m)
+        return -1;
     return write_base(p, m);
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,14 @@ static int write_parts(int fd, const fwl_part *parts, int n)
     return 0;
 }
 
+static int write_atomic(const char *path, const fwl_part *parts, int n, bool dir_sync);
+
 int fwl_write_atomic_parts(const char *path, const fwl_part *parts, int n)
+{
+    return write_atomic(path, parts, n, true);
+}
+
+static int write_atomic(const char *path, const fwl_part *parts, int n, bool dir_sync)
 {
     char dir[4096], tmp[4200];
     if (temp_name(path, dir, sizeof dir, tmp, sizeof tmp) != 0)
@@ -128,7 +136,7 @@ int fwl_write_atomic_parts(const char *path, const fwl_part *parts, int n)
         unlink(tmp);
         return -1;
     }
-    return fwl_fsync_dir(dir);
+    return dir_sync ? fwl_fsync_dir(dir) : 0;
 }
 
 int fwl_write_atomic(const char *path, const void *data, size_t len)
@@ -200,14 +208,30 @@ void fwl_unmap_file(const uint8_t *p, size_t len)
         munmap((void *)(uintptr_t)p, len);
 }
 
-int fwl_write_json(const char *path, const cJSON *obj)
+static int write_json(const char *path, const cJSON *obj, bool dir_sync)
 {
     char *txt = cJSON_Print(obj);
     if (!txt)
         return -1;
-    int rc = fwl_write_atomic(path, txt, strlen(txt));
+    fwl_part part = {txt, strlen(txt)};
+    int rc = write_atomic(path, &part, 1, dir_sync);
     cJSON_free(txt);
     return rc;
+}
+
+int fwl_write_json(const char *path, const cJSON *obj)
+{
+    return write_json(path, obj, true);
+}
+
+int fwl_write_json_unsynced_dir(const char *path, const cJSON *obj)
+{
+    return write_json(path, obj, false);
+}
+
+int fwl_link_unsynced(const char *src, const char *path)
+{
+    return link(src, path) == 0 ? 0 : -1;
 }
 
 int fwl_read_file(const char *path, uint8_t **out, size_t *len)

@@ -25,6 +25,13 @@ int fwl_link_atomic(const char *src, const char *path);
 int fwl_map_file(const char *path, const uint8_t **out, size_t *len);
 void fwl_unmap_file(const uint8_t *p, size_t len);
 int fwl_write_json(const char *path, const cJSON *obj);
+/* The same without the directory fsync after the rename: the new file's data is fsynced and the rename is atomic
+ * (a reader, or a restart after kill -9, sees the old or the new file), but after a power loss the directory may
+ * still name the old one. Only for records whose previous version is a consistent state too (replica.c). */
+int fwl_write_json_unsynced_dir(const char *path, const cJSON *obj);
+/* path becomes another name of src (a plain hard link: path must not exist), nothing fsynced: a later fsync of a
+ * file in the same file system (journal / log order) or of the directory makes it durable. -1, not logged. */
+int fwl_link_unsynced(const char *src, const char *path);
 /* A missing file is -1 with errno ENOENT and is not logged (callers treat it as "absent"). */
 int fwl_read_file(const char *path, uint8_t **out, size_t *len);
 cJSON *fwl_read_json(const char *path);

@@ -73,6 +73,8 @@ typedef struct fwl_jobrt {
     pthread_mutex_t snap_mu;   /* the job's previous sampler snapshot, base of the next delta */
     fwl_model prev;            /* its weights (w NULL: none in memory); one buffer, overwritten by every save */
     char prev_name[FWL_NAME_MAX];
+    int64_t prev_create_us;    /* its creation stamp (fwl_ckpt.create_us): a delta names its base by it */
+    fwl_wroot prev_root;       /* its content root when known (kept by delta saves; a base save resets it) */
     struct fwl_jobrt *next;
 } fwl_jobrt;
 

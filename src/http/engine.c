@@ -636,9 +636,10 @@ void fwt__engine_free(fwt__engine *e)
     fwt__free_mem(e);
 }
 
-/* After an op went into the inbox. A post from the worker itself (a completion callback submitting the next
- * request, a task re-posting) needs no wakeup: it only marks the inbox, and the worker drains it before it
- * polls again. That saves a write to the wakeup pipe and an extra trip through curl_multi_poll per op. */
+/* After an op went into the inbox or the cancel queue. A post or cancel from the worker itself (a completion
+ * callback submitting the next request or cancelling another, a task re-posting) needs no wakeup: it only
+ * marks the queues, and the worker takes both before it polls again. That saves a write to the wakeup pipe
+ * and an extra trip through curl_multi_poll per op. */
 static void wake_worker(fwt__engine *e)
 {
     if (fwt__engine_on_worker(e))
@@ -738,7 +739,7 @@ int fwt__engine_cancel(fwt__engine *e, uint64_t id)
     }
     pthread_mutex_unlock(&e->mu);
     if (hit)
-        curl_multi_wakeup(e->multi);
+        wake_worker(e);
     return hit;
 }
 

@@ -192,7 +192,7 @@ struct fwt__engine {
     size_t n_admit;                /* requests in ADMIT state */
     int n_running;
     size_t n_owned;                /* ops taken from the inbox and not finished */
-    int self_posted;               /* the worker put ops in its own inbox (no wakeup sent): drain before polling */
+    int self_posted;               /* the worker queued ops or cancels itself (no wakeup sent): drain before polling */
 };
 
 /* ---- timer heap (heap.c); worker only ---- */

@@ -123,3 +123,27 @@ void rm_rf(const char *path)
     if (pid > 0)
         waitpid(pid, NULL, 0);
 }
+
+size_t proc_count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+int proc_find_step_line(const char *out, long step, char *line, size_t n, int last)
+{
+    char key[32];
+    int kl = snprintf(key, sizeof key, "step=%ld ", step), found = 0;
+    for (const char *p = out; p && *p && !(found && !last);) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (!strncmp(p, key, (size_t)kl)) {
+            snprintf(line, n, "%.*s", (int)len, p);
+            found = 1;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return found;
+}

@@ -23,6 +23,15 @@ typedef struct proc_result {
 int proc_run(proc_result *r, char *const argv[], size_t kill_after_lines);
 void proc_result_free(proc_result *r);
 
+/* The number of '\n'-terminated lines of `s`. */
+size_t proc_count_lines(const char *s);
+
+/*
+ * The line "step=<step> ..." of a training program's output (sft_resume), copied into `line` (n bytes); the
+ * first such line, or the last one when `last` (an output that repeats steps after a recovery). 0 if absent.
+ */
+int proc_find_step_line(const char *out, long step, char *line, size_t n, int last);
+
 /* rm -rf a path (tests only). */
 void rm_rf(const char *path);
 

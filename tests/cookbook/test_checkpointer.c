@@ -4,7 +4,6 @@
  * (fresh, automatic, init_from_checkpoint, complete, mutual exclusion), and
  * that a failed save appends nothing.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,121 +15,33 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
-#include "proc.h"
-
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
-
-static fwt_local_server *srv;
-static fwt_client *client;
-static char root[64];
-
-/* Warnings the library logged (any thread). */
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char warnings[4096];
-
-static void capture_log(int level, const char *message, void *payload)
-{
-    (void)payload;
-    if (level > FWT_LOG_WARN)
-        return;
-    pthread_mutex_lock(&log_mu);
-    size_t n = strlen(warnings);
-    snprintf(warnings + n, sizeof warnings - n, "%s\n", message);
-    pthread_mutex_unlock(&log_mu);
-}
-
-/* 1 if a captured warning contains `needle`; clears the capture. */
-static int warned(const char *needle)
-{
-    pthread_mutex_lock(&log_mu);
-    int found = strstr(warnings, needle) != NULL;
-    warnings[0] = '\0';
-    pthread_mutex_unlock(&log_mu);
-    return found;
-}
+#include "fixture.h"
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/fwt-ckptr-XXXXXX");
-    if (!mkdtemp(root))
-        return -1;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    const char *args[] = {"--job-start-ms", "10", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
-    co.retry_budget_ms = 2000; /* the last test kills the server */
-    co.connect_timeout_ms = 1000;
-    co.log_fn = capture_log;
-    co.log_level = FWT_LOG_WARN;
-    return fwt_client_new(&client, &co) == FWT_OK ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fwt_client_free(client);
-    fwt_local_server_free(srv);
-    rm_rf(root);
-    return 0;
-}
-
-/* A ready trainer job with a session and a model. */
-static fwt_training *open_training(const char *job_id)
-{
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = job_id;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    if (fwt_job_create(&created, client, &jo) != FWT_OK)
-        fail_msg("create job: %s", fwt_error_last()->message);
-    fwt_job_wait_options wo;
-    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 20;
-    if (fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, 30000) != FWT_OK)
-        fail_msg("wait job: %s", fwt_error_last()->message);
-    fwt_training *t = NULL;
-    if (fwt_job_open_training(&t, client, job, NULL) != FWT_OK || fwt_training_create_model_result(t, 30000) != FWT_OK)
-        fail_msg("training: %s", fwt_error_last()->message);
-    fwt_job_free(created);
-    fwt_job_free(job);
-    return t;
+    static const char *const args[] = {"--job-start-ms", "10", NULL};
+    fx_opts o = {.root_tag = "ckptr",
+                 .server_args = args,
+                 .retry_budget_ms = 2000, /* the last test kills the server */
+                 .connect_timeout_ms = 1000,
+                 .capture_warnings = 1};
+    return fx_start(&o);
 }
 
 static void opts_for(fwt_checkpointer_options *o, const char *dir, const char *job, int64_t interval, int64_t total)
 {
     static char log[128];
-    snprintf(log, sizeof log, "%s/%s", root, dir);
-    fwt_checkpointer_options_init(o, FWT_CHECKPOINTER_OPTIONS_VERSION);
-    o->log_path = log;
-    o->job_id = job;
-    o->base_model = MODEL;
+    fx_checkpointer_options(o, fx_path(log, sizeof log, dir), job, MODEL);
     o->dcp_save_interval = interval;
     o->total_steps = total;
     o->op_timeout_ms = 30000;
 }
 
-static fwt_registry *registry(const char *dir)
-{
-    char log[128];
-    snprintf(log, sizeof log, "%s/%s", root, dir);
-    fwt_registry *l = NULL;
-    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
-    return l;
-}
-
 static void test_option_checks(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckptr-opts");
+    fwt_training *t = fx_open_training("ckptr-opts");
     fwt_checkpointer *c = (fwt_checkpointer *)1;
     fwt_checkpointer_options o;
     opts_for(&o, "opts", "ckptr-opts", 0, 0);
@@ -169,7 +80,7 @@ static void test_option_checks(void **state)
 static void test_saves_and_resume(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckptr-main");
+    fwt_training *t = fx_open_training("ckptr-main");
     fwt_checkpointer *c = NULL;
     fwt_checkpointer_options o;
     opts_for(&o, "main", "ckptr-main", 2, 6);
@@ -197,7 +108,7 @@ static void test_saves_and_resume(void **state)
     assert_int_equal(fwt_checkpointer_save(c, 7, 1, (fwt_checkpoint_kind)4), FWT_EINVAL);
     fwt_checkpointer_free(c);
 
-    fwt_registry *l = registry("main");
+    fwt_registry *l = fx_registry("main");
     assert_int_equal(fwt_registry_count(l), 5);
     static const int64_t steps[] = {2, 3, 4, 5, 6};
     static const int kinds[] = {FWT_CHECKPOINT_KIND_STATE, FWT_CHECKPOINT_KIND_SAMPLER, FWT_CHECKPOINT_KIND_STATE,
@@ -225,20 +136,14 @@ static void test_saves_and_resume(void **state)
     fwt_registry_free(l);
 
     /* The same run again: complete, nothing loaded. */
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_COMPLETE);
+    c = fx_start_resumed(t, &o, &(fx_resume){"same run again", FWT_RESUME_COMPLETE, 6, -1, NULL});
     assert_true(fwt_checkpointer_is_complete(c));
-    assert_int_equal(fwt_checkpointer_start_step(c), 6);
     assert_null(fwt_checkpointer_loaded_path(c));
     fwt_checkpointer_free(c);
 
     /* A longer run on the same log path resumes from the last resumable entry. */
     opts_for(&o, "main", "ckptr-main", 2, 10);
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 6);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 24);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://ckptr-main/step-6");
+    c = fx_start_resumed(t, &o, &(fx_resume){"longer run", FWT_RESUME_AUTO, 6, 24, "cross_job://ckptr-main/step-6"});
     fwt_checkpointer_free(c);
 
     /* ...and refuses init_from_checkpoint next to it. */
@@ -251,14 +156,10 @@ static void test_saves_and_resume(void **state)
     fwt_training_free(t);
 
     /* Another job starts from ckptr-main's step-4 at step 0. */
-    fwt_training *t2 = open_training("ckptr-other");
+    fwt_training *t2 = fx_open_training("ckptr-other");
     opts_for(&o, "other", "ckptr-other", 2, 4);
     o.init_from_checkpoint = "ckptr-main:step-4";
-    assert_int_equal(fwt_checkpointer_start(&c, t2, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_INIT);
-    assert_int_equal(fwt_checkpointer_start_step(c), 0);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 0);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://ckptr-main/step-4");
+    c = fx_start_resumed(t2, &o, &(fx_resume){"another job", FWT_RESUME_INIT, 0, 0, "cross_job://ckptr-main/step-4"});
     fwt_checkpointer_free(c);
     /* weights only */
     o.init_weights_only = 1;
@@ -273,38 +174,36 @@ static void test_saves_and_resume(void **state)
 static void test_torn_tail_warns(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckptr-torn");
+    fwt_training *t = fx_open_training("ckptr-torn");
     fwt_checkpointer *c = NULL;
     fwt_checkpointer_options o;
     opts_for(&o, "torn", "ckptr-torn", 2, 10);
-    warned("");
+    fx_warned("");
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_torn_bytes(c), 0);
-    assert_false(warned("torn tail"));
+    assert_false(fx_warned("torn tail"));
     assert_int_equal(fwt_checkpointer_step_done(c, 2, 8, NULL), FWT_OK);
     fwt_checkpointer_free(c);
 
     char file[160];
-    snprintf(file, sizeof file, "%s/torn/checkpoints.jsonl", root);
+    fx_path(file, sizeof file, "torn/checkpoints.jsonl");
     const char *bad = "{\"name\":\"step-4\",\"step\":4,}\n";
     FILE *fp = fopen(file, "a");
     assert_non_null(fp);
     fputs(bad, fp);
     fclose(fp);
 
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 2);
+    c = fx_start_resumed(t, &o, &(fx_resume){"torn tail", FWT_RESUME_AUTO, 2, -1, NULL});
     assert_int_equal(fwt_checkpointer_torn_bytes(c), strlen(bad));
     char want[64];
     snprintf(want, sizeof want, "ignored %zu bytes of torn tail", strlen(bad));
-    assert_true(warned(want));
+    assert_true(fx_warned(want));
     int saved = -1;
     assert_int_equal(fwt_checkpointer_step_done(c, 4, 16, &saved), FWT_ECORRUPT);
     assert_int_equal(saved, 0);
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl:2: invalid line; remove it or fix it"));
     fwt_checkpointer_free(c);
-    fwt_registry *l = registry("torn");
+    fwt_registry *l = fx_registry("torn");
     assert_int_equal(fwt_registry_count(l), 1);
     assert_int_equal(fwt_registry_torn_bytes(l), strlen(bad)); /* still there */
     fwt_registry_free(l);
@@ -315,19 +214,19 @@ static void test_torn_tail_warns(void **state)
 static void test_failed_save_appends_nothing(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckptr-crash");
+    fwt_training *t = fx_open_training("ckptr-crash");
     fwt_checkpointer *c = NULL;
     fwt_checkpointer_options o;
     opts_for(&o, "crash", "ckptr-crash", 1, 0);
     o.op_timeout_ms = 3000;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 1, 1, NULL), FWT_OK);
-    assert_int_equal(fwt_local_server_kill9(srv), 0);
+    assert_int_equal(fwt_local_server_kill9(fx.srv), 0);
     int saved = -1;
     assert_int_not_equal(fwt_checkpointer_step_done(c, 2, 2, &saved), FWT_OK);
     assert_int_equal(saved, 0);
     assert_int_not_equal(fwt_checkpointer_save(c, 2, 2, FWT_CHECKPOINT_KIND_SAMPLER), FWT_OK);
-    fwt_registry *l = registry("crash");
+    fwt_registry *l = fx_registry("crash");
     assert_int_equal(fwt_registry_count(l), 1);
     assert_int_equal(fwt_registry_get(l, 0)->step, 1);
     fwt_registry_free(l);
@@ -343,5 +242,5 @@ int main(void)
         cmocka_unit_test(test_torn_tail_warns),
         cmocka_unit_test(test_failed_save_appends_nothing),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fx_teardown);
 }

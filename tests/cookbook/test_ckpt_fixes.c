@@ -33,111 +33,37 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "fixture.h"
 #include "proc.h"
 
-#define API_KEY "ckpt-fixes-key"
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 /* Only a guard against a hung child: the child answers as soon as its session is open. */
 #define CHILD_GUARD_MS 120000
 
-static fwt_local_server *srv;
-static fwt_client *client;
 static const char *self_path; /* argv[0]: this binary, re-run as the lock holder */
-static char root[64];
-
-static int new_client(fwt_client **out, const char *url, const char *key)
-{
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = url;
-    co.api_key = key;
-    return fwt_client_new(out, &co);
-}
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/fwt-ckfix-XXXXXX");
-    if (!mkdtemp(root))
-        return -1;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = API_KEY;
-    const char *args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    /* the CLI and the lock-holding child read these, as a user's programs would */
-    setenv("FIREWORKS_BASE_URL", fwt_local_server_url(srv), 1);
-    setenv("FIREWORKS_API_KEY", API_KEY, 1);
-    return new_client(&client, fwt_local_server_url(srv), API_KEY) == FWT_OK ? 0 : -1;
+    static const char *const args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
+    /* the CLI and the lock-holding child read the environment, as a user's programs would */
+    fx_opts o = {.root_tag = "ckfix", .api_key = "ckpt-fixes-key", .server_args = args, .export_env = 1};
+    return fx_start(&o);
 }
 
-static int group_teardown(void **state)
+/* Options without base_model (the checkpointer finds it itself, issue 12 item 4) nor total_steps. */
+static void opts_for(fwt_checkpointer_options *o, const char *log, const char *job, int64_t interval)
 {
-    (void)state;
-    fwt_client_free(client);
-    fwt_local_server_free(srv);
-    rm_rf(root);
-    return 0;
-}
-
-static int make_job(fwt_client *c, const char *job_id)
-{
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = job_id;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL;
-    int rc = fwt_job_create(&created, c, &jo);
-    fwt_job_free(created);
-    return rc;
-}
-
-/* A training with a model on the (ready) job; NULL on failure. */
-static fwt_training *open_on(fwt_client *c, const char *job_id)
-{
-    fwt_job_wait_options wo;
-    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 20;
-    fwt_job *job = NULL;
-    fwt_training *t = NULL;
-    if (fwt_job_wait_ready_result(&job, c, job_id, &wo, 30000) != FWT_OK)
-        return NULL;
-    if (fwt_job_open_training(&t, c, job, NULL) != FWT_OK || fwt_training_create_model_result(t, 30000) != FWT_OK) {
-        fwt_training_free(t);
-        t = NULL;
-    }
-    fwt_job_free(job);
-    return t;
-}
-
-static fwt_training *open_training(const char *job_id)
-{
-    if (make_job(client, job_id) != FWT_OK)
-        fail_msg("create job %s: %s", job_id, fwt_error_last()->message);
-    fwt_training *t = open_on(client, job_id);
-    if (!t)
-        fail_msg("training on %s: %s", job_id, fwt_error_last()->message);
-    return t;
-}
-
-static const char *log_dir(char *buf, size_t n, const char *name)
-{
-    snprintf(buf, n, "%s/%s", root, name);
-    return buf;
-}
-
-/* Options without base_model: the checkpointer finds it itself (issue 12 item 4). */
-static void opts_for(fwt_checkpointer_options *o, const char *log, const char *job, int64_t interval, int64_t total)
-{
-    fwt_checkpointer_options_init(o, FWT_CHECKPOINTER_OPTIONS_VERSION);
-    o->log_path = log;
-    o->job_id = job;
+    fx_checkpointer_options(o, log, job, NULL);
     o->dcp_save_interval = interval;
-    o->total_steps = total;
     o->op_timeout_ms = 30000;
+}
+
+/* How most tests here start: a ready training on `job`, options on "<root>/<dir>" (into log) saving every 2 steps. */
+static fwt_training *open_run(const char *job, const char *dir, char *log, size_t n, fwt_checkpointer_options *o)
+{
+    fwt_training *t = fx_open_training(job);
+    opts_for(o, fx_path(log, n, dir), job, 2);
+    return t;
 }
 
 /* ---- promote by step ------------------------------------------------------ */
@@ -145,11 +71,9 @@ static void opts_for(fwt_checkpointer_options *o, const char *log, const char *j
 static void test_promote_step_keeps_promotable(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("fix-promote");
     char log[128];
-    log_dir(log, sizeof log, "promote");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-promote", 2, 0);
+    fwt_training *t = open_run("fix-promote", "promote", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     /* a promotable save of step 2, then step 2 completes at a multiple of the interval */
@@ -239,11 +163,11 @@ static int spawn_holder(child *ch, const char *log, const char *job)
 static int hold_lock(const char *log, const char *job)
 {
     fwt_client *c = NULL;
-    if (new_client(&c, getenv("FIREWORKS_BASE_URL"), getenv("FIREWORKS_API_KEY")) != FWT_OK)
+    if (fx_client_new(&c, getenv("FIREWORKS_BASE_URL"), getenv("FIREWORKS_API_KEY")) != FWT_OK)
         return 2;
-    fwt_training *t = open_on(c, job);
+    fwt_training *t = fx_open_on(c, job);
     fwt_checkpointer_options o;
-    opts_for(&o, log, job, 0, 0);
+    opts_for(&o, log, job, 0);
     fwt_checkpointer *ck = NULL;
     if (!t || fwt_checkpointer_start(&ck, t, &o) != FWT_OK) {
         printf("failed: %s\n", fwt_error_last()->message);
@@ -266,17 +190,17 @@ static int hold_lock(const char *log, const char *job)
 static void test_two_writers(void **state)
 {
     (void)state;
-    assert_int_equal(make_job(client, "fix-lock-child"), FWT_OK);
-    fwt_training *t = open_training("fix-lock");
+    assert_int_equal(fx_create_job(fx.client, "fix-lock-child"), FWT_OK);
+    fwt_training *t = fx_open_training("fix-lock");
     char log[128], want[192];
-    log_dir(log, sizeof log, "shared");
+    fx_path(log, sizeof log, "shared");
     child ch;
     if (spawn_holder(&ch, log, "fix-lock-child") != 0)
         fail_msg("the lock-holding child did not start");
 
     /* another process holds it: fails at once (a blocking lock would hang here), naming dir and pid */
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-lock", 2, 0);
+    opts_for(&o, log, "fix-lock", 2);
     fwt_checkpointer *c = (fwt_checkpointer *)1;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_ECONFLICT);
     assert_null(c);
@@ -323,11 +247,9 @@ static void test_two_writers(void **state)
 static void test_resume_highest_step(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("fix-order");
     char log[128];
-    log_dir(log, sizeof log, "order");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-order", 2, 0);
+    fwt_training *t = open_run("fix-order", "order", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 2, 20, NULL), FWT_OK);
@@ -343,11 +265,7 @@ static void test_resume_highest_step(void **state)
     e.source_job_id = "fix-order";
     assert_int_equal(fwt_registry_append(log, &e), FWT_OK);
 
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 4);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 40);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://fix-order/step-4");
+    c = fx_start_resumed(t, &o, &(fx_resume){"highest step", FWT_RESUME_AUTO, 4, 40, "cross_job://fix-order/step-4"});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
@@ -358,7 +276,7 @@ static void test_resume_highest_step(void **state)
 static int64_t dcp_created(const char *job, const char *id, size_t *dcp_rows)
 {
     fwt_checkpoint_list *l = NULL;
-    if (fwt_job_list_checkpoints(&l, client, job, NULL) != FWT_OK)
+    if (fwt_job_list_checkpoints(&l, fx.client, job, NULL) != FWT_OK)
         fail_msg("list checkpoints: %s", fwt_error_last()->message);
     int64_t us = -1;
     *dcp_rows = 0;
@@ -377,11 +295,9 @@ static int64_t dcp_created(const char *job, const char *id, size_t *dcp_rows)
 static void test_final_save_once(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("fix-final");
     char log[128];
-    log_dir(log, sizeof log, "final");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-final", 2, 0); /* total_steps not given */
+    fwt_training *t = open_run("fix-final", "final", log, sizeof log, &o); /* total_steps not given */
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     for (int64_t s = 1; s <= 4; s++)
@@ -415,9 +331,7 @@ static void test_final_save_once(void **state)
     fwt_registry_free(l);
 
     /* resumed at step 4 and finished at once: still no second DCP */
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 4);
+    c = fx_start_resumed(t, &o, &(fx_resume){"resumed at the end", FWT_RESUME_AUTO, 4, -1, NULL});
     assert_int_equal(fwt_checkpointer_step_done(c, 4, 12, &saved), FWT_OK);
     assert_int_equal(saved, 0);
     assert_int_equal(fwt_checkpointer_save(c, 4, 12, FWT_CHECKPOINT_KIND_STATE), FWT_OK);
@@ -434,11 +348,9 @@ static void test_final_save_once(void **state)
 static void test_bare_name_and_stepless_line(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("fix-bare");
     char log[128];
-    log_dir(log, sizeof log, "bare-src");
     fwt_checkpointer_options o;
-    opts_for(&o, log, "fix-bare", 2, 0);
+    fwt_training *t = open_run("fix-bare", "bare-src", log, sizeof log, &o);
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 2, 5, NULL), FWT_OK);
@@ -446,17 +358,15 @@ static void test_bare_name_and_stepless_line(void **state)
 
     /* a new log_path starting from "step-2" of the same job */
     char log2[128];
-    log_dir(log2, sizeof log2, "bare-init");
-    opts_for(&o, log2, "fix-bare", 2, 0);
+    fx_path(log2, sizeof log2, "bare-init");
+    opts_for(&o, log2, "fix-bare", 2);
     o.init_from_checkpoint = "step-2";
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_INIT);
-    assert_string_equal(fwt_checkpointer_loaded_path(c), "cross_job://fix-bare/step-2");
+    c = fx_start_resumed(t, &o, &(fx_resume){"bare name", FWT_RESUME_INIT, -1, -1, "cross_job://fix-bare/step-2"});
     fwt_checkpointer_free(c);
 
     /* a registry line as the tinker cookbook writes it: no step, the loop position in "batch" */
     char log3[128];
-    log_dir(log3, sizeof log3, "bare-tinker");
+    fx_path(log3, sizeof log3, "bare-tinker");
     fwt_registry_extra x[2];
     memset(x, 0, sizeof x);
     x[0].key = "batch";
@@ -475,11 +385,8 @@ static void test_bare_name_and_stepless_line(void **state)
     e.extra = x;
     e.n_extra = 2;
     assert_int_equal(fwt_registry_append(log3, &e), FWT_OK);
-    opts_for(&o, log3, "fix-bare", 2, 0);
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 2);
-    assert_int_equal(fwt_checkpointer_start_data_consumed(c), 5);
+    opts_for(&o, log3, "fix-bare", 2);
+    c = fx_start_resumed(t, &o, &(fx_resume){"stepless line", FWT_RESUME_AUTO, 2, 5, NULL});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
@@ -496,5 +403,5 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_final_save_once),
         cmocka_unit_test(test_bare_name_and_stepless_line),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fx_teardown);
 }

@@ -6,7 +6,6 @@
  * policy, the warning for a name saved twice in one session, and promotion
  * after the final save.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,123 +15,34 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
-#include "proc.h"
-
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
-
-static fwt_local_server *srv;
-static fwt_client *client;
-static char root[64];
-
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char warnings[8192];
-
-static void capture_log(int level, const char *message, void *payload)
-{
-    (void)payload;
-    if (level > FWT_LOG_WARN)
-        return;
-    pthread_mutex_lock(&log_mu);
-    size_t n = strlen(warnings);
-    snprintf(warnings + n, sizeof warnings - n, "%s\n", message);
-    pthread_mutex_unlock(&log_mu);
-}
-
-/* 1 if a captured warning contains `needle`; clears the capture. */
-static int warned(const char *needle)
-{
-    pthread_mutex_lock(&log_mu);
-    int found = strstr(warnings, needle) != NULL;
-    warnings[0] = '\0';
-    pthread_mutex_unlock(&log_mu);
-    return found;
-}
+#include "fixture.h"
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/fwt-ckopts-XXXXXX");
-    if (!mkdtemp(root))
-        return -1;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    const char *args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
-    co.log_fn = capture_log;
-    co.log_level = FWT_LOG_WARN;
-    return fwt_client_new(&client, &co) == FWT_OK ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fwt_client_free(client);
-    fwt_local_server_free(srv);
-    rm_rf(root);
-    return 0;
-}
-
-static fwt_training *open_training(const char *job_id)
-{
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = job_id;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    assert_int_equal(fwt_job_create(&created, client, &jo), FWT_OK);
-    fwt_job_wait_options wo;
-    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 20;
-    assert_int_equal(fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, -1), FWT_OK);
-    fwt_training_options to;
-    fwt_training_options_init(&to, FWT_TRAINING_OPTIONS_VERSION);
-    to.base_model = MODEL;
-    fwt_training *t = NULL;
-    assert_int_equal(fwt_job_open_training(&t, client, job, &to), FWT_OK);
-    assert_int_equal(fwt_training_create_model_result(t, -1), FWT_OK);
-    fwt_job_free(created);
-    fwt_job_free(job);
-    return t;
+    static const char *const args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
+    fx_opts o = {.root_tag = "ckopts", .server_args = args, .capture_warnings = 1};
+    return fx_start(&o);
 }
 
 static char log_buf[160];
 
+/* The log directory exists (empty) before the checkpointer starts: the log-directory policies see it. */
 static void opts_for(fwt_checkpointer_options *o, const char *dir, const char *job)
 {
-    snprintf(log_buf, sizeof log_buf, "%s/%s", root, dir);
-    mkdir(log_buf, 0755);
-    fwt_checkpointer_options_init(o, FWT_CHECKPOINTER_OPTIONS_VERSION);
-    o->log_path = log_buf;
-    o->job_id = job;
-    o->base_model = MODEL;
-}
-
-static fwt_registry *registry(const char *dir)
-{
-    char log[160];
-    snprintf(log, sizeof log, "%s/%s", root, dir);
-    fwt_registry *l = NULL;
-    assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
-    return l;
+    mkdir(fx_path(log_buf, sizeof log_buf, dir), 0755);
+    fx_checkpointer_options(o, log_buf, job, MODEL);
 }
 
 /* 1 if the job's listing has a row whose id is `id`. */
 static int listed(const char *job, const char *id)
 {
     fwt_checkpoint_list *l = NULL;
-    assert_int_equal(fwt_job_list_checkpoints(&l, client, job, NULL), FWT_OK);
+    assert_int_equal(fwt_job_list_checkpoints(&l, fx.client, job, NULL), FWT_OK);
     int found = 0;
     for (size_t i = 0; i < fwt_checkpoint_list_count(l); i++)
         found |= !strcmp(fwt_checkpoint_row_id(fwt_checkpoint_list_get(l, i)), id);
@@ -155,7 +65,7 @@ static void test_option_checks(void **state)
     assert_int_equal(o.promote.wait.timeout_ms, 7200000);
     assert_int_equal(o.log_dir_policy, FWT_LOG_DIR_RESUME);
     assert_int_equal(o.async_saves, 0);
-    fwt_training *t = open_training("ckopt-checks");
+    fwt_training *t = fx_open_training("ckopt-checks");
     fwt_checkpointer *c = NULL;
     opts_for(&o, "checks", "ckopt-checks");
     o.ttl_seconds = -1;
@@ -182,7 +92,7 @@ static void test_option_checks(void **state)
 static void test_ttl_periodic_only(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-ttl");
+    fwt_training *t = fx_open_training("ckopt-ttl");
     fwt_checkpointer_options o;
     opts_for(&o, "ttl", "ckopt-ttl");
     o.dcp_save_interval = 2;
@@ -216,7 +126,7 @@ static int64_t fake_clock(void *payload)
 static void test_time_based_saves(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-time");
+    fwt_training *t = fx_open_training("ckopt-time");
     fwt_checkpointer_options o;
     opts_for(&o, "time", "ckopt-time");
     o.dcp_save_interval = 5;
@@ -235,7 +145,7 @@ static void test_time_based_saves(void **state)
             fail_msg("step %lld: saved %d, expected %d", (long long)s, saved, want[s]);
     }
     fwt_checkpointer_free(c);
-    fwt_registry *l = registry("time");
+    fwt_registry *l = fx_registry("time");
     int64_t steps[] = {2, 4, 5, 7, 9, 10};
     assert_int_equal(fwt_registry_count(l), sizeof steps / sizeof *steps);
     for (size_t i = 0; i < fwt_registry_count(l); i++)
@@ -248,7 +158,7 @@ static void test_time_based_saves(void **state)
 static void test_async_saves(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-async");
+    fwt_training *t = fx_open_training("ckopt-async");
     fwt_checkpointer_options o;
     opts_for(&o, "async", "ckopt-async");
     o.dcp_save_interval = 1;
@@ -262,7 +172,7 @@ static void test_async_saves(void **state)
         assert_int_equal(fwt_checkpointer_step_done(c, s, s * 4, &saved), FWT_OK);
         assert_int_equal(saved, 1);
         /* Whatever is recorded so far is a prefix 1..k of the steps, each on the server. */
-        fwt_registry *l = registry("async");
+        fwt_registry *l = fx_registry("async");
         size_t n = fwt_registry_count(l);
         assert_int_equal(n + fwt_checkpointer_pending_saves(c), (size_t)s);
         for (size_t i = 0; i < n; i++) {
@@ -276,7 +186,7 @@ static void test_async_saves(void **state)
     train_step(t);
     assert_int_equal(fwt_checkpointer_finish(c, 12, 48), FWT_OK);
     fwt_checkpointer_free(c);
-    fwt_registry *l = registry("async");
+    fwt_registry *l = fx_registry("async");
     assert_int_equal(fwt_registry_count(l), 12);
     for (size_t i = 0; i < 12; i++)
         assert_int_equal(fwt_registry_get(l, i)->step, (int64_t)i + 1);
@@ -289,7 +199,7 @@ static void test_async_saves(void **state)
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
     assert_int_equal(fwt_checkpointer_step_done(c, 13, 52, NULL), FWT_OK);
     fwt_checkpointer_free(c);
-    l = registry("async");
+    l = fx_registry("async");
     assert_int_equal(fwt_registry_count(l), 0);
     fwt_registry_free(l);
     fwt_training_free(t);
@@ -298,7 +208,7 @@ static void test_async_saves(void **state)
 static void test_log_dir_policy(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-policy");
+    fwt_training *t = fx_open_training("ckopt-policy");
     fwt_checkpointer_options o;
     opts_for(&o, "policy", "ckopt-policy");
     fwt_checkpointer *c = NULL;
@@ -312,22 +222,17 @@ static void test_log_dir_policy(void **state)
     assert_non_null(strstr(fwt_error_last()->message, "checkpoints.jsonl"));
     assert_null(c);
     o.log_dir_policy = FWT_LOG_DIR_RESUME;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_AUTO);
-    assert_int_equal(fwt_checkpointer_start_step(c), 3);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy resume", FWT_RESUME_AUTO, 3, -1, NULL});
     fwt_checkpointer_free(c);
     o.log_dir_policy = FWT_LOG_DIR_OVERWRITE;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_FRESH);
-    assert_int_equal(fwt_checkpointer_start_step(c), 0);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy overwrite", FWT_RESUME_FRESH, 0, -1, NULL});
     fwt_checkpointer_free(c);
-    fwt_registry *l = registry("policy");
+    fwt_registry *l = fx_registry("policy");
     assert_int_equal(fwt_registry_count(l), 0);
     fwt_registry_free(l);
     /* control-plane mode: overwrite ignores the listing too */
     o.resume_source = FWT_RESUME_SOURCE_CONTROL_PLANE;
-    assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    assert_int_equal(fwt_checkpointer_mode(c), FWT_RESUME_FRESH);
+    c = fx_start_resumed(t, &o, &(fx_resume){"policy overwrite, control plane", FWT_RESUME_FRESH, -1, -1, NULL});
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
@@ -335,21 +240,18 @@ static void test_log_dir_policy(void **state)
 static void test_name_reuse_warning(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-names");
+    fwt_training *t = fx_open_training("ckopt-names");
     fwt_checkpointer_options o;
     opts_for(&o, "names", "ckopt-names");
     fwt_checkpointer *c = NULL;
     assert_int_equal(fwt_checkpointer_start(&c, t, &o), FWT_OK);
-    warned("");
+    fx_warned("");
     assert_int_equal(fwt_checkpointer_save(c, 2, 2, FWT_CHECKPOINT_KIND_SAMPLER), FWT_OK);
     assert_int_equal(fwt_checkpointer_save(c, 3, 3, FWT_CHECKPOINT_KIND_STATE), FWT_OK);
-    assert_false(warned("saved again"));
+    assert_false(fx_warned("saved again"));
     assert_int_equal(fwt_checkpointer_save(c, 2, 2, FWT_CHECKPOINT_KIND_SAMPLER), FWT_OK);
-    pthread_mutex_lock(&log_mu);
-    int ok = strstr(warnings, "\"step-2\" is saved again in session") && strstr(warnings, "sampler");
-    pthread_mutex_unlock(&log_mu);
-    assert_true(ok);
-    warned("");
+    assert_true(fx_warnings_have("\"step-2\" is saved again in session") && fx_warnings_have("sampler"));
+    fx_warned("");
     fwt_checkpointer_free(c);
     fwt_training_free(t);
 }
@@ -357,7 +259,7 @@ static void test_name_reuse_warning(void **state)
 static void test_promote_after_final_save(void **state)
 {
     (void)state;
-    fwt_training *t = open_training("ckopt-promote");
+    fwt_training *t = fx_open_training("ckopt-promote");
     fwt_checkpointer_options o;
     opts_for(&o, "promote", "ckopt-promote");
     o.total_steps = 2;
@@ -386,5 +288,5 @@ int main(void)
         cmocka_unit_test(test_log_dir_policy),      cmocka_unit_test(test_name_reuse_warning),
         cmocka_unit_test(test_promote_after_final_save),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fx_teardown);
 }

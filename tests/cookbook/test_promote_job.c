@@ -20,72 +20,30 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "fixture.h"
 #include "proc.h"
 #include "responder.h"
 
-#define API_KEY "promote-job-key"
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 #define JOB "promote-job"
 
-static fwt_local_server *srv;
-static fwt_client *client;
 static char snapshot[128]; /* a promotable (base) sampler snapshot of JOB */
-static char root[64];
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/fwt-promjob-XXXXXX");
-    if (!mkdtemp(root))
+    static const char *const args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
+    fx_opts o = {.root_tag = "promjob", .api_key = "promote-job-key", .server_args = args, .export_env = 1};
+    if (fx_start(&o) != 0 || fx_create_job(fx.client, JOB) != FWT_OK)
         return -1;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = API_KEY;
-    const char *args[] = {"--job-start-ms", "10", "--promote-ms", "20", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&srv, &o) != 0)
-        return -1;
-    setenv("FIREWORKS_BASE_URL", fwt_local_server_url(srv), 1);
-    setenv("FIREWORKS_API_KEY", API_KEY, 1);
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = API_KEY;
-    if (fwt_client_new(&client, &co) != FWT_OK)
-        return -1;
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = JOB;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    if (fwt_job_create(&created, client, &jo) != FWT_OK)
-        return -1;
-    fwt_job_free(created);
-    fwt_job_wait_options w;
-    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.wait.poll_interval_ms = 10;
-    fwt_training *t = NULL;
+    fwt_training *t = fx_open_on(fx.client, JOB);
     fwt_sampler_save *ss = NULL;
-    int ok = fwt_job_wait_ready_result(&job, client, JOB, &w, 30000) == FWT_OK &&
-             fwt_job_open_training(&t, client, job, NULL) == FWT_OK &&
-             fwt_training_create_model_result(t, 30000) == FWT_OK &&
+    int ok = t &&
              fwt_training_save_weights_for_sampler_ext_result(&ss, t, "final", FWT_SAMPLER_BASE, 0, 30000) == FWT_OK;
     if (ok)
         snprintf(snapshot, sizeof snapshot, "%s", fwt_sampler_save_snapshot_name(ss));
     fwt_sampler_save_free(ss);
     fwt_training_free(t);
-    fwt_job_free(job);
     return ok ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fwt_client_free(client);
-    fwt_local_server_free(srv);
-    rm_rf(root);
-    return 0;
 }
 
 static fwt_promote_options fast(void)
@@ -102,7 +60,7 @@ static void test_library_reads_the_jobs_base_model(void **state)
     fwt_promote_options po = fast();
     fwt_model *m = NULL;
     /* the cookbook's three-argument form: (job, checkpoint id, output model id) */
-    int rc = fwt_promote_checkpoint_by_id_result(&m, client, JOB, snapshot, "prom-by-id", NULL, &po, 0);
+    int rc = fwt_promote_checkpoint_by_id_result(&m, fx.client, JOB, snapshot, "prom-by-id", NULL, &po, 0);
     if (rc != FWT_OK)
         fail_msg("promote by id without base_model: %s", fwt_error_last()->message);
     assert_non_null(strstr(fwt_model_name(m), "/models/prom-by-id"));
@@ -111,10 +69,10 @@ static void test_library_reads_the_jobs_base_model(void **state)
 
     /* the future form with a 4-segment name */
     char name[256];
-    snprintf(name, sizeof name, "accounts/%s/rlorTrainerJobs/%s/checkpoints/%s", fwt_local_server_account(srv), JOB,
+    snprintf(name, sizeof name, "accounts/%s/rlorTrainerJobs/%s/checkpoints/%s", fwt_local_server_account(fx.srv), JOB,
              snapshot);
     fwt_future *f = NULL;
-    assert_int_equal(fwt_promote_checkpoint(&f, client, name, "prom-by-name", NULL, &po), FWT_OK);
+    assert_int_equal(fwt_promote_checkpoint(&f, fx.client, name, "prom-by-name", NULL, &po), FWT_OK);
     assert_int_equal(fwt_future_wait(f, -1), FWT_OK);
     assert_int_equal(fwt_future_take_model(&m, f), FWT_OK);
     assert_string_equal(fwt_model_base_model(m), MODEL);
@@ -122,12 +80,12 @@ static void test_library_reads_the_jobs_base_model(void **state)
     fwt_future_free(f);
 
     /* the discard form of the twin */
-    assert_int_equal(fwt_promote_checkpoint_by_id_result(NULL, client, JOB, snapshot, "prom-discard", NULL, &po, 0),
+    assert_int_equal(fwt_promote_checkpoint_by_id_result(NULL, fx.client, JOB, snapshot, "prom-discard", NULL, &po, 0),
                      FWT_OK);
 
     /* a job that does not exist: the failure says what was being read */
     m = (fwt_model *)1;
-    rc = fwt_promote_checkpoint_by_id_result(&m, client, "no-such-job", snapshot, "prom-missing", NULL, &po, 0);
+    rc = fwt_promote_checkpoint_by_id_result(&m, fx.client, "no-such-job", snapshot, "prom-missing", NULL, &po, 0);
     assert_int_equal(rc, FWT_ENOTFOUND);
     assert_null(m);
     const char *msg = fwt_error_last()->message;
@@ -135,7 +93,7 @@ static void test_library_reads_the_jobs_base_model(void **state)
         fail_msg("message \"%s\" does not say the base model was being read from the job", msg);
 
     /* an empty base_model is a mistake, not "read it from the job" */
-    assert_int_equal(fwt_promote_checkpoint_by_id(&f, client, JOB, snapshot, "prom-empty", "", &po), FWT_EINVAL);
+    assert_int_equal(fwt_promote_checkpoint_by_id(&f, fx.client, JOB, snapshot, "prom-empty", "", &po), FWT_EINVAL);
     assert_null(f);
     assert_non_null(strstr(fwt_error_last()->message, "base_model is empty"));
 }
@@ -164,14 +122,14 @@ static void test_cli_without_base_model(void **state)
 
     /* a registry entry that records no base_model */
     char jsonl[128];
-    snprintf(jsonl, sizeof jsonl, "%s/checkpoints.jsonl", root);
+    snprintf(jsonl, sizeof jsonl, "%s/checkpoints.jsonl", fx.root);
     fwt_registry_entry e;
     fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
     e.name = "final";
     e.step = 3;
     e.sampler_path = snapshot;
     e.source_job_id = JOB;
-    assert_int_equal(fwt_registry_append(root, &e), FWT_OK);
+    assert_int_equal(fwt_registry_append(fx.root, &e), FWT_OK);
     char *file_args[] = {"--checkpoints-jsonl", jsonl, NULL};
     run_cli(&r, file_args);
     if (r.exit_code != 0)
@@ -215,7 +173,7 @@ static void test_cli_hot_load_deployment_id(void **state)
     setenv("FIREWORKS_ACCOUNT_ID", "acct-x", 1);
 
     char jsonl[128];
-    snprintf(jsonl, sizeof jsonl, "%s/hl.jsonl", root);
+    snprintf(jsonl, sizeof jsonl, "%s/hl.jsonl", fx.root);
     fwt_registry_entry e;
     fwt_registry_entry_init(&e, FWT_REGISTRY_ENTRY_VERSION);
     e.name = "step-7";
@@ -269,5 +227,5 @@ int main(void)
         cmocka_unit_test(test_cli_without_base_model),
         cmocka_unit_test(test_cli_hot_load_deployment_id),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, group_setup, fx_teardown);
 }

@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
+#include "fixture.h"
 #include "local_server.h"
 #include "proc.h"
 
@@ -44,7 +45,6 @@
 #define N_STEPS 24
 #define INTERVAL "4"
 #define API_KEY "recover-test-key"
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 
 static fwt_local_server *server;
 static char root[64], data_dir[96], port_arg[16];
@@ -212,31 +212,6 @@ static void sft(proc_result *r, const char *name, size_t at_line, line_hook hook
     r->err = err;
 }
 
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* The line "step=<step> ..." of an output (the last one if it repeats), copied into `line`; 0 if absent. */
-static int find_step_line(const char *out, long step, char *line, size_t n)
-{
-    char key[32];
-    int kl = snprintf(key, sizeof key, "step=%ld ", step), found = 0;
-    for (const char *p = out; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (!strncmp(p, key, (size_t)kl)) {
-            snprintf(line, n, "%.*s", (int)len, p);
-            found = 1;
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    return found;
-}
-
 /* Every line of `out` is the reference's line of its step; returns the steps in order (count in *n). */
 static void check_lines_match(const char *out, const char *ref, long *steps, size_t *n, size_t cap)
 {
@@ -246,7 +221,7 @@ static void check_lines_match(const char *out, const char *ref, long *steps, siz
         long step = 0;
         assert_int_equal(sscanf(p, "step=%ld ", &step), 1);
         char want[128];
-        if (!find_step_line(ref, step, want, sizeof want))
+        if (!proc_find_step_line(ref, step, want, sizeof want, 1))
             fail_msg("step %ld is not in the reference", step);
         if (strlen(want) != (size_t)(nl - p) || strncmp(p, want, (size_t)(nl - p)) != 0)
             fail_msg("step %ld: \"%.*s\" != reference \"%s\"", step, (int)(nl - p), p, want);
@@ -264,7 +239,7 @@ static void test_reference(void **state)
     sft(&reference, "ref", 0, NULL, NULL, NULL, NULL);
     if (reference.exit_code != 0)
         fail_msg("sft_resume failed (%d): %s", reference.exit_code, reference.err);
-    assert_int_equal(count_lines(reference.out), N_STEPS);
+    assert_int_equal(proc_count_lines(reference.out), N_STEPS);
 }
 
 /* fwtrain-local dies (SIGKILL) mid-run and comes back on the same data dir and port: the run recovers in-process. */
@@ -357,7 +332,8 @@ static void test_control_plane_resume_after_sigkill(void **state)
         long resumed_at = n2 ? steps[0] : 0;
         char line[128];
         for (long s = 1; s <= N_STEPS; s++)
-            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+            if (!proc_find_step_line(first.out, s, line, sizeof line, 1) &&
+                !proc_find_step_line(second.out, s, line, sizeof line, 1))
                 fail_msg("step %ld missing from both runs", s);
         if (first.exit_code == 0) {
             assert_int_equal(n2, 0); /* the kill came after the end: the rerun finds the run complete */
@@ -435,7 +411,8 @@ static void test_async_saves_sigkill(void **state)
         check_lines_match(second.out, reference.out, steps, &n2, sizeof steps / sizeof *steps);
         char line[128];
         for (long s = 1; s <= N_STEPS; s++)
-            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+            if (!proc_find_step_line(first.out, s, line, sizeof line, 1) &&
+                !proc_find_step_line(second.out, s, line, sizeof line, 1))
                 fail_msg("step %ld missing from both runs", s);
         assert_true(n2 == 0 || (steps[0] - 1) % 4 == 0);
         proc_result_free(&first);
@@ -455,26 +432,6 @@ static fwt_client *lib_client(void)
     fwt_client *c = NULL;
     assert_int_equal(fwt_client_new(&c, &co), FWT_OK);
     return c;
-}
-
-static fwt_training *lib_training(fwt_client *client, const char *job_id)
-{
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = job_id;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    assert_int_equal(fwt_job_create(&created, client, &jo), FWT_OK);
-    fwt_job_wait_options wo;
-    fwt_job_wait_options_init(&wo, FWT_JOB_WAIT_OPTIONS_VERSION);
-    wo.wait.poll_interval_ms = 20;
-    assert_int_equal(fwt_job_wait_ready_result(&job, client, fwt_job_id(created), &wo, -1), FWT_OK);
-    fwt_training *t = NULL;
-    assert_int_equal(fwt_job_open_training(&t, client, job, NULL), FWT_OK);
-    assert_int_equal(fwt_training_create_model_result(t, -1), FWT_OK);
-    fwt_job_free(created);
-    fwt_job_free(job);
-    return t;
 }
 
 static void lib_opts(fwt_checkpointer_options *o, char *log, size_t n, const char *name, const char *job)
@@ -503,7 +460,7 @@ static void test_dataloader_file(void **state)
 {
     (void)state;
     fwt_client *client = lib_client();
-    fwt_training *t = lib_training(client, "recover-dl");
+    fwt_training *t = fx_open_training_on(client, "recover-dl");
     fwt_checkpointer_options o;
     char log[160];
     lib_opts(&o, log, sizeof log, "dl", "recover-dl");
@@ -569,7 +526,7 @@ static void test_recover_calls(void **state)
 {
     (void)state;
     fwt_client *client = lib_client();
-    fwt_training *t = lib_training(client, "recover-lib");
+    fwt_training *t = fx_open_training_on(client, "recover-lib");
     fwt_checkpointer_options o;
     char log[160];
     lib_opts(&o, log, sizeof log, "lib", "recover-lib");

@@ -17,85 +17,30 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "fixture.h"
 #include "proc.h"
 
 #define STEPS "24"
 #define N_STEPS 24
 #define INTERVAL "4"
-#define API_KEY "cookbook-test-key"
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
-
-static fwt_local_server *server;
-static char root[64];
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(root, sizeof root, "/tmp/fwt-cookbook-runs-XXXXXX");
-    if (!mkdtemp(root))
-        return -1;
-    fwt_local_server_opts o;
-    fwt_local_server_opts_init(&o);
-    o.api_key = API_KEY;
-    const char *args[] = {"--job-start-ms", "10", "--hotload-ms", "10", "--promote-ms", "20", NULL};
-    o.extra_args = args;
-    if (fwt_local_server_start(&server, &o) != 0) {
-        fprintf(stderr, "cannot start fwtrain-local\n");
-        return -1;
-    }
-    /* sft_resume and fwtrain read these, as a user's programs would */
-    setenv("FIREWORKS_BASE_URL", fwt_local_server_url(server), 1);
-    setenv("FIREWORKS_API_KEY", API_KEY, 1);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    fwt_local_server_free(server);
-    rm_rf(root);
-    return 0;
-}
-
-static void path_of(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", root, name);
+    static const char *const args[] = {"--job-start-ms", "10", "--hotload-ms", "10", "--promote-ms", "20", NULL};
+    /* sft_resume and fwtrain read the environment, as a user's programs would */
+    fx_opts o = {.root_tag = "cookbook-runs", .api_key = "cookbook-test-key", .server_args = args, .export_env = 1};
+    return fx_start(&o);
 }
 
 /* Run sft_resume on log dir `name`; extra args may be NULL. */
 static void sft(proc_result *r, const char *name, size_t kill_after, const char *extra1, const char *extra2)
 {
     char log[128];
-    path_of(log, sizeof log, name);
+    fx_path(log, sizeof log, name);
     char *argv[] = {FWT_SFT_RESUME, "--log-path", log, "--dataset", FWT_DATASET, "--steps", STEPS,
                     "--dcp-save-interval", INTERVAL, (char *)extra1, (char *)extra2, NULL};
     assert_int_equal(proc_run(r, argv, kill_after), 0);
-}
-
-static size_t count_lines(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-/* The line "step=<step> ..." of an output, copied into `line`; 0 if absent. */
-static int find_step_line(const char *out, long step, char *line, size_t n)
-{
-    char key[32];
-    int kl = snprintf(key, sizeof key, "step=%ld ", step);
-    for (const char *p = out; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (!strncmp(p, key, (size_t)kl)) {
-            snprintf(line, n, "%.*s", (int)len, p);
-            return 1;
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    return 0;
 }
 
 static proc_result reference; /* the uninterrupted run "a" */
@@ -106,20 +51,20 @@ static void test_uninterrupted_reference(void **state)
     sft(&reference, "a", 0, NULL, NULL);
     if (reference.exit_code != 0)
         fail_msg("sft_resume failed (%d): %s", reference.exit_code, reference.err);
-    assert_int_equal(count_lines(reference.out), N_STEPS);
+    assert_int_equal(proc_count_lines(reference.out), N_STEPS);
     char line[128];
     for (long s = 1; s <= N_STEPS; s++)
-        assert_true(find_step_line(reference.out, s, line, sizeof line));
+        assert_true(proc_find_step_line(reference.out, s, line, sizeof line, 0));
     /* the loss goes down on real text */
     double first, last;
-    find_step_line(reference.out, 1, line, sizeof line);
+    proc_find_step_line(reference.out, 1, line, sizeof line, 0);
     assert_int_equal(sscanf(strstr(line, "loss="), "loss=%la", &first), 1);
-    find_step_line(reference.out, N_STEPS, line, sizeof line);
+    proc_find_step_line(reference.out, N_STEPS, line, sizeof line, 0);
     assert_int_equal(sscanf(strstr(line, "loss="), "loss=%la", &last), 1);
     assert_true(last < first);
 
     char log[128];
-    path_of(log, sizeof log, "a");
+    fx_path(log, sizeof log, "a");
     fwt_registry *l = NULL;
     assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
     assert_int_equal(fwt_registry_count(l), N_STEPS / 4); /* STATE at 4..20, BOTH at 24 */
@@ -175,7 +120,7 @@ static void test_kill_and_resume(void **state)
                 long step = 0;
                 assert_int_equal(sscanf(p, "step=%ld ", &step), 1);
                 char ref[128];
-                assert_true(find_step_line(reference.out, step, ref, sizeof ref));
+                assert_true(proc_find_step_line(reference.out, step, ref, sizeof ref, 0));
                 if (strncmp(p, ref, (size_t)(nl - p)) != 0 || strlen(ref) != (size_t)(nl - p))
                     fail_msg("step %ld: \"%.*s\" != reference \"%s\"", step, (int)(nl - p), p, ref);
                 p = nl + 1;
@@ -184,13 +129,14 @@ static void test_kill_and_resume(void **state)
         /* Together they cover every step; the second run starts right after a checkpoint. */
         char line[128];
         for (long s = 1; s <= N_STEPS; s++)
-            if (!find_step_line(first.out, s, line, sizeof line) && !find_step_line(second.out, s, line, sizeof line))
+            if (!proc_find_step_line(first.out, s, line, sizeof line, 0) &&
+                !proc_find_step_line(second.out, s, line, sizeof line, 0))
                 fail_msg("step %ld missing from both runs", s);
         long resumed_at = 0;
         if (second.out[0])
             assert_int_equal(sscanf(second.out, "step=%ld ", &resumed_at), 1);
         assert_true(resumed_at == 0 || (resumed_at - 1) % 4 == 0);
-        assert_int_equal(count_lines(second.out), resumed_at ? N_STEPS - resumed_at + 1 : 0);
+        assert_int_equal(proc_count_lines(second.out), resumed_at ? N_STEPS - resumed_at + 1 : 0);
         if (resumed_at > 1)
             assert_non_null(strstr(second.err, "resuming"));
         proc_result_free(&first);
@@ -206,7 +152,7 @@ static void test_resume_after_torn_tail(void **state)
     proc_result first, second;
     sft(&first, "torn", 6, NULL, NULL);
     char log[128], file[160];
-    path_of(log, sizeof log, "torn");
+    fx_path(log, sizeof log, "torn");
     snprintf(file, sizeof file, "%s/checkpoints.jsonl", log);
     fwt_registry *l = NULL;
     assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
@@ -232,8 +178,8 @@ static void test_resume_after_torn_tail(void **state)
     assert_int_equal(resumed_at, resume_from + 1);
     char line[128], ref[128];
     for (long s = resumed_at; s <= N_STEPS; s++) {
-        assert_true(find_step_line(second.out, s, line, sizeof line));
-        assert_true(find_step_line(reference.out, s, ref, sizeof ref));
+        assert_true(proc_find_step_line(second.out, s, line, sizeof line, 0));
+        assert_true(proc_find_step_line(reference.out, s, ref, sizeof ref, 0));
         assert_string_equal(line, ref);
     }
     assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
@@ -247,7 +193,7 @@ static void test_resume_after_torn_tail(void **state)
 static void source_job_of(const char *name, char *job, size_t n)
 {
     char log[128];
-    path_of(log, sizeof log, name);
+    fx_path(log, sizeof log, name);
     fwt_registry *l = NULL;
     assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
     assert_true(fwt_registry_count(l) > 0);
@@ -269,13 +215,13 @@ static void test_init_from_checkpoint(void **state)
     char ref[160];
     snprintf(ref, sizeof ref, "cross_job://%s/step-8", job_a);
     assert_non_null(strstr(c.err, ref));
-    assert_int_equal(count_lines(c.out), N_STEPS);
+    assert_int_equal(proc_count_lines(c.out), N_STEPS);
     /* step 1 sees batch 0 again, but with weights trained for 8 steps: lower loss than a fresh start */
     char line[128];
     double fresh, init;
-    find_step_line(reference.out, 1, line, sizeof line);
+    proc_find_step_line(reference.out, 1, line, sizeof line, 0);
     sscanf(strstr(line, "loss="), "loss=%la", &fresh);
-    assert_true(find_step_line(c.out, 1, line, sizeof line));
+    assert_true(proc_find_step_line(c.out, 1, line, sizeof line, 0));
     sscanf(strstr(line, "loss="), "loss=%la", &init);
     assert_true(init < fresh);
     /* its registry belongs to its own job */
@@ -288,7 +234,7 @@ static void test_init_from_checkpoint(void **state)
     proc_result d1, d2;
     sft(&d1, "d", 7, NULL, NULL); /* killed after step 7 printed: step-4 is recorded */
     char log[128];
-    path_of(log, sizeof log, "d");
+    fx_path(log, sizeof log, "d");
     fwt_registry *l = NULL;
     assert_int_equal(fwt_registry_read(&l, log), FWT_OK);
     size_t before = fwt_registry_count(l);
@@ -320,7 +266,7 @@ static void test_cli_promote(void **state)
 {
     (void)state;
     char jsonl[160];
-    snprintf(jsonl, sizeof jsonl, "%s/a/checkpoints.jsonl", root);
+    snprintf(jsonl, sizeof jsonl, "%s/a/checkpoints.jsonl", fx.root);
 
     /* latest promotable: the final BOTH checkpoint */
     proc_result r;
@@ -354,7 +300,7 @@ static void test_cli_promote(void **state)
 
     /* a registry with only mid-training STATE saves: nothing to promote */
     char only_state[160];
-    snprintf(only_state, sizeof only_state, "%s/only-state.jsonl", root);
+    snprintf(only_state, sizeof only_state, "%s/only-state.jsonl", fx.root);
     FILE *in = fopen(jsonl, "r"), *out = fopen(only_state, "w");
     assert_non_null(in);
     assert_non_null(out);
@@ -403,7 +349,7 @@ int main(void)
         cmocka_unit_test(test_init_from_checkpoint),
         cmocka_unit_test(test_cli_promote),
     };
-    int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int rc = cmocka_run_group_tests(tests, group_setup, fx_teardown);
     proc_result_free(&reference);
     return rc;
 }

@@ -17,14 +17,11 @@
 #include <cmocka.h>
 
 #include "fwtrain/fwtrain.h"
-#include "local_server.h"
+#include "fixture.h"
 
-#define MODEL "accounts/fireworks/models/fwtrain-local-byte"
 #define JOB "syncer-outside"
 #define DEP "syncer-outside-dep"
 
-static fwt_local_server *srv;
-static fwt_client *client;
 static fwt_training *training;
 
 static void check(int rc, const char *what)
@@ -37,40 +34,15 @@ static int group_setup(void **state)
 {
     (void)state;
     static const char *const args[] = {"--job-start-ms", "10", "--hotload-ms", "5", NULL};
-    fwt_local_server_opts so;
-    fwt_local_server_opts_init(&so);
-    so.extra_args = args;
-    if (fwt_local_server_start(&srv, &so) != 0)
-        return -1;
-    fwt_client_options co;
-    fwt_client_options_init(&co, FWT_CLIENT_OPTIONS_VERSION);
-    co.base_url = fwt_local_server_url(srv);
-    co.api_key = fwt_local_server_api_key(srv);
-    if (fwt_client_new(&client, &co) != FWT_OK)
-        return -1;
-    fwt_job_create_options jo;
-    fwt_job_create_options_init(&jo, FWT_JOB_CREATE_OPTIONS_VERSION);
-    jo.job_id = JOB;
-    jo.base_model = MODEL;
-    fwt_job *created = NULL, *job = NULL;
-    if (fwt_job_create(&created, client, &jo) != FWT_OK)
-        return -1;
-    fwt_job_free(created);
-    fwt_job_wait_options w;
-    fwt_job_wait_options_init(&w, FWT_JOB_WAIT_OPTIONS_VERSION);
-    w.wait.poll_interval_ms = 10;
-    int ok = fwt_job_wait_ready_result(&job, client, JOB, &w, 30000) == FWT_OK &&
-             fwt_job_open_training(&training, client, job, NULL) == FWT_OK &&
-             fwt_training_create_model_result(training, 30000) == FWT_OK;
-    fwt_job_free(job);
-    if (!ok)
+    fx_opts o = {.server_args = args};
+    if (fx_start(&o) != 0 || fx_create_job(fx.client, JOB) != FWT_OK || !(training = fx_open_on(fx.client, JOB)))
         return -1;
     fwt_deployment_create_options d;
     fwt_deployment_create_options_init(&d, FWT_DEPLOYMENT_CREATE_OPTIONS_VERSION);
     d.base_model = MODEL;
     d.hot_load_trainer_job = JOB;
     fwt_deployment *dep = NULL;
-    if (fwt_deployment_create(&dep, client, DEP, &d) != FWT_OK)
+    if (fwt_deployment_create(&dep, fx.client, DEP, &d) != FWT_OK)
         return -1;
     fwt_deployment_free(dep);
     return 0;
@@ -78,11 +50,8 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-    (void)state;
     fwt_training_free(training);
-    fwt_client_free(client);
-    fwt_local_server_free(srv);
-    return 0;
+    return fx_teardown(state);
 }
 
 static fwt_sampler_type last_type(const fwt_weight_syncer *s)
@@ -97,7 +66,7 @@ static fwt_sampler_type last_type(const fwt_weight_syncer *s)
 static char *held(void)
 {
     fwt_hotload_status *st = NULL;
-    check(fwt_deployment_hotload_status(&st, client, DEP, MODEL), "hotload status");
+    check(fwt_deployment_hotload_status(&st, fx.client, DEP, MODEL), "hotload status");
     const char *id = fwt_hotload_status_current_identity(st, 0);
     char *copy = strdup(id ? id : "");
     fwt_hotload_status_free(st);
@@ -114,7 +83,7 @@ static void test_outside_hotload_gets_a_base(void **state)
     o.hotload_wait.poll_interval_ms = o.manager_wait.poll_interval_ms = 5;
     o.disable_warmup = 1;
     fwt_weight_syncer *s = NULL;
-    check(fwt_weight_syncer_new(&s, client, training, &o), "syncer");
+    check(fwt_weight_syncer_new(&s, fx.client, training, &o), "syncer");
 
     char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
     check(fwt_weight_syncer_save_and_hotload(&a, s, "a", FWT_SAMPLER_AUTO), "save a");
@@ -126,11 +95,11 @@ static void test_outside_hotload_gets_a_base(void **state)
     free(now);
 
     /* someone rolls the deployment back to a, outside the syncer */
-    check(fwt_deployment_hotload(client, DEP, MODEL, a, NULL), "outside hotload");
+    check(fwt_deployment_hotload(fx.client, DEP, MODEL, a, NULL), "outside hotload");
     fwt_wait_options w;
     fwt_wait_options_init(&w, FWT_WAIT_OPTIONS_VERSION);
     w.poll_interval_ms = 5;
-    check(fwt_deployment_wait_hotload_result(NULL, client, DEP, MODEL, a, &w, 30000), "outside wait");
+    check(fwt_deployment_wait_hotload_result(NULL, fx.client, DEP, MODEL, a, &w, 30000), "outside wait");
 
     /* a delta against b cannot apply to a: the syncer sees it and sends a base */
     check(fwt_weight_syncer_save_and_hotload(&c, s, "c", FWT_SAMPLER_AUTO), "save c after the outside hotload");
@@ -148,8 +117,8 @@ static void test_outside_hotload_gets_a_base(void **state)
     free(now);
 
     /* an explicit delta onto a deployment that holds something else is refused before anything is saved */
-    check(fwt_deployment_hotload(client, DEP, MODEL, a, NULL), "outside hotload 2");
-    check(fwt_deployment_wait_hotload_result(NULL, client, DEP, MODEL, a, &w, 30000), "outside wait 2");
+    check(fwt_deployment_hotload(fx.client, DEP, MODEL, a, NULL), "outside hotload 2");
+    check(fwt_deployment_wait_hotload_result(NULL, fx.client, DEP, MODEL, a, &w, 30000), "outside wait 2");
     char *e = (char *)1;
     assert_int_equal(fwt_weight_syncer_save_and_hotload(&e, s, "e", FWT_SAMPLER_DELTA), FWT_ESTATE);
     assert_null(e);

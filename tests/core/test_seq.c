@@ -7,15 +7,11 @@
 #include <cmocka.h>
 #include <stdatomic.h>
 
-#include "core_test_util.h"
+#include "trainer_fx.h"
 
-typedef struct fx {
-    trainer *tr;
-    fwt_client *c;
-    fwt_training *t;
-} fx;
+typedef trainer_fx fx;
 
-static fwt_client *client_fast(trainer *tr, int64_t heartbeat_ms)
+static fwt_client_options fast_options(int64_t heartbeat_ms)
 {
     fwt_client_options o;
     fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
@@ -24,30 +20,19 @@ static fwt_client *client_fast(trainer *tr, int64_t heartbeat_ms)
     o.retry_budget_ms = 10000;
     o.poll_floor_ms = 5;
     o.heartbeat_interval_ms = heartbeat_ms;
-    return tr_client(tr, NULL, &o);
+    return o;
 }
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    f->tr = trainer_start(NULL);
-    assert_non_null(f->tr);
-    f->c = client_fast(f->tr, 0);
-    assert_non_null(f->c);
-    f->t = tr_training(f->tr, f->c, 0, 0);
-    assert_non_null(f->t);
-    assert_int_equal(fwt_training_create_model_result(f->t, 10000), FWT_OK);
-    *state = f;
+    fwt_client_options o = fast_options(0);
+    *state = trainer_fx_new(NULL, &o, 10000);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    fwt_training_free(f->t);
-    fwt_client_free(f->c);
-    trainer_stop(f->tr);
-    free(f);
+    trainer_fx_free(*state);
     return 0;
 }
 
@@ -60,15 +45,7 @@ typedef struct worker_arg {
 static void *submitter(void *ud)
 {
     worker_arg *a = ud;
-    fwt_future *fs[16];
-    for (int i = 0; i < a->n; i++)
-        if (fwt_training_save_state(&fs[i], a->t, "c", 0) != FWT_OK)
-            fs[i] = NULL;
-    for (int i = 0; i < a->n; i++) {
-        if (!fs[i] || fwt_future_wait(fs[i], 20000) != FWT_OK || fwt_future_status(fs[i]) != FWT_OK)
-            a->fails++;
-        fwt_future_free(fs[i]);
-    }
+    a->fails = save_state_batch(a->t, "c", a->n, 20000);
     return NULL;
 }
 
@@ -325,7 +302,8 @@ static void test_client_free_first(void **state)
 static void test_heartbeat(void **state)
 {
     fx *f = *state;
-    fwt_client *c = client_fast(f->tr, 30);
+    fwt_client_options o = fast_options(30);
+    fwt_client *c = tr_client(f->tr, NULL, &o);
     fwt_training *t = tr_training(f->tr, c, 0, 0);
     assert_non_null(t);
     int h0 = tr_get(f->tr, &f->tr->hb_count);

@@ -104,179 +104,184 @@ static uint64_t submit_path(fwt__engine *e, fwt_responder *r, const char *path, 
     return id;
 }
 
+/* What every test here starts with: a responder, an engine with the bounds under test, a tally. */
+typedef struct adm {
+    fwt_responder *r;
+    fwt__engine *e; /* a test that frees it early sets it NULL */
+    tally t;
+} adm;
+
+static void adm_open(adm *a, fwt_resp_handler h, int max_transfers, int max_per_host)
+{
+    assert_int_equal(fwt_responder_start(&a->r, h, NULL), 0);
+    a->e = engine_with(max_transfers, max_per_host);
+    tally_init(&a->t);
+}
+
+static void adm_close(adm *a)
+{
+    fwt__engine_free(a->e);
+    fwt_responder_stop(a->r);
+    tally_destroy(&a->t);
+}
+
+/* Send n requests (tagged g[0..n-1]) that stall at the server and wait until all n arrived: they hold n slots.
+ * Returns the first one's id. */
+static uint64_t occupy(adm *a, int n, tagged *g)
+{
+    uint64_t first = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t id = submit_path(a->e, a->r, "/stall", 0, &g[i]);
+        first = i ? first : id;
+    }
+    assert_int_equal(fwt_responder_wait_requests(a->r, (size_t)n, HANG_GUARD_MS), n);
+    return first;
+}
+
 /* One slot: requests reach the server one at a time, in submission order. */
 static void test_queue_order(void **state)
 {
     (void)state;
-    fwt_responder *r;
-    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
-    fwt__engine *e = engine_with(1, 0);
-    tally t;
-    tally_init(&t);
+    adm a;
+    adm_open(&a, stall_handler, 1, 0);
     enum { N = 20 };
     tagged g[N];
     for (int i = 0; i < N; i++) {
         char path[32];
         snprintf(path, sizeof path, "/q/%d", i);
-        g[i] = (tagged){&t, i};
-        submit_path(e, r, path, 0, &g[i]);
+        g[i] = (tagged){&a.t, i};
+        submit_path(a.e, a.r, path, 0, &g[i]);
     }
-    assert_int_equal(tally_wait(&t, N), N);
-    assert_int_equal(t.ok, N);
+    assert_int_equal(tally_wait(&a.t, N), N);
+    assert_int_equal(a.t.ok, N);
     for (int i = 0; i < N; i++) {
-        fwt_resp_request *q = fwt_responder_request_copy(r, (size_t)i);
+        fwt_resp_request *q = fwt_responder_request_copy(a.r, (size_t)i);
         assert_non_null(q);
         char want[32];
         snprintf(want, sizeof want, "/q/%d", i);
         assert_string_equal(q->path, want);
         fwt_resp_request_free(q);
-        assert_int_equal(t.order[i], i);
+        assert_int_equal(a.t.order[i], i);
     }
     /* One slot needs one connection, reused by every request. */
-    assert_int_equal(fwt_responder_connection_count(r), 1);
-    fwt__engine_free(e);
-    fwt_responder_stop(r);
-    tally_destroy(&t);
+    assert_int_equal(fwt_responder_connection_count(a.r), 1);
+    adm_close(&a);
 }
 
 /* The slot is held by a stalled request: a queued one is cancelled without ever being sent. */
 static void test_cancel_queued(void **state)
 {
     (void)state;
-    fwt_responder *r;
-    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
-    fwt__engine *e = engine_with(1, 0);
-    tally t;
-    tally_init(&t);
-    tagged g0 = {&t, 0}, g1 = {&t, 1}, g2 = {&t, 2};
-    uint64_t stalled = submit_path(e, r, "/stall", 0, &g0);
-    assert_int_equal(fwt_responder_wait_requests(r, 1, HANG_GUARD_MS), 1);
-    uint64_t queued = submit_path(e, r, "/q/1", 0, &g1);
-    submit_path(e, r, "/q/2", 0, &g2);
-    assert_int_equal(fwt__engine_cancel(e, queued), 1);
-    assert_int_equal(tally_wait(&t, 1), 1);
-    assert_int_equal(t.order[0], 1);
-    assert_int_equal(t.cancelled, 1);
-    assert_int_equal(fwt__engine_cancel(e, queued), 0); /* already finished */
+    adm a;
+    adm_open(&a, stall_handler, 1, 0);
+    tagged g0 = {&a.t, 0}, g1 = {&a.t, 1}, g2 = {&a.t, 2};
+    uint64_t stalled = occupy(&a, 1, &g0);
+    uint64_t queued = submit_path(a.e, a.r, "/q/1", 0, &g1);
+    submit_path(a.e, a.r, "/q/2", 0, &g2);
+    assert_int_equal(fwt__engine_cancel(a.e, queued), 1);
+    assert_int_equal(tally_wait(&a.t, 1), 1);
+    assert_int_equal(a.t.order[0], 1);
+    assert_int_equal(a.t.cancelled, 1);
+    assert_int_equal(fwt__engine_cancel(a.e, queued), 0); /* already finished */
     /* Freeing the slot lets the next queued one through; the cancelled one never reached the server. */
-    assert_int_equal(fwt__engine_cancel(e, stalled), 1);
-    assert_int_equal(tally_wait(&t, 3), 3);
-    assert_int_equal(t.ok, 1);
-    assert_int_equal(t.cancelled, 2);
-    size_t n = fwt_responder_request_count(r);
+    assert_int_equal(fwt__engine_cancel(a.e, stalled), 1);
+    assert_int_equal(tally_wait(&a.t, 3), 3);
+    assert_int_equal(a.t.ok, 1);
+    assert_int_equal(a.t.cancelled, 2);
+    size_t n = fwt_responder_request_count(a.r);
     assert_int_equal(n, 2);
-    fwt_resp_request *q = fwt_responder_request_copy(r, 1);
+    fwt_resp_request *q = fwt_responder_request_copy(a.r, 1);
     assert_string_equal(q->path, "/q/2");
     fwt_resp_request_free(q);
-    fwt__engine_free(e);
-    fwt_responder_stop(r);
-    tally_destroy(&t);
+    adm_close(&a);
 }
 
 /* A queued request's deadline ends it while it waits, with FWT_ETIMEDOUT and no request sent. */
 static void test_deadline_queued(void **state)
 {
     (void)state;
-    fwt_responder *r;
-    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
-    fwt__engine *e = engine_with(1, 0);
-    tally t;
-    tally_init(&t);
-    tagged g0 = {&t, 0}, g1 = {&t, 1};
-    submit_path(e, r, "/stall", 0, &g0);
-    assert_int_equal(fwt_responder_wait_requests(r, 1, HANG_GUARD_MS), 1);
-    submit_path(e, r, "/q/1", 20, &g1);
-    assert_int_equal(tally_wait(&t, 1), 1);
-    assert_int_equal(t.order[0], 1);
-    assert_int_equal(t.timedout, 1);
-    assert_int_equal(fwt_responder_request_count(r), 1);
-    fwt__engine_free(e); /* cancels the stalled one */
-    assert_int_equal(t.done, 2);
-    assert_int_equal(t.cancelled, 1);
-    fwt_responder_stop(r);
-    tally_destroy(&t);
+    adm a;
+    adm_open(&a, stall_handler, 1, 0);
+    tagged g0 = {&a.t, 0}, g1 = {&a.t, 1};
+    occupy(&a, 1, &g0);
+    submit_path(a.e, a.r, "/q/1", 20, &g1);
+    assert_int_equal(tally_wait(&a.t, 1), 1);
+    assert_int_equal(a.t.order[0], 1);
+    assert_int_equal(a.t.timedout, 1);
+    assert_int_equal(fwt_responder_request_count(a.r), 1);
+    fwt__engine_free(a.e); /* cancels the stalled one */
+    a.e = NULL;
+    assert_int_equal(a.t.done, 2);
+    assert_int_equal(a.t.cancelled, 1);
+    adm_close(&a);
 }
 
 /* Freeing the engine with many queued requests completes each once with FWT_ECANCELED. */
 static void test_free_with_queued(void **state)
 {
     (void)state;
-    fwt_responder *r;
-    assert_int_equal(fwt_responder_start(&r, stall_handler, NULL), 0);
-    fwt__engine *e = engine_with(2, 0);
-    tally t;
-    tally_init(&t);
+    adm a;
+    adm_open(&a, stall_handler, 2, 0);
     enum { N = 2000 };
     tagged *g = calloc(N, sizeof *g);
     assert_non_null(g);
-    for (int i = 0; i < 2; i++) {
-        g[i] = (tagged){&t, i};
-        submit_path(e, r, "/stall", 0, &g[i]);
-    }
-    assert_int_equal(fwt_responder_wait_requests(r, 2, HANG_GUARD_MS), 2);
-    for (int i = 2; i < N; i++) {
-        g[i] = (tagged){&t, i};
-        submit_path(e, r, i % 2 ? "/q/a" : "/q/b", i % 3 ? 0 : 600000, &g[i]);
-    }
-    fwt__engine_free(e);
-    assert_int_equal(t.done, N);
-    assert_int_equal(t.cancelled, N);
-    assert_int_equal(fwt_responder_request_count(r), 2);
-    fwt_responder_stop(r);
+    for (int i = 0; i < N; i++)
+        g[i] = (tagged){&a.t, i};
+    occupy(&a, 2, g);
+    for (int i = 2; i < N; i++)
+        submit_path(a.e, a.r, i % 2 ? "/q/a" : "/q/b", i % 3 ? 0 : 600000, &g[i]);
+    fwt__engine_free(a.e);
+    a.e = NULL;
+    assert_int_equal(a.t.done, N);
+    assert_int_equal(a.t.cancelled, N);
+    assert_int_equal(fwt_responder_request_count(a.r), 2);
+    adm_close(&a);
     free(g);
-    tally_destroy(&t);
 }
 
 /* Many requests, a bound of 4: the server never sees more than 4 connections. */
 static void test_socket_bound(void **state)
 {
     (void)state;
-    fwt_responder *r;
-    fwt_resp_action a = {.status = 200, .body = "{}", .delay_headers_ms = 2};
-    assert_int_equal(fwt_responder_start(&r, NULL, NULL), 0);
-    fwt_responder_set_default(r, &a);
-    fwt__engine *e = engine_with(4, 0);
-    tally t;
-    tally_init(&t);
+    adm a;
+    adm_open(&a, NULL, 4, 0);
+    fwt_resp_action answer = {.status = 200, .body = "{}", .delay_headers_ms = 2};
+    fwt_responder_set_default(a.r, &answer);
     enum { N = 300 };
-    tagged g = {&t, 0};
+    tagged g = {&a.t, 0};
     for (int i = 0; i < N; i++)
-        submit_path(e, r, "/x", 0, &g);
-    assert_int_equal(tally_wait(&t, N), N);
-    assert_int_equal(t.ok, N);
-    assert_true(fwt_responder_connection_count(r) <= 4);
-    fwt__engine_free(e);
-    fwt_responder_stop(r);
-    tally_destroy(&t);
+        submit_path(a.e, a.r, "/x", 0, &g);
+    assert_int_equal(tally_wait(&a.t, N), N);
+    assert_int_equal(a.t.ok, N);
+    assert_true(fwt_responder_connection_count(a.r) <= 4);
+    adm_close(&a);
 }
 
 /* Per origin: one origin stalled at its bound does not hold back another origin. */
 static void test_per_host_bound(void **state)
 {
     (void)state;
-    fwt_responder *ra, *rb;
-    assert_int_equal(fwt_responder_start(&ra, stall_handler, NULL), 0);
+    adm a; /* a.r is origin A */
+    adm_open(&a, stall_handler, 4, 2);
+    fwt_responder *rb;
     assert_int_equal(fwt_responder_start(&rb, stall_handler, NULL), 0);
-    fwt__engine *e = engine_with(4, 2);
-    tally t;
-    tally_init(&t);
-    tagged ga = {&t, 100}, gb = {&t, 200};
+    tagged ga = {&a.t, 100}, gb = {&a.t, 200};
     for (int i = 0; i < 5; i++)
-        submit_path(e, ra, "/stall", 0, &ga);
+        submit_path(a.e, a.r, "/stall", 0, &ga);
     /* Two of origin A are in flight, three wait; origin B still has its own slots. */
-    assert_int_equal(fwt_responder_wait_requests(ra, 2, HANG_GUARD_MS), 2);
+    assert_int_equal(fwt_responder_wait_requests(a.r, 2, HANG_GUARD_MS), 2);
     for (int i = 0; i < 6; i++)
-        submit_path(e, rb, "/b", 0, &gb);
-    assert_int_equal(tally_wait(&t, 6), 6);
-    assert_int_equal(t.ok, 6);
-    assert_int_equal(fwt_responder_request_count(ra), 2);
+        submit_path(a.e, rb, "/b", 0, &gb);
+    assert_int_equal(tally_wait(&a.t, 6), 6);
+    assert_int_equal(a.t.ok, 6);
+    assert_int_equal(fwt_responder_request_count(a.r), 2);
     assert_true(fwt_responder_connection_count(rb) <= 2);
-    fwt__engine_free(e);
-    assert_int_equal(t.done, 11);
-    assert_int_equal(t.cancelled, 5);
-    fwt_responder_stop(ra);
+    fwt__engine_free(a.e);
+    a.e = NULL;
+    assert_int_equal(a.t.done, 11);
+    assert_int_equal(a.t.cancelled, 5);
+    adm_close(&a);
     fwt_responder_stop(rb);
-    tally_destroy(&t);
 }
 
 /* Bad bounds are refused. */

@@ -334,18 +334,25 @@ static void test_too_large(void **state)
     waiter_destroy(&w);
 }
 
-static void test_cancel_in_flight(void **state)
+/* A GET (completing into w) that the server never answers, once the server has it; its id. */
+static uint64_t submit_stalled(fx *f, waiter *w)
 {
-    fx *f = *state;
     fwt_resp_action a = {.status = 200, .delay_headers_ms = -1};
     fwt_responder_push(f->r, &a);
     fwt__http_spec s = {.method = "GET", .url = f->url};
-    waiter w;
-    waiter_init(&w);
+    waiter_init(w);
     uint64_t id = 0;
-    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, &w, &id), FWT_OK);
-    assert_true(id != 0);
+    assert_int_equal(fwt__engine_submit(f->e, &s, waiter_cb, w, &id), FWT_OK);
     assert_int_equal(fwt_responder_wait_requests(f->r, 1, 5000), 1);
+    return id;
+}
+
+static void test_cancel_in_flight(void **state)
+{
+    fx *f = *state;
+    waiter w;
+    uint64_t id = submit_stalled(f, &w);
+    assert_true(id != 0);
     assert_int_equal(fwt__engine_cancel(f->e, id), 1);
     fwt__http_result *res = waiter_wait_safe(&w, f->e, id, 5000);
     assert_non_null(res);
@@ -692,6 +699,44 @@ static void test_submit_from_callback(void **state)
     waiter_destroy(&c.second);
 }
 
+typedef struct canceller {
+    fwt__engine *e;
+    uint64_t victim;
+    int hit, on_worker;
+} canceller;
+
+static void cancel_victim(fwt__http_result *res, void *ud)
+{
+    canceller *c = ud;
+    c->on_worker = fwt__engine_on_worker(c->e);
+    c->hit = fwt__engine_cancel(c->e, c->victim);
+    fwt__http_result_free(res);
+}
+
+/* A completion callback (on the worker) cancels a stalled request: the worker takes its own cancel before it
+ * polls again. The guard is half of the worker's longest poll (FWT__POLL_MAX_MS, 60 s), so a cancel left in
+ * the queue until that poll times out on its own fails here instead of passing late. */
+static void test_cancel_from_callback(void **state)
+{
+    fx *f = *state;
+    waiter w;
+    canceller c = {.e = f->e};
+    c.victim = submit_stalled(f, &w);
+    fwt__http_spec s = {.method = "GET", .url = f->url};
+    fwt_resp_action ok = {.status = 200, .body = "ok"};
+    fwt_responder_set_default(f->r, &ok);
+    assert_int_equal(fwt__engine_submit(f->e, &s, cancel_victim, &c, NULL), FWT_OK);
+    fwt__http_result *res = waiter_wait(&w, 30000);
+    int in_time = res != NULL;
+    if (!in_time) /* never leave the engine a callback into this stack */
+        res = waiter_wait_safe(&w, f->e, c.victim, 5000);
+    assert_true(in_time);
+    assert_int_equal(c.hit, 1);
+    assert_int_equal(c.on_worker, 1);
+    assert_int_equal(res->status, FWT_ECANCELED);
+    waiter_destroy(&w);
+}
+
 static void test_cancel_while_backing_off(void **state)
 {
     fx *f = *state;
@@ -785,6 +830,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_header_timeout_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_from_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_backing_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_from_callback, setup, teardown),
         cmocka_unit_test(test_free_with_self_reposting_task),
         cmocka_unit_test(test_engine_args),
     };

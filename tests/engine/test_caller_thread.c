@@ -13,40 +13,24 @@
 #include <cmocka.h>
 #include <stdatomic.h>
 
-#include "core_test_util.h"
+#include "trainer_fx.h"
 
 #define HANG_GUARD_MS 20000
 
-typedef struct fx {
-    trainer *tr;
-    fwt_client *c;
-    fwt_training *t;
-} fx;
+typedef trainer_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    f->tr = trainer_start(NULL);
-    assert_non_null(f->tr);
     fwt_client_options o;
     fwt_client_options_init(&o, FWT_CLIENT_OPTIONS_VERSION);
     o.poll_floor_ms = 5;
-    f->c = tr_client(f->tr, NULL, &o);
-    assert_non_null(f->c);
-    f->t = tr_training(f->tr, f->c, 0, 0);
-    assert_non_null(f->t);
-    assert_int_equal(fwt_training_create_model_result(f->t, HANG_GUARD_MS), FWT_OK);
-    *state = f;
+    *state = trainer_fx_new(NULL, &o, HANG_GUARD_MS);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    fwt_training_free(f->t);
-    fwt_client_free(f->c);
-    trainer_stop(f->tr);
-    free(f);
+    trainer_fx_free(*state);
     return 0;
 }
 
@@ -129,15 +113,7 @@ static void *mix_main(void *ud)
                 a->fails++;
             fwt_free(p);
         } else {
-            fwt_future *fs[2] = {NULL, NULL};
-            for (int k = 0; k < 2; k++)
-                if (fwt_training_save_state(&fs[k], a->t, "f", 0) != FWT_OK)
-                    a->fails++;
-            for (int k = 0; k < 2; k++) {
-                if (!fs[k] || fwt_future_wait(fs[k], HANG_GUARD_MS) != FWT_OK || fwt_future_status(fs[k]) != FWT_OK)
-                    a->fails++;
-                fwt_future_free(fs[k]);
-            }
+            a->fails += save_state_batch(a->t, "f", 2, HANG_GUARD_MS);
         }
     }
     return NULL;

@@ -1,4 +1,5 @@
-/* XOR, adler32 and zstd deltas: a deployment following a delta chain holds the trainer's exact bytes. */
+/* XOR, adler32 and zstd deltas: a deployment following a delta chain holds the trainer's exact bytes; sparse
+ * (version-3) deltas carry only the chunks that changed and check both roots; older versions still load. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,7 +140,7 @@ static void test_delta_chain(void **state)
         assert_int_equal(rc, -1);
         assert_true(strstr(err, "corrupt delta") || strstr(err, "checksum mismatch"));
     }
-    for (int at = 24; at < 32; at += 5) { /* the target's XXH3 (version 2) */
+    for (int at = 24; at < 40; at += 5) { /* the base and target roots (version 3) */
         d[at] ^= 1;
         assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "checksum mismatch"));
@@ -149,11 +150,11 @@ static void test_delta_chain(void **state)
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "corrupt delta"));
     d[0] = 'F';
-    assert_int_equal(d[8], 2); /* written as version 2 */
+    assert_int_equal(d[8], 3); /* written as version 3 */
     d[8] = 9;
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "unsupported version 9"));
-    d[8] = 2;
+    d[8] = 3;
     /* Still intact after all that. */
     assert_int_equal(fwl_delta_apply(snap[2], slen[2], d, dlen[3], &bad, err, sizeof(err)), 0);
     assert_memory_equal(bad, snap[3], slen[3]);
@@ -234,7 +235,8 @@ static void test_delta_v1_and_in_place(void **state)
     /* version 2, in place */
     uint8_t *d2 = NULL;
     size_t l2 = 0;
-    assert_int_equal(fwl_delta_encode(a, b, n, FWL_DELTA_LEVEL, &d2, &l2), 0);
+    assert_int_equal(fwl_delta_encode_v2(a, b, n, FWL_DELTA_LEVEL, &d2, &l2), 0);
+    assert_int_equal(fwl_delta_version(d2, l2), 2);
     memcpy(c, a, n);
     assert_int_equal(fwl_delta_apply_into(c, c, n, d2, l2, err, sizeof(err)), 0);
     assert_memory_equal(c, b, n);
@@ -242,23 +244,237 @@ static void test_delta_v1_and_in_place(void **state)
     memcpy(c, a, n);
     assert_int_equal(fwl_delta_apply_into(c, c, n, d1, l1, err, sizeof(err)), 0);
     assert_memory_equal(c, b, n);
-    /* encode_advance: the same bytes as encode, and prev ends up equal to cur */
+    /* a version-2 delta in place through the root-keeping entry: applied, and the root is no longer known */
+    fwl_wroot root = {12345, true};
     memcpy(c, a, n);
-    uint8_t *d3 = NULL;
-    size_t l3 = 0;
-    assert_int_equal(fwl_delta_encode_advance(c, b, n, FWL_DELTA_LEVEL, &d3, &l3), 0);
-    assert_int_equal(l3, l2);
-    assert_memory_equal(d3, d2, l2);
+    assert_int_equal(fwl_delta_apply_inplace(c, n, &root, d2, l2, err, sizeof(err)), 0);
     assert_memory_equal(c, b, n);
+    assert_false(root.known);
+    /* encode_advance: the same bytes as encode, prev ends up equal to cur, and the root follows it (computed
+     * when unknown, carried when known) */
+    uint8_t *d3 = NULL, *d4 = NULL;
+    size_t l3 = 0, l4 = 0;
+    assert_int_equal(fwl_delta_encode(a, b, n, FWL_DELTA_LEVEL, &d4, &l4), 0);
+    memcpy(c, a, n);
+    root.known = false;
+    assert_int_equal(fwl_delta_encode_advance(c, b, n, FWL_DELTA_LEVEL, &root, &d3, &l3), 0);
+    assert_int_equal(l3, l4);
+    assert_memory_equal(d3, d4, l4);
+    assert_memory_equal(c, b, n);
+    assert_true(root.known);
+    assert_true(root.sum == fwl_weights_root(b, n));
     free(d3);
-    d2[8] = 3;
+    memcpy(c, b, n);
+    root.sum = fwl_weights_root(b, n); /* known: the base's root is taken as given, the output is the same */
+    assert_int_equal(fwl_delta_encode_advance(c, a, n, FWL_DELTA_LEVEL, &root, &d3, &l3), 0);
+    assert_true(root.sum == fwl_weights_root(a, n));
+    free(d3);
+    free(d4);
+    d2[8] = 4;
     assert_int_equal(fwl_delta_apply_into(a, c, n, d2, l2, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "unsupported version 3"));
+    assert_non_null(strstr(err, "unsupported version 4"));
     free(d1);
     free(d2);
     free(a);
     free(b);
     free(c);
+}
+
+static uint8_t *rand_buf(size_t n, uint64_t seed)
+{
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (uint8_t)(seed >> 56);
+    }
+    return p;
+}
+
+/* b = a with one byte flipped in each listed chunk (at a position that varies with the chunk). */
+static uint8_t *changed_copy(const uint8_t *a, size_t n, const size_t *chunks, size_t k)
+{
+    uint8_t *b = malloc(n);
+    assert_non_null(b);
+    memcpy(b, a, n);
+    for (size_t i = 0; i < k; i++) {
+        size_t pos = chunks[i] * FWL_DELTA_CHUNK_BYTES + (chunks[i] * 131) % FWL_DELTA_CHUNK_BYTES;
+        if (pos >= n)
+            pos = n - 1;
+        b[pos] ^= 0x10;
+    }
+    return b;
+}
+
+/* Encodes a -> b, checks the version-3 layout (changed-chunk count), applies it both ways (into a copy, in
+ * place with the root) and returns the delta. */
+static uint8_t *sparse_roundtrip(const uint8_t *a, const uint8_t *b, size_t n, uint32_t want_changed, size_t *dl)
+{
+    uint8_t *d = NULL;
+    assert_int_equal(fwl_delta_encode(a, b, n, FWL_DELTA_LEVEL, &d, dl), 0);
+    assert_int_equal(fwl_delta_version(d, *dl), 3);
+    uint32_t nchg = (uint32_t)d[44] | (uint32_t)d[45] << 8 | (uint32_t)d[46] << 16 | (uint32_t)d[47] << 24;
+    assert_int_equal(nchg, want_changed);
+    char err[256];
+    uint8_t *out = NULL;
+    assert_int_equal(fwl_delta_apply(a, n, d, *dl, &out, err, sizeof(err)), 0);
+    assert_memory_equal(out, b, n);
+    /* in place, the root known: the result's root comes back without reading the unchanged chunks */
+    memcpy(out, a, n);
+    fwl_wroot root = {fwl_weights_root(a, n), true};
+    assert_int_equal(fwl_delta_apply_inplace(out, n, &root, d, *dl, err, sizeof(err)), 0);
+    assert_memory_equal(out, b, n);
+    assert_true(root.known);
+    assert_true(root.sum == fwl_weights_root(b, n));
+    uint64_t br = 0, tr = 0;
+    assert_int_equal(fwl_delta_roots(d, *dl, n, &br, &tr, err, sizeof(err)), 0);
+    assert_true(br == fwl_weights_root(a, n));
+    assert_true(tr == fwl_weights_root(b, n));
+    free(out);
+    return d;
+}
+
+/* Version 3: only changed chunks travel (sparse, dense, first and last chunk, a short last chunk, nothing), both
+ * roots are checked (a wrong base anywhere, a corrupted chunk, a truncated file), a failed in-place apply leaves
+ * the weights untouched, and a prepared patch reproduces the target. */
+static void test_delta_sparse(void **state)
+{
+    (void)state;
+    const size_t C = FWL_DELTA_CHUNK_BYTES;
+    size_t n = 300 * C + 123; /* 301 chunks, the last one short */
+    uint8_t *a = rand_buf(n, 7);
+    char err[256];
+    size_t dl = 0;
+
+    /* sparse: 3 chunks in the middle; the delta is small */
+    size_t mid[] = {17, 150, 151};
+    uint8_t *b = changed_copy(a, n, mid, 3);
+    uint8_t *d = sparse_roundtrip(a, b, n, 3, &dl);
+    assert_true(dl < 48 + 3 * 4 + 3 * C);
+    free(d);
+    /* first and last (short) chunk */
+    size_t ends[] = {0, 300};
+    uint8_t *e = changed_copy(a, n, ends, 2);
+    d = sparse_roundtrip(a, e, n, 2, &dl);
+    free(d);
+    /* dense: every chunk */
+    uint8_t *f = rand_buf(n, 8);
+    d = sparse_roundtrip(a, f, n, 301, &dl);
+    free(d);
+    free(f);
+    /* nothing changed */
+    d = sparse_roundtrip(a, a, n, 0, &dl);
+    free(d);
+
+    /* a wrong base that differs only in a chunk the delta does not touch: the base root catches it */
+    d = sparse_roundtrip(a, b, n, 3, &dl);
+    size_t other[] = {99};
+    uint8_t *wrong = changed_copy(a, n, other, 1);
+    uint8_t *out = NULL;
+    assert_int_equal(fwl_delta_apply(wrong, n, d, dl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    assert_null(out);
+    /* in place with its (true) root: refused, and the weights are untouched */
+    uint8_t *w = malloc(n);
+    assert_non_null(w);
+    memcpy(w, wrong, n);
+    fwl_wroot root = {fwl_weights_root(wrong, n), true};
+    assert_int_equal(fwl_delta_apply_inplace(w, n, &root, d, dl, err, sizeof(err)), -1);
+    assert_memory_equal(w, wrong, n);
+    /* a base that differs in a changed chunk, even when the caller vouches for the base root */
+    size_t touched[] = {150};
+    uint8_t *wrong2 = changed_copy(a, n, touched, 1);
+    wrong2[150 * C + 7] ^= 1;
+    fwl_delta_patch p;
+    fwl_wroot vouched = {0, true};
+    assert_int_equal(fwl_delta_roots(d, dl, n, &vouched.sum, NULL, err, sizeof(err)), 0);
+    assert_int_equal(fwl_delta_patch_prepare(wrong2, n, &vouched, d, dl, &p, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    assert_null(p.data);
+    /* the right base, vouched for: the patch is the target's changed chunks */
+    assert_int_equal(fwl_delta_patch_prepare(a, n, &vouched, d, dl, &p, err, sizeof(err)), 0);
+    assert_int_equal(p.n, 3);
+    memcpy(w, a, n);
+    fwl_delta_patch_apply(&p, w);
+    assert_memory_equal(w, b, n);
+    assert_true(p.root == fwl_weights_root(b, n));
+    fwl_delta_patch_free(&p);
+    free(wrong2);
+    free(wrong);
+
+    /* corrupted: every byte of the header, index and frame in turn (a sample), truncated at every length
+     * (a sample), trailing bytes; the base stays intact */
+    uint8_t *c = malloc(dl + 4);
+    assert_non_null(c);
+    memcpy(c, d, dl);
+    for (size_t at = 8; at < dl; at += (at < 80 ? 1 : dl / 40 + 1)) {
+        if (at >= 12 && at < 16)
+            continue; /* the zstd level is informational */
+        c[at] ^= 0x21;
+        memcpy(w, a, n);
+        root.sum = fwl_weights_root(a, n);
+        root.known = true;
+        int rc = fwl_delta_apply_inplace(w, n, &root, c, dl, err, sizeof(err));
+        c[at] ^= 0x21;
+        if (rc != -1)
+            fail_msg("a flipped byte at %zu of %zu was accepted", at, dl);
+        assert_true(strstr(err, "corrupt delta") || strstr(err, "checksum mismatch") || strstr(err, "length mismatch"));
+        assert_memory_equal(w, a, n);
+    }
+    for (size_t cut = 0; cut < dl; cut += (cut < 64 ? 1 : dl / 30 + 1))
+        assert_int_equal(fwl_delta_apply(a, n, c, cut, &out, err, sizeof(err)), -1);
+    memset(c + dl, 0, 4);
+    assert_int_equal(fwl_delta_apply(a, n, c, dl + 4, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "corrupt delta"));
+    /* a chunk index out of range, and out of order */
+    memcpy(c, d, dl);
+    c[48] = 0xff;
+    c[49] = 0xff;
+    assert_int_equal(fwl_delta_apply(a, n, c, dl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "chunk index"));
+    memcpy(c, d, dl);
+    memcpy(c + 52, d + 48, 4); /* second index = first */
+    assert_int_equal(fwl_delta_apply(a, n, c, dl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "chunk index"));
+    /* wrong length */
+    assert_int_equal(fwl_delta_apply(a, n - 1, d, dl, &out, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "length mismatch"));
+    /* still intact */
+    assert_int_equal(fwl_delta_apply(a, n, d, dl, &out, err, sizeof(err)), 0);
+    assert_memory_equal(out, b, n);
+    free(out);
+    free(c);
+    free(d);
+
+    /* a chain a -> b -> e in place, the root carried from an unknown start */
+    d = NULL;
+    uint8_t *d2 = NULL;
+    size_t dl2 = 0;
+    assert_int_equal(fwl_delta_encode(a, b, n, FWL_DELTA_LEVEL, &d, &dl), 0);
+    assert_int_equal(fwl_delta_encode(b, e, n, FWL_DELTA_LEVEL, &d2, &dl2), 0);
+    memcpy(w, a, n);
+    root.known = false;
+    assert_int_equal(fwl_delta_apply_inplace(w, n, &root, d, dl, err, sizeof(err)), 0);
+    assert_int_equal(fwl_delta_apply_inplace(w, n, &root, d2, dl2, err, sizeof(err)), 0);
+    assert_memory_equal(w, e, n);
+    assert_true(root.known && root.sum == fwl_weights_root(e, n));
+    /* the second delta again (its base is b, the weights are e now): refused by the root */
+    assert_int_equal(fwl_delta_apply_inplace(w, n, &root, d2, dl2, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "wrong base"));
+    free(d);
+    free(d2);
+
+    /* empty weights */
+    uint8_t *z = NULL, *zo = NULL;
+    size_t zl = 0;
+    assert_int_equal(fwl_delta_encode(NULL, NULL, 0, FWL_DELTA_LEVEL, &z, &zl), 0);
+    assert_int_equal(fwl_delta_apply(NULL, 0, z, zl, &zo, err, sizeof(err)), 0);
+    free(zo);
+    free(z);
+    free(w);
+    free(e);
+    free(b);
+    free(a);
 }
 
 int main(void)
@@ -267,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_xor),
         cmocka_unit_test(test_delta_chain),
         cmocka_unit_test(test_delta_v1_and_in_place),
+        cmocka_unit_test(test_delta_sparse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

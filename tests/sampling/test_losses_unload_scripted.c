@@ -12,35 +12,19 @@
 
 #include <cmocka.h>
 
-#include "../core/core_test_util.h"
+#include "trainer_fx.h"
 
-typedef struct fx {
-    trainer *tr;
-    fwt_client *c;
-    fwt_training *t;
-} fx;
+typedef trainer_fx fx;
 
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    f->tr = trainer_start(NULL);
-    assert_non_null(f->tr);
-    f->c = tr_client(f->tr, NULL, NULL);
-    assert_non_null(f->c);
-    f->t = tr_training(f->tr, f->c, 0, 0);
-    assert_non_null(f->t);
-    assert_int_equal(fwt_training_create_model_result(f->t, 10000), FWT_OK);
-    *state = f;
+    *state = trainer_fx_new(NULL, NULL, 10000);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx *f = *state;
-    fwt_training_free(f->t);
-    fwt_client_free(f->c);
-    trainer_stop(f->tr);
-    free(f);
+    trainer_fx_free(*state);
     return 0;
 }
 
