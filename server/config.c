@@ -23,5 +23,5 @@ void fwl_config_defaults(fwl_config *c)
     c->max_connections = 1000;
     c->max_per_client = 256;
     c->idle_timeout_s = 3;
-    c->http_threads = 4;
+    c->http_threads = 2;
 }

@@ -13,6 +13,37 @@
 #include "util.h"
 
 #define FWL_MAX_FUTURES 20000
+#define FWL_FUT_BUCKETS 32768 /* a power of two, above FWL_MAX_FUTURES: chains stay about one long */
+
+/* The table is a list in creation order plus a hash of the ids, so a lookup is O(1) at any size (a linear
+ * scan of 20,000 ids cost more than the rest of a retrieve_future) and so is an eviction (no memmove). */
+static size_t bucket(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (FWL_FUT_BUCKETS - 1);
+}
+
+/* s->lock held: f leaves the list and its hash chain. */
+static void unlink_locked(fwl_server *s, fwl_future *f)
+{
+    for (fwl_future **pp = &s->fut_index[bucket(f->id)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == f) {
+            *pp = f->hnext;
+            break;
+        }
+    }
+    if (f->older)
+        f->older->newer = f->newer;
+    else
+        s->fut_oldest = f->newer;
+    if (f->newer)
+        f->newer->older = f->older;
+    else
+        s->fut_newest = f->older;
+    s->n_futs--;
+}
 
 fwl_future *fwl_future_new(fwl_server *s, const char *job)
 {
@@ -22,30 +53,32 @@ fwl_future *fwl_future_new(fwl_server *s, const char *job)
     fwl_new_id(s, "req-", f->id, sizeof f->id);
     snprintf(f->job, sizeof f->job, "%s", job);
     pthread_mutex_lock(&s->lock);
-    if (s->n_futs == FWL_MAX_FUTURES) {
+    if (!s->fut_index && !(s->fut_index = calloc(FWL_FUT_BUCKETS, sizeof *s->fut_index))) {
+        pthread_mutex_unlock(&s->lock);
+        free(f);
+        return NULL;
+    }
+    if (s->n_futs >= FWL_MAX_FUTURES) {
         /* evict the oldest completed future (its id then answers 410) */
-        for (size_t i = 0; i < s->n_futs; i++) {
-            if (s->futs[i]->done) {
-                free(s->futs[i]->result);
-                free(s->futs[i]);
-                memmove(&s->futs[i], &s->futs[i + 1], (s->n_futs - i - 1) * sizeof *s->futs);
-                s->n_futs--;
+        for (fwl_future *o = s->fut_oldest; o; o = o->newer) {
+            if (o->done) {
+                unlink_locked(s, o);
+                free(o->result);
+                free(o);
                 break;
             }
         }
     }
-    if (s->n_futs == s->cap_futs) {
-        size_t nc = s->cap_futs ? s->cap_futs * 2 : 64;
-        fwl_future **nv = realloc(s->futs, nc * sizeof *nv);
-        if (!nv) {
-            pthread_mutex_unlock(&s->lock);
-            free(f);
-            return NULL;
-        }
-        s->futs = nv;
-        s->cap_futs = nc;
-    }
-    s->futs[s->n_futs++] = f;
+    size_t b = bucket(f->id);
+    f->hnext = s->fut_index[b];
+    s->fut_index[b] = f;
+    f->older = s->fut_newest;
+    if (s->fut_newest)
+        s->fut_newest->newer = f;
+    else
+        s->fut_oldest = f;
+    s->fut_newest = f;
+    s->n_futs++;
     pthread_mutex_unlock(&s->lock);
     return f;
 }
@@ -110,9 +143,11 @@ void fwl_future_fail(fwl_server *s, fwl_future *f, const char *category, const c
 
 static fwl_future *find_locked(fwl_server *s, const char *id)
 {
-    for (size_t i = s->n_futs; i-- > 0;)
-        if (!strcmp(s->futs[i]->id, id))
-            return s->futs[i];
+    if (!s->fut_index)
+        return NULL;
+    for (fwl_future *f = s->fut_index[bucket(id)]; f; f = f->hnext)
+        if (!strcmp(f->id, id))
+            return f;
     return NULL;
 }
 
@@ -205,13 +240,16 @@ void fwl_retrieve_future(fwl_server *s, fwl_req *r, fwl_resp *out)
 
 void fwl_futures_free(fwl_server *s)
 {
-    for (size_t i = 0; i < s->n_futs; i++) {
-        free(s->futs[i]->result);
-        free(s->futs[i]);
+    while (s->fut_oldest) {
+        fwl_future *f = s->fut_oldest;
+        s->fut_oldest = f->newer;
+        free(f->result);
+        free(f);
     }
-    free(s->futs);
-    s->futs = NULL;
-    s->n_futs = s->cap_futs = 0;
+    free(s->fut_index);
+    s->fut_index = NULL;
+    s->fut_newest = NULL;
+    s->n_futs = 0;
 }
 
 /* Unlinks and returns the first suspended, due park (marking expired ones due first); NULL when none. With

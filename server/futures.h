@@ -16,6 +16,8 @@ typedef struct fwl_future {
     int done;
     char *result;          /* JSON text once done */
     int64_t done_us;
+    struct fwl_future *older, *newer; /* the table in creation order (the oldest completed one is evicted first) */
+    struct fwl_future *hnext;         /* the id's hash chain */
 } fwl_future;
 
 fwl_future *fwl_future_new(fwl_server *s, const char *job);   /* registered; lock NOT held by caller; NULL: OOM */

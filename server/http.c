@@ -1,9 +1,9 @@
-/* libmicrohttpd glue: body accumulation with a size cap, auth, fault injection, logging.
- * Two modes. Event-driven (default, --http-threads N > 0): N threads each run an epoll loop over many
- * connections; a held long-poll (docs/protocol.md §4.2) never holds a thread: its connection is suspended and
- * resumed when the answer is ready (futures.h "parked long-polls"). Thread per connection (--http-threads 0, and
- * whenever --faults stalls, drips or delays bodies, which sleep inside the response): a blocked handler holds
- * only its own connection's thread. */
+/* The HTTP layer's request logic (body cap, auth, fault injection, logging), shared by both fronts, and the
+ * libmicrohttpd front. Two modes. Event-driven (default, --http-threads N > 0): front.c's own HTTP/1.1 over
+ * epoll, N threads each serving many connections; a held long-poll (docs/protocol.md §4.2) never holds a thread:
+ * it is parked and runs again when its answer is ready (futures.h "parked long-polls"). Thread per connection
+ * (--http-threads 0, and whenever --faults stalls, drips or delays bodies, which sleep inside the response):
+ * libmicrohttpd, where a blocked handler holds only its own connection's thread. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "faults.h"
-#include "futures.h"
+#include "front.h"
 #include "util.h"
 
 /* libmicrohttpd's memory per connection (request line, headers, the read buffer a body streams through, the
@@ -34,9 +34,6 @@ typedef struct conn_ctx {
     char *body;
     size_t len, cap;
     bool too_large;
-    int64_t t0_us;            /* when the request was first handled (a parked one is logged once, in full) */
-    int64_t park_deadline_us; /* != 0: parked, resumed runs go straight to the router */
-    fwl_fault_kind fault;     /* drawn once, on the first run */
 } conn_ctx;
 
 typedef struct stall_ctx {
@@ -62,11 +59,11 @@ static bool key_equals(const char *given, const char *want)
 }
 
 /* docs/protocol.md §1: X-Api-Key / X-API-Key (headers are case-insensitive) or Authorization: Bearer. */
-static bool authorized(fwl_server *s, struct MHD_Connection *c)
+static bool authorized(fwl_server *s, const fwl_http_call *c)
 {
-    if (key_equals(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key"), s->cfg.api_key))
+    if (key_equals(c->lookup(c->lookup_ctx, FWL_LOOKUP_HEADER, "X-Api-Key"), s->cfg.api_key))
         return true;
-    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *auth = c->lookup(c->lookup_ctx, FWL_LOOKUP_HEADER, "Authorization");
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
         const char *k = auth + 7;
         while (*k == ' ')
@@ -153,6 +150,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, fwl_resp *r, int stal
     return ret;
 }
 
+void fwl_http_too_large(fwl_server *s, const char *method, const char *url, const char *cl, fwl_resp *r)
+{
+    fwl_resp_error(r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %.40s bytes exceeds the %zu-byte limit", cl,
+                   s->cfg.max_body_bytes);
+    fwl_log("%s %s -> 413 (body too large)", method, url);
+}
+
 /* The first call for a connection: set up its body buffer, refuse a declared oversized body at once. */
 static enum MHD_Result conn_begin(fwl_server *s, struct MHD_Connection *c, const char *method, const char *url,
                                   void **con_cls)
@@ -164,9 +168,7 @@ static enum MHD_Result conn_begin(fwl_server *s, struct MHD_Connection *c, const
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
         fwl_resp r = {0};
-        fwl_resp_error(&r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body of %.40s bytes exceeds the %zu-byte limit",
-                       cl, s->cfg.max_body_bytes);
-        fwl_log("%s %s -> 413 (body too large)", method, url);
+        fwl_http_too_large(s, method, url, cl, &r);
         enum MHD_Result ret = send_resp(c, &r, 0, 0, s);
         free(r.body);
         return ret;
@@ -195,16 +197,15 @@ static enum MHD_Result conn_upload(fwl_server *s, conn_ctx *cc, const char *uplo
     return MHD_YES;
 }
 
-/* The response for a whole request: 413, 401, an injected status fault, or the router's. A resumed (parked)
- * request was authorised and had its fault drawn on its first run: it only runs the router again. */
-static void handle(fwl_server *s, struct MHD_Connection *c, const char *url, const char *method, conn_ctx *cc,
-                   fwl_resp *r)
+/* A resumed (parked) request was authorised and had its fault drawn on its first run: it only runs the router
+ * again. */
+void fwl_http_handle(fwl_server *s, fwl_http_call *c, fwl_resp *r)
 {
     int fstatus = 0, fretry = 0;
-    bool resumed = cc->park_deadline_us != 0;
+    bool resumed = c->park_deadline_us != 0;
     if (resumed) {
         /* checked on the first run */
-    } else if (cc->too_large) {
+    } else if (c->too_large) {
         fwl_resp_error(r, 413, FWL_GRPC_RESOURCE_EXHAUSTED, "request body exceeds the %zu-byte limit",
                        s->cfg.max_body_bytes);
         return;
@@ -213,18 +214,18 @@ static void handle(fwl_server *s, struct MHD_Connection *c, const char *url, con
         fwl_resp_error(r, 401, FWL_GRPC_UNAUTHENTICATED,
                        "missing or invalid API key (send X-Api-Key or Authorization: Bearer)");
         return;
-    } else if ((cc->fault = fwl_faults_draw(s, url, &fstatus, &fretry)) == FWL_FAULT_STATUS) {
+    } else if ((c->fault = fwl_faults_draw(s, c->url, &fstatus, &fretry)) == FWL_FAULT_STATUS) {
         /* replaces the response before the handler runs: no side effect is committed */
         fwl_resp_error(r, fstatus, fwl_http_to_grpc(fstatus), "injected fault: HTTP %d", fstatus);
         r->retry_after_s = fretry;
         return;
     }
     fwl_req req;
-    if (fwl_req_init(&req, method, url, cc->body, cc->len, mhd_lookup, c) != 0) {
+    if (fwl_req_init(&req, c->method, c->url, c->body, c->len, c->lookup, c->lookup_ctx) != 0) {
         fwl_resp_oom(r);
     } else {
-        req.park = s->park_started ? (void *)c : NULL;
-        req.park_deadline_us = cc->park_deadline_us;
+        req.park = c->park;
+        req.park_deadline_us = c->park_deadline_us;
         s->router(s, &req, r);
     }
     fwl_req_free(&req);
@@ -244,6 +245,16 @@ static const char *fault_label(fwl_fault_kind f)
     }
 }
 
+void fwl_http_log_answer(fwl_server *s, const fwl_http_call *c, const fwl_resp *r)
+{
+    if (r->status >= 400 || s->cfg.verbose || c->fault != FWL_FAULT_NONE) {
+        /* error bodies carry the reason; the key is never in them */
+        int64_t ms = (fwl_now_us() - c->t0_us) / 1000;
+        fwl_log("%s %s -> %d%s (%lld ms) %.300s", c->method, c->url, r->status, fault_label(c->fault), (long long)ms,
+                r->status >= 400 && r->body ? r->body : "");
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -257,24 +268,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return conn_upload(s, cc, upload, n);
     }
-    if (!cc->park_deadline_us)
-        cc->t0_us = fwl_now_us();
+    /* (a thread per connection: a retrieve_future waits in its handler, it never parks) */
+    fwl_http_call call = {.method = method, .url = url, .body = cc->body, .len = cc->len, .lookup = mhd_lookup,
+                          .lookup_ctx = c, .too_large = cc->too_large, .t0_us = fwl_now_us()};
     fwl_resp r = {0};
-    handle(s, c, url, method, cc, &r);
-    if (r.parked) {
-        /* no answer yet: the park thread resumes the connection, and MHD calls us again for this request */
-        cc->park_deadline_us = r.park_deadline_us;
-        MHD_suspend_connection(c);
-        fwl_park_suspended(s, c);
-        return MHD_YES;
-    }
-    fwl_fault_kind fault = cc->fault;
-    int64_t ms = (fwl_now_us() - cc->t0_us) / 1000;
-    if (r.status >= 400 || s->cfg.verbose || fault != FWL_FAULT_NONE) {
-        /* error bodies carry the reason; the key is never in them */
-        fwl_log("%s %s -> %d%s (%lld ms) %.300s", method, url, r.status, fault_label(fault), (long long)ms,
-                r.status >= 400 && r.body ? r.body : "");
-    }
+    fwl_http_handle(s, &call, &r);
+    fwl_http_log_answer(s, &call, &r);
+    fwl_fault_kind fault = call.fault;
     enum MHD_Result ret;
     if (fault == FWL_FAULT_DROP) {
         /* after the handler: the outcome is unknown to the client (safe: every route is idempotent on retry) */
@@ -292,12 +292,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    fwl_server *s = cls;
+    (void)cls;
+    (void)c;
     (void)toe;
     conn_ctx *cc = *con_cls;
     if (cc) {
-        if (cc->park_deadline_us && s->park_started)
-            fwl_park_drop(s, c); /* (a parked request is resumed before its connection can go: defensive) */
         free(cc->body);
         free(cc);
         *con_cls = NULL;
@@ -339,68 +338,12 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* A message through the same collapsing as libmicrohttpd's own (a flood repeats it). */
-static void log_collapsed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_collapsed(const char *fmt, ...)
+void fwl_http_log_collapsed(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     mhd_log(NULL, fmt, ap);
     va_end(ap);
-}
-
-/*
- * The accept thread (event-driven mode). libmicrohttpd's own accept lets every pool thread take new connections
- * from the shared listening socket, whichever wakes first, up to ten at a time: of 256 connections opened at
- * once some threads took about twice as many as others, and the connections of a crowded thread waited longer
- * (the p99 at 256 connections). Here one thread accepts and MHD_add_connection hands each connection to the pool
- * thread its descriptor picks (descriptor modulo the pool size, next one with room), an even spread. The limits are
- * libmicrohttpd's as before: over --max-connections or --max-client-connections it closes the connection at once.
- */
-static void *accept_main(void *arg)
-{
-    fwl_server *s = arg;
-    struct pollfd pf[2] = {{.fd = s->listen_fd, .events = POLLIN}, {.fd = s->accept_wake_fd, .events = POLLIN}};
-    for (;;) {
-        if (poll(pf, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_collapsed("accept thread: poll: %s", strerror(errno));
-            fwl_sleep_ms(10);
-            continue;
-        }
-        if (pf[1].revents)
-            break; /* fwl_http_stop */
-        for (int n = 0; n < 64; n++) { /* (then look at the stop signal again) */
-            struct sockaddr_storage ss;
-            socklen_t sl = sizeof ss;
-            int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-                    /* out of descriptors or memory: the connection waits in the backlog; do not spin on it */
-                    log_collapsed("cannot accept a connection: %s", strerror(errno));
-                    fwl_sleep_ms(10);
-                }
-                break;
-            }
-            /* refused (a limit) or failed: libmicrohttpd has closed it and logged why */
-            (void)MHD_add_connection(s->mhd, fd, (struct sockaddr *)&ss, sl);
-        }
-    }
-    return NULL;
-}
-
-static void accept_stop(fwl_server *s)
-{
-    if (s->accept_started) {
-        uint64_t one = 1;
-        if (write(s->accept_wake_fd, &one, sizeof one) != (ssize_t)sizeof one)
-            fwl_log("cannot wake the accept thread: %s", strerror(errno));
-        pthread_join(s->accept_thread, NULL);
-        s->accept_started = false;
-    }
-    if (s->accept_wake_fd >= 0)
-        close(s->accept_wake_fd);
-    s->accept_wake_fd = -1;
 }
 
 /* The listening socket, bound by us so a refusal names its reason. SO_REUSEADDR only (a restart may bind
@@ -448,11 +391,6 @@ static int listen_socket(const fwl_config *c, bool *v6)
     return fd;
 }
 
-static void park_resume(void *token)
-{
-    MHD_resume_connection(token);
-}
-
 static int bound_port(int fd)
 {
     struct sockaddr_storage ss;
@@ -471,66 +409,39 @@ int fwl_http_start(fwl_server *s, fwl_router router)
     if (fd < 0)
         return -1;
     s->bound_port = bound_port(fd);
-    /* Bounds against floods (protocol-independent), in both modes: at most max_connections in all and
-     * max_per_client per peer address (more are closed at once), and a connection that sends nothing for
-     * idle_timeout_s is closed. MHD counts that time only while it waits on the socket: never while a handler
-     * runs (thread per connection) nor while a long-poll is parked (a suspended connection does not time out). */
     int threads = s->cfg.http_threads;
     const fwl_faults *fc = &s->cfg.faults;
     if (fc->enabled && (fc->pstall > 0 || fc->pdrip > 0 || fc->pdelay > 0))
         threads = 0; /* those faults sleep inside the response: only a thread of its own may do that */
-    unsigned flags = MHD_USE_ERROR_LOG;
-    s->listen_fd = s->accept_wake_fd = -1;
-    if (threads > 0) /* accepted by our accept thread (accept_main), handed over with MHD_add_connection */
-        flags |= MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
-    else /* accepted by a poll() thread (no FD_SETSIZE cap) */
-        flags |= MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    if (threads > 0)
+        return fwl_front_start(s, fd, threads);
+    /* Bounds against floods (the same as front.c's): at most max_connections in all and max_per_client per peer
+     * address (more are closed at once), and a connection that sends nothing for idle_timeout_s is closed. MHD
+     * counts that time only while it waits on the socket, never while a handler runs. Accepted by a poll()
+     * thread (no FD_SETSIZE cap). */
+    unsigned flags = MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     if (v6)
         flags |= MHD_USE_IPv6;
-    if (threads > 0 && fwl_park_start(s, park_resume) != 0) {
-        fwl_log("cannot start the long-poll thread");
-        close(fd);
-        return -1;
-    }
-    /* the daemon listens itself only with a thread per connection */
-    struct MHD_OptionItem listen_opt[] = {{MHD_OPTION_LISTEN_SOCKET, fd, NULL}, {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_ARRAY,
-        threads > 0 ? listen_opt + 1 : listen_opt, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONN_POOL_BYTES, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_client, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL_BYTES, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_per_client,
+        MHD_OPTION_END);
     if (!d) {
         fwl_log("cannot start the HTTP server on %s:%d (reason above)", s->cfg.host, s->bound_port);
-        fwl_park_stop(s);
         close(fd);
         return -1;
     }
     s->mhd = d;
-    if (threads > 0) {
-        s->listen_fd = fd;
-        s->accept_wake_fd = eventfd(0, EFD_CLOEXEC);
-        if (s->accept_wake_fd < 0 || pthread_create(&s->accept_thread, NULL, accept_main, s) != 0) {
-            fwl_log("cannot start the accept thread: %s", strerror(errno));
-            fwl_http_stop(s);
-            return -1;
-        }
-        s->accept_started = true;
-    }
     return 0;
 }
 
 void fwl_http_stop(fwl_server *s)
 {
     if (s->mhd) {
-        accept_stop(s); /* no connection is added while the daemon stops */
-        fwl_park_stop(s); /* every parked long-poll answers (try_again) first: MHD may not stop with one suspended */
-        MHD_stop_daemon(s->mhd);
-        if (s->listen_fd >= 0) /* (ours in the event-driven mode; the daemon closes it otherwise) */
-            close(s->listen_fd);
-        s->listen_fd = -1;
-        s->park_started = false; /* no HTTP thread is left to read it */
+        MHD_stop_daemon(s->mhd); /* (it closes the listening socket) */
         s->mhd = NULL;
     }
+    fwl_front_stop(s);
 }

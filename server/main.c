@@ -56,7 +56,7 @@ static void usage(FILE *f)
           "                        open connections from one address (default 256; 0 = no limit)\n"
           "  --idle-timeout-s S    close a connection that sends nothing for S seconds, before or inside a\n"
           "                        request (default 3); a request being answered (a held long-poll) is not idle\n"
-          "  --http-threads N      event-driven HTTP threads (default 4): each serves many connections, and a\n"
+          "  --http-threads N      event-driven HTTP threads (default 2): each serves many connections, and a\n"
           "                        held long-poll holds no thread; 0 = one thread per connection (also used\n"
           "                        when --faults stalls, drips or delays bodies)\n"
           "  --verbose             log every request (errors are always logged)\n"

@@ -1,6 +1,6 @@
 /* The server's shared state.
  *
- * Threads: libmicrohttpd runs a small pool of event-driven threads (or one per connection, http.c); a
+ * Threads: a small pool of event-driven HTTP threads (front.c; or one per connection, http.c); a
  * long-poll that must wait is parked and resumed by the park thread (futures.c), so it holds no HTTP thread.
  * Each trainer model has one worker thread that runs its ops in seq_id order, and one background thread runs
  * hotloads, async promotions and the TTL sweep.
@@ -43,8 +43,9 @@ typedef struct fwl_server {
     int64_t last_ckpt_us;          /* checkpoint createTime is strictly increasing */
     uint64_t ckpt_count;
     struct fwl_jobrt *jobs;        /* live trainer state, by job id */
-    struct fwl_future **futs;
-    size_t n_futs, cap_futs;
+    struct fwl_future *fut_oldest, *fut_newest; /* the request table in creation order (futures.c) */
+    struct fwl_future **fut_index;  /* ... and hashed by id: FWL_FUT_BUCKETS chains, NULL until the first */
+    size_t n_futs;
     struct fwl_replica *replicas;  /* deployments' serving state */
     /* background worker */
     pthread_t bg_thread;
@@ -52,14 +53,10 @@ typedef struct fwl_server {
     pthread_cond_t bg_cond;
     struct fwl_task *tasks;
     void (*bg_sweep)(struct fwl_server *s, void *arg); /* periodic task (the TTL sweep) */
-    void *mhd;                     /* struct MHD_Daemon * */
+    void *mhd;                     /* struct MHD_Daemon * (thread-per-connection mode) */
+    struct fwl_front *front;       /* the event-driven front (front.c), NULL when not running */
     void (*router)(struct fwl_server *s, struct fwl_req *r, struct fwl_resp *out); /* given to fwl_http_start */
     int bound_port;
-    /* event-driven mode (http.c): our thread accepts and hands each connection to the MHD thread its descriptor
-     * picks (an even spread); the listening socket and the eventfd that stops the thread, -1 when unused */
-    int listen_fd, accept_wake_fd;
-    pthread_t accept_thread;
-    bool accept_started;
     /* parked long-polls (futures.c): guarded by `lock` */
     struct fwl_park *parks;
     pthread_cond_t park_cond;
