@@ -568,13 +568,12 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     e->max_idle_lanes = cfg && cfg->max_idle_lanes ? cfg->max_idle_lanes : 16;
     e->max_transfers = cfg && cfg->max_transfers ? cfg->max_transfers : FWT__DEFAULT_MAX_TRANSFERS;
     /* As many handles as can be busy at once: below that, every admission past the pool built a handle
-     * (all of its constant options) and every completion past it freed one. The pool only fills up to
-     * the concurrency the client actually reached. */
+     * (all of its constant options) and every completion past it freed one. The pool (and its array) only
+     * grows to the concurrency the client actually reached: max_transfers may be set far above it. */
     e->max_pooled = cfg && cfg->max_pooled_handles ? cfg->max_pooled_handles : e->max_transfers;
     e->max_per_host = cfg && cfg->max_per_host ? cfg->max_per_host : e->max_transfers - e->max_transfers / 4;
     if (e->max_per_host > e->max_transfers)
         e->max_per_host = e->max_transfers;
-    e->pool = fwt__calloc((size_t)e->max_pooled, sizeof *e->pool);
     e->idx_cap = FWT__IDX_MIN;
     e->idx = fwt__calloc(e->idx_cap, sizeof *e->idx);
     e->multi = curl_multi_init();
@@ -583,7 +582,7 @@ int fwt__engine_new(fwt__engine **out, const fwt__engine_config *cfg)
     e->next_id = 1;
     fwt__clock_fill_defaults(e);
     atomic_init(&e->stopping, 0);
-    if (!e->user_agent || !e->pool || !e->idx || !e->multi || !copies_ok)
+    if (!e->user_agent || !e->idx || !e->multi || !copies_ok)
         goto fail;
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->rng_mu, NULL);

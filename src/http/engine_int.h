@@ -185,8 +185,8 @@ struct fwt__engine {
     /* worker only */
     fwt__op **heap;
     size_t heap_len, heap_cap;
-    CURL **pool;
-    int pool_len;
+    CURL **pool;                   /* idle easy handles; grows with the concurrency reached, up to max_pooled */
+    int pool_len, pool_cap;
     fwt__op *active;               /* requests ADMIT, RUNNING or WAITING */
     fwt__host *hosts;              /* origins with requests (admission) */
     size_t n_admit;                /* requests in ADMIT state */

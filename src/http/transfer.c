@@ -498,13 +498,31 @@ int fwt__transfer_start(fwt__engine *e, fwt__op *op)
     return FWT_OK;
 }
 
+/* Room for one more idle handle in the pool: the array doubles up to max_pooled. 0 when the handle is to be
+ * freed instead (pool full, or no memory to grow it). */
+static int pool_room(fwt__engine *e)
+{
+    if (e->pool_len < e->pool_cap)
+        return 1;
+    if (e->pool_cap >= e->max_pooled)
+        return 0;
+    int cap = e->pool_cap ? (e->pool_cap > e->max_pooled / 2 ? e->max_pooled : 2 * e->pool_cap)
+                          : (e->max_pooled < 16 ? e->max_pooled : 16);
+    CURL **p = fwt__realloc(e->pool, (size_t)cap * sizeof *p);
+    if (!p)
+        return 0;
+    e->pool = p;
+    e->pool_cap = cap;
+    return 1;
+}
+
 void fwt__transfer_stop(fwt__engine *e, fwt__op *op)
 {
     fwt__heap_remove(e, op);
     CURL *h = fwt__transfer_detach(op, e->multi);
     if (!h)
         return;
-    if (e->pool_len < e->max_pooled)
+    if (pool_room(e))
         e->pool[e->pool_len++] = h;
     else
         curl_easy_cleanup(h);

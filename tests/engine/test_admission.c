@@ -5,7 +5,10 @@
  * request, and by counting connections and arrival order at the server; no
  * assertion depends on how fast anything runs (the waits are only hang guards).
  */
+#include <limits.h>
 #include <setjmp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -284,6 +287,56 @@ static void test_per_host_bound(void **state)
     fwt_responder_stop(rb);
 }
 
+/* The largest single allocation made through the library's allocator. */
+static atomic_size_t largest_alloc;
+static void note_size(size_t n)
+{
+    size_t seen = atomic_load(&largest_alloc);
+    while (n > seen && !atomic_compare_exchange_weak(&largest_alloc, &seen, n)) {
+    }
+}
+static void *track_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    note_size(n);
+    return malloc(n);
+}
+static void *track_realloc(void *p, size_t n, void *ctx)
+{
+    (void)ctx;
+    note_size(n);
+    return realloc(p, n);
+}
+static void track_free(void *p, void *ctx)
+{
+    (void)ctx;
+    free(p);
+}
+
+/* A bound far above what is ever reached costs nothing up front: the idle-handle pool grows with the
+ * concurrency reached (it was an array of max_transfers pointers, 8 GiB at this bound). */
+static void test_huge_bound_allocates_as_used(void **state)
+{
+    (void)state;
+    fwt_allocator al = {FWT_ALLOCATOR_VERSION, track_malloc, track_realloc, track_free, NULL};
+    assert_int_equal(fwt_set_allocator(&al), FWT_OK);
+    atomic_store(&largest_alloc, 0);
+    adm a;
+    adm_open(&a, NULL, INT_MAX / 2, 0);
+    fwt_resp_action answer = {.status = 200, .body = "{}"};
+    fwt_responder_set_default(a.r, &answer);
+    enum { N = 40 };
+    tagged g = {&a.t, 0};
+    for (int i = 0; i < N; i++)
+        submit_path(a.e, a.r, "/x", 0, &g);
+    assert_int_equal(tally_wait(&a.t, N), N);
+    assert_int_equal(a.t.ok, N);
+    adm_close(&a);
+    assert_int_equal(fwt_set_allocator(NULL), FWT_OK);
+    if (atomic_load(&largest_alloc) > (1u << 20))
+        fail_msg("an allocation of %zu bytes for %d requests", atomic_load(&largest_alloc), (int)N);
+}
+
 /* Bad bounds are refused. */
 static void test_config_checked(void **state)
 {
@@ -324,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_deadline_queued), cmocka_unit_test(test_free_with_queued),
         cmocka_unit_test(test_socket_bound),    cmocka_unit_test(test_per_host_bound),
         cmocka_unit_test(test_config_checked),  cmocka_unit_test(test_client_options),
+        cmocka_unit_test(test_huge_bound_allocates_as_used),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
