@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../tests/model/corpus.h"
+#include "../tests/support/fwl_inproc.h"
 #include "config.h"
 #include "model.h"
 #include "request.h"
@@ -30,32 +31,15 @@
 
 #define ROUNDS 5
 
-typedef struct lk {
-    const char *hname, *hval, *qname, *qval;
-} lk;
-
-static const char *lookup(void *ctx, fwl_lookup_kind kind, const char *key)
-{
-    const lk *l = ctx;
-    if (kind == FWL_LOOKUP_HEADER)
-        return l->hname && strcasecmp(l->hname, key) == 0 ? l->hval : NULL;
-    return l->qname && strcmp(l->qname, key) == 0 ? l->qval : NULL;
-}
-
 /* One request through the route table; the parsed JSON answer of a 200, else NULL. */
-static cJSON *call(fwl_server *s, const char *method, const char *path, const lk *l, const char *body)
+static cJSON *call(fwl_server *s, const char *method, const char *path, const fwl_test_lk *l, const char *body)
 {
-    static const lk none = {0};
-    fwl_req r;
-    fwl_resp out = {0};
-    if (fwl_req_init(&r, method, path, body, body ? strlen(body) : 0, lookup, (void *)(l ? l : &none)) != 0)
-        return NULL;
-    fwl_route(s, &r, &out);
-    fwl_req_free(&r);
-    cJSON *j = out.status == 200 && out.body ? cJSON_Parse(out.body) : NULL;
+    char *text = NULL;
+    int status = fwl_test_route(s, method, path, l, body, &text);
+    cJSON *j = status == 200 && text ? cJSON_Parse(text) : NULL;
     if (!j)
-        fprintf(stderr, "bench/server: %s %s -> %d %.200s\n", method, path, out.status, out.body ? out.body : "");
-    free(out.body);
+        fprintf(stderr, "bench/server: %s %s -> %d %.200s\n", method, path, status, text ? text : "");
+    free(text);
     return j;
 }
 
@@ -146,7 +130,7 @@ static double save(ctx *c, const char *name, const char *type)
 
 static double hotload(ctx *c, const char *id, const char *prev)
 {
-    lk l = {.hname = "fireworks-deployment", .hval = "accounts/local/deployments/bd"};
+    fwl_test_lk l = {.hname = "fireworks-deployment", .hval = "accounts/local/deployments/bd"};
     char b[512], want[256];
     if (prev)
         snprintf(b, sizeof b,
@@ -175,15 +159,6 @@ static double hotload(ctx *c, const char *id, const char *prev)
         nanosleep(&ts, NULL);
     }
     return -1.0;
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
 }
 
 /* memcpy of n bytes into a buffer already touched, best of 5, in seconds. */
@@ -220,7 +195,7 @@ static int setup(ctx *c, int dim, char *dir)
     if (fwl_server_open(&c->s) != 0)
         return -1;
     c->opened = true;
-    lk q = {.qname = "rlorTrainerJobId", .qval = "bj"};
+    fwl_test_lk q = {.qname = "rlorTrainerJobId", .qval = "bj"};
     cJSON *j = call(&c->s, "POST", "/v1/accounts/local/rlorTrainerJobs", &q,
                     "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\"}}");
     cJSON_Delete(j);
@@ -233,7 +208,7 @@ static int setup(ctx *c, int dim, char *dir)
     j = op(&c->s, "create_model", b);
     snprintf(c->model, sizeof c->model, "%s", jstr(j, "model_id") ? jstr(j, "model_id") : "");
     cJSON_Delete(j);
-    lk dq = {.qname = "deploymentId", .qval = "bd"};
+    fwl_test_lk dq = {.qname = "deploymentId", .qval = "bd"};
     j = call(&c->s, "POST", "/v1/accounts/local/deployments", &dq,
              "{\"baseModel\":\"b\",\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/bj\"}");
     cJSON_Delete(j);
@@ -278,7 +253,7 @@ out:
             fwl_server_close(&c->s);
         free(c);
     }
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fwl_test_rm_rf(dir);
     if (rc != 0)
         fprintf(stderr, "bench/server: checkpoint path at dim %d failed\n", dim);
     return rc;

@@ -119,27 +119,6 @@ void fwl_xor(uint8_t *dst, const uint8_t *a, const uint8_t *b, size_t len)
         dst[i] = a[i] ^ b[i];
 }
 
-/* Growable output: header space first, then the zstd frame. */
-typedef struct fwl__obuf {
-    uint8_t *p;
-    size_t len, cap;
-} fwl__obuf;
-
-static int fwl__obuf_reserve(fwl__obuf *o, size_t more)
-{
-    if (o->cap - o->len >= more)
-        return 0;
-    size_t cap = o->cap ? o->cap : 1 << 16;
-    while (cap - o->len < more)
-        cap *= 2;
-    uint8_t *np = realloc(o->p, cap);
-    if (!np)
-        return -1;
-    o->p = np;
-    o->cap = cap;
-    return 0;
-}
-
 #define FWL_DELTA_CHUNK ((size_t)1 << 20)
 
 /* Version 2 (kept to test that it still loads): XOR, checksum and compression in one pass over 1 MiB chunks,
@@ -163,10 +142,10 @@ static int fwl__encode(const uint8_t *prev, const uint8_t *cur, size_t len, int 
     ZSTD_CCtx *cc = ZSTD_createCCtx();
     XXH3_state_t *hs = XXH3_createState();
     uint8_t *chunk = malloc(FWL_DELTA_CHUNK);
-    fwl__obuf o = {0};
+    fwl_obuf o = {0};
     int rc = -1;
     if (!cc || !hs || !chunk || XXH3_64bits_reset(hs) != XXH_OK ||
-        fwl__obuf_reserve(&o, FWL_DELTA_HDR + ZSTD_CStreamOutSize()))
+        fwl_obuf_reserve(&o, FWL_DELTA_HDR + ZSTD_CStreamOutSize()))
         goto done;
     o.len = FWL_DELTA_HDR;
     if (ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, zstd_level)) ||
@@ -184,7 +163,7 @@ static int fwl__encode(const uint8_t *prev, const uint8_t *cur, size_t len, int 
         ZSTD_EndDirective mode = pos == len ? ZSTD_e_end : ZSTD_e_continue;
         ZSTD_inBuffer in = {chunk, n, 0};
         for (;;) {
-            if (fwl__obuf_reserve(&o, ZSTD_CStreamOutSize()))
+            if (fwl_obuf_reserve(&o, ZSTD_CStreamOutSize()))
                 goto done;
             ZSTD_outBuffer ob = {o.p + o.len, o.cap - o.len, 0};
             size_t left = ZSTD_compressStream2(cc, &ob, &in, mode);

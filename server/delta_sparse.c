@@ -58,34 +58,13 @@ uint64_t fwl_weights_root(const uint8_t *w, size_t len)
     return r;
 }
 
-/* Growable byte buffer. */
-typedef struct obuf {
-    uint8_t *p;
-    size_t len, cap;
-} obuf;
-
-static int obuf_reserve(obuf *o, size_t more)
-{
-    if (o->cap - o->len >= more)
-        return 0;
-    size_t cap = o->cap ? o->cap : 1 << 16;
-    while (cap - o->len < more)
-        cap *= 2;
-    uint8_t *np = realloc(o->p, cap);
-    if (!np)
-        return -1;
-    o->p = np;
-    o->cap = cap;
-    return 0;
-}
-
 /* Feeds in[0..n) to the frame (end: finishes it). 0 or -1. */
-static int compress_some(ZSTD_CCtx *cc, obuf *o, const uint8_t *in, size_t n, bool end)
+static int compress_some(ZSTD_CCtx *cc, fwl_obuf *o, const uint8_t *in, size_t n, bool end)
 {
     ZSTD_inBuffer ib = {in, n, 0};
     ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
     for (;;) {
-        if (obuf_reserve(o, ZSTD_CStreamOutSize()))
+        if (fwl_obuf_reserve(o, ZSTD_CStreamOutSize()))
             return -1;
         ZSTD_outBuffer ob = {o->p + o->len, o->cap - o->len, 0};
         size_t left = ZSTD_compressStream2(cc, &ob, &ib, mode);
@@ -114,7 +93,7 @@ static int encode3(const uint8_t *prev, uint8_t *advance, const uint8_t *cur, si
     uint32_t *idx = malloc((nch ? nch : 1) * sizeof *idx);
     uint8_t *stage = malloc(FWL_DELTA_STAGE);
     ZSTD_CCtx *cc = ZSTD_createCCtx();
-    obuf fr = {0};
+    fwl_obuf fr = {0};
     int rc = -1;
     if (!idx || !stage || !cc)
         goto done;

@@ -24,6 +24,7 @@
 #include "route.h"
 #include "server.h"
 #include "state.h"
+#include "../support/fwl_inproc.h"
 
 static fwl_server srv;
 static char dir[256];
@@ -55,22 +56,13 @@ static const char *lookup(void *ctx, fwl_lookup_kind kind, const char *key)
     return NULL;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void stop_server(void)
 {
     if (!started)
         return;
     fwl_server_close(&srv);
     started = 0;
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fwl_test_rm_rf(dir);
 }
 
 /* One request with no headers and at most one query parameter; returns the parsed answer (NULL when not JSON). */

@@ -19,19 +19,12 @@
 #include "futures.h"
 #include "server.h"
 #include "state.h"
+#include "../support/fwl_inproc.h"
 
 #define BOUND 20000 /* futures.c's FWL_MAX_FUTURES */
 
 static fwl_server srv;
 static char dir[256];
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
 
 static int setup(void **state)
 {
@@ -50,7 +43,8 @@ static int teardown(void **state)
 {
     (void)state;
     fwl_server_close(&srv);
-    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fwl_test_rm_rf(dir);
+    return 0;
 }
 
 /* retrieve_future for id: the status, and the body's "type" or "v" (or "") in out. */

@@ -36,41 +36,26 @@
 #include "route.h"
 #include "server.h"
 #include "state.h"
+#include "../support/fwl_inproc.h"
 
 #define DIM 16
 #define DEP "rd"
 #define JOB "rj"
 #define API "/training/v1/rlorTrainerJobs/local/" JOB "/api/v1/"
 
-typedef struct lk {
-    const char *hname, *hval, *qname, *qval;
-} lk;
-
-static const char *lookup(void *ctx, fwl_lookup_kind kind, const char *key)
-{
-    const lk *l = ctx;
-    if (kind == FWL_LOOKUP_HEADER)
-        return l->hname && strcasecmp(l->hname, key) == 0 ? l->hval : NULL;
-    return l->qname && strcmp(l->qname, key) == 0 ? l->qval : NULL;
-}
-
 static fwl_server srv;
 static char dir[256], model[64];
 static int seq = 1, step_no;
 
 /* One request through the route table; the parsed body of a 200 (asserted). */
-static cJSON *call(const char *method, const char *path, const lk *l, const char *body)
+static cJSON *call(const char *method, const char *path, const fwl_test_lk *l, const char *body)
 {
-    static const lk none = {0};
-    fwl_req r;
-    fwl_resp out = {0};
-    assert_int_equal(fwl_req_init(&r, method, path, body, body ? strlen(body) : 0, lookup, (void *)(l ? l : &none)), 0);
-    fwl_route(&srv, &r, &out);
-    fwl_req_free(&r);
-    if (out.status != 200)
-        fail_msg("%s %s -> %d %.300s", method, path, out.status, out.body ? out.body : "");
-    cJSON *j = cJSON_Parse(out.body);
-    free(out.body);
+    char *text = NULL;
+    int status = fwl_test_route(&srv, method, path, l, body, &text);
+    if (status != 200)
+        fail_msg("%s %s -> %d %.300s", method, path, status, text ? text : "");
+    cJSON *j = cJSON_Parse(text);
+    free(text);
     assert_non_null(j);
     return j;
 }
@@ -128,7 +113,7 @@ static void save(const char *name, const char *type)
  * identity after an error shows the identity at once) or fail (0, err set). */
 static int hotload(const char *id, const char *prev, char *err, size_t el)
 {
-    lk l = {.hname = "fireworks-deployment", .hval = "accounts/local/deployments/" DEP};
+    fwl_test_lk l = {.hname = "fireworks-deployment", .hval = "accounts/local/deployments/" DEP};
     char b[512], want[256];
     if (prev)
         snprintf(b, sizeof b,
@@ -190,15 +175,6 @@ static const float *served(fwl_weights **w)
     return fwl_weights_model(*w)->w;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
 static void open_server(void)
 {
     memset(&srv, 0, sizeof srv);
@@ -219,7 +195,7 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "%.200s/fwl-replica-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(dir));
     open_server();
-    lk q = {.qname = "rlorTrainerJobId", .qval = JOB};
+    fwl_test_lk q = {.qname = "rlorTrainerJobId", .qval = JOB};
     cJSON_Delete(call("POST", "/v1/accounts/local/rlorTrainerJobs", &q,
                       "{\"trainingConfig\":{\"baseModel\":\"accounts/fireworks/models/byte\"}}"));
     cJSON_Delete(call("GET", "/v1/accounts/local/rlorTrainerJobs/" JOB, NULL, NULL)); /* CREATING -> RUNNING */
@@ -235,7 +211,7 @@ static int setup(void **state)
     snprintf(model, sizeof model, "%s", jstr(res ? res : j, "model_id"));
     cJSON_Delete(j);
     assert_true(model[0] != 0);
-    lk dq = {.qname = "deploymentId", .qval = DEP};
+    fwl_test_lk dq = {.qname = "deploymentId", .qval = DEP};
     cJSON_Delete(call("POST", "/v1/accounts/local/deployments", &dq,
                       "{\"baseModel\":\"b\",\"hotLoadTrainerJob\":\"accounts/local/rlorTrainerJobs/" JOB "\"}"));
     return 0;
@@ -245,7 +221,7 @@ static int teardown(void **state)
 {
     (void)state;
     fwl_server_close(&srv);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fwl_test_rm_rf(dir);
     return 0;
 }
 
