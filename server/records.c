@@ -168,34 +168,36 @@ cJSON *fwl_job_load(fwl_server *s, const char *job)
     return j;
 }
 
+/* The cached state of job, when the cache may answer: no promotion is due, and the file was seen to be the
+ * cached one less than JOB_RECHECK_US ago (fst NULL) or is the cached one now (fst: its stat, which counts as
+ * a fresh check). */
+static bool cached_state(fwl_server *s, const char *job, const struct stat *fst, char *state, size_t len)
+{
+    int64_t mono = mono_us();
+    pthread_mutex_lock(&s->job_mu);
+    struct fwl_jobcache *c = cache_find_locked(s, job);
+    bool hit = c && c->rec && (c->ready_us == 0 || fwl_now_us() < c->ready_us) &&
+               (fst ? same_file(&c->key, fst) : mono - c->checked_us < JOB_RECHECK_US);
+    if (hit) {
+        snprintf(state, len, "%s", c->state);
+        if (fst)
+            c->checked_us = mono;
+    }
+    pthread_mutex_unlock(&s->job_mu);
+    return hit;
+}
+
 bool fwl_job_state(fwl_server *s, const char *job, char *state, size_t len)
 {
     if (!fwl_valid_id(job))
         return false;
-    /* fastest path: a cached record checked against the file less than JOB_RECHECK_US ago, no promotion due */
-    int64_t mono = mono_us();
-    pthread_mutex_lock(&s->job_mu);
-    struct fwl_jobcache *c = cache_find_locked(s, job);
-    bool hit = c && c->rec && mono - c->checked_us < JOB_RECHECK_US && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
-    if (hit)
-        snprintf(state, len, "%s", c->state);
-    pthread_mutex_unlock(&s->job_mu);
-    if (hit)
+    /* a record checked against the file less than JOB_RECHECK_US ago; else one stat, still no read or parse */
+    if (cached_state(s, job, NULL, state, len))
         return true;
-    /* fast path: a cached record of the file as it is (one stat, no read or parse) */
     char p[4200];
     struct stat fst;
     fwl_job_path(s, job, p, sizeof p);
-    bool exists = stat(p, &fst) == 0;
-    pthread_mutex_lock(&s->job_mu);
-    c = cache_find_locked(s, job);
-    hit = exists && c && c->rec && same_file(&c->key, &fst) && (c->ready_us == 0 || fwl_now_us() < c->ready_us);
-    if (hit) {
-        snprintf(state, len, "%s", c->state);
-        c->checked_us = mono_us();
-    }
-    pthread_mutex_unlock(&s->job_mu);
-    if (hit)
+    if (stat(p, &fst) == 0 && cached_state(s, job, &fst, state, len))
         return true;
     cJSON *j = fwl_job_load(s, job);
     const char *st = j ? fwl_json_str(j, "state") : NULL;
