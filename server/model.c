@@ -64,6 +64,14 @@ int fwl_model_alloc(fwl_model *m, int dim)
     return 0;
 }
 
+int fwl_model_fit(fwl_model *m, int dim)
+{
+    if (m->w && m->dim == dim)
+        return 0; /* the recycled buffer: a load overwrites all of it */
+    fwl_model_free(m);
+    return fwl_model_alloc(m, dim);
+}
+
 int fwl_model_init(fwl_model *m, int dim, uint64_t seed)
 {
     if (fwl_model_alloc(m, dim) != 0)

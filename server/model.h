@@ -66,6 +66,9 @@ void fwl_model_free(fwl_model *m);
  * Like init, copy and the decoders, *m (dst) is output only: it is overwritten, never freed, so pass
  * an unused or already freed struct. fwl_model_free accepts NULL and is idempotent. */
 int fwl_model_alloc(fwl_model *m, int dim);
+/* A buffer for dim in *m, which may already hold weights (or be zeroed): kept when it has that dim (contents
+ * left as they are, to be overwritten), else freed and allocated anew. 0 ok, -1 as fwl_model_alloc. */
+int fwl_model_fit(fwl_model *m, int dim);
 
 /*
  * One sequence: position i predicts targets[i] from ctx(i) (tokens[i-1], tokens[i]).

@@ -381,9 +381,7 @@ static int apply_delta(const load_task *t, const fwl_weights *held, fwl_weights 
 {
     if (!held_is_prev(t, held, err, el))
         return -1;
-    if (nw->m.w && nw->m.dim != held->m.dim)
-        fwl_model_free(&nw->m);
-    if (!nw->m.w && fwl_model_alloc(&nw->m, held->m.dim) != 0) {
+    if (fwl_model_fit(&nw->m, held->m.dim) != 0) {
         snprintf(err, el, "out of memory");
         return -1;
     }
@@ -509,9 +507,7 @@ static bool install_locked(fwl_server *s, const load_task *t, fwl_weights *nw)
 static fwl_weights *spare_for(fwl_server *s, const load_task *t, int dim)
 {
     fwl_weights *nw = take_spare(s, t);
-    if (nw && nw->m.w && nw->m.dim != dim)
-        fwl_model_free(&nw->m);
-    if (nw && !nw->m.w && fwl_model_alloc(&nw->m, dim) != 0) {
+    if (nw && fwl_model_fit(&nw->m, dim) != 0) {
         free(nw);
         nw = NULL;
     }

@@ -251,9 +251,7 @@ int fwl_safetensors_decode_into(fwl_model *m, const uint8_t *buf, size_t len, ch
         return -1;
     }
     cJSON_Delete(root);
-    if (m->w && m->dim != dim)
-        fwl_model_free(m); /* another size: the buffer cannot be reused */
-    if (!m->w && fwl_model_alloc(m, dim) != 0)
+    if (fwl_model_fit(m, dim) != 0)
         return fwl_errf(err, errlen, "safetensors: out of memory for dim %d", dim);
     fwl_tensor t[FWL_TENSORS];
     fwl_model_tensors(dim, t);
